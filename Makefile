@@ -1,0 +1,60 @@
+# One entry point for people and CI. Every target installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup demo test lint synth diff bench bench-smoke clean
+
+setup: $(VENV)/.installed node_modules/.installed .triton/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Triton Inference Server 2.51 from the nvidia-pytriton wheel, unpacked (not pip-installed:
+# its numpy<2 pin conflicts with the rest of the toolchain). See rehearsal/triton.py.
+.triton/.installed: $(VENV)/.installed
+	$(PY) -m rehearsal.triton install --dest .triton
+	touch $@
+
+demo: setup
+	$(PY) -m rehearsal.demo
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+synth: setup
+	$(CDK) synth --quiet
+
+diff: setup
+	$(CDK) diff
+
+bench: setup
+	$(PY) bench/bench_build.py
+	$(PY) -m tuning matrix --full
+
+bench-smoke: setup
+	$(PY) -m tuning matrix --smoke
+
+clean:
+	rm -rf cdk.out .model-build-cache bench/results
