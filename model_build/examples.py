@@ -1,0 +1,97 @@
+"""Named example models, built offline from ``transformers`` configs with seeded weights.
+
+Options are neutral on purpose (sensible ``max_batch_size``, no dynamic batching, one
+instance): tuning (``model_build.profile``) is applied by callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from model_build.sources import TransformersConfig
+from model_build.spec import ModelSpec, Tolerance, TritonOptions
+
+BERT_VOCAB_SIZE = 30522  # bert-base-uncased's WordPiece vocabulary, so real tokenizers fit.
+
+
+def _bert(name: str, *, layers: int, hidden: int, heads: int, seq: int, max_batch_size: int) -> ModelSpec:
+    config = {
+        "vocab_size": BERT_VOCAB_SIZE,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": 4 * hidden,
+        "max_position_embeddings": 512,
+        "num_labels": 2,
+    }
+    return ModelSpec(
+        name=name,
+        source=TransformersConfig(
+            architecture="bert-sequence-classification", config=config, seed=0, sequence_length=seq
+        ),
+        triton=TritonOptions(max_batch_size=max_batch_size),
+        # Deep transformers accumulate float32 reordering error (ORT fuses attention and
+        # layer norm); 1e-4 absolute on logits of magnitude ~1 is still a tight check.
+        tolerance=Tolerance(atol=1e-4, rtol=1e-3),
+    )
+
+
+def _resnet(name: str, *, config: dict[str, object], image_size: int, max_batch_size: int) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        source=TransformersConfig(
+            architecture="resnet-image-classification",
+            config={"num_labels": 1000, **config},
+            seed=0,
+            image_size=image_size,
+        ),
+        triton=TritonOptions(max_batch_size=max_batch_size),
+        # 50 conv layers of float32 reordering on ~N(0,1) inputs: logits drift ~1e-4.
+        tolerance=Tolerance(atol=1e-3, rtol=1e-3),
+    )
+
+
+EXAMPLES: dict[str, Callable[[], ModelSpec]] = {
+    # 2 layers, hidden 128: seconds to build; for tests and the demo.
+    "bert-tiny": lambda: _bert("bert-tiny", layers=2, hidden=128, heads=2, seq=128, max_batch_size=64),
+    "bert-base": lambda: _bert("bert-base", layers=12, hidden=768, heads=12, seq=128, max_batch_size=64),
+    # Seed 000: bert-large-uncased as a binary classifier, 512 tokens, ~336M parameters.
+    "bert-large": lambda: _bert("bert-large", layers=24, hidden=1024, heads=16, seq=512, max_batch_size=64),
+    "resnet-tiny": lambda: _resnet(
+        "resnet-tiny",
+        config={
+            "embedding_size": 16,
+            "hidden_sizes": [16, 32, 64, 128],
+            "depths": [1, 1, 1, 1],
+            "layer_type": "basic",
+        },
+        image_size=64,
+        max_batch_size=128,
+    ),
+    # Seed 001: ResNet-50 (ResNetConfig defaults), FP32 3x224x224 → 1000 classes, max_batch_size 128.
+    "resnet50": lambda: _resnet("resnet50", config={}, image_size=224, max_batch_size=128),
+}
+
+EXAMPLE_DESCRIPTIONS: dict[str, str] = {
+    "bert-tiny": "BERT 2 layers, hidden 128, 2 heads, seq 128, 2 labels (~4.4M params)",
+    "bert-base": "BERT 12 layers, hidden 768, 12 heads, seq 128, 2 labels (~110M params)",
+    "bert-large": "BERT 24 layers, hidden 1024, 16 heads, seq 512, 2 labels (~336M params; seed 000)",
+    "resnet-tiny": "ResNet basic blocks [1,1,1,1], widths 16-128, 3x64x64 -> 1000",
+    "resnet50": "ResNet-50, FP32 3x224x224 -> 1000 (~25.6M params; seed 001)",
+}
+
+
+def get_example(name: str) -> ModelSpec:
+    """Return the spec of a named example.
+
+    Args:
+        name: One of :data:`EXAMPLES`.
+
+    Raises:
+        ValueError: For an unknown name, listing the known ones.
+    """
+    try:
+        factory = EXAMPLES[name]
+    except KeyError:
+        raise ValueError(f"Unknown example {name!r}; choose one of {', '.join(EXAMPLES)}") from None
+    return factory()

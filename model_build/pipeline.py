@@ -1,0 +1,253 @@
+"""Chain the stages: load → export → verify → (TensorRT) → config → repository → package.
+
+:func:`build` returns a :class:`BuildResult` for a :class:`~model_build.spec.ModelSpec`,
+from the cache when an entry for ``spec.inputs_hash()`` exists (no torch import then),
+otherwise by running every stage into a fresh cache entry written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from model_build import cache
+from model_build.spec import BUILD_FORMAT_VERSION, ModelSpec, tool_versions
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A built (or cached) model artifact.
+
+    Attributes:
+        name: Triton model name.
+        inputs_hash: ``spec.inputs_hash()``, the cache key and CDK asset hash.
+        entry_dir: The cache entry folder.
+        archive_path: ``<entry>/model.tar.gz`` (model folder at the top level).
+        manifest_path: ``<entry>/manifest.json``.
+        manifest: The manifest's content.
+        repository_dir: ``<entry>/repository`` (contains ``<name>/config.pbtxt``).
+        cached: True when this call found a complete entry and built nothing.
+        stage_times: Seconds per stage of this call (``{"cache": ...}`` on a hit).
+    """
+
+    name: str
+    inputs_hash: str
+    entry_dir: Path
+    archive_path: Path
+    manifest_path: Path
+    manifest: dict[str, Any]
+    repository_dir: Path
+    cached: bool
+    stage_times: dict[str, float] = field(default_factory=dict)
+
+
+def build(
+    spec: ModelSpec,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> BuildResult:
+    """Build a model artifact, or return the cached one.
+
+    Args:
+        spec: What to build; validated first.
+        cache_dir: Cache folder. Defaults to ``$MODEL_BUILD_CACHE_DIR`` or ``./.model-build-cache``.
+        progress: Show a rich status per stage and a summary table on stderr. Defaults to False.
+
+    Raises:
+        ValueError: The spec is invalid (every problem listed).
+        model_build.export.ExportError: The export failed.
+        model_build.verify.VerificationError: The ONNX model disagrees with the source.
+        model_build.tensorrt.TensorRTUnavailableError: ``backend="tensorrt"`` without TensorRT.
+    """
+    start = time.perf_counter()
+    spec.validate()
+    root = cache.resolve_cache_dir(cache_dir)
+    inputs_hash = spec.inputs_hash()
+    hit = cache.lookup(root, inputs_hash)
+    if hit is None:
+        with cache.building(root, inputs_hash) as slot:
+            if isinstance(slot, cache.EntryBuilder):
+                reporter = _Reporter(spec.name, enabled=progress)
+                _run_stages(spec, inputs_hash, slot.temp_dir, reporter)
+                entry = slot.publish()
+                result = _result(spec, inputs_hash, entry, cached=False, stage_times=reporter.times)
+                reporter.summary(result)
+                return result
+            hit = slot
+    result = _result(spec, inputs_hash, hit, cached=True, stage_times={"cache": time.perf_counter() - start})
+    if progress:
+        _Reporter(spec.name, enabled=True).summary(result)
+    return result
+
+
+def _result(
+    spec: ModelSpec, inputs_hash: str, entry: Path, *, cached: bool, stage_times: dict[str, float]
+) -> BuildResult:
+    manifest_path = entry / cache.MANIFEST_NAME
+    return BuildResult(
+        name=spec.name,
+        inputs_hash=inputs_hash,
+        entry_dir=entry,
+        archive_path=entry / cache.ARCHIVE_NAME,
+        manifest_path=manifest_path,
+        manifest=json.loads(manifest_path.read_text(encoding="utf-8")),
+        repository_dir=entry / cache.REPOSITORY_NAME,
+        cached=cached,
+        stage_times=stage_times,
+    )
+
+
+def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Reporter) -> None:
+    # Stage modules import onnx/onnxruntime/torch lazily; import them here, not at module
+    # level, so that a cache hit never loads them.
+    from model_build.export import export_onnx
+    from model_build.package import file_sha256, package_repository
+    from model_build.repository import write_repository
+    from model_build.triton_config import (
+        MODEL_FILENAMES,
+        PLATFORMS,
+        build_config,
+        onnx_io,
+        validate_against_onnx,
+    )
+    from model_build.verify import verification_batch_sizes, verify_onnx
+
+    mbs = spec.triton.max_batch_size
+    loaded = reporter.stage("load", "Loading the source model", spec.source.load)
+    onnx_path = work / "export" / "model.onnx"
+    exported = reporter.stage(
+        "export",
+        f"Exporting to ONNX (opset {spec.opset})",
+        lambda: export_onnx(loaded, onnx_path, opset=spec.opset, max_batch_size=mbs),
+    )
+    verification = reporter.stage(
+        "verify",
+        "Verifying with ONNX Runtime",
+        lambda: verify_onnx(onnx_path, loaded, spec.tolerance, batch_sizes=verification_batch_sizes(mbs)),
+    )
+    inputs, outputs = onnx_io(onnx_path)
+    model_file = onnx_path
+    if spec.backend == "tensorrt":
+        from model_build.tensorrt import build_engine
+
+        engine = reporter.stage(
+            "tensorrt",
+            f"Building the TensorRT engine ({spec.tensorrt_precision})",
+            lambda: build_engine(
+                onnx_path,
+                work / "export" / "model.plan",
+                inputs=inputs,
+                max_batch_size=mbs,
+                precision=spec.tensorrt_precision,
+            ),
+        )
+        model_file = engine.engine_path
+
+    def make_repository() -> Any:
+        config = build_config(spec, inputs, outputs)
+        validate_against_onnx(config, onnx_path)
+        return write_repository(
+            work / cache.REPOSITORY_NAME, config, model_file, model_filename=MODEL_FILENAMES[spec.backend]
+        )
+
+    repo = reporter.stage("repository", "Writing the Triton repository", make_repository)
+    archive = reporter.stage(
+        "package",
+        "Packaging model.tar.gz",
+        lambda: package_repository(work / cache.REPOSITORY_NAME, work / cache.ARCHIVE_NAME),
+    )
+    manifest = {
+        "format_version": BUILD_FORMAT_VERSION,
+        "name": spec.name,
+        "inputs_hash": inputs_hash,
+        "tool_versions": tool_versions(),
+        "spec": spec.to_dict(),
+        "platform": PLATFORMS[spec.backend],
+        "inputs": [s.to_dict() for s in inputs],
+        "outputs": [s.to_dict() for s in outputs],
+        "exporter": exported.exporter,
+        "model_file": {
+            "path": repo.model_path.relative_to(work).as_posix(),
+            "size_bytes": repo.model_path.stat().st_size,
+            "sha256": file_sha256(repo.model_path),
+        },
+        "verification": verification.to_dict(),
+        "archive": {"file": cache.ARCHIVE_NAME, "size_bytes": archive.size_bytes, "sha256": archive.sha256},
+        "stage_seconds": {k: round(v, 4) for k, v in reporter.times.items()},
+    }
+    # The export folder is scratch; the repository holds the model file that ships.
+    _remove_tree(work / "export")
+    # Written last: a manifest marks the entry complete (see model_build.cache).
+    (work / cache.MANIFEST_NAME).write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class _Reporter:
+    """Times stages; with ``enabled``, shows a rich status per stage and a summary table."""
+
+    def __init__(self, name: str, *, enabled: bool) -> None:
+        self.name = name
+        self.enabled = enabled
+        self.times: dict[str, float] = {}
+        self._console: Any = None
+        if enabled:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+
+    def stage(self, key: str, label: str, func: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        with self._status(f"[bold]{self.name}[/]: {label}…"):
+            value = func()
+        self.times[key] = time.perf_counter() - start
+        if self._console is not None:
+            self._console.print(f"  [green]✓[/] {label} ({self.times[key]:.2f} s)")
+        return value
+
+    @contextlib.contextmanager
+    def _status(self, text: str) -> Iterator[None]:
+        if self._console is None:
+            yield
+            return
+        with self._console.status(text):
+            yield
+
+    def summary(self, result: BuildResult) -> None:
+        if self._console is None:
+            return
+        from rich.table import Table
+
+        m = result.manifest
+        table = Table(
+            title=f"{result.name} ({'cache hit' if result.cached else 'built'}) {result.inputs_hash[:12]}"
+        )
+        table.add_column("item")
+        table.add_column("value", justify="right")
+        table.add_row("archive", f"{m['archive']['size_bytes'] / 1e6:.2f} MB")
+        table.add_row("model file", f"{m['model_file']['size_bytes'] / 1e6:.2f} MB")
+        for out in m["verification"]["outputs"]:
+            diff = (
+                "no reference"
+                if out["max_abs_diff"] is None
+                else f"{out['max_abs_diff']:.2e} (atol {out['atol']:g})"
+            )
+            table.add_row(f"max abs diff {out['name']}", diff)
+        for stage, seconds in result.stage_times.items():
+            table.add_row(f"{stage} time", f"{seconds:.2f} s")
+        self._console.print(table)

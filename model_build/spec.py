@@ -1,0 +1,296 @@
+"""The model spec: what to build and how Triton should serve it.
+
+A :class:`ModelSpec` is the single input of :func:`model_build.pipeline.build`. Its
+:meth:`ModelSpec.inputs_hash` keys the build cache and the CDK asset hash, so it is computed
+from source bytes, options and tool versions only — never by importing torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from model_build.sources import ModelSource
+
+# Bump when the layout or content of a build changes for the same inputs (archive layout,
+# config fields, manifest schema), so old cache entries and CDK assets are not reused.
+BUILD_FORMAT_VERSION = "1"
+
+# Distributions whose versions change the bytes of a build. transformers decides the
+# random initialisation and graph of TransformersConfig sources.
+HASHED_TOOLS: tuple[str, ...] = ("torch", "transformers", "onnx", "onnxruntime", "tritonclient")
+
+BACKENDS: tuple[str, ...] = ("onnxruntime", "tensorrt")
+INSTANCE_KINDS: tuple[str, ...] = ("KIND_GPU", "KIND_CPU", "KIND_AUTO")
+TRT_PRECISIONS: tuple[str, ...] = ("FP16", "FP32", "INT8")
+# 13 is the first opset whose Split/Squeeze/Unsqueeze forms every current exporter emits;
+# 21 is the newest opset the TorchScript-based exporter of torch 2.13 writes.
+MIN_OPSET = 13
+MAX_OPSET = 21
+# Triton model names become folder names in the repository and the SageMaker env var
+# SAGEMAKER_TRITON_DEFAULT_MODEL_NAME; keep them to a safe, portable alphabet.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DynamicBatching:
+    """Triton ``dynamic_batching`` settings.
+
+    Attributes:
+        preferred_batch_sizes: Batch sizes the scheduler tries to form. Defaults to none
+            (Triton forms the largest batch it can, up to ``max_batch_size``).
+        max_queue_delay_microseconds: How long a request may wait for a batch to fill.
+            Defaults to 0 (no delay).
+    """
+
+    preferred_batch_sizes: tuple[int, ...] = ()
+    max_queue_delay_microseconds: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrtTensorRT:
+    """The TensorRT execution accelerator inside the ONNX Runtime backend.
+
+    Attributes:
+        precision_mode: "FP16", "FP32" or "INT8". Defaults to "FP16".
+        max_workspace_size_bytes: TensorRT builder workspace. Defaults to 1 GiB.
+    """
+
+    precision_mode: str = "FP16"
+    max_workspace_size_bytes: int = 1 << 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class TritonOptions:
+    """How Triton serves the model (the ``config.pbtxt`` knobs).
+
+    Attributes:
+        max_batch_size: Largest batch Triton sends to the model. Defaults to 8. This project
+            always exports a leading batch dimension, so it must be >= 1.
+        dynamic_batching: Dynamic batching settings. Defaults to None (no dynamic batching).
+        instance_count: Model instances per device. Defaults to 1.
+        instance_kind: "KIND_GPU", "KIND_CPU" or "KIND_AUTO". Defaults to "KIND_GPU".
+        warmup_batch_sizes: One ``model_warmup`` entry per size. Defaults to none.
+        ort_tensorrt: Enables ONNX Runtime's TensorRT accelerator. Defaults to None (CUDA EP).
+    """
+
+    max_batch_size: int = 8
+    dynamic_batching: DynamicBatching | None = None
+    instance_count: int = 1
+    instance_kind: str = "KIND_GPU"
+    warmup_batch_sizes: tuple[int, ...] = ()
+    ort_tensorrt: OrtTensorRT | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tolerance:
+    """Numerical tolerance of the exported model against its source, as ``numpy.allclose``.
+
+    An output passes when every element satisfies ``|onnx - torch| <= atol + rtol * |torch|``.
+
+    Attributes:
+        atol: Absolute tolerance. Defaults to 1e-4.
+        rtol: Relative tolerance. Defaults to 1e-3.
+        per_output: Overrides by output name: ``{"logits": (atol, rtol)}``. Defaults to none.
+    """
+
+    atol: float = 1e-4
+    rtol: float = 1e-3
+    per_output: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def for_output(self, name: str) -> tuple[float, float]:
+        """Return ``(atol, rtol)`` for one output, applying any override."""
+        return self.per_output.get(name, (self.atol, self.rtol))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """Everything that determines one built model artifact.
+
+    Attributes:
+        name: Triton model name (folder name in the repository).
+        source: Where the model comes from (see :mod:`model_build.sources`).
+        triton: Serving options. Defaults to ``TritonOptions()``.
+        opset: ONNX opset of the export. Defaults to 17.
+        tolerance: Verification tolerance. Defaults to ``Tolerance()``.
+        backend: "onnxruntime" (``model.onnx``, platform ``onnxruntime_onnx``) or "tensorrt"
+            (``model.plan``, platform ``tensorrt_plan``; needs TensorRT at build time).
+            Defaults to "onnxruntime".
+        tensorrt_precision: Engine precision when ``backend == "tensorrt"``: "FP16", "FP32"
+            or "INT8". Defaults to "FP16".
+    """
+
+    name: str
+    source: ModelSource
+    triton: TritonOptions = TritonOptions()
+    opset: int = 17
+    tolerance: Tolerance = Tolerance()
+    backend: str = "onnxruntime"
+    tensorrt_precision: str = "FP16"
+
+    def options_dict(self) -> dict[str, Any]:
+        """Return every option except the source as plain JSON-able data."""
+        db = self.triton.dynamic_batching
+        ort = self.triton.ort_tensorrt
+        return {
+            "name": self.name,
+            "backend": self.backend,
+            "opset": self.opset,
+            "tensorrt_precision": self.tensorrt_precision if self.backend == "tensorrt" else None,
+            "tolerance": {
+                "atol": self.tolerance.atol,
+                "rtol": self.tolerance.rtol,
+                "per_output": {k: list(v) for k, v in sorted(self.tolerance.per_output.items())},
+            },
+            "triton": {
+                "max_batch_size": self.triton.max_batch_size,
+                "dynamic_batching": None
+                if db is None
+                else {
+                    "preferred_batch_sizes": list(db.preferred_batch_sizes),
+                    "max_queue_delay_microseconds": db.max_queue_delay_microseconds,
+                },
+                "instance_count": self.triton.instance_count,
+                "instance_kind": self.triton.instance_kind,
+                "warmup_batch_sizes": list(self.triton.warmup_batch_sizes),
+                "ort_tensorrt": None
+                if ort is None
+                else {
+                    "precision_mode": ort.precision_mode,
+                    "max_workspace_size_bytes": ort.max_workspace_size_bytes,
+                },
+            },
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the options plus a description of the source (for the manifest)."""
+        return {**self.options_dict(), "source": self.source.describe()}
+
+    def inputs_hash(self) -> str:
+        """Return the sha256 hex digest that keys the cache and the CDK asset.
+
+        It covers the source fingerprint (file bytes, config JSON, seed…), the canonical JSON
+        of all options, the versions of the tools that produce the bytes, and
+        :data:`BUILD_FORMAT_VERSION`. It reads package metadata only: torch is not imported.
+        """
+        digest = hashlib.sha256()
+        for part in (
+            b"model_build-format:" + BUILD_FORMAT_VERSION.encode(),
+            b"source:" + self.source.fingerprint(),
+            b"options:" + _canonical_json(self.options_dict()),
+            b"tools:" + _canonical_json(tool_versions()),
+        ):
+            # Length-prefix each part so that no two different inputs concatenate equally.
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        return digest.hexdigest()
+
+    def validate(self) -> None:
+        """Check every option and raise one ValueError listing every problem.
+
+        Raises:
+            ValueError: ``Invalid ModelSpec '<name>': <problem>; <problem>; ...``.
+        """
+        problems = spec_problems(self)
+        if problems:
+            raise ValueError(f"Invalid ModelSpec {self.name!r}: " + "; ".join(problems))
+
+
+def spec_problems(spec: ModelSpec) -> list[str]:
+    """Return every problem of a spec, one sentence each (empty when valid)."""
+    problems: list[str] = []
+    t = spec.triton
+    if not isinstance(spec.name, str) or not NAME_PATTERN.match(spec.name):
+        problems.append(
+            f"name must be 1-63 letters, digits, '_' or '-', starting with a letter or digit "
+            f"(got {spec.name!r}); rename the model, e.g. 'bert_large'"
+        )
+    if spec.backend not in BACKENDS:
+        problems.append(f"backend must be one of {', '.join(BACKENDS)} (got {spec.backend!r})")
+    if not MIN_OPSET <= spec.opset <= MAX_OPSET:
+        problems.append(f"opset must be between {MIN_OPSET} and {MAX_OPSET} (got {spec.opset}); use 17")
+    if spec.backend == "tensorrt" and spec.tensorrt_precision not in TRT_PRECISIONS:
+        problems.append(
+            f"tensorrt_precision must be one of {', '.join(TRT_PRECISIONS)} (got {spec.tensorrt_precision!r})"
+        )
+    mbs = t.max_batch_size
+    if mbs < 1:
+        problems.append(
+            f"triton.max_batch_size must be >= 1 (got {mbs}); every model here is exported with a "
+            "batch dimension, so set the largest batch Triton may send"
+        )
+    if t.dynamic_batching is not None:
+        db = t.dynamic_batching
+        for size in db.preferred_batch_sizes:
+            if size < 1:
+                problems.append(
+                    f"triton.dynamic_batching.preferred_batch_sizes must each be >= 1 (got {size})"
+                )
+            elif mbs >= 1 and size > mbs:
+                problems.append(
+                    "triton.dynamic_batching.preferred_batch_sizes must each be <= max_batch_size "
+                    f"(got {size} > {mbs}); raise triton.max_batch_size or drop the size"
+                )
+        if len(set(db.preferred_batch_sizes)) != len(db.preferred_batch_sizes):
+            problems.append(
+                "triton.dynamic_batching.preferred_batch_sizes must not repeat "
+                f"(got {list(db.preferred_batch_sizes)})"
+            )
+        if db.max_queue_delay_microseconds < 0:
+            problems.append(
+                "triton.dynamic_batching.max_queue_delay_microseconds must be >= 0 "
+                f"(got {db.max_queue_delay_microseconds})"
+            )
+    if t.instance_count < 1:
+        problems.append(f"triton.instance_count must be >= 1 (got {t.instance_count})")
+    if t.instance_kind not in INSTANCE_KINDS:
+        problems.append(
+            f"triton.instance_kind must be one of {', '.join(INSTANCE_KINDS)} (got {t.instance_kind!r})"
+        )
+    for size in t.warmup_batch_sizes:
+        if size < 1 or (mbs >= 1 and size > mbs):
+            problems.append(
+                f"triton.warmup_batch_sizes must each be between 1 and max_batch_size {mbs} (got {size})"
+            )
+    if t.ort_tensorrt is not None:
+        ort = t.ort_tensorrt
+        if spec.backend != "onnxruntime":
+            problems.append(
+                f"triton.ort_tensorrt only applies to backend 'onnxruntime' (got backend {spec.backend!r}); "
+                "remove ort_tensorrt or set backend='onnxruntime'"
+            )
+        if ort.precision_mode not in TRT_PRECISIONS:
+            problems.append(
+                f"triton.ort_tensorrt.precision_mode must be one of {', '.join(TRT_PRECISIONS)} "
+                f"(got {ort.precision_mode!r})"
+            )
+        if ort.max_workspace_size_bytes < 1:
+            problems.append(
+                "triton.ort_tensorrt.max_workspace_size_bytes must be >= 1 "
+                f"(got {ort.max_workspace_size_bytes})"
+            )
+    tol = spec.tolerance
+    for label, (atol, rtol) in [("tolerance", (tol.atol, tol.rtol)), *tol.per_output.items()]:
+        if atol < 0 or rtol < 0:
+            problems.append(f"{label} atol and rtol must be >= 0 (got atol={atol}, rtol={rtol})")
+    problems.extend(spec.source.problems())
+    return problems
+
+
+def tool_versions() -> dict[str, str]:
+    """Return the installed versions of the tools that determine a build's bytes."""
+    versions = {"model_build": BUILD_FORMAT_VERSION}
+    for dist in HASHED_TOOLS:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "absent"
+    return versions
+
+
+def _canonical_json(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
