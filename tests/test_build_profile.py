@@ -1,0 +1,145 @@
+"""model_build.profile: the versioned tuning profile the constructs consume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from model_build.examples import get_example
+from model_build.profile import SCHEMA_VERSION, MeasuredFigures, ProfileError, Provenance, TuningProfile
+from model_build.spec import DynamicBatching
+
+
+def _profile(**overrides):
+    fields = {
+        "model_name": "bert-tiny",
+        "configuration": "ig-db",
+        "instance_type": "ml.g4dn.xlarge",
+        "max_batch_size": 32,
+        "dynamic_batching": True,
+        "preferred_batch_sizes": (8, 16),
+        "max_queue_delay_microseconds": 100,
+        "instance_count": 2,
+        "initial_instance_count": 10,
+        "invocations_per_instance_target": 3000,
+        "safety_factor": 0.7,
+        "target_invocations_per_minute": 30_000,
+        "latency_target_ms": 500.0,
+        "latency_percentile": 99.0,
+        "measured": MeasuredFigures(
+            throughput_rps=72.0,
+            invocations_per_minute=4320.0,
+            p50_ms=10.0,
+            p90_ms=12.0,
+            p99_ms=20.0,
+            concurrency=8,
+            mean_batch_size=4.0,
+            requests=720,
+        ),
+        "provenance": Provenance(machine="test", date="2026-11-21T00:00:00Z", tool_versions={"triton": "2.51"}),
+    }
+    fields.update(overrides)
+    return TuningProfile(**fields)
+
+
+def test_profile_round_trips_through_json(tmp_path):
+    profile = _profile()
+    path = profile.save(tmp_path / "profile.json")
+    loaded = TuningProfile.load(path)
+    assert loaded == profile
+    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
+
+
+def test_apply_to_sets_the_measured_triton_options_only():
+    spec = get_example("bert-tiny")
+    tuned = _profile().apply_to(spec)
+    assert tuned.triton.max_batch_size == 32
+    assert tuned.triton.dynamic_batching == DynamicBatching(preferred_batch_sizes=(8, 16), max_queue_delay_microseconds=100)
+    assert tuned.triton.instance_count == 2
+    assert tuned.triton.instance_kind == spec.triton.instance_kind
+    assert tuned.source == spec.source
+    tuned.validate()
+
+
+def test_apply_to_without_dynamic_batching_clears_it():
+    spec = get_example("bert-tiny")
+    spec = dataclasses.replace(spec, triton=dataclasses.replace(spec.triton, dynamic_batching=DynamicBatching()))
+    base = _profile(dynamic_batching=False, preferred_batch_sizes=(), max_queue_delay_microseconds=0, instance_count=1)
+    assert base.apply_to(spec).triton.dynamic_batching is None
+
+
+def test_apply_to_another_model_is_refused():
+    with pytest.raises(ProfileError, match="model_name 'bert-tiny' does not match ModelSpec.name 'bert-base'"):
+        _profile().apply_to(get_example("bert-base"))
+
+
+def test_load_names_unknown_and_missing_fields(tmp_path):
+    data = _profile().to_dict()
+    data["colour"] = "blue"
+    del data["instance_type"]
+    del data["measured"]["p99_ms"]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ProfileError) as error:
+        TuningProfile.load(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "colour is not a known field" in message
+    assert "instance_type is required" in message
+    assert "measured.p99_ms is required" in message
+
+
+def test_load_refuses_another_schema_version():
+    data = _profile().to_dict()
+    data["schema_version"] = 99
+    with pytest.raises(ProfileError, match="schema_version must be 1"):
+        TuningProfile.from_dict(data)
+
+
+def test_load_refuses_text_that_is_not_json():
+    with pytest.raises(ProfileError, match="not JSON"):
+        TuningProfile.from_json("{")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"safety_factor": 1.5}, "safety_factor"),
+        ({"safety_factor": 0}, "safety_factor"),
+        ({"instance_type": "g4dn.xlarge"}, "instance_type"),
+        ({"max_batch_size": 0}, "max_batch_size"),
+        ({"max_batch_size": 8}, "preferred_batch_sizes must each be <= max_batch_size"),
+        ({"initial_instance_count": 0}, "initial_instance_count"),
+        ({"instance_count": True}, "instance_count"),
+        ({"latency_percentile": 95}, "latency_percentile"),
+        ({"invocations_per_instance_target": 5000}, "invocations_per_instance_target must not exceed"),
+        ({"dynamic_batching": False}, "need dynamic_batching true"),
+        ({"max_queue_delay_microseconds": -1}, "max_queue_delay_microseconds"),
+    ],
+)
+def test_invalid_values_name_the_field(overrides, field):
+    with pytest.raises(ProfileError, match=field):
+        _profile(**overrides)
+
+
+def test_invalid_measured_figures_are_named():
+    bad = dataclasses.replace(_profile().measured, p50_ms=30.0, error_rate=2.0)
+    with pytest.raises(ProfileError) as error:
+        _profile(measured=bad)
+    assert "measured.error_rate" in str(error.value)
+    assert "measured percentiles must not decrease" in str(error.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ProfileError) as error:
+        _profile(max_batch_size=0, safety_factor=2.0, instance_type="x")
+    assert str(error.value).count(";") >= 2
+
+
+def test_scaling_target_and_initial_count_formulas():
+    # measured 4320/min * 0.7 = 3024/min per instance → ceil(30000 / 3024) = 10 instances
+    assert TuningProfile.scaling_target(4320.0, 0.7) == 3024
+    assert TuningProfile.initial_count(30_000, 3024) == 10
+    assert TuningProfile.initial_count(30_000, 3000) == 10

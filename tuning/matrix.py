@@ -1,0 +1,481 @@
+"""Seed 000's tuning matrix on a real Triton server.
+
+For one model, every configuration (``base``, ``db``, ``ig``, ``ig-db`` and a sweep of
+preferred batch sizes, queue delays and instance counts) goes through the same path the
+stack deploys: ``TritonOptions`` → :func:`model_build.pipeline.build` (the production
+``config.pbtxt``) → :func:`model_build.local_serving.make_local_repository` (the python
+backend twin the bundled Triton can run) → :class:`rehearsal.triton.TritonServer`. Each
+configuration gets a fresh server on the same machine, one after the other in one run, and
+is driven through the SageMaker protocol (``POST /invocations``) at rising concurrency
+until its latency target is exceeded (saturation).
+
+Seed 000 §3.5 names the configurations: ``db`` is ``dynamic_batching {}`` (Triton's
+default: the largest batch available, no delay), ``ig`` is ``instance_group [{count: 2}]``.
+The sweep adds the §3.2 example (preferred 16, 100 µs) and neighbours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_build.profile import Provenance, TuningProfile
+from model_build.spec import DynamicBatching, ModelSpec, TritonOptions
+from tuning.loadgen import LoadResult, probe, run_fixed
+from tuning.payloads import Encoding, Payload, TensorSpec, encode, sample_inputs
+from tuning.pricing import PriceTable, load_prices
+from tuning.recommend import (
+    Assessment,
+    Candidate,
+    Criteria,
+    NoConfigurationMeetsTargetError,
+    assess,
+    recommend,
+    to_profile,
+)
+from tuning.report import render_charts, render_markdown
+from tuning.transports import HttpTransport
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A named set of Triton options to measure.
+
+    Attributes:
+        name: Short name (``base``, ``db``, ``ig-db``, ``db-p16-d100``, ``ig3-db``).
+        triton: The options; everything else about the model stays as in its spec.
+    """
+
+    name: str
+    triton: TritonOptions
+
+
+def _with(base: TritonOptions, *, batching: DynamicBatching | None, instances: int) -> TritonOptions:
+    return dataclasses.replace(base, dynamic_batching=batching, instance_count=instances)
+
+
+def seed_configurations(base: TritonOptions) -> list[Configuration]:
+    """Seed 000 §3.5's four configurations, derived from a spec's options."""
+    return [
+        Configuration("base", _with(base, batching=None, instances=1)),
+        Configuration("db", _with(base, batching=DynamicBatching(), instances=1)),
+        Configuration("ig", _with(base, batching=None, instances=2)),
+        Configuration("ig-db", _with(base, batching=DynamicBatching(), instances=2)),
+    ]
+
+
+def sweep_configuration(
+    base: TritonOptions, *, instances: int = 1, preferred: Sequence[int] = (), delay_us: int = 0
+) -> Configuration:
+    """A dynamic-batching configuration named after its knobs (``ig3-db-p16-d100``).
+
+    Preferred sizes above ``max_batch_size`` are dropped (Triton would refuse the config).
+    """
+    sizes = tuple(s for s in preferred if s <= base.max_batch_size)
+    name = ("db" if instances == 1 else ("ig-db" if instances == 2 else f"ig{instances}-db"))
+    if sizes:
+        name += "-p" + "_".join(str(s) for s in sizes)
+    if delay_us:
+        name += f"-d{delay_us}"
+    batching = DynamicBatching(preferred_batch_sizes=sizes, max_queue_delay_microseconds=delay_us)
+    return Configuration(name, _with(base, batching=batching, instances=instances))
+
+
+def smoke_configurations(base: TritonOptions) -> list[Configuration]:
+    """The four seed configurations plus two sweep points: quick enough for CI on 2 cores."""
+    return [
+        *seed_configurations(base),
+        sweep_configuration(base, preferred=(16,), delay_us=100),  # seed 000 §3.2's example values
+        sweep_configuration(base, instances=2, preferred=(8,), delay_us=1000),
+    ]
+
+
+def full_configurations(base: TritonOptions) -> list[Configuration]:
+    """The seed configurations plus a one-knob-at-a-time sweep around dynamic batching."""
+    return [
+        *seed_configurations(base),
+        sweep_configuration(base, preferred=(16,), delay_us=100),
+        sweep_configuration(base, preferred=(32,), delay_us=500),
+        sweep_configuration(base, delay_us=1000),
+        sweep_configuration(base, instances=2, preferred=(16,), delay_us=100),
+        sweep_configuration(base, instances=3),
+        sweep_configuration(base, instances=4),
+    ]
+
+
+@dataclass(frozen=True)
+class MatrixPlan:
+    """What to measure and how.
+
+    Attributes:
+        spec: The model (its Triton options are the starting point of every configuration).
+        configurations: Configurations to measure, in order.
+        concurrencies: Concurrency levels per configuration, rising; the sweep stops after
+            the first level that misses the latency target.
+        duration_s: Measured window per level.
+        warmup_s: Discarded lead-in per level.
+        processes: Client worker processes.
+        encoding: ``binary`` (KServe binary tensor extension) or ``json``.
+        executor: What the python backend runs: ``onnxruntime`` (``model.onnx``) or ``torch``.
+        instance_kind: ``KIND_CPU``/``KIND_GPU`` for the local variant; ``None``: GPU when present.
+        precision: ``fp16`` for the torch executor, else ``None``.
+        torchscript: Model name → TorchScript file for ``executor="torch"``.
+        instance_type: SageMaker instance type one measured server stands for (for prices).
+        criteria: Latency target, load target, safety factor.
+        sequence_length: Substitute for variable input dimensions.
+    """
+
+    spec: ModelSpec
+    configurations: tuple[Configuration, ...]
+    concurrencies: tuple[int, ...] = (1, 4, 16)
+    duration_s: float = 3.0
+    warmup_s: float = 1.0
+    processes: int = 1
+    encoding: Encoding = "binary"
+    executor: str = "onnxruntime"
+    instance_kind: str | None = None
+    precision: str | None = None
+    torchscript: dict[str, str] | None = None
+    instance_type: str = "ml.g4dn.xlarge"
+    criteria: Criteria = Criteria()
+    sequence_length: int = 128
+
+
+@dataclass
+class MatrixResult:
+    """Everything a run produced.
+
+    Attributes:
+        out_dir: The results folder.
+        assessments: One per configuration, in plan order.
+        chosen: The recommended configuration (``None`` when none met the target).
+        profile: The written profile (``None`` likewise).
+        meta: Run description (machine, versions, payload, client).
+    """
+
+    out_dir: Path
+    assessments: list[Assessment]
+    chosen: Assessment | None
+    profile: TuningProfile | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def input_specs(manifest: dict[str, Any], sequence_length: int = 128) -> list[TensorSpec]:
+    """Input tensors from a build manifest, variable dimensions set to ``sequence_length``."""
+    return [
+        TensorSpec(
+            name=i["name"],
+            datatype=i["dtype"],
+            shape=tuple(sequence_length if d < 0 else int(d) for d in i["dims"]),
+        )
+        for i in manifest["inputs"]
+    ]
+
+
+def make_payload(manifest: dict[str, Any], encoding: Encoding, sequence_length: int = 128) -> Payload:
+    """One batch-1 request for the model in ``manifest``, outputs requested in the same encoding."""
+    arrays = sample_inputs(input_specs(manifest, sequence_length), 1)
+    return encode(arrays, encoding=encoding, route="sagemaker", outputs=[o["name"] for o in manifest["outputs"]])
+
+
+def _check_probe(outputs: dict[str, Any], manifest: dict[str, Any]) -> None:
+    for out in manifest["outputs"]:
+        got = outputs.get(out["name"])
+        expected = (1, *[int(d) for d in out["dims"]])
+        if got is None or (all(d >= 0 for d in expected) and tuple(got.shape) != expected):
+            raise RuntimeError(
+                f"probe: output {out['name']!r} came back as {None if got is None else got.shape}, expected {expected}"
+            )
+        if not bool(np.isfinite(got).all()):
+            raise RuntimeError(f"probe: output {out['name']!r} has non-finite values")
+
+
+Preparer = Callable[[ModelSpec, Path], tuple[Path, dict[str, Any]]]
+"""Turns a spec into a production repository and a manifest (``inputs``/``outputs`` lists)."""
+
+
+def pipeline_preparer(cache_dir: str | os.PathLike[str] | None = None) -> Preparer:
+    """The full build (export, verify, config, repository) through :func:`model_build.pipeline.build`."""
+
+    def prepare(spec: ModelSpec, work_dir: Path) -> tuple[Path, dict[str, Any]]:
+        from model_build.pipeline import build
+
+        built = build(spec, cache_dir=cache_dir)
+        return built.repository_dir, built.manifest
+
+    return prepare
+
+
+def config_only_preparer(inputs: Sequence[Any], outputs: Sequence[Any]) -> Preparer:
+    """Only the production ``config.pbtxt`` (same :func:`model_build.triton_config.build_config`).
+
+    For the torch executor the served model is a TorchScript file passed separately, so
+    exporting ONNX (minutes and gigabytes for large models) would be wasted; the config
+    the stack deploys is still the one measured.
+
+    Args:
+        inputs: :class:`model_build.sources.TensorSpec` inputs, without the batch dimension.
+        outputs: Output tensor specs likewise.
+    """
+
+    def prepare(spec: ModelSpec, work_dir: Path) -> tuple[Path, dict[str, Any]]:
+        from model_build.repository import MODEL_VERSION
+        from model_build.triton_config import build_config, write_config
+
+        spec.validate()
+        root = work_dir / f"production-{spec.name}-{spec.inputs_hash()[:12]}"
+        model_dir = root / spec.name
+        (model_dir / MODEL_VERSION).mkdir(parents=True, exist_ok=True)
+        write_config(build_config(spec, tuple(inputs), tuple(outputs)), model_dir / "config.pbtxt")
+        manifest = {"inputs": [t.to_dict() for t in inputs], "outputs": [t.to_dict() for t in outputs]}
+        return root, manifest
+
+    return prepare
+
+
+def measure_configuration(
+    plan: MatrixPlan,
+    configuration: Configuration,
+    work_dir: Path,
+    *,
+    prepare: Preparer,
+    log: Callable[[str], None] = print,
+) -> Candidate:
+    """Build, serve and load-test one configuration; return its points."""
+    from model_build.local_serving import make_local_repository
+    from rehearsal.triton import TritonServer
+
+    spec = dataclasses.replace(plan.spec, triton=configuration.triton)
+    repository, manifest = prepare(spec, work_dir)
+    local = make_local_repository(
+        repository,
+        work_dir / f"repo-{configuration.name}",
+        executor=plan.executor,
+        instance_kind=plan.instance_kind,
+        precision=plan.precision,
+        torchscript=plan.torchscript,
+    )
+    payload = make_payload(manifest, plan.encoding, plan.sequence_length)
+    points: list[LoadResult] = []
+    with TritonServer(local, default_model=spec.name, log_path=work_dir / f"triton-{configuration.name}.log") as server:
+        transport = HttpTransport.sagemaker(server.sagemaker_url)
+        _check_probe(probe(transport, payload), manifest)
+        for concurrency in plan.concurrencies:
+            result = run_fixed(
+                transport,
+                payload,
+                concurrency=concurrency,
+                duration_s=plan.duration_s,
+                warmup_s=plan.warmup_s,
+                processes=plan.processes,
+                triton_http_url=server.http_url,
+                model=spec.name,
+            )
+            points.append(result)
+            lat = result.latency
+            mean_batch = result.triton.mean_batch_size if result.triton else math.nan
+            log(
+                f"  {configuration.name:<16} c={concurrency:<4} {lat.throughput_rps:9.1f} req/s "
+                f"p50 {lat.p50_ms:7.1f} ms p99 {lat.p99_ms:7.1f} ms errors {lat.errors} batch {mean_batch:5.2f}"
+            )
+            if lat.count and lat.percentile_ms(plan.criteria.latency_percentile) > plan.criteria.latency_target_ms:
+                break  # closed loop: more users only add queueing from here
+    return Candidate(configuration.name, configuration.triton, plan.instance_type, tuple(points))
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def describe_machine() -> str:
+    """CPU model and core count, plus GPU names when nvidia-smi answers."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    text = f"{cpu} ({os.cpu_count()} cores)"
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            gpus = subprocess.run(
+                [smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10, check=True
+            ).stdout.split("\n")
+            names = [g.strip() for g in gpus if g.strip()]
+            if names:
+                text += f"; GPU: {len(names)} x {names[0]}"
+        except Exception:
+            pass
+    return text
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions that change the figures."""
+    from rehearsal.triton import PYTRITON_VERSION
+
+    versions = {
+        "python": platform.python_version(),
+        "tritonserver": f"nvidia-pytriton {PYTRITON_VERSION} (Triton 2.51)",
+    }
+    for dist in ("torch", "onnxruntime", "numpy", "aiohttp", "transformers", "triton-sagemaker-iac"):
+        versions[dist] = _version(dist)
+    return versions
+
+
+def run_matrix(
+    plan: MatrixPlan,
+    out_dir: str | os.PathLike[str],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    prepare: Preparer | None = None,
+    prices: PriceTable | None = None,
+    log: Callable[[str], None] = print,
+) -> MatrixResult:
+    """Measure every configuration of ``plan``, recommend one, and write the report.
+
+    Writes into ``out_dir``: ``report.md``, the PNG charts, ``results.json`` (every point)
+    and ``profile.json`` (when a configuration met the target), plus the Triton logs and
+    local repositories under ``work/``.
+
+    Args:
+        plan: What to measure.
+        out_dir: Results folder (created).
+        cache_dir: model_build cache for the default preparer.
+        prepare: How a spec becomes a production repository; defaults to the full pipeline build.
+        prices: Price table; defaults to ``tuning/prices.json``.
+        log: Progress output.
+    """
+    out = Path(out_dir)
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    prices = prices or load_prices()
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    candidates = []
+    for configuration in plan.configurations:
+        log(f"[{configuration.name}] building and serving ({plan.executor}, {plan.encoding} payloads)")
+        candidates.append(
+            measure_configuration(plan, configuration, work, prepare=prepare or pipeline_preparer(cache_dir), log=log)
+        )
+    assessments = assess(candidates, plan.criteria, prices)
+    machine = describe_machine()
+    meta: dict[str, Any] = {
+        "model": plan.spec.name,
+        "date": date,
+        "machine": machine,
+        "server": f"tritonserver 2.51 python backend ({plan.executor}"
+        + (f", {plan.precision}" if plan.precision else "")
+        + "), one server per configuration, SageMaker /invocations",
+        "payload": f"KServe v2 {plan.encoding}, batch 1 per request",
+        "client": f"{plan.processes} process(es) x asyncio/aiohttp keep-alive; {plan.warmup_s:g} s warmup + "
+        f"{plan.duration_s:g} s window per concurrency level",
+        "instance_type": plan.instance_type,
+        "tool_versions": tool_versions(),
+        "notes": [],
+    }
+    for a in assessments:
+        for p in a.candidate.points:
+            if p.client_cpu is not None and p.client_cpu.percent_of_machine > 80:
+                meta["notes"].append(
+                    f"{a.candidate.name} at concurrency {p.concurrency}: the client used "
+                    f"{p.client_cpu.percent_of_machine:.0f} % of the machine's CPU; that point may be client-bound."
+                )
+                break
+    chosen: Assessment | None
+    profile: TuningProfile | None = None
+    try:
+        chosen = recommend(assessments, plan.criteria)
+    except NoConfigurationMeetsTargetError as error:
+        chosen = None
+        meta["notes"].append(str(error))
+    if chosen is not None:
+        profile = to_profile(
+            chosen,
+            model_name=plan.spec.name,
+            criteria=plan.criteria,
+            provenance=Provenance(
+                machine=machine,
+                date=date,
+                tool_versions=meta["tool_versions"],
+                command=" ".join([os.path.basename(sys.executable), *sys.argv]),
+                notes=f"{meta['server']}; {meta['payload']}; {meta['client']}",
+            ),
+        )
+        profile.apply_to(plan.spec).validate()  # the profile must produce a deployable spec
+        profile.save(out / "profile.json")
+    charts = render_charts(out, assessments, plan.criteria, prices)
+    (out / "report.md").write_text(
+        render_markdown(assessments, criteria=plan.criteria, prices=prices, profile=profile, meta=meta, charts=charts)
+    )
+    results = {
+        "meta": meta,
+        "criteria": dataclasses.asdict(plan.criteria),
+        "prices": {"source": prices.source, "as_of": prices.as_of, "prices": prices.prices},
+        "configurations": [
+            {
+                **a.to_dict(),
+                "triton": dataclasses.asdict(a.candidate.triton),
+                "points": [p.to_dict() for p in a.candidate.points],
+            }
+            for a in assessments
+        ],
+        "recommended": chosen.candidate.name if chosen else None,
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return MatrixResult(out, assessments, chosen, profile, meta)
+
+
+def write_torchscript(spec: ModelSpec, path: Path, *, batch_size: int = 2) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Trace the spec's source model to TorchScript for the torch executor.
+
+    The trace runs at ``batch_size`` and is checked at ``batch_size + 1``, so a graph that
+    baked the batch dimension in fails here rather than inside Triton.
+
+    Returns:
+        ``(inputs, outputs)`` as :class:`model_build.sources.TensorSpec` tuples.
+    """
+    import torch
+
+    from model_build.sources import TensorSpec as SourceTensor
+    from model_build.sources import random_inputs
+
+    loaded = spec.source.load()
+    if loaded.module is None:
+        raise ValueError(f"{spec.name}: the source has no torch module to trace")
+
+    def example(n: int) -> tuple[Any, ...]:
+        arrays = random_inputs(loaded.inputs, n, seed=0)
+        return tuple(torch.from_numpy(arrays[t.name]) for t in loaded.inputs)
+
+    with torch.inference_mode():
+        traced = torch.jit.trace(loaded.module, example(batch_size), check_trace=False)
+        result = traced(*example(batch_size + 1))
+    values = result if isinstance(result, (tuple, list)) else (result,)
+    if int(values[0].shape[0]) != batch_size + 1:
+        raise ValueError(f"{spec.name}: the traced model fixed the batch dimension at {batch_size}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    traced.save(str(path))
+    outputs = tuple(
+        SourceTensor(name, "FP32", tuple(int(d) for d in v.shape[1:]))
+        for name, v in zip(loaded.output_names, values, strict=True)
+    )
+    return loaded.inputs, outputs
