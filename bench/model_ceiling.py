@@ -50,7 +50,8 @@ def main() -> None:
     ap.add_argument("--batches", default="8,16,32,64,128,256")
     ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--json", default=None, help="also write the results here")
-    ap.add_argument("--compile", action="store_true", help="also time torch.compile (inductor, max-autotune-no-cudagraphs)")
+    ap.add_argument("--compile", default=None, metavar="MODE",
+                    help="also time torch.compile with this inductor mode (e.g. default, max-autotune-no-cudagraphs)")
     ap.add_argument("--no-mask", action="store_true", help="omit attention_mask (lets SDPA pick its flash kernel)")
     args = ap.parse_args()
 
@@ -121,7 +122,7 @@ def main() -> None:
             del g
         timings = [("eager", eager), ("cudagraph", graph)]
         if args.compile:
-            compiled = torch.compile(model, mode="max-autotune-no-cudagraphs", dynamic=False)
+            compiled = torch.compile(model, mode=args.compile, dynamic=False)
             with torch.inference_mode():
                 for _ in range(3):
                     compiled(input_ids=ids, attention_mask=None if args.no_mask else mask)
