@@ -20,6 +20,8 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
+from model_build.triton_config import parse_config
+
 EXECUTORS = ("onnxruntime", "torch")
 """What the python backend runs: ``model.onnx`` through ONNX Runtime, or TorchScript ``model.pt``."""
 
@@ -36,10 +38,6 @@ _KINDS = {
 def gpu_present() -> bool:
     """Whether an NVIDIA GPU device node exists (checked without importing torch)."""
     return any(Path("/dev").glob("nvidia[0-9]*"))
-
-
-def _parse_config(text: str) -> mc.ModelConfig:
-    return text_format.Parse(text, mc.ModelConfig())
 
 
 def _string_parameter(value: str) -> mc.ModelParameter:
@@ -181,7 +179,7 @@ def make_local_repository(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         for model_dir in model_dirs:
-            config = _parse_config((model_dir / "config.pbtxt").read_text())
+            config = parse_config((model_dir / "config.pbtxt").read_text())
             name = config.name or model_dir.name
             out_model = tmp / model_dir.name
             if config.platform == "ensemble":

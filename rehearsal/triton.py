@@ -250,12 +250,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _tail(path: Path, max_lines: int = 60) -> str:
+def _log_summary(path: Path, max_errors: int = 20, max_tail: int = 40) -> str:
+    """Return the error lines of a Triton log, then its tail.
+
+    Triton ends a failed startup with wide status tables that push the actual cause (an ``E...`` line
+    from model loading or the stub's Python traceback) out of a plain tail.
+    """
     try:
         lines = path.read_text(errors="replace").splitlines()
     except OSError:
         return "<no log>"
-    return "\n".join(lines[-max_lines:])
+    errors = [line for line in lines if line.startswith("E") or "error" in line.lower()][-max_errors:]
+    parts = []
+    if errors:
+        parts += ["--- error lines ---", *errors]
+    parts += [f"--- last {max_tail} lines ---", *lines[-max_tail:]]
+    return "\n".join(parts)
 
 
 class TritonServer:
@@ -467,9 +477,7 @@ class TritonServer:
             time.sleep(0.2)
 
     def _failure(self, what: str) -> str:
-        return (
-            f"{what}; model repository {self.model_repository}; log {self._log_path}:\n{_tail(self.log_path)}"
-        )
+        return f"{what}; model repository {self.model_repository}; log {self._log_path}:\n{_log_summary(self.log_path)}"
 
     def stop(self, timeout: float = 30) -> None:
         """Stop the server: SIGTERM, then SIGKILL to its process group after ``timeout`` seconds."""

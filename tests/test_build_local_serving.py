@@ -302,3 +302,71 @@ def test_torch_executor_answers_equal_to_torch(production_repository, tiny_model
         answer = logits_of(server.invocations(kserve_request(inputs)))
     # THEN the answer is the eager model's
     np.testing.assert_allclose(answer, torch_logits(tiny_model, inputs), atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.slow
+def test_pipeline_build_of_bert_tiny_serves_locally_equal_to_its_source(tmp_path):
+    import torch
+
+    from model_build.examples import get_example
+    from model_build.pipeline import build
+    from model_build.sources import random_inputs
+
+    # GIVEN the bert-tiny example built by the pipeline, and its source model
+    spec = get_example("bert-tiny")
+    built = build(spec, cache_dir=tmp_path / "cache")
+    source = spec.source.load()
+    inputs = random_inputs(source.inputs, batch_size=3, seed=11)
+    with torch.inference_mode():
+        expected = source.module(*(torch.from_numpy(inputs[s.name]) for s in source.inputs))
+    expected = (expected[0] if isinstance(expected, (tuple, list)) else expected).numpy()
+    # WHEN serving the local variant of its repository and invoking the default model
+    local = make_local_repository(built.repository_dir, tmp_path / "local")
+    with TritonServer(local, default_model=built.name) as server:
+        response = server.invocations(
+            {
+                "inputs": [
+                    {"name": n, "shape": list(a.shape), "datatype": "INT64", "data": a.ravel().tolist()}
+                    for n, a in inputs.items()
+                ]
+            }
+        )
+    # THEN the served answer is the source model's
+    (output,) = response["outputs"]
+    answer = np.asarray(output["data"], dtype=np.float32).reshape(output["shape"])
+    np.testing.assert_allclose(answer, expected, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.gpu
+def test_torch_executor_fp16_on_gpu_answers_close_to_torch(production_repository, tiny_model, tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA: the fp16 torch executor is the GPU benchmark path")
+    # GIVEN a TorchScript trace made on the GPU (a CPU trace can bake CPU devices into the graph)
+    model = tiny_model.to("cuda")
+    example = make_inputs(3, seed=7)
+    with torch.inference_mode():
+        scripted = torch.jit.trace(
+            model,
+            (
+                torch.from_numpy(example["input_ids"]).cuda(),
+                torch.from_numpy(example["attention_mask"]).cuda(),
+            ),
+        )
+    scripted.save(str(tmp_path / "model.pt"))
+    tiny_model.to("cpu")
+    local = make_local_repository(
+        production_repository,
+        tmp_path / "local",
+        executor="torch",
+        instance_kind="KIND_GPU",
+        precision="fp16",
+        torchscript={MODEL: tmp_path / "model.pt"},
+    )
+    # WHEN serving it in fp16 on the GPU
+    inputs = make_inputs(3, seed=8)
+    with TritonServer(local, default_model=MODEL) as server:
+        answer = logits_of(server.invocations(kserve_request(inputs)))
+    # THEN the answer is fp32 torch's within fp16 error, row by row
+    np.testing.assert_allclose(answer, torch_logits(tiny_model, inputs), atol=2e-2, rtol=2e-2)
