@@ -265,7 +265,7 @@ class CdkCli:
         self.skipped.extend(skipped)
         return DeployResult(names, outputs, tuple(skipped), result)
 
-    def diff(self, *stacks: str, method: str = "template") -> DiffResult:
+    def diff(self, *stacks: str, method: str = "template", extra_args: Sequence[str] = ()) -> DiffResult:
         """``cdk diff --fail`` and the number of stacks with differences.
 
         Args:
@@ -273,12 +273,13 @@ class CdkCli:
             method: ``--method``. Defaults to ``template``: a change-set diff fails against moto
                 (its ``DeleteChangeSet`` raises) and the CLI falls back to the template diff after
                 ~50 s of retries anyway.
+            extra_args: More CLI arguments (``--context key=value`` …).
 
         Returns:
             The parsed result; the exit status (``--fail``: 1 when there are differences) and the
             printed count must agree, otherwise :class:`CdkError` is raised.
         """
-        result = self.run("diff", *stacks, "--fail", "--method", method, ok_codes=(0, 1))
+        result = self.run("diff", *stacks, "--fail", "--method", method, *extra_args, ok_codes=(0, 1))
         match = _DIFF_COUNT_RE.search(result.output)
         if match is None:
             raise CdkError(result)
@@ -288,9 +289,9 @@ class CdkCli:
             raise CdkError(result)
         return DiffResult(count, result)
 
-    def destroy(self, *stacks: str) -> CdkResult:
-        """``cdk destroy --force`` for ``stacks`` (default ``--all``)."""
-        return self.run("destroy", *(stacks or ("--all",)), "--force")
+    def destroy(self, *stacks: str, extra_args: Sequence[str] = ()) -> CdkResult:
+        """``cdk destroy --force`` for ``stacks`` (default ``--all``); ``extra_args`` are appended."""
+        return self.run("destroy", *(stacks or ("--all",)), "--force", *extra_args)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -268,8 +268,9 @@ class ControlPlane:
 def safe_extract(archive: Path, dest: Path) -> Path:
     """Extract a ``model.tar.gz`` without letting any member escape ``dest``.
 
-    Uses tarfile's ``data`` filter (PEP 706): absolute paths, ``..`` components, links pointing
-    outside, device files and setuid bits are refused, as an artifact from a bucket is untrusted.
+    Absolute names and ``..`` components are refused up front; tarfile's ``data`` filter (PEP 706)
+    then refuses links pointing outside, device files and setuid bits, as an artifact from a
+    bucket is untrusted.
 
     Args:
         archive: The tarball.
@@ -283,6 +284,11 @@ def safe_extract(archive: Path, dest: Path) -> Path:
     """
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "r:*") as tar:
+        # The data filter would silently strip a leading "/" and extract inside dest; an artifact
+        # built that way is malformed, so say so instead of serving a half-understood tree.
+        for member in tar.getmembers():
+            if member.name.startswith("/") or ".." in Path(member.name).parts:
+                raise ValueError(f"unsafe member in {archive.name}: {member.name!r} points outside the archive root")
         try:
             tar.extractall(dest, filter="data")
         except tarfile.FilterError as exc:
@@ -379,8 +385,9 @@ class VariantBackend:
         from rehearsal.triton import TritonServer
 
         url = self.variant.model_data_url
-        if not url.endswith((".tar.gz", ".tgz")):
-            raise ValueError(f"only model.tar.gz artifacts are supported locally (ModelDataUrl {url!r})")
+        if url.endswith("/"):
+            # ModelDataSource with an uncompressed S3 prefix: SageMaker copies the prefix as is.
+            raise ValueError(f"only compressed model.tar.gz artifacts are supported locally (ModelDataUrl {url!r})")
         started = time.monotonic()
         archive = self._control_plane.download(url, self._work_dir / "model.tar.gz")
         extracted = safe_extract(archive, self._work_dir / "model")
