@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,7 @@ class ModelArtifact(abc.ABC):
     """
 
     @staticmethod
-    def from_build(spec: ModelSpec, *, cache_dir: str | Path | None = None) -> ModelArtifact:
+    def from_build(spec: ModelSpec, *, cache_dir: str | os.PathLike[str] | None = None) -> ModelArtifact:
         """Return the archive ``model_build`` makes from ``spec`` (built or taken from its cache at synth).
 
         The Triton model name is ``spec.name``; a :class:`TritonModel` uses it as the default model.
@@ -119,13 +120,15 @@ class _AssetArtifact(ModelArtifact):
 
 
 class _BuildArtifact(ModelArtifact):
-    def __init__(self, spec: ModelSpec, cache_dir: str | Path | None) -> None:
+    def __init__(self, spec: ModelSpec, cache_dir: str | os.PathLike[str] | None) -> None:
         self.spec = spec
         self.cache_dir = cache_dir
 
     @property
     def model_name(self) -> str | None:
-        return self.spec.name
+        from model_build.asset import triton_model_name  # noqa: PLC0415 - keep one source of truth
+
+        return triton_model_name(self.spec)
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         from model_build.asset import model_asset

@@ -11,7 +11,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 from serving_constructs import defaults
-from serving_constructs._nag import acknowledge
+from serving_constructs._nag import acknowledge, arn_finding_prefix
 from serving_constructs._validation import Problems, check_range
 from serving_constructs.artifact import ModelArtifact
 from serving_constructs.image import TritonImage
@@ -170,7 +170,9 @@ class TritonModel(Construct):
         )
         # The grants live in the role's default policy, a separate resource: without this
         # dependency an endpoint can start (and fail to download the artifact) before it exists.
-        self._resource.node.add_dependency(self.role)
+        default_policy = self.role.node.try_find_child("DefaultPolicy")
+        if default_policy is not None:
+            self._resource.node.add_dependency(default_policy)
 
         self.model_name: str = self._resource.attr_model_name
         """The generated SageMaker model name."""
@@ -222,18 +224,17 @@ class TritonModel(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": INSTANCE_NAMESPACE}},
             )
         )
+        logs_arn_prefix = arn_finding_prefix(role, "logs")
         # cdk-nag v3 findings are acknowledged one by one (`RuleId[Finding]`) on the role only.
         acknowledge(
             role,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-            "log-group:/aws/sagemaker/Endpoints/*]",
+            f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}]",
             "SageMaker writes to /aws/sagemaker/Endpoints/<endpoint-name>; the model does not know the "
             "(generated) names of the endpoints that will run it, so the log group is a prefix.",
         )
         acknowledge(
             role,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-            "log-group:/aws/sagemaker/Endpoints/*:log-stream:*]",
+            f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}:log-stream:*]",
             "SageMaker names the log streams of an endpoint after its variants and instances at run "
             "time; the streams are confined to the /aws/sagemaker/Endpoints/ log groups.",
         )

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""The CDK app: the only place that reads CDK context and the environment.
+
+Context keys (``cdk synth -c key=value``; defaults also listed in ``cdk.json``):
+
+- ``model``: ``model_build.examples`` name. Defaults to ``bert-tiny``; ``bert-large`` reproduces seed 000.
+- ``instance_type``: SageMaker instance type. Defaults to ``ml.g4dn.xlarge``.
+- ``instance_count``: initial instance count, >= 1. Defaults to 1.
+- ``min_capacity``: autoscaling minimum, >= 1. Defaults to 1.
+- ``max_capacity``: autoscaling maximum, >= ``min_capacity``. Defaults to 4.
+- ``invocations_per_instance``: target invocations per instance per minute, >= 1. Defaults to 624.
+
+Environment: ``CDK_DEFAULT_ACCOUNT`` / ``CDK_DEFAULT_REGION`` (set by the CDK CLI from your
+profile); without them the stack is environment-agnostic (the Triton image resolves per region
+at deploy time).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from model_build.examples import EXAMPLES
+from stacks.realtime_stack import DEFAULT_INVOCATIONS_PER_INSTANCE, RealtimeInferenceStack
+
+STACK_ID = "TritonRealtimeInference"
+
+CONTEXT_DEFAULTS: dict[str, Any] = {
+    "model": "bert-tiny",
+    "instance_type": "ml.g4dn.xlarge",
+    "instance_count": 1,
+    "min_capacity": 1,
+    "max_capacity": 4,
+    "invocations_per_instance": DEFAULT_INVOCATIONS_PER_INSTANCE,
+}
+
+
+class ContextError(ValueError):
+    """A CDK context value is invalid; the message names the key."""
+
+
+def _int(key: str, value: Any, minimum: int) -> int:
+    # `cdk -c key=5` passes strings; cdk.json passes numbers.
+    try:
+        number = int(str(value), 10)
+    except ValueError:
+        raise ContextError(f"context key {key!r} must be an integer >= {minimum} (got {value!r})") from None
+    if number < minimum:
+        raise ContextError(f"context key {key!r} must be an integer >= {minimum} (got {number})")
+    return number
+
+
+def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the stack props from CDK context values (``None`` = not set), validated.
+
+    Raises:
+        ContextError: a value is invalid; the message names the context key.
+    """
+    values = {key: (default if context.get(key) is None else context[key]) for key, default in CONTEXT_DEFAULTS.items()}
+    model = str(values["model"])
+    if model not in EXAMPLES:
+        raise ContextError(f"context key 'model' must be one of {', '.join(EXAMPLES)} (got {model!r})")
+    instance_type = str(values["instance_type"])
+    if not instance_type.startswith("ml.") or instance_type.count(".") != 2:
+        raise ContextError(f"context key 'instance_type' must look like 'ml.g4dn.xlarge' (got {instance_type!r})")
+    min_capacity = _int("min_capacity", values["min_capacity"], 1)
+    max_capacity = _int("max_capacity", values["max_capacity"], 1)
+    if max_capacity < min_capacity:
+        raise ContextError(
+            f"context key 'max_capacity' must be >= 'min_capacity' (got {max_capacity} < {min_capacity})"
+        )
+    return {
+        "model": model,
+        "instance_type": instance_type,
+        "initial_instance_count": _int("instance_count", values["instance_count"], 1),
+        "min_capacity": min_capacity,
+        "max_capacity": max_capacity,
+        "invocations_per_instance": _int("invocations_per_instance", values["invocations_per_instance"], 1),
+    }
+
+
+def build_app(app: App | None = None, *, environ: Mapping[str, str] | None = None) -> App:
+    """Compose the app: the real-time stack, checked by cdk-nag's AWS Solutions pack.
+
+    Args:
+        app: the app to add to. Defaults to a new ``App()`` (context from the CDK CLI).
+        environ: the process environment. Defaults to ``os.environ``.
+    """
+    app = App() if app is None else app
+    environ = os.environ if environ is None else environ
+    settings = settings_from_context({key: app.node.try_get_context(key) for key in CONTEXT_DEFAULTS})
+    RealtimeInferenceStack(
+        app,
+        STACK_ID,
+        env=Environment(account=environ.get("CDK_DEFAULT_ACCOUNT"), region=environ.get("CDK_DEFAULT_REGION")),
+        description="Seed 000: a BERT classifier on NVIDIA Triton behind an autoscaled SageMaker real-time endpoint",
+        **settings,
+    )
+    # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

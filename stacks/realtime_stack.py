@@ -1,0 +1,98 @@
+"""The seed 000 system: a BERT classifier on Triton behind an autoscaled real-time endpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+
+from constructs import Construct
+from model_build.examples import get_example
+from model_build.profile import TuningProfile
+from model_build.spec import DynamicBatching, ModelSpec
+from serving_constructs import InstanceType, ModelArtifact, ProductionVariant, RealtimeEndpoint, TritonModel
+
+# Seed 000, table 4.2: pt-ig-db (no TensorRT: dynamic batching + 2 instances per GPU) on
+# ml.g4dn.xlarge measured 892 invocations/min/instance for BERT-large. Our default build is the
+# ONNX Runtime path, so that row applies; the target keeps model_build.profile's 0.7 safety factor.
+SEED_MEASURED_INVOCATIONS_PER_MINUTE = 892
+DEFAULT_INVOCATIONS_PER_INSTANCE = TuningProfile.scaling_target(SEED_MEASURED_INVOCATIONS_PER_MINUTE, 0.7)
+
+
+def seed_tuned_spec(spec: ModelSpec, *, gpu: bool = True) -> ModelSpec:
+    """Return ``spec`` with seed 000's tuned Triton settings (its best configuration, ``trt-db-ig``).
+
+    Dynamic batching with a preferred batch of 16 and a 100 µs queue delay, and two model
+    instances per GPU (seed 000, section 3.5). ``max_batch_size`` and the rest stay as given.
+
+    Args:
+        spec: the model to tune.
+        gpu: place the instances on GPUs (``KIND_GPU``); False places them on CPUs. Defaults to True.
+    """
+    triton = dataclasses.replace(
+        spec.triton,
+        dynamic_batching=DynamicBatching(preferred_batch_sizes=(16,), max_queue_delay_microseconds=100),
+        instance_count=2,
+        instance_kind="KIND_GPU" if gpu else "KIND_CPU",
+    )
+    return dataclasses.replace(spec, triton=triton)
+
+
+class RealtimeInferenceStack(Stack):
+    """A Triton model built from an example spec, served by an autoscaled real-time endpoint.
+
+    Args:
+        scope: the parent (the app).
+        construct_id: the stack id.
+        model: the ``model_build.examples`` name. Defaults to ``"bert-tiny"`` (``"bert-large"``
+            reproduces seed 000).
+        instance_type: the SageMaker instance type. Defaults to ``"ml.g4dn.xlarge"`` (seed 000).
+        initial_instance_count: instances at creation. Defaults to 1.
+        min_capacity: fewest instances autoscaling keeps. Defaults to 1.
+        max_capacity: most instances autoscaling starts. Defaults to 4.
+        invocations_per_instance: the ``SageMakerVariantInvocationsPerInstance`` target (per
+            minute). Defaults to 624 (seed 000's 892/min for BERT-large without TensorRT, times 0.7).
+        cache_dir: the model build cache. Defaults to ``model_build``'s default.
+        **kwargs: further ``Stack`` props (env, description, ...).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model: str = "bert-tiny",
+        instance_type: str = "ml.g4dn.xlarge",
+        initial_instance_count: int = 1,
+        min_capacity: int = 1,
+        max_capacity: int = 4,
+        invocations_per_instance: int = DEFAULT_INVOCATIONS_PER_INSTANCE,
+        cache_dir: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        instance = InstanceType.of(instance_type)
+        spec = seed_tuned_spec(get_example(model), gpu=instance.is_gpu)
+
+        triton_model = TritonModel(self, "Model", artifact=ModelArtifact.from_build(spec, cache_dir=cache_dir))
+        endpoint = RealtimeEndpoint(
+            self,
+            "Endpoint",
+            variants=[
+                ProductionVariant(
+                    model=triton_model, instance_type=instance, initial_instance_count=initial_instance_count
+                )
+            ],
+        )
+        endpoint.auto_scale_instance_count(
+            min_capacity=min_capacity, max_capacity=max_capacity
+        ).scale_on_invocations("InvocationsScaling", invocations_per_instance_per_minute=invocations_per_instance)
+
+        self.model = triton_model
+        self.endpoint = endpoint
+        CfnOutput(self, "EndpointName", value=endpoint.endpoint_name, description="Pass to sagemaker-runtime InvokeEndpoint")
+        CfnOutput(self, "EndpointConfigName", value=endpoint.endpoint_config_name)
+        CfnOutput(self, "ModelName", value=triton_model.model_name)
+        CfnOutput(self, "TritonModelName", value=triton_model.default_model_name, description="The Triton model /invocations serves")
