@@ -38,8 +38,10 @@ def model_asset(
 ) -> s3_assets.Asset:
     """Build (or reuse from the cache) a model and wrap its ``model.tar.gz`` as an S3 asset.
 
-    The asset hash is ``spec.inputs_hash()`` (``AssetHashType.CUSTOM``), so the asset, and
-    every resource that references it, changes exactly when the model's inputs change.
+    The custom asset hash is ``spec.inputs_hash()`` (``AssetHashType.CUSTOM``; CDK stores
+    its sha256 as ``asset.asset_hash``), so the asset, and every resource that references it,
+    changes exactly when the model's inputs change — and ``cdk synth`` never re-hashes the
+    archive's bytes.
 
     Args:
         scope: Construct scope.

@@ -15,6 +15,7 @@ Which exporter, and why (checked with torch 2.13.0):
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import time
 import warnings
@@ -122,10 +123,17 @@ def _export_torch(
                 )
                 return "torchscript"
             batch = torch.export.Dim("batch", min=1, max=max(max_batch_size, EXPORT_BATCH_SIZE))
-            shapes = tuple(
+            shapes: tuple[Any, ...] = tuple(
                 {0: batch, **{axis: torch.export.Dim.AUTO for axis, d in enumerate(s.dims, 1) if d < 0}}
                 for s in loaded.inputs
             )
+            # torch.export matches dynamic_shapes to forward's parameters: a ``*args`` forward
+            # (the transformers wrappers) takes the whole tuple as one parameter.
+            if any(
+                p.kind is p.VAR_POSITIONAL
+                for p in inspect.signature(loaded.module.forward).parameters.values()
+            ):
+                shapes = (shapes,)
             program = torch.onnx.export(
                 loaded.module,
                 args,
@@ -150,8 +158,6 @@ def _export_torch(
 
 
 def _has_torchscript_exporter() -> bool:
-    import inspect
-
     import torch
 
     return "dynamo" in inspect.signature(torch.onnx.export).parameters and hasattr(torch.onnx, "utils")
