@@ -34,7 +34,9 @@ def _fresh_process_hit(name: str, cache_dir: str) -> float:
         "print(time.perf_counter() - t)\n"
     )
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO_ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO_ROOT
+    )
     wall = time.perf_counter() - start
     print(f"    fresh-process hit: {float(out.stdout):.3f} s in-script, {wall:.3f} s with interpreter start")
     return wall
@@ -45,7 +47,9 @@ def main(names: list[str]) -> None:
     import torch  # noqa: F401
     import transformers  # noqa: F401
 
-    print(f"import torch + transformers: {time.perf_counter() - start:.2f} s (once, not in the figures below)")
+    print(
+        f"import torch + transformers: {time.perf_counter() - start:.2f} s (once, not in the figures below)"
+    )
     header = f"{'model':12s} " + " ".join(f"{s:>10s}" for s in STAGES)
     header += f" {'cold':>8s} {'hit':>9s} {'hit/cold':>9s} {'proc hit':>9s} {'proc/cold':>9s} {'archive':>9s}"
     rows = []
@@ -62,7 +66,9 @@ def main(names: list[str]) -> None:
             print(f"  {name}: cold {cold_s:.2f} s, in-process hit {hit_s * 1000:.2f} ms")
             proc_s = _fresh_process_hit(name, cache_dir)
             diff = cold.manifest["verification"]["outputs"][0]["max_abs_diff"]
-            rows.append((name, cold.stage_times, cold_s, hit_s, proc_s, cold.manifest["archive"]["size_bytes"], diff))
+            rows.append(
+                (name, cold.stage_times, cold_s, hit_s, proc_s, cold.manifest["archive"]["size_bytes"], diff)
+            )
     print()
     print(header)
     for name, stages, cold_s, hit_s, proc_s, size, _ in rows:
