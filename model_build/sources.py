@@ -260,6 +260,16 @@ class TransformersConfig:
     sequence_length: int = 128
     image_size: int = 224
 
+    def __hash__(self) -> int:
+        # The config dict would make the generated hash fail; specs are used as dict keys.
+        return hash(self.fingerprint_key())
+
+    def fingerprint_key(self) -> bytes:
+        """Return the canonical JSON of the fields (weights folder by path, not content)."""
+        return _json_bytes(
+            {**self._meta(), "weights_dir": None if self.weights_dir is None else str(self.weights_dir)}
+        )
+
     def _meta(self) -> dict[str, Any]:
         return {
             "architecture": self.architecture,
@@ -359,6 +369,10 @@ class Factory:
 
     target: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        # The kwargs dict would make the generated hash fail; specs are used as dict keys.
+        return hash((self.target, _json_bytes(dict(self.kwargs))))
 
     def _module_file(self) -> Path | None:
         module_name = self.target.partition(":")[0]

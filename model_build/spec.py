@@ -102,6 +102,10 @@ class Tolerance:
     rtol: float = 1e-3
     per_output: dict[str, tuple[float, float]] = field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        # The per_output dict would make the generated hash fail; specs are used as dict keys.
+        return hash((self.atol, self.rtol, tuple(sorted(self.per_output.items()))))
+
     def for_output(self, name: str) -> tuple[float, float]:
         """Return ``(atol, rtol)`` for one output, applying any override."""
         return self.per_output.get(name, (self.atol, self.rtol))

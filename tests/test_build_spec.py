@@ -214,3 +214,13 @@ def test_inputs_hash_does_not_import_torch() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+
+
+def test_specs_are_hashable_and_equal_by_value() -> None:
+    # GIVEN two separately built equal specs (their sources and tolerances hold dicts)
+    a, b = get_example("bert-tiny"), get_example("bert-tiny")
+    # THEN they are equal, hash equally and work as dict keys
+    assert a == b and hash(a) == hash(b)
+    assert {a: 1}[b] == 1
+    assert hash(dataclasses.replace(a, tolerance=Tolerance(per_output={"logits": (1.0, 1.0)}))) is not None
+    assert hash(ModelSpec(name="f", source=Factory("m:f", {"k": [1, 2]}))) is not None
