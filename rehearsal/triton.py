@@ -202,6 +202,9 @@ def install(
         # ($ORIGIN/../../../../nvidia_pytriton.libs) resolves the same from both directories.
         shutil.copy2(stub_src, unpacked.backends_dir / "python" / "triton_python_backend_stub")
         (tmp / _MARKER).write_text(version + "\n")
+        current = TritonInstallation.at(dest)
+        if current.is_complete() and current.stub_python == version:
+            return current  # a concurrent install finished first; keep it, drop ours
         if dest.exists():
             # Incomplete or for another Python: replace it whole.
             shutil.rmtree(dest)

@@ -17,8 +17,12 @@ found as ``python3`` on PATH. Its numpy bridge was compiled against numpy 1.x; w
 ``InputTensor.as_numpy()`` returns wrong data *silently* (all ones in our probe) and
 ``pb_utils.Tensor(name, ndarray)`` fails with "output tensor shape does not match size of output". The
 DLPack path does not touch numpy's C API: ``np.from_dlpack(tensor)`` / ``torch.from_dlpack(...)`` read
-inputs zero-copy, ``pb_utils.Tensor.from_dlpack(name, array)`` writes outputs. DLPack cannot carry
-strings, so ``TYPE_STRING`` tensors are not supported here.
+inputs zero-copy, ``pb_utils.Tensor.from_dlpack(name, array)`` writes outputs (numpy arrays and torch
+tensors both work; they must be C-contiguous). DLPack cannot carry strings, so ``TYPE_STRING`` tensors
+are not supported here. Known noise: ``Tensor.from_dlpack`` on a *numpy* array makes the server log
+print "ValueError: PyCapsule_GetPointer called with incorrect name" once per output (numpy's capsule
+destructor does not recognise the name the stub leaves on a consumed capsule). The data is right and
+nothing leaks (measured: 60 outputs of 16 MB, stub RSS flat); torch tensors do not trigger it.
 
 Why requests are concatenated: Triton's dynamic batcher hands ``execute`` a list of requests. Running
 the model once on their concatenation (and splitting the outputs back by each request's batch size) is
