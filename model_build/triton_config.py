@@ -32,11 +32,13 @@ class ConfigMismatchError(ValueError):
 def onnx_io(onnx_path: Path) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     """Read the graph inputs and outputs as tensor specs without the batch dimension.
 
-    Every tensor's first dimension is the batch dimension (this project always exports one);
-    other symbolic dimensions become -1. Initializers listed as inputs are skipped.
+    Every tensor's first dimension is the batch dimension (this project always exports one,
+    so it must be dynamic); other symbolic dimensions become -1. Initializers listed as
+    inputs are skipped.
 
     Raises:
-        ConfigMismatchError: A tensor has no leading dimension or an unsupported data type.
+        ConfigMismatchError: A tensor has no leading dimension, a fixed one, or an
+            unsupported data type.
     """
     import onnx
 
@@ -58,6 +60,12 @@ def onnx_io(onnx_path: Path) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, 
             if not dims:
                 raise ConfigMismatchError(
                     f"tensor {value.name!r} is a scalar; a batch dimension is required (max_batch_size >= 1)"
+                )
+            if dims[0] != -1:
+                raise ConfigMismatchError(
+                    f"tensor {value.name!r} has a fixed first dimension {dims[0]}; Triton's max_batch_size >= 1 "
+                    "needs a dynamic batch dimension: re-export with a dynamic axis 0 "
+                    "(torch.onnx.export dynamic_axes={name: {0: 'batch'}})"
                 )
             out.append(TensorSpec(value.name, ONNX_TO_TRITON[tensor.elem_type], tuple(dims[1:])))
         return tuple(out)

@@ -238,3 +238,18 @@ def test_spec_options_do_not_leak_between_configs(tuned_spec: ModelSpec, onnx_pa
     # THEN each config carries its own count
     assert _config(other, onnx_path).instance_group[0].count == 1
     assert _config(tuned_spec, onnx_path).instance_group[0].count == 2
+
+
+def test_onnx_io_rejects_fixed_batch_dimension(tmp_path: Path) -> None:
+    # GIVEN a graph exported without a dynamic batch axis
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "fixed", [x], [y])
+    path = tmp_path / "fixed.onnx"
+    onnx.save(helper.make_model(graph, ir_version=9), str(path))
+    # WHEN read THEN the error says how to re-export
+    with pytest.raises(ConfigMismatchError, match=r"tensor 'x' has a fixed first dimension 1; .* re-export"):
+        onnx_io(path)
