@@ -294,7 +294,7 @@ class TritonServer:
         startup_timeout: Seconds to wait for readiness. Defaults to 120.
         triton_home: The unpacked server. Defaults to :func:`locate`.
         log_path: Where the server's stdout/stderr go. Defaults to a file in a temporary directory that
-            is removed when the server stops.
+            is removed when the server stops (and kept when it fails to start).
     """
 
     def __init__(
@@ -325,7 +325,7 @@ class TritonServer:
         self.startup_timeout = startup_timeout
         self._triton_home = triton_home
         self._requested_log_path = log_path
-        self._log_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._log_dir: Path | None = None
         self._log_path: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: dict[str, int] = {}
@@ -427,8 +427,8 @@ class TritonServer:
             self._log_path = Path(self._requested_log_path)
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
         else:
-            self._log_dir = tempfile.TemporaryDirectory(prefix="tritonserver-")
-            self._log_path = Path(self._log_dir.name) / "tritonserver.log"
+            self._log_dir = Path(tempfile.mkdtemp(prefix="tritonserver-"))
+            self._log_path = self._log_dir / "tritonserver.log"
         # Free ports can be taken between the probe and Triton's bind; one retry with fresh ones.
         for attempt in range(2):
             self._ports = {name: free_port() for name in ("sagemaker", "http", "metrics")}
@@ -440,7 +440,8 @@ class TritonServer:
                 self._stop_process()
                 if attempt == 0 and "address already in use" in str(error).lower():
                     continue
-                self._cleanup_logs()
+                # The log stays on disk after a failed start: the error names it.
+                self._log_dir = None
                 raise
         raise AssertionError("unreachable")
 
@@ -504,7 +505,7 @@ class TritonServer:
 
     def _cleanup_logs(self) -> None:
         if self._log_dir is not None:
-            self._log_dir.cleanup()
+            shutil.rmtree(self._log_dir, ignore_errors=True)
             self._log_dir = None
 
     def __enter__(self) -> TritonServer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -229,3 +230,5 @@ def test_startup_error_includes_the_server_log_tail(tmp_path):
     assert "exited with code" in message
     assert "broken" in message
     assert "config.pbtxt" in message or "failed to load" in message.lower()
+    kept_log = Path(re.search(r"log (\S+\.log):", message).group(1))
+    assert kept_log.is_file()  # kept for inspection after a failed start
