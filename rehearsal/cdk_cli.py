@@ -177,7 +177,8 @@ class CdkCli:
         """
         cdk_bin = self.cdk_bin if self.cdk_bin is not None else PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
         argv = [str(cdk_bin), *args]
-        if self.output_dir is not None and args and args[0] in {"synth", "deploy", "diff", "destroy"}:
+        # With --app <assembly dir> nothing is synthesized, and the CLI refuses --output next to it.
+        if self.output_dir is not None and args and args[0] in {"synth", "deploy", "diff", "destroy"} and "--app" not in args:
             argv += ["--output", str(self.output_dir)]
         env = {**self.env, **CDK_QUIET_ENV}
         started = time.monotonic()
@@ -218,6 +219,10 @@ class CdkCli:
 
     # -- commands ---------------------------------------------------------------------------
 
+    def synth(self, extra_args: Sequence[str] = ()) -> CdkResult:
+        """``cdk synth --quiet``: writes the cloud assembly (and builds model assets) only."""
+        return self.run("synth", "--quiet", *extra_args)
+
     def bootstrap(self, environment: str) -> CdkResult:
         """``cdk bootstrap ENVIRONMENT`` (e.g. ``aws://123456789012/us-east-1``).
 
@@ -227,7 +232,13 @@ class CdkCli:
         self.skipped.extend(self.find_skipped_resources("CDKToolkit"))
         return result
 
-    def deploy(self, *stacks: str, method: str = "direct", extra_args: Sequence[str] = ()) -> DeployResult:
+    def deploy(
+        self,
+        *stacks: str,
+        method: str = "direct",
+        from_assembly: bool = False,
+        extra_args: Sequence[str] = (),
+    ) -> DeployResult:
         """``cdk deploy --require-approval never`` for ``stacks`` (default ``--all``).
 
         Args:
@@ -236,17 +247,21 @@ class CdkCli:
                 change-set path drops stack Outputs (``ExecuteChangeSet`` never rebuilds its output
                 map) and so would leave ``--outputs-file`` empty; pass ``change-set`` for AWS's
                 default path.
+            from_assembly: Deploy the cloud assembly the last :meth:`synth` wrote (``--app DIR``)
+                instead of synthesizing the app again. Defaults to False.
             extra_args: More CLI arguments.
 
         Returns:
             The stacks, their outputs and what the emulator skipped.
         """
-        out_dir = self._assembly_dir()
+        out_dir = self.assembly_dir
         outputs_file = out_dir.parent / f"{out_dir.name}.outputs.json"
         targets = list(stacks) if stacks else ["--all"]
+        app_args = ["--app", str(out_dir)] if from_assembly else []
         result = self.run(
             "deploy",
             *targets,
+            *app_args,
             "--require-approval",
             "never",
             "--method",
@@ -289,18 +304,28 @@ class CdkCli:
             raise CdkError(result)
         return DiffResult(count, result)
 
-    def destroy(self, *stacks: str, extra_args: Sequence[str] = ()) -> CdkResult:
-        """``cdk destroy --force`` for ``stacks`` (default ``--all``); ``extra_args`` are appended."""
-        return self.run("destroy", *(stacks or ("--all",)), "--force", *extra_args)
+    def destroy(self, *stacks: str, from_assembly: bool = False, extra_args: Sequence[str] = ()) -> CdkResult:
+        """``cdk destroy --force`` for ``stacks`` (default ``--all``).
+
+        Args:
+            *stacks: Stack names. Defaults to all stacks.
+            from_assembly: Use the last synthesized cloud assembly (``--app DIR``) instead of
+                synthesizing the app again. Defaults to False.
+            extra_args: More CLI arguments.
+        """
+        app_args = ("--app", str(self.assembly_dir)) if from_assembly else ()
+        return self.run("destroy", *(stacks or ("--all",)), *app_args, "--force", *extra_args)
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _assembly_dir(self) -> Path:
+    @property
+    def assembly_dir(self) -> Path:
+        """The cloud assembly directory the CLI writes (``output_dir`` or ``<app_dir>/cdk.out``)."""
         return self.output_dir if self.output_dir is not None else self.app_dir / "cdk.out"
 
     def stack_names(self) -> list[str]:
         """Return the CloudFormation stack names in the last synthesized cloud assembly."""
-        manifest = json.loads((self._assembly_dir() / "manifest.json").read_text())
+        manifest = json.loads((self.assembly_dir / "manifest.json").read_text())
         # The artifact id is the stack name unless the stack sets an explicit stackName.
         return [
             artifact.get("properties", {}).get("stackName", artifact_id)
@@ -349,7 +374,9 @@ class CdkCli:
             if logical_id in created:
                 continue
             rtype = resource.get("Type", "?")
-            if rtype not in supported and not rtype.startswith("Custom::"):
+            if rtype == "AWS::CDK::Metadata":
+                reason = "unsupported by moto's CloudFormation (CDK's own version report; harmless)"
+            elif rtype not in supported and not rtype.startswith("Custom::"):
                 reason = "unsupported by moto's CloudFormation (skipped with a warning)"
             elif "Condition" in resource:
                 reason = f"not created (Condition {resource['Condition']})"

@@ -2,11 +2,12 @@
 
 Steps (each printed with its duration):
 
-1. build the model (``model_build.pipeline.build``; cached by input hash, shared with ``cdk synth``);
-2. start moto's server on localhost (the AWS control plane);
-3. ``cdk bootstrap`` and ``cdk deploy`` into it (the real CDK CLI, the real app);
+1. start moto's server on localhost (the AWS control plane);
+2. ``cdk synth``: the app builds the model (``model_build``: torch → ONNX → Triton repository →
+   ``model.tar.gz``, cached by input hash) and writes the cloud assembly;
+3. ``cdk bootstrap`` and ``cdk deploy`` into the emulator (the real CDK CLI, the real app);
 4. check with boto3 that the Model, EndpointConfig and Endpoint exist as the template declares them
-   and that ``ModelDataUrl`` points at the uploaded asset (same bytes as the local build);
+   and that ``ModelDataUrl`` points at the uploaded asset (the same bytes as the assembly's file);
 5. list what the emulator skipped (resource types moto's CloudFormation does not implement);
 6. ``cdk diff``: zero differences required;
 7. start the local SageMaker runtime data plane (real Triton behind it);
@@ -25,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -39,6 +41,9 @@ import numpy as np
 PAD_ID, CLS_ID, SEP_ID = 0, 101, 102
 #: The first id of ordinary word pieces in bert-base-uncased (below are [unusedN] and symbols).
 FIRST_WORD_ID = 1996
+
+
+_ANNOTATION_RE = re.compile(r"^(\[?(WARNING|Warning|ERROR|Error)\b|\s{3}\S|Acknowledge with)")
 
 
 class DemoFailure(RuntimeError):
@@ -201,14 +206,25 @@ def _template_resources(assembly_dir: Path, stack: str, rtype: str) -> list[dict
     return [r.get("Properties", {}) for r in template["Resources"].values() if r["Type"] == rtype]
 
 
-def check_deployed(
-    deployed: DeployedEndpoint, assembly_dir: Path, s3: Any, archive_path: Path
-) -> list[str]:
+def asset_sources(assembly_dir: Path, stack: str, account: str, region: str) -> dict[str, Path]:
+    """Map ``s3://bucket/key`` of every file asset of ``stack`` to its file in the cloud assembly."""
+    manifest = json.loads((assembly_dir / f"{stack}.assets.json").read_text())
+    urls = {}
+    for asset in manifest.get("files", {}).values():
+        source = assembly_dir / asset["source"]["path"]
+        for dest in asset.get("destinations", {}).values():
+            bucket = dest["bucketName"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+            urls[f"s3://{bucket}/{dest['objectKey']}"] = source
+    return urls
+
+
+def check_deployed(deployed: DeployedEndpoint, assembly_dir: Path, s3: Any, assets: Mapping[str, Path]) -> list[str]:
     """Compare what the emulator holds with what the template declares.
 
     Literal template values must match exactly; intrinsic functions (``Fn::Join`` of the region's
     ECR account for the image, ``Fn::Sub`` of the asset bucket) are checked by shape instead. The
-    model data must be the very bytes that were built locally.
+    model data must be one of the stack's file assets (``assets``: URL → assembly file) and the
+    object in S3 must hold that file's bytes.
 
     Returns:
         Human-readable lines describing what was checked.
@@ -234,7 +250,6 @@ def check_deployed(
             f"weight {pv.get('InitialVariantWeight')}"
         )
     declared_models = _template_resources(assembly_dir, deployed.stack, "AWS::SageMaker::Model")
-    local_sha = hashlib.sha256(archive_path.read_bytes()).hexdigest()
     for name, model in deployed.models.items():
         container = model.get("PrimaryContainer") or model["Containers"][0]
         image = container.get("Image", "")
@@ -250,13 +265,18 @@ def check_deployed(
         url = container.get("ModelDataUrl", "")
         if not url.startswith("s3://"):
             raise DemoFailure(f"model {name}: ModelDataUrl {url!r} is not an S3 URL")
+        source = assets.get(url)
+        if source is None:
+            raise DemoFailure(f"model {name}: ModelDataUrl {url} is none of the stack's assets {sorted(assets)}")
         bucket, key = url[len("s3://") :].split("/", 1)
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        local_sha = hashlib.sha256(source.read_bytes()).hexdigest()
         if hashlib.sha256(body).hexdigest() != local_sha:
-            raise DemoFailure(f"model {name}: s3://{bucket}/{key} differs from the local build {archive_path}")
+            raise DemoFailure(f"model {name}: {url} differs from the asset file {source}")
         lines.append(f"model {name}: image {image}")
         lines.append(f"  env {json.dumps(env, sort_keys=True)}")
-        lines.append(f"  data {url} ({len(body) / 1e6:.1f} MB, sha256 {local_sha[:12]}… = local build)")
+        lines.append(f"  data {url}")
+        lines.append(f"       {len(body) / 1e6:.1f} MB, sha256 {local_sha[:12]}… = assembly file {source.name}")
     status = deployed.endpoint["EndpointStatus"]
     if status != "InService":
         raise DemoFailure(f"endpoint {deployed.endpoint_name} is {status}, not InService")
@@ -273,7 +293,8 @@ def run(
     """Run the demo; returns the process exit status (0 when every check passed).
 
     Args:
-        model: The ``model_build.examples`` name the app deploys (passed as CDK context ``model``).
+        model: The ``model_build.examples`` name the app deploys (CDK context ``model``); the torch
+            reference is that example's source model.
         keep: Leave the emulator and data plane running until Ctrl-C, for poking by hand.
         port: The data plane's port. Defaults to a free one.
         requests: How many ``invoke_endpoint`` calls to make.
@@ -282,7 +303,6 @@ def run(
     import boto3
 
     from model_build.examples import get_example
-    from model_build.pipeline import build
     from rehearsal.cdk_cli import PROJECT_ROOT, CdkCli
     from rehearsal.data_plane import LocalDataPlane
     from rehearsal.moto_server import MotoServer
@@ -292,10 +312,6 @@ def run(
     spec = get_example(model)
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rehearsal-demo-")))
-        with steps.step(f"Build {model} (torch → ONNX → Triton repository → model.tar.gz)"):
-            built = build(spec)
-            say(f"{built.archive_path} ({'cached' if built.cached else 'built'}, hash {built.inputs_hash[:12]}…)")
-
         with steps.step("Start the AWS emulator (moto server)"):
             moto = stack.enter_context(MotoServer(log_path=work / "moto.log"))
             say(f"control plane {moto.endpoint_url} (account {moto.account_id}, {moto.region}); log {moto.log_path}")
@@ -307,10 +323,19 @@ def run(
         context = ("--context", f"model={model}")
         deployed_stacks: tuple[str, ...] = ()
         try:
+            with steps.step(f"cdk synth: build {model} (torch → ONNX → Triton repository → model.tar.gz)"):
+                result = cdk.synth(extra_args=context)
+                say(f"cloud assembly {assembly}: {', '.join(cdk.stack_names())}")
+                # The app's warnings (construct annotations), without the CLI's Node.js notices.
+                for line in result.output.splitlines():
+                    if _ANNOTATION_RE.match(line):
+                        say(f"| {line.rstrip()}")
+
             with steps.step("cdk bootstrap + cdk deploy into the emulator"):
                 result = cdk.bootstrap(f"aws://{moto.account_id}/{moto.region}")
                 say(f"bootstrap {result.duration_s:.1f} s")
-                deploy = cdk.deploy(extra_args=context)
+                # The assembly synthesized in step 2: the templates checked below are the ones deployed.
+                deploy = cdk.deploy(from_assembly=True)
                 deployed_stacks = deploy.stacks
                 say(f"deploy {deploy.result.duration_s:.1f} s: {', '.join(deploy.stacks)}")
                 for stack_name, outputs in deploy.outputs.items():
@@ -322,7 +347,8 @@ def run(
                 if not endpoints:
                     raise DemoFailure(f"no AWS::SageMaker::Endpoint in {deploy.stacks}")
                 for deployed in endpoints:
-                    for line in check_deployed(deployed, assembly, clients["s3"], built.archive_path):
+                    assets = asset_sources(assembly, deployed.stack, moto.account_id, moto.region)
+                    for line in check_deployed(deployed, assembly, clients["s3"], assets):
                         say(line)
 
             with steps.step("What the emulator skipped"):
@@ -359,7 +385,7 @@ def run(
         finally:
             with steps.step("Tear down (cdk destroy, stop servers)"):
                 if deployed_stacks:
-                    destroyed = cdk.destroy(*deployed_stacks, extra_args=context)
+                    destroyed = cdk.destroy(*deployed_stacks, from_assembly=True)
                     say(f"cdk destroy {destroyed.duration_s:.1f} s")
                     left = [s["StackName"] for s in clients["cloudformation"].describe_stacks()["Stacks"]
                             if s["StackName"] in deployed_stacks]
