@@ -71,7 +71,7 @@ def test_apply_to_without_dynamic_batching_clears_it():
 
 
 def test_apply_to_another_model_is_refused():
-    with pytest.raises(ProfileError, match="model_name 'bert-tiny' does not match ModelSpec.name 'bert-base'"):
+    with pytest.raises(ProfileError, match=r"model_name 'bert-tiny' does not match ModelSpec\.name 'bert-base'"):
         _profile().apply_to(get_example("bert-base"))
 
 

@@ -96,7 +96,7 @@ def test_price_file_carries_source_and_date():
 
 
 def test_unknown_instance_type_names_the_known_ones():
-    with pytest.raises(KeyError, match="ml.g4dn.xlarge"):
+    with pytest.raises(KeyError, match=r"ml\.g4dn\.xlarge"):
         load_prices().hourly("ml.p5.48xlarge")
 
 

@@ -58,6 +58,7 @@ def _matrix(args: argparse.Namespace) -> int:
         latency_percentile=args.percentile,
         safety_factor=args.safety_factor,
     )
+    concurrencies: tuple[int, ...]
     if args.full:
         configurations = full_configurations(spec.triton)
         concurrencies = (8, 32, 64, 128, 256) if gpu else (1, 2, 4, 8, 16, 32)
@@ -105,14 +106,14 @@ def _matrix(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> int:
     from tuning.loadgen import Phase, StoppingConditions, probe, run_fixed, run_phased
-    from tuning.payloads import TensorSpec, encode, sample_inputs
+    from tuning.payloads import Route, TensorSpec, encode, sample_inputs
     from tuning.transports import Boto3Transport, HttpTransport, Transport
 
     specs = []
     for item in args.inputs.split(","):
         name, datatype, dims = item.split(":")
         specs.append(TensorSpec(name, datatype, tuple(int(d) for d in dims.split("x"))))
-    route = "kserve" if args.kserve_model else "sagemaker"
+    route: Route = "kserve" if args.kserve_model else "sagemaker"
     payload = encode(
         sample_inputs(specs, args.batch_size),
         encoding=args.encoding,
@@ -158,7 +159,7 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m tuning`` argument parser."""
+    """Build the ``python -m tuning`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m tuning", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -31,7 +31,7 @@ _EPS = 1e-9
 
 
 def invocations_per_minute(throughput_rps: float) -> float:
-    """Requests per second → invocations per minute (one request is one invocation)."""
+    """Convert requests per second to invocations per minute (one request is one invocation)."""
     return throughput_rps * 60.0
 
 

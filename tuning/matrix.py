@@ -69,7 +69,7 @@ def _with(base: TritonOptions, *, batching: DynamicBatching | None, instances: i
 
 
 def seed_configurations(base: TritonOptions) -> list[Configuration]:
-    """Seed 000 §3.5's four configurations, derived from a spec's options."""
+    """Return seed 000 §3.5's four configurations, derived from a spec's options."""
     return [
         Configuration("base", _with(base, batching=None, instances=1)),
         Configuration("db", _with(base, batching=DynamicBatching(), instances=1)),
@@ -81,7 +81,7 @@ def seed_configurations(base: TritonOptions) -> list[Configuration]:
 def sweep_configuration(
     base: TritonOptions, *, instances: int = 1, preferred: Sequence[int] = (), delay_us: int = 0
 ) -> Configuration:
-    """A dynamic-batching configuration named after its knobs (``ig3-db-p16-d100``).
+    """Return a dynamic-batching configuration named after its knobs (``ig3-db-p16-d100``).
 
     Preferred sizes above ``max_batch_size`` are dropped (Triton would refuse the config).
     """
@@ -96,7 +96,7 @@ def sweep_configuration(
 
 
 def smoke_configurations(base: TritonOptions) -> list[Configuration]:
-    """The four seed configurations plus two sweep points: quick enough for CI on 2 cores."""
+    """Return the four seed configurations plus two sweep points: quick enough for CI on 2 cores."""
     return [
         *seed_configurations(base),
         sweep_configuration(base, preferred=(16,), delay_us=100),  # seed 000 §3.2's example values
@@ -105,7 +105,7 @@ def smoke_configurations(base: TritonOptions) -> list[Configuration]:
 
 
 def full_configurations(base: TritonOptions) -> list[Configuration]:
-    """The seed configurations plus a one-knob-at-a-time sweep around dynamic batching."""
+    """Return the seed configurations plus a one-knob-at-a-time sweep around dynamic batching."""
     return [
         *seed_configurations(base),
         sweep_configuration(base, preferred=(16,), delay_us=100),
@@ -151,7 +151,7 @@ class MatrixPlan:
     precision: str | None = None
     torchscript: dict[str, str] | None = None
     instance_type: str = "ml.g4dn.xlarge"
-    criteria: Criteria = Criteria()
+    criteria: Criteria = field(default_factory=Criteria)
     sequence_length: int = 128
 
 
@@ -209,7 +209,7 @@ Preparer = Callable[[ModelSpec, Path], tuple[Path, dict[str, Any]]]
 
 
 def pipeline_preparer(cache_dir: str | os.PathLike[str] | None = None) -> Preparer:
-    """The full build (export, verify, config, repository) through :func:`model_build.pipeline.build`."""
+    """Prepare with the full build (export, verify, config, repository) through :func:`model_build.pipeline.build`."""
 
     def prepare(spec: ModelSpec, work_dir: Path) -> tuple[Path, dict[str, Any]]:
         from model_build.pipeline import build

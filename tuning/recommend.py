@@ -118,7 +118,7 @@ class Assessment:
 
 
 def sustainable_point(points: Sequence[LoadResult], criteria: Criteria) -> LoadResult | None:
-    """The highest-throughput point that meets the latency percentile with acceptable errors."""
+    """Return the highest-throughput point that meets the latency percentile with acceptable errors."""
     good = [
         p
         for p in points
@@ -173,7 +173,7 @@ def assess(candidates: Sequence[Candidate], criteria: Criteria, prices: PriceTab
 
 
 def recommend(assessments: Sequence[Assessment], criteria: Criteria) -> Assessment:
-    """The cheapest qualifying configuration (planned cost per hour; ties: higher rate, lower latency).
+    """Return the cheapest qualifying configuration (planned cost per hour; ties: higher rate, lower latency).
 
     Raises:
         NoConfigurationMeetsTargetError: When none qualifies, with every candidate's reason.

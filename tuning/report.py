@@ -127,7 +127,7 @@ def render_markdown(
     meta: Mapping[str, Any],
     charts: Sequence[str] = CHARTS,
 ) -> str:
-    """The whole ``report.md``."""
+    """Render the whole ``report.md``."""
     lines = [
         f"# Tuning matrix: {meta.get('model', '?')}",
         "",

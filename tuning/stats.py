@@ -53,7 +53,7 @@ class LatencySummary:
         return self.errors / total if total else 0.0
 
     def percentile_ms(self, percentile: float) -> float:
-        """The stored percentile ``percentile`` (50, 90 or 99) in milliseconds.
+        """Return the stored percentile ``percentile`` (50, 90 or 99) in milliseconds.
 
         Raises:
             ValueError: For a percentile that is not stored.
@@ -210,5 +210,5 @@ def fetch_triton_snapshot(http_url: str, model: str, *, timeout_s: float = 5.0) 
         timeout_s: Socket timeout.
     """
     url = f"{http_url.rstrip('/')}/v2/models/{model}/stats"
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - local URL by design
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
         return TritonSnapshot.from_stats(json.loads(response.read()), model)

@@ -56,7 +56,7 @@ class HttpTransport:
 
     @classmethod
     def sagemaker(cls, sagemaker_url: str, *, timeout_s: float = 60.0) -> HttpTransport:
-        """The SageMaker protocol's ``/invocations`` under ``sagemaker_url``."""
+        """Target the SageMaker protocol's ``/invocations`` under ``sagemaker_url``."""
         return cls(f"{sagemaker_url.rstrip('/')}/invocations", timeout_s)
 
     @classmethod
@@ -65,11 +65,11 @@ class HttpTransport:
         return cls(f"{http_url.rstrip('/')}/v2/models/{model}/infer", timeout_s)
 
     def open(self, concurrency: int) -> Client:
-        """An aiohttp session with one pooled connection per in-flight request."""
+        """Open an aiohttp session with one pooled connection per in-flight request."""
         return _AiohttpClient(self.url, concurrency, self.timeout_s)
 
     def describe(self) -> str:
-        """The URL."""
+        """Return the URL."""
         return self.url
 
 
@@ -79,13 +79,14 @@ class _AiohttpClient:
 
         self._url = url
         # limit = concurrency: one keep-alive connection per user, never a new TCP
-        # handshake inside the timed loop; auto_decompress off because the body is
-        # only counted, not read as text.
+        # handshake inside the timed loop. No Accept-Encoding: Triton's KServe route
+        # gzips responses when offered, spending server CPU the benchmark would then
+        # charge to the model; auto_decompress off for the same reason on our side.
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max(1, concurrency), force_close=False),
             timeout=aiohttp.ClientTimeout(total=timeout_s),
             auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
 
     async def invoke(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
@@ -118,7 +119,7 @@ class Boto3Transport:
     target_model: str | None = None
 
     def open(self, concurrency: int) -> Client:
-        """A boto3 client plus a thread pool of ``concurrency`` threads."""
+        """Open a boto3 client plus a thread pool of ``concurrency`` threads."""
         return _Boto3Client(self, concurrency)
 
     def describe(self) -> str:
