@@ -60,13 +60,18 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ContextError: a value is invalid; the message names the context key.
     """
-    values = {key: (default if context.get(key) is None else context[key]) for key, default in CONTEXT_DEFAULTS.items()}
+    values = {
+        key: (default if context.get(key) is None else context[key])
+        for key, default in CONTEXT_DEFAULTS.items()
+    }
     model = str(values["model"])
     if model not in EXAMPLES:
         raise ContextError(f"context key 'model' must be one of {', '.join(EXAMPLES)} (got {model!r})")
     instance_type = str(values["instance_type"])
     if not instance_type.startswith("ml.") or instance_type.count(".") != 2:
-        raise ContextError(f"context key 'instance_type' must look like 'ml.g4dn.xlarge' (got {instance_type!r})")
+        raise ContextError(
+            f"context key 'instance_type' must look like 'ml.g4dn.xlarge' (got {instance_type!r})"
+        )
     min_capacity = _int("min_capacity", values["min_capacity"], 1)
     max_capacity = _int("max_capacity", values["max_capacity"], 1)
     if max_capacity < min_capacity:

@@ -76,7 +76,9 @@ class RealtimeInferenceStack(Stack):
         instance = InstanceType.of(instance_type)
         spec = seed_tuned_spec(get_example(model), gpu=instance.is_gpu)
 
-        triton_model = TritonModel(self, "Model", artifact=ModelArtifact.from_build(spec, cache_dir=cache_dir))
+        triton_model = TritonModel(
+            self, "Model", artifact=ModelArtifact.from_build(spec, cache_dir=cache_dir)
+        )
         endpoint = RealtimeEndpoint(
             self,
             "Endpoint",
@@ -88,11 +90,23 @@ class RealtimeInferenceStack(Stack):
         )
         endpoint.auto_scale_instance_count(
             min_capacity=min_capacity, max_capacity=max_capacity
-        ).scale_on_invocations("InvocationsScaling", invocations_per_instance_per_minute=invocations_per_instance)
+        ).scale_on_invocations(
+            "InvocationsScaling", invocations_per_instance_per_minute=invocations_per_instance
+        )
 
         self.model = triton_model
         self.endpoint = endpoint
-        CfnOutput(self, "EndpointName", value=endpoint.endpoint_name, description="Pass to sagemaker-runtime InvokeEndpoint")
+        CfnOutput(
+            self,
+            "EndpointName",
+            value=endpoint.endpoint_name,
+            description="Pass to sagemaker-runtime InvokeEndpoint",
+        )
         CfnOutput(self, "EndpointConfigName", value=endpoint.endpoint_config_name)
         CfnOutput(self, "ModelName", value=triton_model.model_name)
-        CfnOutput(self, "TritonModelName", value=triton_model.default_model_name, description="The Triton model /invocations serves")
+        CfnOutput(
+            self,
+            "TritonModelName",
+            value=triton_model.default_model_name,
+            description="The Triton model /invocations serves",
+        )

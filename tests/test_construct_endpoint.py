@@ -54,7 +54,10 @@ def test_endpoint_renders_config_and_endpoint_with_generated_names(stack, model)
     config = Capture()
     template.has_resource_properties(
         "AWS::SageMaker::Endpoint",
-        {"EndpointName": Match.absent(), "EndpointConfigName": {"Fn::GetAtt": [config, "EndpointConfigName"]}},
+        {
+            "EndpointName": Match.absent(),
+            "EndpointConfigName": {"Fn::GetAtt": [config, "EndpointConfigName"]},
+        },
     )
     assert template.to_json()["Resources"][config.as_string()]["Type"] == "AWS::SageMaker::EndpointConfig"
 
@@ -103,7 +106,9 @@ def test_add_production_variant_splits_traffic_by_weight(stack, model):
 
     # WHEN
     endpoint.add_production_variant(
-        ProductionVariant(model=model, variant_name="B", instance_type=InstanceType.ML_G5_XLARGE, initial_instance_count=2)
+        ProductionVariant(
+            model=model, variant_name="B", instance_type=InstanceType.ML_G5_XLARGE, initial_instance_count=2
+        )
     )
 
     # THEN
@@ -112,7 +117,9 @@ def test_add_production_variant_splits_traffic_by_weight(stack, model):
         {
             "ProductionVariants": [
                 Match.object_like({"VariantName": "A", "InitialVariantWeight": 3}),
-                Match.object_like({"VariantName": "B", "InitialVariantWeight": 1, "InstanceType": "ml.g5.xlarge"}),
+                Match.object_like(
+                    {"VariantName": "B", "InitialVariantWeight": 1, "InstanceType": "ml.g5.xlarge"}
+                ),
             ]
         },
     )
@@ -120,7 +127,10 @@ def test_add_production_variant_splits_traffic_by_weight(stack, model):
 
 def test_endpoint_refuses_duplicate_variant_names(stack, model):
     endpoint = _endpoint(stack, model, initial_instance_count=2)
-    with pytest.raises(PropsError, match=r"variants\[1\]\.variant_name must be unique in the endpoint \(got 'AllTraffic' twice\)"):
+    with pytest.raises(
+        PropsError,
+        match=r"variants\[1\]\.variant_name must be unique in the endpoint \(got 'AllTraffic' twice\)",
+    ):
         endpoint.add_production_variant(ProductionVariant(model=model))
 
 
@@ -179,14 +189,20 @@ def test_endpoint_refuses_kms_key_on_nvme_instance_type(stack, model):
         ),
     ):
         RealtimeEndpoint(
-            stack, "Endpoint", kms_key=key, variants=[ProductionVariant(model=model, initial_instance_count=0)]
+            stack,
+            "Endpoint",
+            kms_key=key,
+            variants=[ProductionVariant(model=model, initial_instance_count=0)],
         )
 
 
 def test_endpoint_refuses_kms_key_on_nvme_variant_added_later(stack, model):
     key = kms.Key(stack, "Key")
     endpoint = RealtimeEndpoint(
-        stack, "Endpoint", kms_key=key, variants=[ProductionVariant(model=model, instance_type=InstanceType.ML_C5_XLARGE)]
+        stack,
+        "Endpoint",
+        kms_key=key,
+        variants=[ProductionVariant(model=model, instance_type=InstanceType.ML_C5_XLARGE)],
     )
     with pytest.raises(PropsError, match=r"kms_key is not supported on ml\.p4d\.24xlarge"):
         endpoint.add_production_variant(
@@ -198,7 +214,10 @@ def test_endpoint_kms_key_on_ebs_instance_type(stack, model):
     # GIVEN / WHEN
     key = kms.Key(stack, "Key")
     RealtimeEndpoint(
-        stack, "Endpoint", kms_key=key, variants=[ProductionVariant(model=model, instance_type=InstanceType.ML_M5_XLARGE)]
+        stack,
+        "Endpoint",
+        kms_key=key,
+        variants=[ProductionVariant(model=model, instance_type=InstanceType.ML_M5_XLARGE)],
     )
 
     # THEN
@@ -265,7 +284,8 @@ def test_endpoint_does_not_warn_with_two_instances(stack, model):
 def test_endpoint_warns_about_volume_size_on_nvme(stack, model):
     _endpoint(stack, model, initial_instance_count=2, volume_size_in_gb=100)
     Annotations.from_stack(stack).has_warning(
-        "/TestStack/Endpoint", Match.string_like_regexp("volume_size_in_gb is set but ml.g4dn.xlarge uses local NVMe")
+        "/TestStack/Endpoint",
+        Match.string_like_regexp("volume_size_in_gb is set but ml.g4dn.xlarge uses local NVMe"),
     )
 
 
@@ -296,7 +316,13 @@ def test_grant_invoke_is_limited_to_this_endpoint(stack, model):
         {
             "Roles": [{"Ref": Match.string_like_regexp("^Caller")}],
             "PolicyDocument": {
-                "Statement": [{"Action": "sagemaker:InvokeEndpoint", "Effect": "Allow", "Resource": {"Ref": endpoint_id}}]
+                "Statement": [
+                    {
+                        "Action": "sagemaker:InvokeEndpoint",
+                        "Effect": "Allow",
+                        "Resource": {"Ref": endpoint_id},
+                    }
+                ]
             },
         },
     )
@@ -340,7 +366,9 @@ def test_metric_namespace_and_dimensions(stack, model, method, metric_name, name
 def test_metric_for_named_variant_and_custom_props(stack, model):
     # GIVEN two variants
     endpoint = _endpoint(stack, model, variant_name="A", initial_instance_count=2)
-    endpoint.add_production_variant(ProductionVariant(model=model, variant_name="B", initial_instance_count=2))
+    endpoint.add_production_variant(
+        ProductionVariant(model=model, variant_name="B", initial_instance_count=2)
+    )
 
     # WHEN
     metric = endpoint.metric_model_latency(variant_name="B", statistic="p99", period=Duration.minutes(1))

@@ -17,7 +17,9 @@ from serving_constructs import TritonImage, defaults, triton_versions
 
 def _sdk_data() -> dict:
     # Read the JSON directly (not through our loader) so the test checks the loader too.
-    text = resources.files("sagemaker.core").joinpath("image_uri_config/sagemaker-tritonserver.json").read_text()
+    text = (
+        resources.files("sagemaker.core").joinpath("image_uri_config/sagemaker-tritonserver.json").read_text()
+    )
     return json.loads(text)
 
 
@@ -131,7 +133,11 @@ def test_from_ecr_repository_grants_pull_on_that_repository(stack):
                     [
                         Match.object_like(
                             {
-                                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                                "Action": [
+                                    "ecr:BatchCheckLayerAvailability",
+                                    "ecr:GetDownloadUrlForLayer",
+                                    "ecr:BatchGetImage",
+                                ],
                                 "Resource": Match.object_like({"Fn::Join": Match.any_value()}),
                             }
                         )

@@ -114,7 +114,9 @@ def test_model_fails_with_every_problem_listed(stack, model_archive):
     assert "default_model_name is required" in message
     assert "log_verbose must be >= 0 (got -1)" in message
     assert "shm_default_byte_size must be >= 1 bytes (got 0 bytes)" in message
-    assert "environment must not set SAGEMAKER_TRITON_LOG_VERBOSE (use the log_verbose prop instead)" in message
+    assert (
+        "environment must not set SAGEMAKER_TRITON_LOG_VERBOSE (use the log_verbose prop instead)" in message
+    )
     assert "vpc_subnets and security_groups need vpc" in message
 
 
@@ -148,7 +150,9 @@ def test_default_role_reads_exactly_the_artifact_object(stack, bucket_artifact):
         {
             "Action": "s3:GetObject",
             "Effect": "Allow",
-            "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::models-bucket/bert/model.tar.gz"]]},
+            "Resource": {
+                "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::models-bucket/bert/model.tar.gz"]]
+            },
         }
     ]
 
@@ -158,7 +162,9 @@ def test_default_role_writes_only_endpoint_logs_in_its_account_and_region(stack,
     TritonModel(stack, "Model", artifact=bucket_artifact(stack))
 
     # THEN
-    log_statements = [s for s in _statements(Template.from_stack(stack)) if "logs:" in json.dumps(s["Action"])]
+    log_statements = [
+        s for s in _statements(Template.from_stack(stack)) if "logs:" in json.dumps(s["Action"])
+    ]
     resources = json.dumps([s["Resource"] for s in log_statements])
     assert len(log_statements) == 2
     assert resources.count(":log-group:/aws/sagemaker/Endpoints/*") == 2
@@ -243,12 +249,16 @@ def test_connections_outside_vpc_raises(stack, bucket_artifact):
 
 def test_network_isolation_can_be_turned_off(stack, bucket_artifact):
     TritonModel(stack, "Model", artifact=bucket_artifact(stack), network_isolation=False)
-    Template.from_stack(stack).has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": False})
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::Model", {"EnableNetworkIsolation": False}
+    )
 
 
 def test_grant_pass_role_names_the_execution_role(stack, bucket_artifact):
     # GIVEN
-    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack), image=TritonImage.for_region("25.09"))
+    model = TritonModel(
+        stack, "Model", artifact=bucket_artifact(stack), image=TritonImage.for_region("25.09")
+    )
     user = iam.User(stack, "Deployer")
 
     # WHEN
@@ -261,7 +271,14 @@ def test_grant_pass_role_names_the_execution_role(stack, bucket_artifact):
         {
             "Users": Match.any_value(),
             "PolicyDocument": {
-                "Statement": [Match.object_like({"Action": "iam:PassRole", "Resource": {"Fn::GetAtt": [Match.string_like_regexp("ModelRole"), "Arn"]}})]
+                "Statement": [
+                    Match.object_like(
+                        {
+                            "Action": "iam:PassRole",
+                            "Resource": {"Fn::GetAtt": [Match.string_like_regexp("ModelRole"), "Arn"]},
+                        }
+                    )
+                ]
             },
         },
     )
@@ -273,14 +290,18 @@ def test_model_template_passes_cfn_lint(stack, bucket_artifact, cfn_lint_errors)
 
 
 @pytest.mark.parametrize("in_vpc", [False, True], ids=["no-vpc", "vpc"])
-@pytest.mark.parametrize("env", [None, Environment(account="123456789012", region="eu-west-1")], ids=["agnostic", "pinned"])
+@pytest.mark.parametrize(
+    "env", [None, Environment(account="123456789012", region="eu-west-1")], ids=["agnostic", "pinned"]
+)
 def test_model_has_no_unacknowledged_nag_findings(bucket_artifact, nag_violations, in_vpc, env):
     # GIVEN a model (in a VPC: the widest role) in an environment-agnostic or -specific stack
     app = App()
     stack = Stack(app, "Nag", env=env)
     vpc = (
         ec2.Vpc.from_vpc_attributes(
-            stack, "Vpc", vpc_id="vpc-0123456789abcdef0",
+            stack,
+            "Vpc",
+            vpc_id="vpc-0123456789abcdef0",
             availability_zones=["eu-west-1a", "eu-west-1b"],
             private_subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
         )

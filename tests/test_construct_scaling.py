@@ -12,7 +12,9 @@ from serving_constructs import ProductionVariant, PropsError, RealtimeEndpoint, 
 @pytest.fixture
 def endpoint(stack, bucket_artifact) -> RealtimeEndpoint:
     model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
-    return RealtimeEndpoint(stack, "Endpoint", variants=[ProductionVariant(model=model, initial_instance_count=2)])
+    return RealtimeEndpoint(
+        stack, "Endpoint", variants=[ProductionVariant(model=model, initial_instance_count=2)]
+    )
 
 
 def test_scalable_target_on_variant_desired_instance_count(stack, endpoint):
@@ -30,7 +32,10 @@ def test_scalable_target_on_variant_desired_instance_count(stack, endpoint):
             "MinCapacity": 2,
             "MaxCapacity": 6,
             "ResourceId": {
-                "Fn::Join": ["", ["endpoint/", {"Fn::GetAtt": [endpoint_id, "EndpointName"]}, "/variant/AllTraffic"]]
+                "Fn::Join": [
+                    "",
+                    ["endpoint/", {"Fn::GetAtt": [endpoint_id, "EndpointName"]}, "/variant/AllTraffic"],
+                ]
             },
             "RoleARN": {
                 "Fn::Join": [
@@ -66,7 +71,9 @@ def test_scale_on_invocations_tracks_predefined_metric(stack, endpoint):
             "PolicyType": "TargetTrackingScaling",
             "ScalingTargetId": {"Ref": target},
             "TargetTrackingScalingPolicyConfiguration": {
-                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+                },
                 "TargetValue": 624,
                 "ScaleInCooldown": 300,
                 "ScaleOutCooldown": 60,
@@ -120,12 +127,17 @@ def test_unscaled_endpoint_does_not_retain_variant_properties(stack, endpoint):
 
 
 def test_auto_scale_fails_when_min_capacity_above_max(endpoint):
-    with pytest.raises(PropsError, match=r"Invalid ScalableInstanceCount props: max_capacity must be >= min_capacity \(got 2 < 3\)"):
+    with pytest.raises(
+        PropsError,
+        match=r"Invalid ScalableInstanceCount props: max_capacity must be >= min_capacity \(got 2 < 3\)",
+    ):
         endpoint.auto_scale_instance_count(min_capacity=3, max_capacity=2)
 
 
 def test_auto_scale_refuses_scaling_to_zero(endpoint):
-    with pytest.raises(PropsError, match=r"min_capacity must be >= 1 \(got 0\); max_capacity must be >= 1 \(got 0\)"):
+    with pytest.raises(
+        PropsError, match=r"min_capacity must be >= 1 \(got 0\); max_capacity must be >= 1 \(got 0\)"
+    ):
         endpoint.auto_scale_instance_count(min_capacity=0, max_capacity=0)
 
 

@@ -126,7 +126,7 @@ class _BuildArtifact(ModelArtifact):
 
     @property
     def model_name(self) -> str | None:
-        from model_build.asset import triton_model_name  # noqa: PLC0415 - keep one source of truth
+        from model_build.asset import triton_model_name
 
         return triton_model_name(self.spec)
 

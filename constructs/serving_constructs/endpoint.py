@@ -146,7 +146,9 @@ class EndpointBase(Construct):
         """Return the requests sent to the variant (Sum). Defaults to the first variant."""
         return self.metric("Invocations", variant_name=variant_name, **props)
 
-    def metric_invocations_per_instance(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
+    def metric_invocations_per_instance(
+        self, *, variant_name: str | None = None, **props: Any
+    ) -> cloudwatch.Metric:
         """Return the requests per instance, which invocation scaling tracks (Sum). Defaults to the first variant."""
         return self.metric("InvocationsPerInstance", variant_name=variant_name, **props)
 
@@ -158,11 +160,15 @@ class EndpointBase(Construct):
         """Return SageMaker's own time per request (total minus ModelLatency), in MICROseconds (Average). Defaults to the first variant."""
         return self.metric("OverheadLatency", variant_name=variant_name, **props)
 
-    def metric_invocation_4xx_errors(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
+    def metric_invocation_4xx_errors(
+        self, *, variant_name: str | None = None, **props: Any
+    ) -> cloudwatch.Metric:
         """Return the requests answered with a 4xx status (Sum). Defaults to the first variant."""
         return self.metric("Invocation4XXErrors", variant_name=variant_name, **props)
 
-    def metric_invocation_5xx_errors(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
+    def metric_invocation_5xx_errors(
+        self, *, variant_name: str | None = None, **props: Any
+    ) -> cloudwatch.Metric:
         """Return the requests answered with a 5xx status (Sum). Defaults to the first variant."""
         return self.metric("Invocation5XXErrors", variant_name=variant_name, **props)
 
@@ -170,7 +176,9 @@ class EndpointBase(Construct):
         """Return the CPU utilization in percent, 100% per vCPU (Average). Defaults to the first variant."""
         return self.metric("CPUUtilization", variant_name=variant_name, **props)
 
-    def metric_memory_utilization(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
+    def metric_memory_utilization(
+        self, *, variant_name: str | None = None, **props: Any
+    ) -> cloudwatch.Metric:
         """Return the memory utilization in percent (Average). Defaults to the first variant."""
         return self.metric("MemoryUtilization", variant_name=variant_name, **props)
 
@@ -178,7 +186,9 @@ class EndpointBase(Construct):
         """Return the GPU utilization in percent, 100% per GPU (Average). Defaults to the first variant."""
         return self.metric("GPUUtilization", variant_name=variant_name, **props)
 
-    def metric_gpu_memory_utilization(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
+    def metric_gpu_memory_utilization(
+        self, *, variant_name: str | None = None, **props: Any
+    ) -> cloudwatch.Metric:
         """Return the GPU memory utilization in percent, 100% per GPU (Average). Defaults to the first variant."""
         return self.metric("GPUMemoryUtilization", variant_name=variant_name, **props)
 
@@ -218,7 +228,12 @@ class EndpointBase(Construct):
             max_capacity=max_capacity,
         )
         count = variant.initial_instance_count
-        if resolved(count) and resolved(min_capacity) and resolved(max_capacity) and not min_capacity <= count <= max_capacity:
+        if (
+            resolved(count)
+            and resolved(min_capacity)
+            and resolved(max_capacity)
+            and not min_capacity <= count <= max_capacity
+        ):
             Annotations.of(self).add_warning_v2(
                 f"{_WARNING_PREFIX}:initialCountOutsideCapacity:{variant.variant_name}",
                 f"Variant {variant.variant_name!r}: initial_instance_count {count} is outside "
@@ -251,7 +266,9 @@ class _HasVariants:
     def validate(self) -> list[str]:
         if self._endpoint.variants:
             return []
-        return [f"{type(self._endpoint).__name__} has no production variants — pass variants or call add_production_variant"]
+        return [
+            f"{type(self._endpoint).__name__} has no production variants — pass variants or call add_production_variant"
+        ]
 
 
 class RealtimeEndpoint(EndpointBase):

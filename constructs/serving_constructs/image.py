@@ -123,7 +123,9 @@ class _DlcImage(TritonImage):
         mapping = stack.node.try_find_child(mapping_id)
         if not isinstance(mapping, CfnMapping):
             mapping = CfnMapping(
-                stack, mapping_id, mapping={region: {"account": account} for region, account in registries.items()}
+                stack,
+                mapping_id,
+                mapping={region: {"account": account} for region, account in registries.items()},
             )
         account = mapping.find_in_map(Aws.REGION, "account")
         return f"{account}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{repository}:{tag}"

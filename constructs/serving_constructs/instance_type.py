@@ -10,7 +10,9 @@ from aws_cdk import Token
 
 # `ml.<family>.<size>`, where family = series letters + generation digits + attribute letters
 # (g4dn = g, 4, "dn"). The attribute "d" means local NVMe instance storage (EC2 naming).
-_NAME = re.compile(r"^ml\.(?P<family>(?P<series>[a-z]+)(?P<generation>\d+)(?P<attributes>[a-z]*))\.(?P<size>[0-9a-z]+)$")
+_NAME = re.compile(
+    r"^ml\.(?P<family>(?P<series>[a-z]+)(?P<generation>\d+)(?P<attributes>[a-z]*))\.(?P<size>[0-9a-z]+)$"
+)
 
 # Families with local NVMe instance storage although their name carries no "d" attribute.
 # Source: SageMaker Developer Guide, "Host instance storage volumes"

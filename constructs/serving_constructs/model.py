@@ -122,7 +122,9 @@ class TritonModel(Construct):
             self._security_groups = (
                 list(security_groups)
                 if security_groups is not None
-                else [ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, description="Triton model containers")]
+                else [
+                    ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, description="Triton model containers")
+                ]
             )
             selection = (
                 ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
@@ -165,7 +167,9 @@ class TritonModel(Construct):
                 mode="SingleModel",
                 environment=dict(sorted(container_env.items())),
             ),
-            enable_network_isolation=defaults.network_isolation() if network_isolation is None else network_isolation,
+            enable_network_isolation=defaults.network_isolation()
+            if network_isolation is None
+            else network_isolation,
             vpc_config=vpc_config,
         )
         # The grants live in the role's default policy, a separate resource: without this

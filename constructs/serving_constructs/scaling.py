@@ -63,7 +63,10 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             scope,
             f"{id}Role",
             Stack.of(scope).format_arn(
-                service="iam", region="", resource=_SERVICE_LINKED_ROLE[0], resource_name=_SERVICE_LINKED_ROLE[1]
+                service="iam",
+                region="",
+                resource=_SERVICE_LINKED_ROLE[0],
+                resource_name=_SERVICE_LINKED_ROLE[1],
             ),
         )
         super().__init__(

@@ -43,7 +43,9 @@ class ProductionVariant:
 
     model: TritonModel
     variant_name: str = field(default_factory=defaults.variant_name)
-    instance_type: InstanceType = field(default_factory=lambda: InstanceType.of(defaults.instance_type_name()))
+    instance_type: InstanceType = field(
+        default_factory=lambda: InstanceType.of(defaults.instance_type_name())
+    )
     initial_instance_count: int = field(default_factory=defaults.initial_instance_count)
     initial_variant_weight: float = field(default_factory=defaults.initial_variant_weight)
     volume_size_in_gb: int | None = None
@@ -59,7 +61,9 @@ class ProductionVariant:
             )
         problems += check_range(f"{path}.initial_instance_count", self.initial_instance_count, 1, None)
         problems += check_range(f"{path}.initial_variant_weight", self.initial_variant_weight, 0, None)
-        problems += check_range(f"{path}.volume_size_in_gb", self.volume_size_in_gb, *VOLUME_SIZE_RANGE_GB, " GB")
+        problems += check_range(
+            f"{path}.volume_size_in_gb", self.volume_size_in_gb, *VOLUME_SIZE_RANGE_GB, " GB"
+        )
         for name, timeout in (
             ("model_data_download_timeout", self.model_data_download_timeout),
             ("container_startup_health_check_timeout", self.container_startup_health_check_timeout),
@@ -78,7 +82,9 @@ class ProductionVariant:
             initial_variant_weight=self.initial_variant_weight,
             volume_size_in_gb=self.volume_size_in_gb,
             model_data_download_timeout_in_seconds=_seconds(self.model_data_download_timeout),
-            container_startup_health_check_timeout_in_seconds=_seconds(self.container_startup_health_check_timeout),
+            container_startup_health_check_timeout_in_seconds=_seconds(
+                self.container_startup_health_check_timeout
+            ),
         )
 
 
