@@ -402,3 +402,23 @@ def test_endpoint_has_no_unacknowledged_nag_findings(bucket_artifact, nag_violat
         "Invocations", invocations_per_instance_per_minute=600
     )
     assert nag_violations(app) == []
+
+
+def test_endpoint_refuses_gpu_model_on_cpu_instance_type(stack):
+    # GIVEN a model whose Triton config needs a GPU (KIND_GPU instance groups)
+    from model_build.examples import get_example
+    from serving_constructs import ModelArtifact
+
+    spec = get_example("bert-tiny")
+    assert spec.triton.instance_kind == "KIND_GPU"
+    model = TritonModel(stack, "Model", artifact=ModelArtifact.from_build(spec))
+
+    # WHEN / THEN a CPU variant is refused (Triton could not load the model there)
+    with pytest.raises(
+        PropsError, match=r"variants\[0\]\.instance_type ml\.c5\.xlarge has no GPU but .*KIND_GPU"
+    ):
+        RealtimeEndpoint(
+            stack,
+            "Endpoint",
+            variants=[ProductionVariant(model=model, instance_type=InstanceType.ML_C5_XLARGE)],
+        )

@@ -81,6 +81,11 @@ class ModelArtifact(abc.ABC):
         """The Triton model name inside the archive, when known."""
         return None
 
+    @property
+    def requires_gpu(self) -> bool | None:
+        """Whether the Triton config places model instances on GPUs (``KIND_GPU``); None when unknown."""
+        return None
+
     @abc.abstractmethod
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         """Return the archive's S3 URL for a model in ``scope`` and grant ``grantee`` read of it."""
@@ -129,6 +134,10 @@ class _BuildArtifact(ModelArtifact):
         from model_build.asset import triton_model_name
 
         return triton_model_name(self.spec)
+
+    @property
+    def requires_gpu(self) -> bool | None:
+        return self.spec.triton.instance_kind == "KIND_GPU"
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         from model_build.asset import model_asset

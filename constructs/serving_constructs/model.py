@@ -115,6 +115,8 @@ class TritonModel(Construct):
         """The principal SageMaker runs the model as (the execution role)."""
         self.default_model_name: str = default_model_name
         """The Triton model ``/invocations`` serves."""
+        self.requires_gpu: bool | None = artifact.requires_gpu
+        """Whether the model's Triton config needs a GPU instance (``KIND_GPU``); None when unknown."""
 
         self._security_groups: list[ec2.ISecurityGroup] | None = None
         vpc_config = None

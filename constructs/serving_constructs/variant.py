@@ -59,6 +59,12 @@ class ProductionVariant:
             problems.append(
                 f"{path}.variant_name must be 1-63 letters, digits or inner hyphens (got {self.variant_name!r})"
             )
+        if self.model.requires_gpu and resolved(self.instance_type.name) and not self.instance_type.is_gpu:
+            problems.append(
+                f"{path}.instance_type {self.instance_type} has no GPU but the model's Triton config uses "
+                "KIND_GPU instance groups (Triton would fail to load it) — choose a GPU type (ml.g*/ml.p*) "
+                "or build the model with instance_kind KIND_CPU"
+            )
         problems += check_range(f"{path}.initial_instance_count", self.initial_instance_count, 1, None)
         problems += check_range(f"{path}.initial_variant_weight", self.initial_variant_weight, 0, None)
         problems += check_range(
