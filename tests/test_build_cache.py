@@ -216,3 +216,13 @@ def test_build_with_progress_prints_summary(
 def test_entry_folder_is_readable_by_others(onnx_spec: ModelSpec, tmp_path: Path) -> None:
     result = build(onnx_spec, cache_dir=tmp_path / "cache")
     assert os.stat(result.entry_dir).st_mode & 0o755 == 0o755
+
+
+def test_bert_tiny_archive_is_reproducible_across_caches(bert_build: BuildResult, tmp_path: Path) -> None:
+    # GIVEN bert-tiny already built into one cache
+    # WHEN it is built from scratch into another cache (load, export, verify, package again)
+    again = build(get_example("bert-tiny"), cache_dir=tmp_path / "other-cache")
+    # THEN the archive is byte-identical: same inputs hash, same deploy-time asset bytes
+    assert not again.cached
+    assert again.archive_path.read_bytes() == bert_build.archive_path.read_bytes()
+    assert again.manifest["archive"]["sha256"] == bert_build.manifest["archive"]["sha256"]

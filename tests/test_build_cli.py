@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from model_build.cli import main
+from model_build.tensorrt import tensorrt_available
 from model_build.triton_config import parse_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -138,3 +139,22 @@ def test_cli_lists_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list-examples"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == ["bert-tiny", "bert-base", "bert-large", "resnet-tiny", "resnet50"]
+
+
+@pytest.mark.skipif(
+    tensorrt_available(), reason="TensorRT is installed here; the unavailable path cannot happen"
+)
+def test_cli_tensorrt_backend_without_tensorrt_exits_1_with_trtexec_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an ONNX model and --backend tensorrt on a machine without TensorRT
+    model = _relu_onnx(tmp_path / "relu.onnx")
+    argv = ["build", "--onnx", str(model), "--name", "relu", "--max-batch-size", "4", "--backend", "tensorrt"]
+    # WHEN the CLI runs THEN it fails the stage (exit 1) and says how to build elsewhere
+    code = main(
+        [*argv, "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c"), "--no-progress"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "TensorRTUnavailableError: TensorRT is not available here" in err and "trtexec --onnx=" in err
+    assert "Traceback" not in err
