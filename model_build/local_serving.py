@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -54,6 +54,8 @@ def local_config(
     executor: str = "onnxruntime",
     instance_kind: str | None = None,
     precision: str | None = None,
+    compile_mode: str | None = None,
+    batch_buckets: Sequence[int] = (),
 ) -> mc.ModelConfig:
     """Derive the python-backend twin of a production model configuration.
 
@@ -62,7 +64,12 @@ def local_config(
         executor: ``onnxruntime`` or ``torch``. Defaults to ``onnxruntime``.
         instance_kind: ``KIND_CPU``/``cpu`` or ``KIND_GPU``/``gpu`` for every instance group. Defaults
             to the production kinds when a GPU is present, else ``KIND_CPU``.
-        precision: ``fp32`` or ``fp16`` (torch executor only). Defaults to fp32.
+        precision: ``fp32``, ``fp16`` or ``bf16`` (torch executor only). Defaults to fp32.
+        compile_mode: ``torch.compile`` the model with this inductor mode (``default``,
+            ``max-autotune-no-cudagraphs``, ...); torch executor with a ``.pt2`` program only. Defaults
+            to no compilation.
+        batch_buckets: Pad each batch to the next of these sizes so a compiled model sees only these
+            shapes, compiled at load time (torch executor only). Defaults to no padding.
 
     Returns:
         A new configuration: same name, inputs, outputs, ``max_batch_size``, batching and instance
@@ -81,10 +88,16 @@ def local_config(
             problems.append(f"instance_kind must be KIND_CPU or KIND_GPU (got {instance_kind!r})")
     elif not gpu_present():
         kind = mc.ModelInstanceGroup.KIND_CPU
-    if precision not in (None, "fp32", "fp16") or (precision == "fp16" and executor != "torch"):
+    if precision not in (None, "fp32", "fp16", "bf16") or (precision in ("fp16", "bf16") and executor != "torch"):
         problems.append(
-            f"precision must be fp32, or fp16 with executor='torch' (got {precision!r} for {executor!r})"
+            f"precision must be fp32, or fp16/bf16 with executor='torch' (got {precision!r} for {executor!r})"
         )
+    if (compile_mode or batch_buckets) and executor != "torch":
+        problems.append(f"compile_mode and batch_buckets need executor='torch' (got {executor!r})")
+    max_batch = config.max_batch_size
+    bad_buckets = [b for b in batch_buckets if b < 1 or (max_batch and b > max_batch)]
+    if bad_buckets:
+        problems.append(f"batch_buckets must each be in 1..max_batch_size={max_batch} (got {bad_buckets})")
     if problems:
         raise ValueError("Invalid local serving options: " + "; ".join(problems))
 
@@ -113,7 +126,17 @@ def local_config(
     local.parameters["model_file"].CopyFrom(_string_parameter(_MODEL_FILES[executor]))
     if precision is not None:
         local.parameters["precision"].CopyFrom(_string_parameter(precision))
+    if compile_mode:
+        local.parameters["compile"].CopyFrom(_string_parameter(compile_mode))
+    if batch_buckets:
+        buckets = ",".join(str(b) for b in sorted(set(batch_buckets)))
+        local.parameters["batch_buckets"].CopyFrom(_string_parameter(buckets))
     return local
+
+
+def _torch_file_name(path: Path) -> str:
+    # The template tells a torch.export program from TorchScript by the extension.
+    return "model.pt2" if path.suffix == ".pt2" else "model.pt"
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -139,6 +162,8 @@ def make_local_repository(
     instance_kind: str | None = None,
     precision: str | None = None,
     torchscript: Mapping[str, str | os.PathLike[str]] | None = None,
+    compile_mode: str | None = None,
+    batch_buckets: Sequence[int] = (),
 ) -> Path:
     """Write the python-backend variant of a production Triton repository.
 
@@ -158,8 +183,11 @@ def make_local_repository(
             kinds when a GPU is present, else ``KIND_CPU``.
         precision: ``fp16`` runs the torch executor in half precision (outputs keep their configured
             types). Defaults to fp32.
-        torchscript: Model name → TorchScript file, for ``executor="torch"``. Defaults to
-            ``<name>/<version>/model.pt`` inside the production repository.
+        torchscript: Model name → TorchScript file (``.pt``) or ``torch.export`` program (``.pt2``),
+            for ``executor="torch"``. Defaults to ``<name>/<version>/model.pt`` inside the production
+            repository.
+        compile_mode: See :func:`local_config`. Defaults to no compilation.
+        batch_buckets: See :func:`local_config`. Defaults to no padding.
 
     Returns:
         ``out_dir`` as a ``Path``.
@@ -185,7 +213,16 @@ def make_local_repository(
             if config.platform == "ensemble":
                 shutil.copytree(model_dir, out_model)
                 continue
-            local = local_config(config, executor=executor, instance_kind=instance_kind, precision=precision)
+            local = local_config(
+                config,
+                executor=executor,
+                instance_kind=instance_kind,
+                precision=precision,
+                compile_mode=compile_mode,
+                batch_buckets=batch_buckets,
+            )
+            if executor == "torch" and name in scripted:
+                local.parameters["model_file"].CopyFrom(_string_parameter(_torch_file_name(scripted[name])))
             versions = _version_dirs(model_dir)
             if not versions:
                 raise ValueError(f"{model_dir}: no numeric version directory")

@@ -370,3 +370,48 @@ def test_torch_executor_fp16_on_gpu_answers_close_to_torch(production_repository
         answer = logits_of(server.invocations(kserve_request(inputs)))
     # THEN the answer is fp32 torch's within fp16 error, row by row
     np.testing.assert_allclose(answer, torch_logits(tiny_model, inputs), atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.slow
+def test_torch_executor_runs_a_compiled_export_program_padded_to_batch_buckets(
+    production_repository, tiny_model, tmp_path
+):
+    import torch
+
+    # GIVEN a torch.export program of the model with a dynamic batch axis, served compiled and padded to
+    # batch buckets (the GPU benchmark's configuration, here on the CPU)
+    example = make_inputs(2, seed=7)
+    batch = torch.export.Dim("batch", min=1, max=8)
+    program = torch.export.export(
+        tiny_model,
+        (torch.from_numpy(example["input_ids"]), torch.from_numpy(example["attention_mask"])),
+        dynamic_shapes=({0: batch}, {0: batch}),
+    )
+    torch.export.save(program, str(tmp_path / "model.pt2"))
+    local = make_local_repository(
+        production_repository,
+        tmp_path / "local",
+        executor="torch",
+        instance_kind="KIND_CPU",
+        torchscript={MODEL: tmp_path / "model.pt2"},
+        compile_mode="default",
+        batch_buckets=(4, 8),
+    )
+    config = text_format.Parse((local / MODEL / "config.pbtxt").read_text(), mc.ModelConfig())
+    assert config.parameters["model_file"].string_value == "model.pt2"
+    assert config.parameters["batch_buckets"].string_value == "4,8"
+    # WHEN invoking with 3 distinct rows (padded to the bucket of 4 inside the server)
+    inputs = make_inputs(3, seed=8)
+    with TritonServer(local, default_model=MODEL) as server:
+        answer = logits_of(server.invocations(kserve_request(inputs)))
+    # THEN each caller row gets its own answer, equal to eager torch's; padding rows are dropped
+    assert answer.shape == (3, NUM_LABELS)
+    np.testing.assert_allclose(answer, torch_logits(tiny_model, inputs), atol=1e-4, rtol=1e-3)
+
+
+def test_local_config_rejects_compile_and_buckets_outside_the_torch_executor():
+    # GIVEN the production config  WHEN asking the ONNX Runtime executor to compile with oversized buckets
+    with pytest.raises(ValueError, match=r"compile_mode and batch_buckets need executor='torch'") as error:
+        local_config(production_config(), executor="onnxruntime", compile_mode="default", batch_buckets=(64,))
+    # THEN one error names every problem, the bucket bound included
+    assert "batch_buckets must each be in 1..max_batch_size=8 (got [64])" in str(error.value)

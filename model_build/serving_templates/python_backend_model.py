@@ -5,10 +5,13 @@ bundled Triton (nvidia-pytriton 0.7.0 → 2.51) ships only the python backend, s
 ``onnxruntime_onnx`` model is run from here instead, with the same inputs, outputs and batching:
 
 * ``executor: onnxruntime`` runs the same ``model.onnx`` through ONNX Runtime (CPU provider);
-* ``executor: torch`` runs a TorchScript ``model.pt`` with torch on CUDA when available, optionally in
-  fp16 (``precision: fp16``) — the GPU benchmark path.
+* ``executor: torch`` runs a TorchScript ``model.pt`` or a ``torch.export`` program ``model.pt2`` with
+  torch on CUDA when available, optionally in fp16 (``precision: fp16``), ``torch.compile``-d
+  (``compile: <inductor mode>``) and padded to ``batch_buckets`` — the GPU benchmark path.
 
-Config ``parameters`` (all strings): ``executor``, ``model_file``, ``precision`` (``fp32``/``fp16``),
+Config ``parameters`` (all strings): ``executor``, ``model_file``, ``precision`` (``fp32``/``fp16``/``bf16``),
+``compile`` (an inductor mode, ``default`` for torch's default; ``.pt2`` only), ``batch_buckets``
+(``8,16,32``: pad each batch to the next size, compiled ahead at load time),
 ``device`` (``auto``/``cpu``/``cuda``), ``num_threads`` (CPU threads per instance; defaults to the cores
 divided by the instance count so instances do not oversubscribe the CPU).
 
@@ -31,7 +34,9 @@ what the production backends do; a per-request loop would throw away the batchin
 
 from __future__ import annotations
 
+import contextlib
 import json
+import locale
 import os
 from typing import Any
 
@@ -106,7 +111,14 @@ class _OnnxRuntimeExecutor:
 
 
 class _TorchExecutor:
-    """A TorchScript ``model.pt`` with torch; on CUDA when available, optionally fp16."""
+    """A TorchScript ``model.pt`` or ``torch.export`` program ``model.pt2`` with torch.
+
+    On CUDA when available, optionally fp16/bf16 (TorchScript only: an exported program keeps the
+    dtype it was exported with), optionally ``torch.compile``-d (exported programs only: TorchScript
+    modules are opaque to Dynamo), and optionally padded to fixed batch buckets so that a compiled
+    model sees a handful of static shapes, all compiled during ``initialize`` (Triton's load), never
+    while a request waits.
+    """
 
     def __init__(
         self, model_path: str, params: dict[str, str], config: dict[str, Any], args: dict[str, str]
@@ -123,14 +135,46 @@ class _TorchExecutor:
         self._device = torch.device(device)
         if self._device.type == "cpu":
             torch.set_num_threads(_num_threads(params, config))
+        else:
+            torch.cuda.set_device(self._device)
         precision = params.get("precision", "fp32") or "fp32"
-        if precision not in ("fp32", "fp16"):
-            raise ValueError(f"precision must be fp32 or fp16, got {precision!r}")
-        self._half = precision == "fp16"
-        model = torch.jit.load(model_path, map_location=self._device).eval()
-        self._model = model.half() if self._half else model
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
+        self._cast = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
+        if model_path.endswith(".pt2"):
+            model: Any = torch.export.load(model_path).module().to(self._device)
+            self._cast = None
+        else:
+            model = torch.jit.load(model_path, map_location=self._device).eval()
+            if self._cast is not None:
+                model = model.to(self._cast)
+        compile_mode = params.get("compile", "")
+        if compile_mode:
+            if not model_path.endswith(".pt2"):
+                raise ValueError("compile needs a torch.export program (model.pt2), not TorchScript")
+            model = torch.compile(model, mode=None if compile_mode == "default" else compile_mode, dynamic=False)
+        self._model = model
         self._input_names = [i["name"] for i in config["input"]]
         self._outputs = {o["name"]: getattr(torch, _TORCH_DTYPES[o["data_type"]]) for o in config["output"]}
+        self._buckets = sorted({int(b) for b in params.get("batch_buckets", "").split(",") if b.strip()})
+        if self._buckets:
+            self._warm_up(config)
+
+    def _warm_up(self, config: dict[str, Any]) -> None:
+        """Run every bucket once so that compilation and autotuning happen at load time."""
+        torch = self._torch
+        shapes = {i["name"]: [int(d) for d in i["dims"]] for i in config["input"]}
+        if any(d < 0 for dims in shapes.values() for d in dims):
+            return  # variable dims: the shapes a client will send are unknown here
+        dtypes = {i["name"]: getattr(torch, _TORCH_DTYPES[i["data_type"]]) for i in config["input"]}
+        for bucket in self._buckets:
+            self.run({n: torch.zeros([bucket, *shapes[n]], dtype=dtypes[n]) for n in self._input_names})
+
+    def _pad(self, value: Any, rows: int) -> Any:
+        if rows == value.shape[0]:
+            return value
+        pad = value.new_zeros((rows - value.shape[0], *value.shape[1:]))
+        return self._torch.cat([value, pad], dim=0)
 
     def from_triton(self, tensor: Any) -> Any:
         return self._torch.from_dlpack(tensor.to_dlpack())
@@ -140,13 +184,16 @@ class _TorchExecutor:
 
     def run(self, inputs: dict[str, Any]) -> dict[str, Any]:
         torch = self._torch
+        rows = int(inputs[self._input_names[0]].shape[0])
+        # The smallest bucket that holds the batch; a batch above every bucket runs unpadded.
+        padded = next((b for b in self._buckets if b >= rows), rows)
         with torch.inference_mode():
             # One host→device copy per input for the whole batch.
             args = []
             for name in self._input_names:
-                value = inputs[name].to(self._device, non_blocking=True)
-                if self._half and value.is_floating_point():
-                    value = value.half()
+                value = self._pad(inputs[name], padded).to(self._device, non_blocking=True)
+                if self._cast is not None and value.is_floating_point():
+                    value = value.to(self._cast)
                 args.append(value)
             result = self._model(*args)
             if isinstance(result, dict):
@@ -157,7 +204,7 @@ class _TorchExecutor:
                 values = [result]
             # One device→host copy per output, in the dtype the config declares (fp16 → FP32 outputs).
             return {
-                name: value.to(dtype=dtype).cpu().contiguous()
+                name: value[:rows].to(dtype=dtype).cpu().contiguous()
                 for (name, dtype), value in zip(self._outputs.items(), values, strict=True)
             }
 
@@ -170,6 +217,12 @@ class TritonPythonModel:
 
     def initialize(self, args: dict[str, str]) -> None:
         """Load the model named by the config's ``parameters``."""
+        # The stub embeds an isolated interpreter that never calls setlocale(LC_CTYPE, ""), so open()
+        # defaults to ASCII whatever LANG says, and torch.compile dies reading its UTF-8 templates.
+        # open() asks nl_langinfo(CODESET) on every call, so switching the C locale here is enough.
+        # Without a UTF-8 locale on the system only torch.compile is affected.
+        with contextlib.suppress(locale.Error):
+            locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
         config = json.loads(args["model_config"])
         params = _parameters(config)
         executor = params.get("executor", "onnxruntime")
