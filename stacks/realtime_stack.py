@@ -6,7 +6,7 @@ import dataclasses
 import os
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Annotations, CfnOutput, Stack
 
 from constructs import Construct
 from model_build.examples import get_example
@@ -17,6 +17,7 @@ from serving_constructs import InstanceType, ModelArtifact, ProductionVariant, R
 # Seed 000, table 4.2: pt-ig-db (no TensorRT: dynamic batching + 2 instances per GPU) on
 # ml.g4dn.xlarge measured 892 invocations/min/instance for BERT-large. Our default build is the
 # ONNX Runtime path, so that row applies; the target keeps model_build.profile's 0.7 safety factor.
+DEFAULT_INSTANCE_TYPE = "ml.g4dn.xlarge"
 SEED_MEASURED_INVOCATIONS_PER_MINUTE = 892
 DEFAULT_INVOCATIONS_PER_INSTANCE = TuningProfile.scaling_target(SEED_MEASURED_INVOCATIONS_PER_MINUTE, 0.7)
 
@@ -35,9 +36,33 @@ def seed_tuned_spec(spec: ModelSpec, *, gpu: bool = True) -> ModelSpec:
         spec.triton,
         dynamic_batching=DynamicBatching(preferred_batch_sizes=(16,), max_queue_delay_microseconds=100),
         instance_count=2,
-        instance_kind="KIND_GPU" if gpu else "KIND_CPU",
+        instance_kind=_instance_kind(gpu),
     )
     return dataclasses.replace(spec, triton=triton)
+
+
+def tuned_spec(spec: ModelSpec, *, profile: TuningProfile | None = None, gpu: bool = True) -> ModelSpec:
+    """Return ``spec`` tuned by a measured ``profile``, or by seed 000's settings without one.
+
+    Args:
+        spec: the model to tune.
+        profile: a profile measured for this model (``python -m tuning``). Defaults to none
+            (seed 000's settings).
+        gpu: place the instances on GPUs. Defaults to True.
+
+    Raises:
+        ProfileError: the profile was measured for another model.
+    """
+    if profile is None:
+        return seed_tuned_spec(spec, gpu=gpu)
+    tuned = profile.apply_to(spec)
+    return dataclasses.replace(
+        tuned, triton=dataclasses.replace(tuned.triton, instance_kind=_instance_kind(gpu))
+    )
+
+
+def _instance_kind(gpu: bool) -> str:
+    return "KIND_GPU" if gpu else "KIND_CPU"
 
 
 class RealtimeInferenceStack(Stack):
@@ -48,12 +73,16 @@ class RealtimeInferenceStack(Stack):
         construct_id: the stack id.
         model: the ``model_build.examples`` name. Defaults to ``"bert-tiny"`` (``"bert-large"``
             reproduces seed 000).
-        instance_type: the SageMaker instance type. Defaults to ``"ml.g4dn.xlarge"`` (seed 000).
-        initial_instance_count: instances at creation. Defaults to 1.
+        profile: a tuning profile measured for ``model``; it sets the Triton batching and instance
+            groups, and the defaults of the three props below. Defaults to none (seed 000's settings).
+        instance_type: the SageMaker instance type. Defaults to the profile's, else
+            ``"ml.g4dn.xlarge"`` (seed 000).
+        initial_instance_count: instances at creation. Defaults to the profile's, else 1.
+        invocations_per_instance: the ``SageMakerVariantInvocationsPerInstance`` target (per
+            minute). Defaults to the profile's, else 624 (seed 000's 892/min for BERT-large
+            without TensorRT, times 0.7).
         min_capacity: fewest instances autoscaling keeps. Defaults to 1.
         max_capacity: most instances autoscaling starts. Defaults to 4.
-        invocations_per_instance: the ``SageMakerVariantInvocationsPerInstance`` target (per
-            minute). Defaults to 624 (seed 000's 892/min for BERT-large without TensorRT, times 0.7).
         cache_dir: the model build cache. Defaults to ``model_build``'s default.
         **kwargs: further ``Stack`` props (env, description, ...).
     """
@@ -64,17 +93,34 @@ class RealtimeInferenceStack(Stack):
         construct_id: str,
         *,
         model: str = "bert-tiny",
-        instance_type: str = "ml.g4dn.xlarge",
-        initial_instance_count: int = 1,
+        profile: TuningProfile | None = None,
+        instance_type: str | None = None,
+        initial_instance_count: int | None = None,
+        invocations_per_instance: int | None = None,
         min_capacity: int = 1,
         max_capacity: int = 4,
-        invocations_per_instance: int = DEFAULT_INVOCATIONS_PER_INSTANCE,
         cache_dir: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        if instance_type is None:
+            instance_type = DEFAULT_INSTANCE_TYPE if profile is None else profile.instance_type
+        if initial_instance_count is None:
+            initial_instance_count = 1 if profile is None else profile.initial_instance_count
+        if invocations_per_instance is None:
+            invocations_per_instance = (
+                DEFAULT_INVOCATIONS_PER_INSTANCE
+                if profile is None
+                else profile.invocations_per_instance_target
+            )
         instance = InstanceType.of(instance_type)
-        spec = seed_tuned_spec(get_example(model), gpu=instance.is_gpu)
+        spec = tuned_spec(get_example(model), profile=profile, gpu=instance.is_gpu)
+        if profile is not None and profile.instance_type != instance_type:
+            Annotations.of(self).add_warning_v2(
+                "stacks:profileInstanceType",
+                f"The tuning profile was measured on {profile.instance_type}, not {instance_type}: its "
+                "instance count and invocations target may not hold there. Re-run the tuning on this type.",
+            )
 
         triton_model = TritonModel(
             self, "Model", artifact=ModelArtifact.from_build(spec, cache_dir=cache_dir)

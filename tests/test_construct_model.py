@@ -312,3 +312,46 @@ def test_model_has_no_unacknowledged_nag_findings(bucket_artifact, nag_violation
 
     # THEN
     assert nag_violations(app) == []
+
+
+def test_model_is_grantable(stack, bucket_artifact):
+    # GIVEN another bucket the model must read
+    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
+    other = s3.Bucket.from_bucket_name(stack, "Other", "other-bucket")
+
+    # WHEN the model itself is the grantee
+    other.grant_read(model, "vocab.txt")
+
+    # THEN its execution role gets the grant
+    resources = json.dumps([s["Resource"] for s in _statements(Template.from_stack(stack))])
+    assert "other-bucket/vocab.txt" in resources
+
+
+def test_model_in_isolated_vpc_uses_isolated_subnets(stack, bucket_artifact):
+    # GIVEN a VPC with isolated subnets only (SageMaker through VPC endpoints, no NAT)
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+
+    # WHEN
+    TritonModel(stack, "Model", artifact=bucket_artifact(stack), vpc=vpc)
+
+    # THEN
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "VpcConfig": Match.object_like(
+                {
+                    "Subnets": [
+                        {"Ref": Match.string_like_regexp("^VpcIsolatedSubnet1")},
+                        {"Ref": Match.string_like_regexp("^VpcIsolatedSubnet2")},
+                    ]
+                }
+            )
+        },
+    )

@@ -7,11 +7,17 @@ import json
 
 import pytest
 from aws_cdk import App
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from model_build.examples import get_example
+from model_build.profile import MeasuredFigures, ProfileError, Provenance, TuningProfile
 from model_build.spec import DynamicBatching
-from stacks.realtime_stack import DEFAULT_INVOCATIONS_PER_INSTANCE, RealtimeInferenceStack, seed_tuned_spec
+from stacks.realtime_stack import (
+    DEFAULT_INVOCATIONS_PER_INSTANCE,
+    RealtimeInferenceStack,
+    seed_tuned_spec,
+    tuned_spec,
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +117,94 @@ def test_stack_template_passes_cfn_lint(template, cfn_lint_errors):
 def test_stack_refuses_bad_instance_type():
     with pytest.raises(ValueError, match="Invalid instance type 'g4dn'"):
         RealtimeInferenceStack(App(), "Bad", instance_type="g4dn")
+
+
+def _seed_like_profile(**overrides):
+    # Same Triton settings as seed_tuned_spec for bert-tiny, so the build is a cache hit.
+    fields = {
+        "model_name": "bert-tiny",
+        "configuration": "ig-db",
+        "instance_type": "ml.g4dn.xlarge",
+        "max_batch_size": get_example("bert-tiny").triton.max_batch_size,
+        "dynamic_batching": True,
+        "preferred_batch_sizes": (16,),
+        "max_queue_delay_microseconds": 100,
+        "instance_count": 2,
+        "initial_instance_count": 3,
+        "invocations_per_instance_target": 1500,
+        "target_invocations_per_minute": 4500,
+        "latency_target_ms": 500.0,
+        "measured": MeasuredFigures(
+            throughput_rps=36.0,
+            invocations_per_minute=2160.0,
+            p50_ms=10.0,
+            p90_ms=12.0,
+            p99_ms=20.0,
+            concurrency=8,
+            mean_batch_size=4.0,
+            requests=720,
+        ),
+        "provenance": Provenance(
+            machine="test", date="2026-11-21T00:00:00Z", tool_versions={"triton": "2.51"}
+        ),
+    }
+    fields.update(overrides)
+    return TuningProfile(**fields)
+
+
+def test_tuned_spec_without_profile_is_the_seed_configuration():
+    spec = get_example("bert-tiny")
+    assert tuned_spec(spec) == seed_tuned_spec(spec)
+
+
+def test_tuned_spec_applies_profile_and_instance_kind():
+    # GIVEN a profile with other batching settings
+    profile = _seed_like_profile(preferred_batch_sizes=(4, 8), instance_count=3, max_batch_size=16)
+
+    # WHEN
+    spec = tuned_spec(get_example("bert-tiny"), profile=profile, gpu=False)
+
+    # THEN
+    assert spec.triton.dynamic_batching == DynamicBatching(
+        preferred_batch_sizes=(4, 8), max_queue_delay_microseconds=100
+    )
+    assert (spec.triton.instance_count, spec.triton.max_batch_size, spec.triton.instance_kind) == (
+        3,
+        16,
+        "KIND_CPU",
+    )
+
+
+def test_tuned_spec_refuses_profile_of_another_model():
+    with pytest.raises(ProfileError, match=r"does not match ModelSpec\.name 'bert-large'"):
+        tuned_spec(get_example("bert-large"), profile=_seed_like_profile())
+
+
+def test_stack_takes_count_and_target_from_profile():
+    # GIVEN / WHEN
+    stack = RealtimeInferenceStack(
+        App(), "Tuned", profile=_seed_like_profile(), min_capacity=2, max_capacity=6
+    )
+
+    # THEN
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "ProductionVariants": [
+                Match.object_like({"InstanceType": "ml.g4dn.xlarge", "InitialInstanceCount": 3})
+            ]
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {"TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": 1500})},
+    )
+    assert Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("tuning profile")) == []
+
+
+def test_stack_warns_when_profile_was_measured_on_another_instance_type():
+    stack = RealtimeInferenceStack(App(), "Tuned", profile=_seed_like_profile(), instance_type="ml.g5.xlarge")
+    Annotations.from_stack(stack).has_warning(
+        "/Tuned", Match.string_like_regexp("measured on ml.g4dn.xlarge, not ml.g5.xlarge")
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import jsii
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -29,6 +30,7 @@ ENV_SHM_GROWTH_BYTE_SIZE = "SAGEMAKER_TRITON_SHM_GROWTH_BYTE_SIZE"
 _ENDPOINT_LOG_GROUPS = "/aws/sagemaker/Endpoints/*"
 
 
+@jsii.implements(iam.IGrantable)
 class TritonModel(Construct):
     """A SageMaker model (``AWS::SageMaker::Model``) running NVIDIA Triton on a model repository archive.
 
@@ -57,7 +59,8 @@ class TritonModel(Construct):
         role: the execution role SageMaker assumes. Defaults to a new least-privilege role.
             A role you pass gets the same grants added (imported roles are left unchanged).
         vpc: the VPC the containers run in. Defaults to none (SageMaker's own network).
-        vpc_subnets: the subnets in ``vpc``. Defaults to the VPC's private subnets.
+        vpc_subnets: the subnets in ``vpc``. Defaults to CDK's default selection (the private
+            subnets, else the isolated ones).
         security_groups: the security groups of the containers. Defaults to one new group when
             ``vpc`` is given.
         network_isolation: run the container without network access. Defaults to
@@ -111,8 +114,6 @@ class TritonModel(Construct):
         assert default_model_name is not None
 
         self.role: iam.IRole = role if role is not None else self._create_role(in_vpc=vpc is not None)
-        self.grant_principal: iam.IPrincipal = self.role
-        """The principal SageMaker runs the model as (the execution role)."""
         self.default_model_name: str = default_model_name
         """The Triton model ``/invocations`` serves."""
         self.requires_gpu: bool | None = artifact.requires_gpu
@@ -128,11 +129,9 @@ class TritonModel(Construct):
                     ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, description="Triton model containers")
                 ]
             )
-            selection = (
-                ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-                if vpc_subnets is None
-                else vpc_subnets
-            )
+            # CDK's default selection: private subnets, else isolated ones (SageMaker with VPC
+            # endpoints and no NAT), never public unless the VPC has nothing else.
+            selection = ec2.SubnetSelection() if vpc_subnets is None else vpc_subnets
             subnets = vpc.select_subnets(
                 availability_zones=selection.availability_zones,
                 one_per_az=selection.one_per_az,
@@ -182,6 +181,11 @@ class TritonModel(Construct):
 
         self.model_name: str = self._resource.attr_model_name
         """The generated SageMaker model name."""
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The principal SageMaker runs the model as (the execution role): ``bucket.grant_read(model)``."""
+        return self.role
 
     @property
     def connections(self) -> ec2.Connections:
