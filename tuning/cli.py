@@ -87,7 +87,7 @@ def _matrix(args: argparse.Namespace) -> int:
     if gpu:
         # The GPU run serves TorchScript in fp16: trace once, write configs only (no ONNX export).
         script = out / "work" / f"{spec.name}.pt"
-        inputs, outputs = write_torchscript(spec, script)
+        inputs, outputs = write_torchscript(spec, script, device="cuda", half=True)
         plan = dataclasses.replace(plan, torchscript={spec.name: str(script)})
         prepare = config_only_preparer(inputs, outputs)
     print(

@@ -561,5 +561,5 @@ def probe(transport: Transport, payload: Payload) -> dict[str, np.ndarray]:
 
     status, body, headers = asyncio.run(once())
     if not 200 <= status < 300:
-        raise RuntimeError(f"{transport.describe()} answered HTTP {status}: {body[:500]!r}")
+        raise RuntimeError(f"{transport.describe()} answered HTTP {status}: {body[:2000]!r}")
     return decode_response(body, headers.get("content-type"), headers.get("inference-header-content-length"))

@@ -444,11 +444,23 @@ def run_matrix(
     return MatrixResult(out, assessments, chosen, profile, meta)
 
 
-def write_torchscript(spec: ModelSpec, path: Path, *, batch_size: int = 2) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+def write_torchscript(
+    spec: ModelSpec, path: Path, *, batch_size: int = 2, device: str = "cpu", half: bool = False
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """Trace the spec's source model to TorchScript for the torch executor.
 
     The trace runs at ``batch_size`` and is checked at ``batch_size + 1``, so a graph that
-    baked the batch dimension in fails here rather than inside Triton.
+    baked the batch dimension in fails here rather than inside Triton. Trace on the device
+    and in the precision that will serve: a trace records the tensors ``forward`` creates
+    (transformers' position ids, mask fill values) with the device and dtype of the trace,
+    so a CPU fp32 trace fails on CUDA.
+
+    Args:
+        spec: The model.
+        path: Where to save the TorchScript file.
+        batch_size: Batch of the example inputs.
+        device: ``cpu`` or ``cuda``.
+        half: Trace in fp16 (the torch executor's ``precision: fp16``).
 
     Returns:
         ``(inputs, outputs)`` as :class:`model_build.sources.TensorSpec` tuples.
@@ -462,12 +474,17 @@ def write_torchscript(spec: ModelSpec, path: Path, *, batch_size: int = 2) -> tu
     if loaded.module is None:
         raise ValueError(f"{spec.name}: the source has no torch module to trace")
 
+    module = loaded.module.to(device)
+    if half:
+        module = module.half()
+
     def example(n: int) -> tuple[Any, ...]:
         arrays = random_inputs(loaded.inputs, n, seed=0)
-        return tuple(torch.from_numpy(arrays[t.name]) for t in loaded.inputs)
+        tensors = (torch.from_numpy(arrays[t.name]).to(device) for t in loaded.inputs)
+        return tuple(t.half() if half and t.is_floating_point() else t for t in tensors)
 
     with torch.inference_mode():
-        traced = torch.jit.trace(loaded.module, example(batch_size), check_trace=False)
+        traced = torch.jit.trace(module, example(batch_size), check_trace=False)
         result = traced(*example(batch_size + 1))
     values = result if isinstance(result, (tuple, list)) else (result,)
     if int(values[0].shape[0]) != batch_size + 1:

@@ -1,0 +1,350 @@
+"""Seed 000's tuning matrix on a GPU: BERT-base, torch fp16 in Triton's python backend.
+
+Runs ``base``, ``db``, ``ig``, ``ig-db`` and the sweep of :func:`tuning.matrix.full_configurations`
+through the same path as ``python -m tuning matrix`` (TritonOptions -> the production
+``config.pbtxt`` from ``model_build.triton_config`` -> ``make_local_repository(executor="torch",
+precision="fp16")`` -> the real ``tritonserver``), driven at high concurrency by several client
+processes with binary payloads. For every configuration it prints req/s, p50/p99, Triton's mean
+batch, GPU utilization, client CPU, and achieved sequences/s as a share of the FLOP bound; then
+the recommended configuration's throughput divided by base's, all measured in this one run.
+
+FLOP bound: ``peak dense fp16 FLOP/s / FLOPs per sequence``. FLOPs per sequence come from
+``bench/model_ceiling.py``'s ``bert_flops_per_sequence`` (2 FLOPs per multiply-add; per layer the
+Q/K/V/output projections ``8*s*h^2``, the FFN ``4*s*h*i`` and attention ``4*s^2*h``; embeddings,
+norms, softmax and the head are < 1 % and left out): 22.4 GFLOP for BERT-base at seq 128 — about
+2 x parameters x tokens plus the attention terms. The peak is NVIDIA's datasheet dense fp16/bf16
+tensor-core figure for the detected GPU (H100 SXM / H200: 989.4 TFLOP/s), printed with the result;
+``--peak-tflops`` overrides it.
+
+The GPU machine has no network and may lack packages, so:
+
+* the model is BERT-base from ``transformers.BertConfig`` with seeded random weights when
+  transformers is importable, else an equivalent pure-torch encoder (same shapes and FLOPs);
+  either is traced to TorchScript here (no ONNX export: the torch executor serves the TorchScript);
+* ``--wheel`` unpacks Triton from a carried ``nvidia_pytriton`` wheel for this interpreter;
+* ``--pylib`` adds a folder holding carried pure-Python packages (``tritonclient``) to sys.path.
+
+Usage (GPU machine, repository root)::
+
+    python3 bench/gpu_matrix.py OUT_DIR [--wheel .whl/nvidia_pytriton-0.7.0-py3-none-manylinux_2_35_x86_64.whl]
+        [--pylib .whl/pylib] [--configs base,db,ig,ig-db] [--concurrency 32,128,256]
+        [--duration 6] [--warmup 2] [--processes 8] [--encoding binary] [--latency-ms 500]
+
+Writes OUT_DIR/report.md (with a FLOP-bound section), the PNG charts, results.json, profile.json
+and gpu_summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+
+
+def _setup_paths(pylib: str | None) -> None:
+    for path in (str(ROOT), str(BENCH)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    if pylib:
+        sys.path.insert(1, str(Path(pylib).resolve()))
+        # Spawned client processes re-import from sys.path; the environment keeps it for the stub too.
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(Path(pylib).resolve()), os.environ.get("PYTHONPATH", "")])
+
+
+def _ensure_model_config_protobufs(out: Path) -> None:
+    """Make ``tritonclient.grpc.model_config_pb2`` importable on a machine without tritonclient's extras.
+
+    ``tritonclient.grpc/__init__`` imports its gRPC client, which imports ``rapidjson`` (a compiled
+    wheel absent on the GPU machine). Only the config protobufs are used here, never the client, so
+    a stand-in module backed by the standard json satisfies the import.
+    """
+    try:
+        import rapidjson  # noqa: F401
+    except ImportError:
+        shim = out / "work" / "shim"
+        shim.mkdir(parents=True, exist_ok=True)
+        (shim / "rapidjson.py").write_text(
+            '"""Stand-in for python-rapidjson (see bench/gpu_matrix.py)."""\nfrom json import *  # noqa: F403\n'
+        )
+        sys.path.insert(1, str(shim))
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")])
+    from tritonclient.grpc import model_config_pb2  # noqa: F401  (fails loudly here, not mid-run)
+
+
+def _gpu_name() -> str:
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return ""
+    out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, check=False)
+    return out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
+
+
+def _peak_tflops(gpu: str, override: float | None) -> tuple[float | None, str]:
+    from model_ceiling import DENSE_FP16_PEAK_TFLOPS
+
+    if override:
+        return override, "--peak-tflops"
+    for key, value in DENSE_FP16_PEAK_TFLOPS.items():
+        if key in gpu:
+            return value, f"datasheet dense fp16 for {key}"
+    return None, "unknown GPU"
+
+
+def _builtin_bert(layers: int, hidden: int, heads: int, seq: int, labels: int = 2) -> Any:
+    """A BERT encoder in plain torch (post-LN, GELU FFN, pooler + classifier), seeded weights."""
+    import torch
+    from torch import nn
+
+    class Layer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = nn.Linear(hidden, 3 * hidden)
+            self.out = nn.Linear(hidden, hidden)
+            self.ln1 = nn.LayerNorm(hidden, eps=1e-12)
+            self.ffn_in = nn.Linear(hidden, 4 * hidden)
+            self.ffn_out = nn.Linear(4 * hidden, hidden)
+            self.ln2 = nn.LayerNorm(hidden, eps=1e-12)
+
+        def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+            b, s, _ = x.shape
+            q, k, v = self.qkv(x).view(b, s, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
+            a = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+            x = self.ln1(x + self.out(a.transpose(1, 2).reshape(b, s, hidden)))
+            return self.ln2(x + self.ffn_out(torch.nn.functional.gelu(self.ffn_in(x))))
+
+    class Bert(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tok = nn.Embedding(30522, hidden)
+            self.pos = nn.Embedding(512, hidden)
+            self.ln = nn.LayerNorm(hidden, eps=1e-12)
+            self.layers = nn.ModuleList(Layer() for _ in range(layers))
+            self.pool = nn.Linear(hidden, hidden)
+            self.cls = nn.Linear(hidden, labels)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+            x = self.ln(self.tok(input_ids) + self.pos(positions))
+            # Additive mask in the activations' dtype (fp16 under .half()): 0 keep, -10000 drop.
+            bias = ((1 - attention_mask[:, None, None, :]) * -10000.0).to(x.dtype)
+            for layer in self.layers:
+                x = layer(x, bias)
+            return self.cls(torch.tanh(self.pool(x[:, 0])))
+
+    torch.manual_seed(0)
+    return Bert().eval()
+
+
+def _torchscript(args: argparse.Namespace, spec: Any, path: Path) -> tuple[tuple[Any, ...], tuple[Any, ...], str]:
+    """Trace BERT to TorchScript; return the model's input/output tensor specs and how it was built."""
+    from model_build.sources import TensorSpec
+
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        use_transformers = False
+    else:
+        use_transformers = not args.builtin_model
+    if use_transformers:
+        from tuning.matrix import write_torchscript
+
+        inputs, outputs = write_torchscript(spec, path, device="cuda", half=True)
+        return inputs, outputs, "transformers BertForSequenceClassification (seeded random weights)"
+    import torch
+
+    model = _builtin_bert(args.layers, args.hidden, args.heads, args.seq).cuda().half()
+    ids = torch.randint(1000, 2000, (2, args.seq), device="cuda")
+    with torch.inference_mode():
+        traced = torch.jit.trace(model, (ids, torch.ones_like(ids)), check_trace=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    traced.save(str(path))
+    inputs = (TensorSpec("input_ids", "INT64", (args.seq,)), TensorSpec("attention_mask", "INT64", (args.seq,)))
+    return inputs, (TensorSpec("logits", "FP32", (2,)),), "built-in pure-torch BERT encoder (seeded random weights)"
+
+
+def main() -> int:
+    """Run the GPU matrix and print its summary."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out_dir")
+    ap.add_argument("--wheel", default=None, help="nvidia_pytriton 0.7.0 wheel to unpack into .triton for this Python")
+    ap.add_argument("--pylib", default=None, help="folder with carried pure-Python packages (tritonclient)")
+    ap.add_argument("--configs", default=None, help="comma-separated configuration names (default: the full sweep)")
+    ap.add_argument("--concurrency", default="32,128,256")
+    ap.add_argument("--duration", type=float, default=6.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--processes", type=int, default=8)
+    ap.add_argument("--encoding", choices=("binary", "json"), default="binary")
+    ap.add_argument("--layers", type=int, default=12)
+    ap.add_argument("--hidden", type=int, default=768)
+    ap.add_argument("--heads", type=int, default=12)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--max-batch-size", type=int, default=64)
+    ap.add_argument("--builtin-model", action="store_true", help="use the pure-torch BERT even if transformers is present")
+    ap.add_argument("--peak-tflops", type=float, default=None, help="override the datasheet dense fp16 peak")
+    ap.add_argument("--instance-type", default="ml.g4dn.xlarge")
+    ap.add_argument("--latency-ms", type=float, default=500.0)
+    ap.add_argument("--target-per-minute", type=float, default=30_000)
+    ap.add_argument("--safety-factor", type=float, default=0.7)
+    args = ap.parse_args()
+    _setup_paths(args.pylib)
+    started = time.monotonic()
+
+    from model_ceiling import bert_flops_per_sequence
+
+    from model_build.sources import TransformersConfig
+    from model_build.spec import ModelSpec, TritonOptions
+    from rehearsal import triton as triton_mod
+    from tuning.matrix import MatrixPlan, config_only_preparer, full_configurations, run_matrix
+    from tuning.recommend import Criteria
+
+    if args.wheel:
+        installation = triton_mod.install(ROOT / ".triton", wheel=Path(args.wheel), python_executable=sys.executable)
+        print(f"triton: {installation.binary} (stub for Python {installation.stub_python})", flush=True)
+    out = Path(args.out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    _ensure_model_config_protobufs(out)
+
+    spec = ModelSpec(
+        name="bert-base",
+        source=TransformersConfig(
+            architecture="bert-sequence-classification",
+            config={
+                "vocab_size": 30522,
+                "hidden_size": args.hidden,
+                "num_hidden_layers": args.layers,
+                "num_attention_heads": args.heads,
+                "intermediate_size": 4 * args.hidden,
+                "max_position_embeddings": 512,
+                "num_labels": 2,
+            },
+            seed=0,
+            sequence_length=args.seq,
+        ),
+        triton=TritonOptions(max_batch_size=args.max_batch_size),
+    )
+    script = out / "work" / "bert-base.pt"
+    inputs, outputs, model_note = _torchscript(args, spec, script)
+    print(f"model: {model_note}; TorchScript {script.stat().st_size / 1e6:.0f} MB", flush=True)
+
+    configurations = full_configurations(spec.triton)
+    if args.configs:
+        wanted = args.configs.split(",")
+        known = {c.name: c for c in configurations}
+        missing = [w for w in wanted if w not in known]
+        if missing:
+            raise SystemExit(f"unknown configuration(s) {missing}; known: {', '.join(known)}")
+        configurations = [known[w] for w in wanted]
+    plan = MatrixPlan(
+        spec=spec,
+        configurations=tuple(configurations),
+        concurrencies=tuple(int(c) for c in args.concurrency.split(",")),
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        processes=args.processes,
+        encoding=args.encoding,
+        executor="torch",
+        instance_kind="KIND_GPU",
+        precision="fp16",
+        torchscript={spec.name: str(script)},
+        instance_type=args.instance_type,
+        criteria=Criteria(
+            target_per_minute=args.target_per_minute, latency_target_ms=args.latency_ms, safety_factor=args.safety_factor
+        ),
+        sequence_length=args.seq,
+    )
+    result = run_matrix(plan, out, prepare=config_only_preparer(inputs, outputs), log=lambda m: print(m, flush=True))
+
+    gpu = _gpu_name()
+    peak, peak_source = _peak_tflops(gpu, args.peak_tflops)
+    flops = bert_flops_per_sequence(args.layers, args.hidden, args.seq)
+    bound = peak * 1e12 / flops if peak else None
+    rows = []
+    for a in result.assessments:
+        point = a.point or a.peak
+        if point is None:
+            continue
+        lat = point.latency
+        seq_s = point.inferences_per_s
+        rows.append(
+            {
+                "configuration": a.candidate.name,
+                "meets_target": a.meets,
+                "concurrency": point.concurrency,
+                "req_per_s": lat.throughput_rps,
+                "p50_ms": lat.p50_ms,
+                "p99_ms": lat.p99_ms,
+                "errors": lat.errors,
+                "triton_mean_batch": point.triton.mean_batch_size if point.triton else None,
+                "gpu_util_percent": point.gpu_util_percent,
+                "client_cpu_percent_of_machine": point.client_cpu.percent_of_machine if point.client_cpu else None,
+                "sequences_per_s": seq_s,
+                "of_flop_bound": seq_s / bound if bound else None,
+            }
+        )
+    base = next((r for r in rows if r["configuration"] == "base"), None)
+    chosen = result.chosen.candidate.name if result.chosen else None
+    chosen_row = next((r for r in rows if r["configuration"] == chosen), None)
+    ratio = chosen_row["req_per_s"] / base["req_per_s"] if base and chosen_row and base["req_per_s"] else None
+
+    def f(v: Any, spec_: str) -> str:
+        return "n/a" if v is None else format(v, spec_)
+
+    lines = [
+        f"GPU: {gpu or 'none found'}; peak {f(peak, '.1f')} TFLOP/s ({peak_source}); "
+        f"{flops / 1e9:.2f} GFLOP/sequence (L={args.layers} H={args.hidden} seq={args.seq}); "
+        f"FLOP bound {f(bound, ',.0f')} sequences/s",
+        f"model: {model_note}; {args.encoding} payloads; {args.processes} client processes",
+        "",
+        "| configuration | concurrency | req/s | p50 ms | p99 ms | errors | Triton mean batch | GPU util % | client CPU % | of FLOP bound |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['configuration']}{'' if r['meets_target'] else ' (misses target)'} | {r['concurrency']} "
+            f"| {r['req_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
+            f"| {f(r['triton_mean_batch'], '.1f')} | {f(r['gpu_util_percent'], '.0f')} "
+            f"| {f(r['client_cpu_percent_of_machine'], '.0f')} | {f(r['of_flop_bound'], '.1%')} |"
+        )
+    ratio_text = "n/a (base not measured)" if ratio is None else f"{ratio:.2f}x"
+    lines += ["", f"recommended: {chosen}; its throughput / base's = {ratio_text} (same run)"]
+    text = "\n".join(lines)
+    print(text, flush=True)
+    with (out / "report.md").open("a") as report:
+        report.write("\n## GPU: throughput against the FLOP bound\n\n" + text + "\n")
+    summary = {
+        "gpu": gpu,
+        "peak_tflops": peak,
+        "peak_source": peak_source,
+        "gflop_per_sequence": flops / 1e9,
+        "flop_bound_sequences_per_s": bound,
+        "model": model_note,
+        "rows": rows,
+        "recommended": chosen,
+        "recommended_over_base": ratio,
+        "profile": result.profile.to_dict() if result.profile else None,
+        "wall_s": time.monotonic() - started,
+        "plan": {
+            "configurations": [c.name for c in plan.configurations],
+            "concurrencies": list(plan.concurrencies),
+            "duration_s": plan.duration_s,
+            "warmup_s": plan.warmup_s,
+            "processes": plan.processes,
+            "encoding": plan.encoding,
+        },
+    }
+    (out / "gpu_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
