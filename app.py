@@ -18,6 +18,7 @@ at deploy time).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,4 +112,9 @@ def build_app(app: App | None = None, *, environ: Mapping[str, str] | None = Non
 
 
 if __name__ == "__main__":
-    build_app().synth()
+    try:
+        cdk_app = build_app()
+    except ContextError as error:
+        # A bad `-c key=value` is a user error: say which key, without a traceback.
+        sys.exit(f"app.py: {error}")
+    cdk_app.synth()

@@ -172,3 +172,23 @@ def test_cdk_cli_synth_succeeds(tmp_path):
     # THEN
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "cdk.out" / f"{STACK_ID}.template.json").exists()
+
+
+def test_app_script_reports_bad_context_without_traceback(tmp_path):
+    # GIVEN the context the CDK CLI would pass for `-c max_capacity=0`
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"max_capacity": "0"}), "CDK_OUTDIR": str(tmp_path)}
+
+    # WHEN
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # THEN
+    assert result.returncode == 1
+    assert "app.py: context key 'max_capacity' must be an integer >= 1 (got 0)" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -40,11 +40,10 @@ def _lazy(produce: Any) -> IResolvable:
 class EndpointBase(Construct):
     """What every endpoint kind shares: production variants, metrics, invoke grants and scaling.
 
-    Subclasses create the ``CfnEndpointConfig`` (child ``EndpointConfig``) and ``CfnEndpoint``
-    (child ``Resource``) and call :meth:`_init_endpoint`.
+    Subclasses create the ``CfnEndpointConfig`` (child ``EndpointConfig``) and the ``CfnEndpoint``
+    (child ``Resource``), render the variants with ``ProductionVariant.render`` and set
+    ``endpoint_name`` and ``endpoint_arn``.
     """
-
-    _construct_name = "Endpoint"
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
