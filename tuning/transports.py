@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -111,12 +111,17 @@ class Boto3Transport:
         endpoint_url: Override for the runtime URL (the local data plane); ``None`` for AWS.
         region_name: AWS region.
         target_model: ``TargetModel`` for multi-model endpoints.
+        aws_access_key_id: Explicit credentials (the local data plane accepts any); ``None``
+            uses boto3's usual chain.
+        aws_secret_access_key: Secret for ``aws_access_key_id``.
     """
 
     endpoint_name: str
     endpoint_url: str | None = None
     region_name: str = "us-east-1"
     target_model: str | None = None
+    aws_access_key_id: str | None = field(default=None, repr=False)
+    aws_secret_access_key: str | None = field(default=None, repr=False)
 
     def open(self, concurrency: int) -> Client:
         """Open a boto3 client plus a thread pool of ``concurrency`` threads."""
@@ -133,11 +138,18 @@ class _Boto3Client:
         from botocore.config import Config
 
         self._spec = spec
+        credentials = (
+            {"aws_access_key_id": spec.aws_access_key_id, "aws_secret_access_key": spec.aws_secret_access_key}
+            if spec.aws_access_key_id
+            else {}
+        )
         self._client = boto3.client(
             "sagemaker-runtime",
             endpoint_url=spec.endpoint_url,
             region_name=spec.region_name,
+            # retries off: a retried call would hide an error and double-count latency.
             config=Config(max_pool_connections=max(10, concurrency), retries={"max_attempts": 1}),
+            **credentials,
         )
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="invoke")
 

@@ -1,0 +1,84 @@
+"""tuning.transports.Boto3Transport: the same load generator through boto3 and the local data plane.
+
+moto holds the endpoint and the artifact, LocalDataPlane serves InvokeEndpoint with a real Triton,
+the client is boto3's sagemaker-runtime: the path a real endpoint takes, with the URL swapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+
+from model_build.examples import get_example
+from model_build.pipeline import build
+from rehearsal.data_plane import LocalDataPlane
+from rehearsal.moto_server import MotoServer
+from tuning.loadgen import probe, run_fixed
+from tuning.matrix import input_specs
+from tuning.payloads import encode, sample_inputs
+from tuning.transports import Boto3Transport
+
+BUCKET = "tuning-models"
+KEY = "bert-tiny/model.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Boto3Transport, Any]]:
+    spec = get_example("bert-tiny")
+    built = build(spec)
+    with MotoServer() as moto:
+        s3 = boto3.client("s3", **moto.boto3_kwargs())
+        s3.create_bucket(Bucket=BUCKET)
+        s3.upload_file(str(built.archive_path), BUCKET, KEY)
+        sagemaker = boto3.client("sagemaker", **moto.boto3_kwargs())
+        sagemaker.create_model(
+            ModelName="bert",
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerExecution",
+            PrimaryContainer={
+                "Image": "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3",
+                "ModelDataUrl": f"s3://{BUCKET}/{KEY}",
+                "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": spec.name},
+            },
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="bert-config",
+            ProductionVariants=[
+                {"VariantName": "AllTraffic", "ModelName": "bert", "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}
+            ],
+        )
+        sagemaker.create_endpoint(EndpointName="bert", EndpointConfigName="bert-config")
+        with LocalDataPlane(moto.endpoint_url, work_dir=tmp_path_factory.mktemp("plane")) as plane:
+            transport = Boto3Transport(
+                "bert", endpoint_url=plane.endpoint_url, aws_access_key_id="testing", aws_secret_access_key="testing"
+            )
+            yield transport, built
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoding", ["json", "binary"])
+def test_boto3_transport_returns_the_models_answer(endpoint, encoding):
+    import onnxruntime as ort
+
+    transport, built = endpoint
+    arrays = sample_inputs(input_specs(built.manifest), batch_size=2, seed=3)
+    outputs = probe(transport, encode(arrays, encoding=encoding, outputs=["logits"]))
+    session = ort.InferenceSession(str(built.repository_dir / built.name / "1" / "model.onnx"))
+    np.testing.assert_allclose(outputs["logits"], session.run(["logits"], arrays)[0], atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_load_through_boto3_counts_requests_without_errors(endpoint):
+    transport, built = endpoint
+    payload = encode(sample_inputs(input_specs(built.manifest)), encoding="binary", outputs=["logits"])
+    result = run_fixed(transport, payload, concurrency=4, duration_s=1.0, warmup_s=0.5, sample_gpu=False)
+    assert result.latency.count > 0
+    assert result.latency.errors == 0, result.error_examples
+    assert result.latency.p50_ms <= result.latency.p99_ms
+
+
+def test_boto3_transport_keeps_credentials_out_of_its_repr():
+    assert "secret" not in repr(Boto3Transport("e", aws_access_key_id="id", aws_secret_access_key="secret"))
