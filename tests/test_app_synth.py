@@ -122,9 +122,11 @@ def test_app_template_passes_cfn_lint(assembly, cfn_lint_errors):
     assert cfn_lint_errors(assembly.get_stack_by_name(STACK_ID).template) == []
 
 
-def test_app_warns_only_about_the_single_default_instance(assembly):
+def test_app_has_no_errors_and_warns_only_about_the_single_default_instance(assembly):
     stack = assembly.get_stack_by_name(STACK_ID)
-    warnings = [m.entry.data for ms in [stack.messages] for m in ms if m.entry.type == "aws:cdk:warning"]
+    errors = [m.entry.data for m in stack.messages if m.entry.type == "aws:cdk:error"]
+    warnings = [m.entry.data for m in stack.messages if m.entry.type == "aws:cdk:warning"]
+    assert errors == []
     assert len(warnings) == 1 and "single instance" in str(warnings[0])
 
 
