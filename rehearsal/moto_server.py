@@ -167,7 +167,11 @@ class MotoServer:
         # Bind the loopback interface only (localhost resolves to it): parallel runs never
         # collide and nothing is exposed to the network.
         cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
-        self._proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT)
+        # A session of its own: a Ctrl-C in the terminal (SIGINT to the whole foreground process
+        # group) must not kill the emulator before the caller's teardown (`cdk destroy`) runs.
+        self._proc = subprocess.Popen(
+            cmd, stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             self._wait_until_ready()
         except BaseException:
