@@ -27,7 +27,7 @@ The GPU machine has no network and may lack packages, so:
 Usage (GPU machine, repository root)::
 
     python3 bench/gpu_matrix.py OUT_DIR [--wheel .whl/nvidia_pytriton-0.7.0-py3-none-manylinux_2_35_x86_64.whl]
-        [--pylib .whl/pylib] [--configs base,db,ig,ig-db] [--concurrency 32,128,256]
+        [--pylib .whl/pylib] [--configs base,db,ig,ig-db] [--concurrency 32,128,256,512]
         [--duration 6] [--warmup 2] [--processes 8] [--encoding binary] [--latency-ms 500]
 
 Writes OUT_DIR/report.md (with a FLOP-bound section), the PNG charts, results.json, profile.json
@@ -178,7 +178,7 @@ def main() -> int:
     ap.add_argument("--wheel", default=None, help="nvidia_pytriton 0.7.0 wheel to unpack into .triton for this Python")
     ap.add_argument("--pylib", default=None, help="folder with carried pure-Python packages (tritonclient)")
     ap.add_argument("--configs", default=None, help="comma-separated configuration names (default: the full sweep)")
-    ap.add_argument("--concurrency", default="32,128,256")
+    ap.add_argument("--concurrency", default="32,128,256,512")
     ap.add_argument("--duration", type=float, default=6.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--processes", type=int, default=8)

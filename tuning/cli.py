@@ -61,7 +61,7 @@ def _matrix(args: argparse.Namespace) -> int:
     concurrencies: tuple[int, ...]
     if args.full:
         configurations = full_configurations(spec.triton)
-        concurrencies = (8, 32, 64, 128, 256) if gpu else (1, 2, 4, 8, 16, 32)
+        concurrencies = (32, 128, 256, 512) if gpu else (1, 2, 4, 8, 16, 32)
         duration, warmup, processes = 8.0, 2.0, (8 if gpu else 1)
     else:
         configurations = smoke_configurations(spec.triton)

@@ -400,6 +400,21 @@ def run_matrix(
                     f"{p.client_cpu.percent_of_machine:.0f} % of the machine's CPU; that point may be client-bound."
                 )
                 break
+    for a in assessments:
+        pts = a.candidate.points
+        # A sweep that ended because the levels ran out, with throughput still climbing, has not
+        # found the saturation point: the sustainable rate (and so the sizing) is a lower bound.
+        if (
+            len(pts) >= 2
+            and len(pts) == len(plan.concurrencies)
+            and a.point is pts[-1]
+            and pts[-1].latency.throughput_rps > 1.05 * pts[-2].latency.throughput_rps
+        ):
+            meta["notes"].append(
+                f"{a.candidate.name}: throughput still rose {pts[-1].latency.throughput_rps / pts[-2].latency.throughput_rps:.2f}x "
+                f"at the highest concurrency ({pts[-1].concurrency}); not saturated, so its capacity is a lower bound "
+                "(measure higher concurrency)."
+            )
     chosen: Assessment | None
     profile: TuningProfile | None = None
     try:

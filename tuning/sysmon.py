@@ -56,7 +56,12 @@ class ClientCpuMeter:
         except ImportError:  # the GPU machine may lack psutil
             self._procs: list[Any] | None = None
         else:
-            self._procs = [psutil.Process()] + [psutil.Process(p) for p in (pids or [])]
+            self._procs = [psutil.Process()]
+            for pid in pids or []:
+                try:
+                    self._procs.append(psutil.Process(pid))
+                except psutil.Error:  # a worker that already exited has nothing left to measure
+                    continue
         self._start_cpu = 0.0
         self._start_wall = 0.0
 
