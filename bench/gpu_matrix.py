@@ -16,19 +16,20 @@ norms, softmax and the head are < 1 % and left out): 22.4 GFLOP for BERT-base at
 tensor-core figure for the detected GPU (H100 SXM / H200: 989.4 TFLOP/s), printed with the result;
 ``--peak-tflops`` overrides it.
 
-The GPU machine has no network and may lack packages, so:
-
-* the model is BERT-base from ``transformers.BertConfig`` with seeded random weights when
-  transformers is importable, else an equivalent pure-torch encoder (same shapes and FLOPs);
-  either is traced to TorchScript here (no ONNX export: the torch executor serves the TorchScript);
-* ``--wheel`` unpacks Triton from a carried ``nvidia_pytriton`` wheel for this interpreter;
-* ``--pylib`` adds a folder holding carried pure-Python packages (``tritonclient``) to sys.path.
+The model is BERT-base from ``transformers.BertConfig`` with seeded random weights, exported on
+the GPU in fp16 with ``torch.export`` (dynamic batch axis; ``--export torchscript`` traces instead).
+The ``*-compiled`` configurations ``torch.compile`` that program inside each model instance at load
+time. The GPU machine has no network: ``--wheel`` unpacks Triton from a carried ``nvidia_pytriton``
+wheel for this interpreter, and ``tritonclient`` / ``python-rapidjson`` (for the config protobufs)
+come as carried wheels installed with ``pip --target`` onto ``PYTHONPATH``.
 
 Usage (GPU machine, repository root)::
 
-    python3 bench/gpu_matrix.py OUT_DIR [--wheel .whl/nvidia_pytriton-0.7.0-py3-none-manylinux_2_35_x86_64.whl]
-        [--pylib .whl/pylib] [--configs base,db,ig,ig-db] [--concurrency 32,128,256,512]
-        [--duration 6] [--warmup 2] [--processes 8] [--encoding binary] [--latency-ms 500]
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/py/*.whl
+    PYTHONPATH=/tmp/site python3 bench/gpu_matrix.py OUT_DIR \
+        --wheel .whl/nvidia_pytriton-0.7.0-py3-none-manylinux_2_35_x86_64.whl \
+        [--configs base,db,ig,ig-db,ig-db-compiled] [--concurrency 64,256,512] [--duration 6]
+        [--warmup 2] [--processes 8] [--encoding binary] [--latency-ms 500] [--max-batch-size 128]
 
 Writes OUT_DIR/report.md (with a FLOP-bound section), the PNG charts, results.json, profile.json
 and gpu_summary.json.
@@ -50,34 +51,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 
 
-def _setup_paths(pylib: str | None) -> None:
+def _setup_paths() -> None:
     for path in (str(ROOT), str(BENCH)):
         if path not in sys.path:
             sys.path.insert(0, path)
-    if pylib:
-        sys.path.insert(1, str(Path(pylib).resolve()))
-        # Spawned client processes re-import from sys.path; the environment keeps it for the stub too.
-        os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(Path(pylib).resolve()), os.environ.get("PYTHONPATH", "")])
-
-
-def _ensure_model_config_protobufs(out: Path) -> None:
-    """Make ``tritonclient.grpc.model_config_pb2`` importable on a machine without tritonclient's extras.
-
-    ``tritonclient.grpc/__init__`` imports its gRPC client, which imports ``rapidjson`` (a compiled
-    wheel absent on the GPU machine). Only the config protobufs are used here, never the client, so
-    a stand-in module backed by the standard json satisfies the import.
-    """
-    try:
-        import rapidjson  # noqa: F401
-    except ImportError:
-        shim = out / "work" / "shim"
-        shim.mkdir(parents=True, exist_ok=True)
-        (shim / "rapidjson.py").write_text(
-            '"""Stand-in for python-rapidjson (see bench/gpu_matrix.py)."""\nfrom json import *  # noqa: F403\n'
-        )
-        sys.path.insert(1, str(shim))
-        os.environ["PYTHONPATH"] = os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")])
-    from tritonclient.grpc import model_config_pb2  # noqa: F401  (fails loudly here, not mid-run)
+    # Spawned client processes re-import the project from PYTHONPATH.
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
 
 
 def _gpu_name() -> str:
@@ -99,76 +78,17 @@ def _peak_tflops(gpu: str, override: float | None) -> tuple[float | None, str]:
     return None, "unknown GPU"
 
 
-def _builtin_bert(layers: int, hidden: int, heads: int, seq: int, labels: int = 2) -> Any:
-    """A BERT encoder in plain torch (post-LN, GELU FFN, pooler + classifier), seeded weights."""
-    import torch
-    from torch import nn
+def _model_file(args: argparse.Namespace, spec: Any, work: Path) -> tuple[Path, tuple[Any, ...], tuple[Any, ...]]:
+    """Write the model the torch executor serves: a torch.export program (compilable) or TorchScript."""
+    from tuning.matrix import write_exported_program, write_torchscript
 
-    class Layer(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.qkv = nn.Linear(hidden, 3 * hidden)
-            self.out = nn.Linear(hidden, hidden)
-            self.ln1 = nn.LayerNorm(hidden, eps=1e-12)
-            self.ffn_in = nn.Linear(hidden, 4 * hidden)
-            self.ffn_out = nn.Linear(4 * hidden, hidden)
-            self.ln2 = nn.LayerNorm(hidden, eps=1e-12)
-
-        def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-            b, s, _ = x.shape
-            q, k, v = self.qkv(x).view(b, s, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
-            a = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-            x = self.ln1(x + self.out(a.transpose(1, 2).reshape(b, s, hidden)))
-            return self.ln2(x + self.ffn_out(torch.nn.functional.gelu(self.ffn_in(x))))
-
-    class Bert(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.tok = nn.Embedding(30522, hidden)
-            self.pos = nn.Embedding(512, hidden)
-            self.ln = nn.LayerNorm(hidden, eps=1e-12)
-            self.layers = nn.ModuleList(Layer() for _ in range(layers))
-            self.pool = nn.Linear(hidden, hidden)
-            self.cls = nn.Linear(hidden, labels)
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-            x = self.ln(self.tok(input_ids) + self.pos(positions))
-            # Additive mask in the activations' dtype (fp16 under .half()): 0 keep, -10000 drop.
-            bias = ((1 - attention_mask[:, None, None, :]) * -10000.0).to(x.dtype)
-            for layer in self.layers:
-                x = layer(x, bias)
-            return self.cls(torch.tanh(self.pool(x[:, 0])))
-
-    torch.manual_seed(0)
-    return Bert().eval()
-
-
-def _torchscript(args: argparse.Namespace, spec: Any, path: Path) -> tuple[tuple[Any, ...], tuple[Any, ...], str]:
-    """Trace BERT to TorchScript; return the model's input/output tensor specs and how it was built."""
-    from model_build.sources import TensorSpec
-
-    try:
-        import transformers  # noqa: F401
-    except ImportError:
-        use_transformers = False
+    if args.export == "pt2":
+        path = work / "bert-base.pt2"
+        inputs, outputs = write_exported_program(spec, path, device="cuda", half=True)
     else:
-        use_transformers = not args.builtin_model
-    if use_transformers:
-        from tuning.matrix import write_torchscript
-
+        path = work / "bert-base.pt"
         inputs, outputs = write_torchscript(spec, path, device="cuda", half=True)
-        return inputs, outputs, "transformers BertForSequenceClassification (seeded random weights)"
-    import torch
-
-    model = _builtin_bert(args.layers, args.hidden, args.heads, args.seq).cuda().half()
-    ids = torch.randint(1000, 2000, (2, args.seq), device="cuda")
-    with torch.inference_mode():
-        traced = torch.jit.trace(model, (ids, torch.ones_like(ids)), check_trace=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    traced.save(str(path))
-    inputs = (TensorSpec("input_ids", "INT64", (args.seq,)), TensorSpec("attention_mask", "INT64", (args.seq,)))
-    return inputs, (TensorSpec("logits", "FP32", (2,)),), "built-in pure-torch BERT encoder (seeded random weights)"
+    return path, inputs, outputs
 
 
 def main() -> int:
@@ -176,9 +96,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir")
     ap.add_argument("--wheel", default=None, help="nvidia_pytriton 0.7.0 wheel to unpack into .triton for this Python")
-    ap.add_argument("--pylib", default=None, help="folder with carried pure-Python packages (tritonclient)")
-    ap.add_argument("--configs", default=None, help="comma-separated configuration names (default: the full sweep)")
-    ap.add_argument("--concurrency", default="32,128,256,512")
+    ap.add_argument("--configs", default=None, help="comma-separated configuration names (default: all)")
+    ap.add_argument("--export", choices=("pt2", "torchscript"), default="pt2",
+                    help="serve a torch.export program (default; needed by the compiled configurations) or TorchScript")
+    ap.add_argument("--compile-mode", default="default", help="torch.compile mode of the *-compiled configurations")
+    ap.add_argument("--concurrency", default="64,256,512")
     ap.add_argument("--duration", type=float, default=6.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--processes", type=int, default=8)
@@ -187,15 +109,14 @@ def main() -> int:
     ap.add_argument("--hidden", type=int, default=768)
     ap.add_argument("--heads", type=int, default=12)
     ap.add_argument("--seq", type=int, default=128)
-    ap.add_argument("--max-batch-size", type=int, default=64)
-    ap.add_argument("--builtin-model", action="store_true", help="use the pure-torch BERT even if transformers is present")
+    ap.add_argument("--max-batch-size", type=int, default=128)
     ap.add_argument("--peak-tflops", type=float, default=None, help="override the datasheet dense fp16 peak")
     ap.add_argument("--instance-type", default="ml.g4dn.xlarge")
     ap.add_argument("--latency-ms", type=float, default=500.0)
     ap.add_argument("--target-per-minute", type=float, default=30_000)
     ap.add_argument("--safety-factor", type=float, default=0.7)
     args = ap.parse_args()
-    _setup_paths(args.pylib)
+    _setup_paths()
     started = time.monotonic()
 
     from model_ceiling import bert_flops_per_sequence
@@ -203,7 +124,14 @@ def main() -> int:
     from model_build.sources import TransformersConfig
     from model_build.spec import ModelSpec, TritonOptions
     from rehearsal import triton as triton_mod
-    from tuning.matrix import MatrixPlan, config_only_preparer, full_configurations, run_matrix
+    from tuning.matrix import (
+        Configuration,
+        MatrixPlan,
+        config_only_preparer,
+        full_configurations,
+        run_matrix,
+        sweep_configuration,
+    )
     from tuning.recommend import Criteria
 
     if args.wheel:
@@ -211,7 +139,6 @@ def main() -> int:
         print(f"triton: {installation.binary} (stub for Python {installation.stub_python})", flush=True)
     out = Path(args.out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    _ensure_model_config_protobufs(out)
 
     spec = ModelSpec(
         name="bert-base",
@@ -231,11 +158,19 @@ def main() -> int:
         ),
         triton=TritonOptions(max_batch_size=args.max_batch_size),
     )
-    script = out / "work" / "bert-base.pt"
-    inputs, outputs, model_note = _torchscript(args, spec, script)
-    print(f"model: {model_note}; TorchScript {script.stat().st_size / 1e6:.0f} MB", flush=True)
+    model_file, inputs, outputs = _model_file(args, spec, out / "work")
+    model_note = f"transformers BertForSequenceClassification (seeded random weights), fp16, {args.export}"
+    print(f"model: {model_note}; {model_file.stat().st_size / 1e6:.0f} MB", flush=True)
 
     configurations = full_configurations(spec.triton)
+    if args.export == "pt2":
+        # The same knobs, with the model torch.compile-d inside the server (one dynamic-batch compile
+        # per instance, done at load time).
+        for instances in (1, 2, 3):
+            base = sweep_configuration(spec.triton, instances=instances)
+            configurations.append(
+                Configuration(f"{base.name}-compiled", base.triton, compile_mode=args.compile_mode)
+            )
     if args.configs:
         wanted = args.configs.split(",")
         known = {c.name: c for c in configurations}
@@ -254,7 +189,7 @@ def main() -> int:
         executor="torch",
         instance_kind="KIND_GPU",
         precision="fp16",
-        torchscript={spec.name: str(script)},
+        torchscript={spec.name: str(model_file)},
         instance_type=args.instance_type,
         criteria=Criteria(
             target_per_minute=args.target_per_minute, latency_target_ms=args.latency_ms, safety_factor=args.safety_factor

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib.metadata
+import inspect
 import json
 import math
 import os
@@ -58,10 +59,15 @@ class Configuration:
     Attributes:
         name: Short name (``base``, ``db``, ``ig-db``, ``db-p16-d100``, ``ig3-db``).
         triton: The options; everything else about the model stays as in its spec.
+        compile_mode: ``torch.compile`` mode for the torch executor's ``.pt2`` program (see
+            :func:`model_build.local_serving.local_config`). Defaults to none (eager).
+        batch_buckets: Pad batches to these sizes (torch executor). Defaults to none.
     """
 
     name: str
     triton: TritonOptions
+    compile_mode: str | None = None
+    batch_buckets: tuple[int, ...] = ()
 
 
 def _with(base: TritonOptions, *, batching: DynamicBatching | None, instances: int) -> TritonOptions:
@@ -133,7 +139,8 @@ class MatrixPlan:
         executor: What the python backend runs: ``onnxruntime`` (``model.onnx``) or ``torch``.
         instance_kind: ``KIND_CPU``/``KIND_GPU`` for the local variant; ``None``: GPU when present.
         precision: ``fp16`` for the torch executor, else ``None``.
-        torchscript: Model name → TorchScript file for ``executor="torch"``.
+        torchscript: Model name → TorchScript (``.pt``) or ``torch.export`` (``.pt2``) file for
+            ``executor="torch"``.
         instance_type: SageMaker instance type one measured server stands for (for prices).
         criteria: Latency target, load target, safety factor.
         sequence_length: Substitute for variable input dimensions.
@@ -268,10 +275,19 @@ def measure_configuration(
         instance_kind=plan.instance_kind,
         precision=plan.precision,
         torchscript=plan.torchscript,
+        compile_mode=configuration.compile_mode,
+        batch_buckets=configuration.batch_buckets,
     )
     payload = make_payload(manifest, plan.encoding, plan.sequence_length)
     points: list[LoadResult] = []
-    with TritonServer(local, default_model=spec.name, log_path=work_dir / f"triton-{configuration.name}.log") as server:
+    # A compiled model compiles while Triton loads it: allow for that before calling the start failed.
+    startup_timeout = 900 if configuration.compile_mode else 120
+    with TritonServer(
+        local,
+        default_model=spec.name,
+        log_path=work_dir / f"triton-{configuration.name}.log",
+        startup_timeout=startup_timeout,
+    ) as server:
         transport = HttpTransport.sagemaker(server.sagemaker_url)
         _check_probe(probe(transport, payload), manifest)
         for concurrency in plan.concurrencies:
@@ -457,6 +473,61 @@ def run_matrix(
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     return MatrixResult(out, assessments, chosen, profile, meta)
+
+
+def write_exported_program(
+    spec: ModelSpec, path: Path, *, device: str = "cpu", half: bool = False
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Export the spec's source model with ``torch.export`` (dynamic batch axis) for the torch executor.
+
+    Unlike a TorchScript trace, an exported program can be ``torch.compile``-d inside the server.
+    Export on the serving device and in the serving precision: the program records the tensors
+    ``forward`` creates (position ids, mask fill values) with that device and dtype.
+
+    Args:
+        spec: The model; the batch axis ranges over ``1..spec.triton.max_batch_size``.
+        path: Where to save the ``.pt2`` file.
+        device: ``cpu`` or ``cuda``.
+        half: Export in fp16.
+
+    Returns:
+        ``(inputs, outputs)`` as :class:`model_build.sources.TensorSpec` tuples.
+    """
+    import torch
+
+    from model_build.sources import TensorSpec as SourceTensor
+    from model_build.sources import random_inputs
+
+    loaded = spec.source.load()
+    if loaded.module is None:
+        raise ValueError(f"{spec.name}: the source has no torch module to export")
+    module = loaded.module.to(device).eval()
+    if half:
+        module = module.half()
+
+    def example(n: int) -> tuple[Any, ...]:
+        arrays = random_inputs(loaded.inputs, n, seed=0)
+        tensors = (torch.from_numpy(arrays[t.name]).to(device) for t in loaded.inputs)
+        return tuple(t.half() if half and t.is_floating_point() else t for t in tensors)
+
+    batch = torch.export.Dim("batch", min=1, max=max(2, spec.triton.max_batch_size))
+    # dynamic_shapes mirrors forward's signature: one spec per parameter, and a ``*args`` parameter
+    # (model_build wraps transformers models that way) takes one tuple for all its values.
+    per_input = tuple({0: batch} for _ in loaded.inputs)
+    params = inspect.signature(module.forward).parameters.values()
+    varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+    dynamic = (per_input,) if varargs else per_input
+    with torch.inference_mode():
+        program = torch.export.export(module, example(2), dynamic_shapes=dynamic)
+        result = program.module()(*example(3))
+    values = result if isinstance(result, (tuple, list)) else (result,)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.export.save(program, str(path))
+    outputs = tuple(
+        SourceTensor(name, "FP32", tuple(int(d) for d in v.shape[1:]))
+        for name, v in zip(loaded.output_names, values, strict=True)
+    )
+    return loaded.inputs, outputs
 
 
 def write_torchscript(

@@ -149,26 +149,31 @@ class _TorchExecutor:
             if self._cast is not None:
                 model = model.to(self._cast)
         compile_mode = params.get("compile", "")
+        self._buckets = sorted({int(b) for b in params.get("batch_buckets", "").split(",") if b.strip()})
         if compile_mode:
             if not model_path.endswith(".pt2"):
                 raise ValueError("compile needs a torch.export program (model.pt2), not TorchScript")
-            model = torch.compile(model, mode=None if compile_mode == "default" else compile_mode, dynamic=False)
+            # With buckets the model only ever sees those shapes: compile each statically. Without,
+            # one compile with a symbolic batch dimension serves every batch size.
+            model = torch.compile(
+                model, mode=None if compile_mode == "default" else compile_mode, dynamic=not self._buckets
+            )
         self._model = model
         self._input_names = [i["name"] for i in config["input"]]
         self._outputs = {o["name"]: getattr(torch, _TORCH_DTYPES[o["data_type"]]) for o in config["output"]}
-        self._buckets = sorted({int(b) for b in params.get("batch_buckets", "").split(",") if b.strip()})
-        if self._buckets:
-            self._warm_up(config)
+        max_batch = int(config.get("max_batch_size", 0))
+        warm = self._buckets or ([1, 2, max_batch] if compile_mode and max_batch > 2 else [])
+        self._warm_up(config, warm)
 
-    def _warm_up(self, config: dict[str, Any]) -> None:
-        """Run every bucket once so that compilation and autotuning happen at load time."""
+    def _warm_up(self, config: dict[str, Any], batch_sizes: list[int]) -> None:
+        """Run each batch size once so that compilation and autotuning happen at load time."""
         torch = self._torch
         shapes = {i["name"]: [int(d) for d in i["dims"]] for i in config["input"]}
-        if any(d < 0 for dims in shapes.values() for d in dims):
+        if not batch_sizes or any(d < 0 for dims in shapes.values() for d in dims):
             return  # variable dims: the shapes a client will send are unknown here
         dtypes = {i["name"]: getattr(torch, _TORCH_DTYPES[i["data_type"]]) for i in config["input"]}
-        for bucket in self._buckets:
-            self.run({n: torch.zeros([bucket, *shapes[n]], dtype=dtypes[n]) for n in self._input_names})
+        for size in batch_sizes:
+            self.run({n: torch.zeros([size, *shapes[n]], dtype=dtypes[n]) for n in self._input_names})
 
     def _pad(self, value: Any, rows: int) -> Any:
         if rows == value.shape[0]:
