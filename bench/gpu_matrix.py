@@ -101,6 +101,8 @@ def main() -> int:
                     help="serve a torch.export program (default; needed by the compiled configurations) or TorchScript")
     ap.add_argument("--compile-mode", default="default", help="torch.compile mode of the *-compiled configurations")
     ap.add_argument("--concurrency", default="64,256,512")
+    ap.add_argument("--request-batch", type=int, default=1, help="sequences per request (default 1)")
+    ap.add_argument("--sagemaker-threads", type=int, default=None, help="tritonserver --sagemaker-thread-count")
     ap.add_argument("--duration", type=float, default=6.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--processes", type=int, default=8)
@@ -166,7 +168,7 @@ def main() -> int:
     if args.export == "pt2":
         # The same knobs, with the model torch.compile-d inside the server (one dynamic-batch compile
         # per instance, done at load time).
-        for instances in (1, 2, 3):
+        for instances in (1, 2, 3, 4):
             base = sweep_configuration(spec.triton, instances=instances)
             configurations.append(
                 Configuration(f"{base.name}-compiled", base.triton, compile_mode=args.compile_mode)
@@ -195,6 +197,8 @@ def main() -> int:
             target_per_minute=args.target_per_minute, latency_target_ms=args.latency_ms, safety_factor=args.safety_factor
         ),
         sequence_length=args.seq,
+        request_batch_size=args.request_batch,
+        server_args=(f"--sagemaker-thread-count={args.sagemaker_threads}",) if args.sagemaker_threads else (),
     )
     result = run_matrix(plan, out, prepare=config_only_preparer(inputs, outputs), log=lambda m: print(m, flush=True))
 
@@ -237,15 +241,16 @@ def main() -> int:
         f"GPU: {gpu or 'none found'}; peak {f(peak, '.1f')} TFLOP/s ({peak_source}); "
         f"{flops / 1e9:.2f} GFLOP/sequence (L={args.layers} H={args.hidden} seq={args.seq}); "
         f"FLOP bound {f(bound, ',.0f')} sequences/s",
-        f"model: {model_note}; {args.encoding} payloads; {args.processes} client processes",
+        f"model: {model_note}; {args.encoding} payloads, {args.request_batch} sequence(s) per request; "
+        f"{args.processes} client processes",
         "",
-        "| configuration | concurrency | req/s | p50 ms | p99 ms | errors | Triton mean batch | GPU util % | client CPU % | of FLOP bound |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| configuration | concurrency | req/s | sequences/s | p50 ms | p99 ms | errors | Triton mean batch | GPU util % | client CPU % | of FLOP bound |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['configuration']}{'' if r['meets_target'] else ' (misses target)'} | {r['concurrency']} "
-            f"| {r['req_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
+            f"| {r['req_per_s']:,.0f} | {r['sequences_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
             f"| {f(r['triton_mean_batch'], '.1f')} | {f(r['gpu_util_percent'], '.0f')} "
             f"| {f(r['client_cpu_percent_of_machine'], '.0f')} | {f(r['of_flop_bound'], '.1%')} |"
         )
@@ -274,6 +279,8 @@ def main() -> int:
             "warmup_s": plan.warmup_s,
             "processes": plan.processes,
             "encoding": plan.encoding,
+            "request_batch_size": plan.request_batch_size,
+            "server_args": list(plan.server_args),
         },
     }
     (out / "gpu_summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -144,6 +144,9 @@ class MatrixPlan:
         instance_type: SageMaker instance type one measured server stands for (for prices).
         criteria: Latency target, load target, safety factor.
         sequence_length: Substitute for variable input dimensions.
+        request_batch_size: Items per request (seed 000's "larger batched payloads"); throughput is
+            reported per request and per item. Defaults to 1, one sequence per invocation.
+        server_args: Extra ``tritonserver`` flags (e.g. ``--sagemaker-thread-count=16``).
     """
 
     spec: ModelSpec
@@ -160,6 +163,8 @@ class MatrixPlan:
     instance_type: str = "ml.g4dn.xlarge"
     criteria: Criteria = field(default_factory=Criteria)
     sequence_length: int = 128
+    request_batch_size: int = 1
+    server_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -193,16 +198,18 @@ def input_specs(manifest: dict[str, Any], sequence_length: int = 128) -> list[Te
     ]
 
 
-def make_payload(manifest: dict[str, Any], encoding: Encoding, sequence_length: int = 128) -> Payload:
-    """One batch-1 request for the model in ``manifest``, outputs requested in the same encoding."""
-    arrays = sample_inputs(input_specs(manifest, sequence_length), 1)
+def make_payload(
+    manifest: dict[str, Any], encoding: Encoding, sequence_length: int = 128, batch_size: int = 1
+) -> Payload:
+    """One request of ``batch_size`` items for the model in ``manifest``, outputs in the same encoding."""
+    arrays = sample_inputs(input_specs(manifest, sequence_length), batch_size)
     return encode(arrays, encoding=encoding, route="sagemaker", outputs=[o["name"] for o in manifest["outputs"]])
 
 
-def _check_probe(outputs: dict[str, Any], manifest: dict[str, Any]) -> None:
+def _check_probe(outputs: dict[str, Any], manifest: dict[str, Any], batch_size: int = 1) -> None:
     for out in manifest["outputs"]:
         got = outputs.get(out["name"])
-        expected = (1, *[int(d) for d in out["dims"]])
+        expected = (batch_size, *[int(d) for d in out["dims"]])
         if got is None or (all(d >= 0 for d in expected) and tuple(got.shape) != expected):
             raise RuntimeError(
                 f"probe: output {out['name']!r} came back as {None if got is None else got.shape}, expected {expected}"
@@ -278,7 +285,7 @@ def measure_configuration(
         compile_mode=configuration.compile_mode,
         batch_buckets=configuration.batch_buckets,
     )
-    payload = make_payload(manifest, plan.encoding, plan.sequence_length)
+    payload = make_payload(manifest, plan.encoding, plan.sequence_length, plan.request_batch_size)
     points: list[LoadResult] = []
     # A compiled model compiles while Triton loads it: allow for that before calling the start failed.
     startup_timeout = 900 if configuration.compile_mode else 120
@@ -287,9 +294,10 @@ def measure_configuration(
         default_model=spec.name,
         log_path=work_dir / f"triton-{configuration.name}.log",
         startup_timeout=startup_timeout,
+        extra_args=plan.server_args,
     ) as server:
         transport = HttpTransport.sagemaker(server.sagemaker_url)
-        _check_probe(probe(transport, payload), manifest)
+        _check_probe(probe(transport, payload), manifest, plan.request_batch_size)
         for concurrency in plan.concurrencies:
             result = run_fixed(
                 transport,
@@ -401,7 +409,7 @@ def run_matrix(
         "server": f"tritonserver 2.51 python backend ({plan.executor}"
         + (f", {plan.precision}" if plan.precision else "")
         + "), one server per configuration, SageMaker /invocations",
-        "payload": f"KServe v2 {plan.encoding}, batch 1 per request",
+        "payload": f"KServe v2 {plan.encoding}, batch {plan.request_batch_size} per request",
         "client": f"{plan.processes} process(es) x asyncio/aiohttp keep-alive; {plan.warmup_s:g} s warmup + "
         f"{plan.duration_s:g} s window per concurrency level",
         "instance_type": plan.instance_type,
