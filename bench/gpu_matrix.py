@@ -100,6 +100,9 @@ def main() -> int:
     ap.add_argument("--export", choices=("pt2", "torchscript"), default="pt2",
                     help="serve a torch.export program (default; needed by the compiled configurations) or TorchScript")
     ap.add_argument("--compile-mode", default="default", help="torch.compile mode of the *-compiled configurations")
+    ap.add_argument("--compile-buckets", default="",
+                    help="pad batches of the *-compiled configurations to these sizes and compile each statically "
+                         "(e.g. 32,64,128); default: one dynamic-batch compile")
     ap.add_argument("--concurrency", default="64,256,512")
     ap.add_argument("--request-batch", type=int, default=1, help="sequences per request (default 1)")
     ap.add_argument("--sagemaker-threads", type=int, default=None, help="tritonserver --sagemaker-thread-count")
@@ -170,8 +173,11 @@ def main() -> int:
         # per instance, done at load time).
         for instances in (1, 2, 3, 4):
             base = sweep_configuration(spec.triton, instances=instances)
+            buckets = tuple(int(b) for b in args.compile_buckets.split(",") if b)
             configurations.append(
-                Configuration(f"{base.name}-compiled", base.triton, compile_mode=args.compile_mode)
+                Configuration(
+                    f"{base.name}-compiled", base.triton, compile_mode=args.compile_mode, batch_buckets=buckets
+                )
             )
     if args.configs:
         wanted = args.configs.split(",")
