@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """The CDK app: the only place that reads CDK context and the environment.
 
-Context keys (``cdk synth -c key=value``; defaults also listed in ``cdk.json``):
+Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the capacity range):
 
 - ``model``: ``model_build.examples`` name. Defaults to ``bert-tiny``; ``bert-large`` reproduces seed 000.
-- ``instance_type``: SageMaker instance type. Defaults to ``ml.g4dn.xlarge``.
-- ``instance_count``: initial instance count, >= 1. Defaults to 1.
+- ``profile``: path of a tuning profile (``profile.json`` from ``python -m tuning matrix``). It sets
+  the Triton batching and instance groups, and the defaults of the next three keys. Defaults to
+  none: seed 000's tuned settings.
+- ``instance_type``: SageMaker instance type. Defaults to the profile's, else ``ml.g4dn.xlarge``.
+- ``instance_count``: initial instance count, >= 1. Defaults to the profile's, else 1.
+- ``invocations_per_instance``: target invocations per instance per minute, >= 1. Defaults to the
+  profile's, else 624.
 - ``min_capacity``: autoscaling minimum, >= 1. Defaults to 1.
 - ``max_capacity``: autoscaling maximum, >= ``min_capacity``. Defaults to 4.
-- ``invocations_per_instance``: target invocations per instance per minute, >= 1. Defaults to 624.
+
+A key given with ``-c`` wins over the profile, which wins over the built-in default.
 
 Environment: ``CDK_DEFAULT_ACCOUNT`` / ``CDK_DEFAULT_REGION`` (set by the CDK CLI from your
 profile); without them the stack is environment-agnostic (the Triton image resolves per region
@@ -26,17 +32,20 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from model_build.examples import EXAMPLES
-from stacks.realtime_stack import DEFAULT_INVOCATIONS_PER_INSTANCE, RealtimeInferenceStack
+from model_build.profile import TuningProfile
+from stacks.realtime_stack import RealtimeInferenceStack
 
 STACK_ID = "TritonRealtimeInference"
 
+# None: not set here, so the profile's value (if any) or the stack's default applies.
 CONTEXT_DEFAULTS: dict[str, Any] = {
     "model": "bert-tiny",
-    "instance_type": "ml.g4dn.xlarge",
-    "instance_count": 1,
+    "profile": None,
+    "instance_type": None,
+    "instance_count": None,
     "min_capacity": 1,
     "max_capacity": 4,
-    "invocations_per_instance": DEFAULT_INVOCATIONS_PER_INSTANCE,
+    "invocations_per_instance": None,
 }
 
 
@@ -68,8 +77,14 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     model = str(values["model"])
     if model not in EXAMPLES:
         raise ContextError(f"context key 'model' must be one of {', '.join(EXAMPLES)} (got {model!r})")
-    instance_type = str(values["instance_type"])
-    if not instance_type.startswith("ml.") or instance_type.count(".") != 2:
+    profile = None
+    if values["profile"] is not None:
+        try:
+            profile = TuningProfile.load(str(values["profile"]))
+        except (OSError, ValueError) as error:  # ProfileError, or a file that is not JSON
+            raise ContextError(f"context key 'profile' must name a valid tuning profile: {error}") from None
+    instance_type = None if values["instance_type"] is None else str(values["instance_type"])
+    if instance_type is not None and (not instance_type.startswith("ml.") or instance_type.count(".") != 2):
         raise ContextError(
             f"context key 'instance_type' must look like 'ml.g4dn.xlarge' (got {instance_type!r})"
         )
@@ -81,12 +96,19 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         )
     return {
         "model": model,
+        "profile": profile,
         "instance_type": instance_type,
-        "initial_instance_count": _int("instance_count", values["instance_count"], 1),
+        "initial_instance_count": _optional_int("instance_count", values["instance_count"], 1),
         "min_capacity": min_capacity,
         "max_capacity": max_capacity,
-        "invocations_per_instance": _int("invocations_per_instance", values["invocations_per_instance"], 1),
+        "invocations_per_instance": _optional_int(
+            "invocations_per_instance", values["invocations_per_instance"], 1
+        ),
     }
+
+
+def _optional_int(key: str, value: Any, minimum: int) -> int | None:
+    return None if value is None else _int(key, value, minimum)
 
 
 def build_app(app: App | None = None, *, environ: Mapping[str, str] | None = None) -> App:

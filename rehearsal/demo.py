@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from tuning.payloads import decode_response, encode
+
 #: WordPiece ids of bert-base-uncased's special tokens: [PAD], [CLS], [SEP].
 PAD_ID, CLS_ID, SEP_ID = 0, 101, 102
 #: The first id of ordinary word pieces in bert-base-uncased (below are [unusedN] and symbols).
@@ -80,30 +82,14 @@ def tokenized_inputs(batch_size: int, sequence_length: int, *, seed: int, vocab_
     return {"input_ids": ids, "attention_mask": mask}
 
 
-_KSERVE_DATATYPES = {np.dtype(np.int64): "INT64", np.dtype(np.int32): "INT32", np.dtype(np.float32): "FP32"}
-
-
 def kserve_request(inputs: Mapping[str, np.ndarray]) -> bytes:
     """Encode inputs as a KServe v2 JSON inference request (what Triton's ``/invocations`` takes)."""
-    return json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": name,
-                    "shape": list(array.shape),
-                    "datatype": _KSERVE_DATATYPES[array.dtype],
-                    "data": array.reshape(-1).tolist(),
-                }
-                for name, array in inputs.items()
-            ]
-        }
-    ).encode()
+    return encode(inputs, encoding="json", route="sagemaker").body
 
 
 def kserve_outputs(body: bytes) -> dict[str, np.ndarray]:
-    """Decode a KServe v2 JSON response into output name → float array."""
-    doc = json.loads(body)
-    return {out["name"]: np.asarray(out["data"], dtype=np.float64).reshape(out["shape"]) for out in doc["outputs"]}
+    """Decode a KServe v2 JSON response into output name → array."""
+    return decode_response(body, "application/json")
 
 
 def torch_reference(spec: Any, inputs: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -7,10 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 from aws_cdk import App
+from aws_cdk.assertions import Match, Template
+
+from model_build.triton_config import parse_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,21 +48,77 @@ def assembly(tmp_path_factory):
     return _synth(tmp_path_factory.mktemp("synth"))
 
 
-def test_cdk_json_documents_every_context_key_with_the_app_default():
+def test_cdk_json_sets_exactly_the_app_defaults_that_are_not_left_to_the_profile():
     cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text())
-    assert cdk_json["context"] == CONTEXT_DEFAULTS
+    # Keys whose default is None are left unset so that a profile (or the stack default) decides.
+    assert cdk_json["context"] == {k: v for k, v in CONTEXT_DEFAULTS.items() if v is not None}
     assert cdk_json["app"].endswith("app.py")
 
 
-def test_settings_defaults():
+def test_settings_defaults_leave_profile_governed_keys_to_the_stack():
     assert settings_from_context({}) == {
         "model": "bert-tiny",
-        "instance_type": "ml.g4dn.xlarge",
-        "initial_instance_count": 1,
+        "profile": None,
+        "instance_type": None,
+        "initial_instance_count": None,
         "min_capacity": 1,
         "max_capacity": 4,
-        "invocations_per_instance": 624,
+        "invocations_per_instance": None,
     }
+
+
+def _write_profile(path, **overrides):
+    from model_build.profile import TuningProfile
+
+    reference = TuningProfile.load(REPO_ROOT / "bench" / "reference" / "gpu-h200-profile.json")
+    fields = {**reference.to_dict(), "model_name": "bert-tiny", **overrides}
+    TuningProfile.from_dict(fields).save(path)
+    return path
+
+
+def test_profile_context_sets_triton_options_count_and_scaling_target(tmp_path):
+    # GIVEN a measured profile for bert-tiny asking for 3 instances and a 5000/min scaling target
+    profile = _write_profile(
+        tmp_path / "profile.json", initial_instance_count=3, invocations_per_instance_target=5000, instance_count=3
+    )
+
+    # WHEN the app is built with -c profile=<path>
+    app = build_app(App(outdir=str(tmp_path / "out"), context={"profile": str(profile)}), environ={})
+
+    # THEN the variant, the scaling policy and the packaged config.pbtxt follow the profile
+    template = Template.from_stack(app.node.find_child(STACK_ID))
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InitialInstanceCount": 3})]},
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {"TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": 5000})},
+    )
+    assembly = app.synth()
+    (archive,) = [p for p in Path(assembly.directory).glob("asset.*") if p.is_file()]
+    with tarfile.open(archive) as tar:
+        (member,) = [m for m in tar.getmembers() if m.name.endswith("/config.pbtxt")]
+        config = parse_config(tar.extractfile(member).read().decode())
+    assert [g.count for g in config.instance_group] == [3]
+    assert config.max_batch_size == 128
+
+
+def test_context_key_wins_over_the_profile(tmp_path):
+    # GIVEN a profile with 3 initial instances  WHEN -c instance_count=2 is given as well
+    profile = _write_profile(tmp_path / "profile.json", initial_instance_count=3)
+    settings = settings_from_context({"profile": str(profile), "instance_count": "2"})
+    # THEN the explicit key wins and the profile is still applied for the rest
+    assert settings["initial_instance_count"] == 2
+    assert settings["profile"].initial_instance_count == 3
+
+
+def test_bad_profile_file_names_the_context_key(tmp_path):
+    (tmp_path / "bad.json").write_text('{"schema_version": 1}')
+    with pytest.raises(ContextError, match=r"context key 'profile' must name a valid tuning profile: .*model_name"):
+        settings_from_context({"profile": str(tmp_path / "bad.json")})
+    with pytest.raises(ContextError, match=r"context key 'profile' must name a valid tuning profile"):
+        settings_from_context({"profile": str(tmp_path / "missing.json")})
 
 
 def test_settings_accept_cli_strings():

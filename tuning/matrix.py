@@ -483,6 +483,27 @@ def run_matrix(
     return MatrixResult(out, assessments, chosen, profile, meta)
 
 
+def _source_on_device(spec: ModelSpec, device: str, half: bool) -> tuple[Any, Any, Callable[[int], tuple[Any, ...]]]:
+    """Load the spec's torch source on ``device`` (fp16 if ``half``) with a seeded example-input maker."""
+    import torch
+
+    from model_build.sources import random_inputs
+
+    loaded = spec.source.load()
+    if loaded.module is None:
+        raise ValueError(f"{spec.name}: the source has no torch module to export or trace")
+    module = loaded.module.to(device).eval()
+    if half:
+        module = module.half()
+
+    def example(n: int) -> tuple[Any, ...]:
+        arrays = random_inputs(loaded.inputs, n, seed=0)
+        tensors = (torch.from_numpy(arrays[t.name]).to(device) for t in loaded.inputs)
+        return tuple(t.half() if half and t.is_floating_point() else t for t in tensors)
+
+    return loaded, module, example
+
+
 def write_exported_program(
     spec: ModelSpec, path: Path, *, device: str = "cpu", half: bool = False
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -504,20 +525,8 @@ def write_exported_program(
     import torch
 
     from model_build.sources import TensorSpec as SourceTensor
-    from model_build.sources import random_inputs
 
-    loaded = spec.source.load()
-    if loaded.module is None:
-        raise ValueError(f"{spec.name}: the source has no torch module to export")
-    module = loaded.module.to(device).eval()
-    if half:
-        module = module.half()
-
-    def example(n: int) -> tuple[Any, ...]:
-        arrays = random_inputs(loaded.inputs, n, seed=0)
-        tensors = (torch.from_numpy(arrays[t.name]).to(device) for t in loaded.inputs)
-        return tuple(t.half() if half and t.is_floating_point() else t for t in tensors)
-
+    loaded, module, example = _source_on_device(spec, device, half)
     batch = torch.export.Dim("batch", min=1, max=max(2, spec.triton.max_batch_size))
     # dynamic_shapes mirrors forward's signature: one spec per parameter, and a ``*args`` parameter
     # (model_build wraps transformers models that way) takes one tuple for all its values.
@@ -562,21 +571,7 @@ def write_torchscript(
     import torch
 
     from model_build.sources import TensorSpec as SourceTensor
-    from model_build.sources import random_inputs
-
-    loaded = spec.source.load()
-    if loaded.module is None:
-        raise ValueError(f"{spec.name}: the source has no torch module to trace")
-
-    module = loaded.module.to(device)
-    if half:
-        module = module.half()
-
-    def example(n: int) -> tuple[Any, ...]:
-        arrays = random_inputs(loaded.inputs, n, seed=0)
-        tensors = (torch.from_numpy(arrays[t.name]).to(device) for t in loaded.inputs)
-        return tuple(t.half() if half and t.is_floating_point() else t for t in tensors)
-
+    loaded, module, example = _source_on_device(spec, device, half)
     with torch.inference_mode():
         traced = torch.jit.trace(module, example(batch_size), check_trace=False)
         result = traced(*example(batch_size + 1))
