@@ -400,14 +400,11 @@ def _invoke_and_compare(runtime: Any, spec: Any, endpoint_name: str, requests: i
         diff = float(np.max(np.abs(got - want)))
         worst = max(worst, diff)
         tokens = ",".join(str(int(n)) for n in inputs["attention_mask"].sum(axis=1))
+        first = f"{i:>3} {got.shape[0]:>4} {tokens[:10]:>10}  {response['InvokedProductionVariant']:<10} {elapsed_ms:7.1f}"
         for row in range(got.shape[0]):
             pred = f"{int(np.argmax(got[row]))} {np.array2string(got[row], precision=5)}"
             ref = f"{int(np.argmax(want[row]))} {np.array2string(want[row], precision=5)}"
-            lead = (
-                f"{i:>3} {got.shape[0]:>4} {tokens[:10]:>10}  {response['InvokedProductionVariant']:<10} {elapsed_ms:7.1f}"
-                if row == 0
-                else " " * 47
-            )
+            lead = first if row == 0 else " " * len(first)  # later rows of the same request line up
             say(f"{lead}  {pred:<34} {ref:<34} {float(np.max(np.abs(got[row] - want[row]))):8.1e}")
         if not np.allclose(got, want, atol=tol.atol, rtol=tol.rtol):
             raise DemoFailure(
