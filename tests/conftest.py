@@ -83,3 +83,20 @@ def nag_violations() -> Callable[[App], list[str]]:
         ]
 
     return run
+
+
+@pytest.fixture
+def relu_onnx() -> Callable[[Path], Path]:
+    """Write a one-node ONNX model (``y = relu(x)``, FP32 ``[batch, 4]``, opset 17) to a path."""
+
+    def make(path: Path) -> Path:
+        import onnx
+        from onnx import TensorProto, helper
+
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+        graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
+        return path
+
+    return make

@@ -17,22 +17,13 @@ from model_build.spec import ModelSpec, TritonOptions
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _relu_onnx(path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
-    return path
 
 
-def test_model_asset_uses_inputs_hash_and_the_archive(tmp_path: Path) -> None:
+def test_model_asset_uses_inputs_hash_and_the_archive(relu_onnx, tmp_path: Path) -> None:
     # GIVEN a spec and a stack
     spec = ModelSpec(
         name="relu",
-        source=OnnxFile(_relu_onnx(tmp_path / "relu.onnx")),
+        source=OnnxFile(relu_onnx(tmp_path / "relu.onnx")),
         triton=TritonOptions(max_batch_size=4),
     )
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))

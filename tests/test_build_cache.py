@@ -22,15 +22,6 @@ from model_build.triton_config import parse_config
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tiny_onnx(path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +30,10 @@ def bert_build(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
 
 
 @pytest.fixture
-def onnx_spec(tmp_path: Path) -> ModelSpec:
+def onnx_spec(relu_onnx, tmp_path: Path) -> ModelSpec:
     return ModelSpec(
         name="relu",
-        source=OnnxFile(_tiny_onnx(tmp_path / "relu.onnx")),
+        source=OnnxFile(relu_onnx(tmp_path / "relu.onnx")),
         triton=TritonOptions(max_batch_size=4, instance_kind="KIND_CPU"),
     )
 

@@ -17,15 +17,6 @@ from model_build.triton_config import parse_config
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _relu_onnx(path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
-    return path
 
 
 def _config_in(archive: Path, name: str) -> str:
@@ -53,9 +44,9 @@ def test_cli_builds_example_with_tuning_options(tmp_path: Path) -> None:
     assert manifest["verification"]["passed"] and manifest["archive"]["size_bytes"] == archive.stat().st_size
 
 
-def test_cli_builds_from_onnx_file_as_a_module(tmp_path: Path) -> None:
+def test_cli_builds_from_onnx_file_as_a_module(relu_onnx, tmp_path: Path) -> None:
     # GIVEN an existing ONNX file
-    model = _relu_onnx(tmp_path / "relu.onnx")
+    model = relu_onnx(tmp_path / "relu.onnx")
     # WHEN `python -m model_build build --onnx` runs in a fresh process
     run = subprocess.run(
         [
@@ -144,11 +135,11 @@ def test_cli_lists_examples(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.skipif(
     tensorrt_available(), reason="TensorRT is installed here; the unavailable path cannot happen"
 )
-def test_cli_tensorrt_backend_without_tensorrt_exits_1_with_trtexec_form(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_cli_tensorrt_backend_without_tensorrt_exits_1_with_trtexec_form(relu_onnx,
+    relu_onnx, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN an ONNX model and --backend tensorrt on a machine without TensorRT
-    model = _relu_onnx(tmp_path / "relu.onnx")
+    model = relu_onnx(tmp_path / "relu.onnx")
     argv = ["build", "--onnx", str(model), "--name", "relu", "--max-batch-size", "4", "--backend", "tensorrt"]
     # WHEN the CLI runs THEN it fails the stage (exit 1) and says how to build elsewhere
     code = main(

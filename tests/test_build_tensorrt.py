@@ -22,15 +22,6 @@ BERT_INPUTS = (TensorSpec("input_ids", "INT64", (512,)), TensorSpec("attention_m
 NO_TRT = "TensorRT is not installable on this CPU machine; run on a GPU machine with TensorRT"
 
 
-def _relu_onnx(path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
-    return path
 
 
 def test_profile_spans_one_to_max_batch_size() -> None:
@@ -128,11 +119,11 @@ def test_build_engine_without_tensorrt_says_where_to_build(tmp_path: Path) -> No
 @pytest.mark.skipif(
     tensorrt_available(), reason="TensorRT is installed here; the unavailable path cannot happen"
 )
-def test_pipeline_tensorrt_backend_fails_cleanly_without_tensorrt(tmp_path: Path) -> None:
+def test_pipeline_tensorrt_backend_fails_cleanly_without_tensorrt(relu_onnx, tmp_path: Path) -> None:
     # GIVEN a spec for the tensorrt backend
     spec = ModelSpec(
         name="relu",
-        source=OnnxFile(_relu_onnx(tmp_path / "relu.onnx")),
+        source=OnnxFile(relu_onnx(tmp_path / "relu.onnx")),
         triton=TritonOptions(max_batch_size=4),
         backend="tensorrt",
     )
@@ -144,10 +135,10 @@ def test_pipeline_tensorrt_backend_fails_cleanly_without_tensorrt(tmp_path: Path
 
 @pytest.mark.tensorrt
 @pytest.mark.skipif(not tensorrt_available(), reason=NO_TRT)
-def test_build_engine_writes_a_plan(tmp_path: Path) -> None:
+def test_build_engine_writes_a_plan(relu_onnx, tmp_path: Path) -> None:
     # GIVEN TensorRT WHEN an FP32 engine is built for a tiny graph THEN a non-empty plan exists
     result = build_engine(
-        _relu_onnx(tmp_path / "relu.onnx"),
+        relu_onnx(tmp_path / "relu.onnx"),
         tmp_path / "model.plan",
         inputs=(TensorSpec("x", "FP32", (4,)),),
         max_batch_size=4,
