@@ -135,7 +135,7 @@ def test_cli_lists_examples(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.skipif(
     tensorrt_available(), reason="TensorRT is installed here; the unavailable path cannot happen"
 )
-def test_cli_tensorrt_backend_without_tensorrt_exits_1_with_trtexec_form(relu_onnx,
+def test_cli_tensorrt_backend_without_tensorrt_exits_1_with_trtexec_form(
     relu_onnx, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN an ONNX model and --backend tensorrt on a machine without TensorRT
