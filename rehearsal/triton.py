@@ -371,6 +371,8 @@ class TritonServer:
             f"--model-repository={self.model_repository}",
             f"--backend-directory={installation.backends_dir}",
             "--allow-sagemaker=true",
+            # Triton 2.51 has no --sagemaker-address: this one port listens on 0.0.0.0 (the HTTP
+            # and metrics ports below are bound to loopback). See docs/rehearsal.md.
             f"--sagemaker-port={self._ports['sagemaker']}",
             "--allow-http=true",
             "--http-address=127.0.0.1",
