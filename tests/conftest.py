@@ -1,10 +1,11 @@
-"""Shared fixtures for the construct, stack and app tests (kept small on purpose)."""
+"""Shared fixtures: CDK helpers, a tiny ONNX model, and the local rehearsal (moto + data plane)."""
 
 from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,83 @@ def relu_onnx() -> Callable[[Path], Path]:
         return path
 
     return make
+
+
+# -- the local rehearsal: moto + the bert-tiny artifact + LocalDataPlane with a real Triton ---------
+
+_REHEARSAL_BUCKET = "rehearsal-models"
+_REHEARSAL_KEY = "bert-tiny/model.tar.gz"
+_REHEARSAL_ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+_REHEARSAL_IMAGE = "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
+
+
+@dataclass
+class Rehearsal:
+    """moto holding the bert-tiny artifact, a data plane serving it, and the boto3 clients to use."""
+
+    moto: Any
+    plane: Any
+    sagemaker: Any
+    runtime: Any
+    spec: Any
+    built: Any
+    bucket: str = _REHEARSAL_BUCKET
+
+    def create_endpoint(self, name: str, variants: dict[str, float], *, model_data_url: str | None = None) -> None:
+        """Create one Model per variant (same artifact) and an endpoint splitting traffic by weight."""
+        production_variants = []
+        for variant, weight in variants.items():
+            model_name = f"{name}-{variant}"
+            self.sagemaker.create_model(
+                ModelName=model_name,
+                ExecutionRoleArn=_REHEARSAL_ROLE,
+                PrimaryContainer={
+                    "Image": _REHEARSAL_IMAGE,
+                    "ModelDataUrl": model_data_url or f"s3://{self.bucket}/{_REHEARSAL_KEY}",
+                    "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": self.spec.name},
+                },
+            )
+            production_variants.append(
+                {
+                    "VariantName": variant,
+                    "ModelName": model_name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.g4dn.xlarge",
+                    "InitialVariantWeight": weight,
+                }
+            )
+        self.sagemaker.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=production_variants)
+        self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
+    """A ``bert`` endpoint (one ``AllTraffic`` variant) deployed in moto and served by the data plane."""
+    import boto3
+    from botocore.config import Config
+
+    from model_build.examples import get_example
+    from model_build.pipeline import build
+    from rehearsal.data_plane import LocalDataPlane
+    from rehearsal.moto_server import MotoServer
+
+    spec = get_example("bert-tiny")
+    built = build(spec)
+    with MotoServer() as moto:
+        s3_client = boto3.client("s3", **moto.boto3_kwargs())
+        s3_client.create_bucket(Bucket=_REHEARSAL_BUCKET)
+        s3_client.upload_file(str(built.archive_path), _REHEARSAL_BUCKET, _REHEARSAL_KEY)
+        sagemaker = boto3.client("sagemaker", **moto.boto3_kwargs())
+        with LocalDataPlane(moto.endpoint_url, work_dir=tmp_path_factory.mktemp("plane"), seed=0) as plane:
+            # Exactly what a client does against AWS, with the endpoint URL swapped.
+            runtime = boto3.client(
+                "sagemaker-runtime",
+                endpoint_url=plane.endpoint_url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(max_pool_connections=32, retries={"max_attempts": 1}),
+            )
+            r = Rehearsal(moto, plane, sagemaker, runtime, spec, built)
+            r.create_endpoint("bert", {"AllTraffic": 1.0})
+            yield r

@@ -9,89 +9,18 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import tarfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from model_build.examples import get_example
-from model_build.pipeline import build
-from rehearsal.data_plane import LocalDataPlane, safe_extract
+from rehearsal.data_plane import safe_extract
 from rehearsal.demo import kserve_outputs, kserve_request, tokenized_inputs, torch_reference
-from rehearsal.moto_server import MotoServer
-
-BUCKET = "rehearsal-models"
-KEY = "bert-tiny/model.tar.gz"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-IMAGE = "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
 
 
-@dataclass
-class Rehearsal:
-    moto: MotoServer
-    plane: LocalDataPlane
-    sagemaker: Any
-    runtime: Any
-    spec: Any
-
-    def create_endpoint(self, name: str, variants: dict[str, float], *, model_data_url: str | None = None) -> None:
-        """Create one Model per variant (same artifact) and an endpoint splitting traffic by weight."""
-        production_variants = []
-        for variant, weight in variants.items():
-            model_name = f"{name}-{variant}"
-            self.sagemaker.create_model(
-                ModelName=model_name,
-                ExecutionRoleArn=ROLE,
-                PrimaryContainer={
-                    "Image": IMAGE,
-                    "ModelDataUrl": model_data_url or f"s3://{BUCKET}/{KEY}",
-                    "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": self.spec.name},
-                },
-            )
-            production_variants.append(
-                {
-                    "VariantName": variant,
-                    "ModelName": model_name,
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.g4dn.xlarge",
-                    "InitialVariantWeight": weight,
-                }
-            )
-        self.sagemaker.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=production_variants)
-        self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
-
-
-@pytest.fixture(scope="module")
-def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
-    spec = get_example("bert-tiny")
-    built = build(spec)
-    with MotoServer() as moto:
-        s3 = boto3.client("s3", **moto.boto3_kwargs())
-        s3.create_bucket(Bucket=BUCKET)
-        s3.upload_file(str(built.archive_path), BUCKET, KEY)
-        sagemaker = boto3.client("sagemaker", **moto.boto3_kwargs())
-        with LocalDataPlane(moto.endpoint_url, work_dir=tmp_path_factory.mktemp("plane"), seed=0) as plane:
-            # Exactly what a client does against AWS, with the endpoint URL swapped.
-            runtime = boto3.client(
-                "sagemaker-runtime",
-                endpoint_url=plane.endpoint_url,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                config=Config(max_pool_connections=32, retries={"max_attempts": 1}),
-            )
-            r = Rehearsal(moto, plane, sagemaker, runtime, spec)
-            r.create_endpoint("bert", {"AllTraffic": 1.0})
-            yield r
-
-
-def invoke(r: Rehearsal, endpoint: str, inputs: dict[str, np.ndarray], **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+def invoke(r: Any, endpoint: str, inputs: dict[str, np.ndarray], **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
     response = r.runtime.invoke_endpoint(
         EndpointName=endpoint, ContentType="application/json", Body=kserve_request(inputs), **kwargs
     )
@@ -108,7 +37,7 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, dict
 
 
 @pytest.mark.slow
-def test_invoke_endpoint_through_boto3_equals_torch(rehearsal: Rehearsal) -> None:
+def test_invoke_endpoint_through_boto3_equals_torch(rehearsal: Any) -> None:
     # GIVEN tokenized-looking inputs with padding
     inputs = tokenized_inputs(batch_size=3, sequence_length=128, seed=7)
     # WHEN boto3's invoke_endpoint calls the local data plane
@@ -125,7 +54,7 @@ def test_invoke_endpoint_through_boto3_equals_torch(rehearsal: Rehearsal) -> Non
 
 
 @pytest.mark.slow
-def test_concurrent_invocations_all_answer_correctly(rehearsal: Rehearsal) -> None:
+def test_concurrent_invocations_all_answer_correctly(rehearsal: Any) -> None:
     # GIVEN 24 different requests
     requests = [tokenized_inputs(batch_size=1 + i % 4, sequence_length=128, seed=100 + i) for i in range(24)]
     # WHEN 8 threads send them at once through one boto3 client
@@ -140,7 +69,7 @@ def test_concurrent_invocations_all_answer_correctly(rehearsal: Rehearsal) -> No
 
 
 @pytest.mark.slow
-def test_two_weighted_variants_both_get_traffic_and_target_variant_pins_one(rehearsal: Rehearsal) -> None:
+def test_two_weighted_variants_both_get_traffic_and_target_variant_pins_one(rehearsal: Any) -> None:
     # GIVEN an endpoint with two variants weighted 1:1 (two Triton servers)
     rehearsal.create_endpoint("ab", {"VariantA": 1.0, "VariantB": 1.0})
     inputs = tokenized_inputs(batch_size=1, sequence_length=128, seed=3)
@@ -171,7 +100,7 @@ def test_two_weighted_variants_both_get_traffic_and_target_variant_pins_one(rehe
 
 
 @pytest.mark.slow
-def test_unknown_endpoint_is_a_validation_error(rehearsal: Rehearsal) -> None:
+def test_unknown_endpoint_is_a_validation_error(rehearsal: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
         rehearsal.runtime.invoke_endpoint(EndpointName="no-such-endpoint", ContentType="application/json", Body=b"{}")
     code, status, response = error_of(excinfo)
@@ -182,7 +111,7 @@ def test_unknown_endpoint_is_a_validation_error(rehearsal: Rehearsal) -> None:
 
 
 @pytest.mark.slow
-def test_deleted_endpoint_is_not_found_on_the_next_call(rehearsal: Rehearsal) -> None:
+def test_deleted_endpoint_is_not_found_on_the_next_call(rehearsal: Any) -> None:
     rehearsal.create_endpoint("short-lived", {"AllTraffic": 1.0})
     rehearsal.sagemaker.delete_endpoint(EndpointName="short-lived")
     with pytest.raises(rehearsal.runtime.exceptions.ValidationError, match=r"short-lived .* not found"):
@@ -190,7 +119,7 @@ def test_deleted_endpoint_is_not_found_on_the_next_call(rehearsal: Rehearsal) ->
 
 
 @pytest.mark.slow
-def test_body_the_model_rejects_is_a_model_error_with_the_original_status(rehearsal: Rehearsal) -> None:
+def test_body_the_model_rejects_is_a_model_error_with_the_original_status(rehearsal: Any) -> None:
     # GIVEN a well-formed request with a tensor of the wrong width (127 tokens, the model takes 128)
     bad = tokenized_inputs(batch_size=1, sequence_length=127, seed=0)
     # WHEN it is sent
@@ -206,7 +135,7 @@ def test_body_the_model_rejects_is_a_model_error_with_the_original_status(rehear
 
 
 @pytest.mark.slow
-def test_body_that_is_not_json_is_a_model_error(rehearsal: Rehearsal) -> None:
+def test_body_that_is_not_json_is_a_model_error(rehearsal: Any) -> None:
     with pytest.raises(rehearsal.runtime.exceptions.ModelError) as excinfo:
         rehearsal.runtime.invoke_endpoint(EndpointName="bert", ContentType="application/json", Body=b"not json")
     assert excinfo.value.response["OriginalStatusCode"] >= 400
@@ -215,7 +144,7 @@ def test_body_that_is_not_json_is_a_model_error(rehearsal: Rehearsal) -> None:
 
 @pytest.mark.slow
 def test_unknown_target_variant_and_target_model_on_single_model_endpoint_are_validation_errors(
-    rehearsal: Rehearsal,
+    rehearsal: Any,
 ) -> None:
     body = kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=0))
     with pytest.raises(rehearsal.runtime.exceptions.ValidationError, match="Variant Nope not found"):
@@ -225,15 +154,15 @@ def test_unknown_target_variant_and_target_model_on_single_model_endpoint_are_va
 
 
 @pytest.mark.slow
-def test_payload_over_6_mb_is_a_validation_error(rehearsal: Rehearsal) -> None:
+def test_payload_over_6_mb_is_a_validation_error(rehearsal: Any) -> None:
     with pytest.raises(rehearsal.runtime.exceptions.ValidationError, match="6 MB"):
         rehearsal.runtime.invoke_endpoint(EndpointName="bert", Body=b"x" * (6 * 1024 * 1024 + 1))
 
 
 @pytest.mark.slow
-def test_missing_artifact_is_a_model_error_and_starts_no_server(rehearsal: Rehearsal) -> None:
+def test_missing_artifact_is_a_model_error_and_starts_no_server(rehearsal: Any) -> None:
     # GIVEN an endpoint whose model points at an object that does not exist
-    rehearsal.create_endpoint("broken", {"AllTraffic": 1.0}, model_data_url=f"s3://{BUCKET}/missing/model.tar.gz")
+    rehearsal.create_endpoint("broken", {"AllTraffic": 1.0}, model_data_url=f"s3://{rehearsal.bucket}/missing/model.tar.gz")
     body = kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=0))
     # WHEN it is invoked twice
     for _ in range(2):

@@ -6,56 +6,24 @@ the client is boto3's sagemaker-runtime: the path a real endpoint takes, with th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 
-from model_build.examples import get_example
-from model_build.pipeline import build
-from rehearsal.data_plane import LocalDataPlane
-from rehearsal.moto_server import MotoServer
 from tuning.loadgen import probe, run_fixed
 from tuning.matrix import input_specs
 from tuning.payloads import encode, sample_inputs
 from tuning.transports import Boto3Transport
 
-BUCKET = "tuning-models"
-KEY = "bert-tiny/model.tar.gz"
-
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Boto3Transport, Any]]:
-    spec = get_example("bert-tiny")
-    built = build(spec)
-    with MotoServer() as moto:
-        s3 = boto3.client("s3", **moto.boto3_kwargs())
-        s3.create_bucket(Bucket=BUCKET)
-        s3.upload_file(str(built.archive_path), BUCKET, KEY)
-        sagemaker = boto3.client("sagemaker", **moto.boto3_kwargs())
-        sagemaker.create_model(
-            ModelName="bert",
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerExecution",
-            PrimaryContainer={
-                "Image": "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3",
-                "ModelDataUrl": f"s3://{BUCKET}/{KEY}",
-                "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": spec.name},
-            },
-        )
-        sagemaker.create_endpoint_config(
-            EndpointConfigName="bert-config",
-            ProductionVariants=[
-                {"VariantName": "AllTraffic", "ModelName": "bert", "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}
-            ],
-        )
-        sagemaker.create_endpoint(EndpointName="bert", EndpointConfigName="bert-config")
-        with LocalDataPlane(moto.endpoint_url, work_dir=tmp_path_factory.mktemp("plane")) as plane:
-            transport = Boto3Transport(
-                "bert", endpoint_url=plane.endpoint_url, aws_access_key_id="testing", aws_secret_access_key="testing"
-            )
-            yield transport, built
+def endpoint(rehearsal: Any) -> tuple[Boto3Transport, Any]:
+    """The rehearsal's ``bert`` endpoint as a load-generator transport, and its build."""
+    transport = Boto3Transport(
+        "bert", endpoint_url=rehearsal.plane.endpoint_url, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    return transport, rehearsal.built
 
 
 @pytest.mark.slow
