@@ -181,3 +181,45 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
             r = Rehearsal(moto, plane, sagemaker, runtime, spec, built)
             r.create_endpoint("bert", {"AllTraffic": 1.0})
             yield r
+
+
+# -- tuning profiles -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_profile() -> Callable[..., Any]:
+    """Build a valid bert-tiny ``TuningProfile`` (ig-db on ml.g4dn.xlarge); keyword overrides replace fields."""
+    from model_build.profile import MeasuredFigures, Provenance, TuningProfile
+
+    def make(**overrides: Any) -> Any:
+        fields: dict[str, Any] = {
+            "model_name": "bert-tiny",
+            "configuration": "ig-db",
+            "instance_type": "ml.g4dn.xlarge",
+            "max_batch_size": 32,
+            "dynamic_batching": True,
+            "preferred_batch_sizes": (8, 16),
+            "max_queue_delay_microseconds": 100,
+            "instance_count": 2,
+            "initial_instance_count": 10,
+            "invocations_per_instance_target": 3000,
+            "safety_factor": 0.7,
+            "target_invocations_per_minute": 30_000,
+            "latency_target_ms": 500.0,
+            "latency_percentile": 99.0,
+            "measured": MeasuredFigures(
+                throughput_rps=72.0,
+                invocations_per_minute=4320.0,
+                p50_ms=10.0,
+                p90_ms=12.0,
+                p99_ms=20.0,
+                concurrency=8,
+                mean_batch_size=4.0,
+                requests=720,
+            ),
+            "provenance": Provenance(machine="test", date="2026-11-21T00:00:00Z", tool_versions={"triton": "2.51"}),
+        }
+        fields.update(overrides)
+        return TuningProfile(**fields)
+
+    return make

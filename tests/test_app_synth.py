@@ -67,20 +67,14 @@ def test_settings_defaults_leave_profile_governed_keys_to_the_stack():
     }
 
 
-def _write_profile(path, **overrides):
-    from model_build.profile import TuningProfile
-
-    reference = TuningProfile.load(REPO_ROOT / "bench" / "reference" / "gpu-h200-profile.json")
-    fields = {**reference.to_dict(), "model_name": "bert-tiny", **overrides}
-    TuningProfile.from_dict(fields).save(path)
-    return path
 
 
-def test_profile_context_sets_triton_options_count_and_scaling_target(tmp_path):
-    # GIVEN a measured profile for bert-tiny asking for 3 instances and a 5000/min scaling target
-    profile = _write_profile(
-        tmp_path / "profile.json", initial_instance_count=3, invocations_per_instance_target=5000, instance_count=3
-    )
+def test_profile_context_sets_triton_options_count_and_scaling_target(make_profile, tmp_path):
+    # GIVEN a measured profile for bert-tiny: 3 initial instances, a 2900/min scaling target, 3 model
+    # instances per GPU and max_batch_size 128 (all different from the app's defaults)
+    profile = make_profile(
+        initial_instance_count=3, invocations_per_instance_target=2900, instance_count=3, max_batch_size=128
+    ).save(tmp_path / "profile.json")
 
     # WHEN the app is built with -c profile=<path>
     app = build_app(App(outdir=str(tmp_path / "out"), context={"profile": str(profile)}), environ={})
@@ -93,7 +87,7 @@ def test_profile_context_sets_triton_options_count_and_scaling_target(tmp_path):
     )
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
-        {"TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": 5000})},
+        {"TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": 2900})},
     )
     assembly = app.synth()
     (archive,) = [p for p in Path(assembly.directory).glob("asset.*") if p.is_file()]
@@ -104,9 +98,9 @@ def test_profile_context_sets_triton_options_count_and_scaling_target(tmp_path):
     assert config.max_batch_size == 128
 
 
-def test_context_key_wins_over_the_profile(tmp_path):
+def test_context_key_wins_over_the_profile(make_profile, tmp_path):
     # GIVEN a profile with 3 initial instances  WHEN -c instance_count=2 is given as well
-    profile = _write_profile(tmp_path / "profile.json", initial_instance_count=3)
+    profile = make_profile(initial_instance_count=3).save(tmp_path / "profile.json")
     settings = settings_from_context({"profile": str(profile), "instance_count": "2"})
     # THEN the explicit key wins and the profile is still applied for the rest
     assert settings["initial_instance_count"] == 2

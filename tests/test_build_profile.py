@@ -8,53 +8,21 @@ import json
 import pytest
 
 from model_build.examples import get_example
-from model_build.profile import SCHEMA_VERSION, MeasuredFigures, ProfileError, Provenance, TuningProfile
+from model_build.profile import SCHEMA_VERSION, ProfileError, TuningProfile
 from model_build.spec import DynamicBatching
 
 
-def _profile(**overrides):
-    fields = {
-        "model_name": "bert-tiny",
-        "configuration": "ig-db",
-        "instance_type": "ml.g4dn.xlarge",
-        "max_batch_size": 32,
-        "dynamic_batching": True,
-        "preferred_batch_sizes": (8, 16),
-        "max_queue_delay_microseconds": 100,
-        "instance_count": 2,
-        "initial_instance_count": 10,
-        "invocations_per_instance_target": 3000,
-        "safety_factor": 0.7,
-        "target_invocations_per_minute": 30_000,
-        "latency_target_ms": 500.0,
-        "latency_percentile": 99.0,
-        "measured": MeasuredFigures(
-            throughput_rps=72.0,
-            invocations_per_minute=4320.0,
-            p50_ms=10.0,
-            p90_ms=12.0,
-            p99_ms=20.0,
-            concurrency=8,
-            mean_batch_size=4.0,
-            requests=720,
-        ),
-        "provenance": Provenance(machine="test", date="2026-11-21T00:00:00Z", tool_versions={"triton": "2.51"}),
-    }
-    fields.update(overrides)
-    return TuningProfile(**fields)
-
-
-def test_profile_round_trips_through_json(tmp_path):
-    profile = _profile()
+def test_profile_round_trips_through_json(make_profile, tmp_path):
+    profile = make_profile()
     path = profile.save(tmp_path / "profile.json")
     loaded = TuningProfile.load(path)
     assert loaded == profile
     assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
 
 
-def test_apply_to_sets_the_measured_triton_options_only():
+def test_apply_to_sets_the_measured_triton_options_only(make_profile):
     spec = get_example("bert-tiny")
-    tuned = _profile().apply_to(spec)
+    tuned = make_profile().apply_to(spec)
     assert tuned.triton.max_batch_size == 32
     assert tuned.triton.dynamic_batching == DynamicBatching(preferred_batch_sizes=(8, 16), max_queue_delay_microseconds=100)
     assert tuned.triton.instance_count == 2
@@ -63,20 +31,20 @@ def test_apply_to_sets_the_measured_triton_options_only():
     tuned.validate()
 
 
-def test_apply_to_without_dynamic_batching_clears_it():
+def test_apply_to_without_dynamic_batching_clears_it(make_profile):
     spec = get_example("bert-tiny")
     spec = dataclasses.replace(spec, triton=dataclasses.replace(spec.triton, dynamic_batching=DynamicBatching()))
-    base = _profile(dynamic_batching=False, preferred_batch_sizes=(), max_queue_delay_microseconds=0, instance_count=1)
+    base = make_profile(dynamic_batching=False, preferred_batch_sizes=(), max_queue_delay_microseconds=0, instance_count=1)
     assert base.apply_to(spec).triton.dynamic_batching is None
 
 
-def test_apply_to_another_model_is_refused():
+def test_apply_to_another_model_is_refused(make_profile):
     with pytest.raises(ProfileError, match=r"model_name 'bert-tiny' does not match ModelSpec\.name 'bert-base'"):
-        _profile().apply_to(get_example("bert-base"))
+        make_profile().apply_to(get_example("bert-base"))
 
 
-def test_load_names_unknown_and_missing_fields(tmp_path):
-    data = _profile().to_dict()
+def test_load_names_unknown_and_missing_fields(make_profile, tmp_path):
+    data = make_profile().to_dict()
     data["colour"] = "blue"
     del data["instance_type"]
     del data["measured"]["p99_ms"]
@@ -91,8 +59,8 @@ def test_load_names_unknown_and_missing_fields(tmp_path):
     assert "measured.p99_ms is required" in message
 
 
-def test_load_refuses_another_schema_version():
-    data = _profile().to_dict()
+def test_load_refuses_another_schema_version(make_profile):
+    data = make_profile().to_dict()
     data["schema_version"] = 99
     with pytest.raises(ProfileError, match="schema_version must be 1"):
         TuningProfile.from_dict(data)
@@ -119,22 +87,22 @@ def test_load_refuses_text_that_is_not_json():
         ({"max_queue_delay_microseconds": -1}, "max_queue_delay_microseconds"),
     ],
 )
-def test_invalid_values_name_the_field(overrides, field):
+def test_invalid_values_name_the_field(make_profile, overrides, field):
     with pytest.raises(ProfileError, match=field):
-        _profile(**overrides)
+        make_profile(**overrides)
 
 
-def test_invalid_measured_figures_are_named():
-    bad = dataclasses.replace(_profile().measured, p50_ms=30.0, error_rate=2.0)
+def test_invalid_measured_figures_are_named(make_profile):
+    bad = dataclasses.replace(make_profile().measured, p50_ms=30.0, error_rate=2.0)
     with pytest.raises(ProfileError) as error:
-        _profile(measured=bad)
+        make_profile(measured=bad)
     assert "measured.error_rate" in str(error.value)
     assert "measured percentiles must not decrease" in str(error.value)
 
 
-def test_every_problem_is_reported_at_once():
+def test_every_problem_is_reported_at_once(make_profile):
     with pytest.raises(ProfileError) as error:
-        _profile(max_batch_size=0, safety_factor=2.0, instance_type="x")
+        make_profile(max_batch_size=0, safety_factor=2.0, instance_type="x")
     assert str(error.value).count(";") >= 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -10,7 +11,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 
 from model_build.examples import get_example
-from model_build.profile import MeasuredFigures, ProfileError, Provenance, TuningProfile
+from model_build.profile import ProfileError
 from model_build.spec import DynamicBatching
 from stacks.realtime_stack import (
     DEFAULT_INVOCATIONS_PER_INSTANCE,
@@ -119,37 +120,22 @@ def test_stack_refuses_bad_instance_type():
         RealtimeInferenceStack(App(), "Bad", instance_type="g4dn")
 
 
-def _seed_like_profile(**overrides):
-    # Same Triton settings as seed_tuned_spec for bert-tiny, so the build is a cache hit.
-    fields = {
-        "model_name": "bert-tiny",
-        "configuration": "ig-db",
-        "instance_type": "ml.g4dn.xlarge",
-        "max_batch_size": get_example("bert-tiny").triton.max_batch_size,
-        "dynamic_batching": True,
-        "preferred_batch_sizes": (16,),
-        "max_queue_delay_microseconds": 100,
-        "instance_count": 2,
-        "initial_instance_count": 3,
-        "invocations_per_instance_target": 1500,
-        "target_invocations_per_minute": 4500,
-        "latency_target_ms": 500.0,
-        "measured": MeasuredFigures(
-            throughput_rps=36.0,
-            invocations_per_minute=2160.0,
-            p50_ms=10.0,
-            p90_ms=12.0,
-            p99_ms=20.0,
-            concurrency=8,
-            mean_batch_size=4.0,
-            requests=720,
-        ),
-        "provenance": Provenance(
-            machine="test", date="2026-11-21T00:00:00Z", tool_versions={"triton": "2.51"}
-        ),
-    }
-    fields.update(overrides)
-    return TuningProfile(**fields)
+@pytest.fixture
+def seed_like_profile(make_profile):
+    """A profile with seed_tuned_spec's Triton settings for bert-tiny, so the build is a cache hit."""
+
+    def make(**overrides):
+        seed_like = {
+            "max_batch_size": get_example("bert-tiny").triton.max_batch_size,
+            "preferred_batch_sizes": (16,),
+            "initial_instance_count": 3,
+            "invocations_per_instance_target": 1500,
+            "target_invocations_per_minute": 4500,
+            "measured": dataclasses.replace(make_profile().measured, throughput_rps=36.0, invocations_per_minute=2160.0),
+        }
+        return make_profile(**{**seed_like, **overrides})
+
+    return make
 
 
 def test_tuned_spec_without_profile_is_the_seed_configuration():
@@ -157,9 +143,9 @@ def test_tuned_spec_without_profile_is_the_seed_configuration():
     assert tuned_spec(spec) == seed_tuned_spec(spec)
 
 
-def test_tuned_spec_applies_profile_and_instance_kind():
+def test_tuned_spec_applies_profile_and_instance_kind(seed_like_profile):
     # GIVEN a profile with other batching settings
-    profile = _seed_like_profile(preferred_batch_sizes=(4, 8), instance_count=3, max_batch_size=16)
+    profile = seed_like_profile(preferred_batch_sizes=(4, 8), instance_count=3, max_batch_size=16)
 
     # WHEN
     spec = tuned_spec(get_example("bert-tiny"), profile=profile, gpu=False)
@@ -175,15 +161,15 @@ def test_tuned_spec_applies_profile_and_instance_kind():
     )
 
 
-def test_tuned_spec_refuses_profile_of_another_model():
+def test_tuned_spec_refuses_profile_of_another_model(seed_like_profile):
     with pytest.raises(ProfileError, match=r"does not match ModelSpec\.name 'bert-large'"):
-        tuned_spec(get_example("bert-large"), profile=_seed_like_profile())
+        tuned_spec(get_example("bert-large"), profile=seed_like_profile())
 
 
-def test_stack_takes_count_and_target_from_profile():
+def test_stack_takes_count_and_target_from_profile(seed_like_profile):
     # GIVEN / WHEN
     stack = RealtimeInferenceStack(
-        App(), "Tuned", profile=_seed_like_profile(), min_capacity=2, max_capacity=6
+        App(), "Tuned", profile=seed_like_profile(), min_capacity=2, max_capacity=6
     )
 
     # THEN
@@ -203,8 +189,8 @@ def test_stack_takes_count_and_target_from_profile():
     assert Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("tuning profile")) == []
 
 
-def test_stack_warns_when_profile_was_measured_on_another_instance_type():
-    stack = RealtimeInferenceStack(App(), "Tuned", profile=_seed_like_profile(), instance_type="ml.g5.xlarge")
+def test_stack_warns_when_profile_was_measured_on_another_instance_type(seed_like_profile):
+    stack = RealtimeInferenceStack(App(), "Tuned", profile=seed_like_profile(), instance_type="ml.g5.xlarge")
     Annotations.from_stack(stack).has_warning(
         "/Tuned", Match.string_like_regexp("measured on ml.g4dn.xlarge, not ml.g5.xlarge")
     )
