@@ -10,8 +10,9 @@ bundled Triton (nvidia-pytriton 0.7.0 → 2.51) ships only the python backend, s
   (``compile: <inductor mode>``) and padded to ``batch_buckets`` — the GPU benchmark path.
 
 Config ``parameters`` (all strings): ``executor``, ``model_file``, ``precision`` (``fp32``/``fp16``/``bf16``),
-``compile`` (an inductor mode, ``default`` for torch's default; ``.pt2`` only), ``batch_buckets``
-(``8,16,32``: pad each batch to the next size, compiled ahead at load time),
+``compile`` (an inductor mode, ``default`` for torch's default; ``.pt2`` only; without buckets one
+dynamic-batch compile, warmed up at batch 1, 2 and ``max_batch_size`` during load), ``batch_buckets``
+(``8,16,32``: pad each batch to the next size; each size compiled statically and warmed up at load),
 ``device`` (``auto``/``cpu``/``cuda``), ``num_threads`` (CPU threads per instance; defaults to the cores
 divided by the instance count so instances do not oversubscribe the CPU).
 
