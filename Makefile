@@ -26,9 +26,9 @@ node_modules/.installed: package.json
 	touch $@
 
 # Triton Inference Server 2.51 from the nvidia-pytriton wheel, unpacked (not pip-installed:
-# its numpy<2 pin conflicts with the rest of the toolchain). See rehearsal/triton.py.
+# its numpy<2 pin conflicts with the rest of the toolchain). See triton_runtime/server.py.
 .triton/.installed: $(VENV)/.installed
-	$(PY) -m rehearsal.triton install --dest .triton
+	$(PY) -m triton_runtime install --dest .triton
 	touch $@
 
 demo: setup

@@ -80,7 +80,7 @@ def _peak_tflops(gpu: str, override: float | None) -> tuple[float | None, str]:
 
 def _model_file(args: argparse.Namespace, spec: Any, work: Path) -> tuple[Path, tuple[Any, ...], tuple[Any, ...]]:
     """Write the model the torch executor serves: a torch.export program (compilable) or TorchScript."""
-    from tuning.matrix import write_exported_program, write_torchscript
+    from model_build.export import write_exported_program, write_torchscript
 
     if args.export == "pt2":
         path = work / "bert-base.pt2"
@@ -128,7 +128,7 @@ def main() -> int:
 
     from model_build.sources import TransformersConfig
     from model_build.spec import ModelSpec, TritonOptions
-    from rehearsal import triton as triton_mod
+    from triton_runtime import server as triton_mod
     from tuning.matrix import (
         Configuration,
         MatrixPlan,

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from model_build.backends import BUILDABLE
 from model_build.examples import EXAMPLE_DESCRIPTIONS, EXAMPLES, get_example
 from model_build.sources import OnnxFile
-from model_build.spec import BACKENDS, INSTANCE_KINDS, DynamicBatching, ModelSpec
+from model_build.spec import INSTANCE_KINDS, DynamicBatching, ModelSpec
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--opset", type=int, help="ONNX opset of the export (default 17)")
     b.add_argument(
-        "--backend", choices=BACKENDS, help="onnxruntime (model.onnx, default) or tensorrt (model.plan)"
+        "--backend", choices=BUILDABLE, help="onnxruntime (model.onnx, default) or tensorrt (model.plan)"
     )
     b.add_argument(
         "--cache-dir",

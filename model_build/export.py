@@ -1,4 +1,9 @@
-"""Stage: torch module → ONNX file with a dynamic batch axis and stable tensor names.
+"""Every torch exporter of the project: ONNX (the build stage), TorchScript and ``torch.export``.
+
+The build stage turns a torch module into an ONNX file with a dynamic batch axis and stable
+tensor names (:func:`export_onnx`). The torch executor of :mod:`model_build.local_serving` (the
+GPU benchmarks) serves a TorchScript trace (:func:`write_torchscript`) or a ``torch.export``
+program (:func:`write_exported_program`) of the same source instead.
 
 Which exporter, and why (checked with torch 2.13.0):
 
@@ -19,11 +24,15 @@ import inspect
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from model_build.sources import EXPORT_BATCH_SIZE, LoadedModel, random_inputs
+from model_build.sources import EXPORT_BATCH_SIZE, LoadedModel, TensorSpec, random_inputs
+
+if TYPE_CHECKING:
+    from model_build.spec import ModelSpec
 
 EXPORTERS: tuple[str, ...] = ("auto", "torchscript", "dynamo")
 
@@ -171,3 +180,107 @@ def _check(onnx_path: Path) -> None:
         onnx.checker.check_model(str(onnx_path))
     except Exception as exc:
         raise ExportError(f"{onnx_path.name} is not a valid ONNX model: {exc}") from exc
+
+
+# ----------------------------------------------------------------------------------------------
+# Programs for the torch executor (model_build.local_serving): TorchScript and torch.export
+
+
+def _source_on_device(spec: ModelSpec, device: str, half: bool) -> tuple[Any, Any, Callable[[int], tuple[Any, ...]]]:
+    """Load the spec's torch source on ``device`` (fp16 if ``half``) with a seeded example-input maker."""
+    import torch
+
+    loaded = spec.source.load()
+    if loaded.module is None:
+        raise ValueError(f"{spec.name}: the source has no torch module to export or trace")
+    module = loaded.module.to(device).eval()
+    if half:
+        module = module.half()
+
+    def example(n: int) -> tuple[Any, ...]:
+        arrays = random_inputs(loaded.inputs, n, seed=0)
+        tensors = (torch.from_numpy(arrays[t.name]).to(device) for t in loaded.inputs)
+        return tuple(t.half() if half and t.is_floating_point() else t for t in tensors)
+
+    return loaded, module, example
+
+
+def write_exported_program(
+    spec: ModelSpec, path: Path, *, device: str = "cpu", half: bool = False
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Export the spec's source model with ``torch.export`` (dynamic batch axis) for the torch executor.
+
+    Unlike a TorchScript trace, an exported program can be ``torch.compile``-d inside the server.
+    Export on the serving device and in the serving precision: the program records the tensors
+    ``forward`` creates (position ids, mask fill values) with that device and dtype.
+
+    Args:
+        spec: The model; the batch axis ranges over ``1..spec.triton.max_batch_size``.
+        path: Where to save the ``.pt2`` file.
+        device: ``cpu`` or ``cuda``.
+        half: Export in fp16.
+
+    Returns:
+        ``(inputs, outputs)`` as :class:`model_build.sources.TensorSpec` tuples.
+    """
+    import torch
+
+
+    loaded, module, example = _source_on_device(spec, device, half)
+    batch = torch.export.Dim("batch", min=1, max=max(2, spec.triton.max_batch_size))
+    # dynamic_shapes mirrors forward's signature: one spec per parameter, and a ``*args`` parameter
+    # (model_build wraps transformers models that way) takes one tuple for all its values.
+    per_input = tuple({0: batch} for _ in loaded.inputs)
+    params = inspect.signature(module.forward).parameters.values()
+    varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+    dynamic = (per_input,) if varargs else per_input
+    with torch.inference_mode():
+        program = torch.export.export(module, example(2), dynamic_shapes=dynamic)
+        result = program.module()(*example(3))
+    values = result if isinstance(result, (tuple, list)) else (result,)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.export.save(program, str(path))
+    outputs = tuple(
+        TensorSpec(name, "FP32", tuple(int(d) for d in v.shape[1:]))
+        for name, v in zip(loaded.output_names, values, strict=True)
+    )
+    return loaded.inputs, outputs
+
+
+def write_torchscript(
+    spec: ModelSpec, path: Path, *, batch_size: int = 2, device: str = "cpu", half: bool = False
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Trace the spec's source model to TorchScript for the torch executor.
+
+    The trace runs at ``batch_size`` and is checked at ``batch_size + 1``, so a graph that
+    baked the batch dimension in fails here rather than inside Triton. Trace on the device
+    and in the precision that will serve: a trace records the tensors ``forward`` creates
+    (transformers' position ids, mask fill values) with the device and dtype of the trace,
+    so a CPU fp32 trace fails on CUDA.
+
+    Args:
+        spec: The model.
+        path: Where to save the TorchScript file.
+        batch_size: Batch of the example inputs.
+        device: ``cpu`` or ``cuda``.
+        half: Trace in fp16 (the torch executor's ``precision: fp16``).
+
+    Returns:
+        ``(inputs, outputs)`` as :class:`model_build.sources.TensorSpec` tuples.
+    """
+    import torch
+
+    loaded, module, example = _source_on_device(spec, device, half)
+    with torch.inference_mode():
+        traced = torch.jit.trace(module, example(batch_size), check_trace=False)
+        result = traced(*example(batch_size + 1))
+    values = result if isinstance(result, (tuple, list)) else (result,)
+    if int(values[0].shape[0]) != batch_size + 1:
+        raise ValueError(f"{spec.name}: the traced model fixed the batch dimension at {batch_size}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    traced.save(str(path))
+    outputs = tuple(
+        TensorSpec(name, "FP32", tuple(int(d) for d in v.shape[1:]))
+        for name, v in zip(loaded.output_names, values, strict=True)
+    )
+    return loaded.inputs, outputs

@@ -20,12 +20,13 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
+from model_build.backends import ONNXRUNTIME, PYTHON
 from model_build.triton_config import parse_config
 
 EXECUTORS = ("onnxruntime", "torch")
 """What the python backend runs: ``model.onnx`` through ONNX Runtime, or TorchScript ``model.pt``."""
 
-_MODEL_FILES = {"onnxruntime": "model.onnx", "torch": "model.pt"}
+_MODEL_FILES = {"onnxruntime": ONNXRUNTIME.model_filename, "torch": "model.pt"}
 _TEMPLATE = "python_backend_model.py"
 _KINDS = {
     "cpu": mc.ModelInstanceGroup.KIND_CPU,
@@ -103,7 +104,7 @@ def local_config(
 
     local = mc.ModelConfig()
     local.CopyFrom(config)
-    local.backend = "python"
+    local.backend = PYTHON.triton_backend
     # platform/default_model_filename name the production runtime and its file; the python backend
     # would otherwise look for `model.onnx` as its Python source.
     local.ClearField("platform")

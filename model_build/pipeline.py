@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from model_build import cache
+from model_build.backends import backend
 from model_build.spec import BUILD_FORMAT_VERSION, ModelSpec, tool_versions
 
 T = TypeVar("T")
@@ -112,13 +113,7 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
     from model_build.export import export_onnx
     from model_build.package import file_sha256, package_repository
     from model_build.repository import write_repository
-    from model_build.triton_config import (
-        MODEL_FILENAMES,
-        PLATFORMS,
-        build_config,
-        onnx_io,
-        validate_against_onnx,
-    )
+    from model_build.triton_config import build_config, onnx_io, validate_against_onnx
     from model_build.verify import verification_batch_sizes, verify_onnx
 
     mbs = spec.triton.max_batch_size
@@ -156,7 +151,7 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
         config = build_config(spec, inputs, outputs)
         validate_against_onnx(config, onnx_path)
         return write_repository(
-            work / cache.REPOSITORY_NAME, config, model_file, model_filename=MODEL_FILENAMES[spec.backend]
+            work / cache.REPOSITORY_NAME, config, model_file, model_filename=backend(spec.backend).model_filename
         )
 
     repo = reporter.stage("repository", "Writing the Triton repository", make_repository)
@@ -171,7 +166,7 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
         "inputs_hash": inputs_hash,
         "tool_versions": tool_versions(),
         "spec": spec.to_dict(),
-        "platform": PLATFORMS[spec.backend],
+        "platform": backend(spec.backend).platform,
         "inputs": [s.to_dict() for s in inputs],
         "outputs": [s.to_dict() for s in outputs],
         "exporter": exported.exporter,

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from model_build.backends import BUILDABLE
 from model_build.sources import ModelSource
 
 # Bump when the layout or content of a build changes for the same inputs (archive layout,
@@ -24,7 +25,6 @@ BUILD_FORMAT_VERSION = "1"
 # random initialisation and graph of TransformersConfig sources.
 HASHED_TOOLS: tuple[str, ...] = ("torch", "transformers", "onnx", "onnxruntime", "tritonclient")
 
-BACKENDS: tuple[str, ...] = ("onnxruntime", "tensorrt")
 INSTANCE_KINDS: tuple[str, ...] = ("KIND_GPU", "KIND_CPU", "KIND_AUTO")
 TRT_PRECISIONS: tuple[str, ...] = ("FP16", "FP32", "INT8")
 # 13 is the first opset whose Split/Squeeze/Unsqueeze forms every current exporter emits;
@@ -213,8 +213,8 @@ def spec_problems(spec: ModelSpec) -> list[str]:
             f"name must be 1-63 letters, digits, '_' or '-', starting with a letter or digit "
             f"(got {spec.name!r}); rename the model, e.g. 'bert_large'"
         )
-    if spec.backend not in BACKENDS:
-        problems.append(f"backend must be one of {', '.join(BACKENDS)} (got {spec.backend!r})")
+    if spec.backend not in BUILDABLE:
+        problems.append(f"backend must be one of {', '.join(BUILDABLE)} (got {spec.backend!r})")
     if not MIN_OPSET <= spec.opset <= MAX_OPSET:
         problems.append(f"opset must be between {MIN_OPSET} and {MAX_OPSET} (got {spec.opset}); use 17")
     if spec.backend == "tensorrt" and spec.tensorrt_precision not in TRT_PRECISIONS:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
+from model_build.backends import backend
 from model_build.dtypes import ONNX_TO_TRITON, is_float
 from model_build.sources import DYNAMIC_DIM_EXAMPLE, TensorSpec
 from model_build.spec import ModelSpec
@@ -21,8 +22,6 @@ from model_build.spec import ModelSpec
 if TYPE_CHECKING:
     from tritonclient.grpc.model_config_pb2 import ModelConfig
 
-PLATFORMS: dict[str, str] = {"onnxruntime": "onnxruntime_onnx", "tensorrt": "tensorrt_plan"}
-MODEL_FILENAMES: dict[str, str] = {"onnxruntime": "model.onnx", "tensorrt": "model.plan"}
 
 
 class ConfigMismatchError(ValueError):
@@ -84,7 +83,7 @@ def build_config(
         outputs: Graph outputs, from :func:`onnx_io`.
     """
     t = spec.triton
-    config = mc.ModelConfig(name=spec.name, platform=PLATFORMS[spec.backend], max_batch_size=t.max_batch_size)
+    config = mc.ModelConfig(name=spec.name, platform=backend(spec.backend).platform, max_batch_size=t.max_batch_size)
     for s in inputs:
         config.input.append(mc.ModelInput(name=s.name, data_type=_data_type(s.dtype), dims=list(s.dims)))
     for s in outputs:

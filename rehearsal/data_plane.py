@@ -325,7 +325,7 @@ class VariantBackend:
         variant: The variant.
         control_plane: Where the artifact comes from.
         work_dir: A private directory for the artifact, the extracted and the local repository.
-        server_options: Extra :class:`rehearsal.triton.TritonServer` keyword arguments.
+        server_options: Extra :class:`triton_runtime.server.TritonServer` keyword arguments.
     """
 
     def __init__(
@@ -348,7 +348,7 @@ class VariantBackend:
 
     @property
     def server(self) -> Any:
-        """The running :class:`rehearsal.triton.TritonServer`, or None before the first request."""
+        """The running :class:`triton_runtime.server.TritonServer`, or None before the first request."""
         return self._server
 
     async def ensure_started(self) -> None:
@@ -382,7 +382,7 @@ class VariantBackend:
 
     def _start(self) -> Any:
         from model_build.local_serving import make_local_repository
-        from rehearsal.triton import TritonServer
+        from triton_runtime.server import TritonServer
 
         url = self.variant.model_data_url
         if url.endswith("/"):
@@ -486,7 +486,7 @@ class LocalDataPlane:
         work_dir: Where artifacts are downloaded and converted. Defaults to a temporary directory
             removed on stop.
         region: The emulator's region. Defaults to ``us-east-1``.
-        server_options: Extra :class:`rehearsal.triton.TritonServer` keyword arguments for every
+        server_options: Extra :class:`triton_runtime.server.TritonServer` keyword arguments for every
             backend (e.g. ``{"startup_timeout": 60}``).
         seed: Seeds the weighted variant choice, for reproducible traffic splits. Defaults to
             unseeded.

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from tuning.payloads import decode_response, encode
+from triton_runtime.kserve import decode_response, encode
 
 #: WordPiece ids of bert-base-uncased's special tokens: [PAD], [CLS], [SEP].
 PAD_ID, CLS_ID, SEP_ID = 0, 101, 102

@@ -12,7 +12,7 @@ from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from model_build.local_serving import local_config, make_local_repository
-from rehearsal.triton import TritonServer
+from triton_runtime.server import TritonServer
 
 MODEL = "tiny_bert"
 SEQ = 8

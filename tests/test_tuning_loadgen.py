@@ -12,8 +12,8 @@ import threading
 import pytest
 from aiohttp import web
 
+from triton_runtime.kserve import TensorSpec, encode, sample_inputs
 from tuning.loadgen import Phase, Schedule, StoppingConditions, run_fixed, run_phased, window
-from tuning.payloads import TensorSpec, encode, sample_inputs
 from tuning.transports import HttpTransport
 
 SLEEP_S = 0.005

@@ -18,10 +18,10 @@ from model_build.examples import get_example
 from model_build.local_serving import make_local_repository
 from model_build.pipeline import build
 from model_build.profile import TuningProfile
-from rehearsal.triton import TritonServer
+from triton_runtime.kserve import encode, sample_inputs
+from triton_runtime.server import TritonServer
 from tuning.loadgen import probe, run_fixed
 from tuning.matrix import input_specs, smoke_configurations
-from tuning.payloads import encode, sample_inputs
 from tuning.transports import HttpTransport
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""tuning.stats, tuning.payloads and tuning.recommend: the pure parts."""
+"""tuning.stats, triton_runtime.kserve and tuning.recommend: the pure parts."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from model_build.profile import Provenance
 from model_build.spec import DynamicBatching, TritonOptions
+from triton_runtime.kserve import TensorSpec, decode_response, encode, sample_inputs
 from tuning.loadgen import LoadResult
-from tuning.payloads import TensorSpec, decode_response, encode, sample_inputs
 from tuning.pricing import load_prices
 from tuning.recommend import (
     Candidate,

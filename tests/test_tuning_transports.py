@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from triton_runtime.kserve import encode, sample_inputs
 from tuning.loadgen import probe, run_fixed
 from tuning.matrix import input_specs
-from tuning.payloads import encode, sample_inputs
 from tuning.transports import Boto3Transport
 
 

@@ -8,7 +8,7 @@ real Triton server (or a SageMaker endpoint) and writes the winner as a
 
 Modules, one concept each:
 
-* :mod:`tuning.payloads`: KServe v2 JSON / binary request bodies, encoded once.
+* :mod:`triton_runtime.kserve` (shared with the rehearsal): KServe v2 JSON / binary request bodies, encoded once.
 * :mod:`tuning.transports`: where requests go (HTTP ``/invocations`` or boto3).
 * :mod:`tuning.loadgen`: closed-loop users in several processes; fixed or phased load.
 * :mod:`tuning.stats`: latency percentiles and Triton statistics deltas.

@@ -35,6 +35,7 @@ def _criteria_args(parser: argparse.ArgumentParser) -> None:
 
 def _matrix(args: argparse.Namespace) -> int:
     from model_build.examples import get_example
+    from model_build.export import write_torchscript
     from model_build.local_serving import gpu_present
     from tuning.matrix import (
         MatrixPlan,
@@ -42,7 +43,6 @@ def _matrix(args: argparse.Namespace) -> int:
         full_configurations,
         run_matrix,
         smoke_configurations,
-        write_torchscript,
     )
     from tuning.recommend import Criteria
 
@@ -105,8 +105,8 @@ def _matrix(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
+    from triton_runtime.kserve import Route, TensorSpec, encode, sample_inputs
     from tuning.loadgen import Phase, StoppingConditions, probe, run_fixed, run_phased
-    from tuning.payloads import Route, TensorSpec, encode, sample_inputs
     from tuning.transports import Boto3Transport, HttpTransport, Transport
 
     specs = []

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from tuning.payloads import Payload, decode_response
+from triton_runtime.kserve import Payload, decode_response
 from tuning.stats import LatencySummary, TritonDelta, TritonSnapshot, fetch_triton_snapshot, summarize
 from tuning.sysmon import ClientCpuMeter, CpuUse, GpuSampler
 from tuning.transports import Transport

@@ -4,7 +4,7 @@ For one model, every configuration (``base``, ``db``, ``ig``, ``ig-db`` and a sw
 preferred batch sizes, queue delays and instance counts) goes through the same path the
 stack deploys: ``TritonOptions`` → :func:`model_build.pipeline.build` (the production
 ``config.pbtxt``) → :func:`model_build.local_serving.make_local_repository` (the python
-backend twin the bundled Triton can run) → :class:`rehearsal.triton.TritonServer`. Each
+backend twin the bundled Triton can run) → :class:`triton_runtime.server.TritonServer`. Each
 configuration gets a fresh server on the same machine, one after the other in one run, and
 is driven through the SageMaker protocol (``POST /invocations``) at rising concurrency
 until its latency target is exceeded (saturation).
@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib.metadata
-import inspect
 import json
 import math
 import os
@@ -36,8 +35,8 @@ import numpy as np
 
 from model_build.profile import Provenance, TuningProfile
 from model_build.spec import DynamicBatching, ModelSpec, TritonOptions
+from triton_runtime.kserve import Encoding, Payload, TensorSpec, encode, sample_inputs
 from tuning.loadgen import LoadResult, probe, run_fixed
-from tuning.payloads import Encoding, Payload, TensorSpec, encode, sample_inputs
 from tuning.pricing import PriceTable, load_prices
 from tuning.recommend import (
     Assessment,
@@ -271,7 +270,7 @@ def measure_configuration(
 ) -> Candidate:
     """Build, serve and load-test one configuration; return its points."""
     from model_build.local_serving import make_local_repository
-    from rehearsal.triton import TritonServer
+    from triton_runtime.server import TritonServer
 
     spec = dataclasses.replace(plan.spec, triton=configuration.triton)
     repository, manifest = prepare(spec, work_dir)
@@ -355,7 +354,7 @@ def describe_machine() -> str:
 
 def tool_versions() -> dict[str, str]:
     """Versions that change the figures."""
-    from rehearsal.triton import PYTRITON_VERSION
+    from triton_runtime.server import PYTRITON_VERSION
 
     versions = {
         "python": platform.python_version(),
@@ -481,107 +480,3 @@ def run_matrix(
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     return MatrixResult(out, assessments, chosen, profile, meta)
-
-
-def _source_on_device(spec: ModelSpec, device: str, half: bool) -> tuple[Any, Any, Callable[[int], tuple[Any, ...]]]:
-    """Load the spec's torch source on ``device`` (fp16 if ``half``) with a seeded example-input maker."""
-    import torch
-
-    from model_build.sources import random_inputs
-
-    loaded = spec.source.load()
-    if loaded.module is None:
-        raise ValueError(f"{spec.name}: the source has no torch module to export or trace")
-    module = loaded.module.to(device).eval()
-    if half:
-        module = module.half()
-
-    def example(n: int) -> tuple[Any, ...]:
-        arrays = random_inputs(loaded.inputs, n, seed=0)
-        tensors = (torch.from_numpy(arrays[t.name]).to(device) for t in loaded.inputs)
-        return tuple(t.half() if half and t.is_floating_point() else t for t in tensors)
-
-    return loaded, module, example
-
-
-def write_exported_program(
-    spec: ModelSpec, path: Path, *, device: str = "cpu", half: bool = False
-) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """Export the spec's source model with ``torch.export`` (dynamic batch axis) for the torch executor.
-
-    Unlike a TorchScript trace, an exported program can be ``torch.compile``-d inside the server.
-    Export on the serving device and in the serving precision: the program records the tensors
-    ``forward`` creates (position ids, mask fill values) with that device and dtype.
-
-    Args:
-        spec: The model; the batch axis ranges over ``1..spec.triton.max_batch_size``.
-        path: Where to save the ``.pt2`` file.
-        device: ``cpu`` or ``cuda``.
-        half: Export in fp16.
-
-    Returns:
-        ``(inputs, outputs)`` as :class:`model_build.sources.TensorSpec` tuples.
-    """
-    import torch
-
-    from model_build.sources import TensorSpec as SourceTensor
-
-    loaded, module, example = _source_on_device(spec, device, half)
-    batch = torch.export.Dim("batch", min=1, max=max(2, spec.triton.max_batch_size))
-    # dynamic_shapes mirrors forward's signature: one spec per parameter, and a ``*args`` parameter
-    # (model_build wraps transformers models that way) takes one tuple for all its values.
-    per_input = tuple({0: batch} for _ in loaded.inputs)
-    params = inspect.signature(module.forward).parameters.values()
-    varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
-    dynamic = (per_input,) if varargs else per_input
-    with torch.inference_mode():
-        program = torch.export.export(module, example(2), dynamic_shapes=dynamic)
-        result = program.module()(*example(3))
-    values = result if isinstance(result, (tuple, list)) else (result,)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.export.save(program, str(path))
-    outputs = tuple(
-        SourceTensor(name, "FP32", tuple(int(d) for d in v.shape[1:]))
-        for name, v in zip(loaded.output_names, values, strict=True)
-    )
-    return loaded.inputs, outputs
-
-
-def write_torchscript(
-    spec: ModelSpec, path: Path, *, batch_size: int = 2, device: str = "cpu", half: bool = False
-) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """Trace the spec's source model to TorchScript for the torch executor.
-
-    The trace runs at ``batch_size`` and is checked at ``batch_size + 1``, so a graph that
-    baked the batch dimension in fails here rather than inside Triton. Trace on the device
-    and in the precision that will serve: a trace records the tensors ``forward`` creates
-    (transformers' position ids, mask fill values) with the device and dtype of the trace,
-    so a CPU fp32 trace fails on CUDA.
-
-    Args:
-        spec: The model.
-        path: Where to save the TorchScript file.
-        batch_size: Batch of the example inputs.
-        device: ``cpu`` or ``cuda``.
-        half: Trace in fp16 (the torch executor's ``precision: fp16``).
-
-    Returns:
-        ``(inputs, outputs)`` as :class:`model_build.sources.TensorSpec` tuples.
-    """
-    import torch
-
-    from model_build.sources import TensorSpec as SourceTensor
-    loaded, module, example = _source_on_device(spec, device, half)
-    with torch.inference_mode():
-        traced = torch.jit.trace(module, example(batch_size), check_trace=False)
-        result = traced(*example(batch_size + 1))
-    values = result if isinstance(result, (tuple, list)) else (result,)
-    if int(values[0].shape[0]) != batch_size + 1:
-        raise ValueError(f"{spec.name}: the traced model fixed the batch dimension at {batch_size}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    traced.save(str(path))
-    outputs = tuple(
-        SourceTensor(name, "FP32", tuple(int(d) for d in v.shape[1:]))
-        for name, v in zip(loaded.output_names, values, strict=True)
-    )
-    return loaded.inputs, outputs

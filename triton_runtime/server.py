@@ -8,7 +8,7 @@ benchmark and the multi-model routes all start servers through :class:`TritonSer
 
 Usage::
 
-    python -m rehearsal.triton install --dest .triton     # what `make setup` runs
+    python -m triton_runtime install --dest .triton     # what `make setup` runs
 
     with TritonServer(repo, default_model="bert") as server:
         server.invocations({"inputs": [...]})
@@ -241,7 +241,7 @@ def locate(home: Path | None = None) -> TritonInstallation:
     looked = ", ".join(str(c) for c in candidates)
     raise TritonNotInstalledError(
         f"No Triton server found (looked in {looked}). Run `make setup` (or "
-        f"`python -m rehearsal.triton install --dest .triton`), or set {TRITON_HOME_ENV} to an unpacked "
+        f"`python -m triton_runtime install --dest .triton`), or set {TRITON_HOME_ENV} to an unpacked "
         f"nvidia-pytriton {PYTRITON_VERSION} wheel."
     )
 
@@ -423,7 +423,7 @@ class TritonServer:
             raise TritonStartupError(
                 f"The python backend stub in {installation.home} is for Python {installation.stub_python}, "
                 f"but models run with {self.python_executable} (Python {wanted}). Reinstall with "
-                f"`{self.python_executable} -m rehearsal.triton install --dest {installation.home}`."
+                f"`{self.python_executable} -m triton_runtime install --dest {installation.home}`."
             )
         if self._requested_log_path is not None:
             self._log_path = Path(self._requested_log_path)
@@ -576,8 +576,8 @@ class TritonServer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: ``python -m rehearsal.triton install --dest .triton`` and ``locate``."""
-    parser = argparse.ArgumentParser(prog="python -m rehearsal.triton", description=__doc__.splitlines()[0])
+    """CLI: ``python -m triton_runtime install --dest .triton`` and ``locate``."""
+    parser = argparse.ArgumentParser(prog="python -m triton_runtime", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     install_cmd = commands.add_parser(
         "install", help="unpack the Triton server from the nvidia-pytriton wheel"

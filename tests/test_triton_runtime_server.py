@@ -1,4 +1,4 @@
-"""rehearsal.triton: installing the bundled Triton server and running the real process."""
+"""triton_runtime.server: installing the bundled Triton server and running the real process."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from rehearsal import triton
-from rehearsal.triton import TritonServer, TritonStartupError
+from triton_runtime import server as triton
+from triton_runtime.server import TritonServer, TritonStartupError
 
 # A python-backend model small enough to read: y = 2 * x, tensors moved with DLPack (numpy 2 breaks the
 # stub's as_numpy path; see model_build/serving_templates/python_backend_model.py).
