@@ -1,0 +1,99 @@
+"""Snapshot of the real-time stack's template, as ``app.py`` synthesizes it: refactors change nothing unseen.
+
+The snapshots under ``tests/snapshots/`` were first written from the templates synthesized before
+the construct library was reshaped (issue 7), so the resource-by-resource test below proves the
+reshaping kept every logical id and every property. Asset hashes are normalised (they follow the
+model build's inputs, not the constructs).
+
+To accept an intended change, rerun with ``UPDATE_SNAPSHOTS=1`` and review the diff of the
+snapshot files in the commit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+STACK = "TritonRealtimeInference"
+_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+CASES = {
+    "default": {},
+    "cpu": {"model": "resnet-tiny", "instance_type": "ml.c5.xlarge"},
+}
+
+
+def _build_app():
+    spec = importlib.util.spec_from_file_location("cdk_app_snapshot", REPO_ROOT / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cdk_app_snapshot"] = module
+    spec.loader.exec_module(module)
+    return module.build_app
+
+
+def normalised(template: dict[str, Any]) -> dict[str, Any]:
+    """Return ``template`` with asset hashes replaced by ``<asset-hash>``."""
+    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory) -> dict[str, dict[str, Any]]:
+    build_app = _build_app()
+    result = {}
+    for case, context in CASES.items():
+        app = build_app(App(outdir=str(tmp_path_factory.mktemp(case)), context=dict(context)), environ={})
+        result[case] = normalised(app.synth().get_stack_by_name(STACK).template)
+    return result
+
+
+def _snapshot(case: str, current: dict[str, Any]) -> dict[str, Any]:
+    path = SNAPSHOTS / f"realtime_stack.{case}.template.json"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
+    return json.loads(path.read_text())
+
+
+def _diff(expected: Any, actual: Any) -> str:
+    lines = difflib.unified_diff(
+        json.dumps(expected, indent=1, sort_keys=True).splitlines(),
+        json.dumps(actual, indent=1, sort_keys=True).splitlines(),
+        "snapshot",
+        "synthesized",
+        lineterm="",
+    )
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_realtime_stack_keeps_every_resource_logical_id_and_property(templates, case):
+    # GIVEN the committed snapshot  WHEN the app synthesizes the stack now
+    expected = _snapshot(case, templates[case])["Resources"]
+    actual = templates[case]["Resources"]
+
+    # THEN the same logical ids ...
+    assert sorted(actual) == sorted(expected)
+    # ... each with the same type, properties and dependencies
+    for logical_id, resource in expected.items():
+        assert actual[logical_id] == resource, f"{logical_id} changed:\n{_diff(resource, actual[logical_id])}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_realtime_stack_template_matches_snapshot(templates, case):
+    # GIVEN / WHEN
+    expected = _snapshot(case, templates[case])
+
+    # THEN the whole template (mappings, rules, outputs, parameters) is unchanged
+    assert templates[case] == expected, _diff(expected, templates[case])
