@@ -44,6 +44,24 @@ def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(env) if env else Path.cwd() / DEFAULT_CACHE_DIR
 
 
+def cache_dir_problem(cache_dir: str | os.PathLike[str] | None = None, *, flag: str = "cache_dir") -> str | None:
+    """Return why the cache folder cannot be used (a file, not writable); None when it can.
+
+    Args:
+        cache_dir: As given to :func:`resolve_cache_dir`.
+        flag: What names an explicit ``cache_dir`` in the message (``--cache-dir`` for the CLI).
+    """
+    from model_build.user_errors import writable_folder_problem
+
+    if cache_dir is not None:
+        label = flag
+    elif os.environ.get(CACHE_ENV_VAR):
+        label = f"${CACHE_ENV_VAR}"
+    else:
+        label = f"the default cache folder (./{DEFAULT_CACHE_DIR}; set ${CACHE_ENV_VAR} or pass a cache folder)"
+    return writable_folder_problem(resolve_cache_dir(cache_dir), label)
+
+
 def entry_dir(cache_dir: Path, inputs_hash: str) -> Path:
     """Return where the entry for a hash lives (complete or not)."""
     return cache_dir / inputs_hash

@@ -48,3 +48,27 @@ TRITON_DTYPES: frozenset[str] = frozenset(TRITON_TO_NUMPY)
 def is_float(dtype: str) -> bool:
     """Whether a Triton data type name is a floating-point type."""
     return dtype in {"FP16", "FP32", "FP64", "BF16"}
+
+# Spellings users bring from numpy and torch → the Triton name (for "did you mean" fixes).
+DTYPE_ALIASES: dict[str, str] = {
+    "float32": "FP32",
+    "float": "FP32",
+    "torch.float32": "FP32",
+    "float16": "FP16",
+    "half": "FP16",
+    "torch.float16": "FP16",
+    "float64": "FP64",
+    "double": "FP64",
+    "bfloat16": "BF16",
+    "int64": "INT64",
+    "long": "INT64",
+    "torch.int64": "INT64",
+    "int32": "INT32",
+    "int": "INT32",
+    "int16": "INT16",
+    "int8": "INT8",
+    "uint8": "UINT8",
+    "bool": "BOOL",
+    "string": "BYTES",
+    "str": "BYTES",
+}

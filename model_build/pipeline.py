@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from model_build import cache
 from model_build.backends import backend
 from model_build.spec import BUILD_FORMAT_VERSION, ModelSpec, tool_versions
+from model_build.user_errors import UserError
 
 T = TypeVar("T")
 
@@ -64,13 +65,18 @@ def build(
         progress: Show a rich status per stage and a summary table on stderr. Defaults to False.
 
     Raises:
-        ValueError: The spec is invalid (every problem listed).
+        model_build.spec.ModelSpecError: The spec is invalid (every problem listed; a ``UserError``).
+        model_build.user_errors.UserError: The cache folder is a file or not writable.
+        model_build.sources.SourceLoadError: The source would not load (its factory raised).
         model_build.export.ExportError: The export failed.
         model_build.verify.VerificationError: The ONNX model disagrees with the source.
         model_build.tensorrt.TensorRTUnavailableError: ``backend="tensorrt"`` without TensorRT.
     """
     start = time.perf_counter()
     spec.validate()
+    problem = cache.cache_dir_problem(cache_dir)
+    if problem:
+        raise UserError(problem)
     root = cache.resolve_cache_dir(cache_dir)
     inputs_hash = spec.inputs_hash()
     hit = cache.lookup(root, inputs_hash)

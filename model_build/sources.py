@@ -7,20 +7,35 @@ Every source is a small frozen dataclass with:
 * ``load() -> LoadedModel`` — the torch module (or ``None`` for an ONNX file) plus named
   tensor specs, example inputs and output names. torch/transformers are imported here.
 * ``describe() -> dict`` — a JSON description for the build manifest.
-* ``problems() -> list[str]`` — validation problems, merged into ``ModelSpec.validate()``.
+* ``problems() -> list[str]`` — validation problems, merged into ``ModelSpec.validate()``;
+  each starts with the spec key it is about (``source.path``), names the user's own file and
+  says the fix. Model files are recognised by their bytes (:mod:`model_build.model_files`) and
+  factory targets by their source (:mod:`model_build.factory_target`): validation imports
+  neither torch nor the user's code.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from model_build.dtypes import TRITON_DTYPES, is_float
+from model_build import factory_target
+from model_build.checks import (
+    expect_int,
+    expect_int_tuple,
+    expect_path,
+    expect_str,
+    expect_str_tuple,
+    is_int,
+    is_number,
+)
+from model_build.dtypes import DTYPE_ALIASES, TRITON_DTYPES, is_float
+from model_build.model_files import onnx_file_problems, torchscript_file_problems
+from model_build.user_errors import DEBUG_ENV, describe_value, did_you_mean
 
 # Size used for dynamic (-1) non-batch dims when example or verification inputs are made.
 DYNAMIC_DIM_EXAMPLE = 8
@@ -29,6 +44,14 @@ DYNAMIC_DIM_EXAMPLE = 8
 EXPORT_BATCH_SIZE = 2
 
 ARCHITECTURES: tuple[str, ...] = ("bert-sequence-classification", "resnet-image-classification")
+
+
+class SourceLoadError(RuntimeError):
+    """Loading a source failed at build time: its file would not load or its factory raised.
+
+    Bad input that can be seen without running anything is reported by ``problems()`` before
+    the build; this is what only running the user's code or ``torch.jit.load`` reveals.
+    """
 
 
 @dataclass(frozen=True)
@@ -49,8 +72,11 @@ class TensorSpec:
     value_range: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the spec as JSON-able data."""
-        return {"name": self.name, "dtype": self.dtype, "dims": list(self.dims)}
+        """Return the spec as JSON-able data (``value_range`` only when set)."""
+        data: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "dims": list(self.dims)}
+        if self.value_range is not None:
+            data["value_range"] = list(self.value_range)
+        return data
 
 
 @dataclass(frozen=True)
@@ -121,21 +147,66 @@ def random_inputs(specs: tuple[TensorSpec, ...], batch_size: int, seed: int) -> 
     return out
 
 
-def _tensor_spec_problems(label: str, specs: tuple[TensorSpec, ...]) -> list[str]:
-    problems = []
-    names = [s.name for s in specs]
+def tensor_spec_problems(label: str, specs: Any) -> list[str]:
+    """Return the problems of declared tensor specs (types, names, dtypes, dims), each naming ``label[i]``."""
+    if not isinstance(specs, tuple):
+        fix = "pass a tuple: (TensorSpec('x', 'FP32', (16,)),)"
+        return [f"{label} must be a tuple of TensorSpec (got {describe_value(specs)}); {fix}"]
+    problems: list[str] = []
+    names = []
+    for i, spec in enumerate(specs):
+        key = f"{label}[{i}]"
+        if not isinstance(spec, TensorSpec):
+            problems.append(
+                f"{key} must be a TensorSpec (got {describe_value(spec)}); pass TensorSpec('x', 'FP32', (16,))"
+            )
+            continue
+        if not isinstance(spec.name, str) or not spec.name:
+            problems.append(f"{key}.name must be a non-empty str (got {describe_value(spec.name)}); name the tensor")
+        else:
+            names.append(spec.name)
+        problems.extend(p for p in [dtype_problem(f"{key}.dtype", spec.dtype)] if p)
+        dims_problem = expect_int_tuple(f"{key}.dims", spec.dims)
+        if dims_problem:
+            problems.append(dims_problem)
+        elif any(d == 0 or d < -1 for d in spec.dims):
+            problems.append(
+                f"{key}.dims must be positive or -1 for dynamic (got {list(spec.dims)}); list the dims "
+                "after the batch dimension, e.g. (3, 224, 224)"
+            )
+        if spec.value_range is not None:
+            vr = spec.value_range
+            if not (isinstance(vr, tuple) and len(vr) == 2 and all(is_number(v) for v in vr)):
+                problems.append(
+                    f"{key}.value_range must be None or a (low, high) tuple of numbers (got {describe_value(vr)}); "
+                    "pass e.g. (0, 30522)"
+                )
+            elif not vr[0] < vr[1]:
+                problems.append(f"{key}.value_range must have low < high (got {list(vr)}); swap or widen it")
     if len(set(names)) != len(names):
-        problems.append(f"{label} names must be unique (got {names})")
-    for s in specs:
-        if s.dtype not in TRITON_DTYPES:
-            problems.append(
-                f"{label} {s.name!r} dtype must be one of {', '.join(sorted(TRITON_DTYPES))} (got {s.dtype!r})"
-            )
-        if any(d == 0 or d < -1 for d in s.dims):
-            problems.append(
-                f"{label} {s.name!r} dims must be positive or -1 for dynamic (got {list(s.dims)})"
-            )
+        problems.append(f"{label} names must be unique (got {names}); rename the repeated tensor")
     return problems
+
+
+def dtype_problem(key: str, dtype: Any) -> str | None:
+    """Return a problem unless ``dtype`` is a Triton data type name; suggests the spelling for aliases."""
+    if not isinstance(dtype, str):
+        return f"{key} must be a str such as 'FP32' (got {describe_value(dtype)})"
+    if dtype in TRITON_DTYPES:
+        return None
+    allowed = ", ".join(sorted(TRITON_DTYPES))
+    alias = DTYPE_ALIASES.get(dtype.lower()) or (dtype[5:] if dtype.startswith("TYPE_") else None)
+    fix = f"; write {alias!r}" if alias in TRITON_DTYPES else did_you_mean(dtype.upper(), sorted(TRITON_DTYPES))
+    return f"{key} must be one of {allowed} (got {dtype!r}){fix}"
+
+
+def _output_names_problems(label: str, names: Any) -> list[str]:
+    problem = expect_str_tuple(label, names)
+    if problem:
+        return [problem]
+    if len(set(names)) != len(names) or not all(names):
+        return [f"{label} must be non-empty and unique (got {list(names)}); name each output once"]
+    return []
 
 
 def _file_digest(path: Path) -> bytes:
@@ -180,10 +251,11 @@ class OnnxFile:
         return {"kind": "onnx-file", "path": str(self.path)}
 
     def problems(self) -> list[str]:
-        """Return validation problems."""
-        if not Path(self.path).is_file():
-            return [f"source.path must be an existing ONNX file (got {str(self.path)!r})"]
-        return []
+        """Return validation problems: the file must be a sound, self-contained ONNX model."""
+        type_problem = expect_path("source.path", self.path)
+        if type_problem:
+            return [type_problem]
+        return onnx_file_problems(Path(self.path), "source.path")
 
     def load(self) -> LoadedModel:
         """Read the tensor specs from the ONNX graph (imports onnx, not torch)."""
@@ -219,19 +291,33 @@ class TorchScriptFile:
         return {"kind": "torchscript-file", "path": str(self.path)}
 
     def problems(self) -> list[str]:
-        """Return validation problems."""
-        problems = _tensor_spec_problems("source.inputs", tuple(self.inputs))
-        if not Path(self.path).is_file():
-            problems.append(f"source.path must be an existing TorchScript file (got {str(self.path)!r})")
-        if not self.inputs:
-            problems.append("source.inputs must list at least one TensorSpec")
+        """Return validation problems: the file must be TorchScript, the inputs declared."""
+        problems = tensor_spec_problems("source.inputs", self.inputs)
+        if isinstance(self.inputs, tuple) and not self.inputs:
+            problems.append(
+                "source.inputs must list at least one TensorSpec (a TorchScript file does not say its input "
+                "shapes); declare each forward() argument without the batch dimension"
+            )
+        problems.extend(_output_names_problems("source.output_names", self.output_names))
+        type_problem = expect_path("source.path", self.path)
+        problems.extend([type_problem] if type_problem else torchscript_file_problems(Path(self.path), "source.path"))
         return problems
 
     def load(self) -> LoadedModel:
-        """Load the scripted module with ``torch.jit.load`` on the CPU."""
+        """Load the scripted module with ``torch.jit.load`` on the CPU.
+
+        Raises:
+            SourceLoadError: torch cannot load the file (damaged beyond what validation sees).
+        """
         import torch
 
-        module = torch.jit.load(str(self.path), map_location="cpu").eval()
+        try:
+            module = torch.jit.load(str(self.path), map_location="cpu").eval()
+        except Exception as exc:
+            raise SourceLoadError(
+                f"source.path {str(self.path)!r}: torch.jit.load failed ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}); save it again with torch.jit.save"
+            ) from exc
         return LoadedModel(module=module, inputs=tuple(self.inputs), output_names=tuple(self.output_names))
 
 
@@ -294,27 +380,48 @@ class TransformersConfig:
 
     def problems(self) -> list[str]:
         """Return validation problems."""
-        problems = []
+        problems = [
+            p
+            for p in (
+                expect_str("source.architecture", self.architecture),
+                expect_int("source.seed", self.seed),
+                expect_int("source.sequence_length", self.sequence_length),
+                expect_int("source.image_size", self.image_size),
+                None if self.weights_dir is None else expect_path("source.weights_dir", self.weights_dir),
+            )
+            if p
+        ]
+        if not isinstance(self.config, Mapping):
+            problems.append(
+                f"source.config must be a dict of the config's keyword arguments (got {describe_value(self.config)})"
+            )
+        if problems:
+            return problems
         if self.architecture not in ARCHITECTURES:
             problems.append(
                 f"source.architecture must be one of {', '.join(ARCHITECTURES)} (got {self.architecture!r})"
+                f"{did_you_mean(self.architecture, ARCHITECTURES)}; for another model use an onnx, "
+                "torchscript or factory source"
             )
         try:
             _json_bytes(dict(self.config))
         except TypeError as exc:
-            problems.append(f"source.config must be JSON-serialisable ({exc})")
+            problems.append(f"source.config must be JSON-serialisable ({exc}); use numbers, strings and lists")
         if self.sequence_length < 1:
             problems.append(f"source.sequence_length must be >= 1 (got {self.sequence_length})")
         max_pos = dict(self.config).get("max_position_embeddings", 512)
-        if self.architecture == ARCHITECTURES[0] and self.sequence_length > max_pos:
+        if self.architecture == ARCHITECTURES[0] and is_int(max_pos) and self.sequence_length > max_pos:
             problems.append(
                 f"source.sequence_length must be <= config max_position_embeddings {max_pos} "
-                f"(got {self.sequence_length})"
+                f"(got {self.sequence_length}); lower it or raise max_position_embeddings"
             )
         if self.image_size < 1:
             problems.append(f"source.image_size must be >= 1 (got {self.image_size})")
         if self.weights_dir is not None and not Path(self.weights_dir).is_dir():
-            problems.append(f"source.weights_dir must be an existing folder (got {str(self.weights_dir)!r})")
+            problems.append(
+                f"source.weights_dir {str(self.weights_dir)!r} must be an existing folder (the "
+                "save_pretrained output); fix the path or leave it out for seeded random weights"
+            )
         return problems
 
     def load(self) -> LoadedModel:
@@ -360,67 +467,165 @@ class TransformersConfig:
 
 @dataclass(frozen=True)
 class Factory:
-    """A Python function that returns a :class:`LoadedModel`.
+    """A Python function that builds the model: returns a ``torch.nn.Module`` or a :class:`LoadedModel`.
 
     Attributes:
-        target: ``"package.module:function"``.
+        target: ``"package.module:function"`` (importable from ``sys.path``) or
+            ``"path/to/file.py:function"`` (a file; its folder is put on ``sys.path`` while it
+            runs, so it can import its neighbours). The function may also be a class.
         kwargs: JSON-serialisable keyword arguments for the function. Defaults to none.
+        inputs: Input specs, in ``forward`` argument order, when the function returns a bare
+            ``torch.nn.Module``. Defaults to none (the function returns a ``LoadedModel``).
+        output_names: Output names when it returns a bare module. Defaults to ``("output",)``
+            then.
+        data_files: Files the function reads (weights, vocabularies): their bytes are part of
+            the inputs hash, so new weights mean a new build. Defaults to none.
     """
 
     target: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[TensorSpec, ...] = ()
+    output_names: tuple[str, ...] = ()
+    data_files: tuple[Path, ...] = ()
 
     def __hash__(self) -> int:
         # The kwargs dict would make the generated hash fail; specs are used as dict keys.
-        return hash((self.target, _json_bytes(dict(self.kwargs))))
+        return hash((self.target, _json_bytes(dict(self.kwargs)), self.inputs, self.output_names, self.data_files))
 
-    def _module_file(self) -> Path | None:
-        module_name = self.target.partition(":")[0]
-        try:
-            found = importlib.util.find_spec(module_name)
-        except (ImportError, ValueError):
-            return None
-        return Path(found.origin) if found is not None and found.origin else None
+    def _parsed(self) -> factory_target.Target | None:
+        return factory_target.parse_target(self.target) if isinstance(self.target, str) else None
 
     def fingerprint(self) -> bytes:
-        """Return the bytes of the function's module file plus the kwargs JSON.
+        """Return the bytes of the factory's source files, the kwargs, the declared tensors and data files.
 
-        Only the module file itself is hashed, not what it imports: keep a factory's model
-        definition in its own module, or bump a kwarg when a dependency changes.
+        The source files are the target's module file and the ``.py`` files it imports from its
+        own folder or package, transitively (:func:`model_build.factory_target.local_sources`),
+        each keyed by its path relative to the import root, so that the hash does not depend on
+        where the project is checked out. Installed packages are covered by the tool versions
+        only: bump a kwarg when such a dependency changes.
         """
-        module_file = self._module_file()
-        body = module_file.read_bytes() if module_file is not None else b""
-        return b"factory:" + self.target.encode() + b"\0" + body + _json_bytes(dict(self.kwargs))
+        digest = hashlib.sha256()
+        parsed = self._parsed()
+        file = None if parsed is None else factory_target.module_file(parsed)
+        if parsed is None or file is None:
+            digest.update(b"unresolved:" + str(self.target).encode())
+        else:
+            # The function name and (for a dotted target) the module name; a file target's
+            # folder is left out: the same files elsewhere are the same model.
+            digest.update(f"{parsed.function}@{'' if parsed.is_file else parsed.module}".encode())
+            root = factory_target.search_root(parsed, file).resolve()
+            for source_file in factory_target.local_sources(parsed, file):
+                rel = source_file.relative_to(root).as_posix() if source_file.is_relative_to(root) else source_file.name
+                digest.update(rel.encode() + b"\0" + _file_digest(source_file))
+        meta = {
+            "kwargs": dict(self.kwargs),
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": list(self.output_names),
+        }
+        digest.update(_json_bytes(meta))
+        for data_file in self.data_files:
+            digest.update(b"data:" + _file_digest(Path(data_file)))
+        return b"factory:" + digest.digest()
 
     def describe(self) -> dict[str, Any]:
         """Return a JSON description for the manifest."""
-        return {"kind": "factory", "target": self.target, "kwargs": dict(self.kwargs)}
+        return {
+            "kind": "factory",
+            "target": self.target,
+            "kwargs": dict(self.kwargs),
+            "inputs": [s.to_dict() for s in self.inputs],
+            "output_names": list(self.output_names),
+            "data_files": [str(p) for p in self.data_files],
+        }
 
     def problems(self) -> list[str]:
-        """Return validation problems."""
-        problems = []
-        module_name, sep, func = self.target.partition(":")
-        if not sep or not module_name or not func:
-            problems.append(f"source.target must look like 'package.module:function' (got {self.target!r})")
-        elif self._module_file() is None:
-            problems.append(f"source.target module {module_name!r} cannot be found on sys.path")
-        try:
-            _json_bytes(dict(self.kwargs))
-        except TypeError as exc:
-            problems.append(f"source.kwargs must be JSON-serialisable ({exc})")
+        """Return validation problems, found without importing the target's module."""
+        problems = [p for p in (expect_str("source.target", self.target),) if p]
+        if not isinstance(self.kwargs, Mapping):
+            problems.append(
+                f"source.kwargs must be a dict of keyword arguments (got {describe_value(self.kwargs)}); "
+                "pass e.g. {'width': 16}"
+            )
+        else:
+            try:
+                _json_bytes(dict(self.kwargs))
+            except TypeError as exc:
+                problems.append(
+                    f"source.kwargs must be JSON-serialisable ({exc}); pass numbers, strings, lists and dicts"
+                )
+            if isinstance(self.target, str):
+                problems.extend(factory_target.target_problems(self.target, self.kwargs))
+        if self.inputs != ():
+            problems.extend(tensor_spec_problems("source.inputs", self.inputs))
+        if self.output_names != ():
+            problems.extend(_output_names_problems("source.output_names", self.output_names))
+            if self.inputs == ():
+                problems.append(
+                    "source.output_names is set but source.inputs is not: declare both when the factory "
+                    "returns a torch.nn.Module, neither when it returns a LoadedModel"
+                )
+        if not isinstance(self.data_files, tuple):
+            problems.append(
+                f"source.data_files must be a tuple of paths (got {describe_value(self.data_files)}); "
+                "pass (Path('weights.pt'),)"
+            )
+        else:
+            for i, data_file in enumerate(self.data_files):
+                key = f"source.data_files[{i}]"
+                type_problem = expect_path(key, data_file)
+                if type_problem:
+                    problems.append(type_problem)
+                elif not Path(data_file).is_file():
+                    problems.append(
+                        f"{key} {str(data_file)!r} is not an existing file; fix the path (relative to the spec "
+                        "file's folder) or remove it"
+                    )
         return problems
 
     def load(self) -> LoadedModel:
-        """Import the module and call the function."""
-        import importlib
+        """Import the module and call the function; wrap a bare module with the declared tensors.
 
-        module_name, _, func = self.target.partition(":")
-        loaded = getattr(importlib.import_module(module_name), func)(**dict(self.kwargs))
-        if not isinstance(loaded, LoadedModel):
-            raise TypeError(
-                f"{self.target} must return model_build.sources.LoadedModel (got {type(loaded).__name__})"
+        Raises:
+            SourceLoadError: The import failed, the function raised, or it returned something
+                other than a ``torch.nn.Module`` or ``LoadedModel`` (or a module without declared
+                inputs).
+        """
+        try:
+            with factory_target.imported(self.target) as function:
+                try:
+                    loaded = function(**dict(self.kwargs))
+                except Exception as exc:
+                    raise SourceLoadError(
+                        f"source.target {self.target!r} raised {type(exc).__name__}: {exc}; fix the "
+                        f"function (set {DEBUG_ENV}=1 for the traceback)"
+                    ) from exc
+        except factory_target.FactoryImportError as exc:
+            raise SourceLoadError(
+                f"source.target {self.target!r}: {exc}; fix the module (set {DEBUG_ENV}=1 for the traceback)"
+            ) from exc
+        if isinstance(loaded, LoadedModel):
+            if self.inputs:
+                raise SourceLoadError(
+                    f"source.target {self.target!r} returns a LoadedModel, which names its own inputs, and "
+                    "the spec declares source.inputs too: declare them in one place"
+                )
+            return loaded
+        import torch
+
+        if isinstance(loaded, torch.nn.Module):
+            if not self.inputs:
+                raise SourceLoadError(
+                    f"source.target {self.target!r} returns a torch.nn.Module ({type(loaded).__name__}) and the "
+                    "spec declares no source.inputs: declare each forward() argument (name, dtype, dims "
+                    "without the batch dimension)"
+                )
+            return LoadedModel(
+                module=loaded.eval(), inputs=tuple(self.inputs), output_names=tuple(self.output_names or ("output",))
             )
-        return loaded
+        raise SourceLoadError(
+            f"source.target {self.target!r} must return a torch.nn.Module or model_build.sources.LoadedModel "
+            f"(got {type(loaded).__name__}); end the function with `return model`"
+        )
 
 
 def _logits_only(model: Any, input_names: tuple[str, ...]) -> Any:

@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model_build.backends import BUILDABLE
+from model_build.checks import (
+    expect_instance,
+    expect_int,
+    expect_int_tuple,
+    expect_number,
+    expect_str,
+    is_number,
+)
 from model_build.sources import ModelSource
+from model_build.user_errors import UserError, describe_value, did_you_mean
 
 # Bump when the layout or content of a build changes for the same inputs (archive layout,
 # config fields, manifest schema), so old cache entries and CDK assets are not reused.
@@ -34,6 +43,10 @@ MAX_OPSET = 21
 # Triton model names become folder names in the repository and the SageMaker env var
 # SAGEMAKER_TRITON_DEFAULT_MODEL_NAME; keep them to a safe, portable alphabet.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+class ModelSpecError(UserError):
+    """A ``ModelSpec`` is invalid; the message lists every problem, each naming its field and the fix."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,32 +207,48 @@ class ModelSpec:
         return digest.hexdigest()
 
     def validate(self) -> None:
-        """Check every option and raise one ValueError listing every problem.
+        """Check every option (types first) and raise one error listing every problem.
+
+        Nothing heavy runs: model files are recognised by their bytes and factory targets by
+        their source, without importing torch or the user's module.
 
         Raises:
-            ValueError: ``Invalid ModelSpec '<name>': <problem>; <problem>; ...``.
+            ModelSpecError: ``Invalid ModelSpec '<name>': <problem>; <problem>; ...`` (a ``UserError``,
+                so a ``ValueError`` too).
         """
         problems = spec_problems(self)
         if problems:
-            raise ValueError(f"Invalid ModelSpec {self.name!r}: " + "; ".join(problems))
+            raise ModelSpecError(f"Invalid ModelSpec {self.name!r}: " + "; ".join(problems))
 
 
 def spec_problems(spec: ModelSpec) -> list[str]:
-    """Return every problem of a spec, one sentence each (empty when valid)."""
+    """Return every problem of a spec, one sentence each (empty when valid).
+
+    Each sentence starts with the dotted key it is about (``triton.max_batch_size``), the same
+    key a spec file uses, so callers can say where the value came from (a file, a flag).
+    Wrong Python types are reported first and their value checks skipped.
+    """
+    type_problems = _type_problems(spec)
+    if type_problems:
+        return type_problems
     problems: list[str] = []
     t = spec.triton
-    if not isinstance(spec.name, str) or not NAME_PATTERN.match(spec.name):
+    if not NAME_PATTERN.match(spec.name):
         problems.append(
             f"name must be 1-63 letters, digits, '_' or '-', starting with a letter or digit "
             f"(got {spec.name!r}); rename the model, e.g. 'bert_large'"
         )
     if spec.backend not in BUILDABLE:
-        problems.append(f"backend must be one of {', '.join(BUILDABLE)} (got {spec.backend!r})")
+        problems.append(
+            f"backend must be one of {', '.join(BUILDABLE)} (got {spec.backend!r})"
+            f"{did_you_mean(spec.backend, BUILDABLE)}"
+        )
     if not MIN_OPSET <= spec.opset <= MAX_OPSET:
         problems.append(f"opset must be between {MIN_OPSET} and {MAX_OPSET} (got {spec.opset}); use 17")
     if spec.backend == "tensorrt" and spec.tensorrt_precision not in TRT_PRECISIONS:
         problems.append(
             f"tensorrt_precision must be one of {', '.join(TRT_PRECISIONS)} (got {spec.tensorrt_precision!r})"
+            f"{did_you_mean(spec.tensorrt_precision.upper(), TRT_PRECISIONS)}"
         )
     mbs = t.max_batch_size
     if mbs < 1:
@@ -232,7 +261,7 @@ def spec_problems(spec: ModelSpec) -> list[str]:
         for size in db.preferred_batch_sizes:
             if size < 1:
                 problems.append(
-                    f"triton.dynamic_batching.preferred_batch_sizes must each be >= 1 (got {size})"
+                    f"triton.dynamic_batching.preferred_batch_sizes must each be >= 1 (got {size}); drop it"
                 )
             elif mbs >= 1 and size > mbs:
                 problems.append(
@@ -242,23 +271,25 @@ def spec_problems(spec: ModelSpec) -> list[str]:
         if len(set(db.preferred_batch_sizes)) != len(db.preferred_batch_sizes):
             problems.append(
                 "triton.dynamic_batching.preferred_batch_sizes must not repeat "
-                f"(got {list(db.preferred_batch_sizes)})"
+                f"(got {list(db.preferred_batch_sizes)}); list each size once"
             )
         if db.max_queue_delay_microseconds < 0:
             problems.append(
                 "triton.dynamic_batching.max_queue_delay_microseconds must be >= 0 "
-                f"(got {db.max_queue_delay_microseconds})"
+                f"(got {db.max_queue_delay_microseconds}); use 0 for no delay"
             )
     if t.instance_count < 1:
-        problems.append(f"triton.instance_count must be >= 1 (got {t.instance_count})")
+        problems.append(f"triton.instance_count must be >= 1 (got {t.instance_count}); use 1 or more")
     if t.instance_kind not in INSTANCE_KINDS:
         problems.append(
             f"triton.instance_kind must be one of {', '.join(INSTANCE_KINDS)} (got {t.instance_kind!r})"
+            f"{did_you_mean(t.instance_kind.upper(), INSTANCE_KINDS)}"
         )
     for size in t.warmup_batch_sizes:
         if size < 1 or (mbs >= 1 and size > mbs):
             problems.append(
-                f"triton.warmup_batch_sizes must each be between 1 and max_batch_size {mbs} (got {size})"
+                f"triton.warmup_batch_sizes must each be between 1 and max_batch_size {mbs} (got {size}); "
+                "drop it or raise triton.max_batch_size"
             )
     if t.ort_tensorrt is not None:
         ort = t.ort_tensorrt
@@ -270,19 +301,86 @@ def spec_problems(spec: ModelSpec) -> list[str]:
         if ort.precision_mode not in TRT_PRECISIONS:
             problems.append(
                 f"triton.ort_tensorrt.precision_mode must be one of {', '.join(TRT_PRECISIONS)} "
-                f"(got {ort.precision_mode!r})"
+                f"(got {ort.precision_mode!r}){did_you_mean(ort.precision_mode.upper(), TRT_PRECISIONS)}"
             )
         if ort.max_workspace_size_bytes < 1:
             problems.append(
                 "triton.ort_tensorrt.max_workspace_size_bytes must be >= 1 "
-                f"(got {ort.max_workspace_size_bytes})"
+                f"(got {ort.max_workspace_size_bytes}); the default is 1073741824 (1 GiB)"
             )
     tol = spec.tolerance
-    for label, (atol, rtol) in [("tolerance", (tol.atol, tol.rtol)), *tol.per_output.items()]:
-        if atol < 0 or rtol < 0:
-            problems.append(f"{label} atol and rtol must be >= 0 (got atol={atol}, rtol={rtol})")
+    for key, (atol, rtol) in [("tolerance", (tol.atol, tol.rtol))] + [
+        (f"tolerance.per_output.{name}", pair) for name, pair in tol.per_output.items()
+    ]:
+        for leaf, value in (("atol", atol), ("rtol", rtol)):
+            if value < 0:
+                problems.append(
+                    f"{key}.{leaf} must be >= 0 (got {value}); use a small positive tolerance such as 1e-4"
+                )
     problems.extend(spec.source.problems())
     return problems
+
+
+def _type_problems(spec: ModelSpec) -> list[str]:
+    """Return one problem per field of the wrong Python type (value checks would crash on them)."""
+    problems = [
+        expect_str("name", spec.name),
+        expect_str("backend", spec.backend),
+        expect_int("opset", spec.opset),
+        expect_str("tensorrt_precision", spec.tensorrt_precision),
+    ]
+    if not isinstance(spec.source, ModelSource):
+        problems.append(
+            f"source must be a model source (got {describe_value(spec.source)}); pass OnnxFile(Path(...)), "
+            "TorchScriptFile(...), Factory(...) or TransformersConfig(...) from model_build.sources, or "
+            "write a spec file (docs/your-model.md)"
+        )
+    t = spec.triton
+    triton = expect_instance("triton", t, TritonOptions, "TritonOptions(max_batch_size=8)")
+    problems.append(triton)
+    if triton is None:
+        problems += [
+            expect_int("triton.max_batch_size", t.max_batch_size),
+            expect_int("triton.instance_count", t.instance_count),
+            expect_str("triton.instance_kind", t.instance_kind),
+            expect_int_tuple("triton.warmup_batch_sizes", t.warmup_batch_sizes),
+        ]
+        db = t.dynamic_batching
+        if db is not None:
+            ok = expect_instance("triton.dynamic_batching", db, DynamicBatching, "DynamicBatching(...) or None")
+            problems.append(ok)
+            if ok is None:
+                problems += [
+                    expect_int_tuple("triton.dynamic_batching.preferred_batch_sizes", db.preferred_batch_sizes),
+                    expect_int("triton.dynamic_batching.max_queue_delay_microseconds", db.max_queue_delay_microseconds),
+                ]
+        ort = t.ort_tensorrt
+        if ort is not None:
+            ok = expect_instance("triton.ort_tensorrt", ort, OrtTensorRT, "OrtTensorRT(...) or None")
+            problems.append(ok)
+            if ok is None:
+                problems += [
+                    expect_str("triton.ort_tensorrt.precision_mode", ort.precision_mode),
+                    expect_int("triton.ort_tensorrt.max_workspace_size_bytes", ort.max_workspace_size_bytes),
+                ]
+    tol = spec.tolerance
+    tolerance = expect_instance("tolerance", tol, Tolerance, "Tolerance(atol=1e-4, rtol=1e-3)")
+    problems.append(tolerance)
+    if tolerance is None:
+        problems += [expect_number("tolerance.atol", tol.atol), expect_number("tolerance.rtol", tol.rtol)]
+        if not isinstance(tol.per_output, dict):
+            problems.append(
+                f"tolerance.per_output must be a dict of output name to (atol, rtol) (got "
+                f"{describe_value(tol.per_output)}); pass {{'logits': (1e-3, 1e-3)}}"
+            )
+        else:
+            for name, pair in tol.per_output.items():
+                if not (isinstance(pair, tuple) and len(pair) == 2 and all(is_number(v) for v in pair)):
+                    problems.append(
+                        f"tolerance.per_output.{name} must be an (atol, rtol) tuple of numbers "
+                        f"(got {describe_value(pair)}); pass (1e-3, 1e-3)"
+                    )
+    return [p for p in problems if p]
 
 
 def tool_versions() -> dict[str, str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 DEBUG_ENV = "TRITON_IAC_DEBUG"
 """Set to 1 to see the traceback of a reported error."""
@@ -68,9 +69,10 @@ def run_cli(
     Returns:
         The exit status: ``main``'s, 2 for bad input, 130 after Ctrl-C.
     """
+    caught: tuple[type[BaseException], ...] = (UserError, *user_errors)
     try:
         return main(argv)
-    except (UserError, *user_errors) as error:
+    except caught as error:
         if debug_enabled():
             raise
         print(f"{prog}: error: {error}", file=sys.stderr, flush=True)
@@ -80,3 +82,37 @@ def run_cli(
             raise
         print(f"{prog}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+
+
+def describe_value(value: object) -> str:
+    """Return a value with its Python type for a message: ``str '8'``, ``list [1, 8]``, ``float 8.0``."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def writable_folder_problem(path: str | os.PathLike[str], label: str) -> str | None:
+    """Return why ``path`` cannot be used (or created) as a writable folder; None when it can.
+
+    Checks without writing anything: a file at the path, a file where a parent folder would be
+    created, a folder this user may not write to, a read-only file system.
+
+    Args:
+        path: The folder, existing or not.
+        label: What names it in the message: a flag (``--output-dir``), a prop or a context key.
+    """
+    folder = Path(path)
+    where = f"{label} {str(folder)!r}"
+    if folder.exists() and not folder.is_dir():
+        return f"{where} is a file, not a folder; give a folder path (it is created if missing)"
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{where} cannot be created: {str(existing)!r} is a file; choose a path under a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{where} is not writable here ({str(existing)!r} denies this user); choose a folder you can write to"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return f"{where} is on a read-only file system ({str(existing)!r}); choose a writable folder"
+    return None

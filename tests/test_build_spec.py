@@ -66,8 +66,8 @@ def test_spec_collects_every_problem_in_one_error() -> None:
             {"backend": "tensorrt", "tensorrt_precision": "FP8"},
             r"tensorrt_precision must be one of FP16, FP32, INT8",
         ),
-        ({"tolerance": Tolerance(atol=-1.0)}, r"tolerance atol and rtol must be >= 0"),
-        ({"tolerance": Tolerance(per_output={"logits": (0.0, -1.0)})}, r"logits atol and rtol must be >= 0"),
+        ({"tolerance": Tolerance(atol=-1.0)}, r"tolerance.atol must be >= 0 \(got -1.0\)"),
+        ({"tolerance": Tolerance(per_output={"logits": (0.0, -1.0)})}, r"tolerance.per_output.logits.rtol must be >= 0"),
         ({"triton": TritonOptions(max_batch_size=0)}, r"triton.max_batch_size must be >= 1 \(got 0\)"),
         (
             {"triton": TritonOptions(dynamic_batching=DynamicBatching(preferred_batch_sizes=(0,)))},
@@ -111,10 +111,10 @@ def test_spec_collects_every_problem_in_one_error() -> None:
             {"source": TransformersConfig(architecture="bert-sequence-classification", sequence_length=1024)},
             r"sequence_length must be <= config max_position_embeddings 512 \(got 1024\)",
         ),
-        ({"source": OnnxFile(Path("/nonexistent/model.onnx"))}, r"source.path must be an existing ONNX file"),
+        ({"source": OnnxFile(Path("/nonexistent/model.onnx"))}, r"source.path '/nonexistent/model.onnx' does not exist"),
         (
             {"source": TorchScriptFile(Path("/nonexistent.pt"), inputs=(TensorSpec("x", "FP33", (0,)),))},
-            r"dtype must be one of .*got 'FP33'.*dims must be positive or -1.*existing TorchScript file",
+            r"dtype must be one of .*got 'FP33'.*dims must be positive or -1.*'/nonexistent.pt' does not exist",
         ),
         ({"source": Factory("no_colon")}, r"source.target must look like 'package.module:function'"),
         ({"source": Factory("no_such_module_xyz:make")}, r"module 'no_such_module_xyz' cannot be found"),
