@@ -223,3 +223,87 @@ def make_profile() -> Callable[..., Any]:
         return TuningProfile(**fields)
 
     return make
+
+
+# -- model files a user may bring: sound and broken (model_build's validation) ------------------
+
+
+@pytest.fixture(scope="session")
+def model_file_zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real model files of every kind model_build must recognise, written once per session.
+
+    Sound: ``onnx`` (``x`` FP32 [batch, 4] + an initializer → ``y``), ``torchscript`` (scripted),
+    ``torchscript_traced``. Wrong kind: ``state_dict``, ``whole_module``, ``checkpoint``,
+    ``legacy_state_dict``, ``torch_export`` (.pt2). Broken: ``onnx_truncated``, ``onnx_external``
+    (+ its ``.data`` file), ``onnx_fixed_batch``, ``torchscript_truncated``, ``empty``, ``text``,
+    ``lfs_pointer``, ``html``, ``png``, ``gzip``, ``random``.
+    """
+    import gzip
+
+    import onnx
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+
+    folder = tmp_path_factory.mktemp("model-file-zoo")
+    files: dict[str, Path] = {}
+
+    def onnx_model(batch: str | int, weights: int = 4) -> onnx.ModelProto:
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, weights])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, weights])
+        w = numpy_helper.from_array(torch.arange(weights, dtype=torch.float32).numpy(), "w")
+        graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "add", [x], [y], [w])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+    files["onnx"] = folder / "model.onnx"
+    onnx.save(onnx_model("batch"), str(files["onnx"]))
+    files["onnx_fixed_batch"] = folder / "fixed_batch.onnx"
+    onnx.save(onnx_model(1), str(files["onnx_fixed_batch"]))
+    files["onnx_external"] = folder / "external.onnx"
+    onnx.save(
+        onnx_model("batch", weights=64),
+        str(files["onnx_external"]),
+        save_as_external_data=True,
+        location="external.onnx.data",
+        size_threshold=0,
+    )
+    big = folder / "big.onnx"
+    onnx.save(onnx_model("batch", weights=4096), str(big))
+    files["onnx_truncated"] = folder / "truncated.onnx"
+    files["onnx_truncated"].write_bytes(big.read_bytes()[: big.stat().st_size // 2])
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 2)).eval()
+    files["torchscript"] = folder / "scripted.pt"
+    torch.jit.save(torch.jit.script(net), str(files["torchscript"]))
+    files["torchscript_traced"] = folder / "traced.pt"
+    torch.jit.save(torch.jit.trace(net, torch.zeros(2, 4)), str(files["torchscript_traced"]))
+    files["torchscript_truncated"] = folder / "truncated.pt"
+    files["torchscript_truncated"].write_bytes(files["torchscript"].read_bytes()[:1500])
+    files["state_dict"] = folder / "state_dict.pt"
+    torch.save(net.state_dict(), files["state_dict"])
+    files["whole_module"] = folder / "whole_module.pt"
+    torch.save(net, files["whole_module"])
+    files["checkpoint"] = folder / "checkpoint.pth"
+    torch.save({"epoch": 3, "model_state_dict": net.state_dict()}, files["checkpoint"])
+    files["legacy_state_dict"] = folder / "legacy.pt"
+    torch.save(net.state_dict(), files["legacy_state_dict"], _use_new_zipfile_serialization=False)
+    files["torch_export"] = folder / "program.pt2"
+    torch.export.save(torch.export.export(net, (torch.zeros(2, 4),)), str(files["torch_export"]))
+
+    files["empty"] = folder / "empty.onnx"
+    files["empty"].write_bytes(b"")
+    files["text"] = folder / "notes.onnx"
+    files["text"].write_text("input: x, output: y\nthis is not a model\n")
+    files["lfs_pointer"] = folder / "lfs.onnx"
+    files["lfs_pointer"].write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 1234\n"
+    )
+    files["html"] = folder / "download.onnx"
+    files["html"].write_text("<!DOCTYPE html><html><body>Sign in</body></html>\n")
+    files["png"] = folder / "picture.onnx"
+    files["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64))
+    files["gzip"] = folder / "model.tar.gz"
+    files["gzip"].write_bytes(gzip.compress(b"not a model"))
+    files["random"] = folder / "random.onnx"
+    files["random"].write_bytes(bytes((i * 7919 + 13) % 251 for i in range(4096)))
+    return files
