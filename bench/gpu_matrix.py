@@ -116,7 +116,7 @@ def main() -> int:
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--max-batch-size", type=int, default=128)
     ap.add_argument("--peak-tflops", type=float, default=None, help="override the datasheet dense fp16 peak")
-    ap.add_argument("--instance-type", default="ml.g4dn.xlarge")
+    ap.add_argument("--instance-type", default=None, help="default: one with the measured GPU (per-GPU pricing)")
     ap.add_argument("--latency-ms", type=float, default=500.0)
     ap.add_argument("--target-per-minute", type=float, default=30_000)
     ap.add_argument("--safety-factor", type=float, default=0.7)

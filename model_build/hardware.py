@@ -187,6 +187,17 @@ def families_with(model: AcceleratorModel) -> tuple[str, ...]:
     return tuple(family for family, (m, _, _) in _FAMILIES.items() if m == model)
 
 
+def hosting_types_with(model: AcceleratorModel) -> tuple[str, ...]:
+    """Return the hosting instance types that carry ``model`` (H100 → ml.p5.48xlarge, ml.p5.4xlarge)."""
+    families = set(families_with(model))
+    out = []
+    for name in hosting_instance_types():
+        match = parse_instance_type(name)
+        if match is not None and match.group("family") in families:
+            out.append(name)
+    return tuple(out)
+
+
 @functools.cache
 def hosting_instance_types() -> tuple[str, ...]:
     """Return every instance type SageMaker hosting accepts, from botocore's service model."""

@@ -188,8 +188,8 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
 
 @pytest.fixture
 def make_profile() -> Callable[..., Any]:
-    """Build a valid bert-tiny ``TuningProfile`` (ig-db on ml.g4dn.xlarge); keyword overrides replace fields."""
-    from model_build.profile import MeasuredFigures, Provenance, TuningProfile
+    """Build a valid bert-tiny ``TuningProfile`` (ig-db on ml.g4dn.xlarge, measured on one T4); keyword overrides replace fields."""
+    from model_build.profile import MeasuredFigures, MeasuredHardware, Provenance, TuningProfile
 
     def make(**overrides: Any) -> Any:
         fields: dict[str, Any] = {
@@ -218,6 +218,7 @@ def make_profile() -> Callable[..., Any]:
                 requests=720,
             ),
             "provenance": Provenance(machine="test", date="2026-11-21T00:00:00Z", tool_versions={"triton": "2.51"}),
+            "hardware": MeasuredHardware.gpu("Tesla T4", 1, cpu_model="test CPU", cpu_cores=4),
         }
         fields.update(overrides)
         return TuningProfile(**fields)

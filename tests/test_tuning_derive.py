@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from tuning.derive import instances_needed, invocations_per_minute, size
-from tuning.pricing import DEFAULT_PRICES, load_prices
+from model_build.profile import MeasuredHardware, match_hardware
+from model_build.spec import TritonOptions
+from model_build.user_errors import UserError
+from tuning.derive import PricingBasis, instances_needed, invocations_per_minute, size
+from tuning.loadgen import LoadResult
+from tuning.matrix import default_instance_type
+from tuning.pricing import DEFAULT_PRICES, PriceError, load_prices
+from tuning.recommend import Candidate, Criteria, assess, recommend
+from tuning.stats import summarize
 
 # (config, instance type, initial instance count, invocations/min/instance, cost/hour), seed 000 §4.2.
 SEED_ROWS = [
@@ -88,20 +96,135 @@ def test_invocations_per_minute_is_rps_times_60():
     assert invocations_per_minute(8.5) == pytest.approx(510.0)
 
 
-def test_price_file_carries_source_and_date():
+def test_price_file_rows_each_carry_their_source_and_date():
+    # GIVEN the shipped price table
+    prices = load_prices()
     data = json.loads(DEFAULT_PRICES.read_text())
-    assert data["source"] and data["as_of"]
-    assert data["prices"] == {"ml.g4dn.xlarge": 0.7364, "ml.g4dn.2xlarge": 0.94, "ml.g4dn.12xlarge": 4.89}
-    assert "as of" in load_prices().citation()
+    # THEN every row names a declared source and a date, and third-party sources say so
+    assert data["offer"] == "Amazon SageMaker real-time inference (hosting), on-demand" and data["region"] == "us-east-1"
+    for instance_type, row in prices.rows.items():
+        assert row.source.id in data["sources"] and row.as_of.strip(), instance_type
+        assert row.source.third_party == data["sources"][row.source.id]["third_party"]
+    assert prices.rows["ml.p5.48xlarge"].source.third_party
+    assert "THIRD-PARTY" in prices.citation("ml.p5.48xlarge")
+    # seed 000's g4dn rates stay the ones its table implies
+    assert {t: prices.hourly(t) for t in ("ml.g4dn.xlarge", "ml.g4dn.2xlarge", "ml.g4dn.12xlarge")} == {
+        "ml.g4dn.xlarge": 0.7364, "ml.g4dn.2xlarge": 0.94, "ml.g4dn.12xlarge": 4.89,
+    }  # fmt: skip
 
 
-def test_unknown_instance_type_names_the_known_ones():
+@pytest.mark.parametrize("family", ["g4dn", "g5", "g6", "p4d", "p5", "inf2", "c5"])
+def test_price_table_covers_the_families_the_project_talks_about(family):
+    assert any(t.split(".")[1] == family for t in load_prices().rows), family
+
+
+@pytest.mark.parametrize("instance_type", ["ml.g6e.xlarge", "ml.g6e.48xlarge", "ml.p5e.48xlarge", "ml.g6.xlarge"])
+def test_unsourced_types_have_no_price_and_a_stated_reason(instance_type):
+    prices = load_prices()
+    assert prices.price(instance_type) is None
+    assert "no citable real-time inference rate" in prices.missing_reason(instance_type)
+    with pytest.raises(KeyError, match="no citable"):
+        prices.hourly(instance_type)
+
+
+def test_h100_measurement_is_priced_per_gpu_on_p5_with_the_arithmetic():
+    # GIVEN one H100 measured at 913 920 invocations/min, sized as ml.p5.48xlarge (8 x H100)
+    match = match_hardware(MeasuredHardware.gpu("NVIDIA H100 80GB HBM3", 1), "ml.p5.48xlarge")
+    # WHEN it is sized for the seed's 30 000/min
+    sizing = size("ig4-db", "ml.p5.48xlarge", 913_920, load_prices(), basis=PricingBasis.from_match(match))
+    # THEN one GPU is priced at the instance's rate / 8, and whole instances are counted beside it
+    assert sizing.unit == "GPU" and sizing.units == 1 and sizing.instances == 1
+    assert sizing.unit_price == pytest.approx(113.068 / 8)
+    assert sizing.cost_per_hour == pytest.approx(113.068 / 8) and sizing.instance_cost_per_hour == pytest.approx(113.068)
+    assert sizing.price_note == "ml.p5.48xlarge 113.068 USD/hour / 8 GPUs = 14.1335 USD per GPU-hour"
+    assert sizing.invocations_per_minute_per_instance == 8 * 913_920
+
+
+def test_gpus_needed_and_whole_instances_are_counted_separately():
+    # 1000/min per GPU for 30 000/min: 30 GPUs, i.e. 4 whole 8-GPU instances
+    basis = PricingBasis("ml.p4d.24xlarge", "GPU", 8, 1.0)
+    sizing = size("db", "ml.p4d.24xlarge", 1000, load_prices(), basis=basis)
+    assert (sizing.units, sizing.instances) == (30, 4)
+    assert sizing.cost_per_hour == pytest.approx(30 * 37.688 / 8)
+    assert sizing.instance_cost_per_hour == pytest.approx(4 * 37.688)
+
+
+def test_unpriced_instance_type_sizes_without_costs_and_says_why():
+    sizing = size("db", "ml.p5e.48xlarge", 1000, load_prices())
+    assert sizing.units == 30
+    assert sizing.cost_per_hour is None and sizing.cost_per_million_at_capacity is None
+    assert "no rate for ml.p5e.48xlarge" in sizing.price_note
+
+
+@pytest.mark.parametrize(
+    ("hardware", "expected"),
+    [
+        (MeasuredHardware.gpu("NVIDIA H100 80GB HBM3", 1), "ml.p5.48xlarge"),
+        (MeasuredHardware.gpu("Tesla T4", 1), "ml.g4dn.xlarge"),
+        (MeasuredHardware.gpu("NVIDIA A10G", 4), "ml.g5.12xlarge"),
+        (MeasuredHardware.gpu("NVIDIA H200", 1), "ml.p5e.48xlarge"),
+        (MeasuredHardware.cpu("AMD EPYC", 2), "ml.c5.xlarge"),
+    ],
+)
+def test_default_instance_type_carries_the_measured_accelerator(hardware, expected):
+    assert default_instance_type(hardware, load_prices()) == expected
+
+
+def test_default_instance_type_for_an_unknown_gpu_asks_for_one():
+    with pytest.raises(UserError, match="--instance-type is required"):
+        default_instance_type(MeasuredHardware.gpu("NVIDIA GeForce RTX 4090", 1), load_prices())
+
+
+def test_unknown_instance_type_names_the_priced_ones():
     with pytest.raises(KeyError, match=r"ml\.g4dn\.xlarge"):
-        load_prices().hourly("ml.p5.48xlarge")
+        load_prices().hourly("ml.m4.xlarge")
 
 
-def test_price_file_with_a_bad_price_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ({"currency": "USD", "source": "x", "as_of": "y", "prices": {"ml.a.b": 0}}, "usd_per_hour must be a number > 0"),
+        ({"schema_version": 2, "currency": "USD", "sources": {}, "prices": {"ml.a.b": {"usd_per_hour": 1, "as_of": "z"}}},
+         "prices.ml.a.b.source must be one of the sources"),
+        ({"schema_version": 2, "currency": "USD", "sources": {"s": {"title": "t", "third_party": True}},
+          "prices": {"ml.a.b": {"usd_per_hour": 1, "source": "s"}}}, "as_of must say when the rate was valid"),
+        ({"schema_version": 2, "currency": "USD", "sources": {"s": {"title": "t"}}, "prices": {}},
+         "sources.s.third_party must be true or false"),
+        ({"schema_version": 2, "currency": "USD", "sources": {}, "prices": {"g5.xlarge": {}}}, "not a SageMaker instance type"),
+    ],
+)
+def test_price_file_with_a_bad_entry_is_refused_naming_it(tmp_path, content, expected):
     bad = tmp_path / "prices.json"
-    bad.write_text(json.dumps({"currency": "USD", "source": "x", "as_of": "y", "prices": {"ml.a.b": 0}}))
-    with pytest.raises(ValueError, match="> 0"):
+    bad.write_text(json.dumps(content))
+    with pytest.raises(PriceError, match=expected) as error:
         load_prices(bad)
+    assert str(bad) in str(error.value)
+
+
+def test_schema_1_price_file_still_reads_with_its_one_source(tmp_path):
+    old = tmp_path / "prices.json"
+    old.write_text(json.dumps({"currency": "USD", "source": "my list", "as_of": "2026-01", "prices": {"ml.g5.xlarge": 1.5}}))
+    prices = load_prices(old)
+    assert prices.hourly("ml.g5.xlarge") == 1.5
+    assert prices.rows["ml.g5.xlarge"].source.title == "my list" and prices.rows["ml.g5.xlarge"].as_of == "2026-01"
+
+
+def _point(rps: float) -> LoadResult:
+    """A real load result: one second of requests at ``rps``, 10 ms each, no errors."""
+    count = int(rps)
+    return LoadResult(1, 1, 1, summarize(np.full(count, 0.010), 0, 1.0), None, None, None)
+
+
+def test_recommend_without_prices_ranks_by_units_needed():
+    # GIVEN two configurations that meet the target on an instance type the table has no price for
+    criteria = Criteria()
+    candidates = [
+        Candidate("slow", TritonOptions(max_batch_size=8), "ml.p5e.48xlarge", (_point(20),)),
+        Candidate("fast", TritonOptions(max_batch_size=8), "ml.p5e.48xlarge", (_point(80),)),
+    ]
+    assessments = assess(candidates, criteria, load_prices())
+    # WHEN one is recommended
+    chosen = recommend(assessments, criteria)
+    # THEN costs are unknown, and the one needing fewer units wins
+    assert all(a.planned_sizing is not None and a.planned_sizing.cost_per_hour is None for a in assessments)
+    assert chosen.candidate.name == "fast"

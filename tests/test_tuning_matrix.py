@@ -6,6 +6,7 @@ Nothing here asserts a speed: the smoke checks that the report is complete and s
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from model_build.profile import TuningProfile
 from triton_runtime.kserve import encode, sample_inputs
 from triton_runtime.server import TritonServer
 from tuning.loadgen import probe, run_fixed
-from tuning.matrix import input_specs, smoke_configurations
+from tuning.matrix import DEFAULT_CPU_INSTANCE_TYPE, input_specs, smoke_configurations
 from tuning.transports import HttpTransport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,10 +95,11 @@ def _table(report: str, heading: str) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_smoke_matrix_writes_a_complete_sane_report(tmp_path):
-    # GIVEN the quick CPU matrix, as `make bench-smoke` runs it
+    # GIVEN the quick CPU matrix, as `make bench-smoke` runs it, with shorter windows (1 s, 0.25 s warmup:
+    # every configuration, level and output is still produced and checked; only the figures are noisier)
     out = tmp_path / "smoke"
     proc = subprocess.run(
-        [sys.executable, "-m", "tuning", "matrix", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", "tuning", "matrix", "--smoke", "--out", str(out), "--duration", "1", "--warmup", "0.25"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -130,9 +132,17 @@ def test_smoke_matrix_writes_a_complete_sane_report(tmp_path):
     assert all(re.fullmatch(r"\d+", r["instances (seed formula)"]) for r in derived if r["instances (seed formula)"] != "n/a")
     for chart in ("throughput.png", "cost.png", "latency.png", "sweep.png"):
         assert f"({chart})" in report
+    # a CPU measurement is sized as a CPU instance type, priced from its own row, and the report says both
+    assert {r["instance type"] for r in derived} == {DEFAULT_CPU_INSTANCE_TYPE}
+    assert "- Hardware: Measured on CPU only (" in report and "CPU model and core count are not compared" in report
+    assert f"{DEFAULT_CPU_INSTANCE_TYPE}: 0.204 USD/hour, as of" in report and "THIRD-PARTY" in report
+    assert results["meta"]["hardware"]["kind"] == "cpu"
 
-    # the recommendation is a valid profile that applies to the spec
+    # the recommendation is a valid profile that records the machine it was measured on and applies to the spec
     profile = TuningProfile.load(out / "profile.json")
+    assert (profile.hardware.kind, profile.hardware.cpu_cores, profile.hardware.derived_from) == ("cpu", os.cpu_count(), "")
+    assert profile.hardware.cpu_model and profile.instance_type == DEFAULT_CPU_INSTANCE_TYPE
+    assert profile.check_instance_type().scale == 1
     assert profile.configuration in expected
     assert profile.configuration == results["recommended"]
     tuned = profile.apply_to(get_example("bert-tiny"))

@@ -33,9 +33,18 @@ from typing import Any
 
 import numpy as np
 
-from model_build.profile import Provenance, TuningProfile
+from model_build.profile import (
+    HardwareMatch,
+    HardwareTranslation,
+    MeasuredHardware,
+    Provenance,
+    TuningProfile,
+    match_hardware,
+)
 from model_build.spec import DynamicBatching, ModelSpec, TritonOptions
+from model_build.user_errors import UserError
 from triton_runtime.kserve import Encoding, Payload, TensorSpec, encode, sample_inputs
+from tuning.derive import PricingBasis
 from tuning.loadgen import LoadResult, probe, run_fixed
 from tuning.pricing import PriceTable, load_prices
 from tuning.recommend import (
@@ -140,12 +149,18 @@ class MatrixPlan:
         precision: ``fp16`` for the torch executor, else ``None``.
         torchscript: Model name → TorchScript (``.pt``) or ``torch.export`` (``.pt2``) file for
             ``executor="torch"``.
-        instance_type: SageMaker instance type one measured server stands for (for prices).
+        instance_type: SageMaker instance type to size and price. Defaults to one with the
+            measured accelerator (:func:`default_instance_type`); an instance type with another
+            accelerator needs ``translation``.
         criteria: Latency target, load target, safety factor.
         sequence_length: Substitute for variable input dimensions.
         request_batch_size: Items per request (seed 000's "larger batched payloads"); throughput is
             reported per request and per item. Defaults to 1, one sequence per invocation.
         server_args: Extra ``tritonserver`` flags (e.g. ``--sagemaker-thread-count=16``).
+        hardware: What the measurement runs on. Defaults to this machine's GPUs (``nvidia-smi``)
+            when the plan serves on the GPU, else its CPU (:func:`detect_hardware`).
+        translation: How to carry the figures to ``instance_type``'s accelerator when it is not
+            the measured one (the user's statement). Defaults to none.
     """
 
     spec: ModelSpec
@@ -159,11 +174,21 @@ class MatrixPlan:
     instance_kind: str | None = None
     precision: str | None = None
     torchscript: dict[str, str] | None = None
-    instance_type: str = "ml.g4dn.xlarge"
+    instance_type: str | None = None
     criteria: Criteria = field(default_factory=Criteria)
     sequence_length: int = 128
     request_batch_size: int = 1
     server_args: tuple[str, ...] = ()
+    hardware: MeasuredHardware | None = None
+    translation: HardwareTranslation | None = None
+
+    def serves_on_gpu(self) -> bool:
+        """Whether the measured server runs the model on the GPU."""
+        if self.instance_kind is not None:
+            return self.instance_kind == "KIND_GPU"
+        from model_build.local_serving import gpu_present
+
+        return gpu_present()
 
 
 @dataclass
@@ -317,7 +342,7 @@ def measure_configuration(
             )
             if lat.count and lat.percentile_ms(plan.criteria.latency_percentile) > plan.criteria.latency_target_ms:
                 break  # closed loop: more users only add queueing from here
-    return Candidate(configuration.name, configuration.triton, plan.instance_type, tuple(points))
+    return Candidate(configuration.name, configuration.triton, plan.instance_type or "", tuple(points))
 
 
 def _version(dist: str) -> str:
@@ -327,29 +352,128 @@ def _version(dist: str) -> str:
         return "absent"
 
 
-def describe_machine() -> str:
-    """CPU model and core count, plus GPU names when nvidia-smi answers."""
+def _cpu_model() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    text = f"{cpu} ({os.cpu_count()} cores)"
+    return cpu
+
+
+def _gpu_names() -> list[str]:
+    """Names of the GPUs this process may use: ``nvidia-smi``'s list, narrowed by ``CUDA_VISIBLE_DEVICES``."""
     smi = shutil.which("nvidia-smi")
-    if smi:
-        try:
-            gpus = subprocess.run(
-                [smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10, check=True
-            ).stdout.split("\n")
-            names = [g.strip() for g in gpus if g.strip()]
-            if names:
-                text += f"; GPU: {len(names)} x {names[0]}"
-        except Exception:
-            pass
+    if not smi:
+        return []
+    try:
+        listed = subprocess.run(
+            [smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.split("\n")
+    except Exception:
+        return []
+    names = [g.strip() for g in listed if g.strip()]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [v.strip() for v in visible.split(",") if v.strip()]
+        if all(i.isdigit() for i in ids):
+            names = [names[int(i)] for i in ids if int(i) < len(names)]
+        else:  # GPU UUIDs: the count is what is visible, the model the first listed
+            names = names[: len(ids)]
+    return names
+
+
+def detect_hardware(use_gpu: bool) -> MeasuredHardware:
+    """Return what a measurement on this machine runs on: its GPUs when ``use_gpu``, else its CPU.
+
+    Raises:
+        UserError: ``use_gpu`` but ``nvidia-smi`` names no GPU (the fix: ``--cpu``, or a driver).
+    """
+    cpu, cores = _cpu_model(), os.cpu_count()
+    if not use_gpu:
+        return MeasuredHardware.cpu(cpu, cores)
+    names = _gpu_names()
+    if not names:
+        raise UserError(
+            "the matrix would serve on the GPU, but nvidia-smi names no GPU, so the measured hardware cannot be "
+            "recorded. Fix: install the NVIDIA driver's nvidia-smi, or measure on the CPU with --cpu"
+        )
+    device = names[0] if len(set(names)) == 1 else " + ".join(sorted(set(names)))
+    return MeasuredHardware.gpu(device, len(names), cpu_model=cpu, cpu_cores=cores)
+
+
+def describe_machine() -> str:
+    """CPU model and core count, plus GPU names when nvidia-smi answers."""
+    text = f"{_cpu_model()} ({os.cpu_count()} cores)"
+    names = _gpu_names()
+    if names:
+        text += f"; GPU: {len(names)} x {names[0]}"
     return text
+
+
+DEFAULT_CPU_INSTANCE_TYPE = "ml.c5.xlarge"
+"""What a CPU measurement is sized as by default (CPU only, priced in ``prices.json``)."""
+
+
+def default_instance_type(hardware: MeasuredHardware, prices: PriceTable) -> str:
+    """Return the instance type a measurement is sized for when ``--instance-type`` is not given.
+
+    A CPU measurement: :data:`DEFAULT_CPU_INSTANCE_TYPE`. An accelerator: among the hosting
+    instance types that carry it, a priced one with the measured count, else the priced one
+    with the lowest price per accelerator (one H100 → ``ml.p5.48xlarge``, priced per GPU), else
+    the first that carries it (unpriced: costs are n/a).
+
+    Raises:
+        UserError: The measured accelerator is not known to :mod:`model_build.hardware`.
+    """
+    if hardware.kind == "cpu":
+        return DEFAULT_CPU_INSTANCE_TYPE
+    from model_build.hardware import hardware_of, hosting_types_with
+
+    model = hardware.model()
+    candidates = list(hosting_types_with(model)) if model is not None else []
+    if not candidates:
+        raise UserError(
+            f"--instance-type is required: the measurement runs on {hardware.describe()}, and no SageMaker "
+            "instance type this project knows carries it. Fix: give --instance-type and state how to carry the "
+            'figures there with --translate "<measured> -> <target> x FACTOR: REASON"'
+        )
+
+    def count(t: str) -> int:
+        return hardware_of(t).count or 1
+
+    priced = [t for t in candidates if prices.price(t) is not None]
+    same = [t for t in priced if count(t) == hardware.accelerator_count]
+    if same:
+        return min(same, key=prices.hourly)
+    if priced:
+        return min(priced, key=lambda t: (prices.hourly(t) / count(t), count(t)))
+    return min(candidates, key=lambda t: abs(count(t) - hardware.accelerator_count))
+
+
+def plan_sizing(plan: MatrixPlan, prices: PriceTable) -> tuple[MatrixPlan, HardwareMatch]:
+    """Resolve the plan's hardware and instance type and check they fit, before any work starts.
+
+    Returns:
+        The plan with ``hardware`` and ``instance_type`` filled in, and how the measurement
+        carries to that instance type.
+
+    Raises:
+        UserError: (or :class:`model_build.profile.ProfileError`) The instance type's accelerator
+            differs from the measured one without a translation, or the translation does not fit.
+    """
+    hardware = plan.hardware or detect_hardware(plan.serves_on_gpu())
+    instance_type = plan.instance_type or default_instance_type(hardware, prices)
+    match = match_hardware(
+        hardware,
+        instance_type,
+        plan.translation,
+        subject="this run measures",
+        translation_hint='--translate "{source} -> {target} x FACTOR: REASON"',
+    )
+    return dataclasses.replace(plan, hardware=hardware, instance_type=instance_type), match
 
 
 def tool_versions() -> dict[str, str]:
@@ -378,7 +502,8 @@ def run_matrix(
 
     Writes into ``out_dir``: ``report.md``, the PNG charts, ``results.json`` (every point)
     and ``profile.json`` (when a configuration met the target), plus the Triton logs and
-    local repositories under ``work/``.
+    local repositories under ``work/``. The hardware and the instance type are resolved and
+    checked against each other (:func:`plan_sizing`) before anything is built or written.
 
     Args:
         plan: What to measure.
@@ -387,19 +512,26 @@ def run_matrix(
         prepare: How a spec becomes a production repository; defaults to the full pipeline build.
         prices: Price table; defaults to ``tuning/prices.json``.
         log: Progress output.
+
+    Raises:
+        UserError: The instance type does not fit the measured hardware (nothing was started).
     """
+    prices = prices or load_prices()
+    plan, match = plan_sizing(plan, prices)
+    assert plan.hardware is not None
+    basis = PricingBasis.from_match(match)
     out = Path(out_dir)
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
-    prices = prices or load_prices()
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    log(f"sizing: {basis.statement}")
     candidates = []
     for configuration in plan.configurations:
         log(f"[{configuration.name}] building and serving ({plan.executor}, {plan.encoding} payloads)")
         candidates.append(
             measure_configuration(plan, configuration, work, prepare=prepare or pipeline_preparer(cache_dir), log=log)
         )
-    assessments = assess(candidates, plan.criteria, prices)
+    assessments = assess(candidates, plan.criteria, prices, basis)
     machine = describe_machine()
     meta: dict[str, Any] = {
         "model": plan.spec.name,
@@ -411,7 +543,10 @@ def run_matrix(
         "payload": f"KServe v2 {plan.encoding}, batch {plan.request_batch_size} per request",
         "client": f"{plan.processes} process(es) x asyncio/aiohttp keep-alive; {plan.warmup_s:g} s warmup + "
         f"{plan.duration_s:g} s window per concurrency level",
-        "instance_type": plan.instance_type,
+        "instance_type": match.instance_type,
+        "hardware": dataclasses.asdict(plan.hardware),
+        "hardware_translation": dataclasses.asdict(match.translation) if match.translation else None,
+        "sizing": basis.statement,
         "tool_versions": tool_versions(),
         "notes": [],
     }
@@ -457,17 +592,27 @@ def run_matrix(
                 command=" ".join([os.path.basename(sys.executable), *sys.argv]),
                 notes=f"{meta['server']}; {meta['payload']}; {meta['client']}",
             ),
+            hardware=plan.hardware,
+            match=match,
         )
+        profile.check_instance_type()  # the written profile sizes what it says it sizes
         profile.apply_to(plan.spec).validate()  # the profile must produce a deployable spec
         profile.save(out / "profile.json")
     charts = render_charts(out, assessments, plan.criteria, prices)
     (out / "report.md").write_text(
-        render_markdown(assessments, criteria=plan.criteria, prices=prices, profile=profile, meta=meta, charts=charts)
+        render_markdown(
+            assessments, criteria=plan.criteria, prices=prices, profile=profile, meta=meta, charts=charts, basis=basis
+        )
     )
     results = {
         "meta": meta,
         "criteria": dataclasses.asdict(plan.criteria),
-        "prices": {"source": prices.source, "as_of": prices.as_of, "prices": prices.prices},
+        "prices": {
+            "instance_type": match.instance_type,
+            "citation": prices.citation(match.instance_type),
+            "usd_per_hour": prices.prices.get(match.instance_type),
+            "file": str(prices.path),
+        },
         "configurations": [
             {
                 **a.to_dict(),

@@ -10,7 +10,9 @@ That rate sizes the fleet two ways:
 * the deployed way, planning on ``rate * safety_factor`` (see :mod:`model_build.profile`),
   which decides the ranking, because that is what the stack will pay for.
 
-Ties on cost go to the higher per-instance rate, then the lower latency.
+Costs are priced per unit of :class:`tuning.derive.PricingBasis` (per GPU for one GPU of an
+8-GPU instance). Ties on cost go to the fewer units, then the higher rate, then the lower
+latency; a configuration whose instance type has no price in the table ranks by those alone.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from model_build.profile import MeasuredFigures, Provenance, TuningProfile
+from model_build.profile import HardwareMatch, MeasuredFigures, MeasuredHardware, Provenance, TuningProfile
 from model_build.spec import TritonOptions
 from tuning.derive import (
     SEED_LATENCY_TARGET_MS,
     SEED_TARGET_INVOCATIONS_PER_MINUTE,
+    PricingBasis,
     Sizing,
     invocations_per_minute,
     size,
@@ -129,8 +132,18 @@ def sustainable_point(points: Sequence[LoadResult], criteria: Criteria) -> LoadR
     return max(good, key=lambda p: p.latency.throughput_rps, default=None)
 
 
-def assess(candidates: Sequence[Candidate], criteria: Criteria, prices: PriceTable) -> list[Assessment]:
-    """Judge every candidate; sizing uses the price of each candidate's instance type."""
+def assess(
+    candidates: Sequence[Candidate], criteria: Criteria, prices: PriceTable, basis: PricingBasis | None = None
+) -> list[Assessment]:
+    """Judge every candidate; sizing uses the price of each candidate's instance type.
+
+    Args:
+        candidates: The measured configurations.
+        criteria: Latency and load targets.
+        prices: Price table.
+        basis: How one measured server maps onto the instance type (per GPU, translated…).
+            Defaults to one server = one instance of the candidate's instance type.
+    """
     out: list[Assessment] = []
     for candidate in candidates:
         point = sustainable_point(candidate.points, criteria)
@@ -153,27 +166,22 @@ def assess(candidates: Sequence[Candidate], criteria: Criteria, prices: PriceTab
             )
             continue
         ipm = invocations_per_minute(point.latency.throughput_rps)
-        common = {"target_per_minute": criteria.target_per_minute}
-        out.append(
-            Assessment(
-                candidate,
-                point,
-                size(candidate.name, candidate.instance_type, ipm, prices, **common),
-                size(
-                    candidate.name,
-                    candidate.instance_type,
-                    ipm,
-                    prices,
-                    safety_factor=criteria.safety_factor,
-                    **common,
-                ),
-            )
+        seed = size(candidate.name, candidate.instance_type, ipm, prices, target_per_minute=criteria.target_per_minute, basis=basis)
+        planned = size(
+            candidate.name,
+            candidate.instance_type,
+            ipm,
+            prices,
+            target_per_minute=criteria.target_per_minute,
+            safety_factor=criteria.safety_factor,
+            basis=basis,
         )
+        out.append(Assessment(candidate, point, seed, planned))
     return out
 
 
 def recommend(assessments: Sequence[Assessment], criteria: Criteria) -> Assessment:
-    """Return the cheapest qualifying configuration (planned cost per hour; ties: higher rate, lower latency).
+    """Return the cheapest qualifying configuration (planned cost per hour; ties: fewer units, higher rate, lower latency).
 
     Raises:
         NoConfigurationMeetsTargetError: When none qualifies, with every candidate's reason.
@@ -185,11 +193,13 @@ def recommend(assessments: Sequence[Assessment], criteria: Criteria) -> Assessme
             f"no configuration meets p{criteria.latency_percentile:g} <= {criteria.latency_target_ms:g} ms: {reasons}"
         )
 
-    def key(a: Assessment) -> tuple[float, float, float]:
+    def key(a: Assessment) -> tuple[float, float, float, float]:
         assert a.planned_sizing is not None and a.point is not None
+        cost = a.planned_sizing.cost_per_hour
         return (
-            round(a.planned_sizing.cost_per_hour, 6),
-            -a.planned_sizing.invocations_per_minute_per_instance,
+            math.inf if cost is None else round(cost, 6),
+            a.planned_sizing.units,
+            -a.planned_sizing.invocations_per_minute_per_unit,
             a.point.latency.percentile_ms(criteria.latency_percentile),
         )
 
@@ -202,21 +212,33 @@ def to_profile(
     model_name: str,
     criteria: Criteria,
     provenance: Provenance,
+    hardware: MeasuredHardware,
+    match: HardwareMatch,
 ) -> TuningProfile:
-    """Write the chosen assessment as a :class:`TuningProfile`."""
+    """Write the chosen assessment as a :class:`TuningProfile`.
+
+    Args:
+        chosen: The recommended configuration.
+        model_name: The model measured.
+        criteria: The targets it met.
+        provenance: Machine, date, versions.
+        hardware: What it was measured on.
+        match: How the measurement carries to the instance type sized (its scale sets the
+            per-instance scaling target; its translation, if any, is recorded).
+    """
     if chosen.point is None or chosen.planned_sizing is None:
         raise ValueError(f"configuration {chosen.candidate.name!r} did not meet the target: {chosen.reason}")
     point = chosen.point
     lat = point.latency
     ipm = invocations_per_minute(lat.throughput_rps)
-    target = TuningProfile.scaling_target(ipm, criteria.safety_factor)
+    target = TuningProfile.scaling_target(ipm * match.scale, criteria.safety_factor)
     triton = chosen.candidate.triton
     batching = triton.dynamic_batching
     mean_batch = point.triton.mean_batch_size if point.triton is not None else None
     return TuningProfile(
         model_name=model_name,
         configuration=chosen.candidate.name,
-        instance_type=chosen.candidate.instance_type,
+        instance_type=match.instance_type,
         max_batch_size=triton.max_batch_size,
         dynamic_batching=batching is not None,
         preferred_batch_sizes=tuple(batching.preferred_batch_sizes) if batching else (),
@@ -240,4 +262,6 @@ def to_profile(
             requests=lat.count,
         ),
         provenance=provenance,
+        hardware=hardware,
+        hardware_translation=match.translation,
     )

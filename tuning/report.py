@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from model_build.profile import TuningProfile
+from tuning.derive import PricingBasis
 from tuning.loadgen import LoadResult
 from tuning.pricing import PriceTable
 from tuning.recommend import Assessment, Criteria
@@ -82,24 +83,41 @@ def measured_table(assessments: Sequence[Assessment], criteria: Criteria) -> str
     return "\n".join(rows)
 
 
-def derived_table(assessments: Sequence[Assessment], criteria: Criteria, prices: PriceTable) -> str:
-    """Seed 000's derived columns: invocations/min/instance, instances, cost; plus the planned sizing."""
+def _money(value: float | None, currency: str, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{_fmt(value, digits)} {currency}"
+
+
+def derived_table(
+    assessments: Sequence[Assessment], criteria: Criteria, prices: PriceTable, basis: PricingBasis | None = None
+) -> str:
+    """Seed 000's derived columns: rate, units needed, cost; plus the planned sizing.
+
+    Priced per unit of ``basis`` (per GPU when an instance has several and one was measured),
+    with the whole instances a fleet rents next to it; costs are n/a for an unpriced type.
+    """
+    unit = basis.unit if basis is not None else "instance"
+    units = f"{unit}s"
+    whole = basis is not None and basis.units_per_instance > 1
     head = (
-        "| configuration | instance type | invocations/min/instance | instances (seed formula) | cost/hour "
-        f"| cost per 1M at target | instances (safety {criteria.safety_factor:g}) | planned cost/hour |"
+        f"| configuration | instance type | invocations/min/{unit} | {units} (seed formula) | cost/hour "
+        f"| cost per 1M at target | cost per 1M at capacity | {units} (safety {criteria.safety_factor:g}) "
+        "| planned cost/hour |" + (" whole instances (planned) | their cost/hour |" if whole else "")
     )
     rows = [head, _rule(head)]
     cur = prices.currency
     for a in assessments:
         s, p = a.seed_sizing, a.planned_sizing
         if s is None or p is None:
-            rows.append(f"| {a.candidate.name} | {a.candidate.instance_type} | n/a | n/a | n/a | n/a | n/a | n/a |")
+            rows.append(f"| {a.candidate.name} | {a.candidate.instance_type} |" + " n/a |" * (9 if whole else 7))
             continue
-        rows.append(
-            f"| {a.candidate.name} | {s.instance_type} | {_fmt(s.invocations_per_minute_per_instance, 0)} | {s.instances} "
-            f"| {_fmt(s.cost_per_hour, 2)} {cur} | {_fmt(s.cost_per_million_at_target, 2)} {cur} | {p.instances} "
-            f"| {_fmt(p.cost_per_hour, 2)} {cur} |"
+        row = (
+            f"| {a.candidate.name} | {s.instance_type} | {_fmt(s.invocations_per_minute_per_unit, 0)} | {s.units} "
+            f"| {_money(s.cost_per_hour, cur)} | {_money(s.cost_per_million_at_target, cur)} "
+            f"| {_money(s.cost_per_million_at_capacity, cur, 4)} | {p.units} | {_money(p.cost_per_hour, cur)} |"
         )
+        if whole:
+            row += f" {p.instances} | {_money(p.instance_cost_per_hour, cur)} |"
+        rows.append(row)
     return "\n".join(rows)
 
 
@@ -126,16 +144,24 @@ def render_markdown(
     profile: TuningProfile | None,
     meta: Mapping[str, Any],
     charts: Sequence[str] = CHARTS,
+    basis: PricingBasis | None = None,
 ) -> str:
     """Render the whole ``report.md``."""
+    instance_type = basis.instance_type if basis is not None else str(meta.get("instance_type", "?"))
+    sample = next((a.seed_sizing for a in assessments if a.seed_sizing is not None), None)
     lines = [
         f"# Tuning matrix: {meta.get('model', '?')}",
         "",
         f"- Date: {meta.get('date', '?')}; machine: {meta.get('machine', '?')}",
         f"- Server: {meta.get('server', '?')}; payload: {meta.get('payload', '?')}; client: {meta.get('client', '?')}",
         f"- Target: {criteria.target_per_minute:,.0f} invocations/min at p{criteria.latency_percentile:g} <= "
-        f"{criteria.latency_target_ms:g} ms; instance type {meta.get('instance_type', '?')} (what one measured server stands for)",
-        f"- Prices: {prices.citation()}",
+        f"{criteria.latency_target_ms:g} ms; sized and priced as {instance_type}",
+        f"- Hardware: {basis.statement if basis is not None else 'not recorded'}",
+        f"- Price: {prices.citation(instance_type)}",
+    ]
+    if sample is not None and sample.price_note and sample.unit_price is not None and sample.units_per_instance > 1:
+        lines.append(f"- Priced per {sample.unit}: {sample.price_note}")
+    lines += [
         "",
         "## Measured (each configuration at its sustainable point: the highest throughput meeting the target)",
         "",
@@ -143,7 +169,7 @@ def render_markdown(
         "",
         "## Derived (seed 000 section 4.3: instances = ceil(target / invocations per minute per instance))",
         "",
-        derived_table(assessments, criteria, prices),
+        derived_table(assessments, criteria, prices, basis),
         "",
         "## Recommendation",
         "",
@@ -162,7 +188,9 @@ def render_markdown(
             )
             + f", {profile.instance_count} instance(s) per GPU; {profile.initial_instance_count} x "
             f"{profile.instance_type}, scaling target {profile.invocations_per_instance_target} invocations/min/instance "
-            f"(measured {profile.measured.invocations_per_minute:,.0f} x safety factor {profile.safety_factor:g}).",
+            f"(measured {profile.measured.invocations_per_minute:,.0f}"
+            + (f" x {basis.units_per_instance * basis.rate_scale:g} per instance" if basis and basis.units_per_instance * basis.rate_scale != 1 else "")
+            + f" x safety factor {profile.safety_factor:g}). Measured on {profile.hardware.describe()}.",
             "",
             "Written to `profile.json` (model_build.profile.TuningProfile).",
         ]
@@ -203,11 +231,12 @@ def render_charts(out_dir: Path, assessments: Sequence[Assessment], criteria: Cr
 
     # Cost per hour of the fleet for the target, and cost per 1M inferences.
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(8, 2 * len(names)), 4))
-    per_hour = [a.seed_sizing.cost_per_hour if a.seed_sizing else 0.0 for a in assessments]
-    per_million = [a.seed_sizing.cost_per_million_at_target if a.seed_sizing else 0.0 for a in assessments]
+    per_hour = [(a.seed_sizing.cost_per_hour or 0.0) if a.seed_sizing else 0.0 for a in assessments]
+    per_million = [(a.seed_sizing.cost_per_million_at_target or 0.0) if a.seed_sizing else 0.0 for a in assessments]
+    priced = any(a.seed_sizing is not None and a.seed_sizing.cost_per_hour is not None for a in assessments)
     ax1.bar(names, per_hour, color=colors)
     ax1.set_ylabel(f"{prices.currency}/hour for {criteria.target_per_minute:,.0f} invocations/min")
-    ax1.set_title("Fleet cost per hour (seed formula)")
+    ax1.set_title("Fleet cost per hour (seed formula)" if priced else "No price for this instance type: costs n/a")
     ax2.bar(names, per_million, color=colors)
     ax2.set_ylabel(f"{prices.currency} per 1M inferences at target")
     ax2.set_title("Cost per 1M inferences")
