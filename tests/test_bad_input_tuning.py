@@ -1,0 +1,358 @@
+"""Bad input to ``python -m tuning``: one clear message, exit status 2, and nothing started or written.
+
+Every case runs the real command line in-process (``tuning.cli.main``) with guards that fail the
+test if a model build, a Triton server, a load test or the matrix starts, and checks that the
+``--out`` folder was not created. The ``load`` cases aim at a real TCP listener on loopback and
+check that it never saw a connection. A few cases run ``python -m tuning`` as a subprocess and
+check stderr for a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tuning.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Listener:
+    """A loopback TCP socket that counts the connections it accepts (a load test would connect)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[_Listener]:
+    """A target URL for ``load`` that records whether anything connected."""
+    target = _Listener()
+    yield target
+    target.close()
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make starting any real work fail the test: a build, a Triton server, the matrix, a load test."""
+    started: list[str] = []
+
+    def guard(name: str):
+        def refuse(*args: object, **kwargs: object) -> None:
+            started.append(name)
+            raise AssertionError(f"{name} was started for bad input")
+
+        return refuse
+
+    import model_build.pipeline
+    import triton_runtime.server
+    import tuning.loadgen
+    import tuning.matrix
+
+    monkeypatch.setattr(model_build.pipeline, "build", guard("model_build.pipeline.build"))
+    monkeypatch.setattr(triton_runtime.server.TritonServer, "start", guard("TritonServer.start"))
+    monkeypatch.setattr(tuning.matrix, "run_matrix", guard("tuning.matrix.run_matrix"))
+    for name in ("probe", "run_fixed", "run_phased"):
+        monkeypatch.setattr(tuning.loadgen, name, guard(f"tuning.loadgen.{name}"))
+    return started
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert captured.out == "", "bad input printed results"
+    return code, captured.err
+
+
+# --------------------------------------------------------------------------- matrix
+# (extra argv, the flag the message must name, a fragment of what is allowed or the fix)
+MATRIX_CASES = [
+    pytest.param(["--model", "bert-tinyy"], "--model", "did you mean 'bert-tiny'", id="model-typo"),
+    pytest.param(["--model", "gpt2"], "--model", "bert-tiny, bert-base, bert-large", id="model-unknown-lists-examples"),
+    pytest.param(["--configs", "db,dbb"], "--configs", "known for --smoke: base, db, ig", id="configs-unknown"),
+    pytest.param(["--configs", ""], "--configs", "unknown configuration", id="configs-empty"),
+    pytest.param(["--configs", "db,db"], "--configs", "more than once", id="configs-duplicate"),
+    pytest.param(["--concurrency", "1,a"], "--concurrency", "rising order, e.g. 1,4,16", id="concurrency-not-int"),
+    pytest.param(["--concurrency", "16,4"], "--concurrency", "rising order", id="concurrency-falling"),
+    pytest.param(["--concurrency", "0"], "--concurrency", "from 1 to", id="concurrency-zero"),
+    pytest.param(["--duration", "0"], "--duration", "must be a number > 0", id="duration-zero"),
+    pytest.param(["--duration", "nan"], "--duration", "must be a number > 0", id="duration-nan"),
+    pytest.param(["--warmup", "-1"], "--warmup", "must be a number >= 0", id="warmup-negative"),
+    pytest.param(["--processes", "0"], "--processes", "whole number >= 1", id="processes-zero"),
+    pytest.param(["--processes", "two"], "--processes", "whole number >= 1", id="processes-word"),
+    pytest.param(["--percentile", "95"], "--percentile", "must be 50, 90 or 99", id="percentile-95"),
+    pytest.param(["--safety-factor", "1.5"], "--safety-factor", "<= 1", id="safety-above-1"),
+    pytest.param(["--safety-factor", "0"], "--safety-factor", "> 0", id="safety-zero"),
+    pytest.param(["--latency-ms", "-5"], "--latency-ms", "> 0", id="latency-negative"),
+    pytest.param(["--target-per-minute", "inf"], "--target-per-minute", "> 0", id="target-infinite"),
+    pytest.param(["--instance-type", "ml.g4dn.xlarg"], "--instance-type", "did you mean ml.g4dn.xlarge", id="instance-typo"),
+    pytest.param(["--instance-type", "g5.xlarge"], "--instance-type", "did you mean ml.g5.xlarge", id="instance-without-ml"),
+    pytest.param(
+        ["--instance-type", "ml.g4dn.xlarge"], "--instance-type", '--translate "CPU -> NVIDIA T4 x FACTOR: REASON"',
+        id="cpu-measurement-on-t4",
+    ),
+    pytest.param(
+        ["--instance-type", "ml.inf2.xlarge"], "--instance-type", "has 1 x AWS Inferentia2: a different accelerator",
+        id="cpu-measurement-on-inferentia",
+    ),
+    pytest.param(["--translate", "CPU to T4"], "--translate", "must read 'FROM -> TO x FACTOR: REASON'", id="translate-syntax"),
+    pytest.param(["--translate", "CPU -> T4 x fast: why"], "--translate", "FACTOR must be a number > 0", id="translate-factor-word"),
+    pytest.param(["--translate", "CPU -> T4 x 0: why"], "--translate", "factor must be a number > 0", id="translate-factor-zero"),
+    pytest.param(
+        ["--instance-type", "ml.g4dn.xlarge", "--translate", "H100 -> T4 x 0.5: measured"], "--instance-type",
+        "its from_accelerator is 'NVIDIA H100', but the figures were measured on 'CPU'", id="translate-wrong-from",
+    ),
+    pytest.param(
+        ["--instance-type", "ml.g4dn.xlarge", "--translate", "CPU -> A10G x 2: measured"], "--instance-type",
+        "ml.g4dn.xlarge has 'NVIDIA T4'", id="translate-wrong-to",
+    ),
+    pytest.param(["--encoding", "xml"], "--encoding", "invalid choice: 'xml'", id="encoding-unknown"),
+    pytest.param(["--concurency", "1"], "unrecognized arguments", "--concurency", id="flag-typo"),
+]
+
+
+@pytest.mark.parametrize(("extra", "flag", "allowed"), MATRIX_CASES)
+def test_bad_matrix_flag_is_named_before_any_work(extra, flag, allowed, tmp_path, capsys, no_work):
+    # GIVEN a smoke matrix with one bad flag
+    out = tmp_path / "results"
+    # WHEN it runs
+    code, err = _run(["matrix", "--smoke", "--cpu", "--out", str(out), *extra], capsys)
+    # THEN exit 2 with one message naming the flag and what is allowed; nothing built, served or written
+    assert code == 2
+    assert err.startswith("python -m tuning: error: ") and flag in err and allowed in err, err
+    assert no_work == [] and not out.exists()
+
+
+def _out_cases(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "report.md").write_text("earlier run")
+    return {
+        "out-is-a-file": (str(a_file), "is a file; give the path of a new folder"),
+        "out-holds-files": (str(full), "already holds files"),
+        "out-under-a-file": (str(a_file / "sub"), "is a file, not a folder"),
+        "out-not-writable": ("/proc/tuning-results-here", "is not writable"),
+    }
+
+
+@pytest.mark.parametrize("case", ["out-is-a-file", "out-holds-files", "out-under-a-file", "out-not-writable"])
+def test_bad_out_folder_is_named_and_nothing_is_written(case, tmp_path, capsys, no_work):
+    out, allowed = _out_cases(tmp_path)[case]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, err = _run(["matrix", "--smoke", "--cpu", "--out", out], capsys)
+    assert code == 2 and "--out" in err and allowed in err, err
+    assert no_work == [] and sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "allowed"),
+    [
+        pytest.param(None, "no such file", id="prices-missing"),
+        pytest.param("{", "not JSON", id="prices-not-json"),
+        pytest.param(json.dumps({"schema_version": 2, "currency": "USD", "sources": {}, "prices": {"ml.c5.xlarge": {"usd_per_hour": 1}}}),
+                     "source must be one of the sources", id="prices-row-without-source"),
+    ],
+)
+def test_bad_price_file_is_named(content, allowed, tmp_path, capsys, no_work):
+    prices = tmp_path / "prices.json"
+    if content is not None:
+        prices.write_text(content)
+    out = tmp_path / "results"
+    code, err = _run(["matrix", "--smoke", "--cpu", "--out", str(out), "--prices", str(prices)], capsys)
+    assert code == 2 and "--prices" in err and str(prices) in err and allowed in err, err
+    assert no_work == [] and not out.exists()
+
+
+def test_cache_dir_that_is_a_file_is_named(tmp_path, capsys, no_work):
+    cache = tmp_path / "cache"
+    cache.write_text("x")
+    out = tmp_path / "results"
+    code, err = _run(["matrix", "--smoke", "--cpu", "--out", str(out), "--cache-dir", str(cache)], capsys)
+    assert code == 2 and "--cache-dir" in err and "is a file; give a folder" in err
+    assert no_work == [] and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        pytest.param(["matrix", "--out", "x"], "one of the arguments --smoke --full is required", id="no-size"),
+        pytest.param(["matrix", "--smoke", "--full"], "not allowed with argument", id="smoke-and-full"),
+        pytest.param([], "the following arguments are required: command", id="no-command"),
+        pytest.param(["bench"], "invalid choice: 'bench'", id="unknown-command"),
+    ],
+)
+def test_usage_errors_are_one_message_with_the_help_pointer(argv, fragment, capsys, no_work):
+    code, err = _run(argv, capsys)
+    assert code == 2 and fragment in err and "--help" in err, err
+    assert no_work == []
+
+
+def test_every_problem_is_named_in_one_message(tmp_path, capsys, no_work):
+    # GIVEN three bad flags at once
+    out = tmp_path / "results"
+    code, err = _run(
+        ["matrix", "--smoke", "--cpu", "--out", str(out), "--model", "bert-tinyy", "--duration", "-1", "--percentile", "42"],
+        capsys,
+    )
+    # THEN one message lists all three, and nothing started
+    assert code == 2 and "3 problems with `python -m tuning matrix` (nothing was started)" in err
+    assert "--model" in err and "--duration" in err and "--percentile" in err
+    assert no_work == [] and not out.exists()
+
+
+# --------------------------------------------------------------------------- load
+LOAD_CASES = [
+    pytest.param(["--url", "127.0.0.1:8080"], "--url", "http:// or https:// URL", id="url-without-scheme"),
+    pytest.param(["--url", "http://"], "--url", "with a host", id="url-without-host"),
+    pytest.param(["--url", "http://127.0.0.1:99999"], "--url", "http:// or https:// URL", id="url-bad-port"),
+    pytest.param(["--endpoint-name", "bad_name!"], "--endpoint-name", "1-63 letters, digits and hyphens", id="endpoint-name"),
+    pytest.param(["--endpoint-name", "bert", "--region", "us-east-11"], "--region", "did you mean 'us-east-1'", id="region-unknown"),
+    pytest.param(["--endpoint-name", "bert", "--region", "virginia"], "--region", "region code like us-east-1", id="region-format"),
+    pytest.param(["--endpoint-name", "bert", "--endpoint-url", "ftp://x"], "--endpoint-url", "http:// or https://", id="endpoint-url"),
+    pytest.param(["--endpoint-name", "bert", "--kserve-model", "bert"], "--kserve-model", "applies only with --url", id="kserve-with-boto3"),
+    pytest.param(
+        ["--endpoint-name", "bert", "--inputs", "x:FP32:4096x4096"], "--inputs", "over invoke_endpoint's 6 MB request limit",
+        id="request-over-6mb",
+    ),
+]
+LOAD_URL_CASES = [
+    pytest.param(["--region", "us-east-1"], "--region", "applies only with --endpoint-name", id="region-with-url"),
+    pytest.param(["--inputs", "input_ids:INT64"], "--inputs", "name:DATATYPE:dims", id="inputs-two-parts"),
+    pytest.param(["--inputs", "x:INT65:128"], "--inputs", "datatype 'INT65' of 'x' is not a KServe v2 datatype", id="inputs-datatype"),
+    pytest.param(["--inputs", "x:INT64:0"], "--inputs", "whole numbers >= 1 joined by x", id="inputs-zero-dim"),
+    pytest.param(["--inputs", "x:INT64:128x-1"], "--inputs", "whole numbers >= 1 joined by x", id="inputs-negative-dim"),
+    pytest.param(["--inputs", "x:INT64:8,x:INT64:8"], "--inputs", "names input 'x' twice", id="inputs-duplicate"),
+    pytest.param(["--outputs", "logits,"], "--outputs", "comma-separated output names", id="outputs-empty-name"),
+    pytest.param(["--batch-size", "0"], "--batch-size", "whole number >= 1", id="batch-zero"),
+    pytest.param(["--concurrency", "1,,4"], "--concurrency", "rising order", id="concurrency-gap"),
+    pytest.param(["--duration", "-1"], "--duration", "> 0", id="duration-negative"),
+    pytest.param(["--processes", "1.5"], "--processes", "whole number >= 1", id="processes-fraction"),
+    pytest.param(["--initial-users", "4"], "--initial-users", "applies only with --phased", id="phase-flag-without-phased"),
+    pytest.param(["--phased", "--concurrency", "1,4"], "--concurrency", "applies only without --phased", id="fixed-flag-with-phased"),
+    pytest.param(["--phased", "--max-users", "1"], "--max-users", "must be >= --initial-users (2)", id="max-users-below-initial"),
+    pytest.param(["--phased", "--percentile", "0"], "--percentile", "> 0 and <= 100", id="percentile-zero"),
+    pytest.param(["--phased", "--window", "100", "--duration", "10"], "--window", "must not exceed --duration", id="window-over-duration"),
+    pytest.param(["--phased", "--spawn-rate", "fast"], "--spawn-rate", "must be a number >= 0", id="spawn-rate-word"),
+    pytest.param(["--stats-model", "bert"], "--stats-model", "needs both --stats-url and --stats-model", id="stats-model-alone"),
+    pytest.param(["--stats-url", "localhost", "--stats-model", "bert"], "--stats-url", "http:// or https://", id="stats-url"),
+]
+
+
+@pytest.mark.parametrize(("extra", "flag", "allowed"), LOAD_CASES)
+def test_bad_load_target_is_named_before_any_request(extra, flag, allowed, capsys, no_work, listener):
+    code, err = _run(["load", *extra], capsys)
+    assert code == 2 and flag in err and allowed in err, err
+    assert no_work == [] and listener.accepted == 0
+
+
+@pytest.mark.parametrize(("extra", "flag", "allowed"), LOAD_URL_CASES)
+def test_bad_load_option_is_named_before_any_request(extra, flag, allowed, capsys, no_work, listener):
+    # GIVEN a reachable target and one bad option
+    code, err = _run(["load", "--url", listener.url, *extra], capsys)
+    # THEN exit 2 naming the option; the target saw no connection
+    assert code == 2 and flag in err and allowed in err, err
+    assert no_work == [] and listener.accepted == 0
+
+
+def test_endpoint_name_without_aws_credentials_is_refused_with_the_fix(monkeypatch, capsys, no_work):
+    # GIVEN an environment where boto3 can find no credentials at all
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # WHEN a load test through boto3 is asked for
+    code, err = _run(["load", "--endpoint-name", "bert"], capsys)
+    # THEN it stops before any call, naming the flag and how to configure credentials
+    assert code == 2 and "--endpoint-name" in err and "boto3 finds no credentials" in err and "aws configure" in err
+    assert no_work == []
+
+
+def test_url_and_endpoint_name_together_are_refused(capsys, no_work, listener):
+    code, err = _run(["load", "--url", listener.url, "--endpoint-name", "bert"], capsys)
+    assert code == 2 and "not allowed with argument --url" in err
+    assert no_work == [] and listener.accepted == 0
+
+
+def test_guards_catch_work_that_valid_input_starts(tmp_path, no_work, listener):
+    # GIVEN valid arguments (the control for every case above: the guards do see work start)
+    out = tmp_path / "results"
+    # WHEN the matrix and a load test run THEN the guards stop them at the first real step
+    with pytest.raises(AssertionError, match="run_matrix was started"):
+        main(["matrix", "--smoke", "--cpu", "--out", str(out), "--configs", "base"])
+    with pytest.raises(AssertionError, match="probe was started"):
+        main(["load", "--url", listener.url, "--concurrency", "1", "--duration", "1"])
+    assert no_work == ["tuning.matrix.run_matrix", "tuning.loadgen.probe"]
+
+
+# --------------------------------------------------------------------------- real subprocesses
+def _cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = dict(os.environ)
+    environment.pop("TRITON_IAC_DEBUG", None)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "tuning", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120, env=environment
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        pytest.param(("matrix", "--smoke", "--cpu", "--model", "bert-tinyy"), "--model: got 'bert-tinyy'", id="matrix-model"),
+        pytest.param(
+            ("matrix", "--smoke", "--cpu", "--instance-type", "ml.p5.48xlarge"), "has 8 x NVIDIA H100", id="matrix-cpu-on-h100"
+        ),
+        pytest.param(("load", "--url", "localhost:1"), "--url: got 'localhost:1'", id="load-url"),
+        pytest.param(("matrix",), "one of the arguments --smoke --full is required", id="usage"),
+    ],
+)
+def test_cli_subprocess_reports_bad_input_without_a_traceback(argv, fragment, tmp_path):
+    # GIVEN `python -m tuning` with bad input, run as a user would
+    out = tmp_path / "results"
+    proc = _cli(*argv, "--out", str(out)) if argv[0] == "matrix" and len(argv) > 1 else _cli(*argv)
+    # THEN exit 2, the message on stderr, no traceback, no output folder
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("python -m tuning: error: ") and fragment in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not out.exists()
+
+
+def test_debug_environment_variable_shows_the_traceback():
+    proc = _cli("matrix", "--smoke", "--cpu", "--model", "bert-tinyy", env={"TRITON_IAC_DEBUG": "1"})
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "UserError" in proc.stderr
