@@ -6,11 +6,15 @@ import pytest
 from aws_cdk import App, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Capture, Match, Template
 
 from serving_constructs import (
     INSTANCE_NAMESPACE,
     INVOCATION_NAMESPACE,
+    EndpointBase,
+    EndpointResource,
+    ImportedEndpoint,
     InstanceType,
     ProductionVariant,
     PropsError,
@@ -422,3 +426,350 @@ def test_endpoint_refuses_gpu_model_on_cpu_instance_type(stack):
             "Endpoint",
             variants=[ProductionVariant(model=model, instance_type=InstanceType.ML_C5_XLARGE)],
         )
+
+
+# --- the endpoint as an aws-cdk-lib resource: IEndpoint, imports, integrations ---------------
+
+
+def test_endpoint_is_a_resource_implementing_aws_cdk_iendpoint(stack, model):
+    from aws_cdk import Resource
+
+    # GIVEN / WHEN
+    endpoint = _endpoint(stack, model, initial_instance_count=2)
+
+    # THEN it is a Resource, and jsii sees the aws-cdk-lib interface
+    assert isinstance(endpoint, Resource)
+    assert "aws-cdk-lib.aws_sagemaker.IEndpoint" in [i.__jsii_type__ for i in type(endpoint).__jsii_ifaces__]
+    endpoint_id = stack.resolve(endpoint.node.default_child.logical_id)
+    assert stack.resolve(endpoint.endpoint_ref.endpoint_arn) == {"Ref": endpoint_id}
+    assert stack.resolve(endpoint.endpoint_arn) == {"Ref": endpoint_id}
+
+
+def _sagemaker_integration(stack, endpoint) -> dict:
+    from aws_cdk import aws_apigateway as apigateway
+
+    api = apigateway.RestApi(stack, "Api", deploy=False)
+    api.root.add_method("POST", apigateway.SagemakerIntegration(endpoint))
+    method = next(iter(Template.from_stack(stack).find_resources("AWS::ApiGateway::Method").values()))
+    return method["Properties"]["Integration"]
+
+
+def test_sagemaker_integration_accepts_a_created_endpoint(stack, model):
+    # GIVEN a RealtimeEndpoint
+    endpoint = _endpoint(stack, model, initial_instance_count=2)
+    endpoint_id = stack.resolve(endpoint.node.default_child.logical_id)
+
+    # WHEN API Gateway integrates it
+    integration = _sagemaker_integration(stack, endpoint)
+
+    # THEN the integration invokes this endpoint by name, with a role granted InvokeEndpoint on its ARN
+    assert {"Fn::GetAtt": [endpoint_id, "EndpointName"]} in integration["Uri"]["Fn::Join"][1]
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sagemaker:InvokeEndpoint",
+                        "Effect": "Allow",
+                        "Resource": {"Ref": endpoint_id},
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_sagemaker_integration_accepts_an_imported_endpoint(stack):
+    # GIVEN an endpoint this app did not create
+    endpoint = RealtimeEndpoint.from_endpoint_name(stack, "Existing", "Bert-Prod")
+
+    # WHEN API Gateway integrates it
+    integration = _sagemaker_integration(stack, endpoint)
+
+    # THEN it calls that endpoint, and the grant names its ARN (lowercased, as SageMaker writes it)
+    assert integration["Uri"]["Fn::Join"][1][-1] == ":runtime.sagemaker:path/endpoints/Bert-Prod/invocations"
+    policy = next(iter(Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()))
+    resource = policy["Properties"]["PolicyDocument"]["Statement"][0]["Resource"]
+    assert resource["Fn::Join"][1][-1] == ":endpoint/bert-prod"
+
+
+def test_from_endpoint_arn_takes_name_and_environment_from_the_arn(stack):
+    # GIVEN / WHEN
+    arn = "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/bert-prod"
+    endpoint = EndpointResource.from_endpoint_arn(stack, "Existing", arn)
+
+    # THEN
+    assert isinstance(endpoint, ImportedEndpoint)
+    assert endpoint.endpoint_arn == arn
+    assert stack.resolve(endpoint.endpoint_name) == "bert-prod"
+    assert (endpoint.env.account, endpoint.env.region) == ("111122223333", "eu-west-1")
+    assert endpoint.variant_names == ("AllTraffic",)
+
+
+def test_imported_endpoint_metrics_use_its_variant_names(stack):
+    # GIVEN an A/B endpoint imported with its variant names
+    endpoint = EndpointResource.from_endpoint_attributes(
+        stack, "Existing", endpoint_name="Bert-Prod", variant_names=["Blue", "Green"]
+    )
+
+    # WHEN / THEN metrics default to the first variant and take the others by name
+    assert endpoint.metric_invocations().dimensions == {"EndpointName": "Bert-Prod", "VariantName": "Blue"}
+    assert endpoint.metric_model_latency(variant_name="Green").dimensions["VariantName"] == "Green"
+    with pytest.raises(
+        PropsError, match=r"has no variant 'Gren' \(it has 'Blue', 'Green'\) \(did you mean 'Green'\?\)"
+    ):
+        endpoint.metric_invocations(variant_name="Gren")
+
+
+def test_imported_endpoint_grants_invoke_on_its_arn(stack):
+    # GIVEN
+    endpoint = EndpointResource.from_endpoint_attributes(
+        stack,
+        "Existing",
+        endpoint_name="Bert-Prod",
+        endpoint_arn="arn:aws:sagemaker:us-east-1:111122223333:endpoint/bert-prod",
+    )
+    caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+
+    # WHEN
+    endpoint.grant_invoke(caller)
+
+    # THEN
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sagemaker:InvokeEndpoint",
+                        "Effect": "Allow",
+                        "Resource": "arn:aws:sagemaker:us-east-1:111122223333:endpoint/bert-prod",
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_imported_endpoint_needs_a_name_or_arn(stack):
+    with pytest.raises(PropsError, match="endpoint_name or endpoint_arn is required"):
+        EndpointResource.from_endpoint_attributes(stack, "Existing")
+
+
+def test_endpoint_base_cannot_be_created_without_a_kind(stack):
+    with pytest.raises(TypeError, match="EndpointBase is abstract"):
+        EndpointBase(stack, "Endpoint")
+
+
+def test_realtime_endpoint_refuses_a_serverless_variant(stack):
+    # GIVEN a CPU model and a serverless variant
+    from serving_constructs import ModelArtifact
+    from serving_constructs.variant import ServerlessProductionVariant
+
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "models-bucket")
+    cpu_model = TritonModel(
+        stack, "Model", artifact=ModelArtifact.from_bucket(bucket, "m.tar.gz", model_name="m")
+    )
+    serverless = ServerlessProductionVariant(
+        model=cpu_model, variant_name="Serverless", memory_size_in_mb=2048, max_concurrency=5
+    )
+
+    # WHEN mixed with an instance variant  THEN refused, naming the kinds
+    with pytest.raises(
+        PropsError,
+        match=(
+            r"variants\[1\] is a ServerlessProductionVariant \(serverless variant\), but a RealtimeEndpoint "
+            r"takes ProductionVariant only, and SageMaker never mixes instance and serverless variants"
+        ),
+    ):
+        RealtimeEndpoint(stack, "Endpoint", variants=[ProductionVariant(model=cpu_model), serverless])
+
+
+def test_serverless_variant_renders_its_serverless_config(stack, model):
+    from serving_constructs.variant import ServerlessProductionVariant
+
+    # GIVEN / WHEN
+    variant = ServerlessProductionVariant(
+        model=model, memory_size_in_mb=3072, max_concurrency=20, provisioned_concurrency=2
+    )
+
+    # THEN
+    assert variant.problems("variants[0]") == []
+    rendered = stack.resolve(variant.render())
+    assert rendered["serverlessConfig"] == {
+        "memorySizeInMb": 3072,
+        "maxConcurrency": 20,
+        "provisionedConcurrency": 2,
+    }
+    assert "instanceType" not in rendered
+
+
+def test_serverless_variant_checks_memory_and_concurrency(model):
+    from serving_constructs.variant import ServerlessProductionVariant
+
+    variant = ServerlessProductionVariant(
+        model=model, memory_size_in_mb=1500, max_concurrency=10, provisioned_concurrency=20
+    )
+    assert variant.problems("variants[0]") == [
+        "variants[0].memory_size_in_mb must be one of 1024, 2048, 3072, 4096, 5120, 6144 (got 1500)",
+        "variants[0].provisioned_concurrency must be <= max_concurrency (got 20 > 10)",
+    ]
+
+
+def test_endpoint_kind_adds_endpoint_config_properties_through_its_hook(stack, model):
+    # GIVEN an endpoint kind whose piece is extra EndpointConfig properties (as the async kind's
+    # AsyncInferenceConfig will be)
+    class CapturingEndpoint(RealtimeEndpoint):
+        def _endpoint_config_properties(self):
+            return {
+                "data_capture_config": {
+                    "captureOptions": [{"captureMode": "Input"}],
+                    "destinationS3Uri": "s3://capture-bucket/bert",
+                    "initialSamplingPercentage": 10,
+                }
+            }
+
+    # WHEN
+    CapturingEndpoint(stack, "Endpoint", variants=[ProductionVariant(model=model, initial_instance_count=2)])
+
+    # THEN the base renders them on the EndpointConfig it owns, next to the variants
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "DataCaptureConfig": Match.object_like({"InitialSamplingPercentage": 10}),
+            "ProductionVariants": [Match.object_like({"VariantName": "AllTraffic"})],
+        },
+    )
+
+
+def test_unknown_instance_type_warns_with_the_near_match(stack, model):
+    # GIVEN a well-formed name SageMaker hosting does not list (a typo)
+    _endpoint(stack, model, instance_type=InstanceType.of("ml.g4dn.xlargee"), initial_instance_count=2)
+
+    # THEN a warning (not an error: new types appear before botocore knows them) names the near match
+    Annotations.from_stack(stack).has_warning(
+        "/TestStack/Endpoint",
+        Match.string_like_regexp(
+            r"variants\[0\]\.instance_type 'ml\.g4dn\.xlargee' is not an instance type SageMaker hosting lists.*"
+            r"Did you mean 'ml\.g4dn\.xlarge'"
+        ),
+    )
+
+
+def test_unknown_instance_type_warning_can_be_acknowledged(stack, model):
+    from aws_cdk import Annotations as CoreAnnotations
+
+    # GIVEN a type newer than botocore, acknowledged by the user
+    endpoint = _endpoint(
+        stack, model, instance_type=InstanceType.of("ml.g7.xlarge"), initial_instance_count=2
+    )
+    CoreAnnotations.of(endpoint).acknowledge_warning(
+        "serving-constructs:unknownInstanceType:ml.g7.xlarge", "ml.g7 is newer than our botocore"
+    )
+
+    # THEN the warning is gone
+    assert (
+        Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("not an instance type"))
+        == []
+    )
+
+
+def test_known_instance_type_does_not_warn(stack, model):
+    _endpoint(stack, model, initial_instance_count=2)
+    assert (
+        Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("not an instance type"))
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "gpu", "gpus"),
+    [
+        ("ml.g4dn.xlarge", True, 1),
+        ("ml.g4dn.12xlarge", True, 4),
+        ("ml.g5.48xlarge", True, 8),
+        ("ml.p4d.24xlarge", True, 8),
+        ("ml.c5.xlarge", False, 0),
+        ("ml.inf2.xlarge", False, 0),
+        ("ml.g7.xlarge", True, None),
+    ],
+)
+def test_instance_type_gpus_come_from_model_build_hardware(name, gpu, gpus):
+    # GIVEN / WHEN / THEN: the same answer as the project's one hardware table
+    from model_build.hardware import hardware_of
+
+    instance_type = InstanceType.of(name)
+    assert instance_type.is_gpu is gpu
+    assert instance_type.gpu_count == gpus
+    assert instance_type.hardware == hardware_of(name)
+
+
+def test_instance_type_of_a_token_is_not_checked():
+    token = Token.as_string({"Ref": "InstanceType"})
+    instance_type = InstanceType.of(token)
+    assert (instance_type.is_gpu, instance_type.gpu_count, instance_type.known_to_sagemaker_hosting) == (
+        False,
+        None,
+        True,
+    )
+
+
+REALTIME_METRIC_HELPERS = [
+    *METRICS,
+    ("metric_invocation_model_errors", "InvocationModelErrors", INVOCATION_NAMESPACE, "Sum"),
+]
+
+
+@pytest.mark.parametrize(("method", "metric_name", "namespace", "statistic"), REALTIME_METRIC_HELPERS)
+def test_imported_endpoint_metric_helpers_match_created_ones(
+    stack, model, method, metric_name, namespace, statistic
+):
+    # GIVEN a created endpoint and an import of an endpoint with the same variant
+    created = _endpoint(stack, model, initial_instance_count=2)
+    imported = EndpointResource.from_endpoint_name(stack, "Existing", "bert")
+
+    # WHEN / THEN both give the same metric, dimensions aside
+    for endpoint in (created, imported):
+        metric = getattr(endpoint, method)()
+        assert (metric.metric_name, metric.namespace, metric.statistic) == (metric_name, namespace, statistic)
+        assert set(metric.dimensions) == {"EndpointName", "VariantName"}
+
+
+@pytest.mark.parametrize("method", ["metric_model_latency", "metric_overhead_latency"])
+def test_latency_metrics_show_microseconds_in_their_label(stack, model, method):
+    endpoint = _endpoint(stack, model, initial_instance_count=2)
+    assert getattr(endpoint, method)().label.endswith("(microseconds)")
+    assert getattr(endpoint, method)(label="p99 latency").label == "p99 latency"
+
+
+def test_realtime_endpoint_refuses_a_metric_it_does_not_publish(stack, model):
+    endpoint = _endpoint(stack, model, initial_instance_count=2)
+    with pytest.raises(
+        PropsError,
+        match=r"RealtimeEndpoint does not publish ApproximateBacklogSize — SageMaker publishes it for asynchronous endpoints only",
+    ):
+        endpoint.metric("ApproximateBacklogSize")
+
+
+def test_endpoint_level_metric_of_an_import_has_no_variant_dimension(stack):
+    # GIVEN an imported (e.g. asynchronous) endpoint
+    endpoint = EndpointResource.from_endpoint_name(stack, "Existing", "async-bert")
+
+    # WHEN
+    metric = endpoint.metric("ApproximateBacklogSizePerInstance")
+
+    # THEN EndpointName only, and a variant is refused
+    assert metric.dimensions == {"EndpointName": "async-bert"}
+    with pytest.raises(PropsError, match=r"variant_name 'AllTraffic' given for ApproximateBacklogSize"):
+        endpoint.metric("ApproximateBacklogSize", variant_name="AllTraffic")
+
+
+def test_metric_unknown_name_names_the_nearest_and_takes_a_namespace(stack, model):
+    endpoint = _endpoint(stack, model, initial_instance_count=2)
+    with pytest.raises(
+        PropsError, match=r"'ModelLatancy' is not a SageMaker endpoint metric .*did you mean 'ModelLatency'"
+    ):
+        endpoint.metric("ModelLatancy")
+    custom = endpoint.metric("MyTritonQueueTime", namespace="Custom/Triton")
+    assert (custom.namespace, custom.dimensions["VariantName"]) == ("Custom/Triton", "AllTraffic")

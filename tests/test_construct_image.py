@@ -157,3 +157,41 @@ def test_from_uri_passes_uri_through(stack):
     # THEN
     assert uri == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/triton:1"
     assert re.match(r"^\d{12}\.dkr\.ecr\.", uri)
+
+
+def test_environment_agnostic_stack_refuses_unlisted_regions_with_a_template_rule(stack):
+    # GIVEN the default DLC image in an environment-agnostic stack
+    _bind(stack, TritonImage.for_region())
+
+    # THEN a Rules assertion lets CloudFormation refuse a deploy in a region the DLC is not in,
+    # naming the supported regions (no China, no GovCloud for 26.05)
+    version = defaults.triton_version()
+    regions = list(_sdk_data()["versions"][version]["registries"])
+    rules = Template.from_stack(stack).to_json()["Rules"]
+    assertion = rules["TritonImageRegions" + version.replace(".", "")]["Assertions"][0]
+    assert assertion["Assert"] == {"Fn::Contains": [regions, {"Ref": "AWS::Region"}]}
+    assert assertion["AssertDescription"].startswith(
+        f"The SageMaker Triton DLC {version} is published only in af-south-1"
+    )
+    assert "TritonImage.from_ecr_repository" in assertion["AssertDescription"]
+    assert not any(region.startswith(("cn-", "us-gov-")) for region in regions)
+
+
+def test_region_rule_is_added_once_per_version(stack):
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    for version in ("25.09", "25.09", "26.05"):
+        TritonImage.for_region(version).bind(stack, role)
+    rules = [rule for rule in Template.from_stack(stack).to_json()["Rules"] if rule.startswith("TritonImage")]
+    assert sorted(rules) == ["TritonImageRegions2509", "TritonImageRegions2605"]
+
+
+def test_pinned_stack_in_a_listed_region_needs_no_region_rule():
+    stack = Stack(App(), "Pinned", env=Environment(region="eu-west-1"))
+    _bind(stack, TritonImage.for_region())
+    rules = Template.from_stack(stack).to_json()["Rules"]
+    assert [rule for rule in rules if rule.startswith("TritonImage")] == []
+
+
+def test_region_rule_passes_cfn_lint(stack, cfn_lint_errors):
+    _bind(stack, TritonImage.for_region())
+    assert cfn_lint_errors(Template.from_stack(stack).to_json()) == []

@@ -95,13 +95,14 @@ def test_model_environment_merges_user_env_and_triton_settings(stack, bucket_art
     )
 
 
-def test_model_fails_with_every_problem_listed(stack, model_archive):
+def test_model_fails_with_every_problem_listed(stack):
     # GIVEN an artifact that does not name its model, and bad values
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "models-bucket")
     with pytest.raises(PropsError) as error:
         TritonModel(
             stack,
             "Model",
-            artifact=ModelArtifact.from_asset(model_archive),
+            artifact=ModelArtifact.from_bucket(bucket, "bert/model.tar.gz"),
             environment={"SAGEMAKER_TRITON_LOG_VERBOSE": "3"},
             log_verbose=-1,
             shm_default_byte_size=0,
@@ -355,3 +356,193 @@ def test_model_in_isolated_vpc_uses_isolated_subnets(stack, bucket_artifact):
             )
         },
     )
+
+
+# --- ModelArtifact.bind(): a binding object, and exactly the grant it needs --------------------
+
+
+def test_bind_archive_returns_a_frozen_binding_and_grants_the_object(stack, bucket_artifact):
+    import dataclasses
+
+    from serving_constructs import Compression, ModelDataBinding, S3DataType
+
+    # GIVEN a role and an archive in S3
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+
+    # WHEN
+    binding = bucket_artifact(stack).bind(stack, role)
+
+    # THEN
+    assert binding == ModelDataBinding(
+        "s3://models-bucket/bert/model.tar.gz", S3DataType.OBJECT, Compression.GZIP, "bert"
+    )
+    assert binding.is_archive and not binding.is_prefix
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        binding.s3_uri = "s3://elsewhere/x.tar.gz"  # type: ignore[misc]
+    assert [s["Action"] for s in _statements(Template.from_stack(stack))] == ["s3:GetObject"]
+
+
+def test_binding_refuses_an_uncompressed_single_object():
+    from serving_constructs import Compression, ModelDataBinding, S3DataType
+
+    with pytest.raises(ValueError, match="one S3 object must be a gzip tar archive"):
+        ModelDataBinding("s3://b/model.onnx", S3DataType.OBJECT, Compression.NONE)
+
+
+def test_from_bucket_prefix_renders_model_data_source_uncompressed(stack):
+    # GIVEN an uncompressed Triton repository under a prefix
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "models-bucket")
+
+    # WHEN
+    model = TritonModel(
+        stack, "Model", artifact=ModelArtifact.from_bucket_prefix(bucket, "repos/bert", model_name="bert")
+    )
+
+    # THEN ModelDataSource.S3DataSource (S3Prefix, CompressionType None), no ModelDataUrl
+    assert model.model_data.is_prefix
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": Match.object_like(
+                {
+                    "ModelDataUrl": Match.absent(),
+                    "ModelDataSource": {
+                        "S3DataSource": {
+                            "S3Uri": "s3://models-bucket/repos/bert/",
+                            "S3DataType": "S3Prefix",
+                            "CompressionType": "None",
+                        }
+                    },
+                }
+            )
+        },
+    )
+
+
+def test_from_bucket_prefix_grants_objects_under_the_prefix_and_listing_of_it(stack):
+    # GIVEN / WHEN
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "models-bucket")
+    TritonModel(
+        stack, "Model", artifact=ModelArtifact.from_bucket_prefix(bucket, "repos/bert/", model_name="bert")
+    )
+
+    # THEN GetObject on prefix/* and ListBucket restricted to the prefix, nothing else on S3
+    s3_statements = [s for s in _statements(Template.from_stack(stack)) if "s3:" in json.dumps(s["Action"])]
+    assert s3_statements == [
+        {
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::models-bucket/repos/bert/*"]]
+            },
+        },
+        {
+            "Action": "s3:ListBucket",
+            "Condition": {"StringLike": {"s3:prefix": ["repos/bert/*"]}},
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::models-bucket"]]},
+        },
+    ]
+
+
+@pytest.mark.parametrize("bucket_kind", ["imported", "created"])
+def test_from_bucket_prefix_model_has_no_unacknowledged_nag_findings(nag_violations, bucket_kind):
+    # GIVEN a prefix in an imported bucket, or in one the stack creates (a token ARN)
+    app = App()
+    stack = Stack(app, "Nag")
+    bucket = (
+        s3.Bucket.from_bucket_name(stack, "Models", "models-bucket")
+        if bucket_kind == "imported"
+        else s3.Bucket(
+            stack,
+            "Models",
+            enforce_ssl=True,
+            server_access_logs_bucket=s3.Bucket.from_bucket_name(stack, "Logs", "logs"),
+        )
+    )
+    TritonModel(
+        stack, "Model", artifact=ModelArtifact.from_bucket_prefix(bucket, "repos/bert", model_name="bert")
+    )
+
+    # THEN the prefix wildcard is acknowledged with its reason, nothing else is
+    assert nag_violations(app) == []
+
+
+def test_from_asset_reads_the_archive_and_defaults_to_its_only_model(model_archive):
+    artifact = ModelArtifact.from_asset(model_archive)
+    assert (artifact.model_name, artifact.model_names) == ("tiny", ("tiny",))
+
+
+def test_from_asset_model_name_must_be_in_the_archive(model_archive):
+    with pytest.raises(
+        PropsError, match=r"model_name 'bert' is not a model in '.*model\.tar\.gz' \(it holds: tiny\)"
+    ):
+        ModelArtifact.from_asset(model_archive, model_name="bert")
+
+
+def test_default_model_name_not_in_the_archive_is_a_synth_error(stack, model_archive):
+    with pytest.raises(
+        PropsError,
+        match=r"default_model_name 'tinny' is not a model in the archive '.*model\.tar\.gz' \(it holds: tiny\) — "
+        r"pass one of them \(did you mean 'tiny'\?\)",
+    ):
+        TritonModel(
+            stack, "Model", artifact=ModelArtifact.from_asset(model_archive), default_model_name="tinny"
+        )
+
+
+def test_default_model_name_not_in_a_built_spec_is_a_synth_error(stack):
+    from model_build.examples import get_example
+
+    with pytest.raises(
+        PropsError,
+        match=r"default_model_name 'bert' is not a model in the archive built from the spec 'bert-tiny'",
+    ):
+        TritonModel(
+            stack,
+            "Model",
+            artifact=ModelArtifact.from_build(get_example("bert-tiny")),
+            default_model_name="bert",
+        )
+
+
+def test_from_asset_refuses_a_folder_with_the_build_command(tmp_path):
+    # GIVEN an unpacked Triton repository
+    (tmp_path / "tiny").mkdir()
+    with pytest.raises(
+        PropsError,
+        match=r"path '.*' is a folder, but SageMaker's single-model endpoints take one model\.tar\.gz archive — "
+        r"build one with `python -m model_build build",
+    ):
+        ModelArtifact.from_asset(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model.zip", "model.tar"])
+def test_from_asset_refuses_a_file_that_is_not_tar_gz(tmp_path, name):
+    (tmp_path / name).write_bytes(b"\x08\x01")
+    with pytest.raises(
+        PropsError, match=rf"path '.*{name}' is not a \.tar\.gz archive .*`python -m model_build build"
+    ):
+        ModelArtifact.from_asset(tmp_path / name)
+
+
+def test_from_asset_refuses_a_corrupt_archive(tmp_path):
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"not gzip at all")
+    with pytest.raises(PropsError, match=r"'.*model\.tar\.gz' is not a readable gzip tar archive"):
+        ModelArtifact.from_asset(archive)
+
+
+def test_from_asset_refuses_an_archive_with_config_at_its_root(tmp_path):
+    import tarfile
+
+    config = tmp_path / "config.pbtxt"
+    config.write_text('name: "tiny"\n')
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(config, arcname="config.pbtxt")
+    with pytest.raises(
+        PropsError,
+        match=r"holds no model folder \(config\.pbtxt at the archive root: the Triton DLC expects <model>/config\.pbtxt\)",
+    ):
+        ModelArtifact.from_asset(archive)

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import Duration
 from aws_cdk.assertions import Annotations, Capture, Match, Template
 
-from serving_constructs import ProductionVariant, PropsError, RealtimeEndpoint, TritonModel
+from serving_constructs import InstanceType, ProductionVariant, PropsError, RealtimeEndpoint, TritonModel
 
 
 @pytest.fixture
@@ -134,9 +134,13 @@ def test_auto_scale_fails_when_min_capacity_above_max(endpoint):
         endpoint.auto_scale_instance_count(min_capacity=3, max_capacity=2)
 
 
-def test_auto_scale_refuses_scaling_to_zero(endpoint):
+def test_auto_scale_refuses_scaling_a_realtime_endpoint_to_zero(endpoint):
     with pytest.raises(
-        PropsError, match=r"min_capacity must be >= 1 \(got 0\); max_capacity must be >= 1 \(got 0\)"
+        PropsError,
+        match=(
+            r"max_capacity must be >= 1 \(got 0\); min_capacity must be >= 1 on a RealtimeEndpoint \(got 0\): "
+            r"only asynchronous \(or inference-component\) endpoints can scale to zero instances.* — use min_capacity=1"
+        ),
     ):
         endpoint.auto_scale_instance_count(min_capacity=0, max_capacity=0)
 
@@ -192,3 +196,274 @@ def test_each_variant_scales_independently(stack, bucket_artifact):
         "AWS::ApplicationAutoScaling::ScalableTarget",
         {"MaxCapacity": 8, "ResourceId": {"Fn::Join": ["", Match.array_with(["/variant/B"])]}},
     )
+
+
+def test_scaling_defaults_to_the_first_variant_as_metrics_do(stack, bucket_artifact):
+    # GIVEN an A/B endpoint whose first variant is not called AllTraffic
+    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
+    endpoint = RealtimeEndpoint(
+        stack,
+        "Endpoint",
+        variants=[
+            ProductionVariant(model=model, variant_name="Blue", initial_instance_count=2),
+            ProductionVariant(model=model, variant_name="Green", initial_instance_count=2),
+        ],
+    )
+
+    # WHEN no variant is named
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=4)
+
+    # THEN scaling and metrics both pick the first variant
+    assert scalable.variant_name == endpoint.metric_invocations().dimensions["VariantName"] == "Blue"
+
+
+def _policy(stack, policy_type: str) -> dict:
+    policies = Template.from_stack(stack).find_resources(
+        "AWS::ApplicationAutoScaling::ScalingPolicy", {"Properties": {"PolicyType": policy_type}}
+    )
+    assert len(policies) == 1
+    return next(iter(policies.values()))["Properties"]
+
+
+def test_scale_on_gpu_utilization_tracks_the_instance_metric(stack, endpoint):
+    # GIVEN a variant on ml.g4dn.xlarge (1 GPU)
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+
+    # WHEN
+    policy = scalable.scale_on_gpu_utilization(
+        "Gpu", target_utilization_percent=60, scale_in_cooldown=Duration.minutes(10)
+    )
+
+    # THEN target tracking on GPUUtilization in /aws/sagemaker/Endpoints, per variant, Average
+    assert policy.node.id == "Gpu"
+    endpoint_id = stack.resolve(endpoint.node.default_child.logical_id)
+    config = _policy(stack, "TargetTrackingScaling")["TargetTrackingScalingPolicyConfiguration"]
+    assert config == {
+        "CustomizedMetricSpecification": {
+            "MetricName": "GPUUtilization",
+            "Namespace": "/aws/sagemaker/Endpoints",
+            "Dimensions": [
+                {"Name": "EndpointName", "Value": {"Fn::GetAtt": [endpoint_id, "EndpointName"]}},
+                {"Name": "VariantName", "Value": "AllTraffic"},
+            ],
+            "Statistic": "Average",
+        },
+        "TargetValue": 60,
+        "ScaleInCooldown": 600,
+        "ScaleOutCooldown": 60,
+        "DisableScaleIn": False,
+    }
+
+
+def test_scale_on_gpu_utilization_target_runs_to_100_per_gpu(stack, bucket_artifact):
+    # GIVEN a 4-GPU variant (ml.g5.12xlarge)
+    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
+    endpoint = RealtimeEndpoint(
+        stack,
+        "Endpoint",
+        variants=[
+            ProductionVariant(
+                model=model, instance_type=InstanceType.ML_G5_12XLARGE, initial_instance_count=2
+            )
+        ],
+    )
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+
+    # WHEN / THEN 240 (60 % of each GPU) is allowed, 450 is not
+    scalable.scale_on_gpu_utilization("Gpu", target_utilization_percent=240)
+    with pytest.raises(
+        PropsError,
+        match=r"target_utilization_percent must be <= 400 on ml\.g5\.12xlarge \(got 450\): GPUUtilization runs to "
+        r"100 x the GPU count and it has 4 GPUs — e.g\. 240 keeps each GPU at 60 %",
+    ):
+        scalable.scale_on_gpu_utilization("Gpu2", target_utilization_percent=450)
+
+
+def test_scale_on_gpu_utilization_refuses_a_cpu_instance_type(stack, bucket_artifact):
+    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
+    endpoint = RealtimeEndpoint(
+        stack,
+        "Endpoint",
+        variants=[
+            ProductionVariant(model=model, instance_type=InstanceType.ML_C5_XLARGE, initial_instance_count=2)
+        ],
+    )
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+    with pytest.raises(
+        PropsError,
+        match=r"runs on ml\.c5\.xlarge, which has no GPU, so SageMaker publishes no GPUUtilization",
+    ):
+        scalable.scale_on_gpu_utilization("Gpu", target_utilization_percent=60)
+
+
+def test_scale_to_track_metric_tracks_a_custom_metric(stack, endpoint):
+    # GIVEN
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+    queue = endpoint.metric("ModelLatency", statistic="Maximum")
+
+    # WHEN
+    scalable.scale_to_track_metric("Latency", metric=queue, target_value=250_000, disable_scale_in=True)
+
+    # THEN
+    config = _policy(stack, "TargetTrackingScaling")["TargetTrackingScalingPolicyConfiguration"]
+    assert config["CustomizedMetricSpecification"]["MetricName"] == "ModelLatency"
+    assert config["CustomizedMetricSpecification"]["Namespace"] == "AWS/SageMaker"
+    assert config["CustomizedMetricSpecification"]["Statistic"] == "Maximum"
+    assert (config["TargetValue"], config["DisableScaleIn"]) == (250_000, True)
+
+
+def test_scale_to_track_metric_refuses_a_percentile(stack, endpoint):
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+    with pytest.raises(PropsError, match=r"metric statistic must be one of Average, .* \(got 'p99'\)"):
+        scalable.scale_to_track_metric(
+            "Latency", metric=endpoint.metric_model_latency(statistic="p99"), target_value=1
+        )
+
+
+def test_scale_on_metric_renders_step_policy_and_alarm(stack, endpoint):
+    from aws_cdk import aws_applicationautoscaling as appscaling
+
+    # GIVEN
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+
+    # WHEN one step (the zero-change interval workaround of aws/aws-cdk#28776)
+    policy = scalable.scale_on_metric(
+        "Errors",
+        metric=endpoint.metric_invocation_5xx_errors(period=Duration.minutes(1)),
+        scaling_steps=[
+            appscaling.ScalingInterval(upper=0.5, change=0),
+            appscaling.ScalingInterval(lower=0.5, change=1),
+        ],
+        cooldown=Duration.minutes(5),
+        evaluation_periods=2,
+        datapoints_to_alarm=2,
+    )
+
+    # THEN one step policy and its alarm on the metric
+    assert isinstance(policy, appscaling.StepScalingPolicy)
+    config = _policy(stack, "StepScaling")["StepScalingPolicyConfiguration"]
+    assert config["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    assert (config["AdjustmentType"], config["Cooldown"]) == ("ChangeInCapacity", 300)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "Invocation5XXErrors",
+            "Namespace": "AWS/SageMaker",
+            "Threshold": 0.5,
+            "EvaluationPeriods": 2,
+            "DatapointsToAlarm": 2,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        },
+    )
+
+
+def test_scale_on_metric_with_one_step_explains_the_workaround(stack, endpoint):
+    from aws_cdk import aws_applicationautoscaling as appscaling
+
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+    with pytest.raises(
+        PropsError,
+        match=r"scaling_steps needs at least 2 intervals \(got 1; aws/aws-cdk#28776\) — for one step add a zero-change interval",
+    ):
+        scalable.scale_on_metric(
+            "Errors",
+            metric=endpoint.metric_invocations(),
+            scaling_steps=[appscaling.ScalingInterval(lower=1, change=1)],
+        )
+
+
+def test_scale_on_schedule_adds_a_scheduled_action(stack, endpoint):
+    from aws_cdk import aws_applicationautoscaling as appscaling
+
+    # GIVEN
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+
+    # WHEN business hours raise the floor and the evening lowers it
+    scalable.scale_on_schedule(
+        "BusinessHours",
+        schedule=appscaling.Schedule.cron(hour="8", minute="0", week_day="MON-FRI"),
+        min_capacity=4,
+    )
+    scalable.scale_on_schedule(
+        "Evening", schedule=appscaling.Schedule.cron(hour="20", minute="0"), min_capacity=2
+    )
+
+    # THEN
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {
+            "ScheduledActions": [
+                {
+                    "ScheduledActionName": "BusinessHours",
+                    "Schedule": "cron(0 8 ? * MON-FRI *)",
+                    "ScalableTargetAction": {"MinCapacity": 4},
+                },
+                {
+                    "ScheduledActionName": "Evening",
+                    "Schedule": "cron(0 20 * * ? *)",
+                    "ScalableTargetAction": {"MinCapacity": 2},
+                },
+            ]
+        },
+    )
+
+
+def test_scale_on_schedule_respects_the_capacity_floor(stack, endpoint):
+    from aws_cdk import aws_applicationautoscaling as appscaling
+
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+    with pytest.raises(
+        PropsError,
+        match=r"Invalid scale_on_schedule props: min_capacity must be >= 1 \(got 0\): only asynchronous",
+    ):
+        scalable.scale_on_schedule(
+            "Night", schedule=appscaling.Schedule.cron(hour="0", minute="0"), min_capacity=0
+        )
+
+
+def test_scalable_instance_count_with_a_zero_floor_scales_to_zero(stack):
+    # GIVEN the floor an asynchronous endpoint kind sets (SageMaker scales those to zero)
+    from serving_constructs.scaling import SCALE_TO_ZERO, ScalableInstanceCount
+
+    # WHEN
+    ScalableInstanceCount(
+        stack, "Count", endpoint_name="async-ep", variant_name="AllTraffic", min_capacity=0, max_capacity=5,
+        capacity_floor=SCALE_TO_ZERO,
+    )  # fmt: skip
+
+    # THEN
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 0, "MaxCapacity": 5}
+    )
+
+
+def test_every_policy_kind_passes_cfn_lint_and_nag(bucket_artifact, cfn_lint_errors, nag_violations):
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_applicationautoscaling as appscaling
+
+    # GIVEN one variant with the whole policy family
+    app = App()
+    stack = Stack(app, "Policies")
+    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
+    endpoint = RealtimeEndpoint(
+        stack, "Endpoint", variants=[ProductionVariant(model=model, initial_instance_count=2)]
+    )
+    scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
+    scalable.scale_on_invocations("Invocations", invocations_per_instance_per_minute=600)
+    scalable.scale_on_gpu_utilization("Gpu", target_utilization_percent=70)
+    scalable.scale_to_track_metric("Latency", metric=endpoint.metric_model_latency(), target_value=200_000)
+    scalable.scale_on_metric(
+        "Errors",
+        metric=endpoint.metric_invocation_5xx_errors(),
+        scaling_steps=[
+            appscaling.ScalingInterval(upper=0.5, change=0),
+            appscaling.ScalingInterval(lower=0.5, change=1),
+        ],
+    )
+    scalable.scale_on_schedule(
+        "Night", schedule=appscaling.Schedule.cron(hour="0", minute="0"), max_capacity=2
+    )
+
+    # THEN
+    assert cfn_lint_errors(Template.from_stack(stack).to_json()) == []
+    assert nag_violations(app) == []

@@ -5,26 +5,48 @@ named ``constructs`` would shadow the library aws-cdk-lib imports).
 """
 
 from serving_constructs._validation import PropsError
-from serving_constructs.artifact import ModelArtifact
-from serving_constructs.endpoint import EndpointBase, RealtimeEndpoint
+from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
+from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
 from serving_constructs.image import TritonImage, triton_versions
 from serving_constructs.instance_type import InstanceType
-from serving_constructs.metrics import INSTANCE_NAMESPACE, INVOCATION_NAMESPACE
+from serving_constructs.metrics import (
+    INSTANCE_NAMESPACE,
+    INVOCATION_NAMESPACE,
+    METRICS,
+    Dimensions,
+    MetricSpec,
+    ServingMode,
+)
 from serving_constructs.model import TritonModel
-from serving_constructs.scaling import ScalableInstanceCount
-from serving_constructs.variant import ProductionVariant
+from serving_constructs.scaling import CapacityFloor, ScalableInstanceCount
+from serving_constructs.units import microseconds_to_milliseconds, milliseconds_to_microseconds
+from serving_constructs.variant import ProductionVariant, ServerlessProductionVariant, VariantBase
 
 __all__ = [
     "INSTANCE_NAMESPACE",
     "INVOCATION_NAMESPACE",
+    "METRICS",
+    "CapacityFloor",
+    "Compression",
+    "Dimensions",
     "EndpointBase",
+    "EndpointResource",
+    "ImportedEndpoint",
     "InstanceType",
+    "MetricSpec",
     "ModelArtifact",
+    "ModelDataBinding",
     "ProductionVariant",
     "PropsError",
     "RealtimeEndpoint",
+    "S3DataType",
     "ScalableInstanceCount",
+    "ServerlessProductionVariant",
+    "ServingMode",
     "TritonImage",
     "TritonModel",
+    "VariantBase",
+    "microseconds_to_milliseconds",
+    "milliseconds_to_microseconds",
     "triton_versions",
 ]

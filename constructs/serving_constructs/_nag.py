@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aws_cdk import Acknowledgment, Stack, Token, Validations
 
 from constructs import IConstruct
@@ -31,3 +34,34 @@ def arn_finding_prefix(scope: IConstruct, service: str) -> str:
         f"arn:{text(stack.partition, 'Partition')}:{service}:{text(stack.region, 'Region')}:"
         f"{text(stack.account, 'AccountId')}:"
     )
+
+
+def flattened(scope: IConstruct, value: str) -> str:
+    """Return a resource (an ARN, maybe with tokens) as cdk-nag names it in a finding.
+
+    A port of cdk-nag 3's ``flattenCfnReference``: ``Ref`` becomes ``<Name>``, ``Fn::GetAtt``
+    becomes ``<Resource.Attribute>``, ``Fn::Join`` is joined and ``${X}`` in ``Fn::Sub`` becomes
+    ``<X>``. Used for findings whose resource depends on the user's bucket (imported or created).
+    """
+
+    def visit(node: Any) -> str:
+        if node is None:
+            return ""
+        if isinstance(node, str):
+            return node.replace("${", "<").replace("}", ">")
+        if isinstance(node, dict):
+            if "Fn::Join" in node:
+                delimiter, items = node["Fn::Join"]
+                return str(delimiter).join(visit(item) for item in items)
+            if "Fn::Sub" in node:
+                return visit(node["Fn::Sub"])
+            if "Fn::GetAtt" in node:
+                resource, attribute = node["Fn::GetAtt"]
+                return f"<{visit(resource)}.{visit(attribute)}>"
+            if "Fn::ImportValue" in node:
+                return visit(node["Fn::ImportValue"])
+            if "Ref" in node:
+                return f"<{visit(node['Ref'])}>"
+        return json.dumps(node, separators=(",", ":"))
+
+    return visit(Stack.of(scope).resolve(value))

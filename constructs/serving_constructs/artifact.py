@@ -1,17 +1,31 @@
-"""Where a model's ``model.tar.gz`` comes from, and read access to exactly that object."""
+"""Where a model's data comes from, what binding it gives a model, and read access to exactly that.
+
+A :class:`ModelArtifact` is a source with static factories and a ``bind()`` (aws-sagemaker-alpha's
+``ModelData.bind`` -> ``ModelDataConfig``): binding returns a small frozen
+:class:`ModelDataBinding` (the S3 URI, one archive object or a prefix, the compression, the Triton
+model name when known) and grants the model's role exactly what that binding needs. A prefix of
+many archives (multi-model endpoints, next) and uncompressed model data fit without a new signature.
+"""
 
 from __future__ import annotations
 
 import abc
+import enum
+import functools
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
+from aws_cdk import Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
+from serving_constructs._nag import acknowledge, flattened
+from serving_constructs._validation import PropsError, check_interface, check_str, given
 
 if TYPE_CHECKING:
     from model_build.spec import ModelSpec
@@ -19,6 +33,63 @@ if TYPE_CHECKING:
 # The id of the asset a bound artifact creates inside the model construct (a contract: changing
 # it changes the asset's logical id).
 _ASSET_ID = "ModelData"
+
+# How to make an archive, for the messages that refuse something else.
+_BUILD_FIX = (
+    "build one with `python -m model_build build --onnx model.onnx --name <model> --output-dir dist/` "
+    "(or pass the spec to ModelArtifact.from_build)"
+)
+
+
+class S3DataType(enum.Enum):
+    """Whether the S3 URI names one object or a key prefix (SageMaker's ``S3DataType``)."""
+
+    OBJECT = "S3Object"
+    PREFIX = "S3Prefix"
+
+
+class Compression(enum.Enum):
+    """How the model data is stored (SageMaker's ``CompressionType``)."""
+
+    GZIP = "Gzip"
+    """A gzip-compressed tar archive (``model.tar.gz``), or a prefix of such archives."""
+    NONE = "None"
+    """Uncompressed files under a prefix: SageMaker copies them as they are, no extraction."""
+
+
+@dataclass(frozen=True)
+class ModelDataBinding:
+    """What binding a :class:`ModelArtifact` gives the model that serves it.
+
+    Attributes:
+        s3_uri: where the data is: ``s3://bucket/key.tar.gz`` or ``s3://bucket/prefix/``.
+        s3_data_type: one object, or every object under a prefix.
+        compression: Gzip archive(s), or uncompressed data (under a prefix only).
+        model_name: the Triton model the data holds, when known.
+    """
+
+    s3_uri: str
+    s3_data_type: S3DataType
+    compression: Compression
+    model_name: str | None = None
+
+    def __post_init__(self) -> None:
+        # SageMaker also takes one uncompressed object, but a Triton model repository is a folder:
+        # a single uncompressed file cannot be one.
+        if self.s3_data_type is S3DataType.OBJECT and self.compression is not Compression.GZIP:
+            raise ValueError(
+                "one S3 object must be a gzip tar archive (Compression.GZIP); use a prefix for uncompressed data"
+            )
+
+    @property
+    def is_archive(self) -> bool:
+        """Whether the data is one ``model.tar.gz`` object (rendered as ``ModelDataUrl``)."""
+        return self.s3_data_type is S3DataType.OBJECT
+
+    @property
+    def is_prefix(self) -> bool:
+        """Whether the data is every object under a prefix."""
+        return self.s3_data_type is S3DataType.PREFIX
 
 
 def grant_object_read(bucket: s3.IBucket, key: str, grantee: iam.IGrantable) -> iam.Grant:
@@ -35,12 +106,83 @@ def grant_object_read(bucket: s3.IBucket, key: str, grantee: iam.IGrantable) -> 
     return grant
 
 
+def grant_prefix_read(bucket: s3.IBucket, prefix: str, grantee: iam.IGrantable) -> iam.Grant:
+    """Grant ``grantee`` read of every object under ``prefix`` and the listing of that prefix only.
+
+    ``s3:GetObject`` on ``prefix*`` and ``s3:ListBucket`` on the bucket with the condition
+    ``s3:prefix`` like ``prefix*`` (SageMaker lists the prefix, then copies each object), plus
+    decrypt when the bucket has a KMS key. The object wildcard is acknowledged for cdk-nag on the
+    grantee: it cannot be narrower, the model data is every object under the prefix.
+    """
+    objects = bucket.arn_for_objects(f"{prefix}*")
+    grant = iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=[objects])
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["s3:ListBucket"],
+        resource_arns=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+    )
+    if bucket.encryption_key is not None:
+        bucket.encryption_key.grant_decrypt(grantee)
+    principal = grantee.grant_principal
+    if isinstance(principal, Construct):
+        acknowledge(
+            principal,
+            f"AwsSolutions-IAM5[Resource::{flattened(principal, objects)}]",
+            "SageMaker copies every object under the model-data prefix; the read is confined to that prefix.",
+        )
+    return grant
+
+
+@functools.cache
+def _archive_listing(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, ...], str | None]:
+    """Return (the Triton model folders at the archive's top level, an error) for a ``.tar.gz``.
+
+    Cached per file version (path, mtime, size): reading the listing decompresses the whole archive.
+    """
+    del mtime_ns, size  # part of the cache key only
+    folders: set[str] = set()
+    root_files: list[str] = []
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            for member in archive:
+                parts = [p for p in PurePosixPath(member.name).parts if p not in (".", "")]
+                if len(parts) > 1 or (parts and member.isdir()):
+                    folders.add(parts[0])
+                elif parts:
+                    root_files.append(parts[0])
+    except (tarfile.TarError, OSError, EOFError) as error:
+        return (), f"is not a readable gzip tar archive ({error})"
+    if not folders:
+        where = (
+            " (config.pbtxt at the archive root: the Triton DLC expects <model>/config.pbtxt)"
+            if "config.pbtxt" in root_files
+            else ""
+        )
+        return (), f"holds no model folder{where}"
+    return tuple(sorted(folders)), None
+
+
+def archive_model_names(path: Path) -> tuple[str, ...]:
+    """Return the Triton models (top-level folders) of the model repository archive at ``path``.
+
+    Raises:
+        PropsError: the file is not a readable ``.tar.gz`` or holds no model folder.
+    """
+    stat = path.stat()
+    names, error = _archive_listing(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if error is not None:
+        raise PropsError(f"Invalid ModelArtifact.from_asset props: path {str(path)!r} {error} — {_BUILD_FIX}")
+    return names
+
+
 class ModelArtifact(abc.ABC):
-    """A Triton model repository archive (``model.tar.gz``) in S3.
+    """The data a Triton model serves: a model repository archive (``model.tar.gz``) or uncompressed files in S3.
 
     Use :meth:`from_build` for a model built by ``model_build`` from a spec, :meth:`from_asset` for a
-    local archive, or :meth:`from_bucket` for an archive already in S3. Binding returns the S3 URL
-    and grants read access to that one object.
+    local archive, :meth:`from_bucket` for an archive already in S3, or :meth:`from_bucket_prefix`
+    for an uncompressed model repository under an S3 prefix. :meth:`bind` returns a
+    :class:`ModelDataBinding` and grants exactly what it needs.
     """
 
     @staticmethod
@@ -52,33 +194,146 @@ class ModelArtifact(abc.ABC):
         Args:
             spec: the model to build.
             cache_dir: the build cache. Defaults to ``model_build``'s default cache directory.
+
+        Raises:
+            PropsError: ``spec`` is not a ``ModelSpec``.
         """
+        from model_build.spec import ModelSpec
+
+        if not isinstance(spec, ModelSpec):
+            raise PropsError(
+                f"Invalid ModelArtifact.from_build props: spec must be a ModelSpec (got {given(spec)}) — "
+                "use model_build.examples.get_example('bert-tiny') or ModelSpec(name=..., source=...)"
+            )
         return _BuildArtifact(spec, cache_dir)
 
     @staticmethod
-    def from_asset(path: str | Path, *, model_name: str | None = None) -> ModelArtifact:
-        """Return a local ``model.tar.gz`` uploaded as a CDK asset.
+    def from_asset(path: str | os.PathLike[str], *, model_name: str | None = None) -> ModelArtifact:
+        """Return a local model repository archive (``.tar.gz``), uploaded as a CDK asset.
+
+        The archive's listing is read at synth: each top-level folder is a Triton model.
 
         Args:
-            path: the archive file.
-            model_name: the Triton model to serve by default. Defaults to none (the model must name it).
+            path: the ``.tar.gz`` file (not a folder).
+            model_name: the Triton model to serve by default; must be one of the archive's folders.
+                Defaults to the only folder when the archive holds one model, else none (the
+                model construct must name it).
+
+        Raises:
+            PropsError: ``path`` is a folder, missing, not a ``.tar.gz``, unreadable, or ``model_name``
+                is not in the archive.
         """
-        return _AssetArtifact(Path(path), model_name)
+        if not isinstance(path, str | os.PathLike):
+            raise PropsError(
+                f"Invalid ModelArtifact.from_asset props: path must be the path of a .tar.gz file (got "
+                f"{given(path)}) — {_BUILD_FIX}"
+            )
+        problems = check_str("model_name", model_name, optional=True)
+        if problems:
+            raise PropsError("Invalid ModelArtifact.from_asset props: " + "; ".join(problems))
+        file = Path(path)
+        if file.is_dir():
+            raise PropsError(
+                f"Invalid ModelArtifact.from_asset props: path {str(file)!r} is a folder, but SageMaker's "
+                f"single-model endpoints take one model.tar.gz archive — {_BUILD_FIX}, or pack the Triton "
+                f"repository yourself: tar czf model.tar.gz -C {file} ."
+            )
+        if not file.is_file():
+            raise PropsError(
+                f"Invalid ModelArtifact.from_asset props: path {str(file)!r} does not exist — {_BUILD_FIX}"
+            )
+        if not file.name.endswith(".tar.gz"):
+            fix = (
+                f"build an archive from it with `python -m model_build build --onnx {file} --name <model> "
+                "--output-dir dist/`"
+                if file.suffix == ".onnx"
+                else _BUILD_FIX
+            )
+            raise PropsError(
+                f"Invalid ModelArtifact.from_asset props: path {str(file)!r} is not a .tar.gz archive — "
+                f"SageMaker needs the Triton model repository as a gzip tar archive; {fix}"
+            )
+        names = archive_model_names(file)
+        if model_name is not None and model_name not in names:
+            raise PropsError(
+                f"Invalid ModelArtifact.from_asset props: model_name {model_name!r} is not a model in "
+                f"{str(file)!r} (it holds: {', '.join(names)}) — pass one of them"
+            )
+        if model_name is None and len(names) == 1:
+            model_name = names[0]
+        return _AssetArtifact(file, model_name, names)
 
     @staticmethod
     def from_bucket(bucket: s3.IBucket, key: str, *, model_name: str | None = None) -> ModelArtifact:
-        """Return an archive already stored at ``s3://<bucket>/<key>``.
+        """Return a model repository archive already stored at ``s3://<bucket>/<key>``.
+
+        The archive's contents cannot be checked at synth (it is not read from S3), so a
+        ``model_name`` that is not in it only shows when the endpoint fails to start.
 
         Args:
             bucket: the bucket holding the archive.
-            key: the object key of the archive.
+            key: the object key of the archive, e.g. ``"bert/model.tar.gz"``.
             model_name: the Triton model to serve by default. Defaults to none (the model must name it).
+
+        Raises:
+            PropsError: a prop has the wrong type, or ``key`` is a URI or ends with ``/``.
         """
+        problems = _bucket_problems(bucket) + _key_problems("key", key, example="'bert/model.tar.gz'")
+        problems += check_str("model_name", model_name, optional=True)
+        if not problems and isinstance(key, str) and not Token.is_unresolved(key) and key.endswith("/"):
+            problems.append(
+                f"key {key!r} ends with '/', a prefix, not an archive — pass the archive's key, or use "
+                "ModelArtifact.from_bucket_prefix for uncompressed data"
+            )
+        if problems:
+            raise PropsError("Invalid ModelArtifact.from_bucket props: " + "; ".join(problems))
         return _BucketArtifact(bucket, key, model_name)
+
+    @staticmethod
+    def from_bucket_prefix(
+        bucket: s3.IBucket, prefix: str, *, model_name: str | None = None
+    ) -> ModelArtifact:
+        """Return an uncompressed Triton model repository stored under ``s3://<bucket>/<prefix>/``.
+
+        SageMaker copies every object under the prefix into ``/opt/ml/model`` as it is (no archive
+        to download and extract: ``S3DataType=S3Prefix``, ``CompressionType=None``), so
+        ``<prefix>/<model>/config.pbtxt`` becomes the model ``<model>``. The contents cannot be
+        checked at synth. Binding grants ``s3:GetObject`` on ``<prefix>/*`` and ``s3:ListBucket``
+        restricted to the prefix.
+
+        Args:
+            bucket: the bucket.
+            prefix: the key prefix, e.g. ``"models/bert"`` (a trailing ``/`` is added).
+            model_name: the Triton model to serve by default. Defaults to none (the model must name it).
+
+        Raises:
+            PropsError: a prop has the wrong type, or ``prefix`` is a URI or names an archive.
+        """
+        problems = _bucket_problems(bucket) + _key_problems("prefix", prefix, example="'models/bert'")
+        problems += check_str("model_name", model_name, optional=True)
+        if (
+            not problems
+            and isinstance(prefix, str)
+            and not Token.is_unresolved(prefix)
+            and prefix.endswith(".tar.gz")
+        ):
+            problems.append(
+                f"prefix {prefix!r} names an archive, not a folder of uncompressed files — use "
+                "ModelArtifact.from_bucket for a model.tar.gz"
+            )
+        if problems:
+            raise PropsError("Invalid ModelArtifact.from_bucket_prefix props: " + "; ".join(problems))
+        normalised = prefix if Token.is_unresolved(prefix) else prefix.rstrip("/") + "/"
+        return _BucketPrefixArtifact(bucket, normalised, model_name)
 
     @property
     def model_name(self) -> str | None:
-        """The Triton model name inside the archive, when known."""
+        """The Triton model to serve by default, when known."""
+        return None
+
+    @property
+    def model_names(self) -> tuple[str, ...] | None:
+        """Every Triton model the data holds, when known at synth (``from_asset``, ``from_build``)."""
         return None
 
     @property
@@ -86,9 +341,31 @@ class ModelArtifact(abc.ABC):
         """Whether the Triton config places model instances on GPUs (``KIND_GPU``); None when unknown."""
         return None
 
+    @property
+    def description(self) -> str:
+        """How messages name the data (the user's file or S3 location)."""
+        return type(self).__name__
+
     @abc.abstractmethod
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        """Return the archive's S3 URL for a model in ``scope`` and grant ``grantee`` read of it."""
+    def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
+        """Return the binding for a model in ``scope``, granting ``grantee`` exactly the read it needs."""
+
+
+def _bucket_problems(bucket: Any) -> list[str]:
+    return check_interface(
+        "bucket", bucket, "s3.IBucket", "arn_for_objects",
+        "use s3.Bucket.from_bucket_name(self, 'Models', 'my-bucket') or a Bucket construct",
+    )  # fmt: skip
+
+
+def _key_problems(name: str, key: Any, *, example: str) -> list[str]:
+    problems = check_str(name, key, example=f" such as {example}")
+    if not problems and not Token.is_unresolved(key) and (key.startswith("s3://") or key.startswith("/")):
+        problems.append(
+            f"{name} must be the object key inside the bucket, not a URI or absolute path (got {key!r}) — "
+            f"e.g. {example}"
+        )
+    return problems
 
 
 class _BucketArtifact(ModelArtifact):
@@ -101,27 +378,63 @@ class _BucketArtifact(ModelArtifact):
     def model_name(self) -> str | None:
         return self._model_name
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
+    @property
+    def description(self) -> str:
+        return f"the archive {self.key!r} in the given bucket"
+
+    def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         grant_object_read(self.bucket, self.key, grantee)
-        return self.bucket.s3_url_for_object(self.key)
+        return ModelDataBinding(
+            self.bucket.s3_url_for_object(self.key), S3DataType.OBJECT, Compression.GZIP, self._model_name
+        )
 
 
-def _bind_asset(asset: s3_assets.Asset, grantee: iam.IGrantable) -> str:
-    grant_object_read(asset.bucket, asset.s3_object_key, grantee)
-    return asset.s3_object_url
-
-
-class _AssetArtifact(ModelArtifact):
-    def __init__(self, path: Path, model_name: str | None) -> None:
-        self.path = path
+class _BucketPrefixArtifact(ModelArtifact):
+    def __init__(self, bucket: s3.IBucket, prefix: str, model_name: str | None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
         self._model_name = model_name
 
     @property
     def model_name(self) -> str | None:
         return self._model_name
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        return _bind_asset(s3_assets.Asset(scope, _ASSET_ID, path=str(self.path)), grantee)
+    @property
+    def description(self) -> str:
+        return f"the prefix {self.prefix!r} in the given bucket"
+
+    def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
+        grant_prefix_read(self.bucket, self.prefix, grantee)
+        return ModelDataBinding(
+            self.bucket.s3_url_for_object(self.prefix), S3DataType.PREFIX, Compression.NONE, self._model_name
+        )
+
+
+def _bind_asset(asset: s3_assets.Asset, grantee: iam.IGrantable, model_name: str | None) -> ModelDataBinding:
+    grant_object_read(asset.bucket, asset.s3_object_key, grantee)
+    return ModelDataBinding(asset.s3_object_url, S3DataType.OBJECT, Compression.GZIP, model_name)
+
+
+class _AssetArtifact(ModelArtifact):
+    def __init__(self, path: Path, model_name: str | None, names: tuple[str, ...]) -> None:
+        self.path = path
+        self._model_name = model_name
+        self._names = names
+
+    @property
+    def model_name(self) -> str | None:
+        return self._model_name
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return self._names
+
+    @property
+    def description(self) -> str:
+        return f"the archive {str(self.path)!r}"
+
+    def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
+        return _bind_asset(s3_assets.Asset(scope, _ASSET_ID, path=str(self.path)), grantee, self._model_name)
 
 
 class _BuildArtifact(ModelArtifact):
@@ -136,10 +449,21 @@ class _BuildArtifact(ModelArtifact):
         return triton_model_name(self.spec)
 
     @property
+    def model_names(self) -> tuple[str, ...]:
+        name = self.model_name
+        assert name is not None
+        return (name,)
+
+    @property
     def requires_gpu(self) -> bool | None:
         return self.spec.triton.instance_kind == "KIND_GPU"
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
+    @property
+    def description(self) -> str:
+        return f"the archive built from the spec {self.spec.name!r}"
+
+    def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         from model_build.asset import model_asset
 
-        return _bind_asset(model_asset(scope, _ASSET_ID, self.spec, cache_dir=self.cache_dir), grantee)
+        asset = model_asset(scope, _ASSET_ID, self.spec, cache_dir=self.cache_dir)
+        return _bind_asset(asset, grantee, self.model_name)

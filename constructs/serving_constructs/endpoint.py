@@ -1,23 +1,52 @@
-"""Real-time SageMaker endpoints serving Triton models."""
+"""SageMaker endpoints serving Triton models: one shared shape, endpoint kinds add only their piece.
+
+Layers, as in aws-sagemaker-alpha's ``endpoint.ts`` and the aws-cdk design guidelines ("Abstract
+Base", "Imports"):
+
+* :class:`EndpointResource` is what every endpoint is, created here or imported: an
+  ``aws_cdk.Resource`` implementing aws-cdk-lib's own ``aws_sagemaker.IEndpoint`` (so
+  ``aws_apigateway.SagemakerIntegration(endpoint)`` and other integrations take it), with
+  ``grant_invoke``, ``metric(...)`` and the ``metric_*`` helpers. Its importers
+  (:meth:`~EndpointResource.from_endpoint_name`, ``from_endpoint_arn``,
+  ``from_endpoint_attributes``) return an :class:`ImportedEndpoint`.
+* :class:`EndpointBase` renders the ``CfnEndpointConfig`` (child ``EndpointConfig``) and the
+  ``CfnEndpoint`` (child ``Resource``, ``node.default_child``) itself, validates and keeps the
+  production variants, and makes their instance counts scalable.
+* An endpoint kind (:class:`RealtimeEndpoint` now; multi-model, asynchronous and serverless next)
+  contributes only its piece through small hooks: ``variant_kinds`` (which variant kind it takes),
+  ``capacity_floor`` (how far its variants scale in), ``serving_modes`` (which metrics it
+  publishes), ``invoke_actions`` and :meth:`EndpointBase._endpoint_config_properties` (extra
+  ``EndpointConfig`` properties, e.g. an ``AsyncInferenceConfig``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import jsii
-from aws_cdk import Annotations, IResolvable, IStableAnyProducer, Lazy
+from aws_cdk import Annotations, Arn, ArnFormat, IResolvable, IStableAnyProducer, Lazy, Resource, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk.interfaces import aws_sagemaker as sagemaker_refs
 
 from constructs import Construct, IValidation
-from serving_constructs import defaults
-from serving_constructs._validation import Problems, resolved
-from serving_constructs.metrics import variant_metric
-from serving_constructs.scaling import ScalableInstanceCount
-from serving_constructs.variant import MAX_VARIANTS, ProductionVariant
+from model_build.user_errors import did_you_mean
+from serving_constructs._validation import (
+    Problems,
+    PropsError,
+    check_interface,
+    check_sequence,
+    check_str,
+    given,
+    resolved,
+)
+from serving_constructs.instance_type import InstanceType
+from serving_constructs.metrics import METRICS, Dimensions, ServingMode, endpoint_metric
+from serving_constructs.scaling import INSTANCE_CAPACITY_FLOOR, CapacityFloor, ScalableInstanceCount
+from serving_constructs.variant import MAX_VARIANTS, VARIANT_NAME_PATTERN, ProductionVariant, VariantBase
 
 _WARNING_PREFIX = "serving-constructs"
 
@@ -37,112 +66,200 @@ def _lazy(produce: Any) -> IResolvable:
     return Lazy.any(_Produce(produce))
 
 
-class EndpointBase(Construct):
-    """What every endpoint kind shares: production variants, metrics, invoke grants and scaling.
+@jsii.implements(sagemaker.IEndpoint)
+class EndpointResource(Resource):
+    """What every SageMaker endpoint is, created by this library or imported: identity, access, metrics.
 
-    Subclasses create the ``CfnEndpointConfig`` (child ``EndpointConfig``) and the ``CfnEndpoint``
-    (child ``Resource``), render the variants with ``ProductionVariant.render`` and set
-    ``endpoint_name`` and ``endpoint_arn``.
+    Implements ``aws_cdk.aws_sagemaker.IEndpoint``, so aws-cdk-lib integrations take it
+    (``aws_apigateway.SagemakerIntegration(endpoint)``). Not instantiated directly: use an
+    endpoint kind (``RealtimeEndpoint``) or an importer (:meth:`from_endpoint_name`).
     """
 
-    def __init__(self, scope: Construct, id: str) -> None:
-        super().__init__(scope, id)
-        self._variants: list[ProductionVariant] = []
-        self._scaling: dict[str, ScalableInstanceCount] = {}
-        self.node.add_validation(_HasVariants(self))
+    serving_modes: ClassVar[frozenset[ServingMode]] = frozenset(ServingMode)
+    """The serving modes whose metrics this endpoint publishes (every mode for an import)."""
 
-    # --- variants -------------------------------------------------------------------------
+    invoke_actions: ClassVar[tuple[str, ...]] = ("sagemaker:InvokeEndpoint",)
+    """The actions :meth:`grant_invoke` grants (an asynchronous kind adds ``InvokeEndpointAsync``)."""
+
+    # --- identity -------------------------------------------------------------------------
 
     @property
-    def variants(self) -> tuple[ProductionVariant, ...]:
-        """The production variants, in the order they were added."""
-        return tuple(self._variants)
+    def endpoint_name(self) -> str:
+        """The endpoint name (the ``EndpointName`` metric dimension)."""
+        raise NotImplementedError
 
-    def add_production_variant(self, variant: ProductionVariant) -> None:
-        """Add a production variant (A/B testing: traffic splits by ``initial_variant_weight``).
+    @property
+    def endpoint_arn(self) -> str:
+        """The endpoint ARN, as SageMaker writes it (the name lowercased)."""
+        raise NotImplementedError
+
+    @property
+    def endpoint_ref(self) -> sagemaker_refs.EndpointReference:
+        """A reference to this endpoint for aws-cdk-lib (``IEndpointRef``)."""
+        return sagemaker_refs.EndpointReference(endpoint_arn=self.endpoint_arn)
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """The production variant names, in order (metrics default to the first)."""
+        raise NotImplementedError
+
+    # --- importers ------------------------------------------------------------------------
+
+    @staticmethod
+    def from_endpoint_name(scope: Construct, id: str, endpoint_name: str) -> ImportedEndpoint:
+        """Import an endpoint this app did not create, by name (one variant, ``AllTraffic``).
+
+        Args:
+            scope: the parent construct.
+            id: the construct id.
+            endpoint_name: the endpoint's exact name (as CloudWatch dimensions carry it).
+        """
+        return EndpointResource.from_endpoint_attributes(scope, id, endpoint_name=endpoint_name)
+
+    @staticmethod
+    def from_endpoint_arn(scope: Construct, id: str, endpoint_arn: str) -> ImportedEndpoint:
+        """Import an endpoint by ARN (one variant, ``AllTraffic``).
+
+        The ARN carries the name lowercased; CloudWatch dimensions carry the exact name. For an
+        endpoint whose name has capitals, use :meth:`from_endpoint_attributes` with both.
+
+        Args:
+            scope: the parent construct.
+            id: the construct id.
+            endpoint_arn: ``arn:<partition>:sagemaker:<region>:<account>:endpoint/<name>``.
+        """
+        return EndpointResource.from_endpoint_attributes(scope, id, endpoint_arn=endpoint_arn)
+
+    @staticmethod
+    def from_endpoint_attributes(
+        scope: Construct,
+        id: str,
+        *,
+        endpoint_name: str | None = None,
+        endpoint_arn: str | None = None,
+        variant_names: Sequence[str] | None = None,
+    ) -> ImportedEndpoint:
+        """Import an endpoint from its name and/or ARN and its variant names.
+
+        Args:
+            scope: the parent construct.
+            id: the construct id.
+            endpoint_name: the exact endpoint name. Defaults to the name in ``endpoint_arn``.
+            endpoint_arn: the ARN. Defaults to one formatted from ``endpoint_name`` in the scope's
+                account and region (the name lowercased, as SageMaker writes it, when known at synth).
+            variant_names: the production variants, so per-variant metrics work. Defaults to
+                ``["AllTraffic"]``.
 
         Raises:
-            PropsError: the variant's props are invalid, its name is taken, or the endpoint is full.
+            PropsError: neither name nor ARN, a wrong type, or an invalid variant name.
         """
-        problems = Problems(type(self).__name__)
-        problems.extend(self._variant_problems(variant, f"variants[{len(self._variants)}]", self._variants))
+        problems = Problems("EndpointResource.from_endpoint_attributes")
+        problems.extend(check_str("endpoint_name", endpoint_name, optional=True))
+        problems.extend(check_str("endpoint_arn", endpoint_arn, optional=True))
+        if endpoint_name is None and endpoint_arn is None:
+            problems.add("endpoint_name or endpoint_arn is required (got neither) — pass the endpoint's name")
+        names = ["AllTraffic"] if variant_names is None else variant_names
+        sequence_problems, items = check_sequence(
+            "variant_names", names, str, "pass the variant names, e.g. ['AllTraffic']"
+        )
+        problems.extend(sequence_problems)
+        if not sequence_problems:
+            if not items:
+                problems.add("variant_names must not be empty (got []) — omit it for ['AllTraffic']")
+            for index, name in enumerate(items):
+                if resolved(name) and not VARIANT_NAME_PATTERN.match(name):
+                    problems.add(
+                        f"variant_names[{index}] must be 1-63 letters, digits or inner hyphens (got {name!r})"
+                    )
         problems.raise_if_any()
-        self._add_variant(variant)
-
-    def _variant_problems(
-        self, variant: ProductionVariant, path: str, existing: Sequence[ProductionVariant]
-    ) -> list[str]:
-        problems = variant.problems(path)
-        names = [v.variant_name for v in existing]
-        if resolved(variant.variant_name) and variant.variant_name in names:
-            problems.append(
-                f"{path}.variant_name must be unique in the endpoint (got {variant.variant_name!r} twice)"
-            )
-        if len(existing) >= MAX_VARIANTS:
-            problems.append(f"an endpoint takes at most {MAX_VARIANTS} production variants (adding {path})")
-        return problems
-
-    def _add_variant(self, variant: ProductionVariant) -> None:
-        self._variants.append(variant)
-        if resolved(variant.initial_instance_count) and variant.initial_instance_count == 1:
-            Annotations.of(self).add_warning_v2(
-                f"{_WARNING_PREFIX}:singleInstance:{variant.variant_name}",
-                f"Variant {variant.variant_name!r} starts with a single instance: no Availability Zone "
-                "redundancy. Use initial_instance_count >= 2 (and min_capacity >= 2) in production.",
-            )
-
-    def _variant(self, variant_name: str | None) -> ProductionVariant:
-        if not self._variants:
-            raise ValueError(f"{self.node.path} has no production variants yet — add one first")
-        if variant_name is None:
-            return self._variants[0]
-        for variant in self._variants:
-            if variant.variant_name == variant_name:
-                return variant
-        names = ", ".join(repr(v.variant_name) for v in self._variants)
-        raise ValueError(f"{self.node.path} has no variant {variant_name!r} (it has {names})")
-
-    # --- identity (set by subclasses) ------------------------------------------------------
-
-    endpoint_name: str
-    """The generated endpoint name."""
-    endpoint_arn: str
-    """The endpoint ARN (as SageMaker writes it: the name lowercased)."""
+        stack = Stack.of(scope)
+        if endpoint_arn is None:
+            assert endpoint_name is not None
+            arn_name = endpoint_name if Token.is_unresolved(endpoint_name) else endpoint_name.lower()
+            endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=arn_name)
+        if endpoint_name is None:
+            endpoint_name = Arn.split(endpoint_arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name
+            assert endpoint_name is not None
+        return ImportedEndpoint(
+            scope, id, endpoint_name=endpoint_name, endpoint_arn=endpoint_arn, variant_names=tuple(items)
+        )
 
     # --- access ---------------------------------------------------------------------------
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant ``grantee`` ``sagemaker:InvokeEndpoint`` on this endpoint only."""
+        problems = check_interface(
+            "grantee", grantee, "iam.IGrantable", "grant_principal", "pass a role, a function or a user"
+        )
+        if problems:
+            raise PropsError("Invalid grant_invoke props: " + "; ".join(problems))
         return iam.Grant.add_to_principal(
-            grantee=grantee, actions=["sagemaker:InvokeEndpoint"], resource_arns=[self.endpoint_arn]
+            grantee=grantee, actions=list(self.invoke_actions), resource_arns=[self.endpoint_arn]
         )
 
     # --- metrics --------------------------------------------------------------------------
 
+    def _variant_name(self, variant_name: str | None) -> str:
+        names = self.variant_names
+        if not names:
+            raise PropsError(
+                f"Invalid metric props: {self.node.path} has no production variants yet — add one first"
+            )
+        if variant_name is None:
+            return names[0]
+        if variant_name not in names:
+            listed = ", ".join(repr(n) for n in names)
+            raise PropsError(
+                f"Invalid variant_name {variant_name!r}: {self.node.path} has no variant {variant_name!r} "
+                f"(it has {listed}){did_you_mean(str(variant_name), names)}"
+            )
+        return variant_name
+
     def metric(
         self, metric_name: str, *, variant_name: str | None = None, namespace: str | None = None, **props: Any
     ) -> cloudwatch.Metric:
-        """Return ``metric_name`` of one variant (dimensions ``EndpointName`` and ``VariantName``).
+        """Return ``metric_name`` with its namespace, dimension set and default statistic from the table.
+
+        Per-variant metrics get ``EndpointName`` and ``VariantName``; the asynchronous queue
+        metrics (``ApproximateBacklogSize`` and co.) get ``EndpointName`` only and take no
+        variant. See :data:`serving_constructs.metrics.METRICS`.
 
         Args:
             metric_name: the CloudWatch metric name.
-            variant_name: the variant. Defaults to the first variant.
-            namespace: the namespace. Defaults to the SageMaker namespace of known metric names
-                (``AWS/SageMaker`` for invocation metrics, ``/aws/sagemaker/Endpoints`` for instance
-                metrics), else ``AWS/SageMaker``.
+            variant_name: the variant of a per-variant metric. Defaults to the first variant.
+            namespace: the namespace of a metric not in the table (then per-variant). Defaults to
+                the table's namespace.
             **props: further ``cloudwatch.Metric`` props (statistic, period, label, ...).
+
+        Raises:
+            PropsError: an unknown metric without namespace, a metric this endpoint kind does not
+                publish, an unknown variant, or a variant for an endpoint-level metric.
         """
-        variant = self._variant(variant_name)
-        return variant_metric(
+        spec = METRICS.get(metric_name)
+        if spec is not None and not spec.modes & self.serving_modes:
+            kinds = " and ".join(sorted(mode.value for mode in spec.modes))
+            raise PropsError(
+                f"Invalid metric props: {type(self).__name__} does not publish {metric_name} — SageMaker "
+                f"publishes it for {kinds} endpoints only"
+            )
+        if spec is not None and spec.dimensions is Dimensions.ENDPOINT:
+            return endpoint_metric(
+                metric_name,
+                endpoint_name=self.endpoint_name,
+                variant_name=variant_name,
+                namespace=namespace,
+                **props,
+            )
+        return endpoint_metric(
             metric_name,
             endpoint_name=self.endpoint_name,
-            variant_name=variant.variant_name,
+            variant_name=self._variant_name(variant_name),
             namespace=namespace,
             **props,
         )
 
     def metric_invocations(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
-        """Return the requests sent to the variant (Sum). Defaults to the first variant."""
+        """Return the requests sent to the variant (``AWS/SageMaker``, Sum). Defaults to the first variant."""
         return self.metric("Invocations", variant_name=variant_name, **props)
 
     def metric_invocations_per_instance(
@@ -152,27 +269,41 @@ class EndpointBase(Construct):
         return self.metric("InvocationsPerInstance", variant_name=variant_name, **props)
 
     def metric_model_latency(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
-        """Return the time the model container took to respond, in MICROseconds (Average). Defaults to the first variant."""
+        """Return the time the model container took to respond, in MICROSECONDS (Average).
+
+        Labelled ``ModelLatency (microseconds)``. A millisecond target (a tuning profile's) becomes
+        a threshold with :func:`serving_constructs.units.milliseconds_to_microseconds`. Defaults to
+        the first variant.
+        """
         return self.metric("ModelLatency", variant_name=variant_name, **props)
 
     def metric_overhead_latency(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
-        """Return SageMaker's own time per request (total minus ModelLatency), in MICROseconds (Average). Defaults to the first variant."""
+        """Return SageMaker's own time per request (total minus ModelLatency), in MICROSECONDS (Average).
+
+        Labelled ``OverheadLatency (microseconds)``. Defaults to the first variant.
+        """
         return self.metric("OverheadLatency", variant_name=variant_name, **props)
 
     def metric_invocation_4xx_errors(
         self, *, variant_name: str | None = None, **props: Any
     ) -> cloudwatch.Metric:
-        """Return the requests answered with a 4xx status (Sum). Defaults to the first variant."""
+        """Return the requests answered with a 4xx status (Sum; Average is the rate). Defaults to the first variant."""
         return self.metric("Invocation4XXErrors", variant_name=variant_name, **props)
 
     def metric_invocation_5xx_errors(
         self, *, variant_name: str | None = None, **props: Any
     ) -> cloudwatch.Metric:
-        """Return the requests answered with a 5xx status (Sum). Defaults to the first variant."""
+        """Return the requests answered with a 5xx status (Sum; Average is the rate). Defaults to the first variant."""
         return self.metric("Invocation5XXErrors", variant_name=variant_name, **props)
 
+    def metric_invocation_model_errors(
+        self, *, variant_name: str | None = None, **props: Any
+    ) -> cloudwatch.Metric:
+        """Return the requests the model container answered with an error (Sum). Defaults to the first variant."""
+        return self.metric("InvocationModelErrors", variant_name=variant_name, **props)
+
     def metric_cpu_utilization(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
-        """Return the CPU utilization in percent, 100% per vCPU (Average). Defaults to the first variant."""
+        """Return the CPU utilization in percent, 100 per vCPU (Average). Defaults to the first variant."""
         return self.metric("CPUUtilization", variant_name=variant_name, **props)
 
     def metric_memory_utilization(
@@ -182,18 +313,266 @@ class EndpointBase(Construct):
         return self.metric("MemoryUtilization", variant_name=variant_name, **props)
 
     def metric_gpu_utilization(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
-        """Return the GPU utilization in percent, 100% per GPU (Average). Defaults to the first variant."""
+        """Return the GPU utilization in percent, 100 per GPU (Average). Defaults to the first variant."""
         return self.metric("GPUUtilization", variant_name=variant_name, **props)
 
     def metric_gpu_memory_utilization(
         self, *, variant_name: str | None = None, **props: Any
     ) -> cloudwatch.Metric:
-        """Return the GPU memory utilization in percent, 100% per GPU (Average). Defaults to the first variant."""
+        """Return the GPU memory utilization in percent, 100 per GPU (Average). Defaults to the first variant."""
         return self.metric("GPUMemoryUtilization", variant_name=variant_name, **props)
 
     def metric_disk_utilization(self, *, variant_name: str | None = None, **props: Any) -> cloudwatch.Metric:
         """Return the disk utilization in percent (Average). Defaults to the first variant."""
         return self.metric("DiskUtilization", variant_name=variant_name, **props)
+
+
+class ImportedEndpoint(EndpointResource):
+    """An endpoint this app did not create (from ``from_endpoint_name``/``_arn``/``_attributes``).
+
+    Offers ``grant_invoke`` and the metrics; it cannot add variants or scale them (the owner of
+    the endpoint does).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint_name: str,
+        endpoint_arn: str,
+        variant_names: Sequence[str],
+    ) -> None:
+        super().__init__(scope, id, environment_from_arn=endpoint_arn)
+        self._endpoint_name = endpoint_name
+        self._endpoint_arn = endpoint_arn
+        self._variant_names = tuple(variant_names)
+
+    @property
+    def endpoint_name(self) -> str:
+        """The endpoint name."""
+        return self._endpoint_name
+
+    @property
+    def endpoint_arn(self) -> str:
+        """The endpoint ARN."""
+        return self._endpoint_arn
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """The variant names given at import (``("AllTraffic",)`` by default)."""
+        return self._variant_names
+
+
+class EndpointBase(EndpointResource):
+    """An endpoint this library creates: it renders the ``EndpointConfig`` and the ``Endpoint`` itself.
+
+    The endpoint config is replaced on every change and CloudFormation then updates the endpoint
+    in place (blue/green), so neither has a fixed physical name. ``node.default_child`` is the
+    ``CfnEndpoint`` (child ``Resource``); the config is the child ``EndpointConfig``. The
+    variants render lazily, so :meth:`add_production_variant` can keep adding.
+
+    An endpoint kind subclasses this and sets only its hooks: :attr:`variant_kinds`,
+    :attr:`capacity_floor`, ``serving_modes``, ``invoke_actions`` and
+    :meth:`_endpoint_config_properties`. A kind that needs its own props sets them on ``self``
+    before calling ``super().__init__``, because the base renders the L1s in its constructor.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        variants: the production variants, of a kind in :attr:`variant_kinds`. Defaults to none;
+            add them with :meth:`add_production_variant` (synth fails if there are none).
+        kms_key: the key encrypting the instances' EBS volumes. Defaults to AWS-managed
+            encryption. Refused on instance types with local NVMe storage (g4dn, g5, g6, p4d, ...):
+            SageMaker encrypts those disks itself and rejects the key.
+
+    Raises:
+        PropsError: every problem with the props, in one message.
+    """
+
+    variant_kinds: ClassVar[tuple[type[VariantBase], ...]] = (ProductionVariant,)
+    """The production variant kinds the endpoint kind takes (SageMaker never mixes kinds)."""
+
+    capacity_floor: ClassVar[CapacityFloor] = INSTANCE_CAPACITY_FLOOR
+    """The fewest instances a variant may scale to (1; an asynchronous kind sets 0)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        variants: Sequence[VariantBase] | None = None,
+        kms_key: kms.IKey | None = None,
+    ) -> None:
+        if type(self) is EndpointBase:
+            raise TypeError("EndpointBase is abstract — use an endpoint kind such as RealtimeEndpoint")
+        super().__init__(scope, id)
+        self._variants: list[VariantBase] = []
+        self._scaling: dict[str, ScalableInstanceCount] = {}
+        self.node.add_validation(_HasVariants(self))
+
+        problems = Problems(type(self).__name__)
+        kind_names = " or ".join(kind.__name__ for kind in self.variant_kinds)
+        sequence_problems, items = check_sequence(
+            "variants",
+            variants,
+            VariantBase,
+            f"pass a list of {kind_names}, e.g. variants=[ProductionVariant(model=model)]",
+        )
+        problems.extend(sequence_problems)
+        problems.extend(
+            check_interface(
+                "kms_key",
+                kms_key,
+                "kms.IKey",
+                "key_arn",
+                "use kms.Key(...) or kms.Key.from_key_arn(...)",
+                optional=True,
+            )
+        )
+        self.kms_key = kms_key if not problems else None
+        if not sequence_problems:
+            for index, variant in enumerate(items):
+                problems.extend(self._variant_problems(variant, f"variants[{index}]", items[:index]))
+        problems.raise_if_any()
+        for variant in items:
+            self._add_variant(variant)
+
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            production_variants=_lazy(lambda: [v.render() for v in self._variants]),
+            kms_key_id=None if kms_key is None else kms_key.key_arn,
+            **self._endpoint_config_properties(),
+        )
+        self._resource = sagemaker.CfnEndpoint(
+            self,
+            "Resource",
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            retain_all_variant_properties=_lazy(self._retain_scaled_counts),
+            exclude_retained_variant_properties=_lazy(self._excluded_retained_properties),
+        )
+        self.endpoint_config_name: str = self.endpoint_config.attr_endpoint_config_name
+        """The generated endpoint config name."""
+
+    # --- hooks for endpoint kinds -----------------------------------------------------------
+
+    def _endpoint_config_properties(self) -> Mapping[str, Any]:
+        """Return extra ``CfnEndpointConfig`` props of the kind (e.g. ``async_inference_config``)."""
+        return {}
+
+    # --- identity -------------------------------------------------------------------------
+
+    @property
+    def endpoint_name(self) -> str:
+        """The generated endpoint name."""
+        return self._resource.attr_endpoint_name
+
+    @property
+    def endpoint_arn(self) -> str:
+        """The endpoint ARN.
+
+        ``Ref`` of ``AWS::SageMaker::Endpoint`` is its ARN as SageMaker writes it (name
+        lowercased); an ARN formatted from the mixed-case generated name would not match in IAM.
+        """
+        return self._resource.ref
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """The production variant names, in the order they were added."""
+        return tuple(v.variant_name for v in self._variants)
+
+    # --- variants -------------------------------------------------------------------------
+
+    @property
+    def variants(self) -> tuple[VariantBase, ...]:
+        """The production variants, in the order they were added."""
+        return tuple(self._variants)
+
+    def add_production_variant(self, variant: VariantBase) -> None:
+        """Add a production variant (A/B testing: traffic splits by ``initial_variant_weight``).
+
+        Raises:
+            PropsError: the variant's props are invalid, its kind is not taken by this endpoint
+                kind, its name is taken, or the endpoint is full.
+        """
+        problems = Problems(type(self).__name__)
+        path = f"variants[{len(self._variants)}]"
+        problems.extend(
+            check_interface(
+                "variant", variant, "production variant", "render", "pass ProductionVariant(model=...)"
+            )
+            if not isinstance(variant, VariantBase)
+            else self._variant_problems(variant, path, self._variants)
+        )
+        problems.raise_if_any()
+        self._add_variant(variant)
+
+    def _variant_problems(
+        self, variant: VariantBase, path: str, existing: Sequence[VariantBase]
+    ) -> list[str]:
+        if not isinstance(variant, self.variant_kinds):
+            accepted = " or ".join(kind.__name__ for kind in self.variant_kinds)
+            return [
+                f"{path} is a {type(variant).__name__} ({variant.kind} variant), but a {type(self).__name__} "
+                f"takes {accepted} only, and SageMaker never mixes instance and serverless variants in one "
+                f"endpoint — use {accepted}(model=..., instance_type=...)"
+            ]
+        problems = variant.problems(path)
+        names = [v.variant_name for v in existing]
+        if resolved(variant.variant_name) and variant.variant_name in names:
+            problems.append(
+                f"{path}.variant_name must be unique in the endpoint (got {variant.variant_name!r} twice)"
+            )
+        if len(existing) >= MAX_VARIANTS:
+            problems.append(f"an endpoint takes at most {MAX_VARIANTS} production variants (adding {path})")
+        if (
+            self.kms_key is not None
+            and isinstance(variant, ProductionVariant)
+            and isinstance(variant.instance_type, InstanceType)
+            and variant.instance_type.has_nvme_instance_storage
+        ):
+            problems.append(
+                f"kms_key is not supported on {variant.instance_type} ({path}; NVMe instance storage: "
+                "SageMaker rejects VolumeKmsKeyId) — remove kms_key or choose a non-NVMe type"
+            )
+        return problems
+
+    def _add_variant(self, variant: VariantBase) -> None:
+        self._variants.append(variant)
+        if not isinstance(variant, ProductionVariant):
+            return
+        name, path = variant.variant_name, f"variants[{len(self._variants) - 1}]"
+        if resolved(variant.initial_instance_count) and variant.initial_instance_count == 1:
+            Annotations.of(self).add_warning_v2(
+                f"{_WARNING_PREFIX}:singleInstance:{name}",
+                f"Variant {name!r} starts with a single instance: no Availability Zone "
+                "redundancy. Use initial_instance_count >= 2 (and min_capacity >= 2) in production.",
+            )
+        if resolved(variant.volume_size_in_gb) and variant.instance_type.has_nvme_instance_storage:
+            Annotations.of(self).add_warning_v2(
+                f"{_WARNING_PREFIX}:volumeSizeOnNvme:{name}",
+                f"{path}.volume_size_in_gb is set but {variant.instance_type} uses local NVMe storage; "
+                "SageMaker may reject or ignore it.",
+            )
+        instance_type = variant.instance_type
+        if not instance_type.known_to_sagemaker_hosting:
+            import botocore
+
+            near = instance_type.near_matches()
+            hint = f" Did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+            warning_id = f"{_WARNING_PREFIX}:unknownInstanceType:{instance_type.name}"
+            Annotations.of(self).add_warning_v2(
+                warning_id,
+                f"{path}.instance_type {instance_type.name!r} is not an instance type SageMaker hosting "
+                f"lists (botocore {botocore.__version__}).{hint} SageMaker refuses unknown types at "
+                "deploy; if the type is newer than the installed botocore and the name is right, "
+                f"acknowledge this warning: Annotations.of(endpoint).acknowledge_warning({warning_id!r}).",
+            )
+
+    def _production_variant(self, variant_name: str | None) -> VariantBase:
+        name = self._variant_name(variant_name)
+        return next(v for v in self._variants if v.variant_name == name)
 
     # --- scaling --------------------------------------------------------------------------
 
@@ -202,22 +581,38 @@ class EndpointBase(Construct):
     ) -> ScalableInstanceCount:
         """Make a variant's instance count scalable between ``min_capacity`` and ``max_capacity``.
 
-        Add policies on the result (``scale_on_invocations(...)``). Once a variant scales, the
-        endpoint keeps the scaled instance count across deploys (``RetainAllVariantProperties``)
-        instead of resetting it to ``initial_instance_count``.
+        Add policies on the result (``scale_on_invocations(...)``, ``scale_on_gpu_utilization(...)``,
+        ``scale_to_track_metric(...)``, ``scale_on_metric(...)``, ``scale_on_schedule(...)``).
+        Once a variant scales, the endpoint keeps the scaled instance count across deploys
+        (``RetainAllVariantProperties``) instead of resetting it to ``initial_instance_count``.
 
         Args:
-            variant_name: the variant. Defaults to ``"AllTraffic"``.
-            min_capacity: the fewest instances, >= 1 (instance-based variants cannot scale to zero).
+            variant_name: the variant. Defaults to the first variant (as the metrics do).
+            min_capacity: the fewest instances, >= the kind's :attr:`capacity_floor` (1 for a
+                real-time endpoint: only asynchronous or inference-component endpoints scale to zero).
             max_capacity: the most instances, >= ``min_capacity``.
 
         Raises:
-            PropsError: invalid bounds.
-            ValueError: no such variant, or it already scales.
+            PropsError: invalid bounds, an unknown variant, a variant that is not instance-based,
+                or a variant that already scales.
         """
-        variant = self._variant(defaults.variant_name() if variant_name is None else variant_name)
+        if variant_name is not None and not isinstance(variant_name, str):
+            raise PropsError(
+                f"Invalid {type(self).__name__}.auto_scale_instance_count props: variant_name must be a str "
+                f"(got {given(variant_name)}) — pass the variant's name, e.g. 'AllTraffic'"
+            )
+        variant = self._production_variant(variant_name)
+        if not isinstance(variant, ProductionVariant):
+            raise PropsError(
+                f"Invalid {type(self).__name__}.auto_scale_instance_count props: variant {variant.variant_name!r} "
+                f"is a {variant.kind} variant; only instance variants have an instance count to scale"
+            )
         if variant.variant_name in self._scaling:
-            raise ValueError(f"Variant {variant.variant_name!r} of {self.node.path} already auto-scales")
+            raise PropsError(
+                f"Invalid {type(self).__name__}.auto_scale_instance_count props: variant "
+                f"{variant.variant_name!r} of {self.node.path} already auto-scales — add policies to the "
+                "ScalableInstanceCount the first call returned"
+            )
         scalable = ScalableInstanceCount(
             self,
             f"InstanceCount{variant.variant_name}",
@@ -225,6 +620,9 @@ class EndpointBase(Construct):
             variant_name=variant.variant_name,
             min_capacity=min_capacity,
             max_capacity=max_capacity,
+            capacity_floor=self.capacity_floor,
+            endpoint_kind=type(self).__name__,
+            instance_type=variant.instance_type,
         )
         count = variant.initial_instance_count
         if (
@@ -271,11 +669,11 @@ class _HasVariants:
 
 
 class RealtimeEndpoint(EndpointBase):
-    """A real-time SageMaker endpoint: an ``EndpointConfig`` and an ``Endpoint``, names generated.
+    """A real-time SageMaker endpoint on instance-based production variants.
 
-    The endpoint config is replaced on every change and CloudFormation then updates the endpoint
-    in place (blue/green), so neither has a fixed physical name. ``node.default_child`` is the
-    ``CfnEndpoint``; the config is the child ``EndpointConfig``.
+    Its piece: instance variants only (:class:`ProductionVariant`), a capacity floor of one
+    instance, the real-time metrics, ``sagemaker:InvokeEndpoint``, and no extra config. Everything
+    else (rendering, validation, metrics, scaling, imports) comes from :class:`EndpointBase`.
 
     Args:
         scope: the parent construct.
@@ -290,6 +688,10 @@ class RealtimeEndpoint(EndpointBase):
         PropsError: every problem with the props, in one message.
     """
 
+    variant_kinds = (ProductionVariant,)
+    capacity_floor = INSTANCE_CAPACITY_FLOOR
+    serving_modes = frozenset({ServingMode.REALTIME})
+
     def __init__(
         self,
         scope: Construct,
@@ -298,50 +700,4 @@ class RealtimeEndpoint(EndpointBase):
         variants: Sequence[ProductionVariant] | None = None,
         kms_key: kms.IKey | None = None,
     ) -> None:
-        super().__init__(scope, id)
-        variants = [] if variants is None else list(variants)
-        self.kms_key = kms_key
-
-        problems = Problems("RealtimeEndpoint")
-        for index, variant in enumerate(variants):
-            problems.extend(self._variant_problems(variant, f"variants[{index}]", variants[:index]))
-        problems.raise_if_any()
-        for variant in variants:
-            self._add_variant(variant)
-
-        self.endpoint_config = sagemaker.CfnEndpointConfig(
-            self,
-            "EndpointConfig",
-            production_variants=_lazy(lambda: [v.render() for v in self._variants]),
-            kms_key_id=None if kms_key is None else kms_key.key_arn,
-        )
-        self._resource = sagemaker.CfnEndpoint(
-            self,
-            "Resource",
-            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-            retain_all_variant_properties=_lazy(self._retain_scaled_counts),
-            exclude_retained_variant_properties=_lazy(self._excluded_retained_properties),
-        )
-        self.endpoint_name = self._resource.attr_endpoint_name
-        # Ref of AWS::SageMaker::Endpoint is its ARN, as SageMaker writes it (name lowercased);
-        # an ARN formatted from the mixed-case generated name would not match in IAM.
-        self.endpoint_arn = self._resource.ref
-        self.endpoint_config_name: str = self.endpoint_config.attr_endpoint_config_name
-        """The generated endpoint config name."""
-
-    def _variant_problems(
-        self, variant: ProductionVariant, path: str, existing: Sequence[ProductionVariant]
-    ) -> list[str]:
-        problems = super()._variant_problems(variant, path, existing)
-        if self.kms_key is not None and variant.instance_type.has_nvme_instance_storage:
-            problems.append(
-                f"kms_key is not supported on {variant.instance_type} ({path}; NVMe instance storage: "
-                "SageMaker rejects VolumeKmsKeyId) — remove kms_key or choose a non-NVMe type"
-            )
-        if resolved(variant.volume_size_in_gb) and variant.instance_type.has_nvme_instance_storage:
-            Annotations.of(self).add_warning_v2(
-                f"{_WARNING_PREFIX}:volumeSizeOnNvme:{variant.variant_name}",
-                f"{path}.volume_size_in_gb is set but {variant.instance_type} uses local NVMe storage; "
-                "SageMaker may reject or ignore it.",
-            )
-        return problems
+        super().__init__(scope, id, variants=variants, kms_key=kms_key)

@@ -6,12 +6,13 @@ import abc
 import functools
 from typing import Any
 
-from aws_cdk import Aws, CfnMapping, Stack, Token
+from aws_cdk import Aws, CfnMapping, CfnRule, CfnRuleAssertion, Fn, Stack, Token
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 from serving_constructs import defaults
+from serving_constructs._validation import PropsError, check_interface, check_str
 
 _FRAMEWORK = "sagemaker-tritonserver"
 
@@ -42,11 +43,11 @@ def triton_registries(version: str) -> dict[str, str]:
     """Return region -> ECR registry account of the Triton DLC ``version``.
 
     Raises:
-        ValueError: the SDK data does not list ``version``; the message lists the versions it does.
+        PropsError: the SDK data does not list ``version``; the message lists the versions it does.
     """
     versions = _triton_config()["versions"]
     if version not in versions:
-        raise ValueError(
+        raise PropsError(
             f"Unknown SageMaker Triton DLC version {version!r}: the installed sagemaker SDK lists "
             f"{', '.join(triton_versions())}. Pass one of them, or use TritonImage.from_uri(...)."
         )
@@ -65,17 +66,30 @@ class TritonImage(abc.ABC):
         """Return the SageMaker Triton DLC image of ``version`` for the stack's region.
 
         The region -> registry account table comes from the installed sagemaker SDK and is written
-        into the template as a ``CfnMapping``, looked up with ``Fn::FindInMap`` on ``AWS::Region``;
-        the DNS suffix is ``AWS::URLSuffix``, so the same template deploys in every region (and
-        partition) the SDK lists. AWS-owned DLC images need no ECR grant on the execution role.
+        into the template as a ``CfnMapping``, looked up with ``Fn::FindInMap`` on ``AWS::Region``
+        (the DNS suffix is ``AWS::URLSuffix``).
+
+        Supported regions are exactly those the SDK lists for ``version``. For the default 26.05
+        (and 25.09) that is 34 commercial regions and **no China or GovCloud region**; 24.03-25.04
+        also list cn-north-1 and cn-northwest-1; no release lists a GovCloud region. A stack pinned
+        to an unlisted region fails at synth; an environment-agnostic stack gets a template
+        ``Rules`` assertion on ``AWS::Region``, so CloudFormation refuses a deploy in an unlisted
+        region before creating anything, with a message naming the supported ones. Elsewhere, copy
+        the image into your own ECR repository and use :meth:`from_ecr_repository`.
+
+        AWS-owned DLC images need no ECR grant on the execution role.
 
         Args:
             version: Triton DLC release, e.g. ``"25.09"``. Defaults to
                 :func:`serving_constructs.defaults.triton_version` (26.05).
 
         Raises:
-            ValueError: the SDK data does not list ``version`` (the message lists the versions).
+            PropsError: ``version`` is not a str, or the SDK data does not list it (the message
+                lists the versions).
         """
+        problems = check_str("version", version, optional=True, example=" such as '26.05'")
+        if problems:
+            raise PropsError("Invalid TritonImage.for_region props: " + "; ".join(problems))
         version = defaults.triton_version() if version is None else version
         triton_registries(version)  # fail now, at the call site, on an unknown version
         return _DlcImage(version)
@@ -87,7 +101,16 @@ class TritonImage(abc.ABC):
         Args:
             repository: the repository holding the image.
             tag: the image tag. Defaults to ``"latest"`` (pin a tag or digest for reproducible deploys).
+
+        Raises:
+            PropsError: a prop has the wrong type.
         """
+        problems = check_interface(
+            "repository", repository, "ecr.IRepository", "repository_uri_for_tag",
+            "use ecr.Repository.from_repository_name(self, 'Triton', 'my-triton')",
+        ) + check_str("tag", tag)  # fmt: skip
+        if problems:
+            raise PropsError("Invalid TritonImage.from_ecr_repository props: " + "; ".join(problems))
         return _EcrImage(repository, tag)
 
     @staticmethod
@@ -96,7 +119,15 @@ class TritonImage(abc.ABC):
 
         Args:
             uri: a full image URI (``<registry>/<repository>:<tag>``).
+
+        Raises:
+            PropsError: ``uri`` is not a str.
         """
+        problems = check_str(
+            "uri", uri, example=" such as '123456789012.dkr.ecr.eu-west-1.amazonaws.com/triton:1'"
+        )
+        if problems:
+            raise PropsError("Invalid TritonImage.from_uri props: " + "; ".join(problems))
         return _UriImage(uri)
 
     @abc.abstractmethod
@@ -112,9 +143,11 @@ class _DlcImage(TritonImage):
         stack = Stack.of(scope)
         registries = triton_registries(self.version)
         if not Token.is_unresolved(stack.region) and stack.region not in registries:
-            raise ValueError(
+            raise PropsError(
                 f"The SageMaker Triton DLC {self.version} is not published in {stack.region}; "
-                f"the sagemaker SDK lists it in {', '.join(registries)}"
+                f"the sagemaker SDK lists it in {', '.join(registries)} — deploy to one of them, pick "
+                "a release published there (TritonImage.for_region(version)), or copy the image into "
+                "your own ECR repository (TritonImage.from_ecr_repository)"
             )
         repository = _triton_config()["versions"][self.version]["repository"]
         tag = _triton_config()["versions"][self.version]["tag_prefix"]
@@ -128,7 +161,35 @@ class _DlcImage(TritonImage):
                 mapping={region: {"account": account} for region, account in registries.items()},
             )
         account = mapping.find_in_map(Aws.REGION, "account")
+        if Token.is_unresolved(stack.region):
+            _require_listed_region(stack, self.version, list(registries))
         return f"{account}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{repository}:{tag}"
+
+
+def _require_listed_region(stack: Stack, version: str, regions: list[str]) -> None:
+    """Add (once per version) a template rule refusing a deploy in a region the DLC is not in.
+
+    Without it, an environment-agnostic template deployed in, say, cn-north-1 or us-gov-west-1
+    fails on ``Fn::FindInMap`` with "Unable to get mapping for TritonImageAccounts..."; the rule
+    is checked first and says what to do instead.
+    """
+    rule_id = "TritonImageRegions" + "".join(ch for ch in version if ch.isalnum())
+    if stack.node.try_find_child(rule_id) is not None:
+        return
+    CfnRule(
+        stack,
+        rule_id,
+        assertions=[
+            CfnRuleAssertion(
+                assert_=Fn.condition_contains(regions, Aws.REGION),
+                assert_description=(
+                    f"The SageMaker Triton DLC {version} is published only in {', '.join(regions)}. "
+                    "Deploy to one of these regions, or use TritonImage.from_ecr_repository with your "
+                    "own copy of the image."
+                ),
+            )
+        ],
+    )
 
 
 class _EcrImage(TritonImage):

@@ -1,72 +1,250 @@
-"""SageMaker endpoint metrics: namespaces, dimensions and statistics in one place.
+"""SageMaker endpoint metrics: one table of namespace, dimension set, unit and default statistic.
 
-Source: SageMaker Developer Guide, "Amazon SageMaker AI metrics in Amazon CloudWatch"
-(https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html). Invocation metrics
-are published by SageMaker in ``AWS/SageMaker``; instance (utilization) metrics in
-``/aws/sagemaker/Endpoints``; both with the dimensions ``EndpointName`` and ``VariantName``.
-Shared by every endpoint construct (real-time now; multi-model and async later).
+Every metric an endpoint construct returns (``endpoint.metric(...)``, the ``metric_*`` helpers, the
+GPU-utilization scaling policy) is made from this table, so a namespace or dimension set is
+written once. Dashboards and alarms (a later issue) read the same table: :data:`METRICS` says which
+serving modes publish each metric.
+
+Sources (``/work/shared/SERVICE-FACTS.md`` quotes them with their checks):
+
+* real-time invocation and instance metrics: SageMaker Developer Guide, "Amazon SageMaker AI
+  metrics in Amazon CloudWatch" (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html);
+* multi-model metrics: SERVICE-FACTS §1.4, from "CloudWatch Metrics for Multi-Model Endpoint
+  Deployments" (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-endpoint-cloudwatch-metrics.html);
+* asynchronous metrics: SERVICE-FACTS §2.3, from "Monitoring asynchronous endpoints"
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html). The four queue
+  metrics carry the ``EndpointName`` dimension only; the others carry ``EndpointName`` and
+  ``VariantName`` (SERVICE-FACTS §0 A2);
+* units: SERVICE-FACTS §3.3. Latencies are **microseconds** (see :mod:`serving_constructs.units`);
+  utilizations are percent where 100 is one vCPU or one GPU, so a 4-GPU instance reports up to 400.
+
+The table's unit is documentation (and a dashboard's axis label); it is not set on the CloudWatch
+metric, because a ``unit`` there filters datapoints by unit, which CloudWatch advises against.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
+from model_build.user_errors import did_you_mean
+from serving_constructs._validation import PropsError
+
 INVOCATION_NAMESPACE = "AWS/SageMaker"
-"""Namespace of the invocation metrics (Invocations, ModelLatency, ...)."""
+"""Namespace of the invocation, multi-model loading and asynchronous metrics."""
 
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
-"""Namespace of the instance metrics (CPUUtilization, GPUUtilization, ...)."""
-
-# Metric name -> (namespace, default statistic).
-# Latencies are in microseconds; utilizations in percent, where 100% is one core / one GPU, so a
-# 4-GPU instance reports up to 400% GPUUtilization.
-KNOWN_METRICS: dict[str, tuple[str, str]] = {
-    "Invocations": (INVOCATION_NAMESPACE, "Sum"),
-    "InvocationsPerInstance": (INVOCATION_NAMESPACE, "Sum"),
-    "Invocation4XXErrors": (INVOCATION_NAMESPACE, "Sum"),
-    "Invocation5XXErrors": (INVOCATION_NAMESPACE, "Sum"),
-    "InvocationModelErrors": (INVOCATION_NAMESPACE, "Sum"),
-    "ModelLatency": (INVOCATION_NAMESPACE, "Average"),
-    "OverheadLatency": (INVOCATION_NAMESPACE, "Average"),
-    "CPUUtilization": (INSTANCE_NAMESPACE, "Average"),
-    "MemoryUtilization": (INSTANCE_NAMESPACE, "Average"),
-    "GPUUtilization": (INSTANCE_NAMESPACE, "Average"),
-    "GPUMemoryUtilization": (INSTANCE_NAMESPACE, "Average"),
-    "DiskUtilization": (INSTANCE_NAMESPACE, "Average"),
-}
+"""Namespace of the instance metrics (CPUUtilization, GPUUtilization, LoadedModelCount, ...)."""
 
 
-def variant_metric(
+class Dimensions(enum.Enum):
+    """The dimension set a metric is published with."""
+
+    ENDPOINT = ("EndpointName",)
+    """``EndpointName`` only (the asynchronous queue metrics)."""
+    VARIANT = ("EndpointName", "VariantName")
+    """``EndpointName`` and ``VariantName`` (every other endpoint metric)."""
+
+
+class ServingMode(enum.Enum):
+    """The endpoint kinds that publish a metric."""
+
+    REALTIME = "real-time"
+    MULTI_MODEL = "multi-model"
+    ASYNC = "asynchronous"
+
+
+_ALL_MODES = frozenset(ServingMode)
+_SYNC = frozenset({ServingMode.REALTIME, ServingMode.MULTI_MODEL})
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What one SageMaker endpoint metric is.
+
+    Attributes:
+        name: the CloudWatch metric name.
+        namespace: its namespace.
+        dimensions: the dimension set it is published with.
+        unit: the unit of its datapoints (for labels and thresholds; see the module docstring).
+        statistic: the default statistic (Sum for counts, Average for latencies and utilizations).
+        modes: the serving modes that publish it.
+        description: one line for docs and dashboards.
+    """
+
+    name: str
+    namespace: str
+    dimensions: Dimensions
+    unit: cloudwatch.Unit
+    statistic: str
+    modes: frozenset[ServingMode]
+    description: str
+
+    @property
+    def label(self) -> str:
+        """The default label, with the unit where it matters: ``"ModelLatency (microseconds)"``."""
+        if self.unit in (cloudwatch.Unit.MICROSECONDS, cloudwatch.Unit.MILLISECONDS, cloudwatch.Unit.SECONDS):
+            return f"{self.name} ({self.unit.value.lower()})"
+        return self.name
+
+
+def _spec(
+    name: str,
+    namespace: str,
+    unit: cloudwatch.Unit,
+    statistic: str,
+    modes: frozenset[ServingMode],
+    description: str,
+    dimensions: Dimensions = Dimensions.VARIANT,
+) -> MetricSpec:
+    return MetricSpec(name, namespace, dimensions, unit, statistic, modes, description)
+
+
+_US = cloudwatch.Unit.MICROSECONDS
+_COUNT = cloudwatch.Unit.COUNT
+_PERCENT = cloudwatch.Unit.PERCENT
+_NONE = cloudwatch.Unit.NONE
+_ASYNC = frozenset({ServingMode.ASYNC})
+_MME = frozenset({ServingMode.MULTI_MODEL})
+
+METRICS: Mapping[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        # Invocation metrics (AWS/SageMaker). Async endpoints publish no Invocations,
+        # InvocationsPerInstance or OverheadLatency (SERVICE-FACTS §2.3).
+        _spec("Invocations", INVOCATION_NAMESPACE, _COUNT, "Sum", _SYNC, "requests sent to the variant"),
+        _spec("InvocationsPerInstance", INVOCATION_NAMESPACE, _COUNT, "Sum", _SYNC,
+              "requests per instance (what invocation scaling tracks)"),
+        _spec("Invocation4XXErrors", INVOCATION_NAMESPACE, _COUNT, "Sum", _ALL_MODES,
+              "requests answered with a 4xx status (0/1 per request: Average is the rate)"),
+        _spec("Invocation5XXErrors", INVOCATION_NAMESPACE, _COUNT, "Sum", _ALL_MODES,
+              "requests answered with a 5xx status (0/1 per request: Average is the rate)"),
+        _spec("InvocationModelErrors", INVOCATION_NAMESPACE, _COUNT, "Sum", _SYNC,
+              "requests whose model container answered with an error"),
+        _spec("ModelLatency", INVOCATION_NAMESPACE, _US, "Average", _ALL_MODES,
+              "time the model container took to respond, in microseconds"),
+        _spec("OverheadLatency", INVOCATION_NAMESPACE, _US, "Average", _SYNC,
+              "SageMaker's own time per request (total minus ModelLatency), in microseconds"),
+        # Instance metrics (/aws/sagemaker/Endpoints): 100 per vCPU / per GPU.
+        _spec("CPUUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _ALL_MODES,
+              "CPU utilization, 0-100 x vCPUs"),
+        _spec("MemoryUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _ALL_MODES, "memory utilization"),
+        _spec("GPUUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _ALL_MODES,
+              "GPU utilization, 0-100 x GPUs"),
+        _spec("GPUMemoryUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _ALL_MODES,
+              "GPU memory utilization, 0-100 x GPUs"),
+        _spec("DiskUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _ALL_MODES, "disk utilization"),
+        # Multi-model endpoints (SERVICE-FACTS §1.4): per variant, never per model.
+        _spec("ModelLoadingWaitTime", INVOCATION_NAMESPACE, _US, "Average", _MME,
+              "time a request waited for its model to be downloaded or loaded, in microseconds"),
+        _spec("ModelUnloadingTime", INVOCATION_NAMESPACE, _US, "Average", _MME,
+              "time to unload a model, in microseconds (SampleCount counts evictions: thrashing)"),
+        _spec("ModelDownloadingTime", INVOCATION_NAMESPACE, _US, "Average", _MME,
+              "time to download a model from S3, in microseconds"),
+        _spec("ModelLoadingTime", INVOCATION_NAMESPACE, _US, "Average", _MME,
+              "time to load a model into the container, in microseconds"),
+        _spec("ModelCacheHit", INVOCATION_NAMESPACE, _NONE, "Average", _MME,
+              "requests whose model was already loaded (Average is the hit ratio)"),
+        _spec("LoadedModelCount", INSTANCE_NAMESPACE, _NONE, "Average", _MME,
+              "models loaded per instance (Sum over instances is not a count of unique models)"),
+        # Asynchronous endpoints (SERVICE-FACTS §2.3): the queue metrics have EndpointName only.
+        _spec("ApproximateBacklogSize", INVOCATION_NAMESPACE, _COUNT, "Average", _ASYNC,
+              "requests queued or being processed", Dimensions.ENDPOINT),
+        _spec("ApproximateBacklogSizePerInstance", INVOCATION_NAMESPACE, _COUNT, "Average", _ASYNC,
+              "backlog divided by the instance count (what backlog scaling tracks)", Dimensions.ENDPOINT),
+        _spec("ApproximateAgeOfOldestRequest", INVOCATION_NAMESPACE, cloudwatch.Unit.SECONDS, "Average", _ASYNC,
+              "age of the oldest queued request, in seconds", Dimensions.ENDPOINT),
+        _spec("HasBacklogWithoutCapacity", INVOCATION_NAMESPACE, _COUNT, "Average", _ASYNC,
+              "1 while requests are queued and no instance runs (scale from zero on it)", Dimensions.ENDPOINT),
+        _spec("InvocationsProcessed", INVOCATION_NAMESPACE, _COUNT, "Sum", _ASYNC,
+              "asynchronous requests processed (AWS's page spells it InvocationsProcesssed)"),
+        _spec("InvocationFailures", INVOCATION_NAMESPACE, _COUNT, "Sum", _ASYNC, "asynchronous requests that failed"),
+        # TimeInBacklog: DG-2023 says milliseconds, an older revision microseconds (SERVICE-FACTS
+        # §2.3, UNCONFIRMED): check the Unit of live datapoints before setting thresholds on it.
+        _spec("TimeInBacklog", INVOCATION_NAMESPACE, cloudwatch.Unit.MILLISECONDS, "Average", _ASYNC,
+              "time a request spent queued, in milliseconds (unit unconfirmed)"),
+        _spec("TotalProcessingTime", INVOCATION_NAMESPACE, cloudwatch.Unit.MILLISECONDS, "Average", _ASYNC,
+              "time from queueing to the response written to S3, in milliseconds"),
+        _spec("ExpiredRequests", INVOCATION_NAMESPACE, _COUNT, "Sum", _ASYNC,
+              "requests dropped after their RequestTTLSeconds"),
+        _spec("NotificationFailures", INVOCATION_NAMESPACE, _COUNT, "Sum", _ASYNC,
+              "SNS notifications that could not be published"),
+    )
+}  # fmt: skip
+"""Every SageMaker endpoint metric the constructs know, by name."""
+
+
+def metric_spec(metric_name: str) -> MetricSpec:
+    """Return the table entry of ``metric_name``.
+
+    Raises:
+        PropsError: the name is not in the table; the message names the closest one.
+    """
+    spec = METRICS.get(metric_name)
+    if spec is None:
+        raise PropsError(
+            f"Invalid metric props: metric_name {metric_name!r} is not a SageMaker endpoint metric this "
+            f"library knows{did_you_mean(metric_name, list(METRICS))} — use one of {', '.join(METRICS)}, "
+            "or pass namespace=... (and the dimensions are EndpointName and VariantName) for any other"
+        )
+    return spec
+
+
+def endpoint_metric(
     metric_name: str,
     *,
     endpoint_name: str,
-    variant_name: str,
+    variant_name: str | None = None,
     namespace: str | None = None,
-    statistic: str | None = None,
-    period: Duration | None = None,
     **props: Any,
 ) -> cloudwatch.Metric:
-    """Return ``metric_name`` of one production variant of an endpoint.
+    """Return ``metric_name`` of an endpoint, with the table's namespace, dimensions and statistic.
 
     Args:
-        metric_name: the CloudWatch metric name.
-        endpoint_name: the endpoint (the ``EndpointName`` dimension).
-        variant_name: the production variant (the ``VariantName`` dimension).
-        namespace: the namespace. Defaults to the metric's SageMaker namespace for known names,
-            else ``AWS/SageMaker``.
-        statistic: the statistic. Defaults to Sum for counts and Average otherwise.
-        period: the period. Defaults to five minutes (CloudWatch's default).
-        **props: further ``cloudwatch.Metric`` props (label, unit, color, ...).
+        metric_name: a name from :data:`METRICS`, or any other name together with ``namespace``.
+        endpoint_name: the ``EndpointName`` dimension.
+        variant_name: the ``VariantName`` dimension; required for per-variant metrics, refused
+            for metrics published with ``EndpointName`` only.
+        namespace: the namespace of a metric that is not in the table. Defaults to the table's.
+        **props: further ``cloudwatch.Metric`` props (statistic, period, label, color, ...). The
+            statistic defaults to the table's, the label to the name with its unit for latencies.
+
+    Raises:
+        PropsError: an unknown name without ``namespace``, a namespace that contradicts the table,
+            or a variant given for an endpoint-level metric (or missing for a variant one).
     """
-    known_namespace, known_statistic = KNOWN_METRICS.get(metric_name, (INVOCATION_NAMESPACE, "Average"))
+    spec = METRICS.get(metric_name)
+    if spec is None:
+        if namespace is None:
+            metric_spec(metric_name)  # raises, naming the nearest known metric
+        assert namespace is not None
+        spec = MetricSpec(metric_name, namespace, Dimensions.VARIANT, _NONE, "Average", _ALL_MODES, "")
+    elif namespace is not None and namespace != spec.namespace:
+        raise PropsError(
+            f"Invalid metric props: namespace {namespace!r} is wrong for {metric_name} — SageMaker "
+            f"publishes it in {spec.namespace!r}; drop namespace"
+        )
+    if spec.dimensions is Dimensions.ENDPOINT:
+        if variant_name is not None:
+            raise PropsError(
+                f"Invalid metric props: variant_name {variant_name!r} given for {metric_name}, which SageMaker "
+                "publishes with the EndpointName dimension only — drop variant_name"
+            )
+        dimensions = {"EndpointName": endpoint_name}
+    else:
+        if variant_name is None:
+            raise PropsError(
+                f"Invalid metric props: {metric_name} is published per variant — pass variant_name"
+            )
+        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
+    if props.get("statistic") is None:
+        props["statistic"] = spec.statistic
+    if props.get("label") is None and spec.label != spec.name:
+        props["label"] = spec.label
     return cloudwatch.Metric(
-        namespace=known_namespace if namespace is None else namespace,
-        metric_name=metric_name,
-        dimensions_map={"EndpointName": endpoint_name, "VariantName": variant_name},
-        statistic=known_statistic if statistic is None else statistic,
-        period=period,
-        **props,
+        namespace=spec.namespace, metric_name=metric_name, dimensions_map=dimensions, **props
     )

@@ -5,16 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import jsii
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
+from model_build.user_errors import did_you_mean
 from serving_constructs import defaults
 from serving_constructs._nag import acknowledge, arn_finding_prefix
-from serving_constructs._validation import Problems, check_range
-from serving_constructs.artifact import ModelArtifact
+from serving_constructs._validation import (
+    Problems,
+    PropsError,
+    check_bool,
+    check_int,
+    check_interface,
+    check_str,
+    check_type,
+    given,
+)
+from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding
 from serving_constructs.image import TritonImage
 from serving_constructs.metrics import INSTANCE_NAMESPACE
 
@@ -42,12 +52,17 @@ class TritonModel(Construct):
     Args:
         scope: the parent construct.
         id: the construct id.
-        artifact: the Triton model repository archive.
+        artifact: the model data: one ``model.tar.gz`` (rendered as ``ModelDataUrl``) or an
+            uncompressed repository under an S3 prefix (rendered as ``ModelDataSource.S3DataSource``
+            with ``S3Prefix`` and ``CompressionType: None``).
         image: the Triton container image. Defaults to ``TritonImage.for_region()`` (the default
             SageMaker Triton DLC release).
         default_model_name: the Triton model SageMaker's ``/invocations`` serves
             (``SAGEMAKER_TRITON_DEFAULT_MODEL_NAME``). Defaults to the artifact's model name (the
-            spec's name for ``ModelArtifact.from_build``); required when the artifact does not know it.
+            spec's name for ``ModelArtifact.from_build``, the only folder of a one-model archive for
+            ``from_asset``); required when the artifact does not know it. Checked against the
+            archive's models when they are known at synth (``from_asset``, ``from_build``); an S3
+            artifact cannot be checked.
         environment: extra container environment variables, merged with the ones this construct
             sets. Defaults to none. Setting a variable that a dedicated prop controls is an error.
         log_verbose: Triton's ``--log-verbose`` level (``SAGEMAKER_TRITON_LOG_VERBOSE``). Defaults
@@ -86,18 +101,67 @@ class TritonModel(Construct):
         network_isolation: bool | None = None,
     ) -> None:
         super().__init__(scope, id)
-        default_model_name = artifact.model_name if default_model_name is None else default_model_name
-        environment = {} if environment is None else dict(environment)
-
         problems = Problems("TritonModel")
-        if default_model_name is None:
+        problems.extend(
+            check_type(
+                "artifact",
+                artifact,
+                ModelArtifact,
+                "use ModelArtifact.from_asset('model.tar.gz'), .from_bucket(bucket, key), "
+                ".from_bucket_prefix(bucket, prefix) or .from_build(spec)",
+            )
+        )
+        problems.extend(
+            check_type(
+                "image",
+                image,
+                TritonImage,
+                "use TritonImage.for_region() or TritonImage.from_uri(uri)",
+                optional=True,
+            )
+        )
+        problems.extend(check_str("default_model_name", default_model_name, optional=True))
+        artifact_ok = isinstance(artifact, ModelArtifact)
+        if default_model_name is None and artifact_ok:
+            default_model_name = artifact.model_name
+        known_names = artifact.model_names if artifact_ok else None
+        if default_model_name is None and artifact_ok:
             problems.add(
                 "default_model_name is required when the artifact does not name its model "
-                "(ModelArtifact.from_asset/from_bucket without model_name) — pass default_model_name"
+                "(ModelArtifact.from_bucket/from_bucket_prefix without model_name, or an archive with "
+                "several models) — pass default_model_name"
             )
-        problems.extend(check_range("log_verbose", log_verbose, 0, None))
-        problems.extend(check_range("shm_default_byte_size", shm_default_byte_size, 1, None, " bytes"))
-        problems.extend(check_range("shm_growth_byte_size", shm_growth_byte_size, 1, None, " bytes"))
+        elif (
+            known_names is not None
+            and isinstance(default_model_name, str)
+            and not Token.is_unresolved(default_model_name)
+            and default_model_name not in known_names
+        ):
+            problems.add(
+                f"default_model_name {default_model_name!r} is not a model in {artifact.description} (it "
+                f"holds: {', '.join(known_names)}) — pass one of them{did_you_mean(default_model_name, known_names)}"
+            )
+        if environment is not None and not isinstance(environment, Mapping):
+            problems.add(
+                f"environment must be a dict of str to str (got {given(environment)}) — e.g. {{'MY_FLAG': '1'}}"
+            )
+            environment = {}
+        environment = {} if environment is None else dict(environment)
+        for key, value in environment.items():
+            if not isinstance(key, str):
+                problems.add(f"environment keys must be str (got {given(key)}) — pass {str(key)!r}")
+            elif not isinstance(value, str):
+                problems.add(
+                    f"environment[{key!r}] must be a str (got {given(value)}) — container variables are "
+                    f"strings: pass {str(value)!r}"
+                )
+        problems.extend(check_int("log_verbose", log_verbose, 0, optional=True))
+        problems.extend(
+            check_int("shm_default_byte_size", shm_default_byte_size, 1, None, " bytes", optional=True)
+        )
+        problems.extend(
+            check_int("shm_growth_byte_size", shm_growth_byte_size, 1, None, " bytes", optional=True)
+        )
         for key, prop in (
             (ENV_DEFAULT_MODEL_NAME, "default_model_name"),
             (ENV_LOG_VERBOSE, "log_verbose"),
@@ -106,10 +170,45 @@ class TritonModel(Construct):
         ):
             if key in environment:
                 problems.add(f"environment must not set {key} (use the {prop} prop instead)")
+        problems.extend(
+            check_interface(
+                "role",
+                role,
+                "iam.IRole",
+                "role_arn",
+                "use iam.Role(...) or iam.Role.from_role_arn(...)",
+                optional=True,
+            )
+        )
+        problems.extend(
+            check_interface(
+                "vpc",
+                vpc,
+                "ec2.IVpc",
+                "select_subnets",
+                "use ec2.Vpc(...) or ec2.Vpc.from_lookup(...)",
+                optional=True,
+            )
+        )
+        problems.extend(
+            check_type(
+                "vpc_subnets", vpc_subnets, ec2.SubnetSelection,
+                "use ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)", optional=True,
+            )
+        )  # fmt: skip
         if vpc is None and (vpc_subnets is not None or security_groups is not None):
             problems.add("vpc_subnets and security_groups need vpc — pass vpc, or drop them")
-        if security_groups is not None and len(security_groups) == 0:
-            problems.add("security_groups must not be empty (got []) — omit it to get a new security group")
+        if security_groups is not None:
+            if isinstance(security_groups, str) or not isinstance(security_groups, Sequence):
+                problems.add(
+                    f"security_groups must be a list of ec2.ISecurityGroup (got {given(security_groups)}) — "
+                    "wrap it: security_groups=[group]"
+                )
+            elif len(security_groups) == 0:
+                problems.add(
+                    "security_groups must not be empty (got []) — omit it to get a new security group"
+                )
+        problems.extend(check_bool("network_isolation", network_isolation))
         problems.raise_if_any()
         assert default_model_name is not None
 
@@ -147,7 +246,14 @@ class TritonModel(Construct):
             self._grant_vpc_access()
 
         image_uri = (TritonImage.for_region() if image is None else image).bind(self, self.role)
-        model_data_url = artifact.bind(self, self.role)
+        self.model_data: ModelDataBinding = artifact.bind(self, self.role)
+        """What the artifact bound to: its S3 URI, object or prefix, compression and model name."""
+        if self.model_data.is_prefix and self.model_data.compression is not Compression.NONE:
+            raise PropsError(
+                "Invalid TritonModel props: artifact is a prefix of archives, which only a multi-model "
+                "endpoint serves — use one archive (ModelArtifact.from_bucket) or uncompressed data "
+                "(ModelArtifact.from_bucket_prefix)"
+            )
 
         container_env = {ENV_DEFAULT_MODEL_NAME: default_model_name}
         if log_verbose is not None:
@@ -164,8 +270,9 @@ class TritonModel(Construct):
             execution_role_arn=self.role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=image_uri,
-                model_data_url=model_data_url,
                 mode="SingleModel",
+                model_data_url=self.model_data.s3_uri if self.model_data.is_archive else None,
+                model_data_source=None if self.model_data.is_archive else _model_data_source(self.model_data),
                 environment=dict(sorted(container_env.items())),
             ),
             enable_network_isolation=defaults.network_isolation()
@@ -282,3 +389,14 @@ class TritonModel(Construct):
                 resources=["*"],
             )
         )
+
+
+def _model_data_source(binding: ModelDataBinding) -> sagemaker.CfnModel.ModelDataSourceProperty:
+    """Render uncompressed model data (an S3 prefix) as ``ModelDataSource.S3DataSource``."""
+    return sagemaker.CfnModel.ModelDataSourceProperty(
+        s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+            s3_uri=binding.s3_uri,
+            s3_data_type=binding.s3_data_type.value,
+            compression_type=binding.compression.value,
+        )
+    )

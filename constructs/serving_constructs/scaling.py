@@ -1,18 +1,38 @@
 """Application Auto Scaling of SageMaker production variants: the one place scalable targets are wired.
 
-Policies (invocations now; GPU utilization and backlog later) are methods of
-:class:`ScalableInstanceCount`, shared by every endpoint construct.
+:class:`ScalableInstanceCount` is the instance count of one variant as a scalable attribute, with
+the whole policy family in the style of aws-ecs's ``ScalableTaskCount``: target tracking on
+invocations, on GPU utilization or on any metric (a backlog, later), step scaling on a metric,
+and scheduled capacity. The endpoint kind sets the capacity floor (:class:`CapacityFloor`): 1 for
+instance-based real-time endpoints, 0 for asynchronous ones.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack, TimeZone
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 from serving_constructs import defaults
-from serving_constructs._validation import Problems, check_range, resolved
+from serving_constructs._validation import (
+    Problems,
+    check_bool,
+    check_duration,
+    check_int,
+    check_interface,
+    check_positive,
+    check_type,
+    given,
+    resolved,
+)
+from serving_constructs.instance_type import InstanceType
+from serving_constructs.metrics import endpoint_metric
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
@@ -22,28 +42,128 @@ _SERVICE_LINKED_ROLE = (
     "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
 )
 
+# CustomizedMetricSpecification.Statistic (Application Auto Scaling API Reference): no percentiles.
+_TRACKING_STATISTICS = ("Average", "Minimum", "Maximum", "SampleCount", "Sum")
+
+
+@dataclass(frozen=True)
+class CapacityFloor:
+    """The fewest instances an endpoint kind may scale down to, and why.
+
+    Attributes:
+        minimum: the smallest ``min_capacity`` allowed.
+        reason: the sentence an error shows when ``min_capacity`` is below it.
+    """
+
+    minimum: int
+    reason: str
+
+
+INSTANCE_CAPACITY_FLOOR = CapacityFloor(
+    1,
+    "only asynchronous (or inference-component) endpoints can scale to zero instances; an "
+    "instance-based real-time endpoint always keeps one",
+)
+"""The floor of real-time (and multi-model) endpoints: SERVICE-FACTS §0 A6."""
+
+SCALE_TO_ZERO = CapacityFloor(0, "")
+"""The floor of endpoint kinds that SageMaker scales to zero (asynchronous endpoints)."""
+
 
 def variant_resource_id(endpoint_name: str, variant_name: str) -> str:
     """Return the Application Auto Scaling resource id of a production variant."""
     return f"endpoint/{endpoint_name}/variant/{variant_name}"
 
 
-def capacity_problems(*, min_capacity: int, max_capacity: int) -> list[str]:
-    """Return every problem with a variant's instance-count bounds."""
-    # Instance-based variants cannot scale to zero: SageMaker only scales inference-component
-    # endpoints (and async endpoints, via their backlog) down to zero instances.
-    problems = check_range("min_capacity", min_capacity, 1, None)
-    problems += check_range("max_capacity", max_capacity, 1, None)
-    if resolved(min_capacity) and resolved(max_capacity) and max_capacity < min_capacity:
+def capacity_problems(
+    *,
+    min_capacity: object,
+    max_capacity: object,
+    floor: CapacityFloor = INSTANCE_CAPACITY_FLOOR,
+    kind: str = "endpoint",
+) -> list[str]:
+    """Return every problem with a variant's instance-count bounds.
+
+    Args:
+        min_capacity: the fewest instances.
+        max_capacity: the most instances.
+        floor: the endpoint kind's floor. Defaults to 1 (instance-based real-time endpoints).
+        kind: the endpoint kind as messages name it (``"RealtimeEndpoint"``).
+    """
+    min_problems = check_int("min_capacity", min_capacity, 0)
+    max_problems = check_int("max_capacity", max_capacity, 1)
+    problems = min_problems + max_problems
+    min_ok = not min_problems and resolved(min_capacity)
+    if min_ok and min_capacity < floor.minimum:  # type: ignore[operator]
+        problems.append(
+            f"min_capacity must be >= {floor.minimum} on a {kind} (got {min_capacity}): {floor.reason} — "
+            f"use min_capacity={floor.minimum}"
+        )
+    if min_ok and not max_problems and resolved(max_capacity) and max_capacity < min_capacity:  # type: ignore[operator]
         problems.append(f"max_capacity must be >= min_capacity (got {max_capacity} < {min_capacity})")
+    return problems
+
+
+def _cooldown(value: Duration | None, default_seconds: int) -> Duration:
+    return Duration.seconds(default_seconds) if value is None else value
+
+
+def _tracking_problems(
+    scale_in_cooldown: object, scale_out_cooldown: object, disable_scale_in: object
+) -> list[str]:
+    return (
+        check_duration("scale_in_cooldown", scale_in_cooldown, 0)
+        + check_duration("scale_out_cooldown", scale_out_cooldown, 0)
+        + check_bool("disable_scale_in", disable_scale_in, optional=False)
+    )
+
+
+def _metric_problems(name: str, metric: object, *, tracking: bool) -> list[str]:
+    problems = check_interface(
+        name,
+        metric,
+        "IMetric",
+        "to_metric_config",
+        "pass a cloudwatch.Metric, e.g. endpoint.metric('ApproximateBacklogSizePerInstance')",
+    )
+    if (
+        not problems
+        and tracking
+        and isinstance(metric, cloudwatch.Metric)
+        and resolved(metric.statistic)
+        and metric.statistic not in _TRACKING_STATISTICS
+    ):
+        problems.append(
+            f"{name} statistic must be one of {', '.join(_TRACKING_STATISTICS)} for target tracking "
+            f"(got {metric.statistic!r}) — pass statistic='Average' (Application Auto Scaling takes no percentiles)"
+        )
     return problems
 
 
 class ScalableInstanceCount(appscaling.BaseScalableAttribute):
     """The instance count of one production variant, as an Application Auto Scaling target.
 
-    Created by ``endpoint.auto_scale_instance_count(...)``; add policies with ``scale_on_*``.
-    The scalable target is the child ``Target``.
+    Created by ``endpoint.auto_scale_instance_count(...)``; add policies with the ``scale_*``
+    methods. The scalable target is the child ``Target``; each policy is a child of it, so its
+    construct id is part of its logical id.
+
+    Several policies on one target act together: Application Auto Scaling runs each and uses the
+    largest capacity any of them asks for (AWS warns that they can conflict).
+
+    Args:
+        scope: the endpoint.
+        id: the construct id.
+        endpoint_name: the endpoint.
+        variant_name: the production variant.
+        min_capacity: the fewest instances, >= the endpoint kind's floor.
+        max_capacity: the most instances, >= ``min_capacity``.
+        capacity_floor: the endpoint kind's floor. Defaults to 1 (instance-based real-time).
+        endpoint_kind: the endpoint kind as messages name it. Defaults to ``"endpoint"``.
+        instance_type: the variant's instance type, used to check GPU-utilization targets against
+            its GPU count. Defaults to unknown (targets are only checked to be > 0).
+
+    Raises:
+        PropsError: every problem with the bounds, in one message.
     """
 
     def __init__(
@@ -55,9 +175,17 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         variant_name: str,
         min_capacity: int,
         max_capacity: int,
+        capacity_floor: CapacityFloor | None = None,
+        endpoint_kind: str = "endpoint",
+        instance_type: InstanceType | None = None,
     ) -> None:
+        floor = INSTANCE_CAPACITY_FLOOR if capacity_floor is None else capacity_floor
         problems = Problems("ScalableInstanceCount")
-        problems.extend(capacity_problems(min_capacity=min_capacity, max_capacity=max_capacity))
+        problems.extend(
+            capacity_problems(
+                min_capacity=min_capacity, max_capacity=max_capacity, floor=floor, kind=endpoint_kind
+            )
+        )
         problems.raise_if_any()
         role = iam.Role.from_role_arn(
             scope,
@@ -79,9 +207,20 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             min_capacity=min_capacity,
             max_capacity=max_capacity,
         )
+        self.endpoint_name = endpoint_name
         self.variant_name = variant_name
         self.min_capacity = min_capacity
         self.max_capacity = max_capacity
+        self.capacity_floor = floor
+        self.instance_type = instance_type
+
+    def _policy(self, id: str) -> Construct:
+        target = self.node.find_child("Target")
+        child = target.node.find_child(id)
+        assert isinstance(child, Construct)
+        return child
+
+    # --- target tracking ------------------------------------------------------------------
 
     def scale_on_invocations(
         self,
@@ -91,7 +230,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         scale_in_cooldown: Duration | None = None,
         scale_out_cooldown: Duration | None = None,
         disable_scale_in: bool = False,
-    ) -> None:
+    ) -> appscaling.TargetTrackingScalingPolicy:
         """Track ``SageMakerVariantInvocationsPerInstance`` (invocations per instance per minute).
 
         Pick the target as a safety fraction of the per-instance throughput measured under load
@@ -104,22 +243,331 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             scale_in_cooldown: wait after a scale-in. Defaults to 300 s.
             scale_out_cooldown: wait after a scale-out. Defaults to 60 s.
             disable_scale_in: only ever scale out. Defaults to False.
+
+        Raises:
+            PropsError: every problem with the props, in one message.
         """
         problems = Problems("scale_on_invocations")
-        if resolved(invocations_per_instance_per_minute) and invocations_per_instance_per_minute <= 0:
-            problems.add(
-                f"invocations_per_instance_per_minute must be > 0 (got {invocations_per_instance_per_minute:g})"
-            )
+        problems.extend(
+            check_positive("invocations_per_instance_per_minute", invocations_per_instance_per_minute)
+        )
+        problems.extend(_tracking_problems(scale_in_cooldown, scale_out_cooldown, disable_scale_in))
         problems.raise_if_any()
         self._do_scale_to_track_metric(
             id,
             target_value=invocations_per_instance_per_minute,
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-            scale_in_cooldown=_or(scale_in_cooldown, defaults.scale_in_cooldown_seconds()),
-            scale_out_cooldown=_or(scale_out_cooldown, defaults.scale_out_cooldown_seconds()),
+            scale_in_cooldown=_cooldown(scale_in_cooldown, defaults.scale_in_cooldown_seconds()),
+            scale_out_cooldown=_cooldown(scale_out_cooldown, defaults.scale_out_cooldown_seconds()),
             disable_scale_in=disable_scale_in,
         )
+        policy = self._policy(id)
+        assert isinstance(policy, appscaling.TargetTrackingScalingPolicy)
+        return policy
 
+    def scale_to_track_metric(
+        self,
+        id: str,
+        *,
+        metric: cloudwatch.IMetric,
+        target_value: float,
+        scale_in_cooldown: Duration | None = None,
+        scale_out_cooldown: Duration | None = None,
+        disable_scale_in: bool = False,
+    ) -> appscaling.TargetTrackingScalingPolicy:
+        """Keep ``metric`` at ``target_value`` (target tracking on any CloudWatch metric).
 
-def _or(duration: Duration | None, default_seconds: int) -> Duration:
-    return Duration.seconds(default_seconds) if duration is None else duration
+        The metric must grow with load per instance (more load, higher value: scale out), e.g.
+        ``endpoint.metric("ApproximateBacklogSizePerInstance")`` on an asynchronous endpoint. Its
+        statistic must be Average, Minimum, Maximum, SampleCount or Sum.
+
+        Args:
+            id: the policy's construct id.
+            metric: the metric to track.
+            target_value: the value to keep it at, > 0.
+            scale_in_cooldown: wait after a scale-in. Defaults to 300 s.
+            scale_out_cooldown: wait after a scale-out. Defaults to 60 s.
+            disable_scale_in: only ever scale out. Defaults to False.
+
+        Raises:
+            PropsError: every problem with the props, in one message.
+        """
+        problems = Problems("scale_to_track_metric")
+        problems.extend(_metric_problems("metric", metric, tracking=True))
+        problems.extend(check_positive("target_value", target_value))
+        problems.extend(_tracking_problems(scale_in_cooldown, scale_out_cooldown, disable_scale_in))
+        problems.raise_if_any()
+        return self._track(id, metric, target_value, scale_in_cooldown, scale_out_cooldown, disable_scale_in)
+
+    def scale_on_gpu_utilization(
+        self,
+        id: str,
+        *,
+        target_utilization_percent: float,
+        scale_in_cooldown: Duration | None = None,
+        scale_out_cooldown: Duration | None = None,
+        disable_scale_in: bool = False,
+    ) -> appscaling.TargetTrackingScalingPolicy:
+        """Keep ``GPUUtilization`` (``/aws/sagemaker/Endpoints``, EndpointName + VariantName, Average) at a target.
+
+        SageMaker reports GPUUtilization **summed over the instance's GPUs**: it runs from 0 to
+        100 x the GPU count. The target is on that scale, so 60 % of each GPU is 60 on
+        ml.g4dn.xlarge (1 GPU) and 240 on ml.g5.12xlarge (4 GPUs). The AWS multi-model GPU notebook
+        tracks 60 on single-GPU instances (SERVICE-FACTS §1.4).
+
+        Args:
+            id: the policy's construct id.
+            target_utilization_percent: the GPUUtilization to keep, > 0 and <= 100 x the variant's
+                GPU count when the instance type's GPU count is known.
+            scale_in_cooldown: wait after a scale-in. Defaults to 300 s.
+            scale_out_cooldown: wait after a scale-out. Defaults to 60 s.
+            disable_scale_in: only ever scale out. Defaults to False.
+
+        Raises:
+            PropsError: every problem with the props (including a CPU instance type), in one message.
+        """
+        problems = Problems("scale_on_gpu_utilization")
+        target_problems = check_positive("target_utilization_percent", target_utilization_percent)
+        gpus = None if self.instance_type is None else self.instance_type.gpu_count
+        if gpus == 0:
+            problems.add(
+                f"variant {self.variant_name!r} runs on {self.instance_type}, which has no GPU, so SageMaker "
+                "publishes no GPUUtilization — scale on invocations (scale_on_invocations) or choose a GPU type"
+            )
+        elif not target_problems and gpus is not None and resolved(target_utilization_percent):
+            ceiling = 100 * gpus
+            if target_utilization_percent > ceiling:
+                problems.add(
+                    f"target_utilization_percent must be <= {ceiling} on {self.instance_type} (got "
+                    f"{target_utilization_percent:g}): GPUUtilization runs to 100 x the GPU count and it has "
+                    f"{gpus} GPU{'s' if gpus > 1 else ''} — e.g. {int(0.6 * ceiling)} keeps each GPU at 60 %"
+                )
+        problems.extend(target_problems)
+        problems.extend(_tracking_problems(scale_in_cooldown, scale_out_cooldown, disable_scale_in))
+        problems.raise_if_any()
+        metric = endpoint_metric(
+            "GPUUtilization",
+            endpoint_name=self.endpoint_name,
+            variant_name=self.variant_name,
+            statistic="Average",
+        )
+        return self._track(
+            id, metric, target_utilization_percent, scale_in_cooldown, scale_out_cooldown, disable_scale_in
+        )
+
+    def _track(
+        self,
+        id: str,
+        metric: cloudwatch.IMetric,
+        target_value: float,
+        scale_in_cooldown: Duration | None,
+        scale_out_cooldown: Duration | None,
+        disable_scale_in: bool,
+    ) -> appscaling.TargetTrackingScalingPolicy:
+        self._do_scale_to_track_metric(
+            id,
+            target_value=target_value,
+            custom_metric=metric,
+            scale_in_cooldown=_cooldown(scale_in_cooldown, defaults.scale_in_cooldown_seconds()),
+            scale_out_cooldown=_cooldown(scale_out_cooldown, defaults.scale_out_cooldown_seconds()),
+            disable_scale_in=disable_scale_in,
+        )
+        policy = self._policy(id)
+        assert isinstance(policy, appscaling.TargetTrackingScalingPolicy)
+        return policy
+
+    # --- step scaling ---------------------------------------------------------------------
+
+    def scale_on_metric(
+        self,
+        id: str,
+        *,
+        metric: cloudwatch.IMetric,
+        scaling_steps: Sequence[appscaling.ScalingInterval],
+        adjustment_type: appscaling.AdjustmentType | None = None,
+        cooldown: Duration | None = None,
+        evaluation_periods: int | None = None,
+        datapoints_to_alarm: int | None = None,
+        metric_aggregation_type: appscaling.MetricAggregationType | None = None,
+        min_adjustment_magnitude: int | None = None,
+    ) -> appscaling.StepScalingPolicy:
+        """Scale in steps on a metric's value (step scaling: CloudWatch alarms drive the changes).
+
+        CDK needs at least two intervals (aws/aws-cdk#28776). For a single step, e.g. "add one
+        instance while the value is >= 1", give a zero-change interval below it:
+        ``[ScalingInterval(upper=0.5, change=0), ScalingInterval(lower=0.5, change=1)]``
+        (SERVICE-FACTS §0 A4, variant b).
+
+        Args:
+            id: the policy's construct id.
+            metric: the metric the alarms watch.
+            scaling_steps: the intervals and the capacity change of each, at least two.
+            adjustment_type: how ``change`` applies. Defaults to ``CHANGE_IN_CAPACITY``.
+            cooldown: wait after an activity. Defaults to none (Application Auto Scaling's default).
+            evaluation_periods: periods the alarms evaluate, >= 1. Defaults to 1.
+            datapoints_to_alarm: breaching periods that trigger, 1..``evaluation_periods``.
+                Defaults to ``evaluation_periods``.
+            metric_aggregation_type: how datapoints aggregate. Defaults to the metric's statistic.
+            min_adjustment_magnitude: the smallest change with ``PERCENT_CHANGE_IN_CAPACITY``, >= 1.
+                Defaults to none.
+
+        Raises:
+            PropsError: every problem with the props, in one message.
+        """
+        problems = Problems("scale_on_metric")
+        problems.extend(_metric_problems("metric", metric, tracking=False))
+        if isinstance(scaling_steps, appscaling.ScalingInterval) or not isinstance(scaling_steps, Sequence):
+            problems.add(
+                f"scaling_steps must be a list of ScalingInterval (got {given(scaling_steps)}) — e.g. "
+                "[ScalingInterval(upper=0.5, change=0), ScalingInterval(lower=0.5, change=1)]"
+            )
+        else:
+            for index, step in enumerate(scaling_steps):
+                problems.extend(
+                    check_type(
+                        f"scaling_steps[{index}]",
+                        step,
+                        appscaling.ScalingInterval,
+                        "use ScalingInterval(lower=..., change=...)",
+                    )
+                )
+            if len(scaling_steps) < 2:
+                problems.add(
+                    f"scaling_steps needs at least 2 intervals (got {len(scaling_steps)}; aws/aws-cdk#28776) — for "
+                    "one step add a zero-change interval: [ScalingInterval(upper=0.5, change=0), "
+                    "ScalingInterval(lower=0.5, change=1)]"
+                )
+        problems.extend(
+            check_type(
+                "adjustment_type", adjustment_type, appscaling.AdjustmentType,
+                "use appscaling.AdjustmentType.CHANGE_IN_CAPACITY", optional=True,
+            )
+        )  # fmt: skip
+        problems.extend(check_duration("cooldown", cooldown, 0))
+        problems.extend(check_int("evaluation_periods", evaluation_periods, 1, optional=True))
+        problems.extend(check_int("datapoints_to_alarm", datapoints_to_alarm, 1, optional=True))
+        if (
+            isinstance(evaluation_periods, int)
+            and isinstance(datapoints_to_alarm, int)
+            and resolved(evaluation_periods)
+            and resolved(datapoints_to_alarm)
+            and datapoints_to_alarm > evaluation_periods
+        ):
+            problems.add(
+                f"datapoints_to_alarm must be <= evaluation_periods (got {datapoints_to_alarm} > {evaluation_periods})"
+            )
+        problems.extend(
+            check_type(
+                "metric_aggregation_type", metric_aggregation_type, appscaling.MetricAggregationType,
+                "use appscaling.MetricAggregationType.AVERAGE", optional=True,
+            )
+        )  # fmt: skip
+        problems.extend(check_int("min_adjustment_magnitude", min_adjustment_magnitude, 1, optional=True))
+        problems.raise_if_any()
+        self._do_scale_on_metric(
+            id,
+            metric=metric,
+            scaling_steps=list(scaling_steps),
+            adjustment_type=adjustment_type,
+            cooldown=cooldown,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            metric_aggregation_type=metric_aggregation_type,
+            min_adjustment_magnitude=min_adjustment_magnitude,
+        )
+        policy = self._policy(id)
+        assert isinstance(policy, appscaling.StepScalingPolicy)
+        return policy
+
+    # --- scheduled capacity ---------------------------------------------------------------
+
+    def scale_on_schedule(
+        self,
+        id: str,
+        *,
+        schedule: appscaling.Schedule,
+        min_capacity: int | None = None,
+        max_capacity: int | None = None,
+        start_time: datetime.datetime | None = None,
+        end_time: datetime.datetime | None = None,
+        time_zone: TimeZone | None = None,
+    ) -> None:
+        """Set the capacity bounds on a schedule (a scheduled action on the target).
+
+        Example: ``scale_on_schedule("BusinessHours", schedule=Schedule.cron(hour="8", minute="0",
+        week_day="MON-FRI"), min_capacity=4)`` and another action that sets it back in the evening.
+
+        Args:
+            id: the action's name (unique per target).
+            schedule: when: ``Schedule.cron(...)``, ``Schedule.rate(...)`` or ``Schedule.at(...)``.
+            min_capacity: the new minimum, >= the endpoint kind's floor. At least one of
+                ``min_capacity`` and ``max_capacity`` is required.
+            max_capacity: the new maximum, >= ``min_capacity`` and >= 1.
+            start_time: when the action starts to apply. Defaults to now.
+            end_time: when it stops, after ``start_time``. Defaults to never.
+            time_zone: the time zone of a cron schedule. Defaults to UTC.
+
+        Raises:
+            PropsError: every problem with the props, in one message.
+        """
+        problems = Problems("scale_on_schedule")
+        problems.extend(
+            check_type(
+                "schedule", schedule, appscaling.Schedule,
+                "use appscaling.Schedule.cron(hour='8', minute='0') or Schedule.rate(Duration.hours(1))",
+            )
+        )  # fmt: skip
+        if min_capacity is None and max_capacity is None:
+            problems.add("min_capacity or max_capacity is required (got neither) — pass the bounds to set")
+        capacities = check_int("min_capacity", min_capacity, 0, optional=True) + check_int(
+            "max_capacity", max_capacity, 1, optional=True
+        )
+        if not capacities:
+            floor = self.capacity_floor
+            if isinstance(min_capacity, int) and resolved(min_capacity) and min_capacity < floor.minimum:
+                capacities.append(
+                    f"min_capacity must be >= {floor.minimum} (got {min_capacity}): {floor.reason} — "
+                    f"use min_capacity={floor.minimum}"
+                )
+            if (
+                isinstance(min_capacity, int)
+                and isinstance(max_capacity, int)
+                and resolved(min_capacity)
+                and resolved(max_capacity)
+                and max_capacity < min_capacity
+            ):
+                capacities.append(
+                    f"max_capacity must be >= min_capacity (got {max_capacity} < {min_capacity})"
+                )
+        problems.extend(capacities)
+        problems.extend(
+            check_type("start_time", start_time, datetime.datetime, "pass a datetime", optional=True)
+        )
+        problems.extend(check_type("end_time", end_time, datetime.datetime, "pass a datetime", optional=True))
+        if (
+            isinstance(start_time, datetime.datetime)
+            and isinstance(end_time, datetime.datetime)
+            and end_time <= start_time
+        ):
+            problems.add(
+                f"end_time must be after start_time (got {end_time.isoformat()} <= {start_time.isoformat()})"
+            )
+        problems.extend(
+            check_type(
+                "time_zone",
+                time_zone,
+                TimeZone,
+                "use aws_cdk.TimeZone.EUROPE_BERLIN or the like",
+                optional=True,
+            )
+        )
+        problems.raise_if_any()
+        self._do_scale_on_schedule(
+            id,
+            schedule=schedule,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            start_time=start_time,
+            end_time=end_time,
+            time_zone=time_zone,
+        )
