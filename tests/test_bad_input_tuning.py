@@ -321,6 +321,25 @@ def test_guards_catch_work_that_valid_input_starts(tmp_path, no_work, listener):
     assert no_work == ["tuning.matrix.run_matrix", "tuning.loadgen.probe"]
 
 
+def test_unreachable_target_fails_at_the_probe_naming_the_url(capsys):
+    # GIVEN a loopback port nothing listens on
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # WHEN a load test aims at it THEN the one probe request fails as a message naming --url, before any load
+    code, err = _run(["load", "--url", f"http://127.0.0.1:{port}", "--concurrency", "1", "--duration", "1"], capsys)
+    assert code == 2 and f"--url http://127.0.0.1:{port}: the first request (one probe before any load) failed" in err
+
+
+def test_target_that_drops_the_connection_fails_at_the_probe(capsys, listener):
+    # GIVEN a listener that accepts and closes (not a model server)
+    before = listener.accepted
+    code, err = _run(["load", "--url", listener.url, "--concurrency", "1", "--duration", "1"], capsys)
+    # THEN only the probe reached it, and the failure names the flag
+    assert code == 2 and "--url" in err and "the first request (one probe before any load) failed" in err, err
+    assert listener.accepted - before == 1  # the probe, and no load after it
+
+
 # --------------------------------------------------------------------------- real subprocesses
 def _cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ)

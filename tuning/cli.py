@@ -472,6 +472,8 @@ def _load(args: argparse.Namespace) -> int:
     checks.raise_if_any()
     assert parsed is not None and duration is not None and processes is not None and batch_size is not None
 
+    import aiohttp
+
     from triton_runtime.kserve import Route, encode, sample_inputs
     from tuning.loadgen import Phase, StoppingConditions, probe, run_fixed, run_phased
     from tuning.transports import Boto3Transport, HttpTransport, Transport
@@ -485,7 +487,14 @@ def _load(args: argparse.Namespace) -> int:
         transport = HttpTransport.kserve(url or "", args.kserve_model)
     else:
         transport = HttpTransport.sagemaker(url or "")
-    probe(transport, payload)
+    target = f"--endpoint-name {args.endpoint_name}" if args.endpoint_name else f"--url {url}"
+    try:
+        probe(transport, payload)
+    except (RuntimeError, OSError, ValueError, TimeoutError, aiohttp.ClientError) as error:  # answer, connection, body
+        raise UserError(
+            f"{target}: the first request (one probe before any load) failed: {error}. Fix: check that the target "
+            "is up and serves this model, and that --inputs/--outputs match its config (nothing was measured)"
+        ) from error
     if args.phased:
         phased = run_phased(
             transport,

@@ -268,6 +268,6 @@ def _row(instance_type: str, row: Any, sources: dict[str, PriceSource], problems
     if not (isinstance(as_of, str) and as_of.strip()):
         problems.append(f"{where}.as_of must say when the rate was valid (got {as_of!r})")
         ok = False
-    if not ok or source is None:
+    if not ok or source is None or rate is None:
         return None
     return Price(instance_type, float(rate), source, str(as_of), str(row.get("note", "")))
