@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 from model_build.backends import BUILDABLE
 from model_build.cache import cache_dir_problem
+from model_build.dtypes import ONNX_TO_TRITON
 from model_build.examples import EXAMPLE_DESCRIPTIONS, EXAMPLES
 from model_build.sources import OnnxFile
 from model_build.spec import INSTANCE_KINDS, NAME_PATTERN, DynamicBatching, ModelSpec, spec_problems
@@ -319,7 +320,14 @@ def _check(spec: ModelSpec, args: argparse.Namespace) -> int:
             for kind, tensors in (("input", summary.inputs), ("output", summary.outputs)):
                 for t in tensors:
                     dims = ", ".join("batch" if i == 0 else ("?" if d is None else str(d)) for i, d in enumerate(t.dims))
-                    print(f"{kind:12s} {t.name} [{dims}]")
+                    dtype = ONNX_TO_TRITON.get(t.elem_type or 0, "?")
+                    print(f"{kind:12s} {t.name} [{dims}] {dtype}")
+    declared = getattr(spec.source, "inputs", ())
+    if not isinstance(spec.source, OnnxFile) and declared:
+        for t in declared:
+            print(f"{'input':12s} {t.name} [batch, {', '.join('?' if d < 0 else str(d) for d in t.dims)}] {t.dtype}")
+        for name in getattr(spec.source, "output_names", ()) or ("output",):
+            print(f"{'output':12s} {name}")
     print(f"inputs hash  {inputs_hash}")
     print(f"cache        {'hit: ' + str(hit) if hit is not None else 'not built yet: ' + str(root)}")
     if args.output_dir is not None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from model_build.sources import TransformersConfig
 from model_build.spec import ModelSpec, Tolerance, TritonOptions
+from model_build.user_errors import UserError, did_you_mean
 
 BERT_VOCAB_SIZE = 30522  # bert-base-uncased's WordPiece vocabulary, so real tokenizers fit.
 
@@ -88,10 +89,14 @@ def get_example(name: str) -> ModelSpec:
         name: One of :data:`EXAMPLES`.
 
     Raises:
-        ValueError: For an unknown name, listing the known ones.
+        UserError: For an unknown name, listing the known ones (a ``ValueError``).
     """
     try:
         factory = EXAMPLES[name]
-    except KeyError:
-        raise ValueError(f"Unknown example {name!r}; choose one of {', '.join(EXAMPLES)}") from None
+    except (KeyError, TypeError):
+        raise UserError(
+            f"Unknown example {name!r}; choose one of {', '.join(EXAMPLES)}"
+            f"{did_you_mean(str(name), list(EXAMPLES))}, or write a spec file for your own model "
+            "(docs/your-model.md)"
+        ) from None
     return factory()

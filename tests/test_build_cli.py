@@ -123,7 +123,7 @@ def test_cli_help_documents_every_option() -> None:
     for option in (
         "--example", "--onnx", "--name", "--output-dir", "--max-batch-size", "--preferred-batch-size",
         "--max-queue-delay-us", "--instance-count", "--instance-kind", "--warmup-batch-size", "--opset",
-        "--backend", "--cache-dir", "--no-progress",
+        "--backend", "--cache-dir", "--no-progress", "--spec", "--debug",
     ):  # fmt: skip
         assert option in run.stdout
 

@@ -327,7 +327,7 @@ def test_cli_check_validates_without_building(
     out = capsys.readouterr().out
     # THEN it reports the graph signature and the hash, and builds nothing
     assert code == 0
-    assert "input        x [batch, 4]" in out and "inputs hash" in out and "ok: valid, nothing was built" in out
+    assert "input        x [batch, 4] FP32" in out and "inputs hash" in out and "ok: valid, nothing was built" in out
     assert not (tmp_path / "c").exists()
 
 
