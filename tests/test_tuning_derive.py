@@ -228,3 +228,27 @@ def test_recommend_without_prices_ranks_by_units_needed():
     # THEN costs are unknown, and the one needing fewer units wins
     assert all(a.planned_sizing is not None and a.planned_sizing.cost_per_hour is None for a in assessments)
     assert chosen.candidate.name == "fast"
+
+
+def test_derived_table_prices_one_h100_per_gpu_beside_whole_instances():
+    # GIVEN db measured on one H100 at 7680 req/s, sized as ml.p5.48xlarge
+    from tuning.report import derived_table
+
+    basis = PricingBasis.from_match(match_hardware(MeasuredHardware.gpu("NVIDIA H100 80GB HBM3", 1), "ml.p5.48xlarge"))
+    candidate = Candidate("db", TritonOptions(max_batch_size=128), "ml.p5.48xlarge", (_point(7680),))
+    assessments = assess([candidate], Criteria(), load_prices(), basis)
+    # WHEN the derived table is rendered
+    table = derived_table(assessments, Criteria(), load_prices(), basis)
+    # THEN it counts GPUs at the per-GPU price and the whole instances a fleet would rent
+    header, _, row = table.splitlines()
+    assert "invocations/min/GPU" in header and "GPUs (seed formula)" in header and "whole instances (planned)" in header
+    assert row == "| db | ml.p5.48xlarge | 460,800 | 1 | 14.13 USD | 7.85 USD | 0.5112 USD | 1 | 14.13 USD | 1 | 113.07 USD |"
+
+
+def test_derived_table_shows_costs_as_n_a_for_an_unpriced_type():
+    from tuning.report import derived_table
+
+    basis = PricingBasis.from_match(match_hardware(MeasuredHardware.gpu("NVIDIA H200", 1), "ml.p5e.48xlarge"))
+    candidate = Candidate("db", TritonOptions(max_batch_size=128), "ml.p5e.48xlarge", (_point(7680),))
+    row = derived_table(assess([candidate], Criteria(), load_prices(), basis), Criteria(), load_prices(), basis).splitlines()[2]
+    assert row == "| db | ml.p5e.48xlarge | 460,800 | 1 | n/a | n/a | n/a | 1 | n/a | 1 | n/a |"

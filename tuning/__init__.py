@@ -4,7 +4,8 @@ Seed 000 sizes a SageMaker + Triton deployment by measuring each Triton configur
 (``base``, ``db``, ``ig``, ``ig-db``) and deriving invocations per minute per instance,
 the instance count for a target load and its cost. This package does the same against a
 real Triton server (or a SageMaker endpoint) and writes the winner as a
-:class:`model_build.profile.TuningProfile` that the constructs deploy.
+:class:`model_build.profile.TuningProfile` that the constructs deploy, with the hardware it
+was measured on.
 
 Modules, one concept each:
 
@@ -13,8 +14,8 @@ Modules, one concept each:
 * :mod:`tuning.loadgen`: closed-loop users in several processes; fixed or phased load.
 * :mod:`tuning.stats`: latency percentiles and Triton statistics deltas.
 * :mod:`tuning.sysmon`: client CPU (psutil) and GPU utilization (NVML / nvidia-smi).
-* :mod:`tuning.pricing`: instance prices, from ``prices.json`` (one file, source and date).
-* :mod:`tuning.derive`: seed 000's derived table (instances needed, cost).
+* :mod:`tuning.pricing`: instance prices, from ``prices.json`` (one file, a source and date per row).
+* :mod:`tuning.derive`: seed 000's derived table (instances, or GPUs priced per GPU, and cost).
 * :mod:`tuning.recommend`: the cheapest configuration that meets the latency target.
 * :mod:`tuning.matrix`: the configurations, built and served side by side.
 * :mod:`tuning.report`: markdown table and PNG charts.

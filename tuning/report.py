@@ -83,6 +83,10 @@ def measured_table(assessments: Sequence[Assessment], criteria: Criteria) -> str
     return "\n".join(rows)
 
 
+def _unit(basis: PricingBasis | None) -> str:
+    return "instance" if basis is None else basis.unit
+
+
 def _money(value: float | None, currency: str, digits: int = 2) -> str:
     return "n/a" if value is None else f"{_fmt(value, digits)} {currency}"
 
@@ -95,7 +99,7 @@ def derived_table(
     Priced per unit of ``basis`` (per GPU when an instance has several and one was measured),
     with the whole instances a fleet rents next to it; costs are n/a for an unpriced type.
     """
-    unit = basis.unit if basis is not None else "instance"
+    unit = _unit(basis)
     units = f"{unit}s"
     whole = basis is not None and basis.units_per_instance > 1
     head = (
@@ -167,7 +171,7 @@ def render_markdown(
         "",
         measured_table(assessments, criteria),
         "",
-        "## Derived (seed 000 section 4.3: instances = ceil(target / invocations per minute per instance))",
+        f"## Derived (seed 000 section 4.3: {_unit(basis)}s = ceil(target / invocations per minute per {_unit(basis)}))",
         "",
         derived_table(assessments, criteria, prices, basis),
         "",
