@@ -12,6 +12,8 @@ Example:
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,6 +34,25 @@ _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "
 _OVERRIDING_VARS = frozenset(
     {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"}
 )
+
+
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+def _check_arguments(*, port: object, region: object, start_timeout_s: object, log_path: object) -> None:
+    from model_build.user_errors import UserError
+
+    problems = []
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+        problems.append(f"port must be an integer 1-65535, or None for a free port (got {port!r})")
+    if not isinstance(region, str) or not _REGION_RE.match(region):
+        problems.append(f"region must be an AWS region name like us-east-1 (got {region!r})")
+    if isinstance(start_timeout_s, bool) or not isinstance(start_timeout_s, int | float) or not start_timeout_s > 0:
+        problems.append(f"start_timeout_s must be a number of seconds > 0 (got {start_timeout_s!r})")
+    if log_path is not None and (not isinstance(log_path, str | os.PathLike) or Path(log_path).is_dir()):
+        problems.append(f"log_path must be a file path, not a folder (got {log_path!r}); leave it out for a temporary one")
+    if problems:
+        raise UserError("Invalid MotoServer arguments: " + "; ".join(problems))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -55,7 +76,12 @@ class MotoServer:
         port: The port to bind. Defaults to a free port chosen at start.
         region: The region clients are configured for. Defaults to ``us-east-1``.
         start_timeout_s: How long to wait for the server to answer. Defaults to 30 s.
-        log_path: Where the server's stdout/stderr go. Defaults to a temporary file.
+        log_path: Where the server's stdout/stderr go. Defaults to a file in a temporary folder that
+            is removed when the server stops (kept, and named in the error, when it fails to start).
+
+    Raises:
+        model_build.user_errors.UserError: An argument is invalid (every problem is listed), before
+            any process starts.
 
     Attributes:
         account_id: moto's default account (``123456789012``).
@@ -71,10 +97,12 @@ class MotoServer:
         start_timeout_s: float = 30.0,
         log_path: Path | None = None,
     ) -> None:
+        _check_arguments(port=port, region=region, start_timeout_s=start_timeout_s, log_path=log_path)
         self._requested_port = port
         self.region = region
         self._start_timeout_s = start_timeout_s
-        self._log_path = log_path
+        self._log_path = Path(log_path) if log_path is not None else None
+        self._log_dir: Path | None = None
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: Any = None
@@ -159,10 +187,11 @@ class MotoServer:
         if self._proc is not None:
             raise RuntimeError("MotoServer is already running")
         self._port = self._requested_port if self._requested_port is not None else free_port()
-        if self._log_path is None:
-            fd, name = tempfile.mkstemp(prefix="moto-server-", suffix=".log")
-            os.close(fd)
-            self._log_path = Path(name)
+        if self._log_path is None or self._log_dir is not None:
+            # A folder of its own, removed on stop: logs of finished runs do not pile up in /tmp.
+            self._log_dir = Path(tempfile.mkdtemp(prefix="moto-server-"))
+            self._log_path = self._log_dir / "moto.log"
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self._log_path, "wb")  # noqa: SIM115 - closed in stop()
         # Bind the loopback interface only (localhost resolves to it): parallel runs never
         # collide and nothing is exposed to the network.
@@ -175,6 +204,7 @@ class MotoServer:
         try:
             self._wait_until_ready()
         except BaseException:
+            self._log_dir = None  # keep the log of a failed start: the error names it
             self.stop()
             raise
         return self
@@ -187,7 +217,7 @@ class MotoServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(
-                    f"moto server exited with code {self._proc.returncode}:\n{self._log_tail()}"
+                    f"moto server exited with code {self._proc.returncode} (log {self._log_path}):\n{self._log_tail()}"
                 )
             try:
                 with urllib.request.urlopen(url, timeout=1) as resp:
@@ -225,6 +255,8 @@ class MotoServer:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        if self._log_dir is not None:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
         self._port = None
 
     @property

@@ -8,16 +8,29 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
+import json
+import os
+import signal
+import subprocess
+import sys
 import tarfile
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 from botocore.exceptions import ClientError
 
 from rehearsal.data_plane import safe_extract
-from rehearsal.demo import kserve_outputs, kserve_request, tokenized_inputs, torch_reference
+from rehearsal.reference import ModelReference, kserve_outputs, kserve_request, tokenized_inputs
+
+
+def torch_reference(r: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The source torch model's logits for ``inputs`` (the same seeded weights that were exported)."""
+    return ModelReference(r.spec, r.built.manifest).outputs(inputs)["logits"]
 
 
 def invoke(r: Any, endpoint: str, inputs: dict[str, np.ndarray], **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
@@ -26,6 +39,26 @@ def invoke(r: Any, endpoint: str, inputs: dict[str, np.ndarray], **kwargs: Any) 
     )
     logits = kserve_outputs(response["Body"].read())["logits"]
     return logits, response
+
+
+def wait_for_refresh(plane: Any, since: float, timeout_s: float = 30.0) -> Any:
+    """Wait for the first routing refresh pass that started after ``since`` (time.monotonic()) to finish."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        last = plane.routing.last_pass
+        if last is not None and last.started_at > since:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"no routing refresh started within {timeout_s} s (interval {plane.refresh_interval_s} s)")
+
+
+def wait_until_gone(pid: int, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, dict[str, Any]]:
@@ -43,7 +76,7 @@ def test_invoke_endpoint_through_boto3_equals_torch(rehearsal: Any) -> None:
     # WHEN boto3's invoke_endpoint calls the local data plane
     logits, response = invoke(rehearsal, "bert", inputs, CustomAttributes="trace=1", InferenceId="req-1")
     # THEN Triton's answer equals the source torch model within the build's tolerance
-    expected = torch_reference(rehearsal.spec, inputs)
+    expected = torch_reference(rehearsal, inputs)
     tol = rehearsal.spec.tolerance
     assert logits.shape == expected.shape == (3, 2)
     np.testing.assert_allclose(logits, expected, atol=tol.atol, rtol=tol.rtol)
@@ -62,9 +95,7 @@ def test_concurrent_invocations_all_answer_correctly(rehearsal: Any) -> None:
         results = list(pool.map(lambda inputs: invoke(rehearsal, "bert", inputs)[0], requests))
     # THEN each answer belongs to its own request (no mix-ups under concurrency)
     tol = rehearsal.spec.tolerance
-    expected = torch_reference(
-        rehearsal.spec, {k: np.concatenate([r[k] for r in requests]) for k in requests[0]}
-    )
+    expected = torch_reference(rehearsal, {k: np.concatenate([r[k] for r in requests]) for k in requests[0]})
     np.testing.assert_allclose(np.concatenate(results), expected, atol=tol.atol, rtol=tol.rtol)
 
 
@@ -91,7 +122,10 @@ def test_two_weighted_variants_both_get_traffic_and_target_variant_pins_one(rehe
             {"VariantName": "VariantB", "DesiredWeight": 1.0},
         ],
     )
-    # THEN the data plane follows the current weights on the next requests
+    changed_at = time.monotonic()
+    # THEN from the first routing refresh that starts after the change, the data plane follows the new weights
+    refreshed = wait_for_refresh(rehearsal.plane, changed_at)
+    assert "ab" in refreshed.changed
     after = {invoke(rehearsal, "ab", inputs)[1]["InvokedProductionVariant"] for _ in range(10)}
     assert after == {"VariantB"}
 
@@ -149,7 +183,11 @@ def test_unknown_target_variant_and_target_model_on_single_model_endpoint_are_va
     body = kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=0))
     with pytest.raises(rehearsal.runtime.exceptions.ValidationError, match="Variant Nope not found"):
         rehearsal.runtime.invoke_endpoint(EndpointName="bert", Body=body, TargetVariant="Nope")
-    with pytest.raises(rehearsal.runtime.exceptions.ValidationError, match="only valid for multi-model"):
+    # AWS's wording for TargetModel on a single-model endpoint
+    with pytest.raises(
+        rehearsal.runtime.exceptions.ValidationError,
+        match="Endpoint bert is not a multi-model endpoint and does not support target model header",
+    ):
         rehearsal.runtime.invoke_endpoint(EndpointName="bert", Body=body, TargetModel="other.tar.gz")
 
 
@@ -172,6 +210,187 @@ def test_missing_artifact_is_a_model_error_and_starts_no_server(rehearsal: Any) 
         assert "404" in excinfo.value.response["OriginalMessage"]
     broken = [b for b in rehearsal.plane.describe_backends() if b["endpoint"] == "broken"]
     assert broken and broken[0]["triton_url"] is None
+
+
+# --------------------------------------------------------------------- faithful runtime answers
+
+
+@pytest.mark.slow
+def test_every_answer_carries_its_own_request_id_as_sagemakers_does(rehearsal: Any) -> None:
+    body = kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=0))
+    # WHEN two calls succeed and one fails
+    first = rehearsal.runtime.invoke_endpoint(EndpointName="bert", ContentType="application/json", Body=body)
+    second = rehearsal.runtime.invoke_endpoint(EndpointName="bert", ContentType="application/json", Body=body)
+    with pytest.raises(rehearsal.runtime.exceptions.ValidationError) as failed:
+        rehearsal.runtime.invoke_endpoint(EndpointName="no-such-endpoint", Body=body)
+    # THEN each carries x-amzn-RequestId, which boto3 reads into ResponseMetadata.RequestId, all different
+    ids = [
+        first["ResponseMetadata"]["RequestId"],
+        second["ResponseMetadata"]["RequestId"],
+        failed.value.response["ResponseMetadata"]["RequestId"],
+    ]
+    assert all(str(uuid.UUID(i)) == i for i in ids)
+    assert len(set(ids)) == 3
+    assert first["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"] == ids[0]
+
+
+@pytest.mark.slow
+def test_inference_component_name_on_an_endpoint_without_components_is_a_validation_error(rehearsal: Any) -> None:
+    body = kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=0))
+    # WHEN boto3 names an inference component on the bert endpoint, which hosts a Model
+    with pytest.raises(rehearsal.runtime.exceptions.ValidationError) as excinfo:
+        rehearsal.runtime.invoke_endpoint(EndpointName="bert", Body=body, InferenceComponentName="bert-ic")
+    # THEN SageMaker's ValidationError (400) comes back, naming the endpoint and the header
+    code, status, response = error_of(excinfo)  # type: ignore[arg-type]
+    assert (code, status) == ("ValidationError", 400)
+    assert "Endpoint bert does not have inference components" in response["Error"]["Message"]
+    assert "bert-ic" in response["Error"]["Message"]
+
+
+@pytest.mark.slow
+def test_target_container_hostname_on_a_single_container_endpoint_is_a_validation_error(rehearsal: Any) -> None:
+    body = kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=0))
+    # WHEN boto3 targets a container by host name on an endpoint whose Model has one container
+    with pytest.raises(rehearsal.runtime.exceptions.ValidationError) as excinfo:
+        rehearsal.runtime.invoke_endpoint(EndpointName="bert", Body=body, TargetContainerHostname="second")
+    # THEN SageMaker's ValidationError comes back, and no container was asked
+    code, status, response = error_of(excinfo)  # type: ignore[arg-type]
+    assert (code, status) == ("ValidationError", 400)
+    assert "is not a multi-container endpoint with direct invocation" in response["Error"]["Message"]
+
+
+# ------------------------------------------------------------------------ routing state and refresh
+
+
+@pytest.mark.slow
+def test_invocations_are_routed_from_the_data_planes_own_state_not_the_emulator(rehearsal: Any) -> None:
+    # GIVEN an endpoint already resolved once
+    body = kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=0))
+    rehearsal.runtime.invoke_endpoint(EndpointName="bert", ContentType="application/json", Body=body)
+    routing = rehearsal.plane.routing
+    calls, passes = routing.control_plane.describe_calls, routing.passes
+    # WHEN it is invoked 30 times
+    for _ in range(30):
+        rehearsal.runtime.invoke_endpoint(EndpointName="bert", ContentType="application/json", Body=body)
+    # THEN DescribeEndpoint was called only by the background refresh (one per known endpoint per pass)
+    known = len(routing.routes())
+    refresh_passes = routing.passes - passes + 1  # a pass may be running at either edge
+    assert routing.control_plane.describe_calls - calls <= refresh_passes * known < 30
+
+
+@pytest.mark.slow
+def test_endpoint_switched_to_a_new_config_then_deleted_is_followed_after_one_refresh(rehearsal: Any) -> None:
+    sm = rehearsal.sagemaker
+    body = kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=0))
+    # GIVEN an endpoint serving variant Blue (its Triton started by a first call)
+    rehearsal.create_endpoint("switch", {"Blue": 1.0})
+    first = rehearsal.runtime.invoke_endpoint(EndpointName="switch", ContentType="application/json", Body=body)
+    assert first["InvokedProductionVariant"] == "Blue"
+    (blue,) = [b for b in rehearsal.plane.describe_backends() if b["endpoint"] == "switch"]
+    # WHEN it is switched to a new config with variant Green (moto has no UpdateEndpoint; its
+    # CloudFormation, i.e. `cdk deploy`, deletes and re-creates the endpoint under the same name)
+    sm.create_model(
+        ModelName="switch-Green",
+        ExecutionRoleArn=sm.describe_model(ModelName="switch-Blue")["ExecutionRoleArn"],
+        PrimaryContainer={
+            k: v for k, v in sm.describe_model(ModelName="switch-Blue")["PrimaryContainer"].items() if k != "ModelDataSource"
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="switch-config-2",
+        ProductionVariants=[
+            {"VariantName": "Green", "ModelName": "switch-Green", "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}
+        ],
+    )
+    sm.delete_endpoint(EndpointName="switch")
+    sm.create_endpoint(EndpointName="switch", EndpointConfigName="switch-config-2")
+    switched_at = time.monotonic()
+    # THEN after the first refresh pass that started later, calls go to the new config's variant
+    assert "switch" in wait_for_refresh(rehearsal.plane, switched_at).changed
+    second = rehearsal.runtime.invoke_endpoint(EndpointName="switch", ContentType="application/json", Body=body)
+    assert second["InvokedProductionVariant"] == "Green"
+    # THEN the old config's container was stopped, as SageMaker retires the old fleet
+    assert wait_until_gone(blue["triton_pid"])
+    backends = {(b["endpoint_config"], b["variant"]): b for b in rehearsal.plane.describe_backends() if b["endpoint"] == "switch"}
+    assert list(backends) == [("switch-config-2", "Green")]
+    green_pid = backends[("switch-config-2", "Green")]["triton_pid"]
+    # WHEN the endpoint is deleted
+    sm.delete_endpoint(EndpointName="switch")
+    deleted_at = time.monotonic()
+    # THEN after the next refresh the endpoint is not found, and its container is stopped
+    assert "switch" in wait_for_refresh(rehearsal.plane, deleted_at).removed
+    with pytest.raises(rehearsal.runtime.exceptions.ValidationError, match="Endpoint switch of account 123456789012 not found"):
+        rehearsal.runtime.invoke_endpoint(EndpointName="switch", ContentType="application/json", Body=body)
+    assert wait_until_gone(green_pid)
+    assert not [b for b in rehearsal.plane.describe_backends() if b["endpoint"] == "switch"]
+
+
+# ---------------------------------------------------------------- the command line, loopback only
+
+
+def listening_addresses(procs: list[psutil.Process]) -> dict[str, list[str]]:
+    """Every listening TCP socket of these processes (and their children): name (pid) → ip:port."""
+    found: dict[str, list[str]] = {}
+    seen: set[int] = set()
+    for proc in procs:
+        for p in [proc, *proc.children(recursive=True)]:
+            if p.pid in seen:
+                continue
+            seen.add(p.pid)
+            sockets = [c for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+            if sockets:
+                found[f"{p.name()} ({p.pid})"] = [f"{c.laddr.ip}:{c.laddr.port}" for c in sockets]
+    return found
+
+
+@pytest.mark.slow
+def test_data_plane_command_listens_on_loopback_only_and_stops_triton_on_sigterm(rehearsal: Any, tmp_path: Path) -> None:
+    # GIVEN `python -m rehearsal.data_plane MOTO_URL` for the rehearsal's emulator, in the background
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rehearsal.data_plane", rehearsal.moto.endpoint_url, "--work-dir", str(tmp_path / "w")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["endpoint_url"]
+        import boto3
+
+        runtime = boto3.client(
+            "sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        # WHEN it serves a call (which starts its Triton)
+        inputs = tokenized_inputs(batch_size=2, sequence_length=128, seed=5)
+        response = runtime.invoke_endpoint(EndpointName="bert", ContentType="application/json", Body=kserve_request(inputs))
+        np.testing.assert_allclose(
+            kserve_outputs(response["Body"].read())["logits"], torch_reference(rehearsal, inputs), atol=1e-4, rtol=1e-3
+        )
+        plane = psutil.Process(proc.pid)
+        tritons = [p for p in plane.children(recursive=True) if p.name() == "tritonserver"]
+        assert len(tritons) == 1
+        # THEN every socket listening in what the rehearsal started — the emulator, this process's data
+        # plane and Triton, the command's data plane and its Triton — is on loopback
+        moto = [p for p in psutil.Process().children() if "moto.server" in " ".join(p.cmdline())]
+        listening = listening_addresses([psutil.Process(), *moto, plane])
+        ports = [address for addresses in listening.values() for address in addresses]
+        assert len([n for n in listening if n.startswith("tritonserver")]) >= 2, listening
+        assert len(ports) >= 2 + 3 + 3, listening  # 2 data planes, moto, 2 x Triton (SageMaker, HTTP, metrics)
+        assert all(a.rsplit(":", 1)[0] in {"127.0.0.1", "::1"} for a in ports), listening
+        # WHEN it gets SIGTERM
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        # THEN it stops its Triton and exits 128 + SIGTERM, saying so
+        assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+        assert "SIGTERM" in stderr
+        assert wait_until_gone(tritons[0].pid, timeout_s=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 # ------------------------------------------------------------------------------------ extraction

@@ -224,7 +224,7 @@ def test_startup_error_includes_the_server_log_tail(tmp_path):
     (model_dir / "config.pbtxt").write_text('name: "broken"\nbackend: "python"\ninput [ { name: "x" ')
     # WHEN starting a server on it
     with pytest.raises(TritonStartupError) as raised:
-        TritonServer(repository, default_model="broken", startup_timeout=60).start()
+        TritonServer(repository, default_model="broken", startup_timeout=60, log_path=tmp_path / "triton.log").start()
     # THEN the error says why, with Triton's own words from its log
     message = str(raised.value)
     assert "exited with code" in message

@@ -1,7 +1,7 @@
-"""``python -m triton_runtime install --dest .triton`` (what ``make setup`` runs) and ``locate``."""
+"""``python -m triton_runtime install --dest .triton`` (what ``make setup`` runs), ``build-shim`` and ``locate``."""
 
 import sys
 
-from triton_runtime.server import main
+from triton_runtime.server import cli
 
-sys.exit(main())
+sys.exit(cli())

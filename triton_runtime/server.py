@@ -6,6 +6,12 @@ The ``nvidia-pytriton`` wheel bundles a complete ``tritonserver`` binary with th
 This module is the one home for Triton process management: the local SageMaker data plane, the tuning
 benchmark and the multi-model routes all start servers through :class:`TritonServer`.
 
+Loopback only: the HTTP and metrics ports bind 127.0.0.1 through Triton's own flags, gRPC is off, and the
+SageMaker port, which Triton 2.51 binds to 0.0.0.0 with no flag to change it, is kept on 127.0.0.1 by a
+tiny ``LD_PRELOAD`` library (``loopback_bind.c``, built by :func:`build_loopback_shim` at ``make setup``
+or on first use with the machine's C compiler) that rewrites ``bind()`` of the wildcard addresses to
+loopback in the ``tritonserver`` process only.
+
 Usage::
 
     python -m triton_runtime install --dest .triton     # what `make setup` runs
@@ -45,12 +51,21 @@ DEFAULT_HOME = Path(".triton")
 TRITON_HOME_ENV = "TRITON_HOME"
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_SHIM_SOURCE = Path(__file__).resolve().parent / "loopback_bind.c"
+SHIM_FILENAME = "libtriton_loopback_bind.so"
+"""The compiled shim, next to the unpacked server (``.triton/libtriton_loopback_bind.so``)."""
+LOOPBACK_ONLY_ENV = "TRITON_LOOPBACK_ONLY"
+"""Set to 0 to let Triton's SageMaker port bind 0.0.0.0 (an isolated machine without a C compiler)."""
 _MARKER = "INSTALLED"  # written last inside the unpacked tree: its presence means "complete"
 _WHEEL_GLOB = f"nvidia_pytriton-{PYTRITON_VERSION}-*.whl"
 
 
 class TritonNotInstalledError(RuntimeError):
     """The unpacked Triton server is not where it was looked for."""
+
+
+class LoopbackShimError(RuntimeError):
+    """The ``bind()`` shim that keeps Triton's SageMaker port on loopback cannot be built."""
 
 
 class TritonStartupError(RuntimeError):
@@ -246,6 +261,70 @@ def locate(home: Path | None = None) -> TritonInstallation:
     )
 
 
+def _c_compiler() -> str | None:
+    for candidate in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if candidate and shutil.which(candidate):
+            return candidate
+    return None
+
+
+def build_loopback_shim(dest_dir: Path, *, force: bool = False) -> Path:
+    """Compile ``loopback_bind.c`` into ``dest_dir/libtriton_loopback_bind.so`` (skipped when up to date).
+
+    The library is preloaded into ``tritonserver`` so that its SageMaker frontend, which binds
+    0.0.0.0 with no flag to change it, listens on 127.0.0.1 (see ``loopback_bind.c``). It is
+    written atomically (temporary file + rename), so concurrent builds never leave a torn file.
+
+    Args:
+        dest_dir: Where the library goes (usually the unpacked server, ``.triton``).
+        force: Rebuild even when the library is newer than its source. Defaults to False.
+
+    Returns:
+        The library's path.
+
+    Raises:
+        LoopbackShimError: No C compiler (``$CC``, ``cc``, ``gcc``, ``clang``) or the build failed.
+    """
+    dest_dir = Path(dest_dir)
+    target = dest_dir / SHIM_FILENAME
+    if not force and target.is_file() and target.stat().st_mtime >= _SHIM_SOURCE.stat().st_mtime:
+        return target
+    compiler = _c_compiler()
+    if compiler is None:
+        raise LoopbackShimError(
+            "No C compiler found (looked for $CC, cc, gcc, clang) to build the loopback bind() shim that "
+            "keeps Triton's SageMaker port on 127.0.0.1. Install one (e.g. `apt-get install gcc`) and run "
+            f"`make setup`, or, on a machine no network can reach, set {LOOPBACK_ONLY_ENV}=0 to let that "
+            "port bind 0.0.0.0."
+        )
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{SHIM_FILENAME}.", suffix=".tmp", dir=dest_dir)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        result = subprocess.run(
+            [compiler, "-shared", "-fPIC", "-O2", "-Wall", "-o", os.fspath(tmp), os.fspath(_SHIM_SOURCE), "-ldl"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise LoopbackShimError(
+                f"`{compiler}` could not build the loopback bind() shim from {_SHIM_SOURCE}:\n"
+                f"{(result.stdout + result.stderr)[-2000:]}"
+            )
+        tmp.chmod(0o755)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def loopback_only_enabled() -> bool:
+    """Whether Triton's SageMaker port must be kept on loopback (``TRITON_LOOPBACK_ONLY``, default yes)."""
+    return os.environ.get(LOOPBACK_ONLY_ENV, "1").strip().lower() not in {"0", "false", "no"}
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a port that was free a moment ago (the OS picks it when binding port 0)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -269,6 +348,81 @@ def _log_summary(path: Path, max_errors: int = 20, max_tail: int = 40) -> str:
         parts += ["--- error lines ---", *errors]
     parts += [f"--- last {max_tail} lines ---", *lines[-max_tail:]]
     return "\n".join(parts)
+
+
+MODEL_CONTROL_MODES = ("none", "poll", "explicit")
+
+
+def _check_arguments(
+    *,
+    model_repository: Any,
+    default_model: Any,
+    multi_model: Any,
+    model_control_mode: Any,
+    log_verbose: Any,
+    env: Any,
+    extra_args: Any,
+    python_executable: Any,
+    startup_timeout: Any,
+    triton_home: Any,
+    log_path: Any,
+) -> None:
+    """Collect every problem with :class:`TritonServer`'s arguments into one :class:`UserError`."""
+    from model_build.user_errors import UserError, did_you_mean
+
+    problems: list[str] = []
+    if not isinstance(model_repository, str | os.PathLike) or not Path(model_repository).is_dir():
+        problems.append(
+            f"model_repository must be an existing folder of Triton models (got {model_repository!r}); "
+            "build one with `python -m model_build build` or pass the folder that holds <model>/config.pbtxt"
+        )
+    if default_model is not None and (not isinstance(default_model, str) or not default_model.strip()):
+        problems.append(f"default_model must be a model name or None (got {default_model!r})")
+    if not isinstance(multi_model, bool):
+        problems.append(f"multi_model must be True or False (got {multi_model!r})")
+    if model_control_mode is not None and model_control_mode not in MODEL_CONTROL_MODES:
+        hint = did_you_mean(str(model_control_mode), MODEL_CONTROL_MODES)
+        problems.append(
+            f"model_control_mode must be one of {', '.join(MODEL_CONTROL_MODES)} or None "
+            f"(got {model_control_mode!r}){hint}"
+        )
+    elif multi_model is True and model_control_mode not in (None, "explicit"):
+        problems.append(
+            f"model_control_mode must be 'explicit' (or None) with multi_model=True (got {model_control_mode!r}): "
+            "SageMaker's multi-model routes load models on request"
+        )
+    if isinstance(log_verbose, bool) or not isinstance(log_verbose, int) or log_verbose < 0:
+        problems.append(f"log_verbose must be an integer >= 0 (got {log_verbose!r})")
+    if env is not None and (
+        not isinstance(env, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+    ):
+        problems.append(f"env must map variable names to string values (got {env!r})")
+    if isinstance(extra_args, str | bytes) or not all(isinstance(a, str) for a in extra_args or ()):
+        problems.append(
+            f"extra_args must be a list of strings, one per argument (got {extra_args!r}); "
+            "e.g. ['--log-info=true'], not one string"
+        )
+    if python_executable is not None and not (
+        isinstance(python_executable, str | os.PathLike)
+        and Path(python_executable).is_file()
+        and os.access(python_executable, os.X_OK)
+    ):
+        problems.append(f"python_executable must be an existing Python interpreter (got {python_executable!r})")
+    if (
+        isinstance(startup_timeout, bool)
+        or not isinstance(startup_timeout, int | float)
+        or not startup_timeout > 0
+    ):
+        problems.append(f"startup_timeout must be a number of seconds > 0 (got {startup_timeout!r})")
+    if triton_home is not None and (not isinstance(triton_home, str | os.PathLike) or not Path(triton_home).is_dir()):
+        problems.append(
+            f"triton_home must be the folder `make setup` unpacked the server into (got {triton_home!r}); "
+            "leave it out to use .triton"
+        )
+    if log_path is not None and (not isinstance(log_path, str | os.PathLike) or Path(log_path).is_dir()):
+        problems.append(f"log_path must be a file path, not a folder (got {log_path!r})")
+    if problems:
+        raise UserError("Invalid TritonServer arguments: " + "; ".join(problems))
 
 
 class TritonServer:
@@ -295,6 +449,13 @@ class TritonServer:
         triton_home: The unpacked server. Defaults to :func:`locate`.
         log_path: Where the server's stdout/stderr go. Defaults to a file in a temporary directory that
             is removed when the server stops (and kept when it fails to start).
+        loopback_only: Keep the SageMaker port on 127.0.0.1 with the ``bind()`` shim (built on first use
+            when ``make setup`` has not). Defaults to ``$TRITON_LOOPBACK_ONLY`` (unset: True). False lets
+            that one port bind 0.0.0.0, as Triton 2.51 does on its own.
+
+    Raises:
+        model_build.user_errors.UserError: An argument is invalid (every problem is listed), before any
+            process starts.
     """
 
     def __init__(
@@ -311,7 +472,23 @@ class TritonServer:
         startup_timeout: float = 120,
         triton_home: Path | None = None,
         log_path: Path | None = None,
+        loopback_only: bool | None = None,
     ) -> None:
+        _check_arguments(
+            model_repository=model_repository,
+            default_model=default_model,
+            multi_model=multi_model,
+            model_control_mode=model_control_mode,
+            log_verbose=log_verbose,
+            env=env,
+            extra_args=extra_args,
+            python_executable=python_executable,
+            startup_timeout=startup_timeout,
+            triton_home=triton_home,
+            log_path=log_path,
+        )
+        self.loopback_only = loopback_only_enabled() if loopback_only is None else bool(loopback_only)
+        self._shim: Path | None = None
         self.model_repository = Path(model_repository).resolve()
         self.default_model = default_model
         self.multi_model = multi_model
@@ -371,8 +548,9 @@ class TritonServer:
             f"--model-repository={self.model_repository}",
             f"--backend-directory={installation.backends_dir}",
             "--allow-sagemaker=true",
-            # Triton 2.51 has no --sagemaker-address: this one port listens on 0.0.0.0 (the HTTP
-            # and metrics ports below are bound to loopback). See docs/rehearsal.md.
+            # Triton 2.51 has no --sagemaker-address: this port binds 0.0.0.0, which the preloaded
+            # loopback_bind shim rewrites to 127.0.0.1 (see environment()). The HTTP and metrics
+            # ports below are bound to loopback by their own flags.
             f"--sagemaker-port={self._ports['sagemaker']}",
             "--allow-http=true",
             "--http-address=127.0.0.1",
@@ -403,6 +581,9 @@ class TritonServer:
         if self.multi_model:
             env["SAGEMAKER_MULTI_MODEL"] = "true"
         env.update(self.env)
+        if self._shim is not None:
+            # The shim removes itself from LD_PRELOAD at load: the python backend stubs start without it.
+            env["LD_PRELOAD"] = " ".join(p for p in (os.fspath(self._shim), env.get("LD_PRELOAD", "")) if p)
         return env
 
     def start(self) -> TritonServer:
@@ -425,6 +606,13 @@ class TritonServer:
                 f"but models run with {self.python_executable} (Python {wanted}). Reinstall with "
                 f"`{self.python_executable} -m triton_runtime install --dest {installation.home}`."
             )
+        if self.loopback_only:
+            # Next to the server when that folder is writable, else in the user's cache.
+            shim_dir = installation.home if os.access(installation.home, os.W_OK) else _default_wheel_cache().parent
+            try:
+                self._shim = build_loopback_shim(shim_dir)
+            except LoopbackShimError as error:
+                raise TritonStartupError(str(error)) from None
         if self._requested_log_path is not None:
             self._log_path = Path(self._requested_log_path)
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -575,25 +763,81 @@ class TritonServer:
         return dict(self._json("POST", f"{self.sagemaker_url}/models/{name}/invoke", payload, timeout))
 
 
+def _check_cli(args: argparse.Namespace) -> None:
+    """Check the CLI's paths before anything is downloaded, unpacked or compiled."""
+    from model_build.user_errors import UserError
+
+    problems = []
+    if args.command in {"install", "build-shim"} and args.dest.exists() and not args.dest.is_dir():
+        problems.append(f"--dest must be a folder (got {str(args.dest)!r}, an existing file); choose another path")
+    if args.command == "install":
+        if args.wheel is not None:
+            if not args.wheel.is_file():
+                problems.append(
+                    f"--wheel must be an existing {_WHEEL_GLOB} file (got {str(args.wheel)!r}); "
+                    f"download it with `pip download --no-deps nvidia-pytriton=={PYTRITON_VERSION}`"
+                )
+            elif not args.wheel.match(_WHEEL_GLOB):
+                problems.append(
+                    f"--wheel must be the nvidia-pytriton {PYTRITON_VERSION} wheel, named {_WHEEL_GLOB} "
+                    f"(got {args.wheel.name!r})"
+                )
+        if args.cache_dir is not None and args.cache_dir.exists() and not args.cache_dir.is_dir():
+            problems.append(f"--cache-dir must be a folder (got {str(args.cache_dir)!r}, an existing file)")
+    if args.command == "locate" and args.home is not None and not args.home.is_dir():
+        problems.append(
+            f"--home must be the folder the server was unpacked into (got {str(args.home)!r}, which is not a "
+            "folder); run `make setup` or leave --home out"
+        )
+    if problems:
+        raise UserError("; ".join(problems))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: ``python -m triton_runtime install --dest .triton`` and ``locate``."""
+    """CLI: ``python -m triton_runtime install --dest .triton``, ``build-shim`` and ``locate``."""
     parser = argparse.ArgumentParser(prog="python -m triton_runtime", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     install_cmd = commands.add_parser(
-        "install", help="unpack the Triton server from the nvidia-pytriton wheel"
+        "install", help="unpack the Triton server from the nvidia-pytriton wheel (and build the loopback shim)"
     )
     install_cmd.add_argument("--dest", type=Path, default=DEFAULT_HOME)
     install_cmd.add_argument("--wheel", type=Path, default=None, help="a local wheel (offline machines)")
     install_cmd.add_argument("--cache-dir", type=Path, default=None)
-    commands.add_parser("locate", help="print where the server is")
+    shim_cmd = commands.add_parser(
+        "build-shim", help="compile the bind() shim that keeps Triton's SageMaker port on 127.0.0.1"
+    )
+    shim_cmd.add_argument("--dest", type=Path, default=DEFAULT_HOME)
+    locate_cmd = commands.add_parser("locate", help="print where the server is")
+    locate_cmd.add_argument("--home", type=Path, default=None, help="where to look (default: $TRITON_HOME, .triton)")
     args = parser.parse_args(argv)
+    _check_cli(args)
+    if args.command == "build-shim":
+        print(f"loopback shim: {build_loopback_shim(args.dest)}")
+        return 0
     if args.command == "install":
         installation = install(args.dest, wheel=args.wheel, cache_dir=args.cache_dir)
+        try:
+            print(f"loopback shim: {build_loopback_shim(installation.home)}")
+        except LoopbackShimError as error:
+            # The server is installed; TritonServer says the same again when it starts.
+            print(f"warning: {error}", file=sys.stderr)
     else:
-        installation = locate()
+        installation = locate(args.home)
     print(f"tritonserver: {installation.binary} (python backend stub for Python {installation.stub_python})")
     return 0
 
 
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Run :func:`main` with bad input reported in one line (exit 2), no traceback."""
+    from model_build.user_errors import run_cli
+
+    return run_cli(
+        main,
+        argv,
+        prog="python -m triton_runtime",
+        user_errors=(TritonNotInstalledError, LoopbackShimError),
+    )
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -1,0 +1,289 @@
+"""The local data plane against the Triton behind it, side by side in one run.
+
+Same model (bert-tiny, built by model_build), same payload, same load generator
+(``tuning.loadgen.run_fixed``), same Triton process: each measurement point runs the load once
+straight at Triton's SageMaker port and once through the data plane (``python -m
+rehearsal.data_plane``, in its own process, as the kept demo runs it), back to back, in alternating
+order, ``--repeats`` times. Two transports:
+
+* ``http``: aiohttp keep-alive POSTs (``tuning.transports.HttpTransport``) to ``<triton>/invocations``
+  and to ``<plane>/endpoints/<name>/invocations``;
+* ``boto3``: ``sagemaker-runtime`` ``invoke_endpoint`` (``tuning.transports.Boto3Transport``) through
+  the data plane, and the same boto3 client sent straight to Triton (a botocore ``before-send`` hook
+  rewrites the URL to ``/invocations``), so both sides pay boto3's own cost.
+
+Per transport and concurrency it prints the throughput ratio (plane / direct) and the added p50
+and p99 (plane - direct; medians over the repeats, with the spread), and the CPU each process
+spent per request (what limits the ratio on a small machine). Goal: ratio >= 0.90 and added
+p50 <= 1 ms. Prints and writes JSON; asserts nothing (benchmarks are not tests).
+
+    .venv/bin/python bench/bench_data_plane.py [--duration 4] [--repeats 3] [--concurrency 1 4 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psutil
+import requests
+
+from model_build.examples import get_example
+from model_build.pipeline import build
+from rehearsal.moto_server import MotoServer
+from tuning.loadgen import LoadResult, probe, run_fixed
+from tuning.matrix import make_payload
+from tuning.transports import Boto3Transport, HttpTransport
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENDPOINT = "bench-bert"
+BUCKET = "bench-models"
+KEY = "bert-tiny/model.tar.gz"
+GOAL_RATIO = 0.90
+GOAL_ADDED_P50_MS = 1.0
+
+
+@dataclass(frozen=True)
+class DirectBoto3Transport:
+    """boto3's ``invoke_endpoint`` sent straight to a container's ``/invocations`` (no data plane).
+
+    The client is an ordinary ``sagemaker-runtime`` client; a ``before-send`` hook swaps the URL
+    (``/endpoints/<name>/invocations`` → ``<container>/invocations``) after signing, so the client
+    side costs exactly what it costs through the data plane.
+    """
+
+    boto3: Boto3Transport
+    container_url: str
+
+    def open(self, concurrency: int) -> Any:
+        client = self.boto3.open(concurrency)
+        target = f"{self.container_url.rstrip('/')}/invocations"
+
+        def rewrite(request: Any, **_: Any) -> None:
+            request.url = target
+
+        # tuning's boto3 client keeps its botocore client in `_client`.
+        client._client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", rewrite)
+        return client
+
+    def describe(self) -> str:
+        return f"invoke_endpoint straight to {self.container_url}"
+
+
+class CpuMeter:
+    """CPU seconds spent by named processes between two reads.
+
+    Args:
+        pids: Name → (pid, whether its children count too). Triton counts its python backend stubs;
+            the client and the data plane count themselves only (their children are other rows).
+    """
+
+    def __init__(self, pids: dict[str, tuple[int, bool]]) -> None:
+        self.procs = {name: (psutil.Process(pid), tree) for name, (pid, tree) in pids.items()}
+
+    def read(self) -> dict[str, float]:
+        out = {}
+        for name, (proc, tree) in self.procs.items():
+            total = 0.0
+            for p in [proc, *(proc.children(recursive=True) if tree else [])]:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass
+            out[name] = total
+        return out
+
+
+def measure(transport: Any, payload: Any, concurrency: int, args: argparse.Namespace, meter: CpuMeter) -> dict[str, Any]:
+    before = meter.read()
+    result: LoadResult = run_fixed(
+        transport,
+        payload,
+        concurrency=concurrency,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        processes=args.processes,
+        sample_gpu=False,
+    )
+    after = meter.read()
+    lat = result.latency
+    count = max(1, lat.count)
+    # CPU over warm-up + window, per request completed in the window (an estimate: same rate).
+    scale = args.duration / (args.duration + args.warmup)
+    cpu_ms = {name: (after[name] - before[name]) * 1000.0 * scale / count for name in after}
+    return {
+        "rps": lat.throughput_rps,
+        "p50_ms": lat.p50_ms,
+        "p99_ms": lat.p99_ms,
+        "count": lat.count,
+        "errors": lat.errors,
+        "error_examples": result.error_examples[:3],
+        "cpu_ms_per_request": cpu_ms,
+    }
+
+
+def start_data_plane(moto_url: str, refresh_interval: float) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rehearsal.data_plane", moto_url, "--refresh-interval", str(refresh_interval)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"the data plane exited with {proc.wait()}")
+    return proc, json.loads(line)["endpoint_url"]
+
+
+def summarize(direct: list[dict[str, Any]], plane: list[dict[str, Any]]) -> dict[str, Any]:
+    ratios = [p["rps"] / d["rps"] if d["rps"] else 0.0 for d, p in zip(direct, plane, strict=True)]
+    added50 = [p["p50_ms"] - d["p50_ms"] for d, p in zip(direct, plane, strict=True)]
+    added99 = [p["p99_ms"] - d["p99_ms"] for d, p in zip(direct, plane, strict=True)]
+
+    def cpu(runs: list[dict[str, Any]]) -> dict[str, float]:
+        names = runs[0]["cpu_ms_per_request"]
+        return {n: statistics.median(r["cpu_ms_per_request"][n] for r in runs) for n in names}
+
+    return {
+        "direct_rps": statistics.median(d["rps"] for d in direct),
+        "plane_rps": statistics.median(p["rps"] for p in plane),
+        "ratio": statistics.median(ratios),
+        "ratio_range": [min(ratios), max(ratios)],
+        "direct_p50_ms": statistics.median(d["p50_ms"] for d in direct),
+        "added_p50_ms": statistics.median(added50),
+        "added_p50_range": [min(added50), max(added50)],
+        "added_p99_ms": statistics.median(added99),
+        "added_p99_range": [min(added99), max(added99)],
+        "errors": sum(r["errors"] for r in direct + plane),
+        "cpu_ms_per_request_direct": cpu(direct),
+        "cpu_ms_per_request_plane": cpu(plane),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=4.0, help="measured seconds per run (default 4)")
+    ap.add_argument("--warmup", type=float, default=1.0, help="discarded seconds per run (default 1)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per side and point (default 3)")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--transports", nargs="+", choices=["http", "boto3"], default=["http", "boto3"])
+    ap.add_argument("--encoding", choices=["json", "binary"], default="binary")
+    ap.add_argument("--processes", type=int, default=1, help="load generator processes (default 1)")
+    ap.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "data_plane.json")
+    args = ap.parse_args()
+
+    spec = get_example("bert-tiny")
+    built = build(spec)
+    payload = make_payload(built.manifest, args.encoding)
+    print(
+        f"bert-tiny, {args.encoding} payload of {len(payload.body)} bytes; {args.repeats} x {args.duration:g} s "
+        f"(+{args.warmup:g} s warm-up) per side and point; {psutil.cpu_count()} CPUs ({platform.processor() or platform.machine()})",
+        flush=True,
+    )
+    report: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "points": []}
+    with MotoServer() as moto:
+        s3 = boto3.client("s3", **moto.boto3_kwargs())
+        s3.create_bucket(Bucket=BUCKET)
+        s3.upload_file(str(built.archive_path), BUCKET, KEY)
+        sagemaker = boto3.client("sagemaker", **moto.boto3_kwargs())
+        sagemaker.create_model(
+            ModelName=ENDPOINT,
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/Bench",
+            PrimaryContainer={
+                "Image": "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3",
+                "ModelDataUrl": f"s3://{BUCKET}/{KEY}",
+                "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": built.name},
+            },
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=ENDPOINT,
+            ProductionVariants=[
+                {"VariantName": "AllTraffic", "ModelName": ENDPOINT, "InitialInstanceCount": 1,
+                 "InstanceType": "ml.g4dn.xlarge", "InitialVariantWeight": 1.0}
+            ],
+        )
+        sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
+        plane_proc, plane_url = start_data_plane(moto.endpoint_url, 1.0)
+        try:
+            boto = Boto3Transport(ENDPOINT, endpoint_url=plane_url, aws_access_key_id="testing", aws_secret_access_key="testing")
+            probe(boto, payload)  # starts Triton behind the data plane
+            backend = requests.get(f"{plane_url}/local/backends", timeout=10).json()[0]
+            triton_url = backend["triton_url"]
+            moto_pid = next(p.pid for p in psutil.Process().children() if "moto.server" in " ".join(p.cmdline()))
+            meter = CpuMeter(
+                {
+                    "client": (os.getpid(), False),
+                    "plane": (plane_proc.pid, False),
+                    "triton": (backend["triton_pid"], True),
+                    "moto": (moto_pid, False),
+                }
+            )
+            sides = {
+                "http": (HttpTransport.sagemaker(triton_url), HttpTransport(f"{plane_url}/endpoints/{ENDPOINT}/invocations")),
+                "boto3": (DirectBoto3Transport(boto, triton_url), boto),
+            }
+            for name in args.transports:
+                direct_t, plane_t = sides[name]
+                probe(direct_t, payload)
+                for concurrency in args.concurrency:
+                    direct, plane = [], []
+                    for repeat in range(args.repeats):
+                        order = [("direct", direct_t), ("plane", plane_t)]
+                        if repeat % 2:
+                            order.reverse()  # ABBA: drift on the machine hits both sides alike
+                        for side, transport in order:
+                            (direct if side == "direct" else plane).append(measure(transport, payload, concurrency, args, meter))
+                    point = {"transport": name, "concurrency": concurrency, **summarize(direct, plane), "direct": direct, "plane": plane}
+                    report["points"].append(point)
+                    print_point(point)
+        finally:
+            plane_proc.terminate()
+            plane_proc.wait(timeout=60)
+    print_table(report["points"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+def print_point(p: dict[str, Any]) -> None:
+    cpu_d, cpu_p = p["cpu_ms_per_request_direct"], p["cpu_ms_per_request_plane"]
+    print(
+        f"  {p['transport']:>5} c={p['concurrency']:<3} direct {p['direct_rps']:7.1f}/s  plane {p['plane_rps']:7.1f}/s  "
+        f"ratio {p['ratio']:.2f} [{p['ratio_range'][0]:.2f}-{p['ratio_range'][1]:.2f}]  "
+        f"+p50 {p['added_p50_ms']:+.2f} ms  +p99 {p['added_p99_ms']:+.2f} ms  errors {p['errors']}  "
+        f"cpu ms/req direct: " + " ".join(f"{k} {v:.2f}" for k, v in cpu_d.items())
+        + " | plane: " + " ".join(f"{k} {v:.2f}" for k, v in cpu_p.items()),
+        flush=True,
+    )
+
+
+def print_table(points: list[dict[str, Any]]) -> None:
+    print("\nLocal data plane vs direct Triton (medians over repeats; goal: ratio >= 0.90, added p50 <= 1 ms)")
+    print(f"{'transport':>9} {'c':>3} {'direct/s':>9} {'plane/s':>9} {'ratio':>6} {'range':>11} {'direct p50':>10} "
+          f"{'+p50 ms':>8} {'+p99 ms':>8} {'plane cpu':>9} {'goal':>5}")
+    for p in points:
+        plane_cpu = p["cpu_ms_per_request_plane"]["plane"]
+        ok = p["ratio"] >= GOAL_RATIO and p["added_p50_ms"] <= GOAL_ADDED_P50_MS
+        print(
+            f"{p['transport']:>9} {p['concurrency']:>3} {p['direct_rps']:9.1f} {p['plane_rps']:9.1f} {p['ratio']:6.2f} "
+            f"{p['ratio_range'][0]:5.2f}-{p['ratio_range'][1]:<5.2f} {p['direct_p50_ms']:10.2f} "
+            f"{p['added_p50_ms']:8.2f} {p['added_p99_ms']:8.2f} {plane_cpu:7.2f}ms {'met' if ok else 'MISS':>5}"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""A local SageMaker runtime data plane: the emulator's endpoints, served by real Triton servers.
+
+moto emulates SageMaker's *control plane* (CreateModel, CreateEndpointConfig, CreateEndpoint …) but
+runs no containers, so nothing answers ``InvokeEndpoint``. :class:`LocalDataPlane` fills that gap
+the way SageMaker does: it keeps the routing (endpoint → config → variants → model) in memory,
+refreshed from the control plane in the background, picks a production variant by its current
+weight (or ``TargetVariant``), and forwards the body to that variant's container — here a real
+``tritonserver`` started on first use from the model artifact the Model points at.
+
+Client code is the same as against AWS::
+
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=data_plane.endpoint_url)
+    runtime.invoke_endpoint(EndpointName=name, ContentType="application/json", Body=payload)
+
+(or, with no code change at all, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=<endpoint_url>``).
+
+The package, one module per concern:
+
+* :mod:`~rehearsal.data_plane.routes`: the route table (one entry per SageMaker runtime
+  operation) and the dispatch path every route shares;
+* :mod:`~rehearsal.data_plane.routing`: the routing table and its background refresh;
+* :mod:`~rehearsal.data_plane.backends`: one backend per serving mode (real-time now; multi-model
+  next), chosen by the container's ``Mode``;
+* :mod:`~rehearsal.data_plane.errors`: SageMaker runtime's error shapes;
+* :mod:`~rehearsal.data_plane.service`: :class:`LocalDataPlane`, the aiohttp service;
+* :mod:`~rehearsal.data_plane.cli`: ``python -m rehearsal.data_plane MOTO_URL``.
+"""
+
+from rehearsal.data_plane.backends import (
+    BACKENDS,
+    DEFAULT_MODEL_ENV,
+    INVOCATION_TIMEOUT_S,
+    ContainerBackend,
+    Invocation,
+    InvocationResult,
+    RealTimeBackend,
+    safe_extract,
+)
+from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
+from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
+from rehearsal.data_plane.routing import (
+    DEFAULT_REFRESH_INTERVAL_S,
+    ControlPlane,
+    EndpointRoute,
+    RefreshPass,
+    RoutingTable,
+    VariantRoute,
+)
+from rehearsal.data_plane.service import LocalDataPlane
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MODEL_ENV",
+    "DEFAULT_REFRESH_INTERVAL_S",
+    "INVOCATION_TIMEOUT_S",
+    "MAX_PAYLOAD_BYTES",
+    "REQUEST_ID_HEADER",
+    "ContainerBackend",
+    "ControlPlane",
+    "EndpointRoute",
+    "Invocation",
+    "InvocationResult",
+    "LocalDataPlane",
+    "RealTimeBackend",
+    "RefreshPass",
+    "Route",
+    "RoutingTable",
+    "RuntimeApi",
+    "RuntimeApiError",
+    "VariantRoute",
+    "safe_extract",
+    "validation_error",
+]

@@ -1,0 +1,314 @@
+"""Backends: one per serving mode, each a production variant's container (a real Triton server).
+
+:class:`ContainerBackend` holds what every mode shares: prepare the artifact (download from the
+emulator's S3, extract safely, convert with :func:`model_build.local_serving.make_local_repository`
+because the bundled Triton has only the python backend), start Triton once, forward an invocation,
+map container failures to ``ModelError``, and stop. A serving mode adds only its piece:
+
+* :class:`RealTimeBackend` (``Mode: SingleModel``): ``POST /invocations`` to the default model;
+  ``TargetModel`` is refused as SageMaker refuses it.
+* multi-model (``Mode: MultiModel``, next): start Triton with ``multi_model=True``; its
+  :meth:`~ContainerBackend.container_path` loads ``TargetModel`` once (Triton's ``POST /models``) and
+  returns ``/models/<name>/invoke``; ``check`` requires ``TargetModel``. Register it in :data:`BACKENDS`.
+
+The data plane picks the class from the container's ``Mode`` (:func:`backend_class`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tarfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rehearsal.data_plane.container_client import ContainerClient
+from rehearsal.data_plane.errors import RuntimeApiError, model_error, validation_error
+from rehearsal.data_plane.routing import ControlPlane, VariantRoute
+
+log = logging.getLogger(__name__)
+
+#: SageMaker gives a real-time container 60 s to answer.
+INVOCATION_TIMEOUT_S = 60.0
+#: The environment variable SageMaker's Triton container reads for ``/invocations``.
+DEFAULT_MODEL_ENV = "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"
+# The container's answer headers SageMaker passes back (lower-case name → canonical spelling).
+_RETURNED_HEADERS = {
+    "content-type": "Content-Type",
+    "x-amzn-sagemaker-custom-attributes": "X-Amzn-SageMaker-Custom-Attributes",
+}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One call as the backends see it, whatever route it came in by.
+
+    Attributes:
+        endpoint_name: ``EndpointName``.
+        body: The request body.
+        headers: The headers SageMaker passes on to the container.
+        request_id: The id answered in ``x-amzn-RequestId``.
+        target_variant: ``TargetVariant``.
+        target_model: ``TargetModel`` (multi-model endpoints).
+        target_container_hostname: ``TargetContainerHostname`` (multi-container direct invocation).
+        inference_component: ``InferenceComponentName``.
+    """
+
+    endpoint_name: str
+    body: bytes
+    headers: Mapping[str, str]
+    request_id: str
+    target_variant: str | None = None
+    target_model: str | None = None
+    target_container_hostname: str | None = None
+    inference_component: str | None = None
+
+
+@dataclass
+class InvocationResult:
+    """What the container answered (2xx only; errors are raised as :class:`RuntimeApiError`)."""
+
+    status: int
+    body: bytes
+    variant_name: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def safe_extract(archive: Path, dest: Path) -> Path:
+    """Extract a ``model.tar.gz`` without letting any member escape ``dest``.
+
+    Absolute names and ``..`` components are refused up front; tarfile's ``data`` filter (PEP 706)
+    then refuses links pointing outside, device files and setuid bits, as an artifact from a
+    bucket is untrusted.
+
+    Args:
+        archive: The tarball.
+        dest: The directory to extract into (created).
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        ValueError: A member would be written outside ``dest`` or is not a regular file/dir/link.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:*") as tar:
+        # The data filter would silently strip a leading "/" and extract inside dest; an artifact
+        # built that way is malformed, so say so instead of serving a half-understood tree.
+        for member in tar.getmembers():
+            if member.name.startswith("/") or ".." in Path(member.name).parts:
+                raise ValueError(f"unsafe member in {archive.name}: {member.name!r} points outside the archive root")
+        try:
+            tar.extractall(dest, filter="data")
+        except tarfile.FilterError as exc:
+            raise ValueError(f"unsafe member in {archive.name}: {exc}") from exc
+    return dest
+
+
+class ContainerBackend:
+    """One production variant's container: a real Triton server, started on first use.
+
+    Args:
+        endpoint_name: For error messages and log-group names.
+        config_name: The endpoint config the variant belongs to.
+        variant: The variant.
+        control_plane: Where the artifact comes from.
+        work_dir: A private directory for the artifact, the extracted and the local repository.
+        server_options: Extra :class:`triton_runtime.server.TritonServer` keyword arguments.
+    """
+
+    #: The container ``Mode`` this backend serves.
+    mode: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        config_name: str,
+        variant: VariantRoute,
+        control_plane: ControlPlane,
+        work_dir: Path,
+        server_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.endpoint_name = endpoint_name
+        self.config_name = config_name
+        self.variant = variant
+        self._control_plane = control_plane
+        self._work_dir = work_dir
+        self._server_options = dict(server_options or {})
+        self._server: Any = None
+        self._base_url = ""
+        self._start_error: str | None = None
+        self._lock = asyncio.Lock()
+        self.invocations = 0
+        #: Invocations being forwarded right now (a retired backend stops once this is 0).
+        self.in_flight = 0
+
+    @property
+    def server(self) -> Any:
+        """The running :class:`triton_runtime.server.TritonServer`, or None before the first request."""
+        return self._server
+
+    # -- what a serving mode adds -----------------------------------------------------------
+
+    def check(self, invocation: Invocation) -> None:
+        """Refuse requests this serving mode does not accept (``ValidationError``), before any work."""
+
+    def server_kwargs(self) -> dict[str, Any]:
+        """Extra :class:`~triton_runtime.server.TritonServer` arguments of this serving mode."""
+        return {}
+
+    async def container_path(self, invocation: Invocation) -> str:
+        """Return the container path this invocation is forwarded to (the server is running)."""
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------------------------
+
+    async def ensure_started(self) -> None:
+        """Start the container once; concurrent first requests wait for the same start.
+
+        Raises:
+            RuntimeApiError: ``ModelError`` when the artifact cannot be prepared or Triton fails
+                to start; the failure is remembered (SageMaker would mark the endpoint Failed).
+        """
+        if self._server is not None:
+            return
+        async with self._lock:
+            if self._server is None and self._start_error is None:
+                try:
+                    self._server = await asyncio.to_thread(self._start)
+                    self._base_url = self._server.sagemaker_url
+                except Exception as exc:
+                    log.exception("variant %s/%s failed to start", self.endpoint_name, self.variant.name)
+                    self._start_error = f"{type(exc).__name__}: {exc}"
+            if self._start_error is not None:
+                raise RuntimeApiError(
+                    "ModelError",
+                    424,
+                    f"The primary container for production variant {self.variant.name} of endpoint "
+                    f"{self.endpoint_name} did not start: {self._start_error[-2000:]}",
+                    OriginalStatusCode=500,
+                    OriginalMessage=self._start_error[-2000:],
+                    LogStreamArn=self._error(500, "").members["LogStreamArn"],
+                )
+
+    def _start(self) -> Any:
+        from model_build.local_serving import make_local_repository
+        from triton_runtime.server import TritonServer
+
+        url = self.variant.model_data_url
+        if url.endswith("/"):
+            # ModelDataSource with an uncompressed S3 prefix: SageMaker copies the prefix as is.
+            raise ValueError(f"only compressed model.tar.gz artifacts are supported locally (ModelDataUrl {url!r})")
+        started = time.monotonic()
+        archive = self._control_plane.download(url, self._work_dir / "model.tar.gz")
+        extracted = safe_extract(archive, self._work_dir / "model")
+        local_repo = make_local_repository(extracted, self._work_dir / "local-repository")
+        env = dict(self.variant.environment)
+        default_model = env.get(DEFAULT_MODEL_ENV)
+        if default_model is None:
+            # SageMaker's Triton container serves the only model when none is named.
+            models = sorted(p.parent.name for p in local_repo.glob("*/config.pbtxt"))
+            default_model = models[0] if len(models) == 1 else None
+        server = TritonServer(
+            local_repo,
+            default_model=default_model,
+            env=env,
+            log_path=self._work_dir / "triton.log",
+            **{**self._server_options, **self.server_kwargs()},
+        )
+        server.start()
+        log.info(
+            "variant %s/%s: Triton ready on %s in %.1f s",
+            self.endpoint_name,
+            self.variant.name,
+            server.sagemaker_url,
+            time.monotonic() - started,
+        )
+        return server
+
+    async def invoke(self, client: ContainerClient, invocation: Invocation) -> InvocationResult:
+        """Forward one invocation to the container.
+
+        Raises:
+            RuntimeApiError: ``ValidationError`` for a request this mode refuses; ``ModelError`` for a
+                container error, a dead container or a timeout.
+        """
+        self.check(invocation)
+        # Counted before the first await, so a refresh pass never retires a backend a call holds.
+        self.in_flight += 1
+        try:
+            if self._server is None:
+                await self.ensure_started()
+            url = self._base_url + await self.container_path(invocation)
+            self.invocations += 1
+            status, response_headers, body = await client.post(url, invocation.body, invocation.headers)
+        except TimeoutError:
+            raise self._error(
+                408,
+                "Your invocation timed out while waiting for a response from container primary "
+                f"(after {INVOCATION_TIMEOUT_S:.0f} s).",
+            ) from None
+        except OSError as exc:
+            raise self._error(500, f"The container did not answer: {exc}") from None
+        finally:
+            self.in_flight -= 1
+        if status >= 300:
+            raise self._error(status, body.decode("utf-8", "replace"))
+        headers = {_RETURNED_HEADERS[k]: v for k, v in response_headers.items() if k in _RETURNED_HEADERS}
+        return InvocationResult(status, body, self.variant.name, headers)
+
+    def _error(self, original_status: int, original_message: str) -> RuntimeApiError:
+        cp = self._control_plane
+        return model_error(
+            region=cp.region,
+            account_id=cp.account_id,
+            endpoint_name=self.endpoint_name,
+            original_status=original_status,
+            original_message=original_message,
+        )
+
+    def close(self) -> None:
+        """Stop the container (blocking)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+
+class RealTimeBackend(ContainerBackend):
+    """A single-model real-time variant: ``POST /invocations`` to Triton's default model."""
+
+    mode = "SingleModel"
+
+    def check(self, invocation: Invocation) -> None:
+        """Refuse ``TargetModel``: only multi-model endpoints take it (AWS's wording)."""
+        if invocation.target_model is not None:
+            raise validation_error(
+                f"Endpoint {self.endpoint_name} is not a multi-model endpoint and does not support "
+                "target model header."
+            )
+
+    async def container_path(self, invocation: Invocation) -> str:
+        """Return ``/invocations``."""
+        return "/invocations"
+
+
+#: Container ``Mode`` → backend class. Multi-model registers its backend here.
+BACKENDS: dict[str, type[ContainerBackend]] = {cls.mode: cls for cls in (RealTimeBackend,)}
+
+
+def backend_class(variant: VariantRoute, endpoint_name: str) -> type[ContainerBackend]:
+    """Return the backend class for a variant's container ``Mode``.
+
+    Raises:
+        RuntimeApiError: ``ValidationError`` for a mode no backend serves yet.
+    """
+    cls = BACKENDS.get(variant.mode)
+    if cls is None:
+        raise validation_error(
+            f"Endpoint {endpoint_name}: variant {variant.name} runs its container in {variant.mode} mode, "
+            f"which the local data plane does not serve yet (it serves {', '.join(sorted(BACKENDS))})."
+        )
+    return cls

@@ -1,0 +1,69 @@
+"""``python -m rehearsal.data_plane MOTO_URL``: serve SageMaker runtime for a running emulator.
+
+Prints one JSON line (``{"endpoint_url": ...}``) once it accepts connections, then serves until
+SIGINT, SIGTERM or SIGHUP, and stops every Triton server it started before exiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from model_build.user_errors import UserError, run_cli
+from rehearsal.cli_args import Parser, Stopped, check_port_free, loopback_host, port, seconds, stop_on_signals
+from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S
+
+PROG = "python -m rehearsal.data_plane"
+
+
+def _parser() -> Parser:
+    parser = Parser(prog=PROG, description="Serve SageMaker runtime's InvokeEndpoint for a running emulator's endpoints.")
+    parser.add_argument("control_plane_endpoint_url", metavar="MOTO_URL", help="the emulator (http://localhost:PORT)")
+    parser.add_argument("--port", type=port, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--host", type=loopback_host, default="127.0.0.1", help="loopback address (default: 127.0.0.1)")
+    parser.add_argument(
+        "--refresh-interval",
+        type=seconds(3600),
+        default=DEFAULT_REFRESH_INTERVAL_S,
+        help=f"seconds between re-reads of the endpoints (default: {DEFAULT_REFRESH_INTERVAL_S:g})",
+    )
+    parser.add_argument("--work-dir", type=Path, default=None, help="where artifacts go (default: a temporary folder)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check every flag, then serve until a stop signal; returns the exit status."""
+    from rehearsal.data_plane.service import LocalDataPlane
+
+    args = _parser().parse_args(argv)
+    if args.work_dir is not None and args.work_dir.exists() and not args.work_dir.is_dir():
+        raise UserError(f"--work-dir {str(args.work_dir)!r} is a file; give a folder (it is created if missing)")
+    check_port_free("--port", args.port, args.host)
+    # Checks the URL's shape and the other arguments; start() checks that the emulator answers first.
+    plane = LocalDataPlane(
+        args.control_plane_endpoint_url,
+        host=args.host,
+        port=args.port,
+        work_dir=args.work_dir,
+        refresh_interval_s=args.refresh_interval,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with stop_on_signals():
+        try:
+            with plane:
+                print(json.dumps({"endpoint_url": plane.endpoint_url}), flush=True)
+                while True:
+                    signal.pause()
+        except Stopped as stopped:
+            print(f"{PROG}: {signal.Signals(stopped.signum).name}: stopped every server", file=sys.stderr, flush=True)
+            return stopped.exit_status
+    return 0
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Run :func:`main` with bad input reported in one line (exit status 2)."""
+    return run_cli(main, argv, prog=PROG)

@@ -1,0 +1,302 @@
+"""SageMaker runtime's REST routes, and the one dispatch path every route shares.
+
+The route table (:meth:`RuntimeApi.routes`) lists botocore's ``requestUri`` for each operation the
+data plane answers. A route handler only turns its HTTP request into an :class:`Invocation`;
+:meth:`RuntimeApi.dispatch` then does what every serving mode shares — find the endpoint in the
+routing table, check its status and the request's targeting headers, pick the variant, get the
+variant's backend — and the backend forwards the call. Asynchronous inference
+(``POST /endpoints/{EndpointName}/async-invocations``, next) is one more route whose handler reads
+the input from S3, answers 202, and runs the same :meth:`~RuntimeApi.dispatch` in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from rehearsal.data_plane.backends import ContainerBackend, Invocation, InvocationResult, backend_class
+from rehearsal.data_plane.container_client import ContainerClient
+from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
+from rehearsal.data_plane.routing import EndpointRoute, RoutingTable, VariantRoute
+
+log = logging.getLogger(__name__)
+
+#: SageMaker's real-time payload limit (6 MB) — larger requests need async inference.
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+
+# InvokeEndpoint's request headers (botocore's sagemaker-runtime service model).
+TARGET_VARIANT = "X-Amzn-SageMaker-Target-Variant"
+TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
+TARGET_CONTAINER_HOSTNAME = "X-Amzn-SageMaker-Target-Container-Hostname"
+INFERENCE_COMPONENT = "X-Amzn-SageMaker-Inference-Component"
+INVOKED_VARIANT = "x-Amzn-Invoked-Production-Variant"
+# Request headers SageMaker passes on to the container (the rest are AWS's own).
+FORWARDED_REQUEST_HEADERS = (
+    "Content-Type",
+    "Accept",
+    "X-Amzn-SageMaker-Custom-Attributes",
+    "X-Amzn-SageMaker-Inference-Id",
+    TARGET_MODEL,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: A SageMaker operation's handler: the request and the id its answer carries.
+ApiHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One REST route.
+
+    Attributes:
+        method: The HTTP method.
+        path: The path template (botocore's ``requestUri``).
+        operation: The SageMaker runtime operation it serves (or a local one, for ``/ping``).
+        handler: The aiohttp handler.
+    """
+
+    method: str
+    path: str
+    operation: str
+    handler: Handler
+
+
+class RuntimeApi:
+    """What the routes share: the routing table, the backends, and :meth:`dispatch`.
+
+    Args:
+        routing: The endpoint routing table.
+        work_dir: Where each backend gets its own folder.
+        server_options: Extra :class:`triton_runtime.server.TritonServer` keyword arguments.
+        seed: Seeds the weighted variant choice. Defaults to unseeded.
+    """
+
+    def __init__(
+        self,
+        routing: RoutingTable,
+        work_dir: Path,
+        *,
+        server_options: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.routing = routing
+        self.work_dir = work_dir
+        self.server_options = dict(server_options or {})
+        #: The keep-alive client for the containers (set while the service runs).
+        self.client: ContainerClient | None = None
+        self.backends: dict[tuple[str, str, str], ContainerBackend] = {}
+        self._backends_lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    # -- the route table --------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        """Return the route table: SageMaker runtime's REST paths (botocore's ``requestUri``)."""
+        return [
+            Route("POST", "/endpoints/{EndpointName}/invocations", "InvokeEndpoint", self._guard(self.invoke_endpoint)),
+            # Not SageMaker routes: liveness of the local service, and what runs behind it.
+            Route("GET", "/ping", "Ping", self.ping),
+            Route("GET", "/local/backends", "DescribeLocalBackends", self.local_backends),
+        ]
+
+    @staticmethod
+    def _guard(handler: ApiHandler) -> Handler:
+        """Give every answer a request id, and turn exceptions into SageMaker runtime errors."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            request_id = str(uuid.uuid4())
+            try:
+                return await handler(request, request_id)
+            except RuntimeApiError as exc:
+                return exc.to_response(request_id)
+            except web.HTTPRequestEntityTooLarge:
+                return validation_error(
+                    f"Request payload exceeds the {MAX_PAYLOAD_BYTES // (1024 * 1024)} MB limit of "
+                    "real-time inference; use asynchronous inference for larger payloads."
+                ).to_response(request_id)
+            except Exception as exc:
+                log.exception("internal failure handling %s", request.path)
+                return RuntimeApiError("InternalFailure", 500, f"{type(exc).__name__}: {exc}").to_response(request_id)
+
+        return guarded
+
+    async def ping(self, request: web.Request) -> web.Response:
+        """Answer 200: the service is up."""
+        return web.Response(text="ok")
+
+    async def local_backends(self, request: web.Request) -> web.Response:
+        """Describe the backends started so far (for the benchmark and debugging)."""
+        return web.json_response(self.describe_backends())
+
+    # -- InvokeEndpoint ---------------------------------------------------------------------
+
+    async def invoke_endpoint(self, request: web.Request, request_id: str) -> web.Response:
+        """``POST /endpoints/{EndpointName}/invocations``: InvokeEndpoint."""
+        body = await request.read()
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise validation_error(f"Request payload of {len(body)} bytes exceeds the 6 MB limit.")
+        headers = request.headers
+        invocation = Invocation(
+            endpoint_name=request.match_info["EndpointName"],
+            body=body,
+            headers={h: headers[h] for h in FORWARDED_REQUEST_HEADERS if h in headers},
+            request_id=request_id,
+            target_variant=headers.get(TARGET_VARIANT),
+            target_model=headers.get(TARGET_MODEL),
+            target_container_hostname=headers.get(TARGET_CONTAINER_HOSTNAME),
+            inference_component=headers.get(INFERENCE_COMPONENT),
+        )
+        result = await self.dispatch(invocation)
+        response_headers = {INVOKED_VARIANT: result.variant_name, REQUEST_ID_HEADER: invocation.request_id}
+        response_headers.update(result.headers)
+        return web.Response(body=result.body, status=200, headers=response_headers)
+
+    # -- the shared path --------------------------------------------------------------------
+
+    async def dispatch(self, invocation: Invocation) -> InvocationResult:
+        """Route one invocation to its variant's backend and return the container's answer.
+
+        Raises:
+            RuntimeApiError: ``ValidationError`` (unknown endpoint, not in service, a targeting header
+                the endpoint does not support, unknown variant); ``ModelError`` from the container.
+        """
+        assert self.client is not None, "the data plane is not running"
+        endpoint = self.routing.get(invocation.endpoint_name)
+        if endpoint is None:
+            endpoint = await asyncio.to_thread(self.routing.resolve, invocation.endpoint_name)
+        self._check_endpoint(endpoint, invocation)
+        variant = self._choose_variant(endpoint, invocation.target_variant)
+        backend = self.backend(endpoint, variant)
+        return await backend.invoke(self.client, invocation)
+
+    def _check_endpoint(self, endpoint: EndpointRoute, invocation: Invocation) -> None:
+        account = self.routing.control_plane.account_id
+        if endpoint.status not in {"InService", "Updating"}:
+            # Updating endpoints keep serving on AWS (the old config until the switch).
+            raise validation_error(
+                f"Endpoint {endpoint.name} of account {account} is not in service (status {endpoint.status})."
+            )
+        if endpoint.has_inference_components:
+            if invocation.inference_component is None:
+                # AWS's wording for an endpoint built for inference components.
+                raise validation_error(
+                    "Inference Component Name header is required for endpoints to which you plan to deploy "
+                    "inference components. Please include Inference Component Name header or consider using "
+                    "SageMaker models."
+                )
+            raise validation_error(
+                f"Endpoint {endpoint.name} hosts inference components, which the local data plane does not serve yet."
+            )
+        if invocation.inference_component is not None:
+            raise validation_error(
+                f"Endpoint {endpoint.name} does not have inference components and does not support inference "
+                f"component header (InferenceComponentName {invocation.inference_component})."
+            )
+        if invocation.target_container_hostname is not None:
+            direct = [v for v in endpoint.variants if v.inference_execution_mode == "Direct"]
+            if not direct:
+                raise validation_error(
+                    f"Endpoint {endpoint.name} is not a multi-container endpoint with direct invocation and does "
+                    f"not support target container hostname header (TargetContainerHostname "
+                    f"{invocation.target_container_hostname})."
+                )
+            raise validation_error(
+                f"Endpoint {endpoint.name} invokes its containers directly, which the local data plane does "
+                "not serve yet."
+            )
+
+    def _choose_variant(self, endpoint: EndpointRoute, target: str | None) -> VariantRoute:
+        if target is not None:
+            variant = endpoint.variant(target)
+            if variant is None:
+                raise validation_error(
+                    f"Variant {target} not found for endpoint {endpoint.name}; it has "
+                    f"{', '.join(v.name for v in endpoint.variants)}."
+                )
+            return variant
+        chosen = endpoint.choose(self._random)
+        if chosen is None:
+            raise validation_error(f"Endpoint {endpoint.name} has no production variant with a positive weight.")
+        return chosen
+
+    def backend(self, endpoint: EndpointRoute, variant: VariantRoute) -> ContainerBackend:
+        """Return the variant's backend, creating it (not yet started) on first use.
+
+        Keyed by endpoint config too: an endpoint switched to a new config gets fresh containers, as
+        SageMaker's blue/green update does; the old ones are retired by :meth:`retire_unrouted`.
+        """
+        key = (endpoint.name, endpoint.config_name, variant.name)
+        backend = self.backends.get(key)
+        if backend is not None:
+            return backend
+        cls = backend_class(variant, endpoint.name)
+        with self._backends_lock:
+            backend = self.backends.get(key)
+            if backend is None:
+                safe = "-".join(_safe_name(part) for part in key)
+                backend = cls(
+                    endpoint.name,
+                    endpoint.config_name,
+                    variant,
+                    self.routing.control_plane,
+                    self.work_dir / safe,
+                    self.server_options,
+                )
+                self.backends[key] = backend
+            return backend
+
+    def retire_unrouted(self) -> list[ContainerBackend]:
+        """Remove and return the idle backends no current route leads to (deleted or updated endpoints).
+
+        A backend still forwarding calls stays until a later pass finds it idle.
+        """
+        routes = self.routing.routes()
+        live = {(r.name, r.config_name, v.name) for r in routes.values() for v in r.variants}
+        retired = []
+        with self._backends_lock:
+            for key, backend in list(self.backends.items()):
+                if key not in live and backend.in_flight == 0:
+                    retired.append(self.backends.pop(key))
+        return retired
+
+    def take_all_backends(self) -> list[ContainerBackend]:
+        """Remove and return every backend (at shutdown)."""
+        with self._backends_lock:
+            backends = list(self.backends.values())
+            self.backends.clear()
+        return backends
+
+    def describe_backends(self) -> list[dict[str, Any]]:
+        """Return one JSON-able summary per backend (for the demo, the benchmark and debugging)."""
+        out = []
+        with self._backends_lock:
+            items = list(self.backends.items())
+        for (endpoint, config, variant), backend in items:
+            server = backend.server
+            out.append(
+                {
+                    "endpoint": endpoint,
+                    "endpoint_config": config,
+                    "variant": variant,
+                    "mode": backend.mode,
+                    "invocations": backend.invocations,
+                    "triton_url": server.sagemaker_url if server is not None else None,
+                    "triton_http_url": server.http_url if server is not None else None,
+                    "triton_pid": server.pid if server is not None else None,
+                    "triton_log": str(server.log_path) if server is not None else None,
+                }
+            )
+        return out
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]

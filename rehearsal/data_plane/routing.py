@@ -1,0 +1,297 @@
+"""Routing state: endpoint → endpoint config → production variants → model, held by the data plane.
+
+SageMaker's runtime does not ask the control plane on every call, and neither does this one: the
+first call to an endpoint resolves it (``DescribeEndpoint`` + ``DescribeEndpointConfig`` +
+``DescribeModel``), and a background pass re-reads every known endpoint every
+``refresh_interval_s`` (one ``DescribeEndpoint`` each; EndpointConfigs and Models are immutable in
+SageMaker, so they are cached by name). A control-plane change — ``UpdateEndpoint`` (moto: delete
+and re-create, as its CloudFormation does), ``UpdateEndpointWeightsAndCapacities``,
+``DeleteEndpoint`` — is therefore seen by the first pass that *starts* after it: within
+``refresh_interval_s`` plus one pass (a few milliseconds per endpoint). Before, every invocation
+called ``DescribeEndpoint`` on the emulator (~4 ms, ~3 ms of its CPU), which made moto the busiest
+process of a load test.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import itertools
+import random
+import threading
+import time
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rehearsal.data_plane.errors import validation_error
+
+#: How often known endpoints are re-read from the control plane, by default (seconds).
+DEFAULT_REFRESH_INTERVAL_S = 1.0
+
+# DescribeEndpoint's error codes for an endpoint that does not exist (moto and AWS).
+_NOT_FOUND_CODES = frozenset({"ValidationException", "ValidationError", "ResourceNotFound"})
+
+
+@dataclass(frozen=True)
+class VariantRoute:
+    """One production variant as the data plane needs it (from EndpointConfig + Model).
+
+    Attributes:
+        name: ``VariantName``.
+        weight: The endpoint's ``CurrentWeight`` (falls back to ``InitialVariantWeight``).
+        model_name: The SageMaker Model; empty for a variant that hosts inference components.
+        image: ``PrimaryContainer.Image`` (informational: the local backend is always Triton).
+        model_data_url: ``PrimaryContainer.ModelDataUrl`` (``s3://bucket/key.tar.gz``).
+        environment: ``PrimaryContainer.Environment``.
+        mode: The container's ``Mode``: ``SingleModel`` or ``MultiModel``; picks the backend.
+        container_hostnames: ``ContainerHostname`` of each container of a multi-container Model.
+        inference_execution_mode: The Model's ``InferenceExecutionConfig.Mode`` (``Serial`` or ``Direct``).
+        instance_type: ``InstanceType`` (informational).
+        instance_count: ``InitialInstanceCount`` (informational: one local server per variant).
+    """
+
+    name: str
+    weight: float
+    model_name: str
+    image: str
+    model_data_url: str
+    environment: Mapping[str, str]
+    mode: str
+    container_hostnames: tuple[str, ...] = ()
+    inference_execution_mode: str = "Serial"
+    instance_type: str = ""
+    instance_count: int = 1
+
+
+@dataclass(frozen=True)
+class EndpointRoute:
+    """An endpoint with its config and models resolved, ready to route a call.
+
+    Attributes:
+        name: ``EndpointName``.
+        status: ``EndpointStatus``.
+        config_name: ``EndpointConfigName``.
+        variants: The production variants, in config order.
+        resolved_at: ``time.monotonic()`` of the read.
+    """
+
+    name: str
+    status: str
+    config_name: str
+    variants: tuple[VariantRoute, ...]
+    resolved_at: float = 0.0
+    _cumulative: tuple[float, ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        weights = [max(0.0, v.weight) for v in self.variants]
+        object.__setattr__(self, "_cumulative", tuple(itertools.accumulate(weights)))
+
+    @property
+    def has_inference_components(self) -> bool:
+        """Whether the endpoint hosts inference components (its variants name no Model)."""
+        return any(not v.model_name for v in self.variants)
+
+    def variant(self, name: str) -> VariantRoute | None:
+        """Return the variant called ``name``, or None."""
+        return next((v for v in self.variants if v.name == name), None)
+
+    def choose(self, rng: random.Random) -> VariantRoute | None:
+        """Draw a variant by weight (None when no variant has a positive weight)."""
+        if not self._cumulative or self._cumulative[-1] <= 0:
+            return None
+        point = rng.random() * self._cumulative[-1]
+        return self.variants[min(bisect.bisect_right(self._cumulative, point), len(self.variants) - 1)]
+
+    def same_routing(self, other: EndpointRoute) -> bool:
+        """Whether ``other`` routes exactly like this one (ignoring when it was read)."""
+        return (self.status, self.config_name, self.variants) == (other.status, other.config_name, other.variants)
+
+
+class ControlPlane:
+    """Reads endpoints from the (emulated) SageMaker control plane and artifacts from its S3.
+
+    Args:
+        endpoint_url: The control plane (moto) URL.
+        region: The region. Defaults to ``us-east-1``.
+        credentials: ``aws_access_key_id``/``aws_secret_access_key``. Defaults to moto's dummies.
+    """
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        *,
+        region: str = "us-east-1",
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
+        import boto3
+
+        creds = dict(credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
+        # A private session: boto3's default session is not thread-safe to create clients from.
+        session = boto3.session.Session(region_name=region, **creds)
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
+        self.s3 = session.client("s3", endpoint_url=endpoint_url)
+        self.account_id = "123456789012"
+        with contextlib.suppress(Exception):
+            self.account_id = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
+        self._configs: dict[str, dict[str, Any]] = {}
+        self._models: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        #: ``DescribeEndpoint`` calls made so far (the per-request cost this module removes).
+        self.describe_calls = 0
+
+    def not_found(self, endpoint_name: str) -> Exception:
+        """Return AWS's error for ``InvokeEndpoint`` on an endpoint that does not exist."""
+        return validation_error(f"Endpoint {endpoint_name} of account {self.account_id} not found.")
+
+    def describe(self, endpoint_name: str) -> EndpointRoute | None:
+        """Resolve an endpoint → config → models (blocking); None when the endpoint does not exist."""
+        from botocore.exceptions import ClientError
+
+        self.describe_calls += 1
+        try:
+            endpoint = self.sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in _NOT_FOUND_CODES:
+                return None
+            raise
+        config = self._cached(self._configs, endpoint["EndpointConfigName"], self._describe_config)
+        current = {v["VariantName"]: v for v in endpoint.get("ProductionVariants", [])}
+        variants = []
+        for pv in config["ProductionVariants"]:
+            model_name = pv.get("ModelName", "")
+            model = self._cached(self._models, model_name, self._describe_model) if model_name else {}
+            containers = model.get("Containers") or []
+            container = model.get("PrimaryContainer") or (containers or [{}])[0]
+            weight = current.get(pv["VariantName"], {}).get("CurrentWeight", pv.get("InitialVariantWeight", 1.0))
+            variants.append(
+                VariantRoute(
+                    name=pv["VariantName"],
+                    weight=float(weight),
+                    model_name=model_name,
+                    image=container.get("Image", ""),
+                    model_data_url=container.get("ModelDataUrl", ""),
+                    environment=dict(container.get("Environment") or {}),
+                    mode=container.get("Mode", "SingleModel"),
+                    container_hostnames=tuple(c["ContainerHostname"] for c in containers if c.get("ContainerHostname")),
+                    inference_execution_mode=(model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
+                    instance_type=pv.get("InstanceType", ""),
+                    instance_count=int(pv.get("InitialInstanceCount", 1)),
+                )
+            )
+        return EndpointRoute(
+            name=endpoint_name,
+            status=endpoint["EndpointStatus"],
+            config_name=endpoint["EndpointConfigName"],
+            variants=tuple(variants),
+            resolved_at=time.monotonic(),
+        )
+
+    def _describe_config(self, name: str) -> dict[str, Any]:
+        return dict(self.sagemaker.describe_endpoint_config(EndpointConfigName=name))
+
+    def _describe_model(self, name: str) -> dict[str, Any]:
+        return dict(self.sagemaker.describe_model(ModelName=name))
+
+    def _cached(self, cache: dict[str, dict[str, Any]], name: str, read: Any) -> dict[str, Any]:
+        with self._lock:
+            found = cache.get(name)
+        if found is None:
+            found = read(name)
+            with self._lock:
+                cache[name] = found
+        return found
+
+    def download(self, s3_url: str, dest: Path) -> Path:
+        """Download ``s3://bucket/key`` to ``dest`` (as SageMaker does before starting a container)."""
+        parsed = urllib.parse.urlparse(s3_url)
+        if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+            raise ValueError(f"ModelDataUrl must be s3://bucket/key (got {s3_url!r})")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.s3.download_file(parsed.netloc, parsed.path.lstrip("/"), str(dest))
+        return dest
+
+
+@dataclass(frozen=True)
+class RefreshPass:
+    """What one refresh pass found.
+
+    Attributes:
+        changed: Endpoints whose routing changed (new config, weights or status).
+        removed: Endpoints that no longer exist.
+        started_at: ``time.monotonic()`` when the pass began.
+        duration_s: How long it took.
+    """
+
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    started_at: float
+    duration_s: float
+
+
+class RoutingTable:
+    """The data plane's view of the control plane: endpoint name → :class:`EndpointRoute`.
+
+    Reads are lock-free dictionary lookups on the event loop; writes (first resolution, refresh
+    passes) happen in worker threads and replace whole entries.
+
+    Args:
+        control_plane: Where endpoints are read from.
+        refresh_interval_s: Seconds between the end of one refresh pass and the start of the next.
+    """
+
+    def __init__(self, control_plane: ControlPlane, *, refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S) -> None:
+        self.control_plane = control_plane
+        self.refresh_interval_s = refresh_interval_s
+        self._routes: dict[str, EndpointRoute] = {}
+        self._pass_lock = threading.Lock()
+        #: Refresh passes completed so far.
+        self.passes = 0
+        self.last_pass: RefreshPass | None = None
+
+    def get(self, endpoint_name: str) -> EndpointRoute | None:
+        """Return the cached route (no I/O), or None when the endpoint was never resolved."""
+        return self._routes.get(endpoint_name)
+
+    def routes(self) -> dict[str, EndpointRoute]:
+        """Return a snapshot of every known route."""
+        return dict(self._routes)
+
+    def resolve(self, endpoint_name: str) -> EndpointRoute:
+        """Read an endpoint from the control plane now and remember it (blocking).
+
+        Raises:
+            RuntimeApiError: ``ValidationError`` when the endpoint does not exist.
+        """
+        route = self.control_plane.describe(endpoint_name)
+        if route is None:
+            self._routes.pop(endpoint_name, None)
+            raise self.control_plane.not_found(endpoint_name)
+        self._routes[endpoint_name] = route
+        return route
+
+    def refresh(self) -> RefreshPass:
+        """Re-read every known endpoint (blocking): one ``DescribeEndpoint`` each."""
+        with self._pass_lock:
+            started = time.monotonic()
+            changed, removed = [], []
+            for name, old in list(self._routes.items()):
+                try:
+                    new = self.control_plane.describe(name)
+                except Exception:
+                    # The emulator is briefly unreachable (or stopping): keep the last known route.
+                    continue
+                if new is None:
+                    self._routes.pop(name, None)
+                    removed.append(name)
+                    continue
+                self._routes[name] = new
+                if not old.same_routing(new):
+                    changed.append(name)
+            self.passes += 1
+            self.last_pass = RefreshPass(tuple(changed), tuple(removed), started, time.monotonic() - started)
+            return self.last_pass
