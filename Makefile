@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: setup demo test lint synth diff bench bench-smoke clean
 
-setup: $(VENV)/.installed node_modules/.installed .triton/.installed
+setup: $(VENV)/.installed node_modules/.installed .triton/.installed .triton/libtriton_loopback_bind.so
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ node_modules/.installed: package.json
 .triton/.installed: $(VENV)/.installed
 	$(PY) -m triton_runtime install --dest .triton
 	touch $@
+
+# The bind() shim that keeps Triton's SageMaker port on 127.0.0.1 (Triton 2.51 has no address flag
+# for it), compiled with the machine's C compiler. See triton_runtime/loopback_bind.c.
+.triton/libtriton_loopback_bind.so: triton_runtime/loopback_bind.c .triton/.installed
+	$(PY) -m triton_runtime build-shim --dest .triton
 
 demo: setup
 	$(PY) -m rehearsal.demo
