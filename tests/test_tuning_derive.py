@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +19,8 @@ from tuning.matrix import default_instance_type
 from tuning.pricing import DEFAULT_PRICES, PriceError, load_prices
 from tuning.recommend import Candidate, Criteria, assess, recommend
 from tuning.stats import summarize
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # (config, instance type, initial instance count, invocations/min/instance, cost/hour), seed 000 §4.2.
 SEED_ROWS = [
@@ -252,3 +257,20 @@ def test_derived_table_shows_costs_as_n_a_for_an_unpriced_type():
     candidate = Candidate("db", TritonOptions(max_batch_size=128), "ml.p5e.48xlarge", (_point(7680),))
     row = derived_table(assess([candidate], Criteria(), load_prices(), basis), Criteria(), load_prices(), basis).splitlines()[2]
     assert row == "| db | ml.p5e.48xlarge | 460,800 | 1 | n/a | n/a | n/a | 1 | n/a | 1 | n/a |"
+
+
+def test_default_instance_type_without_botocore_uses_the_types_the_price_table_names():
+    # GIVEN a Python where botocore cannot be imported (a bare GPU machine running bench/gpu_matrix.py)
+    code = (
+        "import sys; sys.modules['botocore'] = None\n"
+        "from model_build.profile import MeasuredHardware\n"
+        "from tuning.matrix import default_instance_type\n"
+        "from tuning.pricing import load_prices\n"
+        "p = load_prices()\n"
+        "print(default_instance_type(MeasuredHardware.gpu('NVIDIA H100 80GB HBM3', 1), p),"
+        " default_instance_type(MeasuredHardware.gpu('NVIDIA H200', 1), p))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    # THEN the defaults are still the families with that GPU
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["ml.p5.48xlarge", "ml.p5e.48xlarge"]

@@ -189,7 +189,7 @@ class _MatrixRun:
 
 def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
     from model_build.examples import EXAMPLES, get_example
-    from model_build.hardware import hosting_instance_types, near_instance_types
+    from model_build.hardware import hosting_instance_types, near_instance_types, parse_instance_type
     from model_build.local_serving import gpu_present
     from model_build.profile import HardwareTranslation, ProfileError
     from tuning.matrix import MatrixPlan, full_configurations, plan_sizing, smoke_configurations
@@ -236,7 +236,14 @@ def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
             else:
                 configurations = [known[w] for w in wanted]
     instance_type = args.instance_type
-    if instance_type is not None and instance_type not in hosting_instance_types():
+    try:
+        known_types: tuple[str, ...] | None = hosting_instance_types()
+    except ImportError:  # no botocore (a bare GPU machine): only the form can be checked
+        known_types = None
+    if instance_type is not None and known_types is None and parse_instance_type(instance_type) is None:
+        checks.add("--instance-type", instance_type, "must look like ml.<family>.<size>, e.g. ml.g5.xlarge")
+        instance_type = None
+    elif instance_type is not None and known_types is not None and instance_type not in known_types:
         near = near_instance_types(instance_type)
         checks.add(
             "--instance-type",

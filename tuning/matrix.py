@@ -397,8 +397,9 @@ def detect_hardware(use_gpu: bool) -> MeasuredHardware:
     names = _gpu_names()
     if not names:
         raise UserError(
-            "the matrix would serve on the GPU, but nvidia-smi names no GPU, so the measured hardware cannot be "
-            "recorded. Fix: install the NVIDIA driver's nvidia-smi, or measure on the CPU with --cpu"
+            "the matrix would serve on the GPU, but no GPU is visible (nvidia-smi lists none, or "
+            f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r} hides them), so the measured hardware "
+            "cannot be recorded. Fix: make nvidia-smi list the GPU, or measure on the CPU with --cpu"
         )
     device = names[0] if len(set(names)) == 1 else " + ".join(sorted(set(names)))
     return MeasuredHardware.gpu(device, len(names), cpu_model=cpu, cpu_cores=cores)
@@ -433,7 +434,13 @@ def default_instance_type(hardware: MeasuredHardware, prices: PriceTable) -> str
     from model_build.hardware import hardware_of, hosting_types_with
 
     model = hardware.model()
-    candidates = list(hosting_types_with(model)) if model is not None else []
+    candidates: list[str] = []
+    if model is not None:
+        try:
+            candidates = list(hosting_types_with(model))
+        except ImportError:  # no botocore (a bare GPU machine): the types the price table names
+            named = [t for t in (*prices.rows, *prices.not_priced) if "*" not in t]
+            candidates = [t for t in named if hardware_of(t).accelerator == model]
     if not candidates:
         raise UserError(
             f"--instance-type is required: the measurement runs on {hardware.describe()}, and no SageMaker "
