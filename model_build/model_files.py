@@ -209,6 +209,54 @@ def torchscript_file_problems(path: Path, label: str) -> list[str]:
     return [f"{where} is not a TorchScript archive (torch.jit.load cannot read it): it is {_described(found)}; {fix}"]
 
 
+@dataclass(frozen=True)
+class ForwardSignature:
+    """The arguments of a TorchScript module's ``forward``, read from the archive's code.
+
+    Attributes:
+        names: Argument names after ``self``.
+        required: How many of them have no default.
+    """
+
+    names: tuple[str, ...]
+    required: int
+
+
+def torchscript_forward(path: Path) -> ForwardSignature | None:
+    """Return the root module's ``forward`` arguments, read from the archive (None when unreadable).
+
+    The root module's class is the first ``GLOBAL`` of ``data.pkl`` (``__torch__.Net`` or a
+    mangled ``__torch__.___torch_mangle_1 Net``); its serialized code in
+    ``code/<module path>.py`` is Python syntax, parsed with :mod:`ast` (never executed).
+    """
+    import ast
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            stem = names[0].split("/", 1)[0]
+            info = archive.getinfo(f"{stem}/data.pkl")
+            if info.file_size > _MAX_PICKLE_BYTES:
+                return None
+            root = next(
+                (a for op, a, _ in pickletools.genops(archive.read(info)) if op.name == "GLOBAL"), None
+            )
+            if not isinstance(root, str) or " " not in root:
+                return None
+            module, class_name = root.split(" ", 1)
+            code = archive.read(f"{stem}/code/{module.replace('.', '/')}.py").decode("utf-8")
+        tree = ast.parse(code)
+    except Exception:  # a shape this reader does not know: no opinion
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "forward":
+                    args = [a.arg for a in item.args.args[1:]]
+                    return ForwardSignature(tuple(args), len(args) - len(item.args.defaults))
+    return None
+
+
 # -- internals ------------------------------------------------------------------------------------
 
 _FIXES = {

@@ -34,7 +34,7 @@ from model_build.checks import (
     is_number,
 )
 from model_build.dtypes import DTYPE_ALIASES, TRITON_DTYPES, is_float
-from model_build.model_files import onnx_file_problems, torchscript_file_problems
+from model_build.model_files import onnx_file_problems, torchscript_file_problems, torchscript_forward
 from model_build.user_errors import DEBUG_ENV, describe_value, did_you_mean
 
 # Size used for dynamic (-1) non-batch dims when example or verification inputs are made.
@@ -300,7 +300,18 @@ class TorchScriptFile:
             )
         problems.extend(_output_names_problems("source.output_names", self.output_names))
         type_problem = expect_path("source.path", self.path)
-        problems.extend([type_problem] if type_problem else torchscript_file_problems(Path(self.path), "source.path"))
+        file_problems = [type_problem] if type_problem else torchscript_file_problems(Path(self.path), "source.path")
+        problems.extend(file_problems)
+        if not problems:
+            forward = torchscript_forward(Path(self.path))
+            declared = [s.name for s in self.inputs]
+            if forward is not None and not forward.required <= len(declared) <= len(forward.names):
+                problems.append(
+                    f"source.inputs declares {len(declared)} input(s) ({', '.join(declared)}) but forward"
+                    f"({', '.join(forward.names)}) in {str(self.path)!r} takes "
+                    f"{forward.required if forward.required == len(forward.names) else f'{forward.required} to {len(forward.names)}'}"
+                    ": declare one input per forward() argument, in order"
+                )
         return problems
 
     def load(self) -> LoadedModel:

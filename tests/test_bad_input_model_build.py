@@ -212,6 +212,11 @@ CLI_CASES: list[Case] = [
         ("source.inputs is missing", "[[source.inputs]] tables", "one per forward() argument"),
     ),
     Case(
+        "spec-torchscript-input-count",
+        _spec(_ts("scripted.pt") + '[[source.inputs]]\nname = "mask"\ndtype = "INT64"\ndims = [4]\n'),
+        ("source.inputs declares 2 input(s) (x, mask) but forward(input) in", "scripted.pt' takes 1", "one input per forward() argument"),
+    ),
+    Case(
         "spec-onnx-with-inputs",
         _spec('name = "m"\n' + ONNX_SOURCE + TS_INPUTS),
         ("source.inputs is not a key of a 'onnx' source", "an ONNX model's inputs come from its graph"),

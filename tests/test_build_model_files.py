@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model_build.model_files import onnx_file_problems, sniff, torchscript_file_problems
+from model_build.model_files import onnx_file_problems, sniff, torchscript_file_problems, torchscript_forward
 from model_build.triton_config import onnx_io
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -146,3 +146,12 @@ def test_sniff_imports_neither_torch_nor_onnx(model_file_zoo: dict[str, Path]) -
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("name", ["torchscript", "torchscript_traced"])
+def test_torchscript_forward_reads_the_root_modules_arguments(model_file_zoo: dict[str, Path], name: str) -> None:
+    # GIVEN a scripted and a traced Sequential(Linear) WHEN its archive's code is read (not run)
+    forward = torchscript_forward(model_file_zoo[name])
+    # THEN forward takes one required argument after self
+    assert forward is not None and len(forward.names) == 1 and forward.required == 1
+    assert torchscript_forward(model_file_zoo["state_dict"]) is None
