@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from model_build.profile import Provenance
+from model_build.profile import MeasuredHardware, Provenance, match_hardware
 from model_build.spec import DynamicBatching, TritonOptions
 from triton_runtime.kserve import TensorSpec, decode_response, encode, sample_inputs
 from tuning.loadgen import LoadResult
@@ -154,11 +154,13 @@ def test_recommend_picks_the_cheapest_configuration_that_meets_the_target():
     # 500 req/s = 30 000/min → seed formula 1 instance; planned at 0.7 → 21 000/min → 2 instances
     assert chosen.seed_sizing.instances == 1
     assert chosen.planned_sizing.instances == 2
-    profile = to_profile(chosen, model_name="bert-tiny", criteria=criteria,
-                         provenance=Provenance(machine="m", date="d"))
+    hardware = MeasuredHardware.gpu("Tesla T4", 1)
+    profile = to_profile(chosen, model_name="bert-tiny", criteria=criteria, provenance=Provenance(machine="m", date="d"),
+                         hardware=hardware, match=match_hardware(hardware, "ml.g4dn.xlarge"))
     assert profile.invocations_per_instance_target == 21_000
     assert profile.initial_instance_count == 2 == chosen.planned_sizing.instances
     assert profile.instance_count == 2 and profile.dynamic_batching is False
+    assert profile.hardware == hardware and profile.hardware_translation is None
 
 
 def test_recommend_without_a_qualifying_configuration_says_why():
@@ -180,4 +182,5 @@ def test_report_renders_every_configuration_and_the_charts(tmp_path):
     assert all((tmp_path / c).stat().st_size > 0 for c in charts)
     assert "| base |" in text and "| db |" in text
     assert "No configuration met the target" in text
-    assert prices.as_of in text
+    # the price line cites the instance type's own row: its rate, date and source
+    assert "- Price: " in text and "ml.g4dn.xlarge: 0.7364 USD/hour, as of 2022-05" in text

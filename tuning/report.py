@@ -151,7 +151,11 @@ def render_markdown(
     basis: PricingBasis | None = None,
 ) -> str:
     """Render the whole ``report.md``."""
-    instance_type = basis.instance_type if basis is not None else str(meta.get("instance_type", "?"))
+    instance_type = (
+        basis.instance_type
+        if basis is not None
+        else str(meta.get("instance_type") or next((a.candidate.instance_type for a in assessments), "?"))
+    )
     sample = next((a.seed_sizing for a in assessments if a.seed_sizing is not None), None)
     lines = [
         f"# Tuning matrix: {meta.get('model', '?')}",
