@@ -359,7 +359,13 @@ def _build(spec: ModelSpec, args: argparse.Namespace) -> int:
     except failures as exc:
         if debug_enabled():
             raise
-        print(f"{PROG} build: error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        hint = ""
+        if isinstance(exc, VerificationError):
+            hint = (
+                "; if the difference is acceptable, raise the spec's tolerance (atol/rtol, or "
+                "tolerance.per_output.<output>)"
+            )
+        print(f"{PROG} build: error: {spec.name}: {type(exc).__name__}: {exc}{hint}", file=sys.stderr, flush=True)
         return 1
     print(f"{archive} ({'cached' if result.cached else 'built'}, inputs hash {result.inputs_hash[:12]})")
     print(manifest)
