@@ -61,6 +61,11 @@ def resolved(value: Any) -> bool:
 def given(value: Any) -> str:
     """Return how a message shows a value: ``'ml.g4dn.xlarge' (a str)``, ``2.5 (a float)``."""
     kind = type(value).__name__
+    node = getattr(value, "node", None)
+    if kind == "InterfaceDynamicProxy" or (node is not None and not isinstance(value, str)):
+        # a jsii object: a construct, or an imported resource behind an interface proxy
+        path = getattr(node, "path", None)
+        return f"the construct {path}" if path else "a jsii object"
     article = "an" if kind[:1].lower() in "aeiou" else "a"
     shown = repr(value) if isinstance(value, str | int | float | bool | type(None)) else kind
     return f"{shown} ({article} {kind})" if shown != kind else f"{article} {kind}"
@@ -190,7 +195,9 @@ def check_interface(
         return []
     if hasattr(value, member) and not isinstance(value, str | int | float | bool):
         return []
-    return [f"{name} must be an {interface} (got {given(value)}) — {fix}"]
+    # "an s3.IBucket", "an iam.IGrantable", "an ec2.IVpc", but "a kms.IKey"
+    article = "an" if interface[:1].lower() in "aeiosx" else "a"
+    return [f"{name} must be {article} {interface} (got {given(value)}) — {fix}"]
 
 
 def duration_seconds(value: Duration) -> float | None:
@@ -227,32 +234,46 @@ def check_duration(
         return [f"{name} must be a Duration (got {given(value)}) — {fix}"]
     try:
         seconds = duration_seconds(value)
-    except ValueError as error:
-        return [f"{name} must be whole seconds (got {error}) — use Duration.seconds(...)"]
+    except ValueError:
+        amount = value.to_seconds(integral=False)
+        return [f"{name} must be whole seconds (got {amount:g} s) — use Duration.seconds({round(amount)})"]
     if seconds is None or (low_s is None and high_s is None):
         return []
     return check_range(name, seconds, -math.inf if low_s is None else low_s, high_s, " s")
 
 
 def check_sequence(
-    name: str, value: Any, item: type, item_fix: str, *, optional: bool = True
+    name: str, value: Any, item: type, item_fix: str, *, optional: bool = True, item_name: str | None = None
 ) -> tuple[list[str], list[Any]]:
     """Check a list prop; return ``(problems, items)`` (items is ``[]`` when the container is wrong).
 
     One item given where a list belongs (``variants=ProductionVariant(...)``) gets its own fix.
+
+    Args:
+        name: the prop as the message names it.
+        value: the value given.
+        item: the class every item must be an instance of.
+        item_fix: what to pass instead.
+        optional: whether None is allowed.
+        item_name: how messages name the items. Defaults to ``item``'s class name.
     """
+    shown = item.__name__ if item_name is None else item_name
     if value is None:
         return ([] if optional else [f"{name} is required (got None) — pass a list"]), []
     if isinstance(value, item):
+        if isinstance(value, str | int | float | bool):
+            return [
+                f"{name} must be a list of {shown} (got {given(value)}) — wrap it: {name}=[{value!r}]"
+            ], []
         return [
-            f"{name} must be a list of {item.__name__} (got one {item.__name__}) — wrap it: {name}=[...]"
+            f"{name} must be a list of {shown} (got one {type(value).__name__}) — wrap it: {name}=[...]"
         ], []
-    if isinstance(value, str | bytes) or not hasattr(value, "__iter__") or isinstance(value, dict):
-        return [f"{name} must be a list of {item.__name__} (got {given(value)}) — {item_fix}"], []
+    if isinstance(value, str | bytes | dict) or not hasattr(value, "__iter__"):
+        return [f"{name} must be a list of {shown} (got {given(value)}) — {item_fix}"], []
     items = list(value)
     problems = [
-        problem
+        f"{name}[{index}] must be a {shown} (got {given(element)}) — {item_fix}"
         for index, element in enumerate(items)
-        for problem in check_type(f"{name}[{index}]", element, item, item_fix)
+        if not isinstance(element, item)
     ]
     return problems, items

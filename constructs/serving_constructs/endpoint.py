@@ -418,6 +418,7 @@ class EndpointBase(EndpointResource):
             variants,
             VariantBase,
             f"pass a list of {kind_names}, e.g. variants=[ProductionVariant(model=model)]",
+            item_name=kind_names,
         )
         problems.extend(sequence_problems)
         problems.extend(
@@ -498,13 +499,13 @@ class EndpointBase(EndpointResource):
         """
         problems = Problems(type(self).__name__)
         path = f"variants[{len(self._variants)}]"
-        problems.extend(
-            check_interface(
-                "variant", variant, "production variant", "render", "pass ProductionVariant(model=...)"
+        if isinstance(variant, VariantBase):
+            problems.extend(self._variant_problems(variant, path, self._variants))
+        else:
+            accepted = " or ".join(kind.__name__ for kind in self.variant_kinds)
+            problems.add(
+                f"variant must be a {accepted} (got {given(variant)}) — pass {accepted}(model=..., instance_type=...)"
             )
-            if not isinstance(variant, VariantBase)
-            else self._variant_problems(variant, path, self._variants)
-        )
         problems.raise_if_any()
         self._add_variant(variant)
 

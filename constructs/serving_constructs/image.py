@@ -11,6 +11,7 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
+from model_build.user_errors import did_you_mean
 from serving_constructs import defaults
 from serving_constructs._validation import PropsError, check_interface, check_str
 
@@ -48,8 +49,9 @@ def triton_registries(version: str) -> dict[str, str]:
     versions = _triton_config()["versions"]
     if version not in versions:
         raise PropsError(
-            f"Unknown SageMaker Triton DLC version {version!r}: the installed sagemaker SDK lists "
-            f"{', '.join(triton_versions())}. Pass one of them, or use TritonImage.from_uri(...)."
+            f"Unknown SageMaker Triton DLC version {version!r}{did_you_mean(version, list(versions))}: the "
+            f"installed sagemaker SDK lists {', '.join(triton_versions())}. Pass one of them, or use "
+            "TritonImage.from_uri(...)."
         )
     return dict(sorted(versions[version]["registries"].items()))
 

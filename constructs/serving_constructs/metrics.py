@@ -32,7 +32,7 @@ from typing import Any
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from model_build.user_errors import did_you_mean
-from serving_constructs._validation import PropsError
+from serving_constructs._validation import PropsError, check_duration, check_str
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 """Namespace of the invocation, multi-model loading and asynchronous metrics."""
@@ -217,6 +217,14 @@ def endpoint_metric(
         PropsError: an unknown name without ``namespace``, a namespace that contradicts the table,
             or a variant given for an endpoint-level metric (or missing for a variant one).
     """
+    problems = (
+        check_str("metric_name", metric_name, example=" such as 'ModelLatency'")
+        + check_str("namespace", namespace, optional=True)
+        + check_duration("period", props.get("period"))
+        + check_str("statistic", props.get("statistic"), optional=True, example=" such as 'Average' or 'p99'")
+    )
+    if problems:
+        raise PropsError("Invalid metric props: " + "; ".join(problems))
     spec = METRICS.get(metric_name)
     if spec is None:
         if namespace is None:

@@ -100,7 +100,10 @@ def capacity_problems(
             f"use min_capacity={floor.minimum}"
         )
     if min_ok and not max_problems and resolved(max_capacity) and max_capacity < min_capacity:  # type: ignore[operator]
-        problems.append(f"max_capacity must be >= min_capacity (got {max_capacity} < {min_capacity})")
+        problems.append(
+            f"max_capacity must be >= min_capacity (got {max_capacity} < {min_capacity}) — raise max_capacity "
+            "or lower min_capacity"
+        )
     return problems
 
 
@@ -454,7 +457,8 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             and datapoints_to_alarm > evaluation_periods
         ):
             problems.add(
-                f"datapoints_to_alarm must be <= evaluation_periods (got {datapoints_to_alarm} > {evaluation_periods})"
+                f"datapoints_to_alarm must be <= evaluation_periods (got {datapoints_to_alarm} > {evaluation_periods}) — "
+                "lower datapoints_to_alarm or raise evaluation_periods"
             )
         problems.extend(
             check_type(
@@ -537,7 +541,8 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
                 and max_capacity < min_capacity
             ):
                 capacities.append(
-                    f"max_capacity must be >= min_capacity (got {max_capacity} < {min_capacity})"
+                    f"max_capacity must be >= min_capacity (got {max_capacity} < {min_capacity}) — raise max_capacity "
+                    "or lower min_capacity"
                 )
         problems.extend(capacities)
         problems.extend(
@@ -550,7 +555,8 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             and end_time <= start_time
         ):
             problems.add(
-                f"end_time must be after start_time (got {end_time.isoformat()} <= {start_time.isoformat()})"
+                f"end_time must be after start_time (got {end_time.isoformat()} <= {start_time.isoformat()}) — "
+                "swap them, or drop end_time"
             )
         problems.extend(
             check_type(

@@ -1,0 +1,574 @@
+"""Bad input to the constructs' Python API: one clear message naming the prop, the value and the fix.
+
+Each case builds one small stack (no asset build: ``ModelArtifact.from_bucket`` or the tiny
+archive fixture) and passes one wrong thing. Errors must be a ``PropsError`` (a
+``model_build.user_errors.UserError``, so ``app.py`` and the CLIs print it without a traceback)
+raised at the call, never a crash at synth; every expected fragment (the prop, the value given,
+the fix) must be in the message. Likely typos that might still be right (an instance type newer
+than botocore) are warnings that name the near match.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Annotations, Match
+
+from model_build.user_errors import UserError
+from serving_constructs import (
+    EndpointResource,
+    InstanceType,
+    ModelArtifact,
+    ProductionVariant,
+    PropsError,
+    RealtimeEndpoint,
+    TritonImage,
+    TritonModel,
+)
+from serving_constructs.variant import ServerlessProductionVariant
+
+
+@dataclass
+class Ctx:
+    """One small stack with a model on an imported bucket, and the tiny archive on disk."""
+
+    stack: Stack
+    bucket: s3.IBucket
+    model: TritonModel
+    archive: Path
+    tmp: Path
+
+    def endpoint(self, **variant_props: Any) -> RealtimeEndpoint:
+        variant_props.setdefault("initial_instance_count", 2)
+        variant_props.setdefault("model", self.model)
+        return RealtimeEndpoint(self.stack, "Endpoint", variants=[ProductionVariant(**variant_props)])
+
+    def scalable(self, **variant_props: Any):
+        return self.endpoint(**variant_props).auto_scale_instance_count(min_capacity=2, max_capacity=4)
+
+    def new_model(self, id: str = "Model2", **props: Any) -> TritonModel:
+        props.setdefault("artifact", ModelArtifact.from_bucket(self.bucket, "m/model.tar.gz", model_name="m"))
+        return TritonModel(self.stack, id, **props)
+
+
+@pytest.fixture
+def ctx(model_archive: Path, tmp_path: Path) -> Ctx:
+    stack = Stack(App(), "Bad")
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "models-bucket")
+    model = TritonModel(
+        stack, "Model", artifact=ModelArtifact.from_bucket(bucket, "bert/model.tar.gz", model_name="bert")
+    )
+    return Ctx(stack, bucket, model, model_archive, tmp_path)
+
+
+def _steps() -> list[appscaling.ScalingInterval]:
+    return [appscaling.ScalingInterval(upper=0.5, change=0), appscaling.ScalingInterval(lower=0.5, change=1)]
+
+
+# (action, fragments the error message must contain: the prop, the value given, the fix)
+ERRORS: list[Any] = [
+    # --- instance types and variants -----------------------------------------------------
+    pytest.param(
+        lambda c: c.endpoint(instance_type="ml.g4dn.xlarge"),
+        ["variants[0].instance_type", "'ml.g4dn.xlarge' (a str)", "use InstanceType.of('ml.g4dn.xlarge')"],
+        id="variant-instance-type-is-a-str",
+    ),
+    pytest.param(
+        lambda c: InstanceType.of(4),
+        ["InstanceType.of", "4 (an int)", "use InstanceType.of('ml.g4dn.xlarge')"],
+        id="instance-type-of-an-int",
+    ),
+    pytest.param(
+        lambda c: InstanceType.of("g5.xlarge"),
+        ["Invalid instance type 'g5.xlarge'", "like 'ml.g4dn.xlarge'", "did you mean 'ml.g5.xlarge'"],
+        id="instance-type-without-ml-prefix",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(c.stack, "Endpoint", variants=ProductionVariant(model=c.model)),
+        [
+            "variants must be a list of ProductionVariant",
+            "got one ProductionVariant",
+            "wrap it: variants=[...]",
+        ],
+        id="variants-is-one-variant-not-a-list",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(c.stack, "Endpoint", variants="AllTraffic"),
+        [
+            "variants must be a list of ProductionVariant",
+            "'AllTraffic' (a str)",
+            "variants=[ProductionVariant(model=model)]",
+        ],
+        id="variants-is-a-str",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(c.stack, "Endpoint", variants=[{"model": c.model}]),
+        ["variants[0] must be a ProductionVariant", "a dict", "variants=[ProductionVariant(model=model)]"],
+        id="variants-item-is-a-dict",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(initial_instance_count=2.5),
+        [
+            "variants[0].initial_instance_count must be an int",
+            "2.5 (a float)",
+            "pass a whole number (2 or 3)",
+        ],
+        id="instance-count-is-a-float",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(initial_instance_count="2"),
+        [
+            "variants[0].initial_instance_count must be an int",
+            "'2' (a str)",
+            "pass the number 2, not the string '2'",
+        ],
+        id="instance-count-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(initial_instance_count=True),
+        ["variants[0].initial_instance_count must be an int", "True (a bool)", "pass a number, not a bool"],
+        id="instance-count-is-a-bool",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(initial_instance_count=0),
+        ["variants[0].initial_instance_count", "(got 0)", "must be >= 1"],
+        id="instance-count-is-zero",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(initial_variant_weight="0.5"),
+        ["variants[0].initial_variant_weight must be a number", "'0.5' (a str)", "pass the number 0.5"],
+        id="variant-weight-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(volume_size_in_gb=30.5, instance_type=InstanceType.ML_C5_XLARGE),
+        ["variants[0].volume_size_in_gb must be an int", "30.5 (a float)", "pass a whole number (30 or 31)"],
+        id="volume-size-is-a-float",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(model_data_download_timeout=600),
+        [
+            "variants[0].model_data_download_timeout must be a Duration",
+            "600 (an int)",
+            "use Duration.seconds(600)",
+        ],
+        id="download-timeout-is-a-number",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(container_startup_health_check_timeout=Duration.millis(61_500)),
+        [
+            "variants[0].container_startup_health_check_timeout must be whole seconds",
+            "(got 61.5 s)",
+            "use Duration.seconds(62)",
+        ],
+        id="health-check-timeout-is-not-whole-seconds",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(model="bert"),
+        [
+            "variants[0].model must be a TritonModel",
+            "'bert' (a str)",
+            "TritonModel(self, 'Model', artifact=...)",
+        ],
+        id="variant-model-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(variant_name=1),
+        ["variants[0].variant_name must be a str", "1 (an int)", "such as 'AllTraffic'"],
+        id="variant-name-is-an-int",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(variant_name="blue_green"),
+        ["variants[0].variant_name", "'blue_green'", "letters, digits or inner hyphens"],
+        id="variant-name-has-an-underscore",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(
+            c.stack,
+            "Endpoint",
+            kms_key="arn:aws:kms:us-east-1:111122223333:key/abc",
+            variants=[ProductionVariant(model=c.model, instance_type=InstanceType.ML_C5_XLARGE)],
+        ),
+        [
+            "kms_key must be a kms.IKey",
+            "'arn:aws:kms:us-east-1:111122223333:key/abc' (a str)",
+            "kms.Key.from_key_arn",
+        ],
+        id="kms-key-is-an-arn-string",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(
+            c.stack,
+            "Endpoint",
+            variants=[ServerlessProductionVariant(model=c.model, memory_size_in_mb=2048, max_concurrency=5)],
+        ),
+        [
+            "variants[0] is a ServerlessProductionVariant",
+            "takes ProductionVariant only",
+            "use ProductionVariant(model=...",
+        ],
+        id="serverless-variant-on-a-realtime-endpoint",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_production_variant("Green"),
+        ["variant must be a ProductionVariant", "'Green' (a str)", "pass ProductionVariant(model=..."],
+        id="add-production-variant-takes-a-str",
+    ),
+    # --- scaling ---------------------------------------------------------------------------
+    pytest.param(
+        lambda c: c.endpoint().auto_scale_instance_count(min_capacity=1.5, max_capacity=4),
+        ["min_capacity must be an int", "1.5 (a float)", "pass a whole number (1 or 2)"],
+        id="min-capacity-is-a-float",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().auto_scale_instance_count(min_capacity=2, max_capacity="4"),
+        ["max_capacity must be an int", "'4' (a str)", "pass the number 4, not the string '4'"],
+        id="max-capacity-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().auto_scale_instance_count(min_capacity=0, max_capacity=4),
+        [
+            "min_capacity must be >= 1 on a RealtimeEndpoint",
+            "(got 0)",
+            "only asynchronous",
+            "use min_capacity=1",
+        ],
+        id="min-capacity-zero-on-a-realtime-endpoint",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().auto_scale_instance_count(min_capacity=3, max_capacity=2),
+        ["max_capacity must be >= min_capacity", "(got 2 < 3)", "raise max_capacity or lower min_capacity"],
+        id="max-capacity-below-min-capacity",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().auto_scale_instance_count(0, min_capacity=2, max_capacity=4),
+        ["variant_name must be a str", "0 (an int)", "e.g. 'AllTraffic'"],
+        id="auto-scale-variant-name-is-an-int",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().auto_scale_instance_count("Allraffic", min_capacity=2, max_capacity=4),
+        ["variant_name 'Allraffic'", "it has 'AllTraffic'", "did you mean 'AllTraffic'"],
+        id="auto-scale-variant-name-typo",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_invocations("Inv", invocations_per_instance_per_minute="600"),
+        ["invocations_per_instance_per_minute must be a number", "'600' (a str)", "pass the number 600"],
+        id="invocations-target-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_invocations("Inv", invocations_per_instance_per_minute=0),
+        ["invocations_per_instance_per_minute", "(got 0)", "must be > 0"],
+        id="invocations-target-is-zero",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_invocations(
+            "Inv", invocations_per_instance_per_minute=600, scale_in_cooldown=300
+        ),
+        ["scale_in_cooldown must be a Duration", "300 (an int)", "use Duration.seconds(300)"],
+        id="cooldown-is-a-number",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_invocations(
+            "Inv", invocations_per_instance_per_minute=600, disable_scale_in="false"
+        ),
+        ["disable_scale_in must be a bool", "'false' (a str)", "pass True or False"],
+        id="disable-scale-in-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_gpu_utilization("Gpu", target_utilization_percent=150),
+        ["target_utilization_percent must be <= 100 on ml.g4dn.xlarge", "(got 150)", "1 GPU", "e.g. 60"],
+        id="gpu-target-above-100-on-one-gpu",
+    ),
+    pytest.param(
+        lambda c: c.scalable(instance_type=InstanceType.ML_C5_XLARGE).scale_on_gpu_utilization(
+            "Gpu", target_utilization_percent=60
+        ),
+        ["variant 'AllTraffic' runs on ml.c5.xlarge", "which has no GPU", "scale on invocations"],
+        id="gpu-scaling-on-a-cpu-instance",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_to_track_metric("Latency", metric="ModelLatency", target_value=1000),
+        ["metric must be an IMetric", "'ModelLatency' (a str)", "endpoint.metric("],
+        id="tracked-metric-is-a-name",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_to_track_metric(
+            "Latency",
+            metric=c.stack.node.find_child("Endpoint").metric_model_latency(statistic="p99"),
+            target_value=1000,
+        ),
+        ["metric statistic must be one of Average", "(got 'p99')", "pass statistic='Average'"],
+        id="tracked-metric-is-a-percentile",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_metric(
+            "Errors",
+            metric=c.stack.node.find_child("Endpoint").metric_invocations(),
+            scaling_steps=[appscaling.ScalingInterval(lower=1, change=1)],
+        ),
+        ["scaling_steps needs at least 2 intervals", "(got 1;", "add a zero-change interval"],
+        id="step-scaling-with-one-interval",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_metric(
+            "Errors",
+            metric=c.stack.node.find_child("Endpoint").metric_invocations(),
+            scaling_steps=appscaling.ScalingInterval(lower=1, change=1),
+        ),
+        [
+            "scaling_steps must be a list of ScalingInterval",
+            "a ScalingInterval",
+            "ScalingInterval(upper=0.5, change=0)",
+        ],
+        id="step-scaling-steps-not-a-list",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_metric(
+            "Errors",
+            metric=c.stack.node.find_child("Endpoint").metric_invocations(),
+            scaling_steps=_steps(),
+            evaluation_periods=2,
+            datapoints_to_alarm=3,
+        ),
+        ["datapoints_to_alarm must be <= evaluation_periods", "(got 3 > 2)", "lower datapoints_to_alarm"],
+        id="step-scaling-datapoints-above-periods",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_schedule("Night", schedule="cron(0 8 * * ? *)", min_capacity=2),
+        ["schedule must be a Schedule", "'cron(0 8 * * ? *)' (a str)", "appscaling.Schedule.cron("],
+        id="schedule-is-a-cron-string",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_schedule(
+            "Night", schedule=appscaling.Schedule.cron(hour="0", minute="0")
+        ),
+        ["min_capacity or max_capacity is required", "(got neither)", "pass the bounds to set"],
+        id="schedule-without-capacities",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_schedule(
+            "Night",
+            schedule=appscaling.Schedule.cron(hour="0", minute="0"),
+            min_capacity=2,
+            start_time=datetime.datetime(2027, 1, 2),
+            end_time=datetime.datetime(2027, 1, 1),
+        ),
+        ["end_time must be after start_time", "2027-01-01T00:00:00 <= 2027-01-02T00:00:00", "swap them"],
+        id="schedule-ends-before-it-starts",
+    ),
+    # --- models, artifacts and images ------------------------------------------------------
+    pytest.param(
+        lambda c: c.new_model(artifact="model.tar.gz"),
+        [
+            "artifact must be a ModelArtifact",
+            "'model.tar.gz' (a str)",
+            "use ModelArtifact.from_asset('model.tar.gz')",
+        ],
+        id="model-artifact-is-a-path",
+    ),
+    pytest.param(
+        lambda c: c.new_model(image="123456789012.dkr.ecr.us-east-1.amazonaws.com/triton:1"),
+        ["image must be a TritonImage", "(a str)", "TritonImage.from_uri(uri)"],
+        id="model-image-is-a-uri-string",
+    ),
+    pytest.param(
+        lambda c: c.new_model(environment={"MY_THREADS": 4}),
+        ["environment['MY_THREADS'] must be a str", "4 (an int)", "pass '4'"],
+        id="model-environment-value-is-an-int",
+    ),
+    pytest.param(
+        lambda c: c.new_model(log_verbose="1"),
+        ["log_verbose must be an int", "'1' (a str)", "pass the number 1"],
+        id="model-log-verbose-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.new_model(network_isolation="false"),
+        ["network_isolation must be a bool", "'false' (a str)", "pass True or False"],
+        id="model-network-isolation-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.new_model(
+            vpc=ec2.Vpc.from_vpc_attributes(
+                c.stack, "Vpc", vpc_id="vpc-1", availability_zones=["a"], private_subnet_ids=["subnet-1"]
+            ),
+            security_groups=ec2.SecurityGroup.from_security_group_id(c.stack, "Sg", "sg-1"),
+        ),
+        [
+            "security_groups must be a list of ec2.ISecurityGroup",
+            "got the construct Bad/Sg",
+            "wrap it: security_groups=[group]",
+        ],
+        id="model-security-groups-is-one-group",
+    ),
+    pytest.param(
+        lambda c: c.new_model(artifact=ModelArtifact.from_asset(c.archive), default_model_name="bert"),
+        ["default_model_name 'bert' is not a model in the archive", "it holds: tiny", "pass one of them"],
+        id="model-default-name-not-in-the-archive",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_asset(c.tmp),
+        ["path", "is a folder", "python -m model_build build"],
+        id="asset-is-a-folder",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_asset(c.tmp / "model.onnx"),
+        ["path", "model.onnx' does not exist", "python -m model_build build"],
+        id="asset-does-not-exist",
+    ),
+    pytest.param(
+        lambda c: (
+            (c.tmp / "model.onnx").write_bytes(b"\x08\x01") and ModelArtifact.from_asset(c.tmp / "model.onnx")
+        ),
+        ["path", "model.onnx' is not a .tar.gz archive", "python -m model_build build --onnx"],
+        id="asset-is-an-onnx-file",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_asset(c.archive, model_name="bert"),
+        ["model_name 'bert' is not a model in", "it holds: tiny", "pass one of them"],
+        id="asset-model-name-not-in-the-archive",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_asset(42),
+        ["path must be the path of a .tar.gz file", "42 (an int)", "python -m model_build build"],
+        id="asset-path-is-a-number",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_bucket("models-bucket", "bert/model.tar.gz"),
+        ["bucket must be an s3.IBucket", "'models-bucket' (a str)", "s3.Bucket.from_bucket_name("],
+        id="bucket-is-a-name",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_bucket(c.bucket, "s3://models-bucket/bert/model.tar.gz"),
+        [
+            "key must be the object key inside the bucket",
+            "'s3://models-bucket/bert/model.tar.gz'",
+            "e.g. 'bert/model.tar.gz'",
+        ],
+        id="bucket-key-is-a-uri",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_bucket(c.bucket, "bert/"),
+        ["key 'bert/' ends with '/'", "a prefix", "ModelArtifact.from_bucket_prefix"],
+        id="bucket-key-is-a-prefix",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_bucket_prefix(c.bucket, "bert/model.tar.gz"),
+        ["prefix 'bert/model.tar.gz'", "names an archive", "use ModelArtifact.from_bucket"],
+        id="bucket-prefix-is-an-archive",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_build("bert-tiny"),
+        ["spec must be a ModelSpec", "'bert-tiny' (a str)", "get_example('bert-tiny')"],
+        id="build-spec-is-a-name",
+    ),
+    pytest.param(
+        lambda c: TritonImage.for_region(26.05),
+        ["version must be a str", "26.05 (a float)", "such as '26.05'"],
+        id="image-version-is-a-float",
+    ),
+    pytest.param(
+        lambda c: TritonImage.for_region("26.5"),
+        ["version '26.5'", "did you mean '26.05'", "Pass one of them"],
+        id="image-version-typo",
+    ),
+    pytest.param(
+        lambda c: TritonModel(
+            Stack(App(), "China", env=Environment(region="cn-north-1")),
+            "Model",
+            artifact=ModelArtifact.from_bucket(
+                s3.Bucket.from_bucket_name(c.stack, "B", "models-b"), "k.tar.gz", model_name="m"
+            ),
+        ),
+        ["not published in cn-north-1", "lists it in af-south-1", "TritonImage.from_ecr_repository"],
+        id="image-region-without-the-dlc",
+    ),
+    # --- metrics, grants and imports -------------------------------------------------------
+    pytest.param(
+        lambda c: c.endpoint().metric("ModelLatancy"),
+        ["metric_name 'ModelLatancy'", "did you mean 'ModelLatency'", "or pass namespace="],
+        id="metric-name-typo",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric_invocations(period=60),
+        ["period must be a Duration", "60 (an int)", "use Duration.seconds(60)"],
+        id="metric-period-is-a-number",
+    ),
+    pytest.param(
+        lambda c: EndpointResource.from_endpoint_name(c.stack, "Old", "ep").metric(
+            "ApproximateBacklogSize", variant_name="AllTraffic"
+        ),
+        [
+            "variant_name 'AllTraffic' given for ApproximateBacklogSize",
+            "EndpointName dimension only",
+            "drop variant_name",
+        ],
+        id="metric-variant-for-an-endpoint-level-metric",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().grant_invoke("arn:aws:iam::111122223333:role/caller"),
+        [
+            "grantee must be an iam.IGrantable",
+            "'arn:aws:iam::111122223333:role/caller' (a str)",
+            "pass a role",
+        ],
+        id="grant-invoke-takes-an-arn",
+    ),
+    pytest.param(
+        lambda c: EndpointResource.from_endpoint_attributes(
+            c.stack, "Old", endpoint_name="ep", variant_names="Blue"
+        ),
+        ["variant_names must be a list of str", "'Blue' (a str)", "wrap it: variant_names=['Blue']"],
+        id="import-variant-names-is-a-str",
+    ),
+    pytest.param(
+        lambda c: EndpointResource.from_endpoint_name(c.stack, "Old", 42),
+        ["endpoint_name must be a str", "42 (an int)", "pass a str"],
+        id="import-endpoint-name-is-an-int",
+    ),
+]
+
+
+@pytest.mark.parametrize(("act", "fragments"), ERRORS)
+def test_construct_bad_input_gets_one_clear_error(ctx, act: Callable[[Ctx], Any], fragments: list[str]):
+    # GIVEN one wrong prop  WHEN the construct (or factory, or method) is called
+    with pytest.raises(PropsError) as error:
+        act(ctx)
+
+    # THEN one message names the prop, the value given and the fix
+    message = str(error.value)
+    missing = [fragment for fragment in fragments if fragment not in message]
+    assert missing == [], f"{missing} not in: {message}"
+
+
+WARNINGS: list[Any] = [
+    pytest.param("ml.g4dn.xlargee", "Did you mean 'ml.g4dn.xlarge'", id="instance-type-typo-extra-letter"),
+    pytest.param("ml.g5n.xlarge", "Did you mean 'ml.g5.xlarge'", id="instance-type-typo-sdk-g5n"),
+    pytest.param("ml.g4dn.xlarg", "Did you mean 'ml.g4dn.xlarge'", id="instance-type-typo-missing-letter"),
+]
+
+
+@pytest.mark.parametrize(("name", "near"), WARNINGS)
+def test_construct_likely_typo_gets_a_warning_naming_the_near_match(ctx, name: str, near: str):
+    # GIVEN a well-formed instance type SageMaker hosting does not list
+    ctx.endpoint(instance_type=InstanceType.of(name))
+
+    # THEN a warning (new types appear before botocore knows them) names the prop, the value and the near match
+    warnings = Annotations.from_stack(ctx.stack).find_warning(
+        "/Bad/Endpoint", Match.string_like_regexp("not an instance type")
+    )
+    assert len(warnings) == 1
+    text = warnings[0].entry.data
+    for fragment in ("variants[0].instance_type", repr(name), near, "acknowledge_warning("):
+        assert fragment in text, f"{fragment!r} not in: {text}"
+
+
+def test_props_error_is_a_user_error_so_clis_print_it_without_a_traceback():
+    assert issubclass(PropsError, UserError) and issubclass(PropsError, ValueError)
