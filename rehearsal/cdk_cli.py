@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -42,6 +43,12 @@ CDK_QUIET_ENV = {
     "NO_COLOR": "1",
 }
 
+def cdk_binary() -> Path:
+    """Return the project's pinned CDK CLI: ``node_modules/.bin/cdk`` (installed by ``make setup``)."""
+    return PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+
+
+_SYNTHESIZING = frozenset({"synth", "bootstrap", "deploy", "diff", "destroy"})
 _DIFF_COUNT_RE = re.compile(r"Number of stacks with differences:\s*(\d+)")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -175,10 +182,12 @@ class CdkCli:
         Raises:
             CdkError: If ``check`` and the command failed.
         """
-        cdk_bin = self.cdk_bin if self.cdk_bin is not None else PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+        cdk_bin = self.cdk_bin if self.cdk_bin is not None else cdk_binary()
         argv = [str(cdk_bin), *args]
-        # With --app <assembly dir> nothing is synthesized, and the CLI refuses --output next to it.
-        if self.output_dir is not None and args and args[0] in {"synth", "deploy", "diff", "destroy"} and "--app" not in args:
+        # Every command that may synthesize the app writes its assembly to output_dir (bootstrap
+        # synthesizes it too, to list environments). With --app <assembly dir> nothing is
+        # synthesized, and the CLI refuses --output next to it.
+        if self.output_dir is not None and args and args[0] in _SYNTHESIZING and "--app" not in args:
             argv += ["--output", str(self.output_dir)]
         env = {**self.env, **CDK_QUIET_ENV}
         started = time.monotonic()
@@ -191,11 +200,14 @@ class CdkCli:
             stdin=subprocess.DEVNULL,
             text=True,
             errors="replace",
+            # A process group of its own: stopping it stops what it started too (the Python app,
+            # asset builds), and a terminal's Ctrl-C reaches only the caller, which decides.
+            start_new_session=True,
         )
         lines: list[str] = []
         assert proc.stdout is not None
         # A watchdog, because a CLI stuck on a dead endpoint retries for many minutes silently.
-        watchdog = threading.Timer(self.timeout_s, proc.kill)
+        watchdog = threading.Timer(self.timeout_s, _kill_group, (proc,))
         watchdog.start()
         try:
             for line in proc.stdout:
@@ -206,8 +218,7 @@ class CdkCli:
                     self.stream.flush()
             returncode = proc.wait()
         except BaseException:
-            proc.kill()
-            proc.wait()
+            _kill_group(proc)
             raise
         finally:
             watchdog.cancel()
@@ -223,12 +234,20 @@ class CdkCli:
         """``cdk synth --quiet``: writes the cloud assembly (and builds model assets) only."""
         return self.run("synth", "--quiet", *extra_args)
 
-    def bootstrap(self, environment: str) -> CdkResult:
+    def bootstrap(self, environment: str, *, from_assembly: bool = False) -> CdkResult:
         """``cdk bootstrap ENVIRONMENT`` (e.g. ``aws://123456789012/us-east-1``).
 
+        The CLI synthesizes the app to list its environments even when one is named; that goes
+        to ``output_dir`` like every other command (never to the project's ``cdk.out``).
         Records what the emulator skipped of the bootstrap template in :attr:`skipped`.
+
+        Args:
+            environment: The environment to bootstrap.
+            from_assembly: Read the last synthesized cloud assembly (``--app DIR``) instead of
+                synthesizing the app again. Defaults to False.
         """
-        result = self.run("bootstrap", environment)
+        app_args = ("--app", str(self.assembly_dir)) if from_assembly else ()
+        result = self.run("bootstrap", environment, *app_args)
         self.skipped.extend(self.find_skipped_resources("CDKToolkit"))
         return result
 
@@ -384,6 +403,26 @@ class CdkCli:
                 reason = "not created by the emulator"
             skipped.append(SkippedResource(stack_name, logical_id, rtype, reason))
         return skipped
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Stop a CLI run and everything it started (its own process group): SIGTERM, then SIGKILL."""
+    import os
+    import signal
+
+    for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait_s)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Children that outlived the leader (the app, an asset build) are in the same group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _load_template(body: str) -> dict[str, Any]:

@@ -3,113 +3,64 @@
 Steps (each printed with its duration):
 
 1. start moto's server on localhost (the AWS control plane);
-2. ``cdk synth``: the app builds the model (``model_build``: torch → ONNX → Triton repository →
+2. ``cdk synth``: the app builds the model (``model_build``: source → ONNX → Triton repository →
    ``model.tar.gz``, cached by input hash) and writes the cloud assembly;
-3. ``cdk bootstrap`` and ``cdk deploy`` into the emulator (the real CDK CLI, the real app);
-4. check with boto3 that the Model, EndpointConfig and Endpoint exist as the template declares them
-   and that ``ModelDataUrl`` points at the uploaded asset (the same bytes as the assembly's file);
+3. ``cdk bootstrap`` and ``cdk deploy`` of that assembly into the emulator (the real CDK CLI);
+4. compare what was deployed with what the template asked for, field by field (Model,
+   EndpointConfig, Endpoint), print every place where the emulator differs, check that
+   ``ModelDataUrl`` holds the assembly's bytes, and read the endpoint with the SageMaker SDK v3;
 5. list what the emulator skipped (resource types moto's CloudFormation does not implement);
 6. ``cdk diff``: zero differences required;
 7. start the local SageMaker runtime data plane (real Triton behind it);
-8. ``invoke_endpoint`` with ordinary boto3 on tokenized-looking inputs and compare with torch;
+8. ``invoke_endpoint`` with ordinary boto3 on inputs made from the model's tensor specs, compared
+   with the model's own source (torch, or ONNX Runtime for an ONNX file);
 9. tear down: ``cdk destroy``, stop every server.
+
+``--keep`` leaves everything running until SIGINT (Ctrl-C), SIGTERM or SIGHUP, then tears down the
+same way, started in the foreground or in the background (``&``).
 
 Usage::
 
-    python -m rehearsal.demo [--model bert-tiny] [--keep] [--port 8080]
+    python -m rehearsal.demo [--model bert-tiny | --model path/to/model.toml] [--keep] [--port 8080]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import hashlib
 import json
 import os
-import re
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from triton_runtime.kserve import decode_response, encode
+from model_build.user_errors import UserError, run_cli
+from rehearsal.cli_args import Parser, Stopped, check_port_free, count, port, stop_on_signals
+from rehearsal.reference import (
+    PAD_ID,
+    ModelReference,
+    build_cache_dir,
+    find_build_manifest,
+    kserve_outputs,
+    kserve_request,
+    sha256_of,
+    tokenized_inputs,
+)
 
-#: WordPiece ids of bert-base-uncased's special tokens: [PAD], [CLS], [SEP].
-PAD_ID, CLS_ID, SEP_ID = 0, 101, 102
-#: The first id of ordinary word pieces in bert-base-uncased (below are [unusedN] and symbols).
-FIRST_WORD_ID = 1996
+__all__ = ["PAD_ID", "DemoFailure", "kserve_outputs", "kserve_request", "main", "run", "tokenized_inputs"]
 
-
-_ANNOTATION_RE = re.compile(r"^(\[?(WARNING|Warning|ERROR|Error)\b|\s{3}\S|Acknowledge with)")
+PROG = "python -m rehearsal.demo"
+MAX_REQUESTS = 100
 
 
 class DemoFailure(RuntimeError):
     """A check of the demo failed; the message says which and why."""
-
-
-# ------------------------------------------------------------------------------ inputs/outputs
-
-
-def tokenized_inputs(batch_size: int, sequence_length: int, *, seed: int, vocab_size: int = 30522) -> dict[str, np.ndarray]:
-    """Return seeded inputs that look like a BERT tokenizer's output.
-
-    Each row is ``[CLS] w1 … wn [SEP] [PAD] …`` with a random length, and the attention mask is 1
-    over the real tokens and 0 over the padding, so the comparison also covers masking.
-
-    Args:
-        batch_size: Rows.
-        sequence_length: Columns (the model's fixed sequence length).
-        seed: The numpy seed.
-        vocab_size: Ids are drawn below it.
-
-    Returns:
-        ``{"input_ids": int64[batch, seq], "attention_mask": int64[batch, seq]}``.
-    """
-    rng = np.random.default_rng(seed)
-    ids = np.full((batch_size, sequence_length), PAD_ID, dtype=np.int64)
-    mask = np.zeros((batch_size, sequence_length), dtype=np.int64)
-    for row in range(batch_size):
-        words = int(rng.integers(4, sequence_length - 1))
-        ids[row, 0] = CLS_ID
-        ids[row, 1 : words + 1] = rng.integers(FIRST_WORD_ID, vocab_size, words)
-        ids[row, words + 1] = SEP_ID
-        mask[row, : words + 2] = 1
-    return {"input_ids": ids, "attention_mask": mask}
-
-
-def kserve_request(inputs: Mapping[str, np.ndarray]) -> bytes:
-    """Encode inputs as a KServe v2 JSON inference request (what Triton's ``/invocations`` takes)."""
-    return encode(inputs, encoding="json", route="sagemaker").body
-
-
-def kserve_outputs(body: bytes) -> dict[str, np.ndarray]:
-    """Decode a KServe v2 JSON response into output name → array."""
-    return decode_response(body, "application/json")
-
-
-def torch_reference(spec: Any, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Run the example's source torch model (seeded weights) on ``inputs``.
-
-    Args:
-        spec: The ``ModelSpec``; ``spec.source.load()`` re-creates the exact model that was exported.
-        inputs: Input name → array, in any order.
-
-    Returns:
-        The first output (logits) as float64.
-    """
-    import torch
-
-    loaded = spec.source.load()
-    tensors = [torch.from_numpy(np.ascontiguousarray(inputs[t.name])) for t in loaded.inputs]
-    with torch.no_grad():
-        out = loaded.module(*tensors)
-    first = out[0] if isinstance(out, tuple | list) else out
-    return np.asarray(first.detach().cpu().numpy(), dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------ printing
@@ -130,12 +81,17 @@ class Steps:
 
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:
-        """Time one step; a failure is reported with the step's title and re-raised."""
+        """Time one step; a failure or a stop is reported with the step's title and re-raised."""
         self._n += 1
         print(f"\n[{self._n}/{self.total}] {title} …", file=self.out, flush=True)
         started = time.monotonic()
         try:
             yield
+        except Stopped as stopped:
+            elapsed = time.monotonic() - started
+            print(f"      ■ stopped by {signal.Signals(stopped.signum).name} after {elapsed:.1f} s", file=self.out, flush=True)
+            self.timings.append((f"{title} (stopped)", elapsed))
+            raise
         except BaseException:
             elapsed = time.monotonic() - started
             print(f"      ✗ {title} FAILED after {elapsed:.1f} s", file=self.out, flush=True)
@@ -167,7 +123,7 @@ class DeployedEndpoint:
     models: dict[str, dict[str, Any]]
 
 
-def find_endpoints(sagemaker: Any, cloudformation: Any, stacks: tuple[str, ...]) -> list[DeployedEndpoint]:
+def find_endpoints(sagemaker: Any, cloudformation: Any, stacks: Sequence[str]) -> list[DeployedEndpoint]:
     """Return every ``AWS::SageMaker::Endpoint`` the stacks created, with its config and models."""
     found = []
     for stack in stacks:
@@ -187,11 +143,6 @@ def find_endpoints(sagemaker: Any, cloudformation: Any, stacks: tuple[str, ...])
     return found
 
 
-def _template_resources(assembly_dir: Path, stack: str, rtype: str) -> list[dict[str, Any]]:
-    template = json.loads((assembly_dir / f"{stack}.template.json").read_text())
-    return [r.get("Properties", {}) for r in template["Resources"].values() if r["Type"] == rtype]
-
-
 def asset_sources(assembly_dir: Path, stack: str, account: str, region: str) -> dict[str, Path]:
     """Map ``s3://bucket/key`` of every file asset of ``stack`` to its file in the cloud assembly."""
     manifest = json.loads((assembly_dir / f"{stack}.assets.json").read_text())
@@ -204,123 +155,205 @@ def asset_sources(assembly_dir: Path, stack: str, account: str, region: str) -> 
     return urls
 
 
-def check_deployed(deployed: DeployedEndpoint, assembly_dir: Path, s3: Any, assets: Mapping[str, Path]) -> list[str]:
-    """Compare what the emulator holds with what the template declares.
-
-    Literal template values must match exactly; intrinsic functions (``Fn::Join`` of the region's
-    ECR account for the image, ``Fn::Sub`` of the asset bucket) are checked by shape instead. The
-    model data must be one of the stack's file assets (``assets``: URL → assembly file) and the
-    object in S3 must hold that file's bytes.
+def compare_with_template(
+    stack: str, assembly_dir: Path, clients: Mapping[str, Any], *, account: str, region: str
+) -> list[Any]:
+    """Compare every SageMaker resource of a deployed stack with its template, field by field.
 
     Returns:
-        Human-readable lines describing what was checked.
-
-    Raises:
-        DemoFailure: On the first mismatch.
+        One :class:`rehearsal.template_check.ResourceComparison` per Model, EndpointConfig and Endpoint.
     """
-    lines = []
-    declared_configs = _template_resources(assembly_dir, deployed.stack, "AWS::SageMaker::EndpointConfig")
-    declared_variants = {
-        pv["VariantName"]: pv for props in declared_configs for pv in props.get("ProductionVariants", [])
+    from rehearsal.template_check import SAGEMAKER_TYPES, TemplateResolver, Unresolved, compare_resource
+
+    template = json.loads((assembly_dir / f"{stack}.template.json").read_text())
+    summaries = clients["cloudformation"].list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    physical = {s["LogicalResourceId"]: s.get("PhysicalResourceId", "") for s in summaries}
+    types = {s["LogicalResourceId"]: s["ResourceType"] for s in summaries}
+
+    def attribute(logical: str, name: str, physical_id: str) -> Any:
+        if types.get(logical) == "AWS::IAM::Role" and name == "Arn":
+            return clients["iam"].get_role(RoleName=physical_id.rsplit("/", 1)[-1])["Role"]["Arn"]
+        return Unresolved({"Fn::GetAtt": [logical, name]})
+
+    resolver = TemplateResolver(template, physical, region=region, account=account, attribute=attribute)
+    describe = {
+        "Model": lambda n: clients["sagemaker"].describe_model(ModelName=n),
+        "EndpointConfig": lambda n: clients["sagemaker"].describe_endpoint_config(EndpointConfigName=n),
+        "Endpoint": lambda n: clients["sagemaker"].describe_endpoint(EndpointName=n),
     }
-    for pv in deployed.config["ProductionVariants"]:
-        declared = declared_variants.get(pv["VariantName"])
-        if declared is None:
-            raise DemoFailure(f"variant {pv['VariantName']} is not in the template")
-        for key in ("InstanceType", "InitialInstanceCount", "InitialVariantWeight"):
-            want = declared.get(key)
-            if isinstance(want, str | int | float) and pv.get(key) != want and float(pv.get(key, -1)) != float(want):
-                raise DemoFailure(f"variant {pv['VariantName']}: {key} is {pv.get(key)!r}, template says {want!r}")
-        lines.append(
-            f"variant {pv['VariantName']}: {pv.get('InitialInstanceCount')} x {pv.get('InstanceType')}, "
-            f"weight {pv.get('InitialVariantWeight')}"
-        )
-    declared_models = _template_resources(assembly_dir, deployed.stack, "AWS::SageMaker::Model")
+    comparisons = []
+    for rtype in SAGEMAKER_TYPES:
+        kind = SAGEMAKER_TYPES[rtype][0]
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] != rtype:
+                continue
+            if logical_id not in physical:
+                raise DemoFailure(f"{kind} {logical_id} of the template was not created in the emulator")
+            name = physical[logical_id].rsplit("/", 1)[-1]
+            described = describe[kind](name)
+            comparisons.append(
+                compare_resource(kind, logical_id, name, resource.get("Properties", {}), described, resolver)
+            )
+    return comparisons
+
+
+def check_model_data(deployed: DeployedEndpoint, s3: Any, assets: Mapping[str, Path]) -> list[tuple[str, str, Path]]:
+    """Check that every Model's ``ModelDataUrl`` is one of the stack's file assets, with its bytes.
+
+    Returns:
+        ``(model name, sha256, assembly file)`` per model.
+    """
+    checked = []
     for name, model in deployed.models.items():
         container = model.get("PrimaryContainer") or model["Containers"][0]
-        image = container.get("Image", "")
-        if ".dkr.ecr." not in image or ":" not in image.rsplit("/", 1)[-1]:
-            raise DemoFailure(f"model {name}: image {image!r} is not an ECR image with a tag")
-        env = container.get("Environment") or {}
-        declared_envs = [
-            (m.get("PrimaryContainer") or {}).get("Environment") or {} for m in declared_models
-        ]
-        literal_envs = [{k: v for k, v in e.items() if isinstance(v, str)} for e in declared_envs]
-        if not any(all(env.get(k) == v for k, v in lit.items()) for lit in literal_envs):
-            raise DemoFailure(f"model {name}: environment {env} does not match the template's {declared_envs}")
         url = container.get("ModelDataUrl", "")
-        if not url.startswith("s3://"):
-            raise DemoFailure(f"model {name}: ModelDataUrl {url!r} is not an S3 URL")
         source = assets.get(url)
         if source is None:
-            raise DemoFailure(f"model {name}: ModelDataUrl {url} is none of the stack's assets {sorted(assets)}")
+            raise DemoFailure(f"model {name}: ModelDataUrl {url!r} is none of the stack's assets {sorted(assets)}")
         bucket, key = url[len("s3://") :].split("/", 1)
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        local_sha = hashlib.sha256(source.read_bytes()).hexdigest()
-        if hashlib.sha256(body).hexdigest() != local_sha:
+        remote = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        import hashlib
+
+        local_sha = sha256_of(source)
+        if hashlib.sha256(remote).hexdigest() != local_sha:
             raise DemoFailure(f"model {name}: {url} differs from the asset file {source}")
-        lines.append(f"model {name}: image {image}")
-        lines.append(f"  env {json.dumps(env, sort_keys=True)}")
-        lines.append(f"  data {url}")
-        lines.append(f"       {len(body) / 1e6:.1f} MB, sha256 {local_sha[:12]}… = assembly file {source.name}")
+        checked.append((name, local_sha, source))
     status = deployed.endpoint["EndpointStatus"]
     if status != "InService":
         raise DemoFailure(f"endpoint {deployed.endpoint_name} is {status}, not InService")
-    lines.insert(0, f"endpoint {deployed.endpoint_name}: {status} (config {deployed.endpoint['EndpointConfigName']})")
-    return lines
+    return checked
+
+
+# ---------------------------------------------------------------------------------- preflight
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """The demo's checked command line.
+
+    Attributes:
+        model: The reference passed to the app (``-c model=``): an example name, or a spec file's
+            absolute path.
+        spec: The resolved ``ModelSpec``.
+        keep: Leave everything running until a stop signal.
+        port: The data plane's port (0: a free one).
+        requests: ``invoke_endpoint`` calls.
+    """
+
+    model: str
+    spec: Any
+    keep: bool
+    port: int
+    requests: int
+
+
+def _parser() -> Parser:
+    parser = Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--model",
+        default="bert-tiny",
+        help="a built-in example name or the path of a model spec .toml file (default: bert-tiny)",
+    )
+    parser.add_argument("--keep", action="store_true", help="leave everything running until Ctrl-C or SIGTERM")
+    parser.add_argument("--port", type=port, default=0, help="data plane port (default: a free port)")
+    parser.add_argument(
+        "--requests", type=count(MAX_REQUESTS), default=3, help=f"invoke_endpoint calls, 1-{MAX_REQUESTS} (default: 3)"
+    )
+    return parser
+
+
+def preflight(argv: Sequence[str] | None) -> DemoOptions:
+    """Check every flag and prerequisite before anything starts.
+
+    Raises:
+        UserError: The first flag or prerequisite that is wrong, with its fix.
+    """
+    from model_build.examples import EXAMPLES
+    from model_build.spec_file import resolve_model
+    from rehearsal.cdk_cli import PROJECT_ROOT, cdk_binary
+    from triton_runtime import server as triton
+
+    args = _parser().parse_args(argv)
+    try:
+        spec = resolve_model(args.model)
+    except UserError as error:
+        raise UserError(f"--model: {error}") from None
+    # The app runs in the project root: a spec file is passed by absolute path.
+    reference = args.model if args.model in EXAMPLES else str(Path(args.model).expanduser().resolve())
+    check_port_free("--port", args.port)
+    problems = []
+    if not cdk_binary().is_file():
+        problems.append(f"the CDK CLI is not installed ({cdk_binary()} is missing); run `make setup`")
+    if not (PROJECT_ROOT / "app.py").is_file():
+        problems.append(f"the CDK app {PROJECT_ROOT / 'app.py'} is missing; run the demo from a full checkout")
+    try:
+        installation = triton.locate()
+    except triton.TritonNotInstalledError as error:
+        problems.append(str(error))
+    else:
+        if triton.loopback_only_enabled():
+            try:
+                triton.build_loopback_shim(installation.home)
+            except triton.LoopbackShimError as error:
+                problems.append(str(error))
+    if problems:
+        raise UserError("; ".join(problems))
+    return DemoOptions(model=reference, spec=spec, keep=args.keep, port=args.port, requests=args.requests)
 
 
 # --------------------------------------------------------------------------------------- main
 
 
-def run(
-    *, model: str = "bert-tiny", keep: bool = False, port: int = 0, requests: int = 3, out: Any = None
-) -> int:
+def run(options: DemoOptions, *, out: Any = None) -> int:
     """Run the demo; returns the process exit status (0 when every check passed).
 
+    A stop signal (SIGINT, SIGTERM, SIGHUP) at any point tears everything down and returns
+    ``128 + signum``.
+
     Args:
-        model: The ``model_build.examples`` name the app deploys (CDK context ``model``); the torch
-            reference is that example's source model.
-        keep: Leave the emulator and data plane running until Ctrl-C, for poking by hand.
-        port: The data plane's port. Defaults to a free one.
-        requests: How many ``invoke_endpoint`` calls to make.
+        options: The checked command line (:func:`preflight`).
         out: Where to print. Defaults to stdout.
     """
     import boto3
 
-    from model_build.examples import get_example
     from rehearsal.cdk_cli import PROJECT_ROOT, CdkCli
     from rehearsal.data_plane import LocalDataPlane
     from rehearsal.moto_server import MotoServer
 
     steps = Steps(total=9, out=out)
     say = steps.say
-    spec = get_example(model)
+    spec = options.spec
+    label = spec.name if options.model == spec.name else f"{spec.name} ({options.model})"
     with contextlib.ExitStack() as stack:
+        guard = stack.enter_context(stop_on_signals(notice=say))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rehearsal-demo-")))
-        with steps.step("Start the AWS emulator (moto server)"):
-            moto = stack.enter_context(MotoServer(log_path=work / "moto.log"))
-            say(f"control plane {moto.endpoint_url} (account {moto.account_id}, {moto.region}); log {moto.log_path}")
-        clients = {name: boto3.client(name, **moto.boto3_kwargs()) for name in ("sagemaker", "s3", "cloudformation")}
-
-        # Its own cloud assembly directory: other runs (and people) may synth cdk.out meanwhile.
-        assembly = work / "cdk.out"
-        cdk = CdkCli(moto.subprocess_env(), app_dir=PROJECT_ROOT, output_dir=assembly)
-        context = ("--context", f"model={model}")
         deployed_stacks: tuple[str, ...] = ()
+        cdk: CdkCli | None = None
+        clients: dict[str, Any] = {}
         try:
-            with steps.step(f"cdk synth: build {model} (torch → ONNX → Triton repository → model.tar.gz)"):
+            with steps.step("Start the AWS emulator (moto server)"):
+                moto = stack.enter_context(MotoServer(log_path=work / "moto.log"))
+                say(f"control plane {moto.endpoint_url} (account {moto.account_id}, {moto.region})")
+            clients = {
+                name: boto3.client(name, **moto.boto3_kwargs())
+                for name in ("sagemaker", "s3", "cloudformation", "iam")
+            }
+            # Its own cloud assembly directory: other runs (and people) may synth cdk.out meanwhile.
+            assembly = work / "cdk.out"
+            cdk = CdkCli(moto.subprocess_env(), app_dir=PROJECT_ROOT, output_dir=assembly)
+            context = ("--context", f"model={options.model}")
+
+            with steps.step(f"cdk synth: build {label} (source → ONNX → Triton repository → model.tar.gz)"):
                 result = cdk.synth(extra_args=context)
-                say(f"cloud assembly {assembly}: {', '.join(cdk.stack_names())}")
-                # The app's warnings (construct annotations), without the CLI's Node.js notices.
-                for line in result.output.splitlines():
-                    if _ANNOTATION_RE.match(line):
-                        say(f"| {line.rstrip()}")
+                say(f"stacks: {', '.join(cdk.stack_names())}")
+                for line in _annotations(result.output):
+                    say(f"| {line}")
 
             with steps.step("cdk bootstrap + cdk deploy into the emulator"):
-                result = cdk.bootstrap(f"aws://{moto.account_id}/{moto.region}")
+                # Both read the assembly synthesized above: nothing is synthesized again, and
+                # nothing is written to the project's cdk.out.
+                result = cdk.bootstrap(f"aws://{moto.account_id}/{moto.region}", from_assembly=True)
                 say(f"bootstrap {result.duration_s:.1f} s")
-                # The assembly synthesized in step 2: the templates checked below are the ones deployed.
                 deploy = cdk.deploy(from_assembly=True)
                 deployed_stacks = deploy.stacks
                 say(f"deploy {deploy.result.duration_s:.1f} s: {', '.join(deploy.stacks)}")
@@ -328,14 +361,11 @@ def run(
                     for key, value in outputs.items():
                         say(f"output {stack_name}.{key} = {value}")
 
-            with steps.step("Check the deployed resources with boto3"):
+            with steps.step("Compare what was deployed with the template, field by field"):
                 endpoints = find_endpoints(clients["sagemaker"], clients["cloudformation"], deploy.stacks)
                 if not endpoints:
                     raise DemoFailure(f"no AWS::SageMaker::Endpoint in {deploy.stacks}")
-                for deployed in endpoints:
-                    assets = asset_sources(assembly, deployed.stack, moto.account_id, moto.region)
-                    for line in check_deployed(deployed, assembly, clients["s3"], assets):
-                        say(line)
+                archive_sha = _check_deployment(endpoints, deploy.stacks, assembly, clients, moto, say)
 
             with steps.step("What the emulator skipped"):
                 if not cdk.skipped:
@@ -350,10 +380,21 @@ def run(
                     raise DemoFailure("cdk diff found differences right after deploy:\n" + diff.result.output[-3000:])
 
             with steps.step("Start the local SageMaker runtime data plane"):
-                plane = stack.enter_context(LocalDataPlane(moto.endpoint_url, port=port, work_dir=work / "data-plane"))
+                plane = stack.enter_context(
+                    LocalDataPlane(moto.endpoint_url, port=options.port, work_dir=work / "data-plane")
+                )
                 say(f"runtime {plane.endpoint_url} (real Triton starts on the first request)")
 
-            with steps.step(f"invoke_endpoint x {requests} with boto3, compared with torch"):
+            with steps.step(f"invoke_endpoint x {options.requests} with boto3, compared with the model's source"):
+                manifest = find_build_manifest(archive_sha, build_cache_dir(PROJECT_ROOT))
+                if manifest is None:
+                    raise DemoFailure(
+                        f"no build manifest in {build_cache_dir(PROJECT_ROOT)} for the deployed archive "
+                        f"(sha256 {archive_sha[:12]}…); was the cache cleared during the demo? Run it again."
+                    )
+                reference = ModelReference(spec, manifest)
+                inputs = ", ".join(f"{i['name']} {i['dtype']}{i['dims']}" for i in manifest["inputs"])
+                say(f"inputs from the build manifest: {inputs}; reference: {reference.kind} on the source")
                 runtime = boto3.client(
                     "sagemaker-runtime",
                     endpoint_url=plane.endpoint_url,
@@ -361,84 +402,164 @@ def run(
                     aws_access_key_id="testing",
                     aws_secret_access_key="testing",
                 )
-                _invoke_and_compare(runtime, spec, endpoints[0].endpoint_name, requests, say)
+                invoke_and_compare(runtime, reference, endpoints[0].endpoint_name, options.requests, say)
                 for backend in plane.describe_backends():
-                    say(f"backend {backend['endpoint']}/{backend['variant']}: {backend['invocations']} calls, "
-                        f"Triton {backend['triton_url']}")
+                    say(
+                        f"backend {backend['endpoint']}/{backend['variant']}: {backend['invocations']} calls, "
+                        f"Triton {backend['triton_url']}"
+                    )
 
-            if keep:
-                _wait_for_user(moto.endpoint_url, plane.endpoint_url, endpoints[0].endpoint_name, say)
+            if options.keep:
+                _wait_for_signal(moto.endpoint_url, plane.endpoint_url, endpoints[0].endpoint_name, say)
+        except Stopped as stopped:
+            status = stopped.exit_status
+            say(f"{signal.Signals(stopped.signum).name}: tearing down")
+        else:
+            status = 0
         finally:
+            guard.stopping = True  # from here on a signal only prints a note: the teardown finishes
             with steps.step("Tear down (cdk destroy, stop servers)"):
-                if deployed_stacks:
+                if deployed_stacks and cdk is not None:
                     destroyed = cdk.destroy(*deployed_stacks, from_assembly=True)
                     say(f"cdk destroy {destroyed.duration_s:.1f} s")
-                    left = [s["StackName"] for s in clients["cloudformation"].describe_stacks()["Stacks"]
-                            if s["StackName"] in deployed_stacks]
+                    left = [
+                        s["StackName"]
+                        for s in clients["cloudformation"].describe_stacks()["Stacks"]
+                        if s["StackName"] in deployed_stacks
+                    ]
                     if left:
                         raise DemoFailure(f"stacks still present after destroy: {left}")
-                    say("endpoints left: " + str([e["EndpointName"] for e in clients["sagemaker"].list_endpoints()["Endpoints"]]))
-                stack.close()  # data plane (and its Triton servers), then moto
+                    endpoints_left = [e["EndpointName"] for e in clients["sagemaker"].list_endpoints()["Endpoints"]]
+                    say(f"endpoints left: {endpoints_left}")
+                stack.close()  # data plane (and its Triton servers), then moto, then the work folder
             steps.summary()
-    return 0
+    return status
 
 
-def _invoke_and_compare(runtime: Any, spec: Any, endpoint_name: str, requests: int, say: Any) -> None:
-    seq = int(spec.source.sequence_length)
-    tol = spec.tolerance
+def _annotations(output: str) -> list[str]:
+    """Return the app's warnings and errors (construct annotations), without the CLI's Node.js notices."""
+    import re
+
+    pattern = re.compile(r"^(\[?(WARNING|Warning|ERROR|Error)\b|\s{3}\S|Acknowledge with)")
+    return [line.rstrip() for line in output.splitlines() if pattern.match(line)]
+
+
+def _check_deployment(
+    endpoints: list[DeployedEndpoint], stacks: Sequence[str], assembly: Path, clients: Mapping[str, Any], moto: Any, say: Any
+) -> str:
+    """Print the field-by-field comparison, the model data check and the SDK v3 read; return the archive's sha256."""
+    from rehearsal.template_check import sdk_v3_endpoint_get
+
+    critical = []
+    for stack_name in stacks:
+        for comparison in compare_with_template(
+            stack_name, assembly, clients, account=moto.account_id, region=moto.region
+        ):
+            say(comparison.summary())
+            for difference in comparison.differences:
+                say(f"  ≠ {difference}")
+                if difference.critical and not difference.known:
+                    critical.append(difference)
+    if critical:
+        raise DemoFailure(
+            "the emulator holds values the data plane depends on that differ from the template: "
+            + "; ".join(str(d) for d in critical)
+        )
+    archive_sha = ""
+    for deployed in endpoints:
+        assets = asset_sources(assembly, deployed.stack, moto.account_id, moto.region)
+        for name, sha, source in check_model_data(deployed, clients["s3"], assets):
+            say(f"model data of {name}: sha256 {sha[:12]}… = assembly file {source.name}")
+            archive_sha = archive_sha or sha
+    name = endpoints[0].endpoint_name
+    error = sdk_v3_endpoint_get(name, endpoint_url=moto.endpoint_url, region=moto.region)
+    if error is None:
+        say(f"SageMaker SDK v3 Endpoint.get({name!r}): read it")
+    else:
+        say(f"SageMaker SDK v3 Endpoint.get({name!r}) fails (known emulator difference: moto's DataCaptureConfig {{}}):")
+        say(f"  {error[:400]}")
+    return archive_sha
+
+
+def invoke_and_compare(runtime: Any, reference: ModelReference, endpoint_name: str, requests: int, say: Any) -> float:
+    """Call the endpoint ``requests`` times (1, 2, 3 … rows) and compare each answer with the source.
+
+    Returns:
+        The largest absolute difference seen.
+
+    Raises:
+        DemoFailure: An answer differs beyond the spec's tolerance, or misses an output.
+    """
     worst = 0.0
-    say(f"{'req':>3} {'rows':>4} {'tokens':>10}  {'variant':<10} {'ms':>7}  {'prediction (logits)':<34} {'torch':<34} {'max |Δ|':>8}")
+    first_output = reference.output_names[0]
+    say(f"{'req':>3} {'rows':>4}  {'variant':<10} {'ms':>7}  {'endpoint ' + first_output:<34} {reference.kind:<34} {'max |Δ|':>8}")
     for i in range(requests):
-        inputs = tokenized_inputs(batch_size=i + 1, sequence_length=seq, seed=1000 + i)
+        inputs = reference.inputs(batch_size=i + 1, seed=1000 + i)
         started = time.monotonic()
         response = runtime.invoke_endpoint(
             EndpointName=endpoint_name, ContentType="application/json", Body=kserve_request(inputs)
         )
         elapsed_ms = (time.monotonic() - started) * 1000
-        got = next(iter(kserve_outputs(response["Body"].read()).values()))
-        want = torch_reference(spec, inputs)
-        diff = float(np.max(np.abs(got - want)))
-        worst = max(worst, diff)
-        tokens = ",".join(str(int(n)) for n in inputs["attention_mask"].sum(axis=1))
-        first = f"{i:>3} {got.shape[0]:>4} {tokens[:10]:>10}  {response['InvokedProductionVariant']:<10} {elapsed_ms:7.1f}"
-        for row in range(got.shape[0]):
-            pred = f"{int(np.argmax(got[row]))} {np.array2string(got[row], precision=5)}"
-            ref = f"{int(np.argmax(want[row]))} {np.array2string(want[row], precision=5)}"
-            lead = first if row == 0 else " " * len(first)  # later rows of the same request line up
-            say(f"{lead}  {pred:<34} {ref:<34} {float(np.max(np.abs(got[row] - want[row]))):8.1e}")
-        if not np.allclose(got, want, atol=tol.atol, rtol=tol.rtol):
-            raise DemoFailure(
-                f"request {i}: endpoint and torch differ by {diff:.3e} (tolerance atol={tol.atol}, rtol={tol.rtol})"
-            )
-    say(f"max |endpoint - torch| = {worst:.2e} (tolerance atol={tol.atol}, rtol={tol.rtol}): OK")
+        got_all = kserve_outputs(response["Body"].read())
+        want_all = reference.outputs(inputs)
+        lead = f"{i:>3} {i + 1:>4}  {response['InvokedProductionVariant']:<10} {elapsed_ms:7.1f}"
+        for name in reference.output_names:
+            if name not in got_all:
+                raise DemoFailure(f"request {i}: the endpoint's answer has no output {name!r} (it has {sorted(got_all)})")
+            got, want = got_all[name].astype(np.float64), want_all[name]
+            if got.shape != want.shape:
+                raise DemoFailure(f"request {i}: output {name} has shape {got.shape}, the source gives {want.shape}")
+            diff = float(np.max(np.abs(got - want))) if got.size else 0.0
+            worst = max(worst, diff)
+            if name == first_output:
+                for row in range(got.shape[0]):
+                    shown = lead if row == 0 else " " * len(lead)  # later rows of the same request line up
+                    say(f"{shown}  {_row(got[row]):<34} {_row(want[row]):<34} {float(np.max(np.abs(got[row] - want[row]))):8.1e}")
+            atol, rtol = reference.tolerance(name)
+            if not np.allclose(got, want, atol=atol, rtol=rtol):
+                raise DemoFailure(
+                    f"request {i}: output {name} of the endpoint and {reference.kind} differ by {diff:.3e} "
+                    f"(tolerance atol={atol}, rtol={rtol})"
+                )
+    atol, rtol = reference.tolerance(first_output)
+    say(f"max |endpoint - {reference.kind}| = {worst:.2e} (tolerance atol={atol}, rtol={rtol}): OK")
+    return worst
 
 
-def _wait_for_user(moto_url: str, runtime_url: str, endpoint_name: str, say: Any) -> None:
+def _row(values: np.ndarray) -> str:
+    flat = values.reshape(-1)
+    if flat.size <= 4:
+        shown = np.array2string(flat, precision=5)
+    else:
+        shown = f"[{', '.join(f'{v:.4f}' for v in flat[:3])}, … {flat.size} values]"
+    return f"{int(np.argmax(flat))} {shown}" if flat.size > 1 else shown
+
+
+def _wait_for_signal(moto_url: str, runtime_url: str, endpoint_name: str, say: Any) -> None:
     say("")
-    say("--keep: everything stays up until Ctrl-C. Try:")
+    say(f"--keep: everything stays up until Ctrl-C, or `kill {os.getpid()}` (SIGTERM). Try:")
     say(f"  export AWS_ENDPOINT_URL={moto_url} AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={runtime_url}")
     say("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1")
     say(f"  aws sagemaker describe-endpoint --endpoint-name {endpoint_name}")
-    with contextlib.suppress(KeyboardInterrupt):
-        while True:
-            time.sleep(3600)
+    while True:
+        signal.pause()  # a stop signal raises Stopped here
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run the demo; exit status 1 (with the reason) when a check fails."""
-    parser = argparse.ArgumentParser(prog="python -m rehearsal.demo", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--model", default="bert-tiny", help="model_build example to deploy (default: bert-tiny)")
-    parser.add_argument("--keep", action="store_true", help="leave everything running until Ctrl-C")
-    parser.add_argument("--port", type=int, default=0, help="data plane port (default: a free port)")
-    parser.add_argument("--requests", type=int, default=3, help="invoke_endpoint calls (default: 3)")
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check every flag, then run the demo; exit status 1 (with the reason) when a check fails."""
+    options = preflight(argv)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:
-        return run(model=args.model, keep=args.keep, port=args.port, requests=args.requests)
+        return run(options)
     except DemoFailure as exc:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
 
 
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Run :func:`main` with bad input reported in one line (exit status 2), no traceback."""
+    return run_cli(main, argv, prog=PROG)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())

@@ -1,39 +1,190 @@
-"""rehearsal.demo: `make demo` end to end, so it cannot rot (real moto, CDK CLI, Triton, torch)."""
+"""rehearsal.demo: `make demo` end to end, so it cannot rot (real moto, CDK CLI, Triton, torch).
+
+One full deploy (the slow test) covers the whole path: the field-by-field comparison with the
+template and its known emulator differences, the SDK v3 read, the invocations compared with the
+source, ``--keep`` with every socket on loopback, and the teardown on a signal of a demo started in
+the background. The stop tests interrupt a demo early, so they cost seconds, not a deploy.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 
 from rehearsal.cdk_cli import PROJECT_ROOT
 from rehearsal.demo import PAD_ID, kserve_outputs, kserve_request, tokenized_inputs
 
+needs_app = pytest.mark.skipif(not (PROJECT_ROOT / "app.py").is_file(), reason="the CDK app (app.py) is not there yet")
+STRAY_PREFIXES = ("moto-server-", "tritonserver-", "rehearsal-demo-", "local-data-plane-")
+
+
+class DemoProcess:
+    """``python -m rehearsal.demo`` in a subprocess, its output collected line by line."""
+
+    def __init__(self, args: list[str], tmp: Path, *, ignore_sigint: bool = False) -> None:
+        def preexec() -> None:
+            if ignore_sigint:
+                # What `python -m rehearsal.demo --keep &` in a script gets: SIGINT ignored.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rehearsal.demo", *args],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # its own process group, as a shell gives a job
+            preexec_fn=preexec,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the demo exited ({self.proc.returncode}) before {what}:\n{self.output[-6000:]}")
+            time.sleep(0.2)
+        raise AssertionError(f"no {what} within {timeout_s} s:\n{self.output[-6000:]}")
+
+    def tree(self) -> list[psutil.Process]:
+        try:
+            demo = psutil.Process(self.proc.pid)
+            return [demo, *demo.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def finish(self, timeout_s: float) -> int:
+        code = self.proc.wait(timeout=timeout_s)
+        self._reader.join(timeout=10)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            for p in self.tree():
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            self.proc.wait()
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []
+
+
+def stray_files(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith(STRAY_PREFIXES))
+
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (PROJECT_ROOT / "app.py").is_file(), reason="the CDK app (app.py) is not there yet")
-def test_demo_runs_end_to_end_and_tears_everything_down() -> None:
-    # WHEN the demo runs as `make demo` runs it
-    proc = subprocess.run(
-        [sys.executable, "-m", "rehearsal.demo", "--requests", "2"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    output = proc.stdout + proc.stderr
-    # THEN it succeeds, and each promised step shows in its output
-    assert proc.returncode == 0, output[-6000:]
-    assert "stacks with differences: 0" in output
-    assert "AWS::ApplicationAutoScaling::ScalableTarget" in output  # what moto skipped is printed
-    assert "max |endpoint - torch|" in output and ": OK" in output
-    assert "endpoints left: []" in output
-    assert "total" in output.split("Timings")[-1]
+@needs_app
+def test_demo_kept_in_the_background_listens_on_loopback_only_and_sigint_tears_it_all_down(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    # GIVEN `make demo` with --keep, started in the background from a script (SIGINT ignored)
+    demo = DemoProcess(["--requests", "2", "--keep"], tmp, ignore_sigint=True)
+    try:
+        # WHEN it has deployed, invoked, and waits
+        demo.wait_for(lambda: "everything stays up" in demo.output, 900, "--keep message")
+        output = demo.output
+        # THEN each promised step showed in its output
+        assert "stacks with differences: 0" in output
+        assert "AWS::ApplicationAutoScaling::ScalableTarget" in output  # what moto skipped is printed
+        assert "max |endpoint - torch|" in output and ": OK" in output
+        # THEN the field-by-field comparison named the emulator's differences, not passed over them
+        assert "≠ EnableNetworkIsolation: template true, emulator false (known emulator difference" in output
+        assert "≠ DataCaptureConfig: template (not set), emulator {} (known emulator difference" in output
+        assert "UNEXPECTED" not in output
+        assert "SageMaker SDK v3 Endpoint.get(" in output and "data_capture_config" in output
+        # THEN what the rehearsal started (the emulator, the data plane, Triton) listens on loopback only
+        tree = demo.tree()
+        names = {p.name() for p in tree}
+        assert "tritonserver" in names and any("moto.server" in " ".join(_cmdline(p)) for p in tree)
+        listening = [
+            (p.name(), c.laddr.ip, c.laddr.port)
+            for p in tree
+            for c in p.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        ]
+        assert len(listening) >= 1 + 1 + 3, listening  # data plane, moto, Triton (SageMaker, HTTP, metrics)
+        assert {ip for _, ip, _ in listening} <= {"127.0.0.1", "::1"}, listening
+        # WHEN it gets SIGINT (kill -INT), which it inherited ignored
+        demo.proc.send_signal(signal.SIGINT)
+        code = demo.finish(300)
+        # THEN it tears down: cdk destroy ran, nothing is left running, no server log is left behind
+        assert code == 128 + signal.SIGINT, demo.output[-6000:]
+        assert "SIGINT: tearing down" in demo.output
+        assert "endpoints left: []" in demo.output
+        assert "total" in demo.output.split("Timings")[-1]
+        _, alive = psutil.wait_procs(tree, timeout=30)
+        assert alive == [], alive
+        assert stray_files(tmp) == []
+    finally:
+        demo.kill()
+
+
+@pytest.mark.slow
+@needs_app
+@pytest.mark.parametrize(
+    ("signum", "to_group"),
+    [(signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["sigterm-to-the-demo", "ctrl-c-to-its-process-group"],
+)
+def test_demo_stopped_while_synthesizing_stops_the_cli_and_the_emulator(tmp_path: Path, signum: int, to_group: bool) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    # GIVEN a demo whose `cdk synth` is running (the emulator is up)
+    demo = DemoProcess(["--requests", "1"], tmp)
+    try:
+        demo.wait_for(lambda: any("app.py" in " ".join(_cmdline(p)) for p in demo.tree()), 120, "the app under cdk synth")
+        tree = demo.tree()
+        assert any("moto.server" in " ".join(_cmdline(p)) for p in tree)
+        # WHEN it gets SIGTERM, or a terminal's Ctrl-C (SIGINT to the foreground process group)
+        if to_group:
+            os.killpg(demo.proc.pid, signum)
+        else:
+            demo.proc.send_signal(signum)
+        code = demo.finish(120)
+        # THEN it says so, exits 128 + the signal, and leaves no process (CLI, app, emulator) or log behind
+        assert code == 128 + signum, demo.output[-4000:]
+        assert f"stopped by {signal.Signals(signum).name}" in demo.output
+        _, alive = psutil.wait_procs(tree, timeout=30)
+        assert alive == [], [(p.pid, p.name()) for p in alive]
+        assert stray_files(tmp) == []
+    finally:
+        demo.kill()
+
+
+# --------------------------------------------------------------------------------- pure helpers
 
 
 def test_tokenized_inputs_look_like_a_tokenizers_output() -> None:
@@ -55,3 +206,33 @@ def test_kserve_round_trip_shapes() -> None:
     }
     out = kserve_outputs(b'{"outputs":[{"name":"logits","datatype":"FP32","shape":[2,2],"data":[1,2,3,4]}]}')
     np.testing.assert_array_equal(out["logits"], [[1, 2], [3, 4]])
+
+
+def _model_reference(relu_onnx: Callable[[Path], Path], tmp_path: Path) -> Any:
+    from model_build.sources import OnnxFile
+    from model_build.spec import ModelSpec
+    from rehearsal.reference import ModelReference
+
+    onnx = relu_onnx(tmp_path / "relu.onnx")
+    spec = ModelSpec(name="relu", source=OnnxFile(onnx))
+    manifest = {
+        "inputs": [{"name": "x", "dtype": "FP32", "dims": [4]}],
+        "outputs": [{"name": "y", "dtype": "FP32", "dims": [4]}],
+    }
+    return ModelReference(spec, manifest)
+
+
+def test_model_reference_of_an_onnx_source_runs_onnx_runtime_on_inputs_from_the_tensor_specs(
+    relu_onnx: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    # GIVEN an ONNX source (y = relu(x)) and its manifest's tensor specs
+    reference = _model_reference(relu_onnx, tmp_path)
+    # WHEN inputs are made and the reference answers them
+    inputs = reference.inputs(batch_size=3, seed=1)
+    outputs = reference.outputs(inputs)
+    # THEN the inputs follow the specs (batch first), the reference is ONNX Runtime on the file
+    assert reference.kind == "ONNX Runtime" and not reference.is_token_model()
+    assert inputs["x"].shape == (3, 4) and inputs["x"].dtype == np.float32
+    assert (inputs["x"] < 0).any()  # standard normal: relu has something to do
+    np.testing.assert_allclose(outputs["y"], np.maximum(inputs["x"], 0), rtol=0, atol=0)
+    np.testing.assert_array_equal(inputs["x"], reference.inputs(batch_size=3, seed=1)["x"])

@@ -39,6 +39,17 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MotoSer
         yield moto, cdk
 
 
+def test_bootstrap_synthesizes_into_the_output_dir_not_the_projects_cdk_out(deployed: tuple[MotoServer, CdkCli]) -> None:
+    _, cdk = deployed
+    # GIVEN the module's CLI, which has only bootstrapped so far (the fixture)
+    assert [r.args[0] for r in cdk.history] == ["bootstrap"]
+    # THEN the CLI synthesized the app for it into the CLI's own output folder (the bootstrap command
+    # synthesizes the app to list its environments); nothing else writes there before this test
+    assert cdk.assembly_dir != PROJECT_ROOT / "cdk.out"
+    assert (cdk.assembly_dir / "manifest.json").is_file()
+    assert cdk.stack_names() == [STACK]
+
+
 def test_deploy_creates_the_endpoint_and_reports_what_moto_skipped(deployed: tuple[MotoServer, CdkCli]) -> None:
     moto, cdk = deployed
     # WHEN the app is deployed into the emulator
@@ -85,7 +96,8 @@ def test_diff_counts_a_changed_stack(deployed: tuple[MotoServer, CdkCli]) -> Non
 
 def test_failing_command_raises_with_the_output_tail(deployed: tuple[MotoServer, CdkCli]) -> None:
     _, cdk = deployed
-    with pytest.raises(CdkError, match="context key 'model' must be one of"):
+    # The app names the context key and the value it refused.
+    with pytest.raises(CdkError, match=r"(?s)'model'.*no-such-model"):
         cdk.run("synth", "--quiet", "--context", "model=no-such-model")
 
 
