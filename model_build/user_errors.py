@@ -16,10 +16,12 @@ This module lives in ``model_build``, the lowest layer, so every other package c
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 DEBUG_ENV = "TRITON_IAC_DEBUG"
 """Set to 1 to see the traceback of a reported error."""
@@ -82,6 +84,17 @@ def run_cli(
             raise
         print(f"{prog}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+
+
+class UsageErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are :class:`UserError` (one line, exit 2 through :func:`run_cli`).
+
+    Give subcommands the same class: ``add_subparsers(..., parser_class=UsageErrorParser)``.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Raise the usage error instead of printing the usage and exiting."""
+        raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
 def describe_value(value: object) -> str:
