@@ -18,20 +18,15 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import NoReturn
 
-from model_build.user_errors import UserError
+from model_build.user_errors import UsageErrorParser, UserError
 
 #: The signals that stop a rehearsal command (Ctrl-C, ``kill``, a closed terminal).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors are raised as one-line :class:`UserError`."""
-
-    def error(self, message: str) -> NoReturn:
-        """Raise the usage error instead of printing usage and exiting."""
-        raise UserError(f"{message} (see `{self.prog} --help`)")
+#: argparse with one-line usage errors (:class:`model_build.user_errors.UsageErrorParser`).
+Parser = UsageErrorParser
 
 
 def _flag_type(name: str, check: Callable[[str], object], allowed: str) -> Callable[[str], object]:

@@ -795,8 +795,12 @@ def _check_cli(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: ``python -m triton_runtime install --dest .triton``, ``build-shim`` and ``locate``."""
-    parser = argparse.ArgumentParser(prog="python -m triton_runtime", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    from model_build.user_errors import UsageErrorParser
+
+    parser = UsageErrorParser(prog="python -m triton_runtime", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=UsageErrorParser, metavar="{install,build-shim,locate}"
+    )
     install_cmd = commands.add_parser(
         "install", help="unpack the Triton server from the nvidia-pytriton wheel (and build the loopback shim)"
     )
@@ -822,7 +826,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The server is installed; TritonServer says the same again when it starts.
             print(f"warning: {error}", file=sys.stderr)
     else:
-        installation = locate(args.home)
+        try:
+            installation = locate(args.home)
+        except TritonNotInstalledError as error:
+            raise TritonNotInstalledError(f"--home {str(args.home)!r}: {error}" if args.home else str(error)) from None
     print(f"tritonserver: {installation.binary} (python backend stub for Python {installation.stub_python})")
     return 0
 

@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,13 +38,19 @@ def _parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check every flag, then serve until a stop signal; returns the exit status."""
-    from rehearsal.data_plane.service import LocalDataPlane
+    from rehearsal.data_plane.service import LocalDataPlane, check_control_plane_reachable
 
     args = _parser().parse_args(argv)
+    url = urllib.parse.urlparse(args.control_plane_endpoint_url)
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        raise UserError(
+            f"MOTO_URL {args.control_plane_endpoint_url!r} is not the emulator's URL; give it with its scheme, "
+            "like http://localhost:5000 (`python -m rehearsal.demo --keep` prints it)"
+        )
     if args.work_dir is not None and args.work_dir.exists() and not args.work_dir.is_dir():
         raise UserError(f"--work-dir {str(args.work_dir)!r} is a file; give a folder (it is created if missing)")
     check_port_free("--port", args.port, args.host)
-    # Checks the URL's shape and the other arguments; start() checks that the emulator answers first.
+    check_control_plane_reachable(args.control_plane_endpoint_url, label="MOTO_URL")
     plane = LocalDataPlane(
         args.control_plane_endpoint_url,
         host=args.host,

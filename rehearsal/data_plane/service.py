@@ -115,8 +115,14 @@ def check_arguments(
         raise UserError("Invalid LocalDataPlane arguments: " + "; ".join(problems))
 
 
-def check_control_plane_reachable(url: str, timeout_s: float = 5.0) -> None:
-    """Raise ``UserError`` unless something answers HTTP at ``url`` (any status will do)."""
+def check_control_plane_reachable(url: str, timeout_s: float = 5.0, *, label: str = "control plane") -> None:
+    """Raise ``UserError`` unless something answers HTTP at ``url`` (any status will do).
+
+    Args:
+        url: The emulator's URL.
+        timeout_s: How long to wait for an answer.
+        label: What names the URL in the message (a flag or an argument).
+    """
     from model_build.user_errors import UserError
 
     try:
@@ -127,7 +133,7 @@ def check_control_plane_reachable(url: str, timeout_s: float = 5.0) -> None:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UserError(
-            f"control plane {url} does not answer ({reason}); start the emulator first "
+            f"{label} {url} does not answer ({reason}); start the emulator first "
             "(`python -m rehearsal.demo --keep` prints its URL, or use rehearsal.moto_server.MotoServer)"
         ) from None
 
@@ -233,7 +239,7 @@ class LocalDataPlane:
         """
         if self._thread is not None:
             raise RuntimeError("LocalDataPlane is already running")
-        check_control_plane_reachable(self.control_plane_endpoint_url)
+        check_control_plane_reachable(self.control_plane_endpoint_url, label="control_plane_endpoint_url")
         if self._work_dir is None:
             self._work_dir = Path(tempfile.mkdtemp(prefix="local-data-plane-"))
         self._work_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,294 @@
+"""Bad input to the rehearsal's command lines and Python API: one clear message, before anything starts.
+
+Command lines: ``python -m rehearsal.demo``, ``python -m rehearsal.data_plane``, ``python -m
+triton_runtime install/locate``. Python API: ``LocalDataPlane``, ``MotoServer``, ``TritonServer``.
+Each case checks the bar of the issue "errors a user can act on": the message names the flag or
+argument and the value given and says what is allowed or the fix; exit status 2 and no traceback
+for a command line; and no process was started (every flag is checked before any server starts).
+The command lines run in-process through ``run_cli`` (fast); a few run as real subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from model_build.user_errors import UserError
+from rehearsal.cdk_cli import PROJECT_ROOT
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port something is listening on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """An http URL on loopback where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://localhost:{port}"
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    path = tmp_path / "a-file.txt"
+    path.write_text("not a folder\n")
+    return path
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def run_in_process(cli: Callable[[list[str]], int], argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Run a command line's ``cli(argv)``; return its exit status and stderr, checking nothing was started."""
+    before = _children()
+    code = cli(argv)
+    err = capsys.readouterr().err
+    assert _children() <= before, "a process was started for bad input"
+    return code, err
+
+
+def _demo(argv: list[str]) -> int:
+    from rehearsal.demo import cli
+
+    return cli(argv)
+
+
+def _data_plane(argv: list[str]) -> int:
+    from rehearsal.data_plane.cli import cli
+
+    return cli(argv)
+
+
+def _triton(argv: list[str]) -> int:
+    from triton_runtime.server import cli
+
+    return cli(argv)
+
+
+COMMANDS = {"demo": (_demo, "python -m rehearsal.demo"), "data_plane": (_data_plane, "python -m rehearsal.data_plane"),
+            "triton": (_triton, "python -m triton_runtime")}
+
+
+def _bad_spec(tmp_path: Path) -> str:
+    spec = tmp_path / "model.toml"
+    spec.write_text('name = "m"\n[source]\nkind = "onnx"\npath = "missing.onnx"\n')
+    return str(spec)
+
+
+def _onnx_file(tmp_path: Path) -> str:
+    from onnx import TensorProto, helper, save
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
+    path = tmp_path / "model.onnx"
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return str(path)
+
+
+def _wheel_named_wrong(tmp_path: Path) -> str:
+    path = tmp_path / "triton.whl"
+    path.write_bytes(b"PK")
+    return str(path)
+
+
+# (command, argv built from the fixtures, what the one-line message must contain; {busy_port} and
+# {closed_url} stand for the fixtures' values)
+CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
+    # python -m rehearsal.demo
+    ("demo", lambda **f: ["--model", "no-such-model"], ["--model", "no-such-model", "example"]),
+    ("demo", lambda **f: ["--model", "bert-tny"], ["--model", "bert-tny", "did you mean 'bert-tiny'"]),
+    ("demo", lambda **f: ["--model", _onnx_file(f["tmp_path"])], ["--model", "ONNX", "spec"]),
+    ("demo", lambda **f: ["--model", str(f["tmp_path"])], ["--model", "folder"]),
+    ("demo", lambda **f: ["--model", _bad_spec(f["tmp_path"])], ["--model", "model.toml", "missing.onnx"]),
+    ("demo", lambda **f: ["--port", "abc"], ["--port", "'abc'", "0-65535"]),
+    ("demo", lambda **f: ["--port", "-1"], ["--port", "'-1'", "0-65535"]),
+    ("demo", lambda **f: ["--port", str(f["busy_port"])], ["--port", "{busy_port}", "choose another"]),
+    ("demo", lambda **f: ["--requests", "0"], ["--requests", "'0'", "1 to 100"]),
+    ("demo", lambda **f: ["--requests", "1000"], ["--requests", "'1000'", "1 to 100"]),
+    ("demo", lambda **f: ["--requests", "two"], ["--requests", "'two'"]),
+    ("demo", lambda **f: ["--keeep"], ["unrecognized arguments: --keeep", "--help"]),
+    # python -m rehearsal.data_plane MOTO_URL
+    ("data_plane", lambda **f: [], ["MOTO_URL", "required"]),
+    ("data_plane", lambda **f: ["localhost:5000"], ["MOTO_URL", "'localhost:5000'", "http://localhost:5000"]),
+    ("data_plane", lambda **f: [f["closed_url"]], ["MOTO_URL {closed_url}", "does not answer", "start the emulator"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--port", "70000"], ["--port", "'70000'", "0-65535"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--port", str(f["busy_port"])], ["--port", "choose another"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--host", "0.0.0.0"], ["--host", "'0.0.0.0'", "loopback"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--refresh-interval", "0"], ["--refresh-interval", "'0'", "> 0"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--refresh-interval", "nan"], ["--refresh-interval", "'nan'"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--work-dir", str(f["a_file"])], ["--work-dir", "a-file.txt", "folder"]),
+    # python -m triton_runtime install / locate
+    ("triton", lambda **f: [], ["{install,build-shim,locate}", "required"]),
+    ("triton", lambda **f: ["install", "--wheel", str(f["tmp_path"] / "nope.whl")], ["--wheel", "nope.whl", "pip download"]),
+    ("triton", lambda **f: ["install", "--wheel", _wheel_named_wrong(f["tmp_path"])], ["--wheel", "triton.whl", "nvidia_pytriton-0.7.0-*.whl"]),
+    ("triton", lambda **f: ["install", "--dest", str(f["a_file"])], ["--dest", "a-file.txt", "folder"]),
+    ("triton", lambda **f: ["locate", "--home", str(f["tmp_path"] / "nowhere")], ["--home", "nowhere", "make setup"]),
+    ("triton", lambda **f: ["locate", "--home", str(f["tmp_path"])], ["--home", "No Triton server found", "make setup"]),
+    ("triton", lambda **f: ["instal"], ["invalid choice: 'instal'"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "make_argv", "expected"),
+    CLI_CASES,
+    ids=[f"{c}:{i}" for i, (c, _, _) in enumerate(CLI_CASES)],
+)
+def test_command_line_bad_input_is_one_line_naming_the_flag_exit_2_before_anything_starts(
+    command: str,
+    make_argv: Callable[..., list[str]],
+    expected: list[str],
+    tmp_path: Path,
+    busy_port: int,
+    closed_url: str,
+    a_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli, prog = COMMANDS[command]
+    # GIVEN a bad command line
+    argv = make_argv(tmp_path=tmp_path, busy_port=busy_port, closed_url=closed_url, a_file=a_file)
+    # WHEN it runs
+    code, err = run_in_process(cli, argv, capsys)
+    # THEN exit status 2 and one line on stderr, naming the program, the flag and the fix; no traceback
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"{prog}: error: ")
+    assert "Traceback" not in err
+    for fragment in expected:
+        fragment = fragment.replace("{closed_url}", closed_url).replace("{busy_port}", str(busy_port))
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "expected"),
+    [
+        ("rehearsal.demo", ["--port", "abc"], "--port"),
+        ("rehearsal.data_plane", ["localhost:5000"], "MOTO_URL"),
+        ("triton_runtime", ["locate", "--home", "/no/such/folder"], "--home"),
+    ],
+    ids=["demo", "data_plane", "triton_runtime"],
+)
+def test_command_line_bad_input_as_a_real_subprocess(module: str, argv: list[str], expected: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *argv],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "TRITON_IAC_DEBUG"},
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_debug_variable_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rehearsal.data_plane.cli import cli
+
+    monkeypatch.setenv("TRITON_IAC_DEBUG", "1")
+    with pytest.raises(UserError, match="MOTO_URL"):
+        cli(["localhost:5000"])
+
+
+# ------------------------------------------------------------------------------------- Python API
+
+
+def _plane(**kwargs: Any) -> Any:
+    from rehearsal.data_plane import LocalDataPlane
+
+    url = kwargs.pop("url", "http://localhost:5000")
+    return LocalDataPlane(url, **kwargs)
+
+
+def _moto(**kwargs: Any) -> Any:
+    from rehearsal.moto_server import MotoServer
+
+    return MotoServer(**kwargs)
+
+
+def _triton_server(**kwargs: Any) -> Any:
+    from triton_runtime.server import TritonServer
+
+    repository = kwargs.pop("repository")
+    return TritonServer(repository, **kwargs)
+
+
+# (constructor, keyword arguments built from the fixtures, fragments of the message)
+API_CASES: list[tuple[Callable[..., Any], Callable[..., dict[str, Any]], list[str]]] = [
+    (_plane, lambda **f: {"url": "localhost:5000"}, ["control_plane_endpoint_url", "'localhost:5000'", "http://localhost:5000"]),
+    (_plane, lambda **f: {"host": "0.0.0.0"}, ["host", "'0.0.0.0'", "loopback"]),
+    (_plane, lambda **f: {"host": "192.168.1.10"}, ["host", "'192.168.1.10'", "loopback"]),
+    (_plane, lambda **f: {"port": 70000}, ["port", "70000", "0-65535"]),
+    (_plane, lambda **f: {"port": "8080"}, ["port", "'8080'", "integer"]),
+    (_plane, lambda **f: {"region": "mars-1"}, ["region", "'mars-1'", "us-east-1"]),
+    (_plane, lambda **f: {"server_options": {"default_model": "x"}}, ["server_options['default_model']", "set by each backend"]),
+    (_plane, lambda **f: {"server_options": {"startup_timout": 5}}, ["server_options['startup_timout']", "did you mean 'startup_timeout'"]),
+    (_plane, lambda **f: {"refresh_interval_s": 0}, ["refresh_interval_s", "0", "(0, 3600]"]),
+    (_plane, lambda **f: {"work_dir": f["a_file"]}, ["work_dir", "a-file.txt", "folder"]),
+    (_plane, lambda **f: {"seed": "1"}, ["seed", "'1'", "integer"]),
+    (_plane, lambda **f: {"host": "0.0.0.0", "port": -1}, ["host", "port"]),  # every problem, one message
+    (_moto, lambda **f: {"port": 0}, ["port", "0", "1-65535"]),
+    (_moto, lambda **f: {"region": "US-EAST-1"}, ["region", "'US-EAST-1'"]),
+    (_moto, lambda **f: {"start_timeout_s": 0}, ["start_timeout_s", "> 0"]),
+    (_moto, lambda **f: {"log_path": f["tmp_path"]}, ["log_path", "not a folder"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"] / "nope"}, ["model_repository", "nope", "existing folder"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "model_control_mode": "explict"}, ["model_control_mode", "did you mean 'explicit'"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "multi_model": True, "model_control_mode": "none"}, ["model_control_mode", "multi_model=True"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "log_verbose": -1}, ["log_verbose", "-1"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "extra_args": "--log-info=true"}, ["extra_args", "list of strings"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "startup_timeout": 0}, ["startup_timeout", "> 0"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "env": {"N": 1}}, ["env", "string values"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "python_executable": "/no/python"}, ["python_executable", "/no/python"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "triton_home": f["a_file"]}, ["triton_home", "make setup"]),
+    (_triton_server, lambda **f: {"repository": f["tmp_path"], "log_path": f["tmp_path"]}, ["log_path", "not a folder"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "make_kwargs", "expected"),
+    API_CASES,
+    ids=[f"{m.__name__.strip('_')}:{i}" for i, (m, _, _) in enumerate(API_CASES)],
+)
+def test_api_bad_argument_is_one_user_error_naming_it_before_anything_starts(
+    make: Callable[..., Any],
+    make_kwargs: Callable[..., dict[str, Any]],
+    expected: list[str],
+    tmp_path: Path,
+    a_file: Path,
+) -> None:
+    before = _children()
+    # WHEN the class is given a bad argument
+    with pytest.raises(UserError) as raised:
+        make(**make_kwargs(tmp_path=tmp_path, a_file=a_file))
+    # THEN one error names it, the value and what is allowed; no process was started
+    message = str(raised.value)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    assert _children() <= before
+
+
+def test_data_plane_start_refuses_an_emulator_that_does_not_answer(closed_url: str) -> None:
+    from rehearsal.data_plane import LocalDataPlane
+
+    plane = LocalDataPlane(closed_url)
+    with pytest.raises(UserError, match=r"control_plane_endpoint_url .* does not answer.*start the emulator"):
+        plane.start()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = plane.endpoint_url
