@@ -170,6 +170,45 @@ def test_server_binds_kserve_and_metrics_to_localhost_and_exposes_config_and_sta
 
 
 @pytest.mark.slow
+def test_server_keeps_every_port_on_loopback_and_only_the_server_process_carries_the_shim(server):
+    import psutil
+
+    # GIVEN a running server (Triton 2.51's SageMaker frontend binds 0.0.0.0 on its own)
+    process = psutil.Process(server.pid)
+    # WHEN its listening sockets are read
+    listening = {(c.laddr.ip, c.laddr.port) for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    # THEN all three ports, the SageMaker one included, are on 127.0.0.1
+    sagemaker_port = int(server.sagemaker_url.rsplit(":", 1)[1])
+    assert {port for _, port in listening} >= {
+        sagemaker_port,
+        int(server.http_url.rsplit(":", 1)[1]),
+        int(server.metrics_url.split(":")[2].split("/")[0]),
+    }
+    assert {ip for ip, _ in listening} == {"127.0.0.1"}
+    # THEN the bind() shim was preloaded into tritonserver, and its python backend stubs run without it
+    assert triton.SHIM_FILENAME in process.environ().get("LD_PRELOAD", "")
+    stubs = [p for p in process.children(recursive=True) if "stub" in p.name()]
+    assert stubs, "the doubler model runs in a python backend stub"
+    assert all(triton.SHIM_FILENAME not in p.environ().get("LD_PRELOAD", "") for p in stubs)
+
+
+def test_loopback_shim_is_built_once_and_rebuilt_on_request(tmp_path):
+    # WHEN the shim is built twice into an empty folder
+    first = triton.build_loopback_shim(tmp_path)
+    built_at = first.stat().st_mtime_ns
+    again = triton.build_loopback_shim(tmp_path)
+    # THEN it is a shared library, and the second call found it up to date
+    assert first == again == tmp_path / triton.SHIM_FILENAME
+    assert first.read_bytes()[:4] == b"\x7fELF"
+    assert again.stat().st_mtime_ns == built_at
+    assert [p.name for p in tmp_path.iterdir()] == [triton.SHIM_FILENAME]  # no temporary file left
+    # WHEN forced
+    time.sleep(0.01)
+    rebuilt = triton.build_loopback_shim(tmp_path, force=True)
+    assert rebuilt.stat().st_mtime_ns > built_at
+
+
+@pytest.mark.slow
 def test_server_gives_each_concurrent_caller_its_own_rows(server):
     # GIVEN 12 callers with distinct rows
     payloads = [[[float(i), float(i) + 0.5, -float(i)]] * (1 + i % 3) for i in range(12)]
