@@ -1,41 +1,51 @@
 #!/usr/bin/env python3
-"""The CDK app: the only place that reads CDK context and the environment.
+"""The CDK app: the only place that reads CDK context and composes the stacks.
 
 Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the capacity range):
 
-- ``model``: ``model_build.examples`` name. Defaults to ``bert-tiny``; ``bert-large`` reproduces seed 000.
-- ``profile``: path of a tuning profile (``profile.json`` from ``python -m tuning matrix``). It sets
-  the Triton batching and instance groups, and the defaults of the next three keys. Defaults to
-  none: seed 000's tuned settings.
+- ``model``: what to deploy, one stack per model: a built-in example name (``bert-tiny``,
+  ``bert-large`` reproduces seed 000, ...) or the path of a model spec file (``model.toml``,
+  see docs/your-model.md); several separated by commas. Defaults to ``bert-tiny``.
+- ``profile``: path of a tuning profile (``profile.json`` from ``python -m tuning matrix``), or
+  several separated by commas; each applies to the model it was measured for. It sets the Triton
+  batching and instance groups, and the defaults of the next three keys. Defaults to none:
+  seed 000's tuned settings for the built-in examples, the spec file's own settings otherwise.
 - ``instance_type``: SageMaker instance type. Defaults to the profile's, else ``ml.g4dn.xlarge``.
 - ``instance_count``: initial instance count, >= 1. Defaults to the profile's, else 1.
 - ``invocations_per_instance``: target invocations per instance per minute, >= 1. Defaults to the
   profile's, else 624.
-- ``min_capacity``: autoscaling minimum, >= 1. Defaults to 1.
+- ``min_capacity``: autoscaling minimum, >= 1 (real-time endpoints cannot scale to zero).
+  Defaults to 1.
 - ``max_capacity``: autoscaling maximum, >= ``min_capacity``. Defaults to 4.
+- ``account`` / ``region``: pin the stacks to an environment. Defaults to none: the stacks are
+  environment-agnostic (``AWS::Region``/``AWS::AccountId`` resolve at deploy time), so the same
+  template deploys anywhere and synthesis does not depend on the AWS configuration of the machine
+  that runs it (the CDK CLI sets ``CDK_DEFAULT_REGION=us-east-1`` when none is configured, which is
+  why this app does not read it).
 
-A key given with ``-c`` wins over the profile, which wins over the built-in default.
-
-Environment: ``CDK_DEFAULT_ACCOUNT`` / ``CDK_DEFAULT_REGION`` (set by the CDK CLI from your
-profile); without them the stack is environment-agnostic (the Triton image resolves per region
-at deploy time).
+A key given with ``-c`` wins over the profile, which wins over the built-in default. Every value is
+checked, and every model spec file read and validated, before any model is built. An unknown key is
+a warning that names the nearest known one. Bad input ends with one line on stderr and exit status
+2 (``TRITON_IAC_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
-import os
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import App, Environment, Validations
+from aws_cdk import Annotations, App, Environment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from model_build.examples import EXAMPLES
-from model_build.profile import TuningProfile
-from stacks.realtime_stack import RealtimeInferenceStack
-
-STACK_ID = "TritonRealtimeInference"
+from model_build.profile import ProfileError, TuningProfile
+from model_build.spec import ModelSpec
+from model_build.user_errors import UserError, debug_enabled, did_you_mean
+from serving_constructs import InstanceType, PropsError
+from stacks.realtime_stack import RealtimeInferenceStack, realtime_stack_id
 
 # None: not set here, so the profile's value (if any) or the stack's default applies.
 CONTEXT_DEFAULTS: dict[str, Any] = {
@@ -46,97 +56,304 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "min_capacity": 1,
     "max_capacity": 4,
     "invocations_per_instance": None,
+    "account": None,
+    "region": None,
 }
 
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
-class ContextError(ValueError):
-    """A CDK context value is invalid; the message names the key."""
+
+class ContextError(UserError):
+    """A CDK context value is invalid; the message names the key, the value, what is allowed and the fix."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One model to deploy, resolved from the ``model`` context key.
+
+    Attributes:
+        reference: What the user wrote (an example name or a spec file path).
+        spec: The model spec.
+        example: Whether it is a built-in example (those get seed 000's tuned Triton settings).
+    """
+
+    reference: str
+    spec: ModelSpec
+    example: bool
 
 
 def _int(key: str, value: Any, minimum: int) -> int:
-    # `cdk -c key=5` passes strings; cdk.json passes numbers.
+    # `cdk -c key=5` passes strings; cdk.json passes numbers. Floats and booleans are refused rather
+    # than truncated: 2.5 instances is a typo, not a request for 2.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ContextError(f"context key {key!r} must be an integer >= {minimum} (got {value!r}); pass e.g. -c {key}={max(minimum, 2)}")
     try:
-        number = int(str(value), 10)
+        number = int(str(int(value)) if isinstance(value, float) else str(value).strip(), 10)
     except ValueError:
-        raise ContextError(f"context key {key!r} must be an integer >= {minimum} (got {value!r})") from None
+        raise ContextError(
+            f"context key {key!r} must be an integer >= {minimum} (got {value!r}); pass e.g. -c {key}={max(minimum, 2)}"
+        ) from None
     if number < minimum:
-        raise ContextError(f"context key {key!r} must be an integer >= {minimum} (got {number})")
+        raise ContextError(f"context key {key!r} must be an integer >= {minimum} (got {number}); pass -c {key}={minimum} or more")
     return number
-
-
-def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the stack props from CDK context values (``None`` = not set), validated.
-
-    Raises:
-        ContextError: a value is invalid; the message names the context key.
-    """
-    values = {
-        key: (default if context.get(key) is None else context[key])
-        for key, default in CONTEXT_DEFAULTS.items()
-    }
-    model = str(values["model"])
-    if model not in EXAMPLES:
-        raise ContextError(f"context key 'model' must be one of {', '.join(EXAMPLES)} (got {model!r})")
-    profile = None
-    if values["profile"] is not None:
-        try:
-            profile = TuningProfile.load(str(values["profile"]))
-        except (OSError, ValueError) as error:  # ProfileError, or a file that is not JSON
-            raise ContextError(f"context key 'profile' must name a valid tuning profile: {error}") from None
-    instance_type = None if values["instance_type"] is None else str(values["instance_type"])
-    if instance_type is not None and (not instance_type.startswith("ml.") or instance_type.count(".") != 2):
-        raise ContextError(
-            f"context key 'instance_type' must look like 'ml.g4dn.xlarge' (got {instance_type!r})"
-        )
-    min_capacity = _int("min_capacity", values["min_capacity"], 1)
-    max_capacity = _int("max_capacity", values["max_capacity"], 1)
-    if max_capacity < min_capacity:
-        raise ContextError(
-            f"context key 'max_capacity' must be >= 'min_capacity' (got {max_capacity} < {min_capacity})"
-        )
-    return {
-        "model": model,
-        "profile": profile,
-        "instance_type": instance_type,
-        "initial_instance_count": _optional_int("instance_count", values["instance_count"], 1),
-        "min_capacity": min_capacity,
-        "max_capacity": max_capacity,
-        "invocations_per_instance": _optional_int(
-            "invocations_per_instance", values["invocations_per_instance"], 1
-        ),
-    }
 
 
 def _optional_int(key: str, value: Any, minimum: int) -> int | None:
     return None if value is None else _int(key, value, minimum)
 
 
+def _list(key: str, value: Any) -> list[str]:
+    """Split a comma-separated context value (or take a JSON list from cdk.json)."""
+    items = [str(v) for v in value] if isinstance(value, list | tuple) else str(value).split(",")
+    items = [item.strip() for item in items]
+    if not items or any(not item for item in items):
+        raise ContextError(
+            f"context key {key!r} has an empty entry (got {value!r}); separate several values with commas, "
+            f"e.g. -c {key}=a,b"
+        )
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        raise ContextError(f"context key {key!r} names {', '.join(duplicates)} more than once (got {value!r})")
+    return items
+
+
+def resolve_models(value: Any) -> list[ModelChoice]:
+    """Resolve the ``model`` context value: example names and model spec files, all validated.
+
+    Raises:
+        ContextError: an entry is neither an example nor a valid spec file, or two entries build
+            models with the same name (their stacks would collide).
+    """
+    from model_build.spec_file import resolve_model
+
+    choices = []
+    problems = []
+    for reference in _list("model", value):
+        try:
+            spec = resolve_model(reference)
+            spec.validate()
+        except (UserError, ValueError) as error:
+            problems.append(str(error))
+            continue
+        choices.append(ModelChoice(reference, spec, example=reference in EXAMPLES))
+    if problems:
+        raise ContextError("context key 'model': " + "; ".join(problems))
+    by_stack: dict[str, list[str]] = {}
+    for choice in choices:
+        by_stack.setdefault(realtime_stack_id(choice.spec.name), []).append(choice.reference)
+    clashes = {stack: refs for stack, refs in by_stack.items() if len(refs) > 1}
+    if clashes:
+        stack, refs = next(iter(clashes.items()))
+        raise ContextError(
+            f"context key 'model': {' and '.join(refs)} would both deploy stack {stack} (model names differ "
+            "only in '_' versus '-' or are equal); rename one model (its spec file's `name`)"
+        )
+    return choices
+
+
+def _profiles(value: Any, models: Sequence[ModelChoice]) -> dict[str, TuningProfile]:
+    """Load each profile and match it to the model it was measured for."""
+    names = [m.spec.name for m in models]
+    profiles: dict[str, TuningProfile] = {}
+    for path in _list("profile", value):
+        try:
+            profile = TuningProfile.load(path)
+        except (OSError, ValueError) as error:  # ProfileError, or a file that is missing or not JSON
+            raise ContextError(
+                f"context key 'profile' must name a valid tuning profile (python -m tuning matrix writes one): {error}"
+            ) from None
+        if profile.model_name not in names:
+            raise ContextError(
+                f"context key 'profile': {path} was measured for model {profile.model_name!r}, but context key "
+                f"'model' deploys {', '.join(repr(n) for n in names)}; deploy that model too, or pass the profile "
+                "measured for this one"
+            )
+        if profile.model_name in profiles:
+            raise ContextError(f"context key 'profile' gives two profiles for model {profile.model_name!r}")
+        profiles[profile.model_name] = profile
+    return profiles
+
+
+def _instance_type(value: Any) -> str | None:
+    if value is None:
+        return None
+    name = str(value).strip()
+    try:
+        InstanceType.of(name)
+    except (PropsError, ValueError, TypeError):
+        from model_build.hardware import near_instance_types
+
+        near = near_instance_types(name if name.startswith("ml.") else f"ml.{name}")
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ContextError(
+            f"context key 'instance_type' must be a SageMaker hosting instance type like 'ml.g4dn.xlarge' "
+            f"(got {value!r}){hint}"
+        ) from None
+    return name
+
+
+def _environment(account: Any, region: Any) -> Environment:
+    if account is not None and not _ACCOUNT.match(str(account).strip()):
+        raise ContextError(f"context key 'account' must be a 12-digit AWS account id (got {account!r})")
+    if region is not None and not _REGION.match(str(region).strip()):
+        raise ContextError(f"context key 'region' must be an AWS region like 'us-east-1' (got {region!r})")
+    return Environment(
+        account=None if account is None else str(account).strip(),
+        region=None if region is None else str(region).strip(),
+    )
+
+
+def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the app's settings from CDK context values (``None`` = not set), all validated.
+
+    Nothing is built here: spec files are read and validated, model files are checked, profiles are
+    loaded, and every value is range-checked, so bad input fails before any work starts.
+
+    Raises:
+        ContextError: a value is invalid; the message names the context key and the fix.
+    """
+    values = {
+        key: (default if context.get(key) is None else context[key]) for key, default in CONTEXT_DEFAULTS.items()
+    }
+    instance_type = _instance_type(values["instance_type"])
+    min_capacity = _int("min_capacity", values["min_capacity"], 1)
+    max_capacity = _int("max_capacity", values["max_capacity"], 1)
+    if max_capacity < min_capacity:
+        raise ContextError(
+            f"context key 'max_capacity' must be >= 'min_capacity' (got {max_capacity} < {min_capacity}); "
+            f"pass -c max_capacity={min_capacity} or more"
+        )
+    settings: dict[str, Any] = {
+        "instance_type": instance_type,
+        "initial_instance_count": _optional_int("instance_count", values["instance_count"], 1),
+        "min_capacity": min_capacity,
+        "max_capacity": max_capacity,
+        "invocations_per_instance": _optional_int("invocations_per_instance", values["invocations_per_instance"], 1),
+        "env": _environment(values["account"], values["region"]),
+    }
+    models = resolve_models(values["model"])
+    profiles = {} if values["profile"] is None else _profiles(values["profile"], models)
+    for choice in models:
+        profile = profiles.get(choice.spec.name)
+        effective_type = instance_type or (profile.instance_type if profile is not None else None)
+        _check_model_fits(choice, profile, effective_type, explicit=instance_type is not None)
+    settings["models"] = models
+    settings["profiles"] = profiles
+    return settings
+
+
+def _check_model_fits(
+    choice: ModelChoice, profile: TuningProfile | None, instance_type: str | None, *, explicit: bool
+) -> None:
+    """Refuse a model that cannot run on the instance type, naming the context key and the spec file key."""
+    if instance_type is None:
+        return
+    if profile is not None and hasattr(profile, "check_instance_type"):
+        try:
+            profile.check_instance_type(instance_type)
+        except ProfileError as error:
+            raise ContextError(f"context keys 'profile' and 'instance_type': {error}") from None
+    if choice.example:
+        return  # the stack places the examples' model instances on the instance type's kind
+    from model_build.hardware import hardware_of
+
+    hardware = hardware_of(instance_type)
+    if choice.spec.triton.instance_kind == "KIND_GPU" and hardware.kind != "gpu":
+        source = "context key 'instance_type'" if explicit else "the profile's instance_type"
+        raise ContextError(
+            f"{source} {instance_type} has no NVIDIA GPU ({hardware.describe()}), but model "
+            f"{choice.spec.name!r} ({choice.reference}) places its Triton instances on GPUs "
+            "(triton.instance_kind = \"KIND_GPU\"); pass a GPU type such as -c instance_type=ml.g4dn.xlarge, "
+            'or set instance_kind = "KIND_CPU" in the spec file\'s [triton] table'
+        )
+    from model_build.backends import backend
+
+    if backend(choice.spec.backend).requires_nvidia_gpu and hardware.kind != "gpu":
+        raise ContextError(
+            f"model {choice.spec.name!r} ({choice.reference}) is a {choice.spec.backend} engine, which runs only "
+            f"on NVIDIA GPUs, but instance_type {instance_type} has {hardware.describe()}; pass a GPU type"
+        )
+
+
+def unknown_context_keys(context: Mapping[str, Any]) -> list[str]:
+    """Return the warnings for context keys this app does not read (likely typos).
+
+    Keys the CDK itself uses (feature flags ``@aws-cdk/...``, ``aws:cdk:...``, lookups with ``:``) are
+    not the user's and are skipped.
+    """
+    warnings = []
+    for key in sorted(context):
+        if key in CONTEXT_DEFAULTS or key.startswith(("@", "aws:", "cdk")) or ":" in key:
+            continue
+        warnings.append(
+            f"context key {key!r} is not read by this app and is ignored{did_you_mean(key, list(CONTEXT_DEFAULTS))}; "
+            f"known keys: {', '.join(CONTEXT_DEFAULTS)}"
+        )
+    return warnings
+
+
 def build_app(app: App | None = None, *, environ: Mapping[str, str] | None = None) -> App:
-    """Compose the app: the real-time stack, checked by cdk-nag's AWS Solutions pack.
+    """Compose the app: one real-time stack per model, checked by cdk-nag's AWS Solutions pack.
 
     Args:
         app: the app to add to. Defaults to a new ``App()`` (context from the CDK CLI).
-        environ: the process environment. Defaults to ``os.environ``.
+        environ: unused; kept so callers can pass the process environment explicitly. The stacks are
+            environment-agnostic unless the ``account``/``region`` context keys pin them.
+
+    Raises:
+        ContextError: bad context (before any stack is built).
     """
     app = App() if app is None else app
-    environ = os.environ if environ is None else environ
-    settings = settings_from_context({key: app.node.try_get_context(key) for key in CONTEXT_DEFAULTS})
-    RealtimeInferenceStack(
-        app,
-        STACK_ID,
-        env=Environment(account=environ.get("CDK_DEFAULT_ACCOUNT"), region=environ.get("CDK_DEFAULT_REGION")),
-        description="Seed 000: a BERT classifier on NVIDIA Triton behind an autoscaled SageMaker real-time endpoint",
-        **settings,
-    )
+    context = app.node.get_all_context()
+    settings = settings_from_context({key: context.get(key) for key in CONTEXT_DEFAULTS})
+    warnings = unknown_context_keys(context)
+    for choice in settings["models"]:
+        spec: ModelSpec | str = choice.reference if choice.example else choice.spec
+        stack = RealtimeInferenceStack(
+            app,
+            realtime_stack_id(choice.spec.name),
+            model=spec,
+            profile=settings["profiles"].get(choice.spec.name),
+            instance_type=settings["instance_type"],
+            initial_instance_count=settings["initial_instance_count"],
+            invocations_per_instance=settings["invocations_per_instance"],
+            min_capacity=settings["min_capacity"],
+            max_capacity=settings["max_capacity"],
+            env=settings["env"],
+            description=f"Model {choice.spec.name} ({choice.reference}) on NVIDIA Triton behind an autoscaled "
+            "SageMaker real-time endpoint",
+        )
+        for index, warning in enumerate(warnings):
+            Annotations.of(stack).add_warning_v2(f"app:unknownContextKey:{index}", warning)
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
 
-if __name__ == "__main__":
+def stacks_of(app: App) -> list[Stack]:
+    """Return the app's stacks, in the order the ``model`` context key named them."""
+    return [child for child in app.node.children if isinstance(child, Stack)]
+
+
+def main() -> int:
+    """Synthesize, reporting bad input as one line on stderr (exit 2) instead of a traceback."""
     try:
-        cdk_app = build_app()
-    except ContextError as error:
-        # A bad `-c key=value` is a user error: say which key, without a traceback.
-        sys.exit(f"app.py: {error}")
-    cdk_app.synth()
+        build_app().synth()
+    except (UserError, PropsError) as error:
+        if debug_enabled():
+            raise
+        print(f"app.py: error: {error}", file=sys.stderr, flush=True)
+        return 2
+    except RuntimeError as error:  # a model build failed, or a construct validation at synth
+        if debug_enabled():
+            raise
+        print(f"app.py: error: {type(error).__name__}: {error}\n(set TRITON_IAC_DEBUG=1 for the traceback)",
+              file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,5 +1,5 @@
 """Stacks: composition only (which constructs, which environment)."""
 
-from stacks.realtime_stack import RealtimeInferenceStack
+from stacks.realtime_stack import RealtimeInferenceStack, realtime_stack_id
 
-__all__ = ["RealtimeInferenceStack"]
+__all__ = ["RealtimeInferenceStack", "realtime_stack_id"]

@@ -1,4 +1,4 @@
-"""The seed 000 system: a BERT classifier on Triton behind an autoscaled real-time endpoint."""
+"""One model on Triton behind an autoscaled real-time endpoint (seed 000's system for the BERT examples)."""
 
 from __future__ import annotations
 
@@ -65,16 +65,33 @@ def _instance_kind(gpu: bool) -> str:
     return "KIND_GPU" if gpu else "KIND_CPU"
 
 
+STACK_ID_PREFIX = "TritonRealtime-"
+
+
+def realtime_stack_id(model_name: str) -> str:
+    """Return the stack id (and CloudFormation stack name) of the real-time stack serving ``model_name``.
+
+    One stack per model, named after the model, so adding a model to an app never renames the stacks
+    already deployed. CloudFormation stack names allow letters, digits and hyphens: ``_`` becomes ``-``.
+    """
+    return STACK_ID_PREFIX + model_name.replace("_", "-")
+
+
 class RealtimeInferenceStack(Stack):
-    """A Triton model built from an example spec, served by an autoscaled real-time endpoint.
+    """A Triton model built by ``model_build``, served by an autoscaled real-time endpoint.
 
     Args:
         scope: the parent (the app).
-        construct_id: the stack id.
-        model: the ``model_build.examples`` name. Defaults to ``"bert-tiny"`` (``"bert-large"``
+        construct_id: the stack id (see :func:`realtime_stack_id`).
+        model: a ``model_build.examples`` name, or a ``ModelSpec`` (e.g. from a model spec file,
+            ``model_build.spec_file.load_spec_file``). Defaults to ``"bert-tiny"`` (``"bert-large"``
             reproduces seed 000).
-        profile: a tuning profile measured for ``model``; it sets the Triton batching and instance
-            groups, and the defaults of the three props below. Defaults to none (seed 000's settings).
+        seed_tuning: apply seed 000's tuned Triton settings (dynamic batching, two instances per
+            device, instance kind from the instance type) when no profile is given. Defaults to True
+            for an example name (whose options are neutral) and False for a ``ModelSpec`` (whose
+            Triton options are the user's and are deployed as declared).
+        profile: a tuning profile measured for the model; it sets the Triton batching and instance
+            groups, and the defaults of the three props below. Defaults to none.
         instance_type: the SageMaker instance type. Defaults to the profile's, else
             ``"ml.g4dn.xlarge"`` (seed 000).
         initial_instance_count: instances at creation. Defaults to the profile's, else 1.
@@ -92,7 +109,8 @@ class RealtimeInferenceStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        model: str = "bert-tiny",
+        model: ModelSpec | str = "bert-tiny",
+        seed_tuning: bool | None = None,
         profile: TuningProfile | None = None,
         instance_type: str | None = None,
         initial_instance_count: int | None = None,
@@ -114,7 +132,13 @@ class RealtimeInferenceStack(Stack):
                 else profile.invocations_per_instance_target
             )
         instance = InstanceType.of(instance_type)
-        spec = tuned_spec(get_example(model), profile=profile, gpu=instance.is_gpu)
+        base = get_example(model) if isinstance(model, str) else model
+        if seed_tuning is None:
+            seed_tuning = isinstance(model, str)
+        if seed_tuning:
+            spec = tuned_spec(base, profile=profile, gpu=instance.is_gpu)
+        else:
+            spec = base if profile is None else profile.apply_to(base)
         if profile is not None and profile.instance_type != instance_type:
             Annotations.of(self).add_warning_v2(
                 "stacks:profileInstanceType",

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import App
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from model_build.triton_config import parse_config
+from stacks.realtime_stack import realtime_stack_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,10 +33,11 @@ def _load_app_module():
 
 app_module = _load_app_module()
 CONTEXT_DEFAULTS = app_module.CONTEXT_DEFAULTS
-STACK_ID = app_module.STACK_ID
 ContextError = app_module.ContextError
 build_app = app_module.build_app
 settings_from_context = app_module.settings_from_context
+unknown_context_keys = app_module.unknown_context_keys
+STACK_ID = realtime_stack_id("bert-tiny")
 
 
 def _synth(outdir: Path, context: dict | None = None, environ: dict | None = None):
@@ -56,15 +58,35 @@ def test_cdk_json_sets_exactly_the_app_defaults_that_are_not_left_to_the_profile
 
 
 def test_settings_defaults_leave_profile_governed_keys_to_the_stack():
-    assert settings_from_context({}) == {
-        "model": "bert-tiny",
-        "profile": None,
+    settings = settings_from_context({})
+    assert [(m.reference, m.spec.name, m.example) for m in settings["models"]] == [("bert-tiny", "bert-tiny", True)]
+    assert settings["profiles"] == {}
+    assert {k: settings[k] for k in ("instance_type", "initial_instance_count", "invocations_per_instance")} == {
         "instance_type": None,
         "initial_instance_count": None,
-        "min_capacity": 1,
-        "max_capacity": 4,
         "invocations_per_instance": None,
     }
+    assert (settings["min_capacity"], settings["max_capacity"]) == (1, 4)
+    # environment-agnostic unless the account/region keys pin it
+    assert (settings["env"].account, settings["env"].region) == (None, None)
+
+
+def test_several_models_get_one_stack_each_named_after_the_model(tmp_path):
+    # GIVEN two examples  WHEN the app is built
+    app = build_app(App(outdir=str(tmp_path), context={"model": "bert-tiny,resnet-tiny"}))
+
+    # THEN one stack per model, in the order given, each serving its own model
+    stacks = app_module.stacks_of(app)
+    assert [s.stack_name for s in stacks] == ["TritonRealtime-bert-tiny", "TritonRealtime-resnet-tiny"]
+    for stack, name in zip(stacks, ("bert-tiny", "resnet-tiny"), strict=True):
+        Template.from_stack(stack).has_resource_properties(
+            "AWS::SageMaker::Model",
+            {"PrimaryContainer": Match.object_like({"Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": name}})},
+        )
+
+
+def test_stack_ids_replace_underscores_for_cloudformation():
+    assert realtime_stack_id("my_model") == "TritonRealtime-my-model"
 
 
 
@@ -104,15 +126,7 @@ def test_context_key_wins_over_the_profile(make_profile, tmp_path):
     settings = settings_from_context({"profile": str(profile), "instance_count": "2"})
     # THEN the explicit key wins and the profile is still applied for the rest
     assert settings["initial_instance_count"] == 2
-    assert settings["profile"].initial_instance_count == 3
-
-
-def test_bad_profile_file_names_the_context_key(tmp_path):
-    (tmp_path / "bad.json").write_text('{"schema_version": 1}')
-    with pytest.raises(ContextError, match=r"context key 'profile' must name a valid tuning profile: .*model_name"):
-        settings_from_context({"profile": str(tmp_path / "bad.json")})
-    with pytest.raises(ContextError, match=r"context key 'profile' must name a valid tuning profile"):
-        settings_from_context({"profile": str(tmp_path / "missing.json")})
+    assert settings["profiles"]["bert-tiny"].initial_instance_count == 3
 
 
 def test_settings_accept_cli_strings():
@@ -120,40 +134,31 @@ def test_settings_accept_cli_strings():
     settings = settings_from_context({"instance_count": "3", "max_capacity": "10", "model": "bert-large"})
     assert settings["initial_instance_count"] == 3
     assert settings["max_capacity"] == 10
-    assert settings["model"] == "bert-large"
+    assert [m.spec.name for m in settings["models"]] == ["bert-large"]
 
 
-@pytest.mark.parametrize(
-    ("context", "message"),
-    [
-        ({"model": "gpt-5"}, r"context key 'model' must be one of bert-tiny, .*\(got 'gpt-5'\)"),
-        ({"instance_type": "g4dn.xlarge"}, r"context key 'instance_type' must look like 'ml.g4dn.xlarge'"),
-        ({"instance_count": "two"}, r"context key 'instance_count' must be an integer >= 1 \(got 'two'\)"),
-        ({"instance_count": 0}, r"context key 'instance_count' must be an integer >= 1 \(got 0\)"),
-        ({"min_capacity": 0}, r"context key 'min_capacity' must be an integer >= 1"),
-        (
-            {"min_capacity": 5, "max_capacity": 2},
-            r"context key 'max_capacity' must be >= 'min_capacity' \(got 2 < 5\)",
-        ),
-        ({"invocations_per_instance": "1.5"}, r"context key 'invocations_per_instance' must be an integer"),
-    ],
-)
-def test_bad_context_value_names_the_key(context, message):
-    with pytest.raises(ContextError, match=message):
-        settings_from_context(context)
-
-
-def test_app_reads_environment_for_account_and_region(tmp_path):
+def test_account_and_region_keys_pin_the_environment(tmp_path):
     # GIVEN / WHEN
-    app = build_app(
-        App(outdir=str(tmp_path)),
-        environ={"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-west-1"},
-    )
+    app = build_app(App(outdir=str(tmp_path), context={"account": "123456789012", "region": "eu-west-1"}))
 
     # THEN
     stack = app.node.find_child(STACK_ID)
     assert stack.account == "123456789012"
     assert stack.region == "eu-west-1"
+
+
+def test_unknown_context_key_warns_with_the_near_match(tmp_path):
+    # GIVEN a typo in a context key (and the CDK's own keys, which are not the user's)
+    context = {"instance_typ": "ml.g5.xlarge", "@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:x": 1}
+
+    # WHEN the app is built
+    app = build_app(App(outdir=str(tmp_path), context=context))
+
+    # THEN one warning on the stack names the key and its near match
+    Annotations.from_stack(app.node.find_child(STACK_ID)).has_warning(
+        "*", Match.string_like_regexp(r"context key 'instance_typ' is not read .*did you mean 'instance_type'")
+    )
+    assert len(unknown_context_keys(context)) == 1
 
 
 def test_app_synth_has_no_unacknowledged_nag_findings(assembly):
@@ -165,9 +170,7 @@ def test_app_synth_has_no_unacknowledged_nag_findings(assembly):
 
 def test_app_synth_pinned_environment_has_no_unacknowledged_nag_findings(tmp_path):
     # Acknowledgements name resources as cdk-nag prints them: literal region/account here.
-    assembly = _synth(
-        tmp_path, environ={"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "us-east-1"}
-    )
+    assembly = _synth(tmp_path, context={"account": "123456789012", "region": "us-east-1"})
     report = json.loads((Path(assembly.directory) / "validation-report.json").read_text())
     assert [v for plugin in report["pluginReports"] for v in plugin["violations"]] == []
 
@@ -199,8 +202,8 @@ def test_app_module_is_the_only_context_reader():
     for folder in ("stacks", "constructs/serving_constructs"):
         for path in (REPO_ROOT / folder).rglob("*.py"):
             text = path.read_text()
-            assert "try_get_context" not in text and "os.environ" not in text, path
-    assert "try_get_context" in Path(app_module.__file__).read_text()
+            assert "get_context" not in text and "get_all_context" not in text and "os.environ" not in text, path
+    assert "get_all_context" in Path(app_module.__file__).read_text()
 
 
 @pytest.mark.slow
@@ -244,7 +247,49 @@ def test_app_script_reports_bad_context_without_traceback(tmp_path):
         check=False,
     )
 
-    # THEN
-    assert result.returncode == 1
-    assert "app.py: context key 'max_capacity' must be an integer >= 1 (got 0)" in result.stderr
+    # THEN one line naming the key and the fix, exit status 2 (bad input), no traceback
+    assert result.returncode == 2
+    assert "app.py: error: context key 'max_capacity' must be an integer >= 1 (got 0)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_app_script_is_environment_agnostic_whatever_the_cdk_cli_defaults_are(tmp_path):
+    # GIVEN the environment variables the CDK CLI sets from the local AWS configuration (us-east-1 when
+    # none is configured)
+    env = {
+        **os.environ,
+        "CDK_DEFAULT_ACCOUNT": "111122223333",
+        "CDK_DEFAULT_REGION": "us-east-1",
+        "CDK_OUTDIR": str(tmp_path),
+        "CDK_CONTEXT_JSON": "{}",
+    }
+
+    # WHEN app.py synthesizes
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+    # THEN the stack is not pinned to them: the same template deploys in any supported region
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["artifacts"][STACK_ID]["environment"] == "aws://unknown-account/unknown-region"
+
+
+# cfn-lint 1.58's resource spec (CloudFormation's registry schemas) has no AWS::SageMaker::Model,
+# EndpointConfig or Endpoint in these regions, although the sagemaker SDK publishes the Triton image there.
+CFN_LINT_REGIONS_WITHOUT_SAGEMAKER_TYPES = frozenset({"me-central-1"})
+
+
+def test_app_template_passes_cfn_lint_in_every_region_the_triton_image_is_published(assembly, cfn_lint_errors):
+    # The README's claim, exactly: cfn-lint is run for each region of the Triton DLC's region mapping
+    # (the regions the template can deploy to): no errors or warnings, except E3006 "resource type does
+    # not exist" for the SageMaker types in the regions where cfn-lint's spec lacks them.
+    template = assembly.get_stack_by_name(STACK_ID).template
+    (mapping,) = [m for name, m in template["Mappings"].items() if name.startswith("TritonImageAccounts")]
+    regions = sorted(mapping)
+    assert "us-east-1" in regions and not any(r.startswith(("cn-", "us-gov-")) for r in regions)
+    known = tuple(f"does not exist in '{region}'" for region in CFN_LINT_REGIONS_WITHOUT_SAGEMAKER_TYPES)
+    errors = cfn_lint_errors(template, regions=regions)
+    unexpected = [e for e in errors if not ("E3006" in e and "AWS::SageMaker::" in e and any(k in e for k in known))]
+    assert unexpected == []
+    assert len(errors) == 3 * len(CFN_LINT_REGIONS_WITHOUT_SAGEMAKER_TYPES)  # Model, EndpointConfig, Endpoint

@@ -1,0 +1,201 @@
+"""Bad input to ``cdk synth/deploy`` through app.py: one clear message per mistake, before any work.
+
+Each case gives the context a user could pass with ``-c key=value`` and the parts the message must
+contain: the context key, the value given, and what to do. Nothing is built for any of them
+(``settings_from_context`` reads and validates, it builds nothing). A few cases run ``app.py`` as the
+CDK CLI does (a subprocess with ``CDK_CONTEXT_JSON``) and one runs the real ``cdk synth``, to check
+the user sees one line and no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Annotations, Match
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("cdk_app_bad_input", REPO_ROOT / "app.py")
+assert _spec is not None and _spec.loader is not None
+app_module = importlib.util.module_from_spec(_spec)
+sys.modules["cdk_app_bad_input"] = app_module
+_spec.loader.exec_module(app_module)
+
+
+def _profile_json(make_profile, tmp_path: Path, **overrides) -> str:
+    return str(make_profile(**overrides).save(tmp_path / "profile.json"))
+
+
+# (id, context, regexes the message must match). "{tmp}" is replaced by the test's temporary folder.
+CASES = [
+    # model: unknown names, lists, files
+    ("model-unknown-example", {"model": "bert-tinyy"}, [r"context key 'model'", r"bert-tinyy", r"bert-tiny"]),
+    ("model-empty", {"model": ""}, [r"context key 'model'", r"empty entry", r"-c model=a,b"]),
+    ("model-empty-entry", {"model": "bert-tiny,,resnet-tiny"}, [r"context key 'model'", r"empty entry"]),
+    ("model-duplicate", {"model": "bert-tiny,bert-tiny"}, [r"context key 'model'", r"bert-tiny more than once"]),
+    ("model-missing-spec-file", {"model": "{tmp}/nope.toml"}, [r"context key 'model'", r"nope\.toml"]),
+    ("model-directory", {"model": "{tmp}"}, [r"context key 'model'", r"bert-tiny"]),
+    ("model-onnx-file-not-spec", {"model": "{tmp}/model.onnx"}, [r"context key 'model'", r"model\.onnx"]),
+    # instance_type
+    ("instance-type-no-ml-prefix", {"instance_type": "g4dn.xlarge"}, [r"'instance_type'", r"g4dn\.xlarge", r"ml\.g4dn\.xlarge"]),
+    ("instance-type-number", {"instance_type": 5}, [r"'instance_type'", r"5", r"ml\.g4dn\.xlarge"]),
+    ("instance-type-empty", {"instance_type": ""}, [r"'instance_type'", r"ml\.g4dn\.xlarge"]),
+    ("instance-type-upper", {"instance_type": "ML.G4DN.XLARGE"}, [r"'instance_type'", r"ML\.G4DN\.XLARGE"]),
+    # instance_count
+    ("instance-count-word", {"instance_count": "two"}, [r"'instance_count'", r"integer >= 1", r"'two'", r"-c instance_count=2"]),
+    ("instance-count-zero", {"instance_count": 0}, [r"'instance_count'", r"integer >= 1", r"got 0"]),
+    ("instance-count-negative", {"instance_count": "-3"}, [r"'instance_count'", r"got -3"]),
+    ("instance-count-fraction", {"instance_count": 2.5}, [r"'instance_count'", r"2\.5"]),
+    ("instance-count-fraction-string", {"instance_count": "2.5"}, [r"'instance_count'", r"2\.5"]),
+    ("instance-count-boolean", {"instance_count": True}, [r"'instance_count'", r"True"]),
+    ("instance-count-blank", {"instance_count": " "}, [r"'instance_count'", r"integer"]),
+    # capacities
+    ("min-capacity-zero", {"min_capacity": 0}, [r"'min_capacity'", r"integer >= 1", r"got 0"]),
+    ("min-capacity-word", {"min_capacity": "one"}, [r"'min_capacity'", r"'one'"]),
+    ("max-capacity-zero", {"max_capacity": "0"}, [r"'max_capacity'", r"got 0"]),
+    ("max-capacity-fraction", {"max_capacity": 4.5}, [r"'max_capacity'", r"4\.5"]),
+    ("max-below-min", {"min_capacity": 5, "max_capacity": 2}, [r"'max_capacity' must be >= 'min_capacity'", r"2 < 5", r"-c max_capacity=5"]),
+    # scaling target
+    ("invocations-zero", {"invocations_per_instance": 0}, [r"'invocations_per_instance'", r"got 0"]),
+    ("invocations-fraction", {"invocations_per_instance": "1.5"}, [r"'invocations_per_instance'", r"1\.5"]),
+    ("invocations-word", {"invocations_per_instance": "many"}, [r"'invocations_per_instance'", r"'many'"]),
+    # environment
+    ("account-letters", {"account": "my-account"}, [r"'account'", r"12-digit", r"my-account"]),
+    ("account-short", {"account": "12345678901"}, [r"'account'", r"12345678901"]),
+    ("region-incomplete", {"region": "us-east"}, [r"'region'", r"us-east-1", r"'us-east'"]),
+    ("region-upper", {"region": "US-EAST-1"}, [r"'region'", r"US-EAST-1"]),
+    # profiles
+    ("profile-missing-file", {"profile": "{tmp}/missing.json"}, [r"context key 'profile'", r"missing\.json", r"python -m tuning matrix"]),
+    ("profile-not-json", {"profile": "{tmp}/model.onnx"}, [r"context key 'profile'", r"not JSON"]),
+    ("profile-wrong-schema", {"profile": "{tmp}/schema.json"}, [r"context key 'profile'", r"schema_version"]),
+    ("profile-empty-entry", {"profile": "{tmp}/a.json,"}, [r"context key 'profile'", r"empty entry"]),
+]
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07not really onnx")
+    (tmp_path / "schema.json").write_text('{"schema_version": 99}')
+    return tmp_path
+
+
+def _fill(context: dict, folder: Path) -> dict:
+    return {k: v.replace("{tmp}", str(folder)) if isinstance(v, str) else v for k, v in context.items()}
+
+
+@pytest.mark.parametrize(("context", "patterns"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_context_gets_one_message_naming_the_key_the_value_and_the_fix(context, patterns, workdir):
+    # GIVEN a mistaken context  WHEN the app reads it
+    with pytest.raises(app_module.ContextError) as raised:
+        app_module.settings_from_context(_fill(context, workdir))
+
+    # THEN one message says which key, what was given and what to do
+    message = str(raised.value)
+    for pattern in patterns:
+        assert re.search(pattern, message), f"{pattern!r} not in: {message}"
+    assert "Traceback" not in message
+
+
+def test_bad_input_case_ids_are_unique():
+    assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_profile_for_a_model_the_app_does_not_deploy(make_profile, tmp_path):
+    # GIVEN a profile measured for bert-tiny  WHEN the app deploys only resnet-tiny
+    path = _profile_json(make_profile, tmp_path)
+    with pytest.raises(app_module.ContextError) as raised:
+        app_module.settings_from_context({"model": "resnet-tiny", "profile": path})
+
+    # THEN the message names both keys, the models and the fix
+    assert re.search(r"context key 'profile': .*measured for model 'bert-tiny'.*'model' deploys 'resnet-tiny'", str(raised.value))
+
+
+def test_two_profiles_for_one_model(make_profile, tmp_path):
+    first = str(make_profile().save(tmp_path / "a.json"))
+    second = str(make_profile().save(tmp_path / "b.json"))
+    with pytest.raises(app_module.ContextError, match=r"two profiles for model 'bert-tiny'"):
+        app_module.settings_from_context({"profile": f"{first},{second}"})
+
+
+def test_unknown_context_key_is_a_warning_with_the_near_match(tmp_path):
+    app = app_module.build_app(App(outdir=str(tmp_path), context={"max_capacty": 3}))
+    stack = app_module.stacks_of(app)[0]
+    Annotations.from_stack(stack).has_warning(
+        "*", Match.string_like_regexp(r"context key 'max_capacty' is not read .*did you mean 'max_capacity'")
+    )
+
+
+def _run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path / "out")}
+    env.pop("TRITON_IAC_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"model": "gpt-5"}, r"^app\.py: error: context key 'model': .*gpt-5"),
+        ({"instance_count": "two"}, r"^app\.py: error: context key 'instance_count' must be an integer >= 1"),
+        ({"region": "mars"}, r"^app\.py: error: context key 'region' must be an AWS region"),
+    ],
+    ids=["model", "instance-count", "region"],
+)
+def test_app_script_reports_bad_context_in_one_line_without_traceback(context, expected, tmp_path):
+    # WHEN app.py runs as the CDK CLI runs it
+    result = _run_app(context, tmp_path)
+
+    # THEN exit status 2, one line on stderr, no traceback, nothing synthesized
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("b'", "!!"))]
+    assert len(lines) == 1 and re.search(expected, lines[0]), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_debug_environment_variable_shows_the_traceback(tmp_path):
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"min_capacity": "0"}), "CDK_OUTDIR": str(tmp_path)}
+    env["TRITON_IAC_DEBUG"] = "1"
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "ContextError" in result.stderr
+
+
+@pytest.mark.slow
+def test_cdk_synth_with_a_bad_context_value_prints_the_message_not_a_traceback(tmp_path):
+    # GIVEN the real CDK CLI, as a user runs it
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+    }
+    env.pop("TRITON_IAC_DEBUG", None)
+
+    # WHEN
+    result = subprocess.run(
+        [str(REPO_ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "-c", "max_capacity=0", "-o", str(tmp_path / "cdk.out")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    # THEN the CLI fails with the app's one line, and no Python traceback reaches the user
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "app.py: error: context key 'max_capacity' must be an integer >= 1 (got 0)" in output
+    assert "Traceback" not in output
