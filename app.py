@@ -87,7 +87,9 @@ def _int(key: str, value: Any, minimum: int) -> int:
     # `cdk -c key=5` passes strings; cdk.json passes numbers. Floats and booleans are refused rather
     # than truncated: 2.5 instances is a typo, not a request for 2.
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ContextError(f"context key {key!r} must be an integer >= {minimum} (got {value!r}); pass e.g. -c {key}={max(minimum, 2)}")
+        raise ContextError(
+            f"context key {key!r} must be an integer >= {minimum} (got {value!r}); pass e.g. -c {key}={max(minimum, 2)}"
+        )
     try:
         number = int(str(int(value)) if isinstance(value, float) else str(value).strip(), 10)
     except ValueError:
@@ -95,7 +97,9 @@ def _int(key: str, value: Any, minimum: int) -> int:
             f"context key {key!r} must be an integer >= {minimum} (got {value!r}); pass e.g. -c {key}={max(minimum, 2)}"
         ) from None
     if number < minimum:
-        raise ContextError(f"context key {key!r} must be an integer >= {minimum} (got {number}); pass -c {key}={minimum} or more")
+        raise ContextError(
+            f"context key {key!r} must be an integer >= {minimum} (got {number}); pass -c {key}={minimum} or more"
+        )
     return number
 
 
@@ -114,7 +118,9 @@ def _list(key: str, value: Any) -> list[str]:
         )
     duplicates = sorted({item for item in items if items.count(item) > 1})
     if duplicates:
-        raise ContextError(f"context key {key!r} names {', '.join(duplicates)} more than once (got {value!r})")
+        raise ContextError(
+            f"context key {key!r} names {', '.join(duplicates)} more than once (got {value!r})"
+        )
     return items
 
 
@@ -122,33 +128,30 @@ def resolve_models(value: Any) -> list[ModelChoice]:
     """Resolve the ``model`` context value: example names and model spec files, all validated.
 
     Raises:
-        ContextError: an entry is neither an example nor a valid spec file, or two entries build
-            models with the same name (their stacks would collide).
+        ContextError: an entry is neither an example nor a valid spec file (every problem at once),
+            or two entries would deploy the same stack.
     """
-    from model_build.spec_file import resolve_model
+    from model_build.spec_file import SpecFileError
+    from model_build.spec_file import resolve_models as resolve_specs
 
-    choices = []
-    problems = []
-    for reference in _list("model", value):
-        try:
-            spec = resolve_model(reference)
-            spec.validate()
-        except (UserError, ValueError) as error:
-            problems.append(str(error))
-            continue
-        choices.append(ModelChoice(reference, spec, example=reference in EXAMPLES))
-    if problems:
-        raise ContextError("context key 'model': " + "; ".join(problems))
+    references = _list("model", value)
+    try:
+        specs = resolve_specs(references)
+    except SpecFileError as error:
+        raise ContextError(f"context key 'model': {error}") from None
+    choices = [
+        ModelChoice(reference, spec, example=reference in EXAMPLES)
+        for reference, spec in zip(references, specs, strict=True)
+    ]
     by_stack: dict[str, list[str]] = {}
     for choice in choices:
         by_stack.setdefault(realtime_stack_id(choice.spec.name), []).append(choice.reference)
-    clashes = {stack: refs for stack, refs in by_stack.items() if len(refs) > 1}
-    if clashes:
-        stack, refs = next(iter(clashes.items()))
-        raise ContextError(
-            f"context key 'model': {' and '.join(refs)} would both deploy stack {stack} (model names differ "
-            "only in '_' versus '-' or are equal); rename one model (its spec file's `name`)"
-        )
+    for stack, refs in by_stack.items():
+        if len(refs) > 1:
+            raise ContextError(
+                f"context key 'model': {' and '.join(refs)} would both deploy stack {stack} (their model names "
+                "differ only in '_' versus '-'); rename one model (its spec file's `name`)"
+            )
     return choices
 
 
@@ -214,7 +217,8 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         ContextError: a value is invalid; the message names the context key and the fix.
     """
     values = {
-        key: (default if context.get(key) is None else context[key]) for key, default in CONTEXT_DEFAULTS.items()
+        key: (default if context.get(key) is None else context[key])
+        for key, default in CONTEXT_DEFAULTS.items()
     }
     instance_type = _instance_type(values["instance_type"])
     min_capacity = _int("min_capacity", values["min_capacity"], 1)
@@ -229,7 +233,9 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         "initial_instance_count": _optional_int("instance_count", values["instance_count"], 1),
         "min_capacity": min_capacity,
         "max_capacity": max_capacity,
-        "invocations_per_instance": _optional_int("invocations_per_instance", values["invocations_per_instance"], 1),
+        "invocations_per_instance": _optional_int(
+            "invocations_per_instance", values["invocations_per_instance"], 1
+        ),
         "env": _environment(values["account"], values["region"]),
     }
     models = resolve_models(values["model"])
@@ -264,7 +270,7 @@ def _check_model_fits(
         raise ContextError(
             f"{source} {instance_type} has no NVIDIA GPU ({hardware.describe()}), but model "
             f"{choice.spec.name!r} ({choice.reference}) places its Triton instances on GPUs "
-            "(triton.instance_kind = \"KIND_GPU\"); pass a GPU type such as -c instance_type=ml.g4dn.xlarge, "
+            '(triton.instance_kind = "KIND_GPU"); pass a GPU type such as -c instance_type=ml.g4dn.xlarge, '
             'or set instance_kind = "KIND_CPU" in the spec file\'s [triton] table'
         )
     from model_build.backends import backend
@@ -348,12 +354,14 @@ def main() -> int:
     except RuntimeError as error:  # a model build failed, or a construct validation at synth
         if debug_enabled():
             raise
-        print(f"app.py: error: {type(error).__name__}: {error}\n(set TRITON_IAC_DEBUG=1 for the traceback)",
-              file=sys.stderr, flush=True)
+        print(
+            f"app.py: error: {type(error).__name__}: {error}\n(set TRITON_IAC_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -59,9 +59,13 @@ def test_cdk_json_sets_exactly_the_app_defaults_that_are_not_left_to_the_profile
 
 def test_settings_defaults_leave_profile_governed_keys_to_the_stack():
     settings = settings_from_context({})
-    assert [(m.reference, m.spec.name, m.example) for m in settings["models"]] == [("bert-tiny", "bert-tiny", True)]
+    assert [(m.reference, m.spec.name, m.example) for m in settings["models"]] == [
+        ("bert-tiny", "bert-tiny", True)
+    ]
     assert settings["profiles"] == {}
-    assert {k: settings[k] for k in ("instance_type", "initial_instance_count", "invocations_per_instance")} == {
+    assert {
+        k: settings[k] for k in ("instance_type", "initial_instance_count", "invocations_per_instance")
+    } == {
         "instance_type": None,
         "initial_instance_count": None,
         "invocations_per_instance": None,
@@ -81,14 +85,59 @@ def test_several_models_get_one_stack_each_named_after_the_model(tmp_path):
     for stack, name in zip(stacks, ("bert-tiny", "resnet-tiny"), strict=True):
         Template.from_stack(stack).has_resource_properties(
             "AWS::SageMaker::Model",
-            {"PrimaryContainer": Match.object_like({"Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": name}})},
+            {
+                "PrimaryContainer": Match.object_like(
+                    {"Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": name}}
+                )
+            },
         )
+
+
+def test_spec_file_model_is_deployed_with_its_own_triton_options(relu_onnx, tmp_path):
+    # GIVEN the user's ONNX file and a spec file declaring CPU instances and dynamic batching
+    relu_onnx(tmp_path / "relu.onnx")
+    (tmp_path / "relu.toml").write_text(
+        'name = "my_relu"\n[source]\nkind = "onnx"\npath = "relu.onnx"\n'
+        '[triton]\nmax_batch_size = 8\ninstance_kind = "KIND_CPU"\ninstance_count = 3\n'
+        "[triton.dynamic_batching]\nmax_queue_delay_microseconds = 250\n"
+    )
+
+    # WHEN deployed on a CPU instance type
+    app = build_app(
+        App(
+            outdir=str(tmp_path / "out"),
+            context={"model": str(tmp_path / "relu.toml"), "instance_type": "ml.c5.xlarge"},
+        )
+    )
+    stack = app.node.find_child("TritonRealtime-my-relu")
+
+    # THEN the stack serves it by name, on the type asked for, with the spec's Triton options as declared
+    # (not seed 000's: those apply to the built-in examples only)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": Match.object_like(
+                {"Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": "my_relu"}}
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InstanceType": "ml.c5.xlarge"})]},
+    )
+    assembly = app.synth()
+    (archive,) = [p for p in Path(assembly.directory).glob("asset.*") if p.is_file()]
+    with tarfile.open(archive) as tar:
+        (member,) = [m for m in tar.getmembers() if m.name.endswith("/config.pbtxt")]
+        config = parse_config(tar.extractfile(member).read().decode())
+    assert [(g.count, g.kind) for g in config.instance_group] == [(3, 2)]  # KIND_CPU
+    assert config.dynamic_batching.max_queue_delay_microseconds == 250
+    assert config.max_batch_size == 8
 
 
 def test_stack_ids_replace_underscores_for_cloudformation():
     assert realtime_stack_id("my_model") == "TritonRealtime-my-model"
-
-
 
 
 def test_profile_context_sets_triton_options_count_and_scaling_target(make_profile, tmp_path):
@@ -156,7 +205,8 @@ def test_unknown_context_key_warns_with_the_near_match(tmp_path):
 
     # THEN one warning on the stack names the key and its near match
     Annotations.from_stack(app.node.find_child(STACK_ID)).has_warning(
-        "*", Match.string_like_regexp(r"context key 'instance_typ' is not read .*did you mean 'instance_type'")
+        "*",
+        Match.string_like_regexp(r"context key 'instance_typ' is not read .*did you mean 'instance_type'"),
     )
     assert len(unknown_context_keys(context)) == 1
 
@@ -202,7 +252,9 @@ def test_app_module_is_the_only_context_reader():
     for folder in ("stacks", "constructs/serving_constructs"):
         for path in (REPO_ROOT / folder).rglob("*.py"):
             text = path.read_text()
-            assert "get_context" not in text and "get_all_context" not in text and "os.environ" not in text, path
+            assert "get_context" not in text and "get_all_context" not in text and "os.environ" not in text, (
+                path
+            )
     assert "get_all_context" in Path(app_module.__file__).read_text()
 
 
@@ -266,7 +318,12 @@ def test_app_script_is_environment_agnostic_whatever_the_cdk_cli_defaults_are(tm
 
     # WHEN app.py synthesizes
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "app.py")], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, str(REPO_ROOT / "app.py")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
     # THEN the stack is not pinned to them: the same template deploys in any supported region
@@ -280,7 +337,9 @@ def test_app_script_is_environment_agnostic_whatever_the_cdk_cli_defaults_are(tm
 CFN_LINT_REGIONS_WITHOUT_SAGEMAKER_TYPES = frozenset({"me-central-1"})
 
 
-def test_app_template_passes_cfn_lint_in_every_region_the_triton_image_is_published(assembly, cfn_lint_errors):
+def test_app_template_passes_cfn_lint_in_every_region_the_triton_image_is_published(
+    assembly, cfn_lint_errors
+):
     # The README's claim, exactly: cfn-lint is run for each region of the Triton DLC's region mapping
     # (the regions the template can deploy to): no errors or warnings, except E3006 "resource type does
     # not exist" for the SageMaker types in the regions where cfn-lint's spec lacks them.
@@ -290,6 +349,8 @@ def test_app_template_passes_cfn_lint_in_every_region_the_triton_image_is_publis
     assert "us-east-1" in regions and not any(r.startswith(("cn-", "us-gov-")) for r in regions)
     known = tuple(f"does not exist in '{region}'" for region in CFN_LINT_REGIONS_WITHOUT_SAGEMAKER_TYPES)
     errors = cfn_lint_errors(template, regions=regions)
-    unexpected = [e for e in errors if not ("E3006" in e and "AWS::SageMaker::" in e and any(k in e for k in known))]
+    unexpected = [
+        e for e in errors if not ("E3006" in e and "AWS::SageMaker::" in e and any(k in e for k in known))
+    ]
     assert unexpected == []
     assert len(errors) == 3 * len(CFN_LINT_REGIONS_WITHOUT_SAGEMAKER_TYPES)  # Model, EndpointConfig, Endpoint

@@ -39,17 +39,33 @@ CASES = [
     ("model-unknown-example", {"model": "bert-tinyy"}, [r"context key 'model'", r"bert-tinyy", r"bert-tiny"]),
     ("model-empty", {"model": ""}, [r"context key 'model'", r"empty entry", r"-c model=a,b"]),
     ("model-empty-entry", {"model": "bert-tiny,,resnet-tiny"}, [r"context key 'model'", r"empty entry"]),
-    ("model-duplicate", {"model": "bert-tiny,bert-tiny"}, [r"context key 'model'", r"bert-tiny more than once"]),
+    (
+        "model-duplicate",
+        {"model": "bert-tiny,bert-tiny"},
+        [r"context key 'model'", r"bert-tiny more than once"],
+    ),
     ("model-missing-spec-file", {"model": "{tmp}/nope.toml"}, [r"context key 'model'", r"nope\.toml"]),
-    ("model-directory", {"model": "{tmp}"}, [r"context key 'model'", r"bert-tiny"]),
+    (
+        "model-directory",
+        {"model": "{tmp}"},
+        [r"context key 'model'", r"is a folder", r"give the path of one spec file"],
+    ),
     ("model-onnx-file-not-spec", {"model": "{tmp}/model.onnx"}, [r"context key 'model'", r"model\.onnx"]),
     # instance_type
-    ("instance-type-no-ml-prefix", {"instance_type": "g4dn.xlarge"}, [r"'instance_type'", r"g4dn\.xlarge", r"ml\.g4dn\.xlarge"]),
+    (
+        "instance-type-no-ml-prefix",
+        {"instance_type": "g4dn.xlarge"},
+        [r"'instance_type'", r"g4dn\.xlarge", r"ml\.g4dn\.xlarge"],
+    ),
     ("instance-type-number", {"instance_type": 5}, [r"'instance_type'", r"5", r"ml\.g4dn\.xlarge"]),
     ("instance-type-empty", {"instance_type": ""}, [r"'instance_type'", r"ml\.g4dn\.xlarge"]),
     ("instance-type-upper", {"instance_type": "ML.G4DN.XLARGE"}, [r"'instance_type'", r"ML\.G4DN\.XLARGE"]),
     # instance_count
-    ("instance-count-word", {"instance_count": "two"}, [r"'instance_count'", r"integer >= 1", r"'two'", r"-c instance_count=2"]),
+    (
+        "instance-count-word",
+        {"instance_count": "two"},
+        [r"'instance_count'", r"integer >= 1", r"'two'", r"-c instance_count=2"],
+    ),
     ("instance-count-zero", {"instance_count": 0}, [r"'instance_count'", r"integer >= 1", r"got 0"]),
     ("instance-count-negative", {"instance_count": "-3"}, [r"'instance_count'", r"got -3"]),
     ("instance-count-fraction", {"instance_count": 2.5}, [r"'instance_count'", r"2\.5"]),
@@ -61,7 +77,11 @@ CASES = [
     ("min-capacity-word", {"min_capacity": "one"}, [r"'min_capacity'", r"'one'"]),
     ("max-capacity-zero", {"max_capacity": "0"}, [r"'max_capacity'", r"got 0"]),
     ("max-capacity-fraction", {"max_capacity": 4.5}, [r"'max_capacity'", r"4\.5"]),
-    ("max-below-min", {"min_capacity": 5, "max_capacity": 2}, [r"'max_capacity' must be >= 'min_capacity'", r"2 < 5", r"-c max_capacity=5"]),
+    (
+        "max-below-min",
+        {"min_capacity": 5, "max_capacity": 2},
+        [r"'max_capacity' must be >= 'min_capacity'", r"2 < 5", r"-c max_capacity=5"],
+    ),
     # scaling target
     ("invocations-zero", {"invocations_per_instance": 0}, [r"'invocations_per_instance'", r"got 0"]),
     ("invocations-fraction", {"invocations_per_instance": "1.5"}, [r"'invocations_per_instance'", r"1\.5"]),
@@ -72,7 +92,11 @@ CASES = [
     ("region-incomplete", {"region": "us-east"}, [r"'region'", r"us-east-1", r"'us-east'"]),
     ("region-upper", {"region": "US-EAST-1"}, [r"'region'", r"US-EAST-1"]),
     # profiles
-    ("profile-missing-file", {"profile": "{tmp}/missing.json"}, [r"context key 'profile'", r"missing\.json", r"python -m tuning matrix"]),
+    (
+        "profile-missing-file",
+        {"profile": "{tmp}/missing.json"},
+        [r"context key 'profile'", r"missing\.json", r"python -m tuning matrix"],
+    ),
     ("profile-not-json", {"profile": "{tmp}/model.onnx"}, [r"context key 'profile'", r"not JSON"]),
     ("profile-wrong-schema", {"profile": "{tmp}/schema.json"}, [r"context key 'profile'", r"schema_version"]),
     ("profile-empty-entry", {"profile": "{tmp}/a.json,"}, [r"context key 'profile'", r"empty entry"]),
@@ -107,6 +131,40 @@ def test_bad_input_case_ids_are_unique():
     assert len({c[0] for c in CASES}) == len(CASES)
 
 
+def _relu_spec(relu_onnx, folder: Path, *, kind: str | None = None) -> Path:
+    relu_onnx(folder / "relu.onnx")
+    kind_line = f'instance_kind = "{kind}"\n' if kind else ""
+    spec = folder / "relu.toml"
+    spec.write_text(
+        f'name = "relu"\n[source]\nkind = "onnx"\npath = "relu.onnx"\n[triton]\nmax_batch_size = 4\n{kind_line}'
+    )
+    return spec
+
+
+def test_gpu_model_on_a_cpu_instance_names_the_key_and_the_spec_file(relu_onnx, tmp_path):
+    # GIVEN a spec file whose Triton instances run on GPUs (the default)  WHEN deployed on a CPU type
+    spec = _relu_spec(relu_onnx, tmp_path)
+    with pytest.raises(app_module.ContextError) as raised:
+        app_module.settings_from_context({"model": str(spec), "instance_type": "ml.c5.xlarge"})
+
+    # THEN the message names the context key, the spec file's key and both fixes
+    message = str(raised.value)
+    assert "context key 'instance_type' ml.c5.xlarge has no NVIDIA GPU" in message
+    assert str(spec) in message and 'instance_kind = "KIND_CPU"' in message
+    assert "-c instance_type=ml.g4dn.xlarge" in message
+
+
+def test_spec_file_with_errors_is_reported_under_the_model_key(tmp_path):
+    # GIVEN a spec file with a typo in a key
+    spec = tmp_path / "bad.toml"
+    spec.write_text('name = "m"\n[source]\nkind = "onnx"\npath = "m.onnx"\n[triton]\nmax_batch_sise = 4\n')
+    with pytest.raises(app_module.ContextError) as raised:
+        app_module.settings_from_context({"model": str(spec)})
+    message = str(raised.value)
+    assert message.startswith("context key 'model': ") and str(spec) in message
+    assert "max_batch_sise" in message and "max_batch_size" in message
+
+
 def test_profile_for_a_model_the_app_does_not_deploy(make_profile, tmp_path):
     # GIVEN a profile measured for bert-tiny  WHEN the app deploys only resnet-tiny
     path = _profile_json(make_profile, tmp_path)
@@ -114,7 +172,10 @@ def test_profile_for_a_model_the_app_does_not_deploy(make_profile, tmp_path):
         app_module.settings_from_context({"model": "resnet-tiny", "profile": path})
 
     # THEN the message names both keys, the models and the fix
-    assert re.search(r"context key 'profile': .*measured for model 'bert-tiny'.*'model' deploys 'resnet-tiny'", str(raised.value))
+    assert re.search(
+        r"context key 'profile': .*measured for model 'bert-tiny'.*'model' deploys 'resnet-tiny'",
+        str(raised.value),
+    )
 
 
 def test_two_profiles_for_one_model(make_profile, tmp_path):
@@ -136,7 +197,12 @@ def _run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path / "out")}
     env.pop("TRITON_IAC_DEBUG", None)
     return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "app.py")], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, str(REPO_ROOT / "app.py")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -155,7 +221,9 @@ def test_app_script_reports_bad_context_in_one_line_without_traceback(context, e
 
     # THEN exit status 2, one line on stderr, no traceback, nothing synthesized
     assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("b'", "!!"))]
+    lines = [
+        line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("b'", "!!"))
+    ]
     assert len(lines) == 1 and re.search(expected, lines[0]), result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "manifest.json").exists()
@@ -165,7 +233,12 @@ def test_debug_environment_variable_shows_the_traceback(tmp_path):
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"min_capacity": "0"}), "CDK_OUTDIR": str(tmp_path)}
     env["TRITON_IAC_DEBUG"] = "1"
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "app.py")], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, str(REPO_ROOT / "app.py")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "ContextError" in result.stderr
@@ -185,7 +258,15 @@ def test_cdk_synth_with_a_bad_context_value_prints_the_message_not_a_traceback(t
 
     # WHEN
     result = subprocess.run(
-        [str(REPO_ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "-c", "max_capacity=0", "-o", str(tmp_path / "cdk.out")],
+        [
+            str(REPO_ROOT / "node_modules/.bin/cdk"),
+            "synth",
+            "--quiet",
+            "-c",
+            "max_capacity=0",
+            "-o",
+            str(tmp_path / "cdk.out"),
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
