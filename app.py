@@ -14,6 +14,10 @@ Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the ca
 - ``instance_count``: initial instance count, >= 1. Defaults to the profile's, else 1.
 - ``invocations_per_instance``: target invocations per instance per minute, >= 1. Defaults to the
   profile's, else 624.
+- ``hardware_translation``: how to carry a profile's figures to an instance type with another
+  accelerator, ``"FROM -> TO x FACTOR: REASON"`` (e.g. ``"H100 -> T4 x 0.1: bert-base measured on
+  both"``). Defaults to none: a profile sizes only instance types with the accelerator it was measured
+  on (any count of it), and anything else is refused.
 - ``min_capacity``: autoscaling minimum, >= 1 (real-time endpoints cannot scale to zero).
   Defaults to 1.
 - ``max_capacity``: autoscaling maximum, >= ``min_capacity``. Defaults to 4.
@@ -41,7 +45,7 @@ from aws_cdk import Annotations, App, Environment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from model_build.examples import EXAMPLES
-from model_build.profile import ProfileError, TuningProfile
+from model_build.profile import HardwareTranslation, ProfileError, TuningProfile
 from model_build.spec import ModelSpec
 from model_build.user_errors import UserError, debug_enabled, did_you_mean
 from serving_constructs import InstanceType, PropsError
@@ -56,6 +60,7 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "min_capacity": 1,
     "max_capacity": 4,
     "invocations_per_instance": None,
+    "hardware_translation": None,
     "account": None,
     "region": None,
 }
@@ -238,47 +243,69 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "env": _environment(values["account"], values["region"]),
     }
+    translation = None
+    if values["hardware_translation"] is not None:
+        try:
+            translation = HardwareTranslation.parse(
+                str(values["hardware_translation"]), where="context key 'hardware_translation'"
+            )
+        except ProfileError as error:
+            raise ContextError(str(error)) from None
     models = resolve_models(values["model"])
     profiles = {} if values["profile"] is None else _profiles(values["profile"], models)
+    if translation is not None and not profiles:
+        raise ContextError(
+            "context key 'hardware_translation' only applies with a tuning profile; pass -c profile=... or drop it"
+        )
     for choice in models:
         profile = profiles.get(choice.spec.name)
-        effective_type = instance_type or (profile.instance_type if profile is not None else None)
-        _check_model_fits(choice, profile, effective_type, explicit=instance_type is not None)
+        if profile is not None:
+            profile = _profile_for(profile, instance_type, translation)
+            profiles[choice.spec.name] = profile
+        _check_model_fits(choice, instance_type or (profile.instance_type if profile is not None else None),
+                          explicit=instance_type is not None)
     settings["models"] = models
     settings["profiles"] = profiles
     return settings
 
 
-def _check_model_fits(
-    choice: ModelChoice, profile: TuningProfile | None, instance_type: str | None, *, explicit: bool
-) -> None:
+def _profile_for(
+    profile: TuningProfile, instance_type: str | None, translation: HardwareTranslation | None
+) -> TuningProfile:
+    """Check the profile's hardware against the instance type; re-size it for a type given with -c."""
+    hint = "-c hardware_translation='{source} -> {target} x FACTOR: REASON'"
+    try:
+        if instance_type is None or instance_type == profile.instance_type:
+            profile.check_instance_type(translation=translation, translation_hint=hint)
+            return profile
+        # Same accelerator, another size (or a stated translation): the scaling target and the
+        # initial count are re-derived from the measured rate for this instance type.
+        return profile.for_instance_type(instance_type, translation, translation_hint=hint)
+    except ProfileError as error:
+        raise ContextError(f"context keys 'profile' and 'instance_type': {error}") from None
+
+
+def _check_model_fits(choice: ModelChoice, instance_type: str | None, *, explicit: bool) -> None:
     """Refuse a model that cannot run on the instance type, naming the context key and the spec file key."""
-    if instance_type is None:
-        return
-    if profile is not None and hasattr(profile, "check_instance_type"):
-        try:
-            profile.check_instance_type(instance_type)
-        except ProfileError as error:
-            raise ContextError(f"context keys 'profile' and 'instance_type': {error}") from None
-    if choice.example:
+    if instance_type is None or choice.example:
         return  # the stack places the examples' model instances on the instance type's kind
+    from model_build.backends import backend
     from model_build.hardware import hardware_of
 
     hardware = hardware_of(instance_type)
+    source = "context key 'instance_type'" if explicit else "the profile's instance_type"
     if choice.spec.triton.instance_kind == "KIND_GPU" and hardware.kind != "gpu":
-        source = "context key 'instance_type'" if explicit else "the profile's instance_type"
         raise ContextError(
             f"{source} {instance_type} has no NVIDIA GPU ({hardware.describe()}), but model "
             f"{choice.spec.name!r} ({choice.reference}) places its Triton instances on GPUs "
             '(triton.instance_kind = "KIND_GPU"); pass a GPU type such as -c instance_type=ml.g4dn.xlarge, '
             'or set instance_kind = "KIND_CPU" in the spec file\'s [triton] table'
         )
-    from model_build.backends import backend
-
     if backend(choice.spec.backend).requires_nvidia_gpu and hardware.kind != "gpu":
         raise ContextError(
             f"model {choice.spec.name!r} ({choice.reference}) is a {choice.spec.backend} engine, which runs only "
-            f"on NVIDIA GPUs, but instance_type {instance_type} has {hardware.describe()}; pass a GPU type"
+            f"on NVIDIA GPUs, but {source} {instance_type} has {hardware.describe()}; pass a GPU type such as "
+            "-c instance_type=ml.g4dn.xlarge"
         )
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack
 
 from constructs import Construct
 from model_build.examples import get_example
@@ -123,6 +123,10 @@ class RealtimeInferenceStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         if instance_type is None:
             instance_type = DEFAULT_INSTANCE_TYPE if profile is None else profile.instance_type
+        if profile is not None and profile.instance_type != instance_type:
+            # Same accelerator, another size: the measured rate is re-derived for this type. Another
+            # accelerator is refused (ProfileError) unless the profile states a translation.
+            profile = profile.for_instance_type(instance_type)
         if initial_instance_count is None:
             initial_instance_count = 1 if profile is None else profile.initial_instance_count
         if invocations_per_instance is None:
@@ -139,12 +143,6 @@ class RealtimeInferenceStack(Stack):
             spec = tuned_spec(base, profile=profile, gpu=instance.is_gpu)
         else:
             spec = base if profile is None else profile.apply_to(base)
-        if profile is not None and profile.instance_type != instance_type:
-            Annotations.of(self).add_warning_v2(
-                "stacks:profileInstanceType",
-                f"The tuning profile was measured on {profile.instance_type}, not {instance_type}: its "
-                "instance count and invocations target may not hold there. Re-run the tuning on this type.",
-            )
 
         triton_model = TritonModel(
             self, "Model", artifact=ModelArtifact.from_build(spec, cache_dir=cache_dir)

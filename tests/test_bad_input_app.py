@@ -100,6 +100,9 @@ CASES = [
     ("profile-not-json", {"profile": "{tmp}/model.onnx"}, [r"context key 'profile'", r"not JSON"]),
     ("profile-wrong-schema", {"profile": "{tmp}/schema.json"}, [r"context key 'profile'", r"schema_version"]),
     ("profile-empty-entry", {"profile": "{tmp}/a.json,"}, [r"context key 'profile'", r"empty entry"]),
+    # hardware translation
+    ("translation-syntax", {"hardware_translation": "H100 to T4"}, [r"context key 'hardware_translation'", r"FROM -> TO x FACTOR: REASON", r"'H100 to T4'"]),
+    ("translation-without-profile", {"hardware_translation": "H100 -> T4 x 0.1: both measured"}, [r"context key 'hardware_translation'", r"-c profile="]),
 ]
 
 
@@ -176,6 +179,35 @@ def test_profile_for_a_model_the_app_does_not_deploy(make_profile, tmp_path):
         r"context key 'profile': .*measured for model 'bert-tiny'.*'model' deploys 'resnet-tiny'",
         str(raised.value),
     )
+
+
+def test_profile_measured_on_another_accelerator_names_both_and_the_translation_key(make_profile, tmp_path):
+    # GIVEN a profile measured on one T4  WHEN the app sizes ml.g5.xlarge (an A10G) with it
+    path = _profile_json(make_profile, tmp_path)
+    with pytest.raises(app_module.ContextError) as raised:
+        app_module.settings_from_context({"profile": path, "instance_type": "ml.g5.xlarge"})
+
+    # THEN the message names the keys, both accelerators and how to state a translation
+    message = str(raised.value)
+    assert message.startswith("context keys 'profile' and 'instance_type': ")
+    assert "NVIDIA T4" in message and "NVIDIA A10G" in message and "ml.g5.xlarge" in message
+    assert "-c hardware_translation='NVIDIA T4 -> NVIDIA A10G x FACTOR: REASON'" in message
+
+
+def test_stated_translation_sizes_another_accelerator(make_profile, tmp_path):
+    # GIVEN a T4 profile and a translation the user states  WHEN sized on an A10G type
+    path = _profile_json(make_profile, tmp_path)
+    settings = app_module.settings_from_context(
+        {"profile": path, "instance_type": "ml.g5.xlarge", "hardware_translation": "T4 -> A10G x 1.5: measured both"}
+    )
+
+    # THEN the profile is re-derived through the factor (an estimate, which the profile now records)
+    profile = settings["profiles"]["bert-tiny"]
+    assert profile.instance_type == "ml.g5.xlarge"
+    assert profile.invocations_per_instance_target == profile.scaling_target(
+        profile.measured.invocations_per_minute * 1.5, profile.safety_factor
+    )
+    assert profile.hardware_translation is not None and profile.hardware_translation.factor == 1.5
 
 
 def test_two_profiles_for_one_model(make_profile, tmp_path):

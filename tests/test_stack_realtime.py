@@ -189,8 +189,20 @@ def test_stack_takes_count_and_target_from_profile(seed_like_profile):
     assert Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("tuning profile")) == []
 
 
-def test_stack_warns_when_profile_was_measured_on_another_instance_type(seed_like_profile):
-    stack = RealtimeInferenceStack(App(), "Tuned", profile=seed_like_profile(), instance_type="ml.g5.xlarge")
-    Annotations.from_stack(stack).has_warning(
-        "/Tuned", Match.string_like_regexp("measured on ml.g4dn.xlarge, not ml.g5.xlarge")
+def test_stack_refuses_a_profile_measured_on_another_accelerator(seed_like_profile):
+    # GIVEN a profile measured on one T4 (ml.g4dn.xlarge)  WHEN the stack sizes ml.g5.xlarge (an A10G)
+    with pytest.raises(ProfileError, match=r"measured on 1 x NVIDIA T4.*ml\.g5\.xlarge has 1 x NVIDIA A10G"):
+        RealtimeInferenceStack(App(), "Tuned", profile=seed_like_profile(), instance_type="ml.g5.xlarge")
+
+
+def test_stack_resizes_a_profile_for_another_size_of_the_same_accelerator(seed_like_profile):
+    # GIVEN a profile measured on one T4  WHEN the stack sizes ml.g4dn.12xlarge (four T4s)
+    profile = seed_like_profile()
+    stack = RealtimeInferenceStack(App(), "Tuned", profile=profile, instance_type="ml.g4dn.12xlarge")
+
+    # THEN the scaling target is the measured rate per GPU x 4 GPUs x the safety factor
+    expected = profile.scaling_target(profile.measured.invocations_per_minute * 4, profile.safety_factor)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {"TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": expected})},
     )
