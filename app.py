@@ -262,8 +262,11 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         if profile is not None:
             profile = _profile_for(profile, instance_type, translation)
             profiles[choice.spec.name] = profile
-        _check_model_fits(choice, instance_type or (profile.instance_type if profile is not None else None),
-                          explicit=instance_type is not None)
+        _check_model_fits(
+            choice,
+            instance_type or (profile.instance_type if profile is not None else None),
+            explicit=instance_type is not None,
+        )
     settings["models"] = models
     settings["profiles"] = profiles
     return settings
@@ -354,8 +357,8 @@ def build_app(app: App | None = None, *, environ: Mapping[str, str] | None = Non
             min_capacity=settings["min_capacity"],
             max_capacity=settings["max_capacity"],
             env=settings["env"],
-            description=f"Model {choice.spec.name} ({choice.reference}) on NVIDIA Triton behind an autoscaled "
-            "SageMaker real-time endpoint",
+            # The model's name only: a spec file's path would make the template depend on the checkout.
+            description=f"Model {choice.spec.name} on NVIDIA Triton behind an autoscaled SageMaker real-time endpoint",
         )
         for index, warning in enumerate(warnings):
             Annotations.of(stack).add_warning_v2(f"app:unknownContextKey:{index}", warning)

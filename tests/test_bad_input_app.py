@@ -101,8 +101,16 @@ CASES = [
     ("profile-wrong-schema", {"profile": "{tmp}/schema.json"}, [r"context key 'profile'", r"schema_version"]),
     ("profile-empty-entry", {"profile": "{tmp}/a.json,"}, [r"context key 'profile'", r"empty entry"]),
     # hardware translation
-    ("translation-syntax", {"hardware_translation": "H100 to T4"}, [r"context key 'hardware_translation'", r"FROM -> TO x FACTOR: REASON", r"'H100 to T4'"]),
-    ("translation-without-profile", {"hardware_translation": "H100 -> T4 x 0.1: both measured"}, [r"context key 'hardware_translation'", r"-c profile="]),
+    (
+        "translation-syntax",
+        {"hardware_translation": "H100 to T4"},
+        [r"context key 'hardware_translation'", r"FROM -> TO x FACTOR: REASON", r"'H100 to T4'"],
+    ),
+    (
+        "translation-without-profile",
+        {"hardware_translation": "H100 -> T4 x 0.1: both measured"},
+        [r"context key 'hardware_translation'", r"-c profile="],
+    ),
 ]
 
 
@@ -198,7 +206,11 @@ def test_stated_translation_sizes_another_accelerator(make_profile, tmp_path):
     # GIVEN a T4 profile and a translation the user states  WHEN sized on an A10G type
     path = _profile_json(make_profile, tmp_path)
     settings = app_module.settings_from_context(
-        {"profile": path, "instance_type": "ml.g5.xlarge", "hardware_translation": "T4 -> A10G x 1.5: measured both"}
+        {
+            "profile": path,
+            "instance_type": "ml.g5.xlarge",
+            "hardware_translation": "T4 -> A10G x 1.5: measured both",
+        }
     )
 
     # THEN the profile is re-derived through the factor (an estimate, which the profile now records)

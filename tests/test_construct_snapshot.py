@@ -25,7 +25,7 @@ from aws_cdk import App
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
-STACK = "TritonRealtimeInference"
+STACK = "TritonRealtime-{model}"  # app.py names each stack after its model
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
 CASES = {
@@ -54,7 +54,8 @@ def templates(tmp_path_factory) -> dict[str, dict[str, Any]]:
     result = {}
     for case, context in CASES.items():
         app = build_app(App(outdir=str(tmp_path_factory.mktemp(case)), context=dict(context)), environ={})
-        result[case] = normalised(app.synth().get_stack_by_name(STACK).template)
+        model = context.get("model", "bert-tiny")
+        result[case] = normalised(app.synth().get_stack_by_name(STACK.format(model=model)).template)
     return result
 
 

@@ -131,7 +131,9 @@ def seed_like_profile(make_profile):
             "initial_instance_count": 3,
             "invocations_per_instance_target": 1500,
             "target_invocations_per_minute": 4500,
-            "measured": dataclasses.replace(make_profile().measured, throughput_rps=36.0, invocations_per_minute=2160.0),
+            "measured": dataclasses.replace(
+                make_profile().measured, throughput_rps=36.0, invocations_per_minute=2160.0
+            ),
         }
         return make_profile(**{**seed_like, **overrides})
 
