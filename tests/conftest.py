@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -13,6 +15,26 @@ import pytest
 from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# app.py is a script at the repository root, not an installed package; pytest runs with
+# --import-mode=importlib, which does not put the root on sys.path. Tests `import app`.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+@pytest.fixture
+def cdk_cli_env() -> dict[str, str]:
+    """The environment the Makefile gives the CDK CLI (no Node.js banners, no update check or telemetry)."""
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+    }
+    env.pop("TRITON_IAC_DEBUG", None)
+    return env
 
 
 @pytest.fixture
@@ -54,7 +76,9 @@ def cfn_lint_errors() -> Callable[..., list[str]]:
     """
     import cfnlint.api
 
-    def lint(template: dict[str, Any], *, regions: Sequence[str] = ("us-east-1", "us-west-2", "eu-west-1")) -> list[str]:
+    def lint(
+        template: dict[str, Any], *, regions: Sequence[str] = ("us-east-1", "us-west-2", "eu-west-1")
+    ) -> list[str]:
         matches = cfnlint.api.lint(json.dumps(template), regions=list(regions))
         return [str(match) for match in matches if match.rule.id[0] in "EW"]
 
@@ -98,7 +122,9 @@ def relu_onnx() -> Callable[[Path], Path]:
         x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
         y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
         graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
-        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
+        onnx.save(
+            helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path)
+        )
         return path
 
     return make
@@ -124,7 +150,9 @@ class Rehearsal:
     built: Any
     bucket: str = _REHEARSAL_BUCKET
 
-    def create_endpoint(self, name: str, variants: dict[str, float], *, model_data_url: str | None = None) -> None:
+    def create_endpoint(
+        self, name: str, variants: dict[str, float], *, model_data_url: str | None = None
+    ) -> None:
         """Create one Model per variant (same artifact) and an endpoint splitting traffic by weight."""
         production_variants = []
         for variant, weight in variants.items():
@@ -147,7 +175,9 @@ class Rehearsal:
                     "InitialVariantWeight": weight,
                 }
             )
-        self.sagemaker.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=production_variants)
+        self.sagemaker.create_endpoint_config(
+            EndpointConfigName=f"{name}-config", ProductionVariants=production_variants
+        )
         self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
 
 
@@ -218,7 +248,9 @@ def make_profile() -> Callable[..., Any]:
                 mean_batch_size=4.0,
                 requests=720,
             ),
-            "provenance": Provenance(machine="test", date="2026-11-21T00:00:00Z", tool_versions={"triton": "2.51"}),
+            "provenance": Provenance(
+                machine="test", date="2026-11-21T00:00:00Z", tool_versions={"triton": "2.51"}
+            ),
             "hardware": MeasuredHardware.gpu("Tesla T4", 1, cpu_model="test CPU", cpu_cores=4),
         }
         fields.update(overrides)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,24 +13,13 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 
+import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
 from model_build.triton_config import parse_config
 from stacks.realtime_stack import realtime_stack_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_app_module():
-    # app.py is a script at the repository root, not an installed package (pytest runs with
-    # --import-mode=importlib, which does not put the root on sys.path).
-    spec = importlib.util.spec_from_file_location("cdk_app", REPO_ROOT / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cdk_app"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-app_module = _load_app_module()
 CONTEXT_DEFAULTS = app_module.CONTEXT_DEFAULTS
 ContextError = app_module.ContextError
 build_app = app_module.build_app
@@ -259,21 +247,12 @@ def test_app_module_is_the_only_context_reader():
 
 
 @pytest.mark.slow
-def test_cdk_cli_synth_succeeds(tmp_path):
-    # GIVEN the CDK CLI as `make synth` runs it
-    env = {
-        **os.environ,
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        "CDK_DISABLE_VERSION_CHECK": "1",
-        "CDK_DISABLE_CLI_TELEMETRY": "true",
-    }
-
-    # WHEN
+def test_cdk_cli_synth_succeeds(tmp_path, cdk_cli_env):
+    # GIVEN the CDK CLI as `make synth` runs it  WHEN
     result = subprocess.run(
         [str(REPO_ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "-o", str(tmp_path / "cdk.out")],
         cwd=REPO_ROOT,
-        env=env,
+        env=cdk_cli_env,
         capture_output=True,
         text=True,
         timeout=300,

@@ -9,7 +9,6 @@ the user sees one line and no traceback.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -21,12 +20,9 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match
 
+import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("cdk_app_bad_input", REPO_ROOT / "app.py")
-assert _spec is not None and _spec.loader is not None
-app_module = importlib.util.module_from_spec(_spec)
-sys.modules["cdk_app_bad_input"] = app_module
-_spec.loader.exec_module(app_module)
 
 
 def _profile_json(make_profile, tmp_path: Path, **overrides) -> str:
@@ -289,16 +285,8 @@ def test_debug_environment_variable_shows_the_traceback(tmp_path):
 
 
 @pytest.mark.slow
-def test_cdk_synth_with_a_bad_context_value_prints_the_message_not_a_traceback(tmp_path):
+def test_cdk_synth_with_a_bad_context_value_prints_the_message_not_a_traceback(tmp_path, cdk_cli_env):
     # GIVEN the real CDK CLI, as a user runs it
-    env = {
-        **os.environ,
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        "CDK_DISABLE_VERSION_CHECK": "1",
-        "CDK_DISABLE_CLI_TELEMETRY": "true",
-    }
-    env.pop("TRITON_IAC_DEBUG", None)
 
     # WHEN
     result = subprocess.run(
@@ -312,7 +300,7 @@ def test_cdk_synth_with_a_bad_context_value_prints_the_message_not_a_traceback(t
             str(tmp_path / "cdk.out"),
         ],
         cwd=REPO_ROOT,
-        env=env,
+        env=cdk_cli_env,
         capture_output=True,
         text=True,
         timeout=300,

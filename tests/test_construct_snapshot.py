@@ -12,16 +12,16 @@ snapshot files in the commit.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import App
+
+import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
@@ -34,15 +34,6 @@ CASES = {
 }
 
 
-def _build_app():
-    spec = importlib.util.spec_from_file_location("cdk_app_snapshot", REPO_ROOT / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cdk_app_snapshot"] = module
-    spec.loader.exec_module(module)
-    return module.build_app
-
-
 def normalised(template: dict[str, Any]) -> dict[str, Any]:
     """Return ``template`` with asset hashes replaced by ``<asset-hash>``."""
     return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
@@ -50,10 +41,11 @@ def normalised(template: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory) -> dict[str, dict[str, Any]]:
-    build_app = _build_app()
     result = {}
     for case, context in CASES.items():
-        app = build_app(App(outdir=str(tmp_path_factory.mktemp(case)), context=dict(context)), environ={})
+        app = app_module.build_app(
+            App(outdir=str(tmp_path_factory.mktemp(case)), context=dict(context)), environ={}
+        )
         model = context.get("model", "bert-tiny")
         result[case] = normalised(app.synth().get_stack_by_name(STACK.format(model=model)).template)
     return result
