@@ -1,9 +1,10 @@
 """rehearsal.demo: `make demo` end to end, so it cannot rot (real moto, CDK CLI, Triton, torch).
 
-One full deploy (the slow test) covers the whole path: the field-by-field comparison with the
-template and its known emulator differences, the SDK v3 read, the invocations compared with the
-source, ``--keep`` with every socket on loopback, and the teardown on a signal of a demo started in
-the background. The stop tests interrupt a demo early, so they cost seconds, not a deploy.
+One full deploy (the slow test) covers the whole path, for a model the user brings as a spec file:
+the field-by-field comparison with the template and its known emulator differences, the SDK v3
+read, the invocations compared with the model's own torch module, ``--keep`` with every socket on
+loopback, and the teardown on a signal of a demo started in the background. (The default bert-tiny
+endpoint is served and compared with torch in ``test_rehearsal_data_plane.py``.) The stop tests interrupt a demo early, so they cost seconds, not a deploy.
 """
 
 from __future__ import annotations
@@ -105,18 +106,45 @@ def stray_files(tmp: Path) -> list[str]:
     return sorted(p.name for p in tmp.iterdir() if p.name.startswith(STRAY_PREFIXES))
 
 
+BRING_YOUR_OWN = PROJECT_ROOT / "examples" / "bring-your-own"
+
+
+def your_own_model(folder: Path) -> Path:
+    """The bring-your-own factory example in ``folder``: its spec file, model code and weights file."""
+    import importlib.util
+    import shutil
+
+    folder.mkdir()
+    for name in ("factory.toml", "classifier_net.py"):
+        shutil.copy(BRING_YOUR_OWN / name, folder / name)
+    spec = importlib.util.spec_from_file_location("make_model_files", BRING_YOUR_OWN / "make_model_files.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_model_files(folder)
+    return folder / "factory.toml"
+
+
 @pytest.mark.slow
 @needs_app
-def test_demo_kept_in_the_background_listens_on_loopback_only_and_sigint_tears_it_all_down(tmp_path: Path) -> None:
+def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigint_tears_it_all_down(
+    tmp_path: Path,
+) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    # GIVEN `make demo` with --keep, started in the background from a script (SIGINT ignored)
-    demo = DemoProcess(["--requests", "2", "--keep"], tmp, ignore_sigint=True)
+    # GIVEN the user's own model as a spec file (a module factory and a state-dict file)
+    spec_file = your_own_model(tmp_path / "my-model")
+    # GIVEN `python -m rehearsal.demo --model my-model/factory.toml --keep`, started in the background
+    # from a script (SIGINT ignored)
+    demo = DemoProcess(["--model", str(spec_file), "--requests", "2", "--keep"], tmp, ignore_sigint=True)
     try:
         # WHEN it has deployed, invoked, and waits
         demo.wait_for(lambda: "everything stays up" in demo.output, 900, "--keep message")
         output = demo.output
-        # THEN each promised step showed in its output
+        # THEN each promised step showed in its output: the spec file's model was built, deployed and
+        # its answers compared with its own torch module, on inputs made from its tensor specs
+        assert "build classifier-factory" in output
+        assert "inputs from the build manifest: features FP32[16]; reference: torch on the source" in output
         assert "stacks with differences: 0" in output
         assert "AWS::ApplicationAutoScaling::ScalableTarget" in output  # what moto skipped is printed
         assert "max |endpoint - torch|" in output and ": OK" in output

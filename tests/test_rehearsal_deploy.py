@@ -13,13 +13,15 @@ import pytest
 
 from rehearsal.cdk_cli import PROJECT_ROOT, CdkCli, CdkError
 from rehearsal.moto_server import MotoServer
+from stacks.realtime_stack import realtime_stack_id
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not (PROJECT_ROOT / "app.py").is_file(), reason="the CDK app (app.py) is not there yet"),
 ]
 
-STACK = "TritonRealtimeInference"
+# The app deploys one stack per model, named after it; cdk.json's default model is bert-tiny.
+STACK = realtime_stack_id("bert-tiny")
 
 # What moto 5.2.5's CloudFormation does not implement among the app's resources. docs/rehearsal.md
 # lists the same; when moto learns one of them this test says so and the docs need updating.
