@@ -40,6 +40,7 @@ import requests
 
 from model_build.examples import get_example
 from model_build.pipeline import build
+from rehearsal.cli_args import Stopped, stop_on_signals
 from rehearsal.moto_server import MotoServer
 from tuning.loadgen import LoadResult, probe, run_fixed
 from tuning.matrix import make_payload
@@ -196,7 +197,16 @@ def main() -> int:
     ap.add_argument("--processes", type=int, default=1, help="load generator processes (default 1)")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "data_plane.json")
     args = ap.parse_args()
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so moto, the data plane and Triton are stopped on any stop.
+    try:
+        with stop_on_signals():
+            return _run(args)
+    except Stopped as stopped:
+        print(f"stopped by {stopped}", file=sys.stderr)
+        return stopped.exit_status
 
+
+def _run(args: argparse.Namespace) -> int:
     spec = get_example("bert-tiny")
     built = build(spec)
     payload = make_payload(built.manifest, args.encoding)

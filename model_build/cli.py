@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from model_build.backends import BUILDABLE
 from model_build.cache import cache_dir_problem
@@ -34,6 +34,7 @@ from model_build.spec import INSTANCE_KINDS, NAME_PATTERN, DynamicBatching, Mode
 from model_build.spec_file import SpecFileError, format_problems, load_spec_file
 from model_build.user_errors import (
     DEBUG_ENV,
+    UsageErrorParser,
     UserError,
     debug_enabled,
     did_you_mean,
@@ -68,19 +69,12 @@ _FLAG_SPEC_KEYS: dict[str, str] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is a :class:`UserError` (one line, exit 2 through ``run_cli``)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UserError(f"{message} (see `{self.prog} --help`)")
-
-
 def _parser() -> argparse.ArgumentParser:
-    debug = _Parser(add_help=False)
+    debug = UsageErrorParser(add_help=False)
     debug.add_argument(
         "--debug", action="store_true", help=f"show the traceback of an error (like {DEBUG_ENV}=1)"
     )
-    model = _Parser(add_help=False)
+    model = UsageErrorParser(add_help=False)
     src = model.add_mutually_exclusive_group(required=True)
     src.add_argument(
         "--spec", metavar="FILE", type=Path, help="a model spec file (model.toml; see docs/your-model.md)"
@@ -126,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         help="build cache folder (default: $MODEL_BUILD_CACHE_DIR or ./.model-build-cache)",
     )
 
-    parser = _Parser(
+    parser = UsageErrorParser(
         prog=PROG,
         description="Build a verified Triton model repository archive (model.tar.gz) from PyTorch or ONNX.",
         parents=[debug],

@@ -31,9 +31,9 @@ import tempfile
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from model_build.user_errors import UserError, did_you_mean, run_cli
+from model_build.user_errors import UsageErrorParser, UserError, did_you_mean, run_cli
 
 PROG = "python -m tuning"
 DEFAULT_RESULTS = Path("bench/results")
@@ -45,13 +45,6 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 INVOKE_ENDPOINT_MAX_BODY = 6_291_456
 # A request the load generator holds in memory for every worker: refuse what cannot be sensible.
 _MAX_DIRECT_BODY = 1 << 30
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is a :class:`UserError` (one message, exit 2 through run_cli)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
 class _Checks:
@@ -538,8 +531,8 @@ def _load(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``python -m tuning`` argument parser (values are checked by the commands, all at once)."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = UsageErrorParser(prog=PROG, description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=UsageErrorParser)
 
     matrix = commands.add_parser("matrix", help="measure seed 000's configurations and recommend one")
     size = matrix.add_mutually_exclusive_group(required=True)
