@@ -256,17 +256,14 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         )
         problems.extend(_tracking_problems(scale_in_cooldown, scale_out_cooldown, disable_scale_in))
         problems.raise_if_any()
-        self._do_scale_to_track_metric(
+        return self._track(
             id,
-            target_value=invocations_per_instance_per_minute,
-            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-            scale_in_cooldown=_cooldown(scale_in_cooldown, defaults.scale_in_cooldown_seconds()),
-            scale_out_cooldown=_cooldown(scale_out_cooldown, defaults.scale_out_cooldown_seconds()),
-            disable_scale_in=disable_scale_in,
+            appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            invocations_per_instance_per_minute,
+            scale_in_cooldown,
+            scale_out_cooldown,
+            disable_scale_in,
         )
-        policy = self._policy(id)
-        assert isinstance(policy, appscaling.TargetTrackingScalingPolicy)
-        return policy
 
     def scale_to_track_metric(
         self,
@@ -361,7 +358,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
     def _track(
         self,
         id: str,
-        metric: cloudwatch.IMetric,
+        metric: cloudwatch.IMetric | appscaling.PredefinedMetric,
         target_value: float,
         scale_in_cooldown: Duration | None,
         scale_out_cooldown: Duration | None,
@@ -370,7 +367,8 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         self._do_scale_to_track_metric(
             id,
             target_value=target_value,
-            custom_metric=metric,
+            predefined_metric=metric if isinstance(metric, appscaling.PredefinedMetric) else None,
+            custom_metric=None if isinstance(metric, appscaling.PredefinedMetric) else metric,
             scale_in_cooldown=_cooldown(scale_in_cooldown, defaults.scale_in_cooldown_seconds()),
             scale_out_cooldown=_cooldown(scale_out_cooldown, defaults.scale_out_cooldown_seconds()),
             disable_scale_in=disable_scale_in,
