@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +36,28 @@ def cdk_cli_env() -> dict[str, str]:
     }
     env.pop("TRITON_IAC_DEBUG", None)
     return env
+
+
+@pytest.fixture
+def run_app_script() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``app.py`` as the CDK CLI does: context in ``CDK_CONTEXT_JSON``, output in ``CDK_OUTDIR``.
+
+    Call it with the context dict, the output folder and extra environment variables.
+    """
+
+    def run(context: dict[str, Any], outdir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+        environ = {k: v for k, v in os.environ.items() if k != "TRITON_IAC_DEBUG"}
+        environ.update({"CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir), **env})
+        return subprocess.run(
+            [sys.executable, str(REPO_ROOT / "app.py")],
+            cwd=REPO_ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    return run
 
 
 @pytest.fixture

@@ -9,11 +9,8 @@ the user sees one line and no traceback.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -233,19 +230,6 @@ def test_unknown_context_key_is_a_warning_with_the_near_match(tmp_path):
     )
 
 
-def _run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path / "out")}
-    env.pop("TRITON_IAC_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "app.py")],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     ("context", "expected"),
     [
@@ -255,9 +239,11 @@ def _run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     ],
     ids=["model", "instance-count", "region"],
 )
-def test_app_script_reports_bad_context_in_one_line_without_traceback(context, expected, tmp_path):
+def test_app_script_reports_bad_context_in_one_line_without_traceback(
+    context, expected, tmp_path, run_app_script
+):
     # WHEN app.py runs as the CDK CLI runs it
-    result = _run_app(context, tmp_path)
+    result = run_app_script(context, tmp_path / "out")
 
     # THEN exit status 2, one line on stderr, no traceback, nothing synthesized
     assert result.returncode == 2, result.stderr
@@ -269,17 +255,8 @@ def test_app_script_reports_bad_context_in_one_line_without_traceback(context, e
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
-def test_debug_environment_variable_shows_the_traceback(tmp_path):
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"min_capacity": "0"}), "CDK_OUTDIR": str(tmp_path)}
-    env["TRITON_IAC_DEBUG"] = "1"
-    result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "app.py")],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def test_debug_environment_variable_shows_the_traceback(tmp_path, run_app_script):
+    result = run_app_script({"min_capacity": "0"}, tmp_path, TRITON_IAC_DEBUG="1")
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "ContextError" in result.stderr
 
