@@ -546,3 +546,20 @@ def test_from_asset_refuses_an_archive_with_config_at_its_root(tmp_path):
         match=r"holds no model folder \(config\.pbtxt at the archive root: the Triton DLC expects <model>/config\.pbtxt\)",
     ):
         ModelArtifact.from_asset(archive)
+
+
+@pytest.mark.parametrize(
+    ("backend", "kind", "needs_gpu"),
+    [("onnxruntime", "KIND_CPU", False), ("onnxruntime", "KIND_GPU", True), ("tensorrt", "KIND_CPU", True)],
+)
+def test_build_artifact_needs_a_gpu_for_gpu_instance_groups_or_a_tensorrt_engine(backend, kind, needs_gpu):
+    # GIVEN a spec (nothing is built: requires_gpu reads the spec and model_build.backends only)
+    import dataclasses
+
+    from model_build.examples import get_example
+
+    spec = get_example("bert-tiny")
+    spec = dataclasses.replace(spec, backend=backend, triton=dataclasses.replace(spec.triton, instance_kind=kind))
+
+    # THEN a TensorRT engine needs an NVIDIA GPU whatever its instance groups say
+    assert ModelArtifact.from_build(spec).requires_gpu is needs_gpu

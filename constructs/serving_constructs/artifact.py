@@ -456,7 +456,10 @@ class _BuildArtifact(ModelArtifact):
 
     @property
     def requires_gpu(self) -> bool | None:
-        return self.spec.triton.instance_kind == "KIND_GPU"
+        from model_build.backends import backend
+
+        # A TensorRT engine runs only on an NVIDIA GPU, whatever its instance groups say.
+        return self.spec.triton.instance_kind == "KIND_GPU" or backend(self.spec.backend).requires_nvidia_gpu
 
     @property
     def description(self) -> str:

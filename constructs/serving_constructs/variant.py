@@ -132,9 +132,10 @@ class ProductionVariant(VariantBase):
             and not self.instance_type.is_gpu
         ):
             problems.append(
-                f"{path}.instance_type {self.instance_type} has no GPU but the model's Triton config uses "
-                "KIND_GPU instance groups (Triton would fail to load it) — choose a GPU type (ml.g*/ml.p*) "
-                "or build the model with instance_kind KIND_CPU"
+                f"{path}.instance_type {self.instance_type} has no GPU but the model needs one (KIND_GPU "
+                "instance groups in its Triton config, or a TensorRT engine; Triton would fail to load it) — "
+                "choose a GPU type (ml.g*/ml.p*) or build the model with instance_kind KIND_CPU and backend "
+                "onnxruntime"
             )
         problems += check_int(f"{path}.initial_instance_count", self.initial_instance_count, 1)
         problems += check_int(
