@@ -45,9 +45,10 @@ def wait_for_refresh(plane: Any, since: float, timeout_s: float = 30.0) -> Any:
     """Wait for the first routing refresh pass that started after ``since`` (time.monotonic()) to finish."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        last = plane.routing.last_pass
-        if last is not None and last.started_at > since:
-            return last
+        # The first pass after `since`, even if later passes ran while this thread waited for a core.
+        after = [p for p in list(plane.routing.recent_passes) if p.started_at > since]
+        if after:
+            return after[0]
         time.sleep(0.05)
     raise AssertionError(f"no routing refresh started within {timeout_s} s (interval {plane.refresh_interval_s} s)")
 

@@ -15,6 +15,7 @@ process of a load test.
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
 import itertools
 import random
@@ -252,6 +253,8 @@ class RoutingTable:
         #: Refresh passes completed so far.
         self.passes = 0
         self.last_pass: RefreshPass | None = None
+        #: The most recent passes, oldest first (what a caller that was not watching missed).
+        self.recent_passes: collections.deque[RefreshPass] = collections.deque(maxlen=64)
 
     def get(self, endpoint_name: str) -> EndpointRoute | None:
         """Return the cached route (no I/O), or None when the endpoint was never resolved."""
@@ -294,4 +297,5 @@ class RoutingTable:
                     changed.append(name)
             self.passes += 1
             self.last_pass = RefreshPass(tuple(changed), tuple(removed), started, time.monotonic() - started)
+            self.recent_passes.append(self.last_pass)
             return self.last_pass
