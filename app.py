@@ -91,16 +91,15 @@ class ModelChoice:
 def _int(key: str, value: Any, minimum: int) -> int:
     # `cdk -c key=5` passes strings; cdk.json passes numbers. Floats and booleans are refused rather
     # than truncated: 2.5 instances is a typo, not a request for 2.
+    not_an_integer = ContextError(
+        f"context key {key!r} must be an integer >= {minimum} (got {value!r}); pass e.g. -c {key}={max(minimum, 2)}"
+    )
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ContextError(
-            f"context key {key!r} must be an integer >= {minimum} (got {value!r}); pass e.g. -c {key}={max(minimum, 2)}"
-        )
+        raise not_an_integer
     try:
-        number = int(str(int(value)) if isinstance(value, float) else str(value).strip(), 10)
+        number = int(value) if isinstance(value, float) else int(str(value).strip(), 10)
     except ValueError:
-        raise ContextError(
-            f"context key {key!r} must be an integer >= {minimum} (got {value!r}); pass e.g. -c {key}={max(minimum, 2)}"
-        ) from None
+        raise not_an_integer from None
     if number < minimum:
         raise ContextError(
             f"context key {key!r} must be an integer >= {minimum} (got {number}); pass -c {key}={minimum} or more"
@@ -329,13 +328,14 @@ def unknown_context_keys(context: Mapping[str, Any]) -> list[str]:
     return warnings
 
 
-def build_app(app: App | None = None, *, environ: Mapping[str, str] | None = None) -> App:
+def build_app(app: App | None = None) -> App:
     """Compose the app: one real-time stack per model, checked by cdk-nag's AWS Solutions pack.
+
+    The stacks are environment-agnostic unless the ``account``/``region`` context keys pin them;
+    the process environment is not read.
 
     Args:
         app: the app to add to. Defaults to a new ``App()`` (context from the CDK CLI).
-        environ: unused; kept so callers can pass the process environment explicitly. The stacks are
-            environment-agnostic unless the ``account``/``region`` context keys pin them.
 
     Raises:
         ContextError: bad context (before any stack is built).

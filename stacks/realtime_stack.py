@@ -12,12 +12,19 @@ from constructs import Construct
 from model_build.examples import get_example
 from model_build.profile import TuningProfile
 from model_build.spec import DynamicBatching, ModelSpec
-from serving_constructs import InstanceType, ModelArtifact, ProductionVariant, RealtimeEndpoint, TritonModel
+from serving_constructs import (
+    InstanceType,
+    ModelArtifact,
+    ProductionVariant,
+    RealtimeEndpoint,
+    TritonModel,
+    defaults,
+)
 
 # Seed 000, table 4.2: pt-ig-db (no TensorRT: dynamic batching + 2 instances per GPU) on
-# ml.g4dn.xlarge measured 892 invocations/min/instance for BERT-large. Our default build is the
+# ml.g4dn.xlarge (the stack's default, serving_constructs.defaults.instance_type_name()) measured
+# 892 invocations/min/instance for BERT-large. Our default build is the
 # ONNX Runtime path, so that row applies; the target keeps model_build.profile's 0.7 safety factor.
-DEFAULT_INSTANCE_TYPE = "ml.g4dn.xlarge"
 SEED_MEASURED_INVOCATIONS_PER_MINUTE = 892
 DEFAULT_INVOCATIONS_PER_INSTANCE = TuningProfile.scaling_target(SEED_MEASURED_INVOCATIONS_PER_MINUTE, 0.7)
 
@@ -122,7 +129,7 @@ class RealtimeInferenceStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if instance_type is None:
-            instance_type = DEFAULT_INSTANCE_TYPE if profile is None else profile.instance_type
+            instance_type = defaults.instance_type_name() if profile is None else profile.instance_type
         if profile is not None and profile.instance_type != instance_type:
             # Same accelerator, another size: the measured rate is re-derived for this type. Another
             # accelerator is refused (ProfileError) unless the profile states a translation.

@@ -26,8 +26,8 @@ unknown_context_keys = app_module.unknown_context_keys
 STACK_ID = realtime_stack_id("bert-tiny")
 
 
-def _synth(outdir: Path, context: dict | None = None, environ: dict | None = None):
-    app = build_app(App(outdir=str(outdir), context=context or {}), environ=environ or {})
+def _synth(outdir: Path, context: dict | None = None):
+    app = build_app(App(outdir=str(outdir), context=context or {}))
     return app.synth()
 
 
@@ -134,7 +134,7 @@ def test_profile_context_sets_triton_options_count_and_scaling_target(make_profi
     ).save(tmp_path / "profile.json")
 
     # WHEN the app is built with -c profile=<path>
-    app = build_app(App(outdir=str(tmp_path / "out"), context={"profile": str(profile)}), environ={})
+    app = build_app(App(outdir=str(tmp_path / "out"), context={"profile": str(profile)}))
 
     # THEN the variant, the scaling policy and the packaged config.pbtxt follow the profile
     template = Template.from_stack(app.node.find_child(STACK_ID))

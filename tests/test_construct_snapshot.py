@@ -43,9 +43,7 @@ def normalised(template: dict[str, Any]) -> dict[str, Any]:
 def templates(tmp_path_factory) -> dict[str, dict[str, Any]]:
     result = {}
     for case, context in CASES.items():
-        app = app_module.build_app(
-            App(outdir=str(tmp_path_factory.mktemp(case)), context=dict(context)), environ={}
-        )
+        app = app_module.build_app(App(outdir=str(tmp_path_factory.mktemp(case)), context=dict(context)))
         model = context.get("model", "bert-tiny")
         result[case] = normalised(app.synth().get_stack_by_name(STACK.format(model=model)).template)
     return result
