@@ -289,3 +289,13 @@ def test_cdk_synth_with_a_bad_context_value_prints_the_message_not_a_traceback(t
     output = result.stdout + result.stderr
     assert "app.py: error: context key 'max_capacity' must be an integer >= 1 (got 0)" in output
     assert "Traceback" not in output
+
+
+def test_instance_type_unknown_to_sagemaker_is_a_warning_with_the_near_match(tmp_path):
+    # GIVEN a typo that still has the ml.<family>.<size> shape (a type newer than botocore would too)
+    app = app_module.build_app(App(outdir=str(tmp_path), context={"instance_type": "ml.g4dn.xlarg"}))
+
+    # THEN the stack warns and names the type SageMaker hosting knows
+    Annotations.from_stack(app_module.stacks_of(app)[0]).has_warning(
+        "*", Match.string_like_regexp(r"ml\.g4dn\.xlarg.*ml\.g4dn\.xlarge")
+    )
