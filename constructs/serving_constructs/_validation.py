@@ -49,8 +49,18 @@ class Problems:
 
     def raise_if_any(self) -> None:
         """Raise one :class:`PropsError` naming every recorded problem, if any."""
-        if self._problems:
-            raise PropsError(f"Invalid {self._construct} props: " + "; ".join(self._problems))
+        raise_if_any(self._construct, self._problems)
+
+
+def raise_if_any(construct: str, problems: list[str]) -> None:
+    """Raise one :class:`PropsError` naming every problem in ``problems``, if any.
+
+    Args:
+        construct: the construct, factory or method the message names (``"TritonImage.from_uri"``).
+        problems: what is wrong, each naming the prop, the value given, what is allowed and the fix.
+    """
+    if problems:
+        raise PropsError(f"Invalid {construct} props: " + "; ".join(problems))
 
 
 def resolved(value: Any) -> bool:

@@ -25,7 +25,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
 from serving_constructs._nag import acknowledge, flattened
-from serving_constructs._validation import PropsError, check_interface, check_str, given
+from serving_constructs._validation import PropsError, check_interface, check_str, given, raise_if_any
 
 if TYPE_CHECKING:
     from model_build.spec import ModelSpec
@@ -229,8 +229,7 @@ class ModelArtifact(abc.ABC):
                 f"{given(path)}) — {_BUILD_FIX}"
             )
         problems = check_str("model_name", model_name, optional=True)
-        if problems:
-            raise PropsError("Invalid ModelArtifact.from_asset props: " + "; ".join(problems))
+        raise_if_any("ModelArtifact.from_asset", problems)
         file = Path(path)
         if file.is_dir():
             raise PropsError(
@@ -285,8 +284,7 @@ class ModelArtifact(abc.ABC):
                 f"key {key!r} ends with '/', a prefix, not an archive — pass the archive's key, or use "
                 "ModelArtifact.from_bucket_prefix for uncompressed data"
             )
-        if problems:
-            raise PropsError("Invalid ModelArtifact.from_bucket props: " + "; ".join(problems))
+        raise_if_any("ModelArtifact.from_bucket", problems)
         return _BucketArtifact(bucket, key, model_name)
 
     @staticmethod
@@ -321,8 +319,7 @@ class ModelArtifact(abc.ABC):
                 f"prefix {prefix!r} names an archive, not a folder of uncompressed files — use "
                 "ModelArtifact.from_bucket for a model.tar.gz"
             )
-        if problems:
-            raise PropsError("Invalid ModelArtifact.from_bucket_prefix props: " + "; ".join(problems))
+        raise_if_any("ModelArtifact.from_bucket_prefix", problems)
         normalised = prefix if Token.is_unresolved(prefix) else prefix.rstrip("/") + "/"
         return _BucketPrefixArtifact(bucket, normalised, model_name)
 

@@ -41,6 +41,7 @@ from serving_constructs._validation import (
     check_sequence,
     check_str,
     given,
+    raise_if_any,
     resolved,
 )
 from serving_constructs.instance_type import InstanceType
@@ -191,8 +192,7 @@ class EndpointResource(Resource):
         problems = check_interface(
             "grantee", grantee, "iam.IGrantable", "grant_principal", "pass a role, a function or a user"
         )
-        if problems:
-            raise PropsError("Invalid grant_invoke props: " + "; ".join(problems))
+        raise_if_any("grant_invoke", problems)
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=list(self.invoke_actions), resource_arns=[self.endpoint_arn]
         )

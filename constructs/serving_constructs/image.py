@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from model_build.user_errors import did_you_mean
 from serving_constructs import defaults
-from serving_constructs._validation import PropsError, check_interface, check_str
+from serving_constructs._validation import PropsError, check_interface, check_str, raise_if_any
 
 _FRAMEWORK = "sagemaker-tritonserver"
 
@@ -90,8 +90,7 @@ class TritonImage(abc.ABC):
                 lists the versions).
         """
         problems = check_str("version", version, optional=True, example=" such as '26.05'")
-        if problems:
-            raise PropsError("Invalid TritonImage.for_region props: " + "; ".join(problems))
+        raise_if_any("TritonImage.for_region", problems)
         version = defaults.triton_version() if version is None else version
         triton_registries(version)  # fail now, at the call site, on an unknown version
         return _DlcImage(version)
@@ -111,8 +110,7 @@ class TritonImage(abc.ABC):
             "repository", repository, "ecr.IRepository", "repository_uri_for_tag",
             "use ecr.Repository.from_repository_name(self, 'Triton', 'my-triton')",
         ) + check_str("tag", tag)  # fmt: skip
-        if problems:
-            raise PropsError("Invalid TritonImage.from_ecr_repository props: " + "; ".join(problems))
+        raise_if_any("TritonImage.from_ecr_repository", problems)
         return _EcrImage(repository, tag)
 
     @staticmethod
@@ -128,8 +126,7 @@ class TritonImage(abc.ABC):
         problems = check_str(
             "uri", uri, example=" such as '123456789012.dkr.ecr.eu-west-1.amazonaws.com/triton:1'"
         )
-        if problems:
-            raise PropsError("Invalid TritonImage.from_uri props: " + "; ".join(problems))
+        raise_if_any("TritonImage.from_uri", problems)
         return _UriImage(uri)
 
     @abc.abstractmethod

@@ -32,7 +32,7 @@ from typing import Any
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from model_build.user_errors import did_you_mean
-from serving_constructs._validation import PropsError, check_duration, check_str
+from serving_constructs._validation import PropsError, check_duration, check_str, raise_if_any
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 """Namespace of the invocation, multi-model loading and asynchronous metrics."""
@@ -223,8 +223,7 @@ def endpoint_metric(
         + check_duration("period", props.get("period"))
         + check_str("statistic", props.get("statistic"), optional=True, example=" such as 'Average' or 'p99'")
     )
-    if problems:
-        raise PropsError("Invalid metric props: " + "; ".join(problems))
+    raise_if_any("metric", problems)
     spec = METRICS.get(metric_name)
     if spec is None:
         if namespace is None:
