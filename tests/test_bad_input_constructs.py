@@ -144,6 +144,16 @@ ERRORS: list[Any] = [
         id="instance-count-is-zero",
     ),
     pytest.param(
+        lambda c: c.endpoint(initial_instance_count={2}),
+        ["variants[0].initial_instance_count must be an int", "a set", "pass a number"],
+        id="instance-count-is-a-set",
+    ),
+    pytest.param(
+        lambda c: c.endpoint(initial_variant_weight=float("inf")),
+        ["variants[0].initial_variant_weight must be a number", "inf (a float)", "pass a finite number"],
+        id="variant-weight-is-infinite",
+    ),
+    pytest.param(
         lambda c: c.endpoint(initial_variant_weight="0.5"),
         ["variants[0].initial_variant_weight must be a number", "'0.5' (a str)", "pass the number 0.5"],
         id="variant-weight-is-a-str",
@@ -281,6 +291,19 @@ ERRORS: list[Any] = [
         ),
         ["disable_scale_in must be a bool", "'false' (a str)", "pass True or False"],
         id="disable-scale-in-is-a-str",
+    ),
+    pytest.param(
+        # NaN must never reach jsii: its JSON has no NaN, and the kernel would die
+        lambda c: c.scalable().scale_on_gpu_utilization("Gpu", target_utilization_percent=float("nan")),
+        ["target_utilization_percent must be a number", "nan (a float)", "pass a finite number"],
+        id="gpu-target-is-nan",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_to_track_metric(
+            "Backlog", metric=c.stack.node.find_child("Endpoint").metric_invocations(), target_value=None
+        ),
+        ["target_value is required", "(got None)", "pass a number > 0"],
+        id="tracking-target-is-none",
     ),
     pytest.param(
         lambda c: c.scalable().scale_on_gpu_utilization("Gpu", target_utilization_percent=150),

@@ -63,9 +63,28 @@ def raise_if_any(construct: str, problems: list[str]) -> None:
         raise PropsError(f"Invalid {construct} props: " + "; ".join(problems))
 
 
+def unresolved(value: Any) -> bool:
+    """Return True when ``value`` is an unresolved CDK token; safe for any Python value.
+
+    ``Token.is_unresolved`` sends its argument to the jsii kernel: NaN or infinity kills the
+    kernel (its JSON has no such numbers), and a set, bytes or a naive datetime raise from jsii.
+    None of those can be a token, so they are answered here without asking jsii.
+    """
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    jsii_object = hasattr(type(value), "__jsii_type__") or type(value).__name__ == "InterfaceDynamicProxy"
+    # A list token is a list of encoded strings.
+    str_list = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if isinstance(value, str | int | float) or jsii_object or str_list:
+        return bool(Token.is_unresolved(value))
+    return False
+
+
 def resolved(value: Any) -> bool:
     """Return True when ``value`` is known at synth (not None and not an unresolved token)."""
-    return value is not None and not Token.is_unresolved(value)
+    return value is not None and not unresolved(value)
 
 
 def given(value: Any) -> str:
@@ -96,6 +115,8 @@ def _number_fix(value: Any, *, whole: bool) -> str:
         return f"pass the number {shown}, not the string {value!r}"
     if isinstance(value, bool):
         return "pass a number, not a bool"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "pass a finite number"
     if whole and isinstance(value, float) and math.isfinite(value):
         low, high = math.floor(value), math.ceil(value)
         return f"pass a whole number ({low} or {high})" if low != high else f"pass {int(value)}"
@@ -128,7 +149,7 @@ def check_int(
     """
     if value is None:
         return [] if optional else [f"{name} is required (got None) — pass an int >= {low}"]
-    if Token.is_unresolved(value):
+    if unresolved(value):
         return []
     if isinstance(value, bool) or not isinstance(value, int):
         return [f"{name} must be an int (got {given(value)}) — {_number_fix(value, whole=True)}"]
@@ -141,7 +162,7 @@ def check_number(
     """Return the problems with a numeric prop (int or float, not bool or str), then its range."""
     if value is None:
         return [] if optional else [f"{name} is required (got None) — pass a number >= {low:g}"]
-    if Token.is_unresolved(value):
+    if unresolved(value):
         return []
     if not _is_number(value) or not math.isfinite(value):
         return [f"{name} must be a number (got {given(value)}) — {_number_fix(value, whole=False)}"]
@@ -150,7 +171,9 @@ def check_number(
 
 def check_positive(name: str, value: Any, *, optional: bool = False) -> list[str]:
     """Return the problems with a number that must be > 0 (a target value, a rate)."""
-    problems = check_number(name, value, -math.inf, optional=optional)
+    if value is None:
+        return [] if optional else [f"{name} is required (got None) — pass a number > 0"]
+    problems = check_number(name, value, -math.inf)
     if not problems and resolved(value) and value <= 0:
         problems.append(f"{name} must be > 0 (got {value:g})")
     return problems
