@@ -93,6 +93,30 @@ ERRORS: list[Any] = [
         id="instance-type-without-ml-prefix",
     ),
     pytest.param(
+        lambda c: InstanceType("g5.xlarge"),
+        ["Invalid instance type 'g5.xlarge'", "like 'ml.g4dn.xlarge'", "did you mean 'ml.g5.xlarge'"],
+        id="instance-type-constructor-checks-the-name-too",
+    ),
+    pytest.param(
+        lambda c: InstanceType.of("ML.G4DN.XLARGE"),
+        ["Invalid instance type 'ML.G4DN.XLARGE'", "like 'ml.g4dn.xlarge'", "did you mean 'ml.g4dn.xlarge'"],
+        id="instance-type-in-capitals",
+    ),
+    pytest.param(
+        lambda c: InstanceType.of("ml.g5.xlarge "),
+        ["Invalid instance type 'ml.g5.xlarge '", "like 'ml.g4dn.xlarge'", "did you mean 'ml.g5.xlarge'"],
+        id="instance-type-with-a-trailing-space",
+    ),
+    pytest.param(
+        lambda c: InstanceType.of(InstanceType.ML_G5_XLARGE),
+        [
+            "Invalid instance type an InstanceType",
+            "takes the type's name as a str",
+            "pass the InstanceType itself",
+        ],
+        id="instance-type-of-an-instance-type",
+    ),
+    pytest.param(
         lambda c: RealtimeEndpoint(c.stack, "Endpoint", variants=ProductionVariant(model=c.model)),
         [
             "variants must be a list of ProductionVariant",

@@ -29,8 +29,9 @@ _NVME_FAMILIES_WITHOUT_D = frozenset({"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5
 class InstanceType:
     """A SageMaker hosting instance type such as ``ml.g4dn.xlarge``.
 
-    Use :meth:`of` or a constant (``InstanceType.ML_G4DN_XLARGE``). Names are checked for the
-    ``ml.<family>.<size>`` shape; unresolved tokens are passed through unchecked. A well-formed
+    Use :meth:`of` or a constant (``InstanceType.ML_G4DN_XLARGE``); ``InstanceType(name)`` checks
+    the same. Names are checked for the ``ml.<family>.<size>`` shape; unresolved tokens are passed
+    through unchecked. A well-formed
     name that SageMaker hosting does not list (botocore's ``ProductionVariantInstanceType``) is
     not an error here: the endpoint warns about it, naming the nearest known types, because new
     types can appear before the installed botocore knows them.
@@ -55,6 +56,26 @@ class InstanceType:
     ML_M5_XLARGE: ClassVar[InstanceType]
     ML_M5D_XLARGE: ClassVar[InstanceType]
 
+    def __post_init__(self) -> None:
+        name = self.name
+        if not isinstance(name, str):
+            fix = (
+                "pass the InstanceType itself"
+                if isinstance(name, InstanceType)
+                else "use InstanceType.of('ml.g4dn.xlarge')"
+            )
+            raise PropsError(
+                f"Invalid instance type {given(name)}: InstanceType.of takes the type's name as a str — {fix}"
+            )
+        if not Token.is_unresolved(name) and hardware.parse_instance_type(name) is None:
+            # Near matches of the name as meant: spaces, capitals or the missing "ml." are common slips.
+            meant = name.strip().lower()
+            near = hardware.near_instance_types(meant if meant.startswith("ml.") else f"ml.{meant}")
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise PropsError(
+                f"Invalid instance type {name!r}: expected a SageMaker hosting type like 'ml.g4dn.xlarge'{hint}"
+            )
+
     @classmethod
     def of(cls, name: str) -> InstanceType:
         """Return the instance type called ``name``.
@@ -62,19 +83,6 @@ class InstanceType:
         Raises:
             PropsError: ``name`` is not a str of the form ``ml.<family>.<size>``.
         """
-        if not isinstance(name, str):
-            raise PropsError(
-                f"Invalid instance type {given(name)}: InstanceType.of takes the type's name as a str — "
-                "use InstanceType.of('ml.g4dn.xlarge')"
-            )
-        if not Token.is_unresolved(name) and hardware.parse_instance_type(name) is None:
-            near = (
-                [] if "." in name and name.startswith("ml.") else hardware.near_instance_types(f"ml.{name}")
-            )
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise PropsError(
-                f"Invalid instance type {name!r}: expected a SageMaker hosting type like 'ml.g4dn.xlarge'{hint}"
-            )
         return cls(name)
 
     @property
