@@ -77,9 +77,6 @@ def package_repository(repository_root: Path, archive_path: Path) -> PackageResu
 
 
 def file_sha256(path: Path) -> str:
-    """Return the sha256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
+    """Return the sha256 hex digest of a file, read in chunks (the one file digest of the project)."""
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -35,6 +35,7 @@ from model_build.checks import (
 )
 from model_build.dtypes import DTYPE_ALIASES, TRITON_DTYPES, is_float
 from model_build.model_files import onnx_file_problems, torchscript_file_problems, torchscript_forward
+from model_build.package import file_sha256
 from model_build.user_errors import DEBUG_ENV, describe_value, did_you_mean
 
 # Size used for dynamic (-1) non-batch dims when example or verification inputs are made.
@@ -210,11 +211,7 @@ def _output_names_problems(label: str, names: Any) -> list[str]:
 
 
 def _file_digest(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.digest()
+    return bytes.fromhex(file_sha256(path))
 
 
 def _dir_digest(path: Path) -> bytes:
@@ -225,7 +222,8 @@ def _dir_digest(path: Path) -> bytes:
     return digest.digest()
 
 
-def _json_bytes(data: Any) -> bytes:
+def canonical_json(data: Any) -> bytes:
+    """Return ``data`` as compact JSON with sorted keys: the same data always gives the same bytes."""
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -284,7 +282,7 @@ class TorchScriptFile:
     def fingerprint(self) -> bytes:
         """Return the file digest plus the declared tensor specs."""
         meta = {"inputs": [s.to_dict() for s in self.inputs], "outputs": list(self.output_names)}
-        return b"torchscript:" + _file_digest(Path(self.path)) + _json_bytes(meta)
+        return b"torchscript:" + _file_digest(Path(self.path)) + canonical_json(meta)
 
     def describe(self) -> dict[str, Any]:
         """Return a JSON description for the manifest."""
@@ -363,7 +361,7 @@ class TransformersConfig:
 
     def fingerprint_key(self) -> bytes:
         """Return the canonical JSON of the fields (weights folder by path, not content)."""
-        return _json_bytes(
+        return canonical_json(
             {**self._meta(), "weights_dir": None if self.weights_dir is None else str(self.weights_dir)}
         )
 
@@ -379,7 +377,7 @@ class TransformersConfig:
     def fingerprint(self) -> bytes:
         """Return the canonical config JSON, seed and shapes, plus the weights' digest."""
         weights = b"" if self.weights_dir is None else _dir_digest(Path(self.weights_dir))
-        return b"transformers:" + _json_bytes(self._meta()) + b"weights:" + weights
+        return b"transformers:" + canonical_json(self._meta()) + b"weights:" + weights
 
     def describe(self) -> dict[str, Any]:
         """Return a JSON description for the manifest."""
@@ -415,7 +413,7 @@ class TransformersConfig:
                 "torchscript or factory source"
             )
         try:
-            _json_bytes(dict(self.config))
+            canonical_json(dict(self.config))
         except TypeError as exc:
             problems.append(f"source.config must be JSON-serialisable ({exc}); use numbers, strings and lists")
         if self.sequence_length < 1:
@@ -501,7 +499,7 @@ class Factory:
 
     def __hash__(self) -> int:
         # The kwargs dict would make the generated hash fail; specs are used as dict keys.
-        return hash((self.target, _json_bytes(dict(self.kwargs)), self.inputs, self.output_names, self.data_files))
+        return hash((self.target, canonical_json(dict(self.kwargs)), self.inputs, self.output_names, self.data_files))
 
     def _parsed(self) -> factory_target.Target | None:
         return factory_target.parse_target(self.target) if isinstance(self.target, str) else None
@@ -533,7 +531,7 @@ class Factory:
             "inputs": [s.to_dict() for s in self.inputs],
             "outputs": list(self.output_names),
         }
-        digest.update(_json_bytes(meta))
+        digest.update(canonical_json(meta))
         for data_file in self.data_files:
             digest.update(b"data:" + _file_digest(Path(data_file)))
         return b"factory:" + digest.digest()
@@ -559,7 +557,7 @@ class Factory:
             )
         else:
             try:
-                _json_bytes(dict(self.kwargs))
+                canonical_json(dict(self.kwargs))
             except TypeError as exc:
                 problems.append(
                     f"source.kwargs must be JSON-serialisable ({exc}); pass numbers, strings, lists and dicts"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,7 @@ from model_build.checks import (
     expect_str,
     is_number,
 )
-from model_build.sources import ModelSource
+from model_build.sources import ModelSource, canonical_json
 from model_build.user_errors import UserError, describe_value, did_you_mean
 
 # Bump when the layout or content of a build changes for the same inputs (archive layout,
@@ -198,8 +197,8 @@ class ModelSpec:
         for part in (
             b"model_build-format:" + BUILD_FORMAT_VERSION.encode(),
             b"source:" + self.source.fingerprint(),
-            b"options:" + _canonical_json(self.options_dict()),
-            b"tools:" + _canonical_json(tool_versions()),
+            b"options:" + canonical_json(self.options_dict()),
+            b"tools:" + canonical_json(tool_versions()),
         ):
             # Length-prefix each part so that no two different inputs concatenate equally.
             digest.update(len(part).to_bytes(8, "big"))
@@ -392,7 +391,3 @@ def tool_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[dist] = "absent"
     return versions
-
-
-def _canonical_json(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
