@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_build import factory_target
+from model_build.checks import is_int, is_number
 from model_build.examples import EXAMPLES, get_example
 from model_build.model_files import sniff
 from model_build.sources import (
@@ -78,7 +80,7 @@ class SpecFileError(UserError):
 
 
 # -- the schema: key -> expected TOML type ---------------------------------------------------------
-# Types: "string", "integer", "number", "boolean", "integers" (array of integers), "strings",
+# Types: "string", "integer", "number", "integers" (array of integers), "strings",
 # "numbers", "table", "tables" (array of tables).
 
 TOP_KEYS: dict[str, str] = {
@@ -138,7 +140,6 @@ _TYPE_WORDS = {
     "string": "a string",
     "integer": "an integer",
     "number": "a number",
-    "boolean": "a boolean",
     "integers": "an array of integers",
     "strings": "an array of strings",
     "numbers": "an array of numbers",
@@ -282,7 +283,8 @@ def _read_toml(file: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SpecFileError(f"{where}: cannot be read ({exc.strerror}); check its permissions") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        # utf-8-sig: Windows editors may save a byte-order mark, which tomllib would refuse.
+        return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         found = sniff(file)
         raise SpecFileError(
@@ -319,22 +321,13 @@ def _toml_value(value: Any) -> str:
     return f"{type(value).__name__} {value}"
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
-    "integer": _is_int,
-    "number": _is_number,
-    "boolean": lambda v: isinstance(v, bool),
-    "integers": lambda v: isinstance(v, list) and all(_is_int(x) for x in v),
+    "integer": is_int,
+    "number": is_number,
+    "integers": lambda v: isinstance(v, list) and all(is_int(x) for x in v),
     "strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-    "numbers": lambda v: isinstance(v, list) and all(_is_number(x) for x in v),
+    "numbers": lambda v: isinstance(v, list) and all(is_number(x) for x in v),
     "table": lambda v: isinstance(v, dict),
     "tables": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
 }
@@ -358,7 +351,7 @@ def _type_fix(leaf: str, expected: str, value: Any) -> str:
     if expected == "string":
         return f'write it in quotes: {leaf} = "{value}"' if not isinstance(value, dict | list) else f'write {leaf} = "..."'
     if expected == "integers":
-        if _is_int(value) or (isinstance(value, str) and value.strip().isdigit()):
+        if is_int(value) or (isinstance(value, str) and value.strip().isdigit()):
             return f"write {leaf} = [{int(value)}]"
         if isinstance(value, list):
             return f"write whole numbers without quotes, e.g. {leaf} = [1, 8]"
@@ -592,9 +585,9 @@ class _Reader:
         return None if len(self.problems) > before else tuple(specs)
 
     def _factory_target(self, target: str) -> str:
-        module, sep, function = target.rpartition(":")
-        if sep and (module.endswith(".py") or "/" in module or "\\" in module):
-            return f"{self.path(module)}:{function}"
+        parsed = factory_target.parse_target(target)
+        if parsed is not None and parsed.is_file:
+            return f"{self.path(parsed.module)}:{parsed.function}"
         return target
 
     def _guess_kind(self, table: Mapping[str, Any]) -> str:

@@ -177,6 +177,18 @@ def test_spec_file_syntax_error_keeps_line_and_column(tmp_path: Path) -> None:
         load_spec_file(spec_path)
 
 
+def test_spec_file_saved_with_a_byte_order_mark_reads_like_any_other(
+    model_file_zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN a spec file saved by a Windows editor: UTF-8 with a byte-order mark
+    shutil.copy(model_file_zoo["onnx"], tmp_path / "add.onnx")
+    plain = _write(tmp_path / "plain.toml", 'name = "add"\n[source]\nkind = "onnx"\npath = "add.onnx"\n')
+    marked = tmp_path / "marked.toml"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    # WHEN loaded THEN it gives the same spec as the file without the mark
+    assert load_spec_file(marked) == load_spec_file(plain)
+
+
 def test_spec_file_says_where_a_misplaced_key_belongs(tmp_path: Path) -> None:
     # GIVEN name written after the [source] header (so TOML puts it in source) and a top-level batch size
     spec_path = _write(
