@@ -9,7 +9,9 @@ Every command line of the project (``python -m model_build``, ``python -m tuning
 ``python -m rehearsal.demo``, ``python -m rehearsal.data_plane``, ``python -m triton_runtime`` and
 ``app.py`` under ``cdk``) runs its ``main`` through :func:`run_cli`, so they all answer bad input
 the same way: ``<prog>: error: <message>`` on stderr and exit status 2 (argparse's own code for a
-usage error).
+usage error). A command line whose flags are checked after parsing collects every problem in a
+:class:`FlagProblems` (:func:`parse_whole_number`, :func:`parse_number`, :func:`writable_folder_problem`)
+and raises them together, before any work starts.
 
 This module lives in ``model_build``, the lowest layer, so every other package can import it.
 """
@@ -17,8 +19,10 @@ This module lives in ``model_build``, the lowest layer, so every other package c
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -108,13 +112,18 @@ def describe_value(value: object) -> str:
 def writable_folder_problem(path: str | os.PathLike[str], label: str) -> str | None:
     """Return why ``path`` cannot be used (or created) as a writable folder; None when it can.
 
-    Checks without writing anything: a file at the path, a file where a parent folder would be
-    created, a folder this user may not write to, a read-only file system.
+    Finds an empty path, a file at the path, a file where a parent folder would be created, a
+    folder this user may not write to, a read-only file system, and a folder that refuses new
+    files although its permission bits allow them (root ignores those bits, but not ``/proc``'s
+    refusal): that last check creates one empty temporary file in the nearest existing folder and
+    removes it at once. Nothing else is written, and no folder is created.
 
     Args:
         path: The folder, existing or not.
         label: What names it in the message: a flag (``--output-dir``), a prop or a context key.
     """
+    if not str(path).strip():
+        return f"{label} is empty; give a folder path (it is created if missing)"
     folder = Path(path)
     where = f"{label} {str(folder)!r}"
     if folder.exists() and not folder.is_dir():
@@ -128,4 +137,124 @@ def writable_folder_problem(path: str | os.PathLike[str], label: str) -> str | N
         return f"{where} is not writable here ({str(existing)!r} denies this user); choose a folder you can write to"
     if os.statvfs(existing).f_flag & os.ST_RDONLY:
         return f"{where} is on a read-only file system ({str(existing)!r}); choose a writable folder"
+    if not _can_create_file_in(existing):
+        return f"{where} is not writable here ({str(existing)!r} refuses new files); choose a folder you can write to"
     return None
+
+
+def _can_create_file_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``: tried with an empty temporary file, removed at once."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True
+
+
+def parse_whole_number(text: str, *, low: int = 1, high: int | None = None) -> int:
+    """Return a flag's text as a whole number in ``[low, high]``.
+
+    Raises:
+        ValueError: The text is not a whole number in range; the message says what is allowed
+            (``"must be a whole number >= 1 and <= 256"``), to follow the flag and what was given.
+    """
+    allowed = f"must be a whole number >= {low}" + (f" and <= {high}" if high is not None else "")
+    try:
+        value = int(str(text).strip(), 10)
+    except ValueError:
+        raise ValueError(allowed) from None
+    if value < low or (high is not None and value > high):
+        raise ValueError(allowed)
+    return value
+
+
+def parse_number(text: str, *, low: float, high: float | None = None, low_open: bool = False) -> float:
+    """Return a flag's text as a finite number in ``[low, high]`` (``(low, high]`` with ``low_open``).
+
+    Raises:
+        ValueError: The text is not such a number (``nan`` and ``inf`` never are); the message
+            says what is allowed (``"must be a number > 0 and <= 3600"``).
+    """
+    allowed = f"must be a number {'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise ValueError(allowed) from None
+    if not math.isfinite(value) or value < low or (low_open and value == low) or (high is not None and value > high):
+        raise ValueError(allowed)
+    return value
+
+
+class FlagProblems:
+    """Every bad flag of one command line, collected, then raised together as one :class:`UserError`.
+
+    Check every flag before any work starts, then call :meth:`raise_if_any`::
+
+        checks = FlagProblems("python -m tuning load")
+        processes = checks.whole_number("--processes", args.processes, high=256)
+        if args.kserve_model == "":
+            checks.add("--kserve-model", args.kserve_model, "must name the model")
+        checks.raise_if_any()
+
+    One problem reads ``--processes: got '0'; must be a whole number >= 1 and <= 256 (nothing was
+    started)``; several are listed one per line under ``N problems with `<command>```.
+
+    Attributes:
+        command: The command line's name, for the message (``python -m tuning matrix``).
+        problems: The problems so far, each naming its flag.
+    """
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.problems: list[str] = []
+
+    def add(self, flag: str, given: object, allowed: str) -> None:
+        """Record ``<flag>: got <given>; <allowed>`` (``allowed`` says what is allowed, or the fix)."""
+        self.problems.append(f"{flag}: got {given!r}; {allowed}")
+
+    def note(self, message: str) -> None:
+        """Record a problem already phrased in full (it names its flag, what was given and the fix)."""
+        self.problems.append(message)
+
+    def whole_number(self, flag: str, text: str | None, *, low: int = 1, high: int | None = None) -> int | None:
+        """Return the flag's whole number (:func:`parse_whole_number`), or None when absent or recorded as bad."""
+        if text is None:
+            return None
+        try:
+            return parse_whole_number(text, low=low, high=high)
+        except ValueError as error:
+            self.add(flag, text, str(error))
+            return None
+
+    def number(
+        self, flag: str, text: str | None, *, low: float, high: float | None = None, low_open: bool = False
+    ) -> float | None:
+        """Return the flag's number (:func:`parse_number`), or None when absent or recorded as bad."""
+        if text is None:
+            return None
+        try:
+            return parse_number(text, low=low, high=high, low_open=low_open)
+        except ValueError as error:
+            self.add(flag, text, str(error))
+            return None
+
+    def folder(self, flag: str, text: str | None) -> Path | None:
+        """Return the flag's folder when it can be used or created (:func:`writable_folder_problem`), else None."""
+        if text is None:
+            return None
+        problem = writable_folder_problem(Path(text).expanduser() if str(text).strip() else text, flag)
+        if problem is not None:
+            self.note(problem)
+            return None
+        return Path(text).expanduser()
+
+    def raise_if_any(self) -> None:
+        """Raise one :class:`UserError` listing every problem recorded; do nothing when there is none."""
+        if not self.problems:
+            return
+        if len(self.problems) == 1:
+            raise UserError(f"{self.problems[0]} (nothing was started)")
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        raise UserError(f"{len(self.problems)} problems with `{self.command}` (nothing was started):\n{lines}")

@@ -162,20 +162,22 @@ def _out_cases(tmp_path: Path) -> dict[str, tuple[str, str]]:
     full = tmp_path / "full"
     full.mkdir()
     (full / "report.md").write_text("earlier run")
+    # (the value given, what the message must say); the messages are model_build.user_errors.writable_folder_problem's
     return {
-        "out-is-a-file": (str(a_file), "is a file; give the path of a new folder"),
+        "out-is-a-file": (str(a_file), "is a file, not a folder; give a folder path"),
         "out-holds-files": (str(full), "already holds files"),
-        "out-under-a-file": (str(a_file / "sub"), "is a file, not a folder"),
+        "out-under-a-file": (str(a_file / "sub"), f"{str(a_file)!r} is a file; choose a path under a folder"),
         "out-not-writable": ("/proc/tuning-results-here", "is not writable"),
+        "out-empty": ("", "--out is empty; give a folder path"),
     }
 
 
-@pytest.mark.parametrize("case", ["out-is-a-file", "out-holds-files", "out-under-a-file", "out-not-writable"])
+@pytest.mark.parametrize("case", ["out-is-a-file", "out-holds-files", "out-under-a-file", "out-not-writable", "out-empty"])
 def test_bad_out_folder_is_named_and_nothing_is_written(case, tmp_path, capsys, no_work):
     out, allowed = _out_cases(tmp_path)[case]
     before = sorted(p.name for p in tmp_path.rglob("*"))
     code, err = _run(["matrix", "--smoke", "--cpu", "--out", out], capsys)
-    assert code == 2 and "--out" in err and allowed in err, err
+    assert code == 2 and "--out" in err and allowed in err and repr(out)[1:-1] in err, err
     assert no_work == [] and sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
@@ -198,12 +200,33 @@ def test_bad_price_file_is_named(content, allowed, tmp_path, capsys, no_work):
     assert no_work == [] and not out.exists()
 
 
-def test_cache_dir_that_is_a_file_is_named(tmp_path, capsys, no_work):
-    cache = tmp_path / "cache"
-    cache.write_text("x")
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        pytest.param("cache", "is a file, not a folder; give a folder path", id="cache-dir-is-a-file"),
+        pytest.param("", "is empty; give a folder for the model_build cache", id="cache-dir-empty"),
+    ],
+)
+def test_bad_cache_dir_is_named(name, allowed, tmp_path, capsys, no_work):
+    # GIVEN a --cache-dir that is a file, or empty (which would otherwise mean the current folder)
+    cache = tmp_path / name if name else ""
+    if name:
+        cache.write_text("x")
     out = tmp_path / "results"
     code, err = _run(["matrix", "--smoke", "--cpu", "--out", str(out), "--cache-dir", str(cache)], capsys)
-    assert code == 2 and "--cache-dir" in err and "is a file; give a folder" in err
+    assert code == 2 and "--cache-dir" in err and allowed in err, err
+    assert no_work == [] and not out.exists()
+
+
+def test_default_cache_dir_from_the_environment_is_checked(tmp_path, monkeypatch, capsys, no_work):
+    # GIVEN $MODEL_BUILD_CACHE_DIR naming a file (the matrix builds into the default cache)
+    cache = tmp_path / "cache"
+    cache.write_text("x")
+    monkeypatch.setenv("MODEL_BUILD_CACHE_DIR", str(cache))
+    out = tmp_path / "results"
+    code, err = _run(["matrix", "--smoke", "--cpu", "--out", str(out)], capsys)
+    # THEN the message names the variable, not a flag the user did not give
+    assert code == 2 and "$MODEL_BUILD_CACHE_DIR" in err and "is a file, not a folder" in err, err
     assert no_work == [] and not out.exists()
 
 

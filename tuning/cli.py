@@ -24,16 +24,21 @@ import datetime as dt
 import itertools
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from model_build.user_errors import UsageErrorParser, UserError, did_you_mean, run_cli
+from model_build.user_errors import (
+    FlagProblems,
+    UsageErrorParser,
+    UserError,
+    did_you_mean,
+    parse_whole_number,
+    run_cli,
+)
 
 PROG = "python -m tuning"
 DEFAULT_RESULTS = Path("bench/results")
@@ -47,66 +52,22 @@ INVOKE_ENDPOINT_MAX_BODY = 6_291_456
 _MAX_DIRECT_BODY = 1 << 30
 
 
-class _Checks:
-    """Collects every bad flag of one command line, then raises them together."""
+class _Checks(FlagProblems):
+    """:class:`model_build.user_errors.FlagProblems` plus the list and URL flags of ``python -m tuning``."""
 
     def __init__(self, command: str) -> None:
-        self.command = command
-        self.problems: list[str] = []
-
-    def add(self, flag: str, given: Any, allowed: str) -> None:
-        self.problems.append(f"{flag}: got {given!r}; {allowed}")
-
-    def raise_if_any(self) -> None:
-        if not self.problems:
-            return
-        if len(self.problems) == 1:
-            raise UserError(f"{self.problems[0]} (nothing was started)")
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        raise UserError(f"{len(self.problems)} problems with `{PROG} {self.command}` (nothing was started):\n{lines}")
-
-    def integer(self, flag: str, text: str | None, *, low: int = 1, high: int | None = None) -> int | None:
-        if text is None:
-            return None
-        allowed = f"must be a whole number >= {low}" + (f" and <= {high}" if high is not None else "")
-        try:
-            value = int(str(text).strip(), 10)
-        except ValueError:
-            self.add(flag, text, allowed)
-            return None
-        if value < low or (high is not None and value > high):
-            self.add(flag, text, allowed)
-            return None
-        return value
-
-    def number(
-        self, flag: str, text: str | None, *, low: float, high: float | None = None, low_open: bool = False
-    ) -> float | None:
-        if text is None:
-            return None
-        bound = f"> {low:g}" if low_open else f">= {low:g}"
-        allowed = f"must be a number {bound}" + (f" and <= {high:g}" if high is not None else "")
-        try:
-            value = float(str(text).strip())
-        except ValueError:
-            self.add(flag, text, allowed)
-            return None
-        if not math.isfinite(value) or value < low or (low_open and value == low) or (high is not None and value > high):
-            self.add(flag, text, allowed)
-            return None
-        return value
+        super().__init__(f"{PROG} {command}")
 
     def rising_ints(self, flag: str, text: str | None, *, high: int = 100_000) -> tuple[int, ...] | None:
         if text is None:
             return None
         allowed = f"must be comma-separated whole numbers from 1 to {high} in rising order, e.g. 1,4,16"
-        items = [x.strip() for x in str(text).split(",")]
         try:
-            values = tuple(int(x, 10) for x in items)
+            values = tuple(parse_whole_number(x, low=1, high=high) for x in str(text).split(","))
         except ValueError:
             self.add(flag, text, allowed)
             return None
-        if not values or any(v < 1 or v > high for v in values) or any(b <= a for a, b in itertools.pairwise(values)):
+        if any(b <= a for a, b in itertools.pairwise(values)):
             self.add(flag, text, allowed)
             return None
         return values
@@ -126,48 +87,13 @@ class _Checks:
             return None
         return text.rstrip("/")
 
-    def new_folder(self, flag: str, text: str) -> Path | None:
-        """Check a results folder: new or empty, creatable and writable; nothing is left behind."""
-        path = Path(text).expanduser()
-        if path.exists():
-            if not path.is_dir():
-                self.add(flag, text, "is a file; give the path of a new folder for the results")
-                return None
-            if any(path.iterdir()):
-                self.add(flag, text, "already holds files; give a new or empty folder (results of two runs are never mixed)")
-                return None
-        ancestor = path if path.exists() else next((p for p in path.absolute().parents if p.exists()), Path("/"))
-        if not ancestor.is_dir():
-            self.add(flag, text, f"cannot be created: {ancestor} is a file, not a folder; give another path")
-            return None
-        if not _can_write_in(ancestor):
-            self.add(flag, text, f"cannot be created: {ancestor} is not writable; give a folder you can write to")
+    def results_folder(self, flag: str, text: str) -> Path | None:
+        """Return a results folder that can be created and is new or empty (two runs are never mixed)."""
+        path = self.folder(flag, text)
+        if path is not None and path.is_dir() and any(path.iterdir()):
+            self.add(flag, text, "already holds files; give a new or empty folder (results of two runs are never mixed)")
             return None
         return path
-
-    def cache_folder(self, flag: str, text: str | None) -> Path | None:
-        if text is None:
-            return None
-        path = Path(text).expanduser()
-        if path.exists() and not path.is_dir():
-            self.add(flag, text, "is a file; give a folder for the model_build cache")
-            return None
-        ancestor = path if path.exists() else next((p for p in path.absolute().parents if p.exists()), Path("/"))
-        if not ancestor.is_dir() or not _can_write_in(ancestor):
-            self.add(flag, text, f"cannot be written: {ancestor} is not a writable folder")
-            return None
-        return path
-
-
-def _can_write_in(folder: Path) -> bool:
-    """Whether a file can be created in ``folder`` (tried, then removed: root ignores permission bits)."""
-    try:
-        handle, name = tempfile.mkstemp(prefix=".tuning-write-check-", dir=folder)
-    except OSError:
-        return False
-    os.close(handle)
-    os.unlink(name)
-    return True
 
 
 # --------------------------------------------------------------------------- matrix
@@ -178,6 +104,20 @@ class _MatrixRun:
     cache_dir: Path | None
     prices: Any
     gpu: bool
+
+
+def _check_cache_dir(checks: _Checks, text: str | None) -> Path | None:
+    """Return the model_build cache the matrix builds into: the flag's folder, else the default (both checked)."""
+    from model_build.cache import cache_dir_problem
+
+    if text is not None and not text.strip():
+        checks.add("--cache-dir", text, "is empty; give a folder for the model_build cache, or leave the flag out")
+        return None
+    path = Path(text).expanduser() if text is not None else None
+    problem = cache_dir_problem(path, flag="--cache-dir")
+    if problem is not None:
+        checks.note(problem)
+    return path
 
 
 def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
@@ -200,7 +140,7 @@ def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
     concurrencies = checks.rising_ints("--concurrency", args.concurrency)
     duration = checks.number("--duration", args.duration, low=0, high=3600, low_open=True)
     warmup = checks.number("--warmup", args.warmup, low=0, high=3600)
-    processes = checks.integer("--processes", args.processes, low=1, high=256)
+    processes = checks.whole_number("--processes", args.processes, low=1, high=256)
     target = checks.number("--target-per-minute", args.target_per_minute, low=0, low_open=True)
     latency = checks.number("--latency-ms", args.latency_ms, low=0, low_open=True)
     percentile = checks.number("--percentile", args.percentile, low=0, high=100)
@@ -250,15 +190,15 @@ def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
         try:
             translation = HardwareTranslation.parse(args.translate, where="--translate")
         except ProfileError as error:
-            checks.problems.append(str(error))
+            checks.note(str(error))
     try:
         prices = load_prices(args.prices)
     except UserError as error:
-        checks.problems.append(f"--prices: {error}")
+        checks.note(f"--prices: {error}")
         prices = None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = checks.new_folder("--out", args.out if args.out is not None else str(DEFAULT_RESULTS / stamp))
-    cache_dir = checks.cache_folder("--cache-dir", args.cache_dir)
+    out = checks.results_folder("--out", args.out if args.out is not None else str(DEFAULT_RESULTS / stamp))
+    cache_dir = _check_cache_dir(checks, args.cache_dir)
     checks.raise_if_any()
     assert spec is not None and out is not None and prices is not None
     full = bool(args.full)
@@ -291,7 +231,7 @@ def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
         plan, _ = plan_sizing(plan, prices)
     except UserError as error:
         flag = "--instance-type" if args.instance_type else "--instance-type (default " + str(plan.instance_type) + ")"
-        checks.problems.append(f"{flag}: {error}")
+        checks.note(f"{flag}: {error}")
     checks.raise_if_any()
     return _MatrixRun(plan, out, cache_dir, prices, gpu)
 
@@ -429,7 +369,7 @@ def _load(args: argparse.Namespace) -> int:
         checks.add("--kserve-model", args.kserve_model, "must name the model (the <model> in /v2/models/<model>/infer)")
     if args.kserve_model and args.endpoint_name is not None:
         checks.add("--kserve-model", args.kserve_model, "applies only with --url (invoke_endpoint has no KServe route)")
-    batch_size = checks.integer("--batch-size", args.batch_size, low=1, high=65_536)
+    batch_size = checks.whole_number("--batch-size", args.batch_size, low=1, high=65_536)
     parsed = _check_inputs(checks, args.inputs, batch_size)
     outputs = [o.strip() for o in args.outputs.split(",")] if args.outputs else []
     if any(not o for o in outputs):
@@ -440,7 +380,7 @@ def _load(args: argparse.Namespace) -> int:
             what = "invoke_endpoint's 6 MB request limit" if args.endpoint_name is not None else "1 GiB per request"
             checks.add("--inputs", args.inputs, f"make a request of {parsed[1]:,} bytes at --batch-size {batch_size}, over {what}; use smaller dims or batch")
     duration = checks.number("--duration", args.duration, low=0, high=86_400, low_open=True)
-    processes = checks.integer("--processes", args.processes, low=1, high=256)
+    processes = checks.whole_number("--processes", args.processes, low=1, high=256)
     if (args.stats_url is None) != (args.stats_model is None):
         flag, value = ("--stats-model", args.stats_model) if args.stats_url is None else ("--stats-url", args.stats_url)
         checks.add(flag, value, "needs both --stats-url and --stats-model (Triton's KServe URL and the model to read statistics for)")
@@ -456,9 +396,9 @@ def _load(args: argparse.Namespace) -> int:
             checks.add(flag, value, "applies only with --phased" if not args.phased else "applies only without --phased (fixed concurrency)")
     concurrencies = checks.rising_ints("--concurrency", args.concurrency) if not args.phased else None
     warmup = checks.number("--warmup", args.warmup, low=0, high=3600) if not args.phased else None
-    initial = checks.integer("--initial-users", args.initial_users, low=1, high=100_000)
+    initial = checks.whole_number("--initial-users", args.initial_users, low=1, high=100_000)
     spawn = checks.number("--spawn-rate", args.spawn_rate, low=0, high=100_000)
-    max_users = checks.integer("--max-users", args.max_users, low=1, high=100_000)
+    max_users = checks.whole_number("--max-users", args.max_users, low=1, high=100_000)
     if max_users is not None and max_users < (initial or 2):
         checks.add("--max-users", args.max_users, f"must be >= --initial-users ({initial or 2})")
     max_invocations = checks.number("--max-invocations", args.max_invocations, low=0, low_open=True)
