@@ -44,18 +44,8 @@ from model_build.user_errors import (
 
 PROG = "python -m model_build"
 
-# The spec key each flag sets: a problem about that key names the flag instead.
-FLAG_KEYS: dict[str, str] = {
-    "name": "--name",
-    "max_batch_size": "--max-batch-size",
-    "preferred_batch_size": "--preferred-batch-size",
-    "max_queue_delay_us": "--max-queue-delay-us",
-    "instance_count": "--instance-count",
-    "instance_kind": "--instance-kind",
-    "warmup_batch_size": "--warmup-batch-size",
-    "opset": "--opset",
-    "backend": "--backend",
-}
+# The spec key each override flag sets (the flag is its dest with dashes: max_batch_size ->
+# --max-batch-size), so that a problem about that key names the flag instead.
 _FLAG_SPEC_KEYS: dict[str, str] = {
     "name": "name",
     "max_batch_size": "triton.max_batch_size",
@@ -69,6 +59,13 @@ _FLAG_SPEC_KEYS: dict[str, str] = {
 }
 
 
+def _path(text: str) -> Path:
+    """Return the path (an argparse type); refuse the empty string, which ``Path("")`` would make ``.``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"got {text!r}, an empty path; give a path")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     debug = UsageErrorParser(add_help=False)
     debug.add_argument(
@@ -77,11 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     model = UsageErrorParser(add_help=False)
     src = model.add_mutually_exclusive_group(required=True)
     src.add_argument(
-        "--spec", metavar="FILE", type=Path, help="a model spec file (model.toml; see docs/your-model.md)"
+        "--spec", metavar="FILE", type=_path, help="a model spec file (model.toml; see docs/your-model.md)"
     )
     src.add_argument("--example", metavar="NAME", help=f"named example: {', '.join(EXAMPLES)}")
     src.add_argument(
-        "--onnx", metavar="FILE", type=Path, help="an existing ONNX model (batch dimension first)"
+        "--onnx", metavar="FILE", type=_path, help="an existing ONNX model (batch dimension first)"
     )
     model.add_argument("--name", help="Triton model name (required with --onnx; renames a spec or example)")
     model.add_argument(
@@ -115,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--cache-dir",
-        type=Path,
+        type=_path,
         metavar="DIR",
         help="build cache folder (default: $MODEL_BUILD_CACHE_DIR or ./.model-build-cache)",
     )
@@ -137,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--output-dir",
         metavar="DIR",
-        type=Path,
+        type=_path,
         required=True,
         help="where to write the archive and manifest (created if missing)",
     )
@@ -152,7 +149,9 @@ def _parser() -> argparse.ArgumentParser:
         "cache already holds it, and exit 0 (valid) or 2 (the problems). Imports neither torch nor "
         "the factory's module.",
     )
-    c.add_argument("--output-dir", metavar="DIR", type=Path, help="also check this output folder")
+    c.add_argument("--output-dir", metavar="DIR", type=_path, help="also check this output folder")
+    # Named in "the following arguments are required: {list-examples,build,check}".
+    sub.metavar = "{" + ",".join(sub.choices) + "}"
     return parser
 
 
@@ -223,9 +222,9 @@ def _checked_spec(args: argparse.Namespace) -> ModelSpec:
         spec = ModelSpec(name=args.name or "model", source=OnnxFile(args.onnx))
     if spec is not None:
         spec = _with_overrides(spec, args)
-        for flag_key, spec_key in _FLAG_SPEC_KEYS.items():
-            if getattr(args, flag_key) is not None:
-                labels[spec_key] = FLAG_KEYS[flag_key]
+        for dest, spec_key in _FLAG_SPEC_KEYS.items():
+            if getattr(args, dest) is not None:
+                labels[spec_key] = "--" + dest.replace("_", "-")
         for problem in spec_problems(spec):
             key = problem.split(" ", 1)[0]
             if key in labels:

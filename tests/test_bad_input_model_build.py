@@ -104,6 +104,17 @@ CLI_CASES: list[Case] = [
     Case("example-typo", lambda w: ["build", "--example", "bert-tinny"], ("(did you mean 'bert-tiny'?)",)),
     Case("unknown-flag", _example("--batch-size", "8"), ("unrecognized arguments: --batch-size 8", "--help")),
     Case("build-without-output-dir", _example(), ("the following arguments are required: --output-dir", "--help"), output_dir=False),
+    Case(
+        "no-command",
+        lambda w: [],
+        ("the following arguments are required: {list-examples,build,check}", "--help"),
+        output_dir=False,
+        env=(("MODEL_BUILD_CACHE_DIR", "cache"),),  # no --cache-dir appended: there is no subcommand to take it
+    ),
+    Case("spec-empty-path", lambda w: ["build", "--spec", ""], ("argument --spec: got '', an empty path; give a path", "--help")),
+    Case("onnx-empty-path", lambda w: ["build", "--onnx", " ", "--name", "m"], ("argument --onnx: got ' ', an empty path", "--help")),
+    Case("output-dir-empty-path", _example("--output-dir", ""), ("argument --output-dir: got '', an empty path", "--help"), output_dir=False),
+    Case("cache-dir-empty-path", _example("--cache-dir", ""), ("argument --cache-dir: got '', an empty path", "--help")),
     # -- folders ------------------------------------------------------------------------------------
     Case(
         "output-dir-is-a-file",
