@@ -70,6 +70,13 @@ def ctx(model_archive: Path, tmp_path: Path) -> Ctx:
     return Ctx(stack, bucket, model, model_archive, tmp_path)
 
 
+def _twice(make: Callable[[], Any], act: Callable[[Any], Any]) -> Any:
+    """Call ``act`` twice on what ``make`` returns (the second call is the bad one)."""
+    made = make()
+    act(made)
+    return act(made)
+
+
 def _steps() -> list[appscaling.ScalingInterval]:
     return [appscaling.ScalingInterval(upper=0.5, change=0), appscaling.ScalingInterval(lower=0.5, change=1)]
 
@@ -405,11 +412,100 @@ ERRORS: list[Any] = [
             "Night",
             schedule=appscaling.Schedule.cron(hour="0", minute="0"),
             min_capacity=2,
-            start_time=datetime.datetime(2027, 1, 2),
-            end_time=datetime.datetime(2027, 1, 1),
+            start_time=datetime.datetime(2027, 1, 2, tzinfo=datetime.UTC),
+            end_time=datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC),
         ),
-        ["end_time must be after start_time", "2027-01-01T00:00:00 <= 2027-01-02T00:00:00", "swap them"],
+        [
+            "end_time must be after start_time",
+            "2027-01-01T00:00:00+00:00 <= 2027-01-02T00:00:00+00:00",
+            "swap them",
+        ],
         id="schedule-ends-before-it-starts",
+    ),
+    pytest.param(
+        # jsii refuses a naive datetime at synth ("Naive datetimes are not supported")
+        lambda c: c.scalable().scale_on_schedule(
+            "Night",
+            schedule=appscaling.Schedule.cron(hour="0", minute="0"),
+            min_capacity=2,
+            start_time=datetime.datetime(2027, 1, 1),
+        ),
+        [
+            "start_time must have a time zone",
+            "(got 2027-01-01T00:00:00, a naive datetime)",
+            "tzinfo=datetime.timezone.utc",
+        ],
+        id="schedule-start-time-without-a-time-zone",
+    ),
+    pytest.param(
+        # a naive and an aware datetime cannot be compared: that was a TypeError
+        lambda c: c.scalable().scale_on_schedule(
+            "Night",
+            schedule=appscaling.Schedule.cron(hour="0", minute="0"),
+            min_capacity=2,
+            start_time=datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC),
+            end_time=datetime.datetime(2027, 1, 2),
+        ),
+        ["end_time must have a time zone", "a naive datetime", "tzinfo=datetime.timezone.utc"],
+        id="schedule-end-time-naive-start-time-aware",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_schedule(
+            "Night", schedule=appscaling.Schedule.cron(hour="0", minute="0"), min_capacity=0
+        ),
+        ["min_capacity must be >= 1 on a RealtimeEndpoint", "(got 0)", "use min_capacity=1"],
+        id="schedule-min-capacity-below-the-floor",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: c.scalable(),
+            lambda s: s.scale_on_schedule(
+                "Night", schedule=appscaling.Schedule.cron(hour="0", minute="0"), min_capacity=2
+            ),
+        ),
+        ["id 'Night' is already a scheduled action on this scalable target", "its own id"],
+        id="schedule-id-used-twice",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: c.scalable(),
+            lambda s: s.scale_on_invocations("Invocations", invocations_per_instance_per_minute=600),
+        ),
+        ["id 'Invocations' is already a policy on this scalable target", "give each policy its own id"],
+        id="policy-id-used-twice",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_invocations(7, invocations_per_instance_per_minute=600),
+        ["id must be a str", "7 (an int)", "such as 'Invocations'"],
+        id="policy-id-is-an-int",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_metric(
+            "Errors",
+            metric=c.stack.node.find_child("Endpoint").metric_invocations(),
+            scaling_steps=[
+                appscaling.ScalingInterval(change=0),
+                appscaling.ScalingInterval(lower=1, change=1),
+            ],
+        ),
+        ["scaling_steps[0] needs lower or upper", "(got neither)", "ScalingInterval(lower=0.5, change=1)"],
+        id="step-interval-without-bounds",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_metric(
+            "Errors",
+            metric=c.stack.node.find_child("Endpoint").metric_invocations(),
+            scaling_steps=[
+                appscaling.ScalingInterval(upper=5, change=0),
+                appscaling.ScalingInterval(lower=1, change=1),
+            ],
+        ),
+        [
+            "Invalid scale_on_metric props: scaling_steps do not fit together",
+            '{"change":1,"lower":1}',
+            "must not overlap",
+        ],
+        id="step-intervals-overlap",
     ),
     # --- models, artifacts and images ------------------------------------------------------
     pytest.param(

@@ -414,7 +414,7 @@ def test_scale_on_schedule_respects_the_capacity_floor(stack, endpoint):
     scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
     with pytest.raises(
         PropsError,
-        match=r"Invalid scale_on_schedule props: min_capacity must be >= 1 \(got 0\): only asynchronous",
+        match=r"Invalid scale_on_schedule props: min_capacity must be >= 1 on a RealtimeEndpoint \(got 0\): only asynchronous",
     ):
         scalable.scale_on_schedule(
             "Night", schedule=appscaling.Schedule.cron(hour="0", minute="0"), min_capacity=0

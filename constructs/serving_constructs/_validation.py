@@ -87,6 +87,11 @@ def resolved(value: Any) -> bool:
     return value is not None and not unresolved(value)
 
 
+def article(word: str) -> str:
+    """Return the indefinite article of ``word`` as messages spell it: ``"an"`` before a vowel, else ``"a"``."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def given(value: Any) -> str:
     """Return how a message shows a value: ``'ml.g4dn.xlarge' (a str)``, ``2.5 (a float)``."""
     kind = type(value).__name__
@@ -95,9 +100,8 @@ def given(value: Any) -> str:
         # a jsii object: a construct, or an imported resource behind an interface proxy
         path = getattr(node, "path", None)
         return f"the construct {path}" if path else "a jsii object"
-    article = "an" if kind[:1].lower() in "aeiou" else "a"
     shown = repr(value) if isinstance(value, str | int | float | bool | type(None)) else kind
-    return f"{shown} ({article} {kind})" if shown != kind else f"{article} {kind}"
+    return f"{shown} ({article(kind)} {kind})" if shown != kind else f"{article(kind)} {kind}"
 
 
 def _is_number(value: Any) -> bool:
@@ -216,8 +220,7 @@ def check_type(
     if isinstance(value, expected):
         return []
     names = " or ".join(cls.__name__ for cls in (expected if isinstance(expected, tuple) else (expected,)))
-    article = "an" if names[:1].lower() in "aeiou" else "a"
-    return [f"{name} must be {article} {names} (got {given(value)}) — {fix}"]
+    return [f"{name} must be {article(names)} {names} (got {given(value)}) — {fix}"]
 
 
 def check_interface(
@@ -229,8 +232,8 @@ def check_interface(
     if hasattr(value, member) and not isinstance(value, str | int | float | bool):
         return []
     # "an s3.IBucket", "an iam.IGrantable", "an ec2.IVpc", but "a kms.IKey"
-    article = "an" if interface[:1].lower() in "aeiosx" else "a"
-    return [f"{name} must be {article} {interface} (got {given(value)}) — {fix}"]
+    spoken = "an" if interface[:1].lower() in "aeiosx" else "a"
+    return [f"{name} must be {spoken} {interface} (got {given(value)}) — {fix}"]
 
 
 def duration_seconds(value: Duration) -> float | None:

@@ -22,11 +22,14 @@ from constructs import Construct
 from serving_constructs import defaults
 from serving_constructs._validation import (
     Problems,
+    PropsError,
+    article,
     check_bool,
     check_duration,
     check_int,
     check_interface,
     check_positive,
+    check_str,
     check_type,
     given,
     resolved,
@@ -44,6 +47,9 @@ _SERVICE_LINKED_ROLE = (
 
 # CustomizedMetricSpecification.Statistic (Application Auto Scaling API Reference): no percentiles.
 _TRACKING_STATISTICS = ("Average", "Minimum", "Maximum", "SampleCount", "Sum")
+
+# The codes of CDK's step-interval errors (aws-cdk-lib, aws-autoscaling-common/lib/interval-utils).
+_CDK_INTERVAL_ERRORS = ("CouldDetermineLowerUpper", "IntervalsOverlap", "MostNoChangeInterval")
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ def capacity_problems(
     max_capacity: object,
     floor: CapacityFloor = INSTANCE_CAPACITY_FLOOR,
     kind: str = "endpoint",
+    optional: bool = False,
 ) -> list[str]:
     """Return every problem with a variant's instance-count bounds.
 
@@ -88,15 +95,17 @@ def capacity_problems(
         min_capacity: the fewest instances.
         max_capacity: the most instances.
         floor: the endpoint kind's floor. Defaults to 1 (instance-based real-time endpoints).
-        kind: the endpoint kind as messages name it (``"RealtimeEndpoint"``).
+        kind: the endpoint kind as messages name it (``"RealtimeEndpoint"``). Defaults to ``"endpoint"``.
+        optional: whether either bound may be None (a scheduled action sets one or both).
+            Defaults to False.
     """
-    min_problems = check_int("min_capacity", min_capacity, 0)
-    max_problems = check_int("max_capacity", max_capacity, 1)
+    min_problems = check_int("min_capacity", min_capacity, 0, optional=optional)
+    max_problems = check_int("max_capacity", max_capacity, 1, optional=optional)
     problems = min_problems + max_problems
     min_ok = not min_problems and resolved(min_capacity)
     if min_ok and min_capacity < floor.minimum:  # type: ignore[operator]
         problems.append(
-            f"min_capacity must be >= {floor.minimum} on a {kind} (got {min_capacity}): {floor.reason} — "
+            f"min_capacity must be >= {floor.minimum} on {article(kind)} {kind} (got {min_capacity}): {floor.reason} — "
             f"use min_capacity={floor.minimum}"
         )
     if min_ok and not max_problems and resolved(max_capacity) and max_capacity < min_capacity:  # type: ignore[operator]
@@ -104,6 +113,16 @@ def capacity_problems(
             f"max_capacity must be >= min_capacity (got {max_capacity} < {min_capacity}) — raise max_capacity "
             "or lower min_capacity"
         )
+    return problems
+
+
+def _moment_problems(name: str, value: object) -> list[str]:
+    """Return the problems with a scheduled action's start or end time: a datetime with a time zone."""
+    fix = f"pass {name}=datetime.datetime(2027, 1, 1, 8, 0, tzinfo=datetime.timezone.utc)"
+    problems = check_type(name, value, datetime.datetime, fix, optional=True)
+    if not problems and isinstance(value, datetime.datetime) and value.utcoffset() is None:
+        # jsii refuses naive datetimes ("Naive datetimes are not supported") at synth.
+        problems.append(f"{name} must have a time zone (got {value.isoformat()}, a naive datetime) — {fix}")
     return problems
 
 
@@ -215,13 +234,27 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         self.min_capacity = min_capacity
         self.max_capacity = max_capacity
         self.capacity_floor = floor
+        self.endpoint_kind = endpoint_kind
         self.instance_type = instance_type
+        self._scheduled_action_names: set[str] = set()
 
     def _policy(self, id: str) -> Construct:
         target = self.node.find_child("Target")
         child = target.node.find_child(id)
         assert isinstance(child, Construct)
         return child
+
+    def _policy_ids(self) -> set[str]:
+        return {child.node.id for child in self.node.find_child("Target").node.children}
+
+    @staticmethod
+    def _id_problems(id: object, taken: set[str], what: str) -> list[str]:
+        problems = check_str("id", id, example=" such as 'Invocations'")
+        if not problems and id in taken:
+            problems.append(
+                f"id {id!r} is already a {what} on this scalable target — give each {what} its own id"
+            )
+        return problems
 
     # --- target tracking ------------------------------------------------------------------
 
@@ -241,7 +274,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         GPU on ml.g4dn.xlarge).
 
         Args:
-            id: the policy's construct id.
+            id: the policy's construct id, unique among this target's policies.
             invocations_per_instance_per_minute: the target value, > 0.
             scale_in_cooldown: wait after a scale-in. Defaults to 300 s.
             scale_out_cooldown: wait after a scale-out. Defaults to 60 s.
@@ -251,6 +284,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             PropsError: every problem with the props, in one message.
         """
         problems = Problems("scale_on_invocations")
+        problems.extend(self._id_problems(id, self._policy_ids(), "policy"))
         problems.extend(
             check_positive("invocations_per_instance_per_minute", invocations_per_instance_per_minute)
         )
@@ -282,7 +316,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         statistic must be Average, Minimum, Maximum, SampleCount or Sum.
 
         Args:
-            id: the policy's construct id.
+            id: the policy's construct id, unique among this target's policies.
             metric: the metric to track.
             target_value: the value to keep it at, > 0.
             scale_in_cooldown: wait after a scale-in. Defaults to 300 s.
@@ -293,6 +327,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             PropsError: every problem with the props, in one message.
         """
         problems = Problems("scale_to_track_metric")
+        problems.extend(self._id_problems(id, self._policy_ids(), "policy"))
         problems.extend(_metric_problems("metric", metric, tracking=True))
         problems.extend(check_positive("target_value", target_value))
         problems.extend(_tracking_problems(scale_in_cooldown, scale_out_cooldown, disable_scale_in))
@@ -316,7 +351,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         tracks 60 on single-GPU instances (SERVICE-FACTS §1.4).
 
         Args:
-            id: the policy's construct id.
+            id: the policy's construct id, unique among this target's policies.
             target_utilization_percent: the GPUUtilization to keep, > 0 and <= 100 x the variant's
                 GPU count when the instance type's GPU count is known.
             scale_in_cooldown: wait after a scale-in. Defaults to 300 s.
@@ -327,6 +362,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             PropsError: every problem with the props (including a CPU instance type), in one message.
         """
         problems = Problems("scale_on_gpu_utilization")
+        problems.extend(self._id_problems(id, self._policy_ids(), "policy"))
         target_problems = check_positive("target_utilization_percent", target_utilization_percent)
         gpus = None if self.instance_type is None else self.instance_type.gpu_count
         if gpus == 0:
@@ -400,7 +436,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         (SERVICE-FACTS §0 A4, variant b).
 
         Args:
-            id: the policy's construct id.
+            id: the policy's construct id, unique among this target's policies.
             metric: the metric the alarms watch.
             scaling_steps: the intervals and the capacity change of each, at least two.
             adjustment_type: how ``change`` applies. Defaults to ``CHANGE_IN_CAPACITY``.
@@ -416,6 +452,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             PropsError: every problem with the props, in one message.
         """
         problems = Problems("scale_on_metric")
+        problems.extend(self._id_problems(id, self._policy_ids(), "policy"))
         problems.extend(_metric_problems("metric", metric, tracking=False))
         if isinstance(scaling_steps, appscaling.ScalingInterval) or not isinstance(scaling_steps, Sequence):
             problems.add(
@@ -424,14 +461,18 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             )
         else:
             for index, step in enumerate(scaling_steps):
-                problems.extend(
-                    check_type(
-                        f"scaling_steps[{index}]",
-                        step,
-                        appscaling.ScalingInterval,
-                        "use ScalingInterval(lower=..., change=...)",
-                    )
+                step_problems = check_type(
+                    f"scaling_steps[{index}]",
+                    step,
+                    appscaling.ScalingInterval,
+                    "use ScalingInterval(lower=..., change=...)",
                 )
+                if not step_problems and step.lower is None and step.upper is None:
+                    step_problems.append(
+                        f"scaling_steps[{index}] needs lower or upper (got neither) — e.g. "
+                        "ScalingInterval(lower=0.5, change=1)"
+                    )
+                problems.extend(step_problems)
             if len(scaling_steps) < 2:
                 problems.add(
                     f"scaling_steps needs at least 2 intervals (got {len(scaling_steps)}; aws/aws-cdk#28776) — for "
@@ -466,17 +507,28 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         )  # fmt: skip
         problems.extend(check_int("min_adjustment_magnitude", min_adjustment_magnitude, 1, optional=True))
         problems.raise_if_any()
-        self._do_scale_on_metric(
-            id,
-            metric=metric,
-            scaling_steps=list(scaling_steps),
-            adjustment_type=adjustment_type,
-            cooldown=cooldown,
-            evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=datapoints_to_alarm,
-            metric_aggregation_type=metric_aggregation_type,
-            min_adjustment_magnitude=min_adjustment_magnitude,
-        )
+        try:
+            self._do_scale_on_metric(
+                id,
+                metric=metric,
+                scaling_steps=list(scaling_steps),
+                adjustment_type=adjustment_type,
+                cooldown=cooldown,
+                evaluation_periods=evaluation_periods,
+                datapoints_to_alarm=datapoints_to_alarm,
+                metric_aggregation_type=metric_aggregation_type,
+                min_adjustment_magnitude=min_adjustment_magnitude,
+            )
+        except RuntimeError as error:
+            # How the intervals fit together is checked by CDK (aws-autoscaling-common's
+            # interval-utils); its codes name what is wrong, the message gets our prop and fix.
+            if not any(code in str(error) for code in _CDK_INTERVAL_ERRORS):
+                raise
+            raise PropsError(
+                f"Invalid scale_on_metric props: scaling_steps do not fit together ({str(error).strip()}) — "
+                "the intervals must not overlap and at most one may have change=0, e.g. "
+                "[ScalingInterval(upper=0.5, change=0), ScalingInterval(lower=0.5, change=1)]"
+            ) from None
         policy = self._policy(id)
         assert isinstance(policy, appscaling.StepScalingPolicy)
         return policy
@@ -500,13 +552,13 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         week_day="MON-FRI"), min_capacity=4)`` and another action that sets it back in the evening.
 
         Args:
-            id: the action's name (unique per target).
+            id: the action's name, unique among this target's scheduled actions.
             schedule: when: ``Schedule.cron(...)``, ``Schedule.rate(...)`` or ``Schedule.at(...)``.
             min_capacity: the new minimum, >= the endpoint kind's floor. At least one of
                 ``min_capacity`` and ``max_capacity`` is required.
             max_capacity: the new maximum, >= ``min_capacity`` and >= 1.
-            start_time: when the action starts to apply. Defaults to now.
-            end_time: when it stops, after ``start_time``. Defaults to never.
+            start_time: when the action starts to apply, a datetime with a time zone. Defaults to now.
+            end_time: when it stops, after ``start_time``, with a time zone. Defaults to never.
             time_zone: the time zone of a cron schedule. Defaults to UTC.
 
         Raises:
@@ -519,37 +571,26 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
                 "use appscaling.Schedule.cron(hour='8', minute='0') or Schedule.rate(Duration.hours(1))",
             )
         )  # fmt: skip
+        problems.extend(self._id_problems(id, self._scheduled_action_names, "scheduled action"))
         if min_capacity is None and max_capacity is None:
             problems.add("min_capacity or max_capacity is required (got neither) — pass the bounds to set")
-        capacities = check_int("min_capacity", min_capacity, 0, optional=True) + check_int(
-            "max_capacity", max_capacity, 1, optional=True
-        )
-        if not capacities:
-            floor = self.capacity_floor
-            if isinstance(min_capacity, int) and resolved(min_capacity) and min_capacity < floor.minimum:
-                capacities.append(
-                    f"min_capacity must be >= {floor.minimum} (got {min_capacity}): {floor.reason} — "
-                    f"use min_capacity={floor.minimum}"
-                )
-            if (
-                isinstance(min_capacity, int)
-                and isinstance(max_capacity, int)
-                and resolved(min_capacity)
-                and resolved(max_capacity)
-                and max_capacity < min_capacity
-            ):
-                capacities.append(
-                    f"max_capacity must be >= min_capacity (got {max_capacity} < {min_capacity}) — raise max_capacity "
-                    "or lower min_capacity"
-                )
-        problems.extend(capacities)
         problems.extend(
-            check_type("start_time", start_time, datetime.datetime, "pass a datetime", optional=True)
+            capacity_problems(
+                min_capacity=min_capacity,
+                max_capacity=max_capacity,
+                floor=self.capacity_floor,
+                kind=self.endpoint_kind,
+                optional=True,
+            )
         )
-        problems.extend(check_type("end_time", end_time, datetime.datetime, "pass a datetime", optional=True))
+        start_problems = _moment_problems("start_time", start_time)
+        end_problems = _moment_problems("end_time", end_time)
+        problems.extend(start_problems + end_problems)
         if (
-            isinstance(start_time, datetime.datetime)
-            and isinstance(end_time, datetime.datetime)
+            not start_problems
+            and not end_problems
+            and start_time is not None
+            and end_time is not None
             and end_time <= start_time
         ):
             problems.add(
@@ -575,3 +616,4 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             end_time=end_time,
             time_zone=time_zone,
         )
+        self._scheduled_action_names.add(id)
