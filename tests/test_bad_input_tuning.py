@@ -102,6 +102,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
 MATRIX_CASES = [
     pytest.param(["--model", "bert-tinyy"], "--model", "did you mean 'bert-tiny'", id="model-typo"),
     pytest.param(["--model", "gpt2"], "--model", "bert-tiny, bert-base, bert-large", id="model-unknown-lists-examples"),
+    pytest.param(["--model", ""], "--model", "got ''; must be one of the model_build examples", id="model-empty-is-not-the-default"),
     pytest.param(["--configs", "db,dbb"], "--configs", "known for --smoke: base, db, ig", id="configs-unknown"),
     pytest.param(["--configs", ""], "--configs", "unknown configuration", id="configs-empty"),
     pytest.param(["--configs", "db,db"], "--configs", "more than once", id="configs-duplicate"),
@@ -114,12 +115,15 @@ MATRIX_CASES = [
     pytest.param(["--processes", "0"], "--processes", "whole number >= 1", id="processes-zero"),
     pytest.param(["--processes", "two"], "--processes", "whole number >= 1", id="processes-word"),
     pytest.param(["--percentile", "95"], "--percentile", "must be 50, 90 or 99", id="percentile-95"),
+    pytest.param(["--percentile", "nan"], "--percentile", "must be 50, 90 or 99", id="percentile-nan"),
     pytest.param(["--safety-factor", "1.5"], "--safety-factor", "<= 1", id="safety-above-1"),
     pytest.param(["--safety-factor", "0"], "--safety-factor", "> 0", id="safety-zero"),
     pytest.param(["--latency-ms", "-5"], "--latency-ms", "> 0", id="latency-negative"),
     pytest.param(["--target-per-minute", "inf"], "--target-per-minute", "> 0", id="target-infinite"),
     pytest.param(["--instance-type", "ml.g4dn.xlarg"], "--instance-type", "did you mean ml.g4dn.xlarge", id="instance-typo"),
     pytest.param(["--instance-type", "g5.xlarge"], "--instance-type", "did you mean ml.g5.xlarge", id="instance-without-ml"),
+    pytest.param(["--instance-type", "ML.G5.XLARGE"], "--instance-type", "did you mean ml.g5.xlarge", id="instance-upper-case"),
+    pytest.param(["--prices", ""], "--prices", "is empty; give a price file", id="prices-empty-is-not-the-folder"),
     pytest.param(
         ["--instance-type", "ml.g4dn.xlarge"], "--instance-type", '--translate "CPU -> NVIDIA T4 x FACTOR: REASON"',
         id="cpu-measurement-on-t4",
@@ -266,6 +270,7 @@ LOAD_CASES = [
     pytest.param(["--endpoint-name", "bad_name!"], "--endpoint-name", "1-63 letters, digits and hyphens", id="endpoint-name"),
     pytest.param(["--endpoint-name", "bert", "--region", "us-east-11"], "--region", "did you mean 'us-east-1'", id="region-unknown"),
     pytest.param(["--endpoint-name", "bert", "--region", "virginia"], "--region", "region code like us-east-1", id="region-format"),
+    pytest.param(["--endpoint-name", "bert", "--region", ""], "--region", "got ''; must be an AWS region code", id="region-empty"),
     pytest.param(["--endpoint-name", "bert", "--endpoint-url", "ftp://x"], "--endpoint-url", "http:// or https://", id="endpoint-url"),
     pytest.param(["--endpoint-name", "bert", "--kserve-model", "bert"], "--kserve-model", "applies only with --url", id="kserve-with-boto3"),
     pytest.param(
@@ -293,6 +298,9 @@ LOAD_URL_CASES = [
     pytest.param(["--phased", "--spawn-rate", "fast"], "--spawn-rate", "must be a number >= 0", id="spawn-rate-word"),
     pytest.param(["--stats-model", "bert"], "--stats-model", "needs both --stats-url and --stats-model", id="stats-model-alone"),
     pytest.param(["--stats-url", "localhost", "--stats-model", "bert"], "--stats-url", "http:// or https://", id="stats-url"),
+    pytest.param(
+        ["--stats-url", "http://127.0.0.1:1", "--stats-model", ""], "--stats-model", "must name the model", id="stats-model-empty"
+    ),
 ]
 
 
@@ -331,6 +339,55 @@ def test_url_and_endpoint_name_together_are_refused(capsys, no_work, listener):
     code, err = _run(["load", "--url", listener.url, "--endpoint-name", "bert"], capsys)
     assert code == 2 and "not allowed with argument --url" in err
     assert no_work == [] and listener.accepted == 0
+
+
+class _Stop(Exception):
+    """Raised by a stand-in for the first real step, once it has recorded what it was given."""
+
+
+def test_matrix_without_load_flags_plans_the_documented_smoke_sweep(tmp_path, monkeypatch):
+    # GIVEN a valid smoke matrix with no sweep or criteria flags, and the run itself replaced by a recorder
+    import tuning.matrix
+    from tuning.cli import SMOKE_SWEEP
+    from tuning.recommend import Criteria
+
+    given = {}
+
+    def record(plan, out, **kwargs):
+        given["plan"] = plan
+        raise _Stop
+
+    monkeypatch.setattr(tuning.matrix, "run_matrix", record)
+    # WHEN it runs
+    with pytest.raises(_Stop):
+        main(["matrix", "--smoke", "--cpu", "--out", str(tmp_path / "results"), "--configs", "base"])
+    # THEN the plan carries the defaults the help and docs name (one place each: SMOKE_SWEEP, Criteria)
+    plan = given["plan"]
+    assert (plan.concurrencies, plan.duration_s, plan.warmup_s, plan.processes) == (
+        SMOKE_SWEEP.concurrencies, SMOKE_SWEEP.duration_s, SMOKE_SWEEP.warmup_s, SMOKE_SWEEP.processes
+    )
+    assert plan.criteria == Criteria() and plan.instance_type == tuning.matrix.DEFAULT_CPU_INSTANCE_TYPE
+
+
+def test_phased_load_without_its_flags_uses_inference_recommenders_defaults(monkeypatch, listener):
+    # GIVEN a phased load with only --duration, the probe answering and the run replaced by a recorder
+    import tuning.loadgen
+    from tuning.loadgen import Phase, StoppingConditions
+
+    given = {}
+
+    def record(transport, payload, *, phase, stopping, **kwargs):
+        given.update(phase=phase, stopping=stopping)
+        raise _Stop
+
+    monkeypatch.setattr(tuning.loadgen, "probe", lambda transport, payload: {})
+    monkeypatch.setattr(tuning.loadgen, "run_phased", record)
+    # WHEN it runs with a phase shorter than the default window
+    with pytest.raises(_Stop):
+        main(["load", "--url", listener.url, "--phased", "--duration", "4"])
+    # THEN Phase and StoppingConditions keep their own defaults; only the window shrinks to the phase
+    assert given["phase"] == Phase(duration_s=4.0)
+    assert given["stopping"] == StoppingConditions(window_s=4.0)
 
 
 def test_guards_catch_work_that_valid_input_starts(tmp_path, no_work, listener):

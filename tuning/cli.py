@@ -36,6 +36,7 @@ from model_build.user_errors import (
     UsageErrorParser,
     UserError,
     did_you_mean,
+    parse_number,
     parse_whole_number,
     run_cli,
 )
@@ -50,6 +51,47 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 INVOKE_ENDPOINT_MAX_BODY = 6_291_456
 # A request the load generator holds in memory for every worker: refuse what cannot be sensible.
 _MAX_DIRECT_BODY = 1 << 30
+DEFAULT_REGION = "us-east-1"
+"""The region ``load --endpoint-name`` invokes in without ``--region``."""
+FIXED_LOAD_CONCURRENCIES = (1, 4, 16)
+"""The levels ``load`` runs without ``--concurrency`` or ``--phased``."""
+FIXED_LOAD_WARMUP_S = 2.0
+"""The seconds ``load`` discards before each level's window without ``--warmup``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """The load levels a ``matrix`` run measures each configuration at, unless its flags say otherwise.
+
+    Attributes:
+        concurrencies: ``--concurrency``: rising levels; a configuration's sweep stops after the first
+            level that misses the latency target.
+        duration_s: ``--duration``: the measured window per level.
+        warmup_s: ``--warmup``: the discarded lead-in per level.
+        processes: ``--processes``: client worker processes.
+    """
+
+    concurrencies: tuple[int, ...]
+    duration_s: float
+    warmup_s: float
+    processes: int
+
+    def describe(self) -> str:
+        """``"levels 1,4,16, 2 s windows after 0.5 s warmup, 1 client process"``."""
+        levels = ",".join(map(str, self.concurrencies))
+        return f"levels {levels}, {self.duration_s:g} s windows after {self.warmup_s:g} s warmup, {self.processes} client process(es)"
+
+
+SMOKE_SWEEP = Sweep((1, 4, 16), 2.0, 0.5, 1)
+"""``--smoke``: three levels and short windows, so six configurations fit in minutes on 2 cores."""
+
+FULL_CPU_SWEEP = Sweep((1, 2, 4, 8, 16, 32), 8.0, 2.0, 1)
+"""``--full`` on the CPU: levels doubling up to 32, longer windows for steadier percentiles."""
+
+FULL_GPU_SWEEP = Sweep((32, 128, 256, 512), 8.0, 2.0, 8)
+"""``--full`` on a GPU: levels high enough to fill dynamic batches of up to 128, and 8 client
+processes so the client is not the limit (the H100 reference run's client used 15 % of 16 cores:
+``bench/reference/gpu-h100-matrix.md``)."""
 
 
 class _Checks(FlagProblems):
@@ -106,6 +148,66 @@ class _MatrixRun:
     gpu: bool
 
 
+def _given(**values: Any) -> dict[str, Any]:
+    """Return the keyword arguments whose flag was given (the rest keep the dataclass's documented default)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _profile_percentile(checks: _Checks, text: str | None) -> float | None:
+    """Return ``--percentile`` as one of the percentiles a profile records (50, 90, 99), or None."""
+    if text is None:
+        return None
+    try:
+        value: float | None = parse_number(text, low=0, high=100)
+    except ValueError:
+        value = None
+    if value not in (50, 90, 99):
+        checks.add("--percentile", text, "must be 50, 90 or 99 (the percentiles a profile records)")
+        return None
+    return value
+
+
+def _check_instance_type(checks: _Checks, text: str | None) -> str | None:
+    """Return ``--instance-type`` when SageMaker hosting accepts it (botocore's list), else None with the near matches."""
+    from model_build.hardware import hosting_instance_types, near_instance_types, parse_instance_type
+
+    if text is None:
+        return None
+    try:
+        known: tuple[str, ...] | None = hosting_instance_types()
+    except ImportError:  # no botocore (a bare GPU machine): only the form can be checked
+        known = None
+    if known is None:
+        if parse_instance_type(text) is None:
+            checks.add("--instance-type", text, "must look like ml.<family>.<size>, e.g. ml.g5.xlarge")
+            return None
+        return text
+    if text in known:
+        return text
+    near = near_instance_types(text.strip().lower())
+    checks.add(
+        "--instance-type",
+        text,
+        "is not an instance type SageMaker hosting accepts"
+        + (f" (did you mean {', '.join(near)}?)" if near else " (see botocore's ProductionVariantInstanceType list)"),
+    )
+    return None
+
+
+def _check_prices(checks: _Checks, text: str | None) -> Any:
+    """Return the price table (``--prices``, else ``tuning/prices.json``), or None with the problem recorded."""
+    from tuning.pricing import load_prices
+
+    if text is not None and not text.strip():
+        checks.add("--prices", text, "is empty; give a price file like tuning/prices.json, or leave the flag out for that one")
+        return None
+    try:
+        return load_prices(text)
+    except UserError as error:
+        checks.note(f"--prices: {error}")
+        return None
+
+
 def _check_cache_dir(checks: _Checks, text: str | None) -> Path | None:
     """Return the model_build cache the matrix builds into: the flag's folder, else the default (both checked)."""
     from model_build.cache import cache_dir_problem
@@ -122,16 +224,14 @@ def _check_cache_dir(checks: _Checks, text: str | None) -> Path | None:
 
 def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
     from model_build.examples import EXAMPLES, get_example
-    from model_build.hardware import hosting_instance_types, near_instance_types, parse_instance_type
     from model_build.local_serving import gpu_present
     from model_build.profile import HardwareTranslation, ProfileError
     from tuning.matrix import MatrixPlan, full_configurations, plan_sizing, smoke_configurations
-    from tuning.pricing import load_prices
     from tuning.recommend import Criteria
 
     checks = _Checks("matrix")
     gpu = gpu_present() and not args.cpu
-    model = args.model or ("bert-base" if args.full and gpu else "bert-tiny")
+    model = args.model if args.model is not None else ("bert-base" if args.full and gpu else "bert-tiny")
     spec = None
     if model not in EXAMPLES:
         checks.add("--model", model, f"must be one of the model_build examples: {', '.join(EXAMPLES)}{did_you_mean(model, list(EXAMPLES))}")
@@ -143,10 +243,7 @@ def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
     processes = checks.whole_number("--processes", args.processes, low=1, high=256)
     target = checks.number("--target-per-minute", args.target_per_minute, low=0, low_open=True)
     latency = checks.number("--latency-ms", args.latency_ms, low=0, low_open=True)
-    percentile = checks.number("--percentile", args.percentile, low=0, high=100)
-    if percentile is not None and percentile not in (50, 90, 99):
-        checks.add("--percentile", args.percentile, "must be 50, 90 or 99 (the percentiles a profile records)")
-        percentile = None
+    percentile = _profile_percentile(checks, args.percentile)
     safety = checks.number("--safety-factor", args.safety_factor, low=0, high=1, low_open=True)
     configurations = []
     if spec is not None:
@@ -168,70 +265,41 @@ def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
                 checks.add("--configs", args.configs, f"names {', '.join(duplicates)} more than once; list each configuration once")
             else:
                 configurations = [known[w] for w in wanted]
-    instance_type = args.instance_type
-    try:
-        known_types: tuple[str, ...] | None = hosting_instance_types()
-    except ImportError:  # no botocore (a bare GPU machine): only the form can be checked
-        known_types = None
-    if instance_type is not None and known_types is None and parse_instance_type(instance_type) is None:
-        checks.add("--instance-type", instance_type, "must look like ml.<family>.<size>, e.g. ml.g5.xlarge")
-        instance_type = None
-    elif instance_type is not None and known_types is not None and instance_type not in known_types:
-        near = near_instance_types(instance_type)
-        checks.add(
-            "--instance-type",
-            instance_type,
-            "is not an instance type SageMaker hosting accepts"
-            + (f" (did you mean {', '.join(near)}?)" if near else " (see botocore's ProductionVariantInstanceType list)"),
-        )
-        instance_type = None
+    instance_type = _check_instance_type(checks, args.instance_type)
     translation = None
     if args.translate is not None:
         try:
             translation = HardwareTranslation.parse(args.translate, where="--translate")
         except ProfileError as error:
             checks.note(str(error))
-    try:
-        prices = load_prices(args.prices)
-    except UserError as error:
-        checks.note(f"--prices: {error}")
-        prices = None
+    prices = _check_prices(checks, args.prices)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = checks.results_folder("--out", args.out if args.out is not None else str(DEFAULT_RESULTS / stamp))
     cache_dir = _check_cache_dir(checks, args.cache_dir)
     checks.raise_if_any()
     assert spec is not None and out is not None and prices is not None
-    full = bool(args.full)
-    defaults = (
-        ((32, 128, 256, 512) if gpu else (1, 2, 4, 8, 16, 32), 8.0, 2.0, 8 if gpu else 1)
-        if full
-        else ((1, 4, 16), 2.0, 0.5, 1)
-    )
+    sweep = (FULL_GPU_SWEEP if gpu else FULL_CPU_SWEEP) if args.full else SMOKE_SWEEP
     plan = MatrixPlan(
         spec=spec,
         configurations=tuple(configurations),
-        concurrencies=concurrencies or defaults[0],
-        duration_s=duration if duration is not None else defaults[1],
-        warmup_s=warmup if warmup is not None else defaults[2],
-        processes=processes or defaults[3],
+        concurrencies=concurrencies or sweep.concurrencies,
+        duration_s=duration if duration is not None else sweep.duration_s,
+        warmup_s=warmup if warmup is not None else sweep.warmup_s,
+        processes=processes or sweep.processes,
         encoding=args.encoding,
         executor="torch" if gpu else "onnxruntime",
         instance_kind="KIND_GPU" if gpu else "KIND_CPU",
         precision="fp16" if gpu else None,
         instance_type=instance_type,
-        criteria=Criteria(
-            target_per_minute=target if target is not None else 30_000,
-            latency_target_ms=latency if latency is not None else 500.0,
-            latency_percentile=percentile if percentile is not None else 99.0,
-            safety_factor=safety if safety is not None else 0.7,
-        ),
+        criteria=Criteria(**_given(
+            target_per_minute=target, latency_target_ms=latency, latency_percentile=percentile, safety_factor=safety
+        )),
         translation=translation,
     )
     try:
         plan, _ = plan_sizing(plan, prices)
-    except UserError as error:
-        flag = "--instance-type" if args.instance_type else "--instance-type (default " + str(plan.instance_type) + ")"
-        checks.note(f"{flag}: {error}")
+    except UserError as error:  # the message names the fix; a default instance type's says --instance-type itself
+        checks.note(f"--instance-type: {error}" if args.instance_type is not None else str(error))
     checks.raise_if_any()
     return _MatrixRun(plan, out, cache_dir, prices, gpu)
 
@@ -350,6 +418,8 @@ def _check_inputs(checks: _Checks, text: str, batch_size: int | None) -> tuple[l
 
 
 def _load(args: argparse.Namespace) -> int:
+    from tuning.loadgen import Phase, StoppingConditions
+
     checks = _Checks("load")
     url = checks.url("--url", args.url)
     endpoint_url = checks.url("--endpoint-url", args.endpoint_url)
@@ -363,7 +433,7 @@ def _load(args: argparse.Namespace) -> int:
         for flag, value in (("--endpoint-url", args.endpoint_url), ("--region", args.region)):
             if value is not None:
                 checks.add(flag, value, "applies only with --endpoint-name (boto3); drop it, or give --endpoint-name instead of --url")
-    region = args.region or "us-east-1"
+    region = args.region if args.region is not None else DEFAULT_REGION
     region_ok = args.endpoint_name is None or _check_region(checks, region)
     if args.kserve_model is not None and not args.kserve_model.strip():
         checks.add("--kserve-model", args.kserve_model, "must name the model (the <model> in /v2/models/<model>/infer)")
@@ -381,6 +451,8 @@ def _load(args: argparse.Namespace) -> int:
             checks.add("--inputs", args.inputs, f"make a request of {parsed[1]:,} bytes at --batch-size {batch_size}, over {what}; use smaller dims or batch")
     duration = checks.number("--duration", args.duration, low=0, high=86_400, low_open=True)
     processes = checks.whole_number("--processes", args.processes, low=1, high=256)
+    if args.stats_model is not None and not args.stats_model.strip():
+        checks.add("--stats-model", args.stats_model, "must name the model to read statistics for (the <m> in /v2/models/<m>/stats)")
     if (args.stats_url is None) != (args.stats_model is None):
         flag, value = ("--stats-model", args.stats_model) if args.stats_url is None else ("--stats-url", args.stats_url)
         checks.add(flag, value, "needs both --stats-url and --stats-model (Triton's KServe URL and the model to read statistics for)")
@@ -399,8 +471,8 @@ def _load(args: argparse.Namespace) -> int:
     initial = checks.whole_number("--initial-users", args.initial_users, low=1, high=100_000)
     spawn = checks.number("--spawn-rate", args.spawn_rate, low=0, high=100_000)
     max_users = checks.whole_number("--max-users", args.max_users, low=1, high=100_000)
-    if max_users is not None and max_users < (initial or 2):
-        checks.add("--max-users", args.max_users, f"must be >= --initial-users ({initial or 2})")
+    if max_users is not None and max_users < (initial or Phase.initial_users):
+        checks.add("--max-users", args.max_users, f"must be >= --initial-users ({initial or Phase.initial_users})")
     max_invocations = checks.number("--max-invocations", args.max_invocations, low=0, low_open=True)
     latency = checks.number("--latency-ms", args.latency_ms, low=0, low_open=True)
     percentile = checks.number("--percentile", args.percentile, low=0, high=100, low_open=True)
@@ -415,7 +487,7 @@ def _load(args: argparse.Namespace) -> int:
     import aiohttp
 
     from triton_runtime.kserve import Route, encode, sample_inputs
-    from tuning.loadgen import Phase, StoppingConditions, probe, run_fixed, run_phased
+    from tuning.loadgen import probe, run_fixed, run_phased
     from tuning.transports import Boto3Transport, HttpTransport, Transport
 
     route: Route = "kserve" if args.kserve_model else "sagemaker"
@@ -439,12 +511,11 @@ def _load(args: argparse.Namespace) -> int:
         phased = run_phased(
             transport,
             payload,
-            phase=Phase(initial or 2, spawn if spawn is not None else 2.0, duration),
+            phase=Phase(**_given(initial_users=initial, spawn_rate=spawn, duration_s=duration)),
             stopping=StoppingConditions(
-                max_invocations if max_invocations is not None else 30_000,
-                latency if latency is not None else 500.0,
-                percentile if percentile is not None else 95.0,
-                window if window is not None else min(10.0, duration),
+                **_given(max_invocations_per_minute=max_invocations, latency_threshold_ms=latency, latency_percentile=percentile),
+                # the default window, shortened to fit a shorter phase (the conditions need one full window)
+                window_s=window if window is not None else min(StoppingConditions.window_s, duration),
             ),
             processes=processes,
             max_users=max_users,
@@ -457,12 +528,12 @@ def _load(args: argparse.Namespace) -> int:
             payload,
             concurrency=c,
             duration_s=duration,
-            warmup_s=warmup if warmup is not None else 2.0,
+            warmup_s=warmup if warmup is not None else FIXED_LOAD_WARMUP_S,
             processes=processes,
             triton_http_url=stats_url,
             model=args.stats_model,
         ).to_dict()
-        for c in (concurrencies or (1, 4, 16))
+        for c in (concurrencies or FIXED_LOAD_CONCURRENCIES)
     ]
     print(json.dumps(results, indent=2))
     return 0
@@ -471,6 +542,9 @@ def _load(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``python -m tuning`` argument parser (values are checked by the commands, all at once)."""
+    from tuning.loadgen import Phase, StoppingConditions
+    from tuning.recommend import Criteria
+
     parser = UsageErrorParser(prog=PROG, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=UsageErrorParser)
 
@@ -480,10 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--full", action="store_true", help="full sweep (GPU + torch fp16 when present)")
     matrix.add_argument("--model", default=None, help="model_build example (default: bert-tiny; bert-base for --full on GPU)")
     matrix.add_argument("--configs", default=None, help="comma-separated subset of configuration names")
-    matrix.add_argument("--concurrency", default=None, help="comma-separated rising levels, e.g. 1,4,16")
-    matrix.add_argument("--duration", default=None, help="measured seconds per level, > 0")
-    matrix.add_argument("--warmup", default=None, help="discarded seconds per level, >= 0")
-    matrix.add_argument("--processes", default=None, help="client worker processes, >= 1")
+    sweeps = f"--smoke: {SMOKE_SWEEP.describe()}; --full on CPU: {FULL_CPU_SWEEP.describe()}; on GPU: {FULL_GPU_SWEEP.describe()}"
+    matrix.add_argument("--concurrency", default=None, help=f"comma-separated rising levels, e.g. 1,4,16 (defaults, {sweeps})")
+    matrix.add_argument("--duration", default=None, help="measured seconds per level, > 0 (default: see --concurrency)")
+    matrix.add_argument("--warmup", default=None, help="discarded seconds per level, >= 0 (default: see --concurrency)")
+    matrix.add_argument("--processes", default=None, help="client worker processes, >= 1 (default: see --concurrency)")
     matrix.add_argument("--encoding", choices=("binary", "json"), default="binary")
     matrix.add_argument(
         "--instance-type",
@@ -502,10 +577,19 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--out", default=None, help="new results folder (default: bench/results/<UTC timestamp>)")
     matrix.add_argument("--cache-dir", default=None, help="model_build cache (default: .model-build-cache)")
     matrix.add_argument("--prices", default=None, help="price table (default: tuning/prices.json)")
-    matrix.add_argument("--target-per-minute", default=None, help="load to size for, > 0 (seed: 30000)")
-    matrix.add_argument("--latency-ms", default=None, help="latency target, > 0 (seed: 500)")
-    matrix.add_argument("--percentile", default=None, help="percentile the target applies to: 50, 90 or 99 (default 99)")
-    matrix.add_argument("--safety-factor", default=None, help="share of measured capacity to plan on, in (0, 1] (default 0.7)")
+    criteria = Criteria()
+    matrix.add_argument(
+        "--target-per-minute", default=None, help=f"load to size for, > 0 (default {criteria.target_per_minute:g}, seed 000's)"
+    )
+    matrix.add_argument("--latency-ms", default=None, help=f"latency target, > 0 (default {criteria.latency_target_ms:g}, seed 000's)")
+    matrix.add_argument(
+        "--percentile", default=None, help=f"percentile the target applies to: 50, 90 or 99 (default {criteria.latency_percentile:g})"
+    )
+    matrix.add_argument(
+        "--safety-factor",
+        default=None,
+        help=f"share of measured capacity to plan on, in (0, 1] (default {criteria.safety_factor:g}; model_build.profile says why)",
+    )
     matrix.set_defaults(func=_matrix)
 
     load = commands.add_parser("load", help="load-test one target (fixed concurrency or phased)")
@@ -513,26 +597,41 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--url", help="Triton SageMaker base URL (posts to /invocations) or KServe base URL")
     target.add_argument("--endpoint-name", help="SageMaker endpoint, through boto3 invoke_endpoint")
     load.add_argument("--endpoint-url", default=None, help="sagemaker-runtime URL override (the local data plane)")
-    load.add_argument("--region", default=None, help="AWS region for --endpoint-name (default us-east-1)")
+    load.add_argument("--region", default=None, help=f"AWS region for --endpoint-name (default {DEFAULT_REGION})")
     load.add_argument("--kserve-model", default=None, help="post to <url>/v2/models/<model>/infer instead")
     load.add_argument("--inputs", default="input_ids:INT64:128,attention_mask:INT64:128", help="name:DATATYPE:dims (dims like 3x224x224)")
     load.add_argument("--outputs", default="logits")
     load.add_argument("--batch-size", default="1")
     load.add_argument("--encoding", choices=("binary", "json"), default="binary")
-    load.add_argument("--concurrency", default=None, help="fixed-concurrency levels (default 1,4,16)")
+    load.add_argument(
+        "--concurrency", default=None, help=f"fixed-concurrency levels (default {','.join(map(str, FIXED_LOAD_CONCURRENCIES))})"
+    )
     load.add_argument("--duration", default="10", help="window per level, or the phase duration (seconds)")
-    load.add_argument("--warmup", default=None, help="discarded seconds per level (default 2)")
+    load.add_argument("--warmup", default=None, help=f"discarded seconds per level (default {FIXED_LOAD_WARMUP_S:g})")
     load.add_argument("--processes", default="1")
     load.add_argument("--stats-url", default=None, help="Triton KServe URL for /v2/models/<m>/stats")
-    load.add_argument("--stats-model", default=None)
+    load.add_argument("--stats-model", default=None, help="the model to read statistics for (with --stats-url)")
     load.add_argument("--phased", action="store_true", help="Inference Recommender PHASES traffic")
-    load.add_argument("--initial-users", default=None, help="users at the start (default 2)")
-    load.add_argument("--spawn-rate", default=None, help="users added per minute (default 2)")
-    load.add_argument("--max-users", default=None)
-    load.add_argument("--max-invocations", default=None, help="stop at this many invocations per minute (default 30000)")
-    load.add_argument("--latency-ms", default=None, help="stop above this latency percentile (default 500)")
-    load.add_argument("--percentile", default=None, help="percentile for --latency-ms, in (0, 100] (default 95)")
-    load.add_argument("--window", default=None, help="rolling window for the stopping conditions (default 10 s)")
+    phase, stop = Phase(), StoppingConditions()
+    load.add_argument("--initial-users", default=None, help=f"users at the start (default {phase.initial_users})")
+    load.add_argument("--spawn-rate", default=None, help=f"users added per minute (default {phase.spawn_rate:g})")
+    load.add_argument("--max-users", default=None, help="cap on users (default: no cap)")
+    load.add_argument(
+        "--max-invocations",
+        default=None,
+        help=f"stop at this many invocations per minute (default {stop.max_invocations_per_minute:g})",
+    )
+    load.add_argument(
+        "--latency-ms", default=None, help=f"stop above this latency percentile (default {stop.latency_threshold_ms:g})"
+    )
+    load.add_argument(
+        "--percentile", default=None, help=f"percentile for --latency-ms, in (0, 100] (default {stop.latency_percentile:g})"
+    )
+    load.add_argument(
+        "--window",
+        default=None,
+        help=f"rolling window for the stopping conditions (default {stop.window_s:g} s, or --duration when shorter)",
+    )
     load.set_defaults(func=_load)
     return parser
 
