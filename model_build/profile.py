@@ -54,6 +54,7 @@ from model_build.hardware import (
     InstanceHardware,
     accelerator_named,
     hardware_of,
+    parse_instance_type,
 )
 from model_build.spec import DynamicBatching, ModelSpec
 from model_build.user_errors import UserError
@@ -72,7 +73,6 @@ TRANSLATION_SYNTAX = "FROM -> TO x FACTOR: REASON"
 
 HARDWARE_KINDS = ("cpu", "gpu", "inferentia", "trainium")
 
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 _KNOWN_ACCELERATORS = {model.name for model in ACCELERATOR_MODELS}
 
 
@@ -886,7 +886,7 @@ def _problems(p: TuningProfile) -> list[str]:
         value = getattr(p, name)
         need(isinstance(value, str) and bool(value), f"{name} must be a non-empty string (got {value!r})")
     need(
-        isinstance(p.instance_type, str) and bool(_INSTANCE_TYPE.match(p.instance_type)),
+        isinstance(p.instance_type, str) and parse_instance_type(p.instance_type) is not None,
         f"instance_type must look like 'ml.g4dn.xlarge' (got {p.instance_type!r})",
     )
     for name in ("max_batch_size", "instance_count", "initial_instance_count", "invocations_per_instance_target"):

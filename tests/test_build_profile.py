@@ -86,6 +86,7 @@ def test_load_refuses_text_that_is_not_json():
         ({"safety_factor": 1.5}, "safety_factor"),
         ({"safety_factor": 0}, "safety_factor"),
         ({"instance_type": "g4dn.xlarge"}, "instance_type"),
+        ({"instance_type": "ml.a.b"}, "instance_type must look like 'ml.g4dn.xlarge'"),
         ({"max_batch_size": 0}, "max_batch_size"),
         ({"max_batch_size": 8}, "preferred_batch_sizes must each be <= max_batch_size"),
         ({"initial_instance_count": 0}, "initial_instance_count"),

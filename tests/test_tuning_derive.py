@@ -188,14 +188,15 @@ def test_unknown_instance_type_names_the_priced_ones():
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ({"currency": "USD", "source": "x", "as_of": "y", "prices": {"ml.a.b": 0}}, "usd_per_hour must be a number > 0"),
-        ({"schema_version": 2, "currency": "USD", "sources": {}, "prices": {"ml.a.b": {"usd_per_hour": 1, "as_of": "z"}}},
-         "prices.ml.a.b.source must be one of the sources"),
+        ({"currency": "USD", "source": "x", "as_of": "y", "prices": {"ml.c5.xlarge": 0}}, "usd_per_hour must be a number > 0"),
+        ({"schema_version": 2, "currency": "USD", "sources": {}, "prices": {"ml.c5.xlarge": {"usd_per_hour": 1, "as_of": "z"}}},
+         "prices.ml.c5.xlarge.source must be one of the sources"),
         ({"schema_version": 2, "currency": "USD", "sources": {"s": {"title": "t", "third_party": True}},
-          "prices": {"ml.a.b": {"usd_per_hour": 1, "source": "s"}}}, "as_of must say when the rate was valid"),
+          "prices": {"ml.c5.xlarge": {"usd_per_hour": 1, "source": "s"}}}, "as_of must say when the rate was valid"),
         ({"schema_version": 2, "currency": "USD", "sources": {"s": {"title": "t"}}, "prices": {}},
          "sources.s.third_party must be true or false"),
         ({"schema_version": 2, "currency": "USD", "sources": {}, "prices": {"g5.xlarge": {}}}, "not a SageMaker instance type"),
+        ({"schema_version": 2, "currency": "USD", "sources": {}, "prices": {"ml.a.b": {}}}, "prices.ml.a.b: not a SageMaker"),
     ],
 )
 def test_price_file_with_a_bad_entry_is_refused_naming_it(tmp_path, content, expected):

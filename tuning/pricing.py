@@ -24,16 +24,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_build.hardware import parse_instance_type
 from model_build.user_errors import UserError
 
 DEFAULT_PRICES = Path(__file__).with_name("prices.json")
-
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 
 
 class PriceError(UserError):
@@ -249,7 +247,7 @@ def _sources(value: Any, problems: list[str]) -> dict[str, PriceSource]:
 
 def _row(instance_type: str, row: Any, sources: dict[str, PriceSource], problems: list[str]) -> Price | None:
     where = f"prices.{instance_type}"
-    if not _INSTANCE_TYPE.match(instance_type):
+    if parse_instance_type(instance_type) is None:
         problems.append(f"{where}: not a SageMaker instance type like 'ml.g4dn.xlarge'")
         return None
     if not isinstance(row, dict):
