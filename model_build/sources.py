@@ -34,7 +34,7 @@ from model_build.checks import (
     is_number,
 )
 from model_build.dtypes import DTYPE_ALIASES, TRITON_DTYPES, is_float
-from model_build.model_files import onnx_file_problems, torchscript_file_problems, torchscript_forward
+from model_build.model_files import onnx_file_problems, sniff, torchscript_file_problems, torchscript_forward
 from model_build.package import file_sha256
 from model_build.user_errors import DEBUG_ENV, describe_value, did_you_mean
 
@@ -187,6 +187,26 @@ def tensor_spec_problems(label: str, specs: Any) -> list[str]:
     if len(set(names)) != len(names):
         problems.append(f"{label} names must be unique (got {names}); rename the repeated tensor")
     return problems
+
+
+def declared_output_names(source: Any) -> tuple[str, ...] | None:
+    """Return the output names a source has, known without loading it; None when they are not.
+
+    An ONNX file names its outputs in its graph (read by :func:`model_build.model_files.sniff`),
+    a TorchScript file and a factory returning a bare module by ``output_names``, and a
+    transformers classifier returns ``logits``; a factory returning a ``LoadedModel`` names its
+    own only when it runs.
+    """
+    if isinstance(source, OnnxFile):
+        summary = sniff(Path(source.path)).onnx
+        return None if summary is None else tuple(t.name for t in summary.outputs)
+    if isinstance(source, TorchScriptFile):
+        return tuple(source.output_names)
+    if isinstance(source, Factory) and source.inputs:
+        return tuple(source.output_names or ("output",))
+    if isinstance(source, TransformersConfig):
+        return ("logits",)
+    return None
 
 
 def dtype_problem(key: str, dtype: Any) -> str | None:

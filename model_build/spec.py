@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from model_build.checks import (
     expect_str,
     is_number,
 )
-from model_build.sources import ModelSource, canonical_json
+from model_build.sources import ModelSource, canonical_json, declared_output_names
 from model_build.user_errors import UserError, describe_value, did_you_mean
 
 # Bump when the layout or content of a build changes for the same inputs (archive layout,
@@ -42,6 +43,11 @@ MAX_OPSET = 21
 # Triton model names become folder names in the repository and the SageMaker env var
 # SAGEMAKER_TRITON_DEFAULT_MODEL_NAME; keep them to a safe, portable alphabet.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+# Triton's ModelConfig stores max_batch_size and an instance group's count as int32 and the
+# queue delay as uint64 (model_config.proto); a larger value fails only when config.pbtxt is
+# written, after the export and verification.
+INT32_MAX = 2**31 - 1
+UINT64_MAX = 2**64 - 1
 
 
 class ModelSpecError(UserError):
@@ -255,6 +261,11 @@ def spec_problems(spec: ModelSpec) -> list[str]:
             f"triton.max_batch_size must be >= 1 (got {mbs}); every model here is exported with a "
             "batch dimension, so set the largest batch Triton may send"
         )
+    elif mbs > INT32_MAX:
+        problems.append(
+            f"triton.max_batch_size must be <= {INT32_MAX} (Triton stores it as int32; got {mbs}); "
+            "set the largest batch Triton may send"
+        )
     if t.dynamic_batching is not None:
         db = t.dynamic_batching
         for size in db.preferred_batch_sizes:
@@ -277,8 +288,18 @@ def spec_problems(spec: ModelSpec) -> list[str]:
                 "triton.dynamic_batching.max_queue_delay_microseconds must be >= 0 "
                 f"(got {db.max_queue_delay_microseconds}); use 0 for no delay"
             )
+        elif db.max_queue_delay_microseconds > UINT64_MAX:
+            problems.append(
+                f"triton.dynamic_batching.max_queue_delay_microseconds must be <= {UINT64_MAX} (Triton stores "
+                f"it as uint64; got {db.max_queue_delay_microseconds}); use 0 for no delay"
+            )
     if t.instance_count < 1:
         problems.append(f"triton.instance_count must be >= 1 (got {t.instance_count}); use 1 or more")
+    elif t.instance_count > INT32_MAX:
+        problems.append(
+            f"triton.instance_count must be <= {INT32_MAX} (Triton stores it as int32; got {t.instance_count}); "
+            "use 1 or more"
+        )
     if t.instance_kind not in INSTANCE_KINDS:
         problems.append(
             f"triton.instance_kind must be one of {', '.join(INSTANCE_KINDS)} (got {t.instance_kind!r})"
@@ -312,11 +333,24 @@ def spec_problems(spec: ModelSpec) -> list[str]:
         (f"tolerance.per_output.{name}", pair) for name, pair in tol.per_output.items()
     ]:
         for leaf, value in (("atol", atol), ("rtol", rtol)):
-            if value < 0:
+            if not math.isfinite(value):
+                problems.append(
+                    f"{key}.{leaf} must be finite (got {value}; nan fails every comparison and inf passes "
+                    "every one); use a small positive tolerance such as 1e-4"
+                )
+            elif value < 0:
                 problems.append(
                     f"{key}.{leaf} must be >= 0 (got {value}); use a small positive tolerance such as 1e-4"
                 )
-    problems.extend(spec.source.problems())
+    source_problems = spec.source.problems()
+    problems.extend(source_problems)
+    outputs = () if source_problems else declared_output_names(spec.source) or ()
+    for name in tol.per_output if outputs else ():
+        if name not in outputs:
+            problems.append(
+                f"tolerance.per_output.{name} names no output of the model (its outputs: {', '.join(outputs)})"
+                f"{did_you_mean(name, outputs)}; use one of those names"
+            )
     return problems
 
 

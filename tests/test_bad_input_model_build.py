@@ -288,6 +288,21 @@ CLI_CASES: list[Case] = [
         ("tolerance.per_output.y must be a table (got float 0.01)", "[tolerance.per_output.y] with atol = ... and rtol = ..."),
     ),
     Case(
+        "spec-per-output-names-no-output",
+        _spec('name = "m"\n' + ONNX_SOURCE + "[tolerance.per_output.z]\natol = 1e-3\n"),
+        ("model.toml: tolerance.per_output.z names no output of the model (its outputs: y)", "use one of those names"),
+    ),
+    Case(
+        "spec-nan-tolerance",
+        _spec('name = "m"\n' + ONNX_SOURCE + "[tolerance]\natol = nan\n"),
+        ("model.toml: tolerance.atol must be finite (got nan;", "such as 1e-4"),
+    ),
+    Case(
+        "spec-max-batch-size-beyond-int32",
+        _spec('name = "m"\n' + ONNX_SOURCE + "[triton]\nmax_batch_size = 4294967296\n"),
+        ("triton.max_batch_size must be <= 2147483647 (Triton stores it as int32; got 4294967296)",),
+    ),
+    Case(
         "spec-transformers-architecture-typo",
         _spec('name = "m"\n[source]\nkind = "transformers"\narchitecture = "bert-sequence-classifier"\n'),
         ("source.architecture must be one of", "(did you mean 'bert-sequence-classification'?)", "use an onnx, torchscript or factory source"),

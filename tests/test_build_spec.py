@@ -70,6 +70,20 @@ def test_spec_collects_every_problem_in_one_error() -> None:
         ({"tolerance": Tolerance(per_output={"logits": (0.0, -1.0)})}, r"tolerance.per_output.logits.rtol must be >= 0"),
         ({"triton": TritonOptions(max_batch_size=0)}, r"triton.max_batch_size must be >= 1 \(got 0\)"),
         (
+            {"tolerance": Tolerance(atol=float("nan"), per_output={"logits": (0.0, float("inf"))})},
+            r"tolerance.atol must be finite \(got nan;.*tolerance.per_output.logits.rtol must be finite \(got inf;",
+        ),
+        (
+            {"tolerance": Tolerance(per_output={"logit": (1e-3, 1e-3)})},
+            r"tolerance.per_output.logit names no output of the model \(its outputs: logits\) \(did you mean 'logits'\?\)",
+        ),
+        ({"triton": TritonOptions(max_batch_size=2**31)}, r"triton.max_batch_size must be <= 2147483647 \(Triton stores it as int32"),
+        ({"triton": TritonOptions(instance_count=2**31)}, r"triton.instance_count must be <= 2147483647"),
+        (
+            {"triton": TritonOptions(dynamic_batching=DynamicBatching(max_queue_delay_microseconds=2**64))},
+            r"max_queue_delay_microseconds must be <= 18446744073709551615",
+        ),
+        (
             {"triton": TritonOptions(dynamic_batching=DynamicBatching(preferred_batch_sizes=(0,)))},
             r"preferred_batch_sizes must each be >= 1 \(got 0\)",
         ),
