@@ -34,6 +34,7 @@ from serving_constructs import (
     TritonImage,
     TritonModel,
 )
+from serving_constructs.metrics import endpoint_metric
 from serving_constructs.variant import ServerlessProductionVariant
 
 
@@ -643,6 +644,55 @@ ERRORS: list[Any] = [
         lambda c: c.endpoint().metric_invocations(period=60),
         ["period must be a Duration", "60 (an int)", "use Duration.seconds(60)"],
         id="metric-period-is-a-number",
+    ),
+    pytest.param(
+        # CDK passes an unknown statistic through; CloudWatch refuses it only at deploy
+        lambda c: c.endpoint().metric_model_latency(statistic="Averag"),
+        [
+            "statistic 'Averag' is not a CloudWatch statistic",
+            "did you mean 'Average'",
+            "a percentile such as 'p99'",
+        ],
+        id="metric-statistic-typo",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric_model_latency(statistic="p101"),
+        ["statistic 'p101' is not a CloudWatch statistic", "use Average", "a percentile such as 'p99'"],
+        id="metric-percentile-above-100",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric_invocations(period=Duration.seconds(45)),
+        [
+            "period must be 1, 5, 10 or 30 seconds or a multiple of 60 seconds",
+            "(got 45 s)",
+            "Duration.minutes(1)",
+        ],
+        id="metric-period-not-a-cloudwatch-period",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric_invocations(period=Duration.seconds(0)),
+        ["period must be >= 1 s", "(got 0 s)"],
+        id="metric-period-zero",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric("ModelLatency", dimensions_map={"EndpointName": "other"}),
+        ["dimensions_map is set from the metrics table", "drop it", "pass variant_name"],
+        id="metric-dimensions-map-given",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric_invocations(periode=Duration.minutes(1)),
+        ["periode is not a cloudwatch.Metric prop", "did you mean 'period'", "use one of"],
+        id="metric-prop-typo",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric_invocations(variant_name=5),
+        ["variant_name must be a str", "5 (an int)", "e.g. 'AllTraffic'"],
+        id="metric-variant-name-is-an-int",
+    ),
+    pytest.param(
+        lambda c: endpoint_metric("ModelLatency", endpoint_name=None, variant_name="AllTraffic"),
+        ["endpoint_name is required", "(got None)", "pass a str"],
+        id="endpoint-metric-without-endpoint-name",
     ),
     pytest.param(
         lambda c: EndpointResource.from_endpoint_name(c.stack, "Old", "ep").metric(

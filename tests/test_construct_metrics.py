@@ -160,3 +160,16 @@ def test_milliseconds_to_microseconds_is_the_one_conversion():
     assert milliseconds_to_microseconds(500) == 500_000
     assert microseconds_to_milliseconds(milliseconds_to_microseconds(12.5)) == 12.5
     assert METRICS["ModelLatency"].unit is cloudwatch.Unit.MICROSECONDS
+
+
+@pytest.mark.parametrize(
+    "statistic",
+    ["Average", "avg", "sum", "SampleCount", "n", "Minimum", "max", "p99", "P99.9", "p100", "tm90", "wm50",
+     "tc10", "ts95", "TM(10%:90%)", "tm(10%:)", "PR(:300)", "pr(100:2000)", "IQM"],
+)  # fmt: skip
+def test_metric_takes_every_cloudwatch_statistic_form(statistic):
+    # GIVEN a statistic CloudWatch knows, in a spelling CDK parses  WHEN / THEN it is taken
+    metric = endpoint_metric("ModelLatency", endpoint_name="ep", variant_name="v", statistic=statistic)
+    assert metric.statistic.lower() == {"avg": "average", "n": "samplecount", "max": "maximum"}.get(
+        statistic.lower(), statistic.lower()
+    )

@@ -199,11 +199,17 @@ class EndpointResource(Resource):
 
     # --- metrics --------------------------------------------------------------------------
 
-    def _variant_name(self, variant_name: str | None) -> str:
+    def _variant_name(self, variant_name: str | None, caller: str) -> str:
+        """Return ``variant_name``, or the first variant's name for None (``caller`` names the method in messages)."""
+        if variant_name is not None and not isinstance(variant_name, str):
+            raise PropsError(
+                f"Invalid {caller} props: variant_name must be a str (got {given(variant_name)}) — pass the "
+                f"variant's name, e.g. {self.variant_names[0] if self.variant_names else 'AllTraffic'!r}"
+            )
         names = self.variant_names
         if not names:
             raise PropsError(
-                f"Invalid metric props: {self.node.path} has no production variants yet — add one first"
+                f"Invalid {caller} props: {self.node.path} has no production variants yet — add one first"
             )
         if variant_name is None:
             return names[0]
@@ -253,7 +259,7 @@ class EndpointResource(Resource):
         return endpoint_metric(
             metric_name,
             endpoint_name=self.endpoint_name,
-            variant_name=self._variant_name(variant_name),
+            variant_name=self._variant_name(variant_name, "metric"),
             namespace=namespace,
             **props,
         )
@@ -571,8 +577,8 @@ class EndpointBase(EndpointResource):
                 f"acknowledge this warning: Annotations.of(endpoint).acknowledge_warning({warning_id!r}).",
             )
 
-    def _production_variant(self, variant_name: str | None) -> VariantBase:
-        name = self._variant_name(variant_name)
+    def _production_variant(self, variant_name: str | None, caller: str) -> VariantBase:
+        name = self._variant_name(variant_name, caller)
         return next(v for v in self._variants if v.variant_name == name)
 
     # --- scaling --------------------------------------------------------------------------
@@ -597,12 +603,7 @@ class EndpointBase(EndpointResource):
             PropsError: invalid bounds, an unknown variant, a variant that is not instance-based,
                 or a variant that already scales.
         """
-        if variant_name is not None and not isinstance(variant_name, str):
-            raise PropsError(
-                f"Invalid {type(self).__name__}.auto_scale_instance_count props: variant_name must be a str "
-                f"(got {given(variant_name)}) — pass the variant's name, e.g. 'AllTraffic'"
-            )
-        variant = self._production_variant(variant_name)
+        variant = self._production_variant(variant_name, f"{type(self).__name__}.auto_scale_instance_count")
         if not isinstance(variant, ProductionVariant):
             raise PropsError(
                 f"Invalid {type(self).__name__}.auto_scale_instance_count props: variant {variant.variant_name!r} "

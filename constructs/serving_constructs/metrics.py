@@ -25,6 +25,7 @@ metric, because a ``unit`` there filters datapoints by unit, which CloudWatch ad
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,14 @@ from typing import Any
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from model_build.user_errors import did_you_mean
-from serving_constructs._validation import PropsError, check_duration, check_str, raise_if_any
+from serving_constructs._validation import (
+    PropsError,
+    check_duration,
+    check_str,
+    duration_seconds,
+    raise_if_any,
+    resolved,
+)
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 """Namespace of the invocation, multi-model loading and asynchronous metrics."""
@@ -194,6 +202,84 @@ def metric_spec(metric_name: str) -> MetricSpec:
     return spec
 
 
+# The props endpoint_metric passes on to cloudwatch.Metric; the dimensions come from the table.
+_METRIC_PROPS = (
+    "account", "color", "id", "label", "period", "region", "stack_account", "stack_region", "statistic",
+    "unit", "visible",
+)  # fmt: skip
+
+# CloudWatch's statistics as CDK parses them (aws-cdk-lib, aws-cloudwatch/lib/private/statistic):
+# the simple ones (case-insensitive, with CDK's aliases), IQM, pNN/tmNN/wmNN/tcNN/tsNN with NN in
+# 0-100, and the ranges PR/TM/WM/TC/TS(lower:upper). CDK renders anything else as an extended
+# statistic that CloudWatch refuses only at deploy. Reference: "CloudWatch statistics definitions",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Statistics-definitions.html
+_SIMPLE_STATISTICS = ("Average", "Sum", "SampleCount", "Minimum", "Maximum")
+_STATISTIC_ALIASES = frozenset(
+    {"avg", "min", "max", "n", "iqm", *(name.lower() for name in _SIMPLE_STATISTICS)}
+)
+_SINGLE_STATISTIC = re.compile(r"^(?:p|tm|wm|tc|ts)(\d+(?:\.\d+)?)$", re.IGNORECASE)
+_RANGE_STATISTIC = re.compile(r"^(?:pr|tm|wm|tc|ts)\(([^:)]*):([^:)]*)\)$", re.IGNORECASE)
+_RANGE_BOUND = re.compile(r"^(\d+(?:\.\d+)?)(%?)$")
+
+# CloudWatch periods: 1, 5, 10 or 30 s (high resolution) or a multiple of a minute.
+_SUB_MINUTE_PERIODS_S = (1, 5, 10, 30)
+
+
+def is_statistic(statistic: str) -> bool:
+    """Return whether CloudWatch knows ``statistic`` (``"Average"``, ``"p99"``, ``"TM(10%:90%)"``, ...)."""
+    if statistic.lower() in _STATISTIC_ALIASES:
+        return True
+    single = _SINGLE_STATISTIC.match(statistic)
+    if single is not None:
+        return float(single.group(1)) <= 100
+    pair = _RANGE_STATISTIC.match(statistic)
+    if pair is None:
+        return False
+    kinds = set()  # "%" for a percentage bound, "" for an absolute one
+    for bound in (text.strip() for text in pair.groups()):
+        if not bound:
+            continue
+        match = _RANGE_BOUND.match(bound)
+        if match is None or (match.group(2) and float(match.group(1)) > 100):
+            return False
+        kinds.add(match.group(2))
+    return len(kinds) == 1  # at least one bound, and both of one kind
+
+
+def _props_problems(props: dict[str, Any]) -> list[str]:
+    """Return the problems with the ``cloudwatch.Metric`` props passed through ``**props``."""
+    problems = []
+    for key in props:
+        if key == "dimensions_map":
+            problems.append(
+                "dimensions_map is set from the metrics table (EndpointName, and VariantName for "
+                "per-variant metrics) — drop it; pass variant_name for another variant"
+            )
+        elif key not in _METRIC_PROPS:
+            problems.append(
+                f"{key} is not a cloudwatch.Metric prop{did_you_mean(key, _METRIC_PROPS)} — use one of "
+                f"{', '.join(_METRIC_PROPS)}"
+            )
+    statistic = props.get("statistic")
+    problems += check_str("statistic", statistic, optional=True, example=" such as 'Average' or 'p99'")
+    if isinstance(statistic, str) and statistic and resolved(statistic) and not is_statistic(statistic):
+        problems.append(
+            f"statistic {statistic!r} is not a CloudWatch statistic{did_you_mean(statistic, _SIMPLE_STATISTICS)} "
+            f"— use {', '.join(_SIMPLE_STATISTICS)}, a percentile such as 'p99', or tmNN, wmNN, tcNN, tsNN, "
+            "IQM, PR/TM/WM/TC/TS(lower:upper)"
+        )
+    period = props.get("period")
+    period_problems = check_duration("period", period, 1)
+    if not period_problems and period is not None:
+        seconds = duration_seconds(period)
+        if seconds is not None and seconds not in _SUB_MINUTE_PERIODS_S and seconds % 60:
+            period_problems.append(
+                f"period must be 1, 5, 10 or 30 seconds or a multiple of 60 seconds (got {seconds:g} s) — "
+                f"use Duration.minutes({max(1, round(seconds / 60))})"
+            )
+    return problems + period_problems
+
+
 def endpoint_metric(
     metric_name: str,
     *,
@@ -211,17 +297,21 @@ def endpoint_metric(
             for metrics published with ``EndpointName`` only.
         namespace: the namespace of a metric that is not in the table. Defaults to the table's.
         **props: further ``cloudwatch.Metric`` props (statistic, period, label, color, ...). The
-            statistic defaults to the table's, the label to the name with its unit for latencies.
+            statistic defaults to the table's, the label to the name with its unit for latencies,
+            the period to CloudWatch's 5 minutes (CDK's default).
 
     Raises:
         PropsError: an unknown name without ``namespace``, a namespace that contradicts the table,
-            or a variant given for an endpoint-level metric (or missing for a variant one).
+            a variant given for an endpoint-level metric (or missing for a variant one), a prop
+            ``cloudwatch.Metric`` does not take, ``dimensions_map``, a statistic CloudWatch does not
+            know, or a period CloudWatch refuses.
     """
     problems = (
         check_str("metric_name", metric_name, example=" such as 'ModelLatency'")
+        + check_str("endpoint_name", endpoint_name)
+        + check_str("variant_name", variant_name, optional=True, example=" such as 'AllTraffic'")
         + check_str("namespace", namespace, optional=True)
-        + check_duration("period", props.get("period"))
-        + check_str("statistic", props.get("statistic"), optional=True, example=" such as 'Average' or 'p99'")
+        + _props_problems(props)
     )
     raise_if_any("metric", problems)
     spec = METRICS.get(metric_name)
