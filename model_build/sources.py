@@ -454,10 +454,28 @@ class TransformersConfig:
         return problems
 
     def load(self) -> LoadedModel:
-        """Build the architecture with seeded random weights (or local weights)."""
+        """Build the architecture with seeded random weights (or local weights).
+
+        Raises:
+            SourceLoadError: transformers refused ``config`` (a key of the wrong type, say: only
+                transformers knows its keys, and validation does not import it) or the weights.
+        """
         import torch
 
         torch.manual_seed(self.seed)
+        try:
+            return self._build()
+        except Exception as exc:
+            detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            weights = " and source.weights_dir" if self.weights_dir is not None else ""
+            raise SourceLoadError(
+                f"source.config{weights}: transformers cannot build {self.architecture!r} from {'them' if weights else 'it'} "
+                f"({type(exc).__name__}: {detail[:300]}); fix the config's keys and values (the keyword "
+                f"arguments of {'BertConfig' if self.architecture == ARCHITECTURES[0] else 'ResNetConfig'}; "
+                f"set {DEBUG_ENV}=1 for the traceback)"
+            ) from exc
+
+    def _build(self) -> LoadedModel:
         if self.architecture == "bert-sequence-classification":
             from transformers import BertConfig, BertForSequenceClassification
 

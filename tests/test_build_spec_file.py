@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from model_build.cli import main
-from model_build.sources import Factory, OnnxFile, SourceLoadError, TensorSpec, TorchScriptFile
+from model_build.sources import (
+    Factory,
+    OnnxFile,
+    SourceLoadError,
+    TensorSpec,
+    TorchScriptFile,
+    TransformersConfig,
+)
 from model_build.spec import DynamicBatching, ModelSpec, OrtTensorRT, Tolerance, TritonOptions
 from model_build.spec_file import SpecFileError, load_spec_file, resolve_model, resolve_models
 from model_build.triton_config import parse_config
@@ -308,6 +315,16 @@ def test_factory_errors_at_build_time_name_the_target(tmp_path: Path) -> None:
     _write(tmp_path / "net.py", "def make():\n    raise RuntimeError('weights missing')\n")
     with pytest.raises(SourceLoadError, match=r"net.py:make' raised RuntimeError: weights missing; fix the function"):
         Factory(f"{tmp_path}/net.py:make").load()
+
+
+def test_transformers_config_refused_by_transformers_names_the_config_at_build_time() -> None:
+    # GIVEN a config value only transformers can judge (validation does not import it)
+    source = TransformersConfig(architecture="bert-sequence-classification", config={"hidden_size": "big"})
+    # WHEN loaded THEN one SourceLoadError names source.config, transformers' reason and the fix
+    with pytest.raises(SourceLoadError, match=r"^source.config: transformers cannot build 'bert-sequence-classification' from it \(") as error:
+        source.load()
+    assert "hidden_size" in str(error.value) and "keyword arguments of BertConfig" in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_cli_flags_override_the_spec_files_values(model_file_zoo: dict[str, Path], tmp_path: Path) -> None:
