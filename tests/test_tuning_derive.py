@@ -215,6 +215,18 @@ def test_schema_1_price_file_still_reads_with_its_one_source(tmp_path):
     assert prices.rows["ml.g5.xlarge"].source.title == "my list" and prices.rows["ml.g5.xlarge"].as_of == "2026-01"
 
 
+def test_price_table_dates_span_from_the_earliest_row_to_the_latest(tmp_path):
+    # GIVEN rows valid on one date and over ranges
+    rows = {"ml.g5.xlarge": "2024-05-18 .. 2025-01-26", "ml.c5.xlarge": "2022-05", "ml.m5.xlarge": "2024-03-26 .. 2024-04-24"}
+    file = tmp_path / "prices.json"
+    file.write_text(json.dumps({
+        "schema_version": 2, "currency": "USD", "sources": {"s": {"title": "t", "third_party": True}},
+        "prices": {t: {"usd_per_hour": 1, "source": "s", "as_of": as_of} for t, as_of in rows.items()},
+    }))  # fmt: skip
+    # WHEN the table is read THEN its span runs from the first start to the last end, not between two ranges
+    assert load_prices(file).as_of == "2022-05 to 2025-01-26"
+
+
 def _point(rps: float) -> LoadResult:
     """A real load result: one second of requests at ``rps``, 10 ms each, no errors."""
     count = int(rps)

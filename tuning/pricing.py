@@ -193,7 +193,7 @@ def load_prices(path: Path | str | None = None) -> PriceTable:
         not_priced = {}
     if problems:
         raise PriceError(f"price file {file}: " + "; ".join(problems))
-    dates = sorted({r.as_of for r in rows.values()})
+    dates = sorted({day.strip() for r in rows.values() for day in r.as_of.split('..')})  # a row's as_of: a date or 'from .. to'
     return PriceTable(
         prices={t: r.usd_per_hour for t, r in rows.items()},
         currency=str(data["currency"]),
