@@ -285,7 +285,7 @@ class ModelArtifact(abc.ABC):
                 "ModelArtifact.from_bucket_prefix for uncompressed data"
             )
         raise_if_any("ModelArtifact.from_bucket", problems)
-        return _BucketArtifact(bucket, key, model_name)
+        return _BucketArtifact(bucket, key, model_name, S3DataType.OBJECT)
 
     @staticmethod
     def from_bucket_prefix(
@@ -321,7 +321,7 @@ class ModelArtifact(abc.ABC):
             )
         raise_if_any("ModelArtifact.from_bucket_prefix", problems)
         normalised = prefix if Token.is_unresolved(prefix) else prefix.rstrip("/") + "/"
-        return _BucketPrefixArtifact(bucket, normalised, model_name)
+        return _BucketArtifact(bucket, normalised, model_name, S3DataType.PREFIX)
 
     @property
     def model_name(self) -> str | None:
@@ -366,9 +366,12 @@ def _key_problems(name: str, key: Any, *, example: str) -> list[str]:
 
 
 class _BucketArtifact(ModelArtifact):
-    def __init__(self, bucket: s3.IBucket, key: str, model_name: str | None) -> None:
+    """Data already in a bucket: one archive at ``key`` (OBJECT) or uncompressed files under it (PREFIX)."""
+
+    def __init__(self, bucket: s3.IBucket, key: str, model_name: str | None, data_type: S3DataType) -> None:
         self.bucket = bucket
         self.key = key
+        self.data_type = data_type
         self._model_name = model_name
 
     @property
@@ -377,33 +380,18 @@ class _BucketArtifact(ModelArtifact):
 
     @property
     def description(self) -> str:
-        return f"the archive {self.key!r} in the given bucket"
+        what = "archive" if self.data_type is S3DataType.OBJECT else "prefix"
+        return f"the {what} {self.key!r} in the given bucket"
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
-        grant_object_read(self.bucket, self.key, grantee)
+        if self.data_type is S3DataType.OBJECT:
+            grant_object_read(self.bucket, self.key, grantee)
+            compression = Compression.GZIP
+        else:
+            grant_prefix_read(self.bucket, self.key, grantee)
+            compression = Compression.NONE
         return ModelDataBinding(
-            self.bucket.s3_url_for_object(self.key), S3DataType.OBJECT, Compression.GZIP, self._model_name
-        )
-
-
-class _BucketPrefixArtifact(ModelArtifact):
-    def __init__(self, bucket: s3.IBucket, prefix: str, model_name: str | None) -> None:
-        self.bucket = bucket
-        self.prefix = prefix
-        self._model_name = model_name
-
-    @property
-    def model_name(self) -> str | None:
-        return self._model_name
-
-    @property
-    def description(self) -> str:
-        return f"the prefix {self.prefix!r} in the given bucket"
-
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
-        grant_prefix_read(self.bucket, self.prefix, grantee)
-        return ModelDataBinding(
-            self.bucket.s3_url_for_object(self.prefix), S3DataType.PREFIX, Compression.NONE, self._model_name
+            self.bucket.s3_url_for_object(self.key), self.data_type, compression, self._model_name
         )
 
 
