@@ -164,15 +164,13 @@ def onnx_file_problems(path: Path, label: str) -> list[str]:
             'use a spec file with [source] kind = "torchscript" and its inputs (see docs/your-model.md), '
             "or export the model with torch.onnx.export"
         )
-    elif found.kind in {"torch-save", "torch-legacy", "torch-export"}:
+    elif found.kind in _TORCH_SAVE_KINDS:
         fix = (
             'write a factory that builds the model and loads these weights, and use [source] kind = "factory" '
             "(see docs/your-model.md)"
         )
-    elif found.damage is not None:
-        fix = "copy or save the file again"
     else:
-        fix = _FIXES.get(found.kind, "give the .onnx file written by torch.onnx.export or onnx.save")
+        fix = _generic_fix(found, "give the .onnx file written by torch.onnx.export or onnx.save")
     return [f"{where} is not an ONNX model: it is {_described(found)}; {fix}"]
 
 
@@ -196,16 +194,14 @@ def torchscript_file_problems(path: Path, label: str) -> list[str]:
             f'{where} is an ONNX model, not TorchScript: use [source] kind = "onnx" (its inputs '
             "come from the graph; no [[source.inputs]] needed)"
         ]
-    if found.kind in {"torch-save", "torch-legacy", "torch-export"}:
+    if found.kind in _TORCH_SAVE_KINDS:
         fix = (
             "save TorchScript instead with torch.jit.save(torch.jit.script(model), path) (or torch.jit.trace), "
             'or keep this file and use [source] kind = "factory" with a function that builds the model '
             "and loads it (see docs/your-model.md)"
         )
-    elif found.damage is not None:
-        fix = "copy or save the file again"
     else:
-        fix = _FIXES.get(found.kind, "give the file written by torch.jit.save")
+        fix = _generic_fix(found, "give the file written by torch.jit.save")
     return [f"{where} is not a TorchScript archive (torch.jit.load cannot read it): it is {_described(found)}; {fix}"]
 
 
@@ -266,6 +262,15 @@ _FIXES = {
     "gzip": "extract it (tar -xzf) and give the model file inside",
     "folder": "give the model file inside it, not the folder",
 }
+
+
+# Files torch.save() or torch.export.save() wrote: weights or programs, never a servable model.
+_TORCH_SAVE_KINDS = frozenset({"torch-save", "torch-legacy", "torch-export"})
+
+
+def _generic_fix(found: Sniff, default: str) -> str:
+    """Return the fix for a file that is no model: copy a damaged one again, else by kind, else ``default``."""
+    return "copy or save the file again" if found.damage is not None else _FIXES.get(found.kind, default)
 
 
 def _described(found: Sniff) -> str:
