@@ -36,12 +36,21 @@ REPOSITORY_NAME = "repository"
 TEMP_PREFIX = ".tmp-"
 
 
-def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Return the cache folder: the argument, else ``$MODEL_BUILD_CACHE_DIR``, else ``./.model-build-cache``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get(CACHE_ENV_VAR)
-    return Path(env) if env else Path.cwd() / DEFAULT_CACHE_DIR
+def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None, *, base: Path | None = None) -> Path:
+    """Return the cache folder: the argument, else ``$MODEL_BUILD_CACHE_DIR``, else ``.model-build-cache``.
+
+    Args:
+        cache_dir: The folder. Defaults to ``$MODEL_BUILD_CACHE_DIR``, else ``.model-build-cache``.
+        base: The folder a relative path is taken from, for a caller that runs elsewhere than the
+            build (the rehearsal finds the cache of the CDK app, which runs in the project root).
+            Defaults to the current directory (a relative path given is returned as given).
+    """
+    if cache_dir is None:
+        cache_dir = os.environ.get(CACHE_ENV_VAR) or None
+    if cache_dir is None:
+        return (Path.cwd() if base is None else base) / DEFAULT_CACHE_DIR
+    path = Path(cache_dir)
+    return base / path if base is not None and not path.is_absolute() else path
 
 
 def cache_dir_problem(cache_dir: str | os.PathLike[str] | None = None, *, flag: str = "cache_dir") -> str | None:

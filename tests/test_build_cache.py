@@ -102,6 +102,26 @@ def test_cache_dir_defaults_to_cwd(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert cache.resolve_cache_dir() == tmp_path / ".model-build-cache"
 
 
+def test_cache_dir_relative_paths_can_be_taken_from_another_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN a caller that runs elsewhere than the build (the rehearsal, for the app in the project root)
+    project = tmp_path / "project"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(cache.CACHE_ENV_VAR, raising=False)
+    # WHEN the folder is resolved from the project THEN the default, a relative variable and a
+    # relative argument lie under the project, and an absolute path stays as it is
+    assert cache.resolve_cache_dir(base=project) == project / ".model-build-cache"
+    monkeypatch.setenv(cache.CACHE_ENV_VAR, "builds")
+    assert cache.resolve_cache_dir(base=project) == project / "builds"
+    assert cache.resolve_cache_dir("other", base=project) == project / "other"
+    monkeypatch.setenv(cache.CACHE_ENV_VAR, str(tmp_path / "abs"))
+    assert cache.resolve_cache_dir(base=project) == tmp_path / "abs"
+    # AND without a base a relative variable is returned as given (taken from the current folder)
+    monkeypatch.setenv(cache.CACHE_ENV_VAR, "builds")
+    assert cache.resolve_cache_dir() == Path("builds")
+
+
 def test_failing_stage_leaves_no_entry_and_next_build_succeeds(
     onnx_spec: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
