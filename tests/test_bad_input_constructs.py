@@ -23,6 +23,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match
 
+from model_build.examples import get_example
 from model_build.user_errors import UserError
 from serving_constructs import (
     EndpointResource,
@@ -578,6 +579,30 @@ ERRORS: list[Any] = [
         lambda c: ModelArtifact.from_asset(c.archive, model_name="bert"),
         ["model_name 'bert' is not a model in", "it holds: tiny", "pass one of them"],
         id="asset-model-name-not-in-the-archive",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_asset(c.archive, model_name="tiyn"),
+        ["model_name 'tiyn' is not a model in", "it holds: tiny", "did you mean 'tiny'"],
+        id="asset-model-name-typo",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_bucket(c.bucket, "bert/model.tar.gz", model_name="models/bert"),
+        [
+            "model_name must be the name of one model folder",
+            "'models/bert'",
+            "the folder that holds config.pbtxt",
+        ],
+        id="bucket-model-name-is-a-path",
+    ),
+    pytest.param(
+        lambda c: c.new_model(default_model_name="bert/1"),
+        ["default_model_name must be the name of one model folder", "'bert/1'", "e.g. 'bert'"],
+        id="model-default-name-is-a-path",
+    ),
+    pytest.param(
+        lambda c: ModelArtifact.from_build(get_example("bert-tiny"), cache_dir=5),
+        ["cache_dir must be a str or PathLike", "5 (an int)", "pass a folder path"],
+        id="build-cache-dir-is-a-number",
     ),
     pytest.param(
         lambda c: ModelArtifact.from_asset(42),

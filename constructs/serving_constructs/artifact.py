@@ -24,8 +24,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
+from model_build.user_errors import did_you_mean
 from serving_constructs._nag import acknowledge, flattened
-from serving_constructs._validation import PropsError, check_interface, check_str, given, raise_if_any
+from serving_constructs._validation import (
+    PropsError,
+    check_interface,
+    check_str,
+    check_type,
+    given,
+    raise_if_any,
+)
 
 if TYPE_CHECKING:
     from model_build.spec import ModelSpec
@@ -193,18 +201,21 @@ class ModelArtifact(abc.ABC):
 
         Args:
             spec: the model to build.
-            cache_dir: the build cache. Defaults to ``model_build``'s default cache directory.
+            cache_dir: the build cache. Defaults to ``$MODEL_BUILD_CACHE_DIR`` or
+                ``./.model-build-cache`` (:func:`model_build.cache.resolve_cache_dir`).
 
         Raises:
-            PropsError: ``spec`` is not a ``ModelSpec``.
+            PropsError: ``spec`` is not a ``ModelSpec``, or ``cache_dir`` is not a path.
         """
         from model_build.spec import ModelSpec
 
-        if not isinstance(spec, ModelSpec):
-            raise PropsError(
-                f"Invalid ModelArtifact.from_build props: spec must be a ModelSpec (got {given(spec)}) — "
-                "use model_build.examples.get_example('bert-tiny') or ModelSpec(name=..., source=...)"
-            )
+        problems = check_type(
+            "spec", spec, ModelSpec,
+            "use model_build.examples.get_example('bert-tiny') or ModelSpec(name=..., source=...)",
+        ) + check_type(
+            "cache_dir", cache_dir, (str, os.PathLike), "pass a folder path such as '.model-build-cache'", optional=True
+        )  # fmt: skip
+        raise_if_any("ModelArtifact.from_build", problems)
         return _BuildArtifact(spec, cache_dir)
 
     @staticmethod
@@ -228,8 +239,7 @@ class ModelArtifact(abc.ABC):
                 f"Invalid ModelArtifact.from_asset props: path must be the path of a .tar.gz file (got "
                 f"{given(path)}) — {_BUILD_FIX}"
             )
-        problems = check_str("model_name", model_name, optional=True)
-        raise_if_any("ModelArtifact.from_asset", problems)
+        raise_if_any("ModelArtifact.from_asset", model_name_problems("model_name", model_name))
         file = Path(path)
         if file.is_dir():
             raise PropsError(
@@ -256,7 +266,7 @@ class ModelArtifact(abc.ABC):
         if model_name is not None and model_name not in names:
             raise PropsError(
                 f"Invalid ModelArtifact.from_asset props: model_name {model_name!r} is not a model in "
-                f"{str(file)!r} (it holds: {', '.join(names)}) — pass one of them"
+                f"{str(file)!r} (it holds: {', '.join(names)}) — pass one of them{did_you_mean(model_name, names)}"
             )
         if model_name is None and len(names) == 1:
             model_name = names[0]
@@ -278,7 +288,7 @@ class ModelArtifact(abc.ABC):
             PropsError: a prop has the wrong type, or ``key`` is a URI or ends with ``/``.
         """
         problems = _bucket_problems(bucket) + _key_problems("key", key, example="'bert/model.tar.gz'")
-        problems += check_str("model_name", model_name, optional=True)
+        problems += model_name_problems("model_name", model_name)
         if not problems and isinstance(key, str) and not Token.is_unresolved(key) and key.endswith("/"):
             problems.append(
                 f"key {key!r} ends with '/', a prefix, not an archive — pass the archive's key, or use "
@@ -308,7 +318,7 @@ class ModelArtifact(abc.ABC):
             PropsError: a prop has the wrong type, or ``prefix`` is a URI or names an archive.
         """
         problems = _bucket_problems(bucket) + _key_problems("prefix", prefix, example="'models/bert'")
-        problems += check_str("model_name", model_name, optional=True)
+        problems += model_name_problems("model_name", model_name)
         if (
             not problems
             and isinstance(prefix, str)
@@ -346,6 +356,21 @@ class ModelArtifact(abc.ABC):
     @abc.abstractmethod
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         """Return the binding for a model in ``scope``, granting ``grantee`` exactly the read it needs."""
+
+
+def model_name_problems(name: str, value: Any) -> list[str]:
+    """Return the problems with a Triton model name (optional): a str naming one top-level folder.
+
+    Triton serves the folder ``<model_repository>/<name>``, so a name with ``/`` (or ``.``, ``..``)
+    cannot be one: the endpoint would fail to start, minutes after the deploy began.
+    """
+    problems = check_str(name, value, optional=True, example=" such as 'bert'")
+    if not problems and value is not None and ("/" in value or value in (".", "..")):
+        problems.append(
+            f"{name} must be the name of one model folder (got {value!r}) — pass only the name of the folder "
+            "that holds config.pbtxt, e.g. 'bert'"
+        )
+    return problems
 
 
 def _bucket_problems(bucket: Any) -> list[str]:

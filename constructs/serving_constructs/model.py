@@ -20,11 +20,10 @@ from serving_constructs._validation import (
     check_bool,
     check_int,
     check_interface,
-    check_str,
     check_type,
     given,
 )
-from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding
+from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, model_name_problems
 from serving_constructs.image import TritonImage
 from serving_constructs.metrics import INSTANCE_NAMESPACE
 
@@ -120,7 +119,7 @@ class TritonModel(Construct):
                 optional=True,
             )
         )
-        problems.extend(check_str("default_model_name", default_model_name, optional=True))
+        problems.extend(model_name_problems("default_model_name", default_model_name))
         artifact_ok = isinstance(artifact, ModelArtifact)
         if default_model_name is None and artifact_ok:
             default_model_name = artifact.model_name
