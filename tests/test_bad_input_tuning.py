@@ -262,6 +262,51 @@ def test_every_problem_is_named_in_one_message(tmp_path, capsys, no_work):
     assert no_work == [] and not out.exists()
 
 
+# --------------------------------------------------------------------------- size
+H100_PROFILE = str(ROOT / "bench/reference/gpu-h100-profile.json")
+# (argv after `size`, the flag the message must name, a fragment of what is allowed or the fix)
+SIZE_CASES = [
+    pytest.param(["--profile", ""], "--profile", "is empty; give the profile.json", id="profile-empty"),
+    pytest.param(["--profile", "missing.json"], "--profile missing.json", "no such file", id="profile-missing"),
+    pytest.param(["--profile", str(ROOT / "bench")], "--profile", "is a folder; give the profile.json file", id="profile-folder"),
+    pytest.param(["--profile", str(ROOT / "tuning/prices.json")], "--profile", "is not a known field", id="profile-not-a-profile"),
+    pytest.param(
+        ["--profile", H100_PROFILE], "--profile (sized as its own instance_type; --instance-type sizes another)",
+        "instance type ml.g4dn.xlarge has 1 x NVIDIA T4: a different accelerator", id="profile-sized-for-another-gpu",
+    ),
+    pytest.param(
+        ["--profile", H100_PROFILE, "--instance-type", "ml.g5.xlarge"], "--instance-type",
+        '--translate "NVIDIA H100 -> NVIDIA A10G x FACTOR: REASON"', id="instance-other-gpu-names-translate",
+    ),
+    pytest.param(
+        ["--profile", H100_PROFILE, "--instance-type", "ml.p5.48xlarge", "--translate", "H100 -> H100 x 2: why"],
+        "--instance-type", "Fix: drop the translation", id="translation-to-the-same-gpu",
+    ),
+    pytest.param(["--profile", H100_PROFILE, "--instance-type", "ml.p5.48xlarg"], "--instance-type", "did you mean ml.p5.48xlarge",
+                 id="instance-typo"),
+    pytest.param(["--profile", H100_PROFILE, "--safety-factor", "2"], "--safety-factor", "<= 1", id="safety-above-1"),
+    pytest.param(["--profile", H100_PROFILE, "--target-per-minute", "nan"], "--target-per-minute", "> 0", id="target-nan"),
+    pytest.param(["--profile", H100_PROFILE, "--prices", "missing.json"], "--prices", "no such file", id="prices-missing"),
+    pytest.param(["--instance-type", "ml.p5.48xlarge"], "--profile", "the following arguments are required", id="no-profile"),
+]
+
+
+@pytest.mark.parametrize(("extra", "flag", "allowed"), SIZE_CASES)
+def test_bad_size_flag_is_named(extra, flag, allowed, capsys):
+    # GIVEN `size` with one bad flag  WHEN it runs
+    code, err = _run(["size", *extra], capsys)
+    # THEN exit 2 with one message naming the flag and what is allowed or the fix; nothing printed on stdout
+    assert code == 2 and err.startswith("python -m tuning: error: ") and flag in err and allowed in err, err
+
+
+def test_size_names_every_bad_flag_in_one_message(capsys):
+    code, err = _run(
+        ["size", "--profile", H100_PROFILE, "--instance-type", "ml.p5.48xlarg", "--safety-factor", "0", "--prices", ""], capsys
+    )
+    assert code == 2 and "3 problems with `python -m tuning size`" in err
+    assert "--instance-type" in err and "--safety-factor" in err and "--prices" in err
+
+
 # --------------------------------------------------------------------------- load
 LOAD_CASES = [
     pytest.param(["--url", "127.0.0.1:8080"], "--url", "http:// or https:// URL", id="url-without-scheme"),

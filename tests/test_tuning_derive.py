@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_build.profile import MeasuredHardware, match_hardware
+from model_build.profile import MeasuredHardware, TuningProfile, match_hardware
 from model_build.spec import TritonOptions
 from model_build.user_errors import UserError
+from tuning.cli import main
 from tuning.derive import PricingBasis, instances_needed, invocations_per_minute, size
 from tuning.loadgen import LoadResult
 from tuning.matrix import default_instance_type
@@ -143,6 +144,41 @@ def test_h100_measurement_is_priced_per_gpu_on_p5_with_the_arithmetic():
     assert sizing.cost_per_hour == pytest.approx(113.068 / 8) and sizing.instance_cost_per_hour == pytest.approx(113.068)
     assert sizing.price_note == "ml.p5.48xlarge 113.068 USD/hour / 8 GPUs = 14.1335 USD per GPU-hour"
     assert sizing.invocations_per_minute_per_instance == 8 * 913_920
+
+
+def test_size_command_prices_the_h100_reference_profile_per_gpu(capsys):
+    # GIVEN the H100 reference run's profile (schema 1: its hardware is read from its provenance)
+    path = ROOT / "bench/reference/gpu-h100-profile.json"
+    profile = TuningProfile.load(path)
+    # WHEN `python -m tuning size` prices it on ml.p5.48xlarge
+    assert main(["size", "--profile", str(path), "--instance-type", "ml.p5.48xlarge"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # THEN its rows are derive.size's for the measured rate, per GPU, with the profile's target and safety factor
+    basis = PricingBasis.from_match(profile.check_instance_type("ml.p5.48xlarge"))
+    rate, target = profile.measured.invocations_per_minute, profile.target_invocations_per_minute
+    seed = size(profile.configuration, "ml.p5.48xlarge", rate, load_prices(), target_per_minute=target, basis=basis)
+    planned = size(
+        profile.configuration, "ml.p5.48xlarge", rate, load_prices(), target_per_minute=target,
+        safety_factor=profile.safety_factor, basis=basis,
+    )  # fmt: skip
+    assert report["seed_formula"] == seed.to_dict() and report["planned"] == planned.to_dict()
+    gpu_hour = load_prices().hourly("ml.p5.48xlarge") / 8
+    assert seed.units == 1 and seed.cost_per_hour == pytest.approx(gpu_hour)
+    assert seed.cost_per_million_at_target == pytest.approx(gpu_hour / (target * 60 / 1e6))
+    assert seed.cost_per_million_at_capacity == pytest.approx(gpu_hour / (rate * 60 / 1e6))
+    assert report["invocations_per_instance_target"] == int(rate * 8 * profile.safety_factor)
+    assert report["measured"]["hardware_derived_from"].startswith("schema 1 profile: derived from provenance.machine")
+    assert "8 x NVIDIA H100: the same accelerator" in report["sizing"] and "THIRD-PARTY" in report["price"]
+
+
+def test_size_command_keeps_the_costs_of_an_unpriced_type_n_a(capsys):
+    # GIVEN the H200 reference profile, sized on the one family with H200s, which has no sourced price
+    path = ROOT / "bench/reference/gpu-h200-profile.json"
+    assert main(["size", "--profile", str(path), "--instance-type", "ml.p5e.48xlarge"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # THEN units are counted, costs are null, and the reason is the price file's
+    assert report["seed_formula"]["units"] == 1 and report["seed_formula"]["cost_per_hour"] is None
+    assert "no rate for ml.p5e.48xlarge" in report["price"]
 
 
 def test_gpus_needed_and_whole_instances_are_counted_separately():

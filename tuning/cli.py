@@ -1,4 +1,4 @@
-"""Command line: ``python -m tuning matrix`` and ``python -m tuning load``.
+"""Command line: ``python -m tuning matrix``, ``python -m tuning size`` and ``python -m tuning load``.
 
 ``matrix --smoke`` is the quick CPU matrix ``make bench-smoke`` runs (tiny BERT, a few
 seconds per configuration); ``matrix --full`` runs the full sweep, on the GPU with the torch
@@ -6,6 +6,10 @@ executor in fp16 when one is present. Both print the results folder as their las
 The measured hardware goes into the profile; ``--instance-type`` (default: an instance type
 with the measured accelerator) must carry the same accelerator unless ``--translate`` says
 how to carry the figures over.
+
+``size`` re-derives the cost of a saved profile (``profile.json``) on an instance type and a
+price table, with the same arithmetic as the matrix's derived table, and prints JSON: how the
+figures in the docs were computed from the reference runs in ``bench/reference/``.
 
 ``load`` drives any target (a Triton SageMaker URL, a KServe URL, or an endpoint through
 boto3, e.g. the local data plane) with a fixed-concurrency sweep or Inference
@@ -334,6 +338,79 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- size
+def _size(args: argparse.Namespace) -> int:
+    from model_build.profile import HardwareTranslation, ProfileError, TuningProfile
+    from tuning.derive import PricingBasis, size_seed_and_planned
+
+    checks = _Checks("size")
+    profile = None
+    if not args.profile.strip():
+        checks.add("--profile", args.profile, "is empty; give the profile.json a matrix run wrote")
+    else:
+        try:
+            profile = TuningProfile.load(Path(args.profile).expanduser())
+        except ProfileError as error:
+            checks.note(f"--profile {error}")
+    instance_type = _check_instance_type(checks, args.instance_type)
+    translation = None
+    if args.translate is not None:
+        try:
+            translation = HardwareTranslation.parse(args.translate, where="--translate")
+        except ProfileError as error:
+            checks.note(str(error))
+    prices = _check_prices(checks, args.prices)
+    target = checks.number("--target-per-minute", args.target_per_minute, low=0, low_open=True)
+    safety = checks.number("--safety-factor", args.safety_factor, low=0, high=1, low_open=True)
+    if profile is not None and (instance_type is not None or args.instance_type is None):
+        try:
+            match = profile.check_instance_type(
+                instance_type, translation, translation_hint='--translate "{source} -> {target} x FACTOR: REASON"'
+            )
+        except ProfileError as error:
+            checks.note(
+                f"--instance-type: {error}"
+                if instance_type is not None
+                else f"--profile (sized as its own instance_type; --instance-type sizes another): {error}"
+            )
+    checks.raise_if_any()
+    assert profile is not None and prices is not None
+    target = target if target is not None else profile.target_invocations_per_minute
+    safety = safety if safety is not None else profile.safety_factor
+    measured = profile.measured.invocations_per_minute
+    seed, planned = size_seed_and_planned(
+        profile.configuration,
+        match.instance_type,
+        measured,
+        prices,
+        target_per_minute=target,
+        safety_factor=safety,
+        basis=PricingBasis.from_match(match),
+    )
+    scaling_target = TuningProfile.scaling_target(measured * match.scale, safety)
+    report = {
+        "profile": args.profile,
+        "model_name": profile.model_name,
+        "configuration": profile.configuration,
+        "measured": {
+            "hardware": profile.hardware.describe(),
+            "hardware_derived_from": profile.hardware.derived_from or None,
+            "invocations_per_minute": measured,
+        },
+        "instance_type": match.instance_type,
+        "sizing": match.statement(),
+        "price": prices.citation(match.instance_type),
+        "target_per_minute": target,
+        "safety_factor": safety,
+        "seed_formula": seed.to_dict(),
+        "planned": planned.to_dict(),
+        "invocations_per_instance_target": scaling_target,
+        "initial_instance_count": TuningProfile.initial_count(target, scaling_target),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 # --------------------------------------------------------------------------- load
 def _check_credentials(checks: _Checks, region: str) -> None:
     """boto3 would sign every request: find credentials now, not after the first failed call."""
@@ -591,6 +668,29 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"share of measured capacity to plan on, in (0, 1] (default {criteria.safety_factor:g}; model_build.profile says why)",
     )
     matrix.set_defaults(func=_matrix)
+
+    sizing = commands.add_parser(
+        "size", help="re-derive a saved profile's cost on an instance type and price table (prints JSON)"
+    )
+    sizing.add_argument("--profile", required=True, help="the profile.json a matrix run wrote (schema 1 or 2)")
+    sizing.add_argument(
+        "--instance-type",
+        default=None,
+        help="instance type to size and price (default: the profile's own); its accelerator must be the measured "
+        "one unless --translate says how to carry the figures over",
+    )
+    sizing.add_argument(
+        "--translate",
+        default=None,
+        metavar="'FROM -> TO x FACTOR: REASON'",
+        help="how to carry the figures to another accelerator (default: the profile's own hardware_translation)",
+    )
+    sizing.add_argument("--prices", default=None, help="price table (default: tuning/prices.json)")
+    sizing.add_argument("--target-per-minute", default=None, help="load to size for, > 0 (default: the profile's)")
+    sizing.add_argument(
+        "--safety-factor", default=None, help="share of measured capacity to plan on, in (0, 1] (default: the profile's)"
+    )
+    sizing.set_defaults(func=_size)
 
     load = commands.add_parser("load", help="load-test one target (fixed concurrency or phased)")
     target = load.add_mutually_exclusive_group(required=True)

@@ -203,3 +203,38 @@ def size(
         cost_per_million_at_capacity=unit_price / (per_unit * 60.0 / 1e6),
         price_note=note,
     )
+
+
+def size_seed_and_planned(
+    configuration: str,
+    instance_type: str,
+    measured_per_minute: float,
+    prices: PriceTable,
+    *,
+    target_per_minute: float,
+    safety_factor: float,
+    basis: PricingBasis | None = None,
+) -> tuple[Sizing, Sizing]:
+    """Return seed 000's sizing (safety factor 1, its table's arithmetic) and the planned one (what is deployed).
+
+    Args:
+        configuration: Configuration name.
+        instance_type: Instance type to price.
+        measured_per_minute: Sustainable invocations per minute of the measured server.
+        prices: Price table.
+        target_per_minute: Target load.
+        safety_factor: Share of measured capacity the planned sizing counts on.
+        basis: How the measured server maps onto ``instance_type`` (see :func:`size`).
+    """
+    seed = size(configuration, instance_type, measured_per_minute, prices, target_per_minute=target_per_minute, basis=basis)
+    planned = size(
+        configuration,
+        instance_type,
+        measured_per_minute,
+        prices,
+        target_per_minute=target_per_minute,
+        safety_factor=safety_factor,
+        basis=basis,
+    )
+    return seed, planned
+

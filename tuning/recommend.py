@@ -30,7 +30,7 @@ from tuning.derive import (
     PricingBasis,
     Sizing,
     invocations_per_minute,
-    size,
+    size_seed_and_planned,
 )
 from tuning.loadgen import LoadResult
 from tuning.pricing import PriceTable
@@ -165,12 +165,10 @@ def assess(
                 )
             )
             continue
-        ipm = invocations_per_minute(point.latency.throughput_rps)
-        seed = size(candidate.name, candidate.instance_type, ipm, prices, target_per_minute=criteria.target_per_minute, basis=basis)
-        planned = size(
+        seed, planned = size_seed_and_planned(
             candidate.name,
             candidate.instance_type,
-            ipm,
+            invocations_per_minute(point.latency.throughput_rps),
             prices,
             target_per_minute=criteria.target_per_minute,
             safety_factor=criteria.safety_factor,
