@@ -61,6 +61,24 @@ def run_app_script() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture
+def modules_imported_by() -> Callable[..., list[str]]:
+    """Run Python code in a fresh interpreter in the project root; return which watched modules it imported.
+
+    Watched: torch, transformers, onnx, onnxruntime (what ``cdk synth`` and validation must not
+    pay for), plus the names given as ``also`` (a user's factory module). The code must exit 0.
+    """
+
+    def run(code: str, *, also: Sequence[str] = ()) -> list[str]:
+        watched = ("torch", "transformers", "onnx", "onnxruntime", *also)
+        probe = f"\nimport sys\nprint('IMPORTED:' + ','.join(m for m in {watched!r} if m in sys.modules))\n"
+        done = subprocess.run([sys.executable, "-c", code + probe], capture_output=True, text=True, cwd=REPO_ROOT)
+        assert done.returncode == 0, done.stderr
+        return [m for m in done.stdout.rpartition("IMPORTED:")[2].strip().split(",") if m]
+
+    return run
+
+
+@pytest.fixture
 def stack() -> Stack:
     """An environment-agnostic stack in a fresh app."""
     return Stack(App(), "TestStack")
