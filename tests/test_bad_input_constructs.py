@@ -230,7 +230,7 @@ ERRORS: list[Any] = [
     ),
     pytest.param(
         lambda c: c.endpoint(variant_name="blue_green"),
-        ["variants[0].variant_name", "'blue_green'", "letters, digits or inner hyphens"],
+        ["variants[0].variant_name", "'blue_green'", "letters, digits or inner hyphens", "e.g. 'blue-green'"],
         id="variant-name-has-an-underscore",
     ),
     pytest.param(
@@ -745,6 +745,13 @@ ERRORS: list[Any] = [
         ),
         ["variant_names must be a list of str", "'Blue' (a str)", "wrap it: variant_names=['Blue']"],
         id="import-variant-names-is-a-str",
+    ),
+    pytest.param(
+        lambda c: EndpointResource.from_endpoint_attributes(
+            c.stack, "Old", endpoint_name="ep", variant_names=["Blue", "green_v2"]
+        ),
+        ["variant_names[1] must be 1-63 letters, digits or inner hyphens", "'green_v2'", "e.g. 'green-v2'"],
+        id="import-variant-name-has-an-underscore",
     ),
     pytest.param(
         lambda c: EndpointResource.from_endpoint_name(c.stack, "Old", 42),

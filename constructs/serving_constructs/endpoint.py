@@ -34,6 +34,7 @@ from aws_cdk.interfaces import aws_sagemaker as sagemaker_refs
 
 from constructs import Construct, IValidation
 from model_build.user_errors import did_you_mean
+from serving_constructs import defaults
 from serving_constructs._validation import (
     Problems,
     PropsError,
@@ -47,7 +48,7 @@ from serving_constructs._validation import (
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.metrics import METRICS, Dimensions, ServingMode, endpoint_metric
 from serving_constructs.scaling import INSTANCE_CAPACITY_FLOOR, CapacityFloor, ScalableInstanceCount
-from serving_constructs.variant import MAX_VARIANTS, VARIANT_NAME_PATTERN, ProductionVariant, VariantBase
+from serving_constructs.variant import MAX_VARIANTS, ProductionVariant, VariantBase, variant_name_problems
 
 _WARNING_PREFIX = "serving-constructs"
 
@@ -148,8 +149,8 @@ class EndpointResource(Resource):
             endpoint_name: the exact endpoint name. Defaults to the name in ``endpoint_arn``.
             endpoint_arn: the ARN. Defaults to one formatted from ``endpoint_name`` in the scope's
                 account and region (the name lowercased, as SageMaker writes it, when known at synth).
-            variant_names: the production variants, so per-variant metrics work. Defaults to
-                ``["AllTraffic"]``.
+            variant_names: the production variants, so per-variant metrics work. Defaults to one
+                variant named :func:`serving_constructs.defaults.variant_name` (``"AllTraffic"``).
 
         Raises:
             PropsError: neither name nor ARN, a wrong type, or an invalid variant name.
@@ -159,7 +160,7 @@ class EndpointResource(Resource):
         problems.extend(check_str("endpoint_arn", endpoint_arn, optional=True))
         if endpoint_name is None and endpoint_arn is None:
             problems.add("endpoint_name or endpoint_arn is required (got neither) — pass the endpoint's name")
-        names = ["AllTraffic"] if variant_names is None else variant_names
+        names = [defaults.variant_name()] if variant_names is None else variant_names
         sequence_problems, items = check_sequence(
             "variant_names", names, str, "pass the variant names, e.g. ['AllTraffic']"
         )
@@ -168,10 +169,7 @@ class EndpointResource(Resource):
             if not items:
                 problems.add("variant_names must not be empty (got []) — omit it for ['AllTraffic']")
             for index, name in enumerate(items):
-                if resolved(name) and not VARIANT_NAME_PATTERN.match(name):
-                    problems.add(
-                        f"variant_names[{index}] must be 1-63 letters, digits or inner hyphens (got {name!r})"
-                    )
+                problems.extend(variant_name_problems(f"variant_names[{index}]", name))
         problems.raise_if_any()
         stack = Stack.of(scope)
         if endpoint_arn is None:
@@ -204,7 +202,7 @@ class EndpointResource(Resource):
         if variant_name is not None and not isinstance(variant_name, str):
             raise PropsError(
                 f"Invalid {caller} props: variant_name must be a str (got {given(variant_name)}) — pass the "
-                f"variant's name, e.g. {self.variant_names[0] if self.variant_names else 'AllTraffic'!r}"
+                f"variant's name, e.g. {self.variant_names[0] if self.variant_names else defaults.variant_name()!r}"
             )
         names = self.variant_names
         if not names:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from aws_cdk import Duration
 from aws_cdk import aws_sagemaker as sagemaker
@@ -40,6 +40,17 @@ SERVERLESS_MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_CONCURRENCY_RANGE = (1, 200)
 
 
+def variant_name_problems(name: str, value: Any) -> list[str]:
+    """Return the problems with a production variant name (``VARIANT_NAME_PATTERN``; tokens pass)."""
+    problems = check_str(name, value, example=" such as 'AllTraffic'")
+    if not problems and resolved(value) and not VARIANT_NAME_PATTERN.match(value):
+        fixed = re.sub(r"[^A-Za-z0-9]+", "-", value).strip("-")[:63].strip("-") or "AllTraffic"
+        problems.append(
+            f"{name} must be 1-63 letters, digits or inner hyphens (got {value!r}) — e.g. {fixed!r}"
+        )
+    return problems
+
+
 class VariantBase:
     """What every production variant kind has: a model, a name and a traffic weight.
 
@@ -62,11 +73,7 @@ class VariantBase:
             TritonModel,
             "pass the TritonModel construct: ProductionVariant(model=TritonModel(self, 'Model', artifact=...))",
         )
-        problems += check_str(f"{path}.variant_name", self.variant_name, example=" such as 'AllTraffic'")
-        if not problems and resolved(self.variant_name) and not VARIANT_NAME_PATTERN.match(self.variant_name):
-            problems.append(
-                f"{path}.variant_name must be 1-63 letters, digits or inner hyphens (got {self.variant_name!r})"
-            )
+        problems += variant_name_problems(f"{path}.variant_name", self.variant_name)
         problems += check_number(f"{path}.initial_variant_weight", self.initial_variant_weight, 0)
         return problems
 
