@@ -27,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from model_build.package import file_sha256
 from model_build.user_errors import UserError, run_cli
 from rehearsal.cli_args import Parser, Stopped, check_port_free, count, port, stop_on_signals
 from rehearsal.reference import (
@@ -49,7 +51,6 @@ from rehearsal.reference import (
     find_build_manifest,
     kserve_outputs,
     kserve_request,
-    sha256_of,
     tokenized_inputs,
 )
 
@@ -212,9 +213,7 @@ def check_model_data(deployed: DeployedEndpoint, s3: Any, assets: Mapping[str, P
             raise DemoFailure(f"model {name}: ModelDataUrl {url!r} is none of the stack's assets {sorted(assets)}")
         bucket, key = url[len("s3://") :].split("/", 1)
         remote = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        import hashlib
-
-        local_sha = sha256_of(source)
+        local_sha = file_sha256(source)
         if hashlib.sha256(remote).hexdigest() != local_sha:
             raise DemoFailure(f"model {name}: {url} differs from the asset file {source}")
         checked.append((name, local_sha, source))

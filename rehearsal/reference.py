@@ -11,7 +11,6 @@ ONNX source, ONNX Runtime on the same file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -87,15 +86,6 @@ def build_cache_dir(project_root: Path) -> Path:
     configured = os.environ.get(CACHE_ENV_VAR)
     path = Path(configured) if configured else Path(DEFAULT_CACHE_DIR)
     return path if path.is_absolute() else project_root / path
-
-
-def sha256_of(path: Path) -> str:
-    """Return the file's sha256 (hex)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ModelReference:
