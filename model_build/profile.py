@@ -591,8 +591,11 @@ class TuningProfile:
         return max(1, math.floor(invocations_per_minute * safety_factor))
 
     @staticmethod
-    def initial_count(target_invocations_per_minute: float, invocations_per_instance_target: int) -> int:
-        """``ceil(target load / per-instance target)``, at least 1: where target tracking settles."""
+    def initial_count(target_invocations_per_minute: float, invocations_per_instance_target: float) -> int:
+        """``ceil(target load / per-instance target)``, at least 1: where target tracking settles.
+
+        A quotient that is whole up to float error (30000 / 500.0000001) does not add an instance.
+        """
         return max(1, math.ceil(target_invocations_per_minute / invocations_per_instance_target - 1e-9))
 
     # ----------------------------------------------------------------- serialisation

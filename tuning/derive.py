@@ -23,21 +23,14 @@ and their cost next to it. :class:`PricingBasis` carries that relation (from
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from model_build.profile import HardwareMatch, TuningProfile
 from tuning.pricing import PriceTable
-
-if TYPE_CHECKING:
-    from model_build.profile import HardwareMatch
 
 SEED_TARGET_INVOCATIONS_PER_MINUTE = 30_000
 SEED_LATENCY_TARGET_MS = 500.0
-
-# ceil() of a quotient that is an integer up to float error (30000 / 500.0000001) must
-# not add an instance.
-_EPS = 1e-9
 
 
 def invocations_per_minute(throughput_rps: float) -> float:
@@ -60,12 +53,14 @@ def instances_needed(target_per_minute: float, per_instance_per_minute: float, s
         raise ValueError(f"per_instance_per_minute must be > 0 (got {per_instance_per_minute})")
     if not 0 < safety_factor <= 1:
         raise ValueError(f"safety_factor must be in (0, 1] (got {safety_factor})")
-    capacity = per_instance_per_minute
-    if safety_factor != 1.0:
-        # Planned capacity is the scaling target, which is whole invocations per minute
-        # (model_build.profile.TuningProfile.scaling_target); same rounding, same count.
-        capacity = max(1, math.floor(per_instance_per_minute * safety_factor))
-    return max(1, math.ceil(target_per_minute / capacity - _EPS))
+    # Planned capacity is the scaling target the profile deploys (whole invocations per minute), and the
+    # count is the profile's initial count: the same rounding as the stack, so the table matches it.
+    capacity = (
+        per_instance_per_minute
+        if safety_factor == 1.0
+        else TuningProfile.scaling_target(per_instance_per_minute, safety_factor)
+    )
+    return TuningProfile.initial_count(target_per_minute, capacity)
 
 
 @dataclass(frozen=True)
