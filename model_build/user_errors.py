@@ -101,6 +101,17 @@ class UsageErrorParser(argparse.ArgumentParser):
         raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
+def path_argument(text: str) -> Path:
+    """Return the path (an argparse ``type``); refuse the empty string, which ``Path("")`` would make ``.``.
+
+    An unset shell variable (``--dest "$HOME_DIR"``) would otherwise point a command at the working
+    folder.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"got {text!r}, an empty path; give a path")
+    return Path(text)
+
+
 def describe_value(value: object) -> str:
     """Return a value with its Python type for a message: ``str '8'``, ``list [1, 8]``, ``float 8.0``."""
     text = repr(value)

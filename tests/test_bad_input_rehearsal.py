@@ -133,11 +133,18 @@ CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
     ("data_plane", lambda **f: [f["closed_url"], "--refresh-interval", "0"], ["--refresh-interval", "'0'", "> 0"]),
     ("data_plane", lambda **f: [f["closed_url"], "--refresh-interval", "nan"], ["--refresh-interval", "'nan'"]),
     ("data_plane", lambda **f: [f["closed_url"], "--work-dir", str(f["a_file"])], ["--work-dir", "a-file.txt", "folder"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--work-dir", str(f["a_file"] / "w")], ["--work-dir", "a-file.txt", "cannot be created"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--work-dir", ""], ["--work-dir", "''", "empty path"]),
     # python -m triton_runtime install / locate
     ("triton", lambda **f: [], ["{install,build-shim,locate}", "required"]),
     ("triton", lambda **f: ["install", "--wheel", str(f["tmp_path"] / "nope.whl")], ["--wheel", "nope.whl", "pip download"]),
     ("triton", lambda **f: ["install", "--wheel", _wheel_named_wrong(f["tmp_path"])], ["--wheel", "triton.whl", "nvidia_pytriton-0.7.0-*.whl"]),
     ("triton", lambda **f: ["install", "--dest", str(f["a_file"])], ["--dest", "a-file.txt", "folder"]),
+    ("triton", lambda **f: ["install", "--dest", str(f["a_file"] / "t")], ["--dest", "a-file.txt", "cannot be created"]),
+    ("triton", lambda **f: ["install", "--cache-dir", str(f["a_file"] / "c")], ["--cache-dir", "a-file.txt", "cannot be created"]),
+    ("triton", lambda **f: ["build-shim", "--dest", str(f["a_file"] / "t")], ["--dest", "a-file.txt", "cannot be created"]),
+    ("triton", lambda **f: ["build-shim", "--dest", ""], ["--dest", "''", "empty path"]),
+    ("triton", lambda **f: ["locate", "--home", " "], ["--home", "' '", "empty path"]),
     ("triton", lambda **f: ["locate", "--home", str(f["tmp_path"] / "nowhere")], ["--home", "nowhere", "make setup"]),
     ("triton", lambda **f: ["locate", "--home", str(f["tmp_path"])], ["--home", "No Triton server found", "make setup"]),
     ("triton", lambda **f: ["instal"], ["invalid choice: 'instal'"]),
@@ -207,6 +214,42 @@ def test_debug_variable_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> 
         cli(["localhost:5000"])
 
 
+def test_build_shim_without_a_c_compiler_names_the_fix_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from triton_runtime.server import cli
+
+    # GIVEN a machine with no C compiler on PATH
+    monkeypatch.setenv("PATH", str(tmp_path / "no-compilers-here"))
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.delenv("TRITON_LOOPBACK_ONLY", raising=False)
+    # WHEN make setup's build-shim step runs
+    code, err = run_in_process(cli, ["build-shim", "--dest", str(tmp_path / "triton-home")], capsys)
+    # THEN it stops make with exit 2 and one line that names both fixes, and writes nothing
+    assert code == 2, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("python -m triton_runtime: error: No C compiler found")
+    assert "apt-get install gcc" in line and "make setup" in line and "TRITON_LOOPBACK_ONLY=0" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_build_shim_is_skipped_when_loopback_only_is_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from triton_runtime.server import cli
+
+    # GIVEN no C compiler, and TRITON_LOOPBACK_ONLY=0 (the fix the message offers for an isolated machine)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-compilers-here"))
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("TRITON_LOOPBACK_ONLY", "0")
+    # WHEN make setup's build-shim step runs
+    code = cli(["build-shim", "--dest", str(tmp_path / "triton-home")])
+    # THEN it succeeds, says why nothing was built, and writes nothing
+    assert code == 0
+    assert "not built (TRITON_LOOPBACK_ONLY=0" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
 # ------------------------------------------------------------------------------------- Python API
 
 
@@ -242,6 +285,8 @@ API_CASES: list[tuple[Callable[..., Any], Callable[..., dict[str, Any]], list[st
     (_plane, lambda **f: {"server_options": {"startup_timout": 5}}, ["server_options['startup_timout']", "did you mean 'startup_timeout'"]),
     (_plane, lambda **f: {"refresh_interval_s": 0}, ["refresh_interval_s", "0", "(0, 3600]"]),
     (_plane, lambda **f: {"work_dir": f["a_file"]}, ["work_dir", "a-file.txt", "folder"]),
+    (_plane, lambda **f: {"work_dir": f["a_file"] / "w"}, ["work_dir", "a-file.txt", "cannot be created"]),
+    (_plane, lambda **f: {"work_dir": ""}, ["work_dir", "empty"]),
     (_plane, lambda **f: {"seed": "1"}, ["seed", "'1'", "integer"]),
     (_plane, lambda **f: {"host": "0.0.0.0", "port": -1}, ["host", "port"]),  # every problem, one message
     (_moto, lambda **f: {"port": 0}, ["port", "0", "1-65535"]),

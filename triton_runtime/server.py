@@ -310,7 +310,9 @@ def build_loopback_shim(dest_dir: Path, *, force: bool = False) -> Path:
         )
         if result.returncode != 0:
             raise LoopbackShimError(
-                f"`{compiler}` could not build the loopback bind() shim from {_SHIM_SOURCE}:\n"
+                f"`{compiler}` could not build the loopback bind() shim from {_SHIM_SOURCE}; install a working C "
+                "toolchain with the C library headers (e.g. `apt-get install build-essential`) and run `make setup`, "
+                f"or, on a machine no network can reach, set {LOOPBACK_ONLY_ENV}=0. The compiler said:\n"
                 f"{(result.stdout + result.stderr)[-2000:]}"
             )
         tmp.chmod(0o755)
@@ -765,11 +767,11 @@ class TritonServer:
 
 def _check_cli(args: argparse.Namespace) -> None:
     """Check the CLI's paths before anything is downloaded, unpacked or compiled."""
-    from model_build.user_errors import UserError
+    from model_build.user_errors import UserError, writable_folder_problem
 
-    problems = []
-    if args.command in {"install", "build-shim"} and args.dest.exists() and not args.dest.is_dir():
-        problems.append(f"--dest must be a folder (got {str(args.dest)!r}, an existing file); choose another path")
+    problems: list[str | None] = []
+    if args.command in {"install", "build-shim"}:
+        problems.append(writable_folder_problem(args.dest, "--dest"))
     if args.command == "install":
         if args.wheel is not None:
             if not args.wheel.is_file():
@@ -782,20 +784,21 @@ def _check_cli(args: argparse.Namespace) -> None:
                     f"--wheel must be the nvidia-pytriton {PYTRITON_VERSION} wheel, named {_WHEEL_GLOB} "
                     f"(got {args.wheel.name!r})"
                 )
-        if args.cache_dir is not None and args.cache_dir.exists() and not args.cache_dir.is_dir():
-            problems.append(f"--cache-dir must be a folder (got {str(args.cache_dir)!r}, an existing file)")
+        if args.cache_dir is not None:
+            problems.append(writable_folder_problem(args.cache_dir, "--cache-dir"))
     if args.command == "locate" and args.home is not None and not args.home.is_dir():
         problems.append(
             f"--home must be the folder the server was unpacked into (got {str(args.home)!r}, which is not a "
             "folder); run `make setup` or leave --home out"
         )
-    if problems:
-        raise UserError("; ".join(problems))
+    found = [problem for problem in problems if problem]
+    if found:
+        raise UserError("; ".join(found))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: ``python -m triton_runtime install --dest .triton``, ``build-shim`` and ``locate``."""
-    from model_build.user_errors import UsageErrorParser
+    from model_build.user_errors import UsageErrorParser, path_argument
 
     parser = UsageErrorParser(prog="python -m triton_runtime", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(
@@ -804,27 +807,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_cmd = commands.add_parser(
         "install", help="unpack the Triton server from the nvidia-pytriton wheel (and build the loopback shim)"
     )
-    install_cmd.add_argument("--dest", type=Path, default=DEFAULT_HOME)
-    install_cmd.add_argument("--wheel", type=Path, default=None, help="a local wheel (offline machines)")
-    install_cmd.add_argument("--cache-dir", type=Path, default=None)
+    install_cmd.add_argument("--dest", type=path_argument, default=DEFAULT_HOME)
+    install_cmd.add_argument("--wheel", type=path_argument, default=None, help="a local wheel (offline machines)")
+    install_cmd.add_argument("--cache-dir", type=path_argument, default=None)
     shim_cmd = commands.add_parser(
         "build-shim", help="compile the bind() shim that keeps Triton's SageMaker port on 127.0.0.1"
     )
-    shim_cmd.add_argument("--dest", type=Path, default=DEFAULT_HOME)
+    shim_cmd.add_argument("--dest", type=path_argument, default=DEFAULT_HOME)
     locate_cmd = commands.add_parser("locate", help="print where the server is")
-    locate_cmd.add_argument("--home", type=Path, default=None, help="where to look (default: $TRITON_HOME, .triton)")
+    locate_cmd.add_argument("--home", type=path_argument, default=None, help="where to look (default: $TRITON_HOME, .triton)")
     args = parser.parse_args(argv)
     _check_cli(args)
     if args.command == "build-shim":
+        if not loopback_only_enabled():
+            print(f"loopback shim: not built ({LOOPBACK_ONLY_ENV}=0: Triton's SageMaker port binds 0.0.0.0)")
+            return 0
         print(f"loopback shim: {build_loopback_shim(args.dest)}")
         return 0
     if args.command == "install":
         installation = install(args.dest, wheel=args.wheel, cache_dir=args.cache_dir)
-        try:
-            print(f"loopback shim: {build_loopback_shim(installation.home)}")
-        except LoopbackShimError as error:
-            # The server is installed; TritonServer says the same again when it starts.
-            print(f"warning: {error}", file=sys.stderr)
+        if loopback_only_enabled():
+            try:
+                print(f"loopback shim: {build_loopback_shim(installation.home)}")
+            except LoopbackShimError as error:
+                # The server is installed; `build-shim` (make setup's next step) and TritonServer say it again.
+                print(f"warning: {error}", file=sys.stderr)
     else:
         try:
             installation = locate(args.home)

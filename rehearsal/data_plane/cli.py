@@ -12,9 +12,8 @@ import signal
 import sys
 import urllib.parse
 from collections.abc import Sequence
-from pathlib import Path
 
-from model_build.user_errors import UserError, run_cli
+from model_build.user_errors import UserError, path_argument, run_cli, writable_folder_problem
 from rehearsal.cli_args import Parser, Stopped, check_port_free, loopback_host, port, seconds, stop_on_signals
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S
 
@@ -32,7 +31,9 @@ def _parser() -> Parser:
         default=DEFAULT_REFRESH_INTERVAL_S,
         help=f"seconds between re-reads of the endpoints (default: {DEFAULT_REFRESH_INTERVAL_S:g})",
     )
-    parser.add_argument("--work-dir", type=Path, default=None, help="where artifacts go (default: a temporary folder)")
+    parser.add_argument(
+        "--work-dir", type=path_argument, default=None, help="where artifacts go (default: a temporary folder)"
+    )
     return parser
 
 
@@ -47,8 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"MOTO_URL {args.control_plane_endpoint_url!r} is not the emulator's URL; give it with its scheme, "
             "like http://localhost:5000 (`python -m rehearsal.demo --keep` prints it)"
         )
-    if args.work_dir is not None and args.work_dir.exists() and not args.work_dir.is_dir():
-        raise UserError(f"--work-dir {str(args.work_dir)!r} is a file; give a folder (it is created if missing)")
+    problem = writable_folder_problem(args.work_dir, "--work-dir") if args.work_dir is not None else None
+    if problem:
+        raise UserError(problem)
     check_port_free("--port", args.port, args.host)
     check_control_plane_reachable(args.control_plane_endpoint_url, label="MOTO_URL")
     plane = LocalDataPlane(

@@ -64,7 +64,7 @@ def check_arguments(
     """Collect every problem with :class:`LocalDataPlane`'s arguments into one ``UserError``."""
     import inspect
 
-    from model_build.user_errors import UserError, did_you_mean
+    from model_build.user_errors import UserError, did_you_mean, writable_folder_problem
     from triton_runtime.server import TritonServer
 
     problems: list[str] = []
@@ -81,10 +81,10 @@ def check_arguments(
         )
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         problems.append(f"port must be an integer 0-65535, 0 for a free port (got {port!r})")
-    if work_dir is not None and (
-        not isinstance(work_dir, str | Path) or (Path(work_dir).exists() and not Path(work_dir).is_dir())
-    ):
-        problems.append(f"work_dir must be a folder (got {work_dir!r}); leave it out for a temporary one")
+    if work_dir is not None and not isinstance(work_dir, str | Path):
+        problems.append(f"work_dir must be a folder path (got {work_dir!r}); leave it out for a temporary one")
+    elif work_dir is not None and (problem := writable_folder_problem(work_dir, "work_dir")):
+        problems.append(problem)
     if not isinstance(region, str) or not _REGION_RE.match(region):
         problems.append(f"region must be an AWS region name like us-east-1 (got {region!r})")
     if server_options is not None:
