@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
 
-from model_build.user_errors import UsageErrorParser, UserError
+from model_build.user_errors import UsageErrorParser, UserError, parse_number, parse_whole_number
 
 #: The signals that stop a rehearsal command (Ctrl-C, ``kill``, a closed terminal).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -41,30 +41,15 @@ def _flag_type(name: str, check: Callable[[str], object], allowed: str) -> Calla
 
 
 def _port(text: str) -> int:
-    value = int(text, 10)
-    if not 0 <= value <= 65535:
-        raise ValueError(text)
-    return value
+    return parse_whole_number(text, low=0, high=65535)
 
 
 def _count(maximum: int) -> Callable[[str], int]:
-    def check(text: str) -> int:
-        value = int(text, 10)
-        if not 1 <= value <= maximum:
-            raise ValueError(text)
-        return value
-
-    return check
+    return lambda text: parse_whole_number(text, low=1, high=maximum)
 
 
 def _seconds(maximum: float) -> Callable[[str], float]:
-    def check(text: str) -> float:
-        value = float(text)
-        if not 0 < value <= maximum:  # also refuses nan
-            raise ValueError(text)
-        return value
-
-    return check
+    return lambda text: parse_number(text, low=0, high=maximum, low_open=True)  # refuses nan and inf
 
 
 def _loopback(text: str) -> str:
