@@ -184,3 +184,24 @@ def test_report_renders_every_configuration_and_the_charts(tmp_path):
     assert "No configuration met the target" in text
     # the price line cites the instance type's own row: its rate, date and source
     assert "- Price: " in text and "ml.g4dn.xlarge: 0.7364 USD/hour, as of 2022-05" in text
+
+
+@pytest.mark.parametrize(
+    ("hardware", "instance_type", "where"),
+    [
+        pytest.param(MeasuredHardware.gpu("Tesla T4", 1), "ml.g4dn.xlarge", "2 Triton model instance(s) per GPU", id="gpu"),
+        pytest.param(MeasuredHardware.cpu("AMD EPYC", 2), "ml.c5.xlarge", "2 Triton model instance(s) on the CPU", id="cpu"),
+    ],
+)
+def test_report_recommendation_says_where_the_model_instances_run(hardware, instance_type, where):
+    # GIVEN a recommended configuration with an instance group of 2, measured on a GPU or on the CPU
+    criteria = Criteria(latency_target_ms=100)
+    candidate = Candidate("ig", TritonOptions(max_batch_size=16, instance_count=2), instance_type, (_point(1, 100, 20),))
+    assessments = assess([candidate], criteria, load_prices())
+    chosen = recommend(assessments, criteria)
+    profile = to_profile(chosen, model_name="m", criteria=criteria, provenance=Provenance(machine="m", date="d"),
+                         hardware=hardware, match=match_hardware(hardware, instance_type))
+    # WHEN the report is rendered
+    text = render_markdown(assessments, criteria=criteria, prices=load_prices(), profile=profile, meta={"model": "m"}, charts=[])
+    # THEN the recommendation places the instance group where it ran (a CPU run has no GPU to be "per")
+    assert where in text and ("per GPU" in text) == (hardware.kind == "gpu")

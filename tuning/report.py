@@ -57,7 +57,7 @@ def measured_table(assessments: Sequence[Assessment], criteria: Criteria) -> str
     """One row per configuration at its sustainable point (or its peak when none qualified)."""
     pct = f"p{criteria.latency_percentile:g}"
     head = (
-        "| configuration | max batch | dynamic batching | instances/GPU | concurrency | req/s | vs base "
+        "| configuration | max batch | dynamic batching | Triton model instances | concurrency | req/s | vs base "
         "| p50 ms | p90 ms | p99 ms | errors | Triton mean batch | queue ms | compute ms | GPU util % "
         f"| client CPU % of machine | meets {pct} <= {criteria.latency_target_ms:g} ms |"
     )
@@ -194,7 +194,9 @@ def render_markdown(
                 if profile.dynamic_batching
                 else ""
             )
-            + f", {profile.instance_count} instance(s) per GPU; {profile.initial_instance_count} x "
+            + f", {profile.instance_count} Triton model instance(s) "
+            + ("per GPU" if profile.hardware.kind == "gpu" else "on the CPU" if profile.hardware.kind == "cpu" else "per device")
+            + f"; {profile.initial_instance_count} x "
             f"{profile.instance_type}, scaling target {profile.invocations_per_instance_target} invocations/min/instance "
             f"(measured {profile.measured.invocations_per_minute:,.0f}"
             + (f" x {basis.units_per_instance * basis.rate_scale:g} per instance" if basis and basis.units_per_instance * basis.rate_scale != 1 else "")
