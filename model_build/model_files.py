@@ -273,6 +273,11 @@ def _generic_fix(found: Sniff, default: str) -> str:
     return "copy or save the file again" if found.damage is not None else _FIXES.get(found.kind, default)
 
 
+# Files next to a model that are never the model: not offered as the near match of a missing one
+# (a missing classifier.pt is not "did you mean 'classifier_net.py'?").
+_NOT_MODEL_SUFFIXES = frozenset({".py", ".toml", ".md", ".txt", ".json", ".yaml", ".yml", ".cfg", ".ini", ".log"})
+
+
 def _described(found: Sniff) -> str:
     return found.description if found.damage is None else f"{found.description} that is {found.damage}"
 
@@ -284,9 +289,8 @@ def _sibling_hint(path: Path) -> str:
     folder = path.parent
     if not folder.is_dir():
         return f" (no folder {str(folder)!r} either)"
-    siblings = [p.name for p in folder.iterdir() if p.is_file()]
-    hint = did_you_mean(path.name, siblings)
-    return hint
+    siblings = [p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() not in _NOT_MODEL_SUFFIXES]
+    return did_you_mean(path.name, siblings)
 
 
 def _onnx_structure_problems(where: str, path: Path, summary: OnnxSummary) -> list[str]:

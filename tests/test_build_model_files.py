@@ -89,6 +89,21 @@ def test_onnx_problems_name_external_data_and_the_resave_fix(model_file_zoo: dic
     assert "external.onnx.data" in problem and "save_as_external_data=False" in problem
 
 
+def test_missing_model_file_is_matched_with_model_files_only(tmp_path: Path) -> None:
+    # GIVEN a folder holding a model's code and spec only, and one holding a near-named model file
+    (code := tmp_path / "code").mkdir()
+    for name in ("classifier_net.py", "classifier.toml"):
+        (code / name).write_text("")
+    (models := tmp_path / "models").mkdir()
+    (models / "classifer.onnx").write_text("")
+    # WHEN a missing classifier.pt / classifier.onnx is checked
+    (pt_problem,) = torchscript_file_problems(code / "classifier.pt", "source.path")
+    (onnx_problem,) = onnx_file_problems(models / "classifier.onnx", "source.path")
+    # THEN the code and the spec are never offered as the model; the near-named model file is
+    assert "classifier.pt' does not exist; give the path of your TorchScript file" in pt_problem
+    assert "does not exist (did you mean 'classifer.onnx'?)" in onnx_problem
+
+
 def test_onnx_problems_reject_a_fixed_batch_dimension(model_file_zoo: dict[str, Path]) -> None:
     problems = onnx_file_problems(model_file_zoo["onnx_fixed_batch"], "source.path")
     assert any("graph input 'x' has a fixed first dimension 1" in p and "dynamic_axes" in p for p in problems)
