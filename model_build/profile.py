@@ -71,6 +71,16 @@ CPU = "CPU"
 TRANSLATION_SYNTAX = "FROM -> TO x FACTOR: REASON"
 """How a translation is written on a command line or in a context value."""
 
+DEFAULT_SAFETY_FACTOR = 0.7
+"""Share of the measured capacity a scaling target plans on unless told otherwise (why 0.7: the module docstring)."""
+
+PROFILE_PERCENTILES = (50, 90, 99)
+"""The latency percentiles a profile records and a latency target may apply to."""
+
+DEFAULT_LATENCY_PERCENTILE = 99.0
+"""The percentile a latency target applies to unless told otherwise: stricter than Inference Recommender's
+common P95, because p99 is what a ``ModelLatency`` alarm on the maximum statistic approaches."""
+
 HARDWARE_KINDS = ("cpu", "gpu", "inferentia", "trainium")
 
 _KNOWN_ACCELERATORS = {model.name for model in ACCELERATOR_MODELS}
@@ -569,10 +579,10 @@ class TuningProfile:
     instance_count: int = 1
     initial_instance_count: int
     invocations_per_instance_target: int
-    safety_factor: float = 0.7
+    safety_factor: float = DEFAULT_SAFETY_FACTOR
     target_invocations_per_minute: float
     latency_target_ms: float
-    latency_percentile: float = 99.0
+    latency_percentile: float = DEFAULT_LATENCY_PERCENTILE
     measured: MeasuredFigures
     provenance: Provenance
     hardware: MeasuredHardware
@@ -918,7 +928,7 @@ def _problems(p: TuningProfile) -> list[str]:
         value = getattr(p, name)
         need(_is_number(value) and value > 0, f"{name} must be a number > 0 (got {value!r})")
     need(
-        p.latency_percentile in (50, 90, 99),
+        p.latency_percentile in PROFILE_PERCENTILES,
         f"latency_percentile must be 50, 90 or 99 (got {p.latency_percentile!r})",
     )
     if not isinstance(p.hardware, MeasuredHardware):

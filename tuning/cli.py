@@ -166,7 +166,9 @@ def _profile_percentile(checks: _Checks, text: str | None) -> float | None:
         value: float | None = parse_number(text, low=0, high=100)
     except ValueError:
         value = None
-    if value not in (50, 90, 99):
+    from model_build.profile import PROFILE_PERCENTILES
+
+    if value not in PROFILE_PERCENTILES:
         checks.add("--percentile", text, "must be 50, 90 or 99 (the percentiles a profile records)")
         return None
     return value

@@ -22,7 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from model_build.profile import HardwareMatch, MeasuredFigures, MeasuredHardware, Provenance, TuningProfile
+from model_build.profile import (
+    DEFAULT_LATENCY_PERCENTILE,
+    DEFAULT_SAFETY_FACTOR,
+    HardwareMatch,
+    MeasuredFigures,
+    MeasuredHardware,
+    Provenance,
+    TuningProfile,
+)
 from model_build.spec import TritonOptions
 from tuning.derive import (
     SEED_LATENCY_TARGET_MS,
@@ -47,17 +55,17 @@ class Criteria:
     Attributes:
         target_per_minute: Load to size for (seed 000: 30 000 invocations per minute).
         latency_target_ms: Latency bound (seed 000: 500 ms).
-        latency_percentile: Percentile the bound applies to: 50, 90 or 99. Defaults to 99,
-            stricter than Inference Recommender's common P95, because p99 is what a
-            ``ModelLatency`` alarm on the maximum statistic approaches.
-        safety_factor: Share of the sustainable rate the scaling target plans on.
+        latency_percentile: Percentile the bound applies to: 50, 90 or 99. Defaults to 99
+            (:data:`model_build.profile.DEFAULT_LATENCY_PERCENTILE`).
+        safety_factor: Share of the sustainable rate the scaling target plans on. Defaults to 0.7
+            (:data:`model_build.profile.DEFAULT_SAFETY_FACTOR`, which says why).
         max_error_rate: Highest acceptable error rate (0: any error disqualifies).
     """
 
     target_per_minute: float = SEED_TARGET_INVOCATIONS_PER_MINUTE
     latency_target_ms: float = SEED_LATENCY_TARGET_MS
-    latency_percentile: float = 99.0
-    safety_factor: float = 0.7
+    latency_percentile: float = DEFAULT_LATENCY_PERCENTILE
+    safety_factor: float = DEFAULT_SAFETY_FACTOR
     max_error_rate: float = 0.0
 
 
