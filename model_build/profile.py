@@ -662,13 +662,17 @@ class TuningProfile:
         )
         if problems:
             raise ProfileError("Invalid TuningProfile: " + "; ".join(problems))
-        top["preferred_batch_sizes"] = tuple(top.get("preferred_batch_sizes", ()))
+        sizes = top.get("preferred_batch_sizes", ())
+        top["preferred_batch_sizes"] = tuple(sizes) if isinstance(sizes, list) else sizes  # anything else: named below
         top["schema_version"] = SCHEMA_VERSION
+        versions = provenance.get("tool_versions", {})
         try:
             return cls(
                 **top,
                 measured=MeasuredFigures(**measured),
-                provenance=Provenance(**{**provenance, "tool_versions": dict(provenance.get("tool_versions", {}))}),
+                provenance=Provenance(
+                    **{**provenance, "tool_versions": dict(versions) if isinstance(versions, Mapping) else versions}
+                ),
                 hardware=hardware,
                 hardware_translation=translation,
                 source=source,
@@ -974,7 +978,7 @@ def _problems(p: TuningProfile) -> list[str]:
         need(isinstance(v.date, str) and bool(v.date), f"provenance.date must be a non-empty string (got {v.date!r})")
         need(
             isinstance(v.tool_versions, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.tool_versions.items()),
-            "provenance.tool_versions must map names to version strings",
+            f"provenance.tool_versions must map names to version strings (got {v.tool_versions!r})",
         )
     return problems
 

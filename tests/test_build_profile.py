@@ -75,6 +75,29 @@ def test_load_refuses_another_schema_version(make_profile):
         TuningProfile.from_dict(data)
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        pytest.param(("provenance", "tool_versions"), ["torch"], "provenance.tool_versions must map names to version strings (got ['torch'])",
+                     id="tool-versions-list"),
+        pytest.param(("provenance", "tool_versions"), "torch 2.11", "provenance.tool_versions must map names to version strings",
+                     id="tool-versions-string"),
+        pytest.param(("preferred_batch_sizes",), "8", "preferred_batch_sizes must be a list of integers >= 1 (got '8')",
+                     id="preferred-sizes-string"),
+    ],
+)
+def test_a_field_of_the_wrong_json_type_is_named_not_a_crash(make_profile, path, value, expected):
+    # GIVEN a hand-edited profile with one field of the wrong JSON type
+    data = make_profile().to_dict()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    # WHEN it is read THEN the field and the value given are named (a ProfileError, not a ValueError from dict())
+    with pytest.raises(ProfileError, match=re.escape(expected)):
+        TuningProfile.from_dict(data)
+
+
 def test_load_refuses_text_that_is_not_json():
     with pytest.raises(ProfileError, match="not JSON"):
         TuningProfile.from_json("{")
