@@ -16,7 +16,7 @@ Sources:
 * accelerators per family and size: Amazon EC2 "Accelerated computing instance specifications"
   (https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html), checked on 2026-12-01 against
   the sagemaker SDK's own ``image_uri_config/instance_gpu_info.json`` where that lists the type
-  (a test compares the two). That file has no g6/g6e/p5e/Inferentia rows and lists
+  (tests/test_build_hardware.py compares the two). That file has no g6/g6e/p5e/Inferentia rows and lists
   ``ml.g5n.xlarge`` (a typo for g5.xlarge), which is why it is not the table itself;
 * compute capabilities: NVIDIA's CUDA GPU list (https://developer.nvidia.com/cuda-gpus).
 
