@@ -225,7 +225,6 @@ def write_exported_program(
     """
     import torch
 
-
     loaded, module, example = _source_on_device(spec, device, half)
     batch = torch.export.Dim("batch", min=1, max=max(2, spec.triton.max_batch_size))
     # dynamic_shapes mirrors forward's signature: one spec per parameter, and a ``*args`` parameter
