@@ -1,8 +1,9 @@
 """The SageMaker endpoint metrics table: namespace, dimension set, unit and statistic of every metric.
 
-The expectations below are written from /work/shared/SERVICE-FACTS.md (§1.4 multi-model, §2.3
-asynchronous, §3.3 units) and the SageMaker Developer Guide's real-time metrics page, not read
-from the table under test.
+The expectations below are written from the SageMaker Developer Guide, not read from the table
+under test: https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html (real-time
+metrics and units), .../multi-model-endpoint-cloudwatch-metrics.html (multi-model) and
+.../async-inference-monitor.html (asynchronous).
 """
 
 from __future__ import annotations
@@ -43,14 +44,14 @@ EXPECTED = {
     "GPUUtilization": (EP, VARIANT, "Average", "PERCENT"),
     "GPUMemoryUtilization": (EP, VARIANT, "Average", "PERCENT"),
     "DiskUtilization": (EP, VARIANT, "Average", "PERCENT"),
-    # multi-model (SERVICE-FACTS §1.4)
+    # multi-model (multi-model-endpoint-cloudwatch-metrics.html)
     "ModelLoadingWaitTime": (SM, VARIANT, "Average", US),
     "ModelUnloadingTime": (SM, VARIANT, "Average", US),
     "ModelDownloadingTime": (SM, VARIANT, "Average", US),
     "ModelLoadingTime": (SM, VARIANT, "Average", US),
     "ModelCacheHit": (SM, VARIANT, "Average", "NONE"),
     "LoadedModelCount": (EP, VARIANT, "Average", "NONE"),
-    # asynchronous (SERVICE-FACTS §2.3): the queue metrics carry EndpointName only
+    # asynchronous (async-inference-monitor.html): the queue metrics carry EndpointName only
     "ApproximateBacklogSize": (SM, ENDPOINT, "Average", "COUNT"),
     "ApproximateBacklogSizePerInstance": (SM, ENDPOINT, "Average", "COUNT"),
     "ApproximateAgeOfOldestRequest": (SM, ENDPOINT, "Average", S),

@@ -11,7 +11,9 @@ from __future__ import annotations
 # endpoint on the next deploy. 26.05 is the newest release the pinned SDK lists.
 _TRITON_VERSION = "26.05"
 
-# The seed's benchmark instance (seed 000, table 3.1): one NVIDIA T4, 4 vCPU, 16 GiB.
+# Seed 000's benchmark instance: one NVIDIA T4, 4 vCPU, 16 GiB. Seed 000 is AWS's post "Achieve
+# hyperscale performance for model serving using NVIDIA Triton Inference Server on Amazon
+# SageMaker", https://aws.amazon.com/blogs/machine-learning/achieve-hyperscale-performance-for-model-serving-using-nvidia-triton-inference-server-on-amazon-sagemaker/
 _INSTANCE_TYPE = "ml.g4dn.xlarge"
 
 # SageMaker's own default variant name for single-variant endpoints (the SDK's `deploy()` uses it).

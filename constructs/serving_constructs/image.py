@@ -24,7 +24,8 @@ def _triton_config() -> dict[str, Any]:
 
     Loaded through ``sagemaker.core.image_uris.config_for_framework``, the SDK's public loader for
     its bundled ``image_uri_config/*.json``, so the data is the one the SDK itself resolves with
-    (no copy of the JSON here to go stale). Imported lazily: the SDK import costs ~2 s.
+    (no copy of the JSON here to go stale). Imported lazily: the SDK import takes seconds
+    (docs/constructs.md, "Image", has the figures and the command).
     """
     from sagemaker.core import image_uris
 
@@ -72,7 +73,7 @@ class TritonImage(abc.ABC):
         (the DNS suffix is ``AWS::URLSuffix``).
 
         Supported regions are exactly those the SDK lists for ``version``. For the default 26.05
-        (and 25.09) that is 34 commercial regions and **no China or GovCloud region**; 24.03-25.04
+        (and 25.09) that is 34 commercial regions and **no China or GovCloud region**; 23.12-25.04
         also list cn-north-1 and cn-northwest-1; no release lists a GovCloud region. A stack pinned
         to an unlisted region fails at synth; an environment-agnostic stack gets a template
         ``Rules`` assertion on ``AWS::Region``, so CloudFormation refuses a deploy in an unlisted

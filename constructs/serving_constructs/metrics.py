@@ -5,18 +5,18 @@ GPU-utilization scaling policy) is made from this table, so a namespace or dimen
 written once. Dashboards and alarms (a later issue) read the same table: :data:`METRICS` says which
 serving modes publish each metric.
 
-Sources (``/work/shared/SERVICE-FACTS.md`` quotes them with their checks):
+Sources (SageMaker Developer Guide):
 
-* real-time invocation and instance metrics: SageMaker Developer Guide, "Amazon SageMaker AI
-  metrics in Amazon CloudWatch" (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html);
-* multi-model metrics: SERVICE-FACTS §1.4, from "CloudWatch Metrics for Multi-Model Endpoint
-  Deployments" (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-endpoint-cloudwatch-metrics.html);
-* asynchronous metrics: SERVICE-FACTS §2.3, from "Monitoring asynchronous endpoints"
-  (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html). The four queue
-  metrics carry the ``EndpointName`` dimension only; the others carry ``EndpointName`` and
-  ``VariantName`` (SERVICE-FACTS §0 A2);
-* units: SERVICE-FACTS §3.3. Latencies are **microseconds** (see :mod:`serving_constructs.units`);
-  utilizations are percent where 100 is one vCPU or one GPU, so a 4-GPU instance reports up to 400.
+* real-time invocation and instance metrics, and their units: "Amazon SageMaker AI metrics in
+  Amazon CloudWatch", https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html ;
+* multi-model metrics (per variant, never per model): "CloudWatch Metrics for Multi-Model Endpoint
+  Deployments", https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-endpoint-cloudwatch-metrics.html ;
+* asynchronous metrics: "Monitoring asynchronous endpoints", https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html .
+  The page lists the metrics asynchronous endpoints publish ("exhaustive"; no Invocations,
+  InvocationsPerInstance or OverheadLatency). The four queue metrics carry the ``EndpointName``
+  dimension only; the others carry ``EndpointName`` and ``VariantName``;
+* units: latencies are **microseconds** (see :mod:`serving_constructs.units`); utilizations are
+  percent where 100 is one vCPU or one GPU, so a 4-GPU instance reports up to 400.
 
 The table's unit is documentation (and a dashboard's axis label); it is not set on the CloudWatch
 metric, because a ``unit`` there filters datapoints by unit, which CloudWatch advises against.
@@ -123,7 +123,7 @@ METRICS: Mapping[str, MetricSpec] = {
     spec.name: spec
     for spec in (
         # Invocation metrics (AWS/SageMaker). Async endpoints publish no Invocations,
-        # InvocationsPerInstance or OverheadLatency (SERVICE-FACTS §2.3).
+        # InvocationsPerInstance or OverheadLatency (async-inference-monitor page, above).
         _spec("Invocations", INVOCATION_NAMESPACE, _COUNT, "Sum", _SYNC, "requests sent to the variant"),
         _spec("InvocationsPerInstance", INVOCATION_NAMESPACE, _COUNT, "Sum", _SYNC,
               "requests per instance (what invocation scaling tracks)"),
@@ -146,7 +146,7 @@ METRICS: Mapping[str, MetricSpec] = {
         _spec("GPUMemoryUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _ALL_MODES,
               "GPU memory utilization, 0-100 x GPUs"),
         _spec("DiskUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _ALL_MODES, "disk utilization"),
-        # Multi-model endpoints (SERVICE-FACTS §1.4): per variant, never per model.
+        # Multi-model endpoints (multi-model-endpoint-cloudwatch-metrics page): per variant, never per model.
         _spec("ModelLoadingWaitTime", INVOCATION_NAMESPACE, _US, "Average", _MME,
               "time a request waited for its model to be downloaded or loaded, in microseconds"),
         _spec("ModelUnloadingTime", INVOCATION_NAMESPACE, _US, "Average", _MME,
@@ -159,7 +159,7 @@ METRICS: Mapping[str, MetricSpec] = {
               "requests whose model was already loaded (Average is the hit ratio)"),
         _spec("LoadedModelCount", INSTANCE_NAMESPACE, _NONE, "Average", _MME,
               "models loaded per instance (Sum over instances is not a count of unique models)"),
-        # Asynchronous endpoints (SERVICE-FACTS §2.3): the queue metrics have EndpointName only.
+        # Asynchronous endpoints (async-inference-monitor page): the queue metrics have EndpointName only.
         _spec("ApproximateBacklogSize", INVOCATION_NAMESPACE, _COUNT, "Average", _ASYNC,
               "requests queued or being processed", Dimensions.ENDPOINT),
         _spec("ApproximateBacklogSizePerInstance", INVOCATION_NAMESPACE, _COUNT, "Average", _ASYNC,
@@ -168,11 +168,15 @@ METRICS: Mapping[str, MetricSpec] = {
               "age of the oldest queued request, in seconds", Dimensions.ENDPOINT),
         _spec("HasBacklogWithoutCapacity", INVOCATION_NAMESPACE, _COUNT, "Average", _ASYNC,
               "1 while requests are queued and no instance runs (scale from zero on it)", Dimensions.ENDPOINT),
+        # AWS's page spells it InvocationsProcesssed; the table takes the spelling other consumers
+        # of the metric use. Unconfirmed: `aws cloudwatch list-metrics --namespace AWS/SageMaker`
+        # on an asynchronous endpoint settles it.
         _spec("InvocationsProcessed", INVOCATION_NAMESPACE, _COUNT, "Sum", _ASYNC,
               "asynchronous requests processed (AWS's page spells it InvocationsProcesssed)"),
         _spec("InvocationFailures", INVOCATION_NAMESPACE, _COUNT, "Sum", _ASYNC, "asynchronous requests that failed"),
-        # TimeInBacklog: DG-2023 says milliseconds, an older revision microseconds (SERVICE-FACTS
-        # §2.3, UNCONFIRMED): check the Unit of live datapoints before setting thresholds on it.
+        # TimeInBacklog's unit is unconfirmed: revisions of the guide's source disagree (Microseconds
+        # at https://github.com/awsdocs/amazon-sagemaker-developer-guide/blob/4ac846c8fab6053ddc6b4eb8a250709dc454f2bf/doc_source/async-inference-monitor.md,
+        # Milliseconds in a later one). Check the Unit of live datapoints before setting thresholds on it.
         _spec("TimeInBacklog", INVOCATION_NAMESPACE, cloudwatch.Unit.MILLISECONDS, "Average", _ASYNC,
               "time a request spent queued, in milliseconds (unit unconfirmed)"),
         _spec("TotalProcessingTime", INVOCATION_NAMESPACE, cloudwatch.Unit.MILLISECONDS, "Average", _ASYNC,

@@ -70,7 +70,11 @@ INSTANCE_CAPACITY_FLOOR = CapacityFloor(
     "only asynchronous (or inference-component) endpoints can scale to zero instances; an "
     "instance-based real-time endpoint always keeps one",
 )
-"""The floor of real-time (and multi-model) endpoints: SERVICE-FACTS §0 A6."""
+"""The floor of real-time (and multi-model) endpoints.
+
+Only endpoints hosting inference components scale a real-time fleet to zero instances
+(https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html).
+"""
 
 SCALE_TO_ZERO = CapacityFloor(0, "")
 """The floor of endpoint kinds that SageMaker scales to zero (asynchronous endpoints)."""
@@ -270,8 +274,10 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         """Track ``SageMakerVariantInvocationsPerInstance`` (invocations per instance per minute).
 
         Pick the target as a safety fraction of the per-instance throughput measured under load
-        (seed 000: 3,192/min for BERT-large with TensorRT, dynamic batching and two instances per
-        GPU on ml.g4dn.xlarge).
+        (seed 000, AWS's "Achieve hyperscale performance for model serving using NVIDIA Triton
+        Inference Server on Amazon SageMaker", https://aws.amazon.com/blogs/machine-learning/achieve-hyperscale-performance-for-model-serving-using-nvidia-triton-inference-server-on-amazon-sagemaker/ :
+        3,192/min for BERT-large with TensorRT, dynamic batching and two instances per GPU on
+        ml.g4dn.xlarge; a figure of that post, not measured here).
 
         Args:
             id: the policy's construct id, unique among this target's policies.
@@ -348,7 +354,8 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         SageMaker reports GPUUtilization **summed over the instance's GPUs**: it runs from 0 to
         100 x the GPU count. The target is on that scale, so 60 % of each GPU is 60 on
         ml.g4dn.xlarge (1 GPU) and 240 on ml.g5.12xlarge (4 GPUs). The AWS multi-model GPU notebook
-        tracks 60 on single-GPU instances (SERVICE-FACTS §1.4).
+        tracks 60 on single-GPU instances (``resnet50_mme_with_gpu.ipynb``,
+        https://github.com/aws/amazon-sagemaker-examples/blob/1ddf24e4b93538076343dd1b3b5088daf52331f3/multi-model-endpoints/mme-on-gpu/cv/resnet50_mme_with_gpu.ipynb).
 
         Args:
             id: the policy's construct id, unique among this target's policies.
@@ -430,10 +437,11 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
     ) -> appscaling.StepScalingPolicy:
         """Scale in steps on a metric's value (step scaling: CloudWatch alarms drive the changes).
 
-        CDK needs at least two intervals (aws/aws-cdk#28776). For a single step, e.g. "add one
-        instance while the value is >= 1", give a zero-change interval below it:
-        ``[ScalingInterval(upper=0.5, change=0), ScalingInterval(lower=0.5, change=1)]``
-        (SERVICE-FACTS §0 A4, variant b).
+        CDK needs at least two intervals (https://github.com/aws/aws-cdk/issues/28776). For a
+        single step, e.g. "add one instance while the value is >= 1", give a zero-change interval
+        below it: ``[ScalingInterval(upper=0.5, change=0), ScalingInterval(lower=0.5, change=1)]``.
+        On a 0/1 metric such as ``HasBacklogWithoutCapacity`` that is AWS's scale-from-zero step
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html).
 
         Args:
             id: the policy's construct id, unique among this target's policies.

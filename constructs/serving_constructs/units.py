@@ -1,8 +1,10 @@
 """Time units of SageMaker's endpoint metrics, and the one conversion from the project's milliseconds.
 
 SageMaker publishes ModelLatency, OverheadLatency and the multi-model loading times in
-**microseconds** (SERVICE-FACTS §3.3; SageMaker Developer Guide, "Amazon SageMaker AI metrics in
-Amazon CloudWatch"), while the tuning profile (``TuningProfile.latency_target_ms``) and the load
+**microseconds** (SageMaker Developer Guide, "Amazon SageMaker AI metrics in Amazon CloudWatch",
+https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html, and "CloudWatch
+Metrics for Multi-Model Endpoint Deployments",
+https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-endpoint-cloudwatch-metrics.html), while the tuning profile (``TuningProfile.latency_target_ms``) and the load
 generator speak **milliseconds**. Anything that turns a millisecond target into a threshold on a
 microsecond metric (an alarm, a dashboard line) converts here, so the factor lives in one place.
 """

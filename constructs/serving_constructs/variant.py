@@ -35,7 +35,8 @@ MAX_VARIANTS = 10
 VOLUME_SIZE_RANGE_GB = (1, 512)
 TIMEOUT_RANGE_SECONDS = (60, 3600)
 
-# ProductionVariantServerlessConfig (SageMaker API Reference; SERVICE-FACTS §7.2).
+# ProductionVariantServerlessConfig (SageMaker API Reference,
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html).
 SERVERLESS_MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_CONCURRENCY_RANGE = (1, 200)
 
@@ -176,7 +177,9 @@ class ServerlessProductionVariant(VariantBase):
     """A serverless production variant: SageMaker runs the model on demand, sized by memory.
 
     No endpoint kind takes it yet (``RealtimeEndpoint`` refuses it); the serverless endpoint kind
-    will. Serverless endpoints have no GPUs (SERVICE-FACTS §7.2), so a ``KIND_GPU`` model is refused.
+    will. Serverless endpoints have no GPUs (SageMaker Developer Guide, "Serverless Inference",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html), so a ``KIND_GPU``
+    model is refused.
 
     Attributes:
         model: the model the variant serves.
