@@ -226,7 +226,7 @@ def write_exported_program(
     import torch
 
     loaded, module, example = _source_on_device(spec, device, half)
-    batch = torch.export.Dim("batch", min=1, max=max(2, spec.triton.max_batch_size))
+    batch = torch.export.Dim("batch", min=1, max=max(EXPORT_BATCH_SIZE, spec.triton.max_batch_size))
     # dynamic_shapes mirrors forward's signature: one spec per parameter, and a ``*args`` parameter
     # (model_build wraps transformers models that way) takes one tuple for all its values.
     per_input = tuple({0: batch} for _ in loaded.inputs)
@@ -234,8 +234,9 @@ def write_exported_program(
     varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
     dynamic = (per_input,) if varargs else per_input
     with torch.inference_mode():
-        program = torch.export.export(module, example(2), dynamic_shapes=dynamic)
-        result = program.module()(*example(3))
+        # Exported at one batch size and run at another, so a program that fixed the batch fails here.
+        program = torch.export.export(module, example(EXPORT_BATCH_SIZE), dynamic_shapes=dynamic)
+        result = program.module()(*example(EXPORT_BATCH_SIZE + 1))
     values = result if isinstance(result, (tuple, list)) else (result,)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, str(path))
