@@ -317,18 +317,7 @@ def test_grant_invoke_is_limited_to_this_endpoint(stack, model):
     endpoint_id = next(iter(Template.from_stack(stack).find_resources("AWS::SageMaker::Endpoint")))
     Template.from_stack(stack).has_resource_properties(
         "AWS::IAM::Policy",
-        {
-            "Roles": [{"Ref": Match.string_like_regexp("^Caller")}],
-            "PolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": "sagemaker:InvokeEndpoint",
-                        "Effect": "Allow",
-                        "Resource": {"Ref": endpoint_id},
-                    }
-                ]
-            },
-        },
+        {"Roles": [{"Ref": Match.string_like_regexp("^Caller")}], **_invoke_policy({"Ref": endpoint_id})},
     )
 
 
@@ -445,6 +434,15 @@ def test_endpoint_is_a_resource_implementing_aws_cdk_iendpoint(stack, model):
     assert stack.resolve(endpoint.endpoint_arn) == {"Ref": endpoint_id}
 
 
+def _invoke_policy(resource: object) -> dict:
+    """Return the policy properties of exactly one InvokeEndpoint statement on ``resource``."""
+    return {
+        "PolicyDocument": {
+            "Statement": [{"Action": "sagemaker:InvokeEndpoint", "Effect": "Allow", "Resource": resource}]
+        }
+    }
+
+
 def _sagemaker_integration(stack, endpoint) -> dict:
     from aws_cdk import aws_apigateway as apigateway
 
@@ -466,17 +464,7 @@ def test_sagemaker_integration_accepts_a_created_endpoint(stack, model):
     assert {"Fn::GetAtt": [endpoint_id, "EndpointName"]} in integration["Uri"]["Fn::Join"][1]
     Template.from_stack(stack).has_resource_properties(
         "AWS::IAM::Policy",
-        {
-            "PolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": "sagemaker:InvokeEndpoint",
-                        "Effect": "Allow",
-                        "Resource": {"Ref": endpoint_id},
-                    }
-                ]
-            }
-        },
+        _invoke_policy({"Ref": endpoint_id}),
     )
 
 
@@ -538,17 +526,7 @@ def test_imported_endpoint_grants_invoke_on_its_arn(stack):
     # THEN
     Template.from_stack(stack).has_resource_properties(
         "AWS::IAM::Policy",
-        {
-            "PolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": "sagemaker:InvokeEndpoint",
-                        "Effect": "Allow",
-                        "Resource": "arn:aws:sagemaker:us-east-1:111122223333:endpoint/bert-prod",
-                    }
-                ]
-            }
-        },
+        _invoke_policy("arn:aws:sagemaker:us-east-1:111122223333:endpoint/bert-prod"),
     )
 
 

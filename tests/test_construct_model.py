@@ -559,7 +559,9 @@ def test_build_artifact_needs_a_gpu_for_gpu_instance_groups_or_a_tensorrt_engine
     from model_build.examples import get_example
 
     spec = get_example("bert-tiny")
-    spec = dataclasses.replace(spec, backend=backend, triton=dataclasses.replace(spec.triton, instance_kind=kind))
+    spec = dataclasses.replace(
+        spec, backend=backend, triton=dataclasses.replace(spec.triton, instance_kind=kind)
+    )
 
     # THEN a TensorRT engine needs an NVIDIA GPU whatever its instance groups say
     assert ModelArtifact.from_build(spec).requires_gpu is needs_gpu

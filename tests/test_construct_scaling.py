@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_cdk import Duration
 from aws_cdk.assertions import Annotations, Capture, Match, Template
@@ -9,12 +11,22 @@ from aws_cdk.assertions import Annotations, Capture, Match, Template
 from serving_constructs import InstanceType, ProductionVariant, PropsError, RealtimeEndpoint, TritonModel
 
 
-@pytest.fixture
-def endpoint(stack, bucket_artifact) -> RealtimeEndpoint:
+def _endpoint(stack, bucket_artifact, *variants: dict[str, Any]) -> RealtimeEndpoint:
+    """Return an endpoint with one variant per props dict (two instances unless the dict says)."""
     model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
     return RealtimeEndpoint(
-        stack, "Endpoint", variants=[ProductionVariant(model=model, initial_instance_count=2)]
+        stack,
+        "Endpoint",
+        variants=[
+            ProductionVariant(model=model, **{"initial_instance_count": 2, **props})
+            for props in variants or [{}]
+        ],
     )
+
+
+@pytest.fixture
+def endpoint(stack, bucket_artifact) -> RealtimeEndpoint:
+    return _endpoint(stack, bucket_artifact)
 
 
 def test_scalable_target_on_variant_desired_instance_count(stack, endpoint):
@@ -175,15 +187,7 @@ def test_auto_scale_warns_when_initial_count_outside_capacity(stack, endpoint):
 
 def test_each_variant_scales_independently(stack, bucket_artifact):
     # GIVEN an A/B endpoint
-    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
-    endpoint = RealtimeEndpoint(
-        stack,
-        "Endpoint",
-        variants=[
-            ProductionVariant(model=model, variant_name="A", initial_instance_count=2),
-            ProductionVariant(model=model, variant_name="B", initial_instance_count=2),
-        ],
-    )
+    endpoint = _endpoint(stack, bucket_artifact, {"variant_name": "A"}, {"variant_name": "B"})
 
     # WHEN
     endpoint.auto_scale_instance_count("A", min_capacity=2, max_capacity=4)
@@ -200,15 +204,7 @@ def test_each_variant_scales_independently(stack, bucket_artifact):
 
 def test_scaling_defaults_to_the_first_variant_as_metrics_do(stack, bucket_artifact):
     # GIVEN an A/B endpoint whose first variant is not called AllTraffic
-    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
-    endpoint = RealtimeEndpoint(
-        stack,
-        "Endpoint",
-        variants=[
-            ProductionVariant(model=model, variant_name="Blue", initial_instance_count=2),
-            ProductionVariant(model=model, variant_name="Green", initial_instance_count=2),
-        ],
-    )
+    endpoint = _endpoint(stack, bucket_artifact, {"variant_name": "Blue"}, {"variant_name": "Green"})
 
     # WHEN no variant is named
     scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=4)
@@ -257,16 +253,7 @@ def test_scale_on_gpu_utilization_tracks_the_instance_metric(stack, endpoint):
 
 def test_scale_on_gpu_utilization_target_runs_to_100_per_gpu(stack, bucket_artifact):
     # GIVEN a 4-GPU variant (ml.g5.12xlarge)
-    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
-    endpoint = RealtimeEndpoint(
-        stack,
-        "Endpoint",
-        variants=[
-            ProductionVariant(
-                model=model, instance_type=InstanceType.ML_G5_12XLARGE, initial_instance_count=2
-            )
-        ],
-    )
+    endpoint = _endpoint(stack, bucket_artifact, {"instance_type": InstanceType.ML_G5_12XLARGE})
     scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
 
     # WHEN / THEN 240 (60 % of each GPU) is allowed, 450 is not
@@ -280,14 +267,7 @@ def test_scale_on_gpu_utilization_target_runs_to_100_per_gpu(stack, bucket_artif
 
 
 def test_scale_on_gpu_utilization_refuses_a_cpu_instance_type(stack, bucket_artifact):
-    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
-    endpoint = RealtimeEndpoint(
-        stack,
-        "Endpoint",
-        variants=[
-            ProductionVariant(model=model, instance_type=InstanceType.ML_C5_XLARGE, initial_instance_count=2)
-        ],
-    )
+    endpoint = _endpoint(stack, bucket_artifact, {"instance_type": InstanceType.ML_C5_XLARGE})
     scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
     with pytest.raises(
         PropsError,
@@ -444,10 +424,7 @@ def test_every_policy_kind_passes_cfn_lint_and_nag(bucket_artifact, cfn_lint_err
     # GIVEN one variant with the whole policy family
     app = App()
     stack = Stack(app, "Policies")
-    model = TritonModel(stack, "Model", artifact=bucket_artifact(stack))
-    endpoint = RealtimeEndpoint(
-        stack, "Endpoint", variants=[ProductionVariant(model=model, initial_instance_count=2)]
-    )
+    endpoint = _endpoint(stack, bucket_artifact)
     scalable = endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=6)
     scalable.scale_on_invocations("Invocations", invocations_per_instance_per_minute=600)
     scalable.scale_on_gpu_utilization("Gpu", target_utilization_percent=70)
