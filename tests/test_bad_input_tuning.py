@@ -123,7 +123,7 @@ MATRIX_CASES = [
     pytest.param(["--instance-type", "ml.g4dn.xlarg"], "--instance-type", "did you mean ml.g4dn.xlarge", id="instance-typo"),
     pytest.param(["--instance-type", "g5.xlarge"], "--instance-type", "did you mean ml.g5.xlarge", id="instance-without-ml"),
     pytest.param(["--instance-type", "ML.G5.XLARGE"], "--instance-type", "did you mean ml.g5.xlarge", id="instance-upper-case"),
-    pytest.param(["--prices", ""], "--prices", "is empty; give a price file", id="prices-empty-is-not-the-folder"),
+    pytest.param(["--prices", ""], "--prices", "got '', an empty path", id="prices-empty-is-not-the-folder"),
     pytest.param(
         ["--instance-type", "ml.g4dn.xlarge"], "--instance-type", '--translate "CPU -> NVIDIA T4 x FACTOR: REASON"',
         id="cpu-measurement-on-t4",
@@ -172,7 +172,7 @@ def _out_cases(tmp_path: Path) -> dict[str, tuple[str, str]]:
         "out-holds-files": (str(full), "already holds files"),
         "out-under-a-file": (str(a_file / "sub"), f"{str(a_file)!r} is a file; choose a path under a folder"),
         "out-not-writable": ("/proc/tuning-results-here", "is not writable"),
-        "out-empty": ("", "--out is empty; give a folder path"),
+        "out-empty": ("", "argument --out: got '', an empty path"),
     }
 
 
@@ -208,7 +208,7 @@ def test_bad_price_file_is_named(content, allowed, tmp_path, capsys, no_work):
     ("name", "allowed"),
     [
         pytest.param("cache", "is a file, not a folder; give a folder path", id="cache-dir-is-a-file"),
-        pytest.param("", "is empty; give a folder for the model_build cache", id="cache-dir-empty"),
+        pytest.param("", "argument --cache-dir: got '', an empty path", id="cache-dir-empty"),
     ],
 )
 def test_bad_cache_dir_is_named(name, allowed, tmp_path, capsys, no_work):
@@ -266,7 +266,7 @@ def test_every_problem_is_named_in_one_message(tmp_path, capsys, no_work):
 H100_PROFILE = str(ROOT / "bench/reference/gpu-h100-profile.json")
 # (argv after `size`, the flag the message must name, a fragment of what is allowed or the fix)
 SIZE_CASES = [
-    pytest.param(["--profile", ""], "--profile", "is empty; give the profile.json", id="profile-empty"),
+    pytest.param(["--profile", ""], "--profile", "got '', an empty path", id="profile-empty"),
     pytest.param(["--profile", "missing.json"], "--profile missing.json", "no such file", id="profile-missing"),
     pytest.param(["--profile", str(ROOT / "bench")], "--profile", "is a folder; give the profile.json file", id="profile-folder"),
     pytest.param(["--profile", str(ROOT / "tuning/prices.json")], "--profile", "is not a known field", id="profile-not-a-profile"),
@@ -301,7 +301,8 @@ def test_bad_size_flag_is_named(extra, flag, allowed, capsys):
 
 def test_size_names_every_bad_flag_in_one_message(capsys):
     code, err = _run(
-        ["size", "--profile", H100_PROFILE, "--instance-type", "ml.p5.48xlarg", "--safety-factor", "0", "--prices", ""], capsys
+        ["size", "--profile", H100_PROFILE, "--instance-type", "ml.p5.48xlarg", "--safety-factor", "0", "--prices", "nope.json"],
+        capsys,
     )
     assert code == 2 and "3 problems with `python -m tuning size`" in err
     assert "--instance-type" in err and "--safety-factor" in err and "--prices" in err

@@ -43,6 +43,7 @@ from model_build.user_errors import (
     did_you_mean,
     parse_number,
     parse_whole_number,
+    path_argument,
     run_cli,
 )
 
@@ -201,28 +202,22 @@ def _check_instance_type(checks: _Checks, text: str | None) -> str | None:
     return None
 
 
-def _check_prices(checks: _Checks, text: str | None) -> Any:
+def _check_prices(checks: _Checks, path: Path | None) -> Any:
     """Return the price table (``--prices``, else ``tuning/prices.json``), or None with the problem recorded."""
     from tuning.pricing import load_prices
 
-    if text is not None and not text.strip():
-        checks.add("--prices", text, "is empty; give a price file like tuning/prices.json, or leave the flag out for that one")
-        return None
     try:
-        return load_prices(text)
+        return load_prices(path.expanduser() if path is not None else None)
     except UserError as error:
         checks.note(f"--prices: {error}")
         return None
 
 
-def _check_cache_dir(checks: _Checks, text: str | None) -> Path | None:
+def _check_cache_dir(checks: _Checks, path: Path | None) -> Path | None:
     """Return the model_build cache the matrix builds into: the flag's folder, else the default (both checked)."""
     from model_build.cache import cache_dir_problem
 
-    if text is not None and not text.strip():
-        checks.add("--cache-dir", text, "is empty; give a folder for the model_build cache, or leave the flag out")
-        return None
-    path = Path(text).expanduser() if text is not None else None
+    path = path.expanduser() if path is not None else None
     problem = cache_dir_problem(path, flag="--cache-dir")
     if problem is not None:
         checks.note(problem)
@@ -281,7 +276,7 @@ def _check_matrix(args: argparse.Namespace) -> _MatrixRun:
             checks.note(str(error))
     prices = _check_prices(checks, args.prices)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = checks.results_folder("--out", args.out if args.out is not None else str(DEFAULT_RESULTS / stamp))
+    out = checks.results_folder("--out", str(args.out) if args.out is not None else str(DEFAULT_RESULTS / stamp))
     cache_dir = _check_cache_dir(checks, args.cache_dir)
     checks.raise_if_any()
     assert spec is not None and out is not None and prices is not None
@@ -348,13 +343,10 @@ def _size(args: argparse.Namespace) -> int:
 
     checks = _Checks("size")
     profile = None
-    if not args.profile.strip():
-        checks.add("--profile", args.profile, "is empty; give the profile.json a matrix run wrote")
-    else:
-        try:
-            profile = TuningProfile.load(Path(args.profile).expanduser())
-        except ProfileError as error:
-            checks.note(f"--profile {error}")
+    try:
+        profile = TuningProfile.load(args.profile.expanduser())
+    except ProfileError as error:
+        checks.note(f"--profile {error}")
     instance_type = _check_instance_type(checks, args.instance_type)
     translation = None
     if args.translate is not None:
@@ -392,7 +384,7 @@ def _size(args: argparse.Namespace) -> int:
     )
     scaling_target = TuningProfile.scaling_target(measured * match.scale, safety)
     report = {
-        "profile": args.profile,
+        "profile": str(args.profile),
         "model_name": profile.model_name,
         "configuration": profile.configuration,
         "measured": {
@@ -654,9 +646,11 @@ def build_parser() -> argparse.ArgumentParser:
         "throughput factor, and why (recorded in the profile and the report)",
     )
     matrix.add_argument("--cpu", action="store_true", help="ignore a GPU (onnxruntime on CPU)")
-    matrix.add_argument("--out", default=None, help="new results folder (default: bench/results/<UTC timestamp>)")
-    matrix.add_argument("--cache-dir", default=None, help="model_build cache (default: .model-build-cache)")
-    matrix.add_argument("--prices", default=None, help="price table (default: tuning/prices.json)")
+    matrix.add_argument(
+        "--out", type=path_argument, default=None, help="new results folder (default: bench/results/<UTC timestamp>)"
+    )
+    matrix.add_argument("--cache-dir", type=path_argument, default=None, help="model_build cache (default: .model-build-cache)")
+    matrix.add_argument("--prices", type=path_argument, default=None, help="price table (default: tuning/prices.json)")
     criteria = Criteria()
     matrix.add_argument(
         "--target-per-minute", default=None, help=f"load to size for, > 0 (default {criteria.target_per_minute:g}, seed 000's)"
@@ -675,7 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
     sizing = commands.add_parser(
         "size", help="re-derive a saved profile's cost on an instance type and price table (prints JSON)"
     )
-    sizing.add_argument("--profile", required=True, help="the profile.json a matrix run wrote (schema 1 or 2)")
+    sizing.add_argument(
+        "--profile", type=path_argument, required=True, help="the profile.json a matrix run wrote (schema 1 or 2)"
+    )
     sizing.add_argument(
         "--instance-type",
         default=None,
@@ -688,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="'FROM -> TO x FACTOR: REASON'",
         help="how to carry the figures to another accelerator (default: the profile's own hardware_translation)",
     )
-    sizing.add_argument("--prices", default=None, help="price table (default: tuning/prices.json)")
+    sizing.add_argument("--prices", type=path_argument, default=None, help="price table (default: tuning/prices.json)")
     sizing.add_argument("--target-per-minute", default=None, help="load to size for, > 0 (default: the profile's)")
     sizing.add_argument(
         "--safety-factor", default=None, help="share of measured capacity to plan on, in (0, 1] (default: the profile's)"
