@@ -320,6 +320,17 @@ ERRORS: list[Any] = [
     ),
     pytest.param(
         lambda c: c.scalable().scale_on_invocations(
+            "Inv", invocations_per_instance_per_minute=600, scale_out_cooldown=float("nan")
+        ),
+        [
+            "scale_out_cooldown must be a Duration",
+            "nan (a float)",
+            "use Duration.seconds(...) or Duration.minutes(...)",
+        ],
+        id="cooldown-is-nan",
+    ),
+    pytest.param(
+        lambda c: c.scalable().scale_on_invocations(
             "Inv", invocations_per_instance_per_minute=600, disable_scale_in="false"
         ),
         ["disable_scale_in must be a bool", "'false' (a str)", "pass True or False"],

@@ -264,7 +264,7 @@ def check_duration(
     if not isinstance(value, Duration):
         fix = (
             f"use Duration.seconds({value:g})"
-            if _is_number(value)
+            if _is_number(value) and math.isfinite(value)
             else "use Duration.seconds(...) or Duration.minutes(...)"
         )
         return [f"{name} must be a Duration (got {given(value)}) — {fix}"]
