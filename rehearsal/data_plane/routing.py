@@ -22,7 +22,7 @@ import random
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,6 +276,16 @@ class RoutingTable:
             raise self.control_plane.not_found(endpoint_name)
         self._routes[endpoint_name] = route
         return route
+
+    @contextlib.contextmanager
+    def refresh_held(self) -> Iterator[None]:
+        """Hold the background refresh while the block runs (a pass already running finishes first).
+
+        Calls are then routed from memory alone, however long the block takes: what a check that
+        counts the control-plane reads of invocations needs on a slow machine.
+        """
+        with self._pass_lock:
+            yield
 
     def refresh(self) -> RefreshPass:
         """Re-read every known endpoint (blocking): one ``DescribeEndpoint`` each."""
