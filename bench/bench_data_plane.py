@@ -16,9 +16,11 @@ Per transport and concurrency it prints the throughput ratio (plane / direct) an
 and p99 (plane - direct; medians over the repeats of each pair, with the spread), the CPU each
 process spent per request (what limits the ratio on a small machine), and the share of the
 machine's CPU other processes used meanwhile (noise the run could not avoid). Goal: ratio >= 0.90 and added
-p50 <= 1 ms. Prints and writes JSON; asserts nothing (benchmarks are not tests).
+p50 <= 1 ms. It also times ``DescribeEndpoint`` against the emulator once: what every call paid when the
+data plane read the endpoint per call, before it kept a routing table. Prints and writes JSON; asserts
+nothing (benchmarks are not tests). Every flag is checked before anything is built or started.
 
-    .venv/bin/python bench/bench_data_plane.py [--duration 4] [--repeats 3] [--concurrency 1 4 16]
+    .venv/bin/python bench/bench_data_plane.py [--duration 3] [--warmup 1] [--repeats 5] [--concurrency 1 4 16]
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,7 @@ import requests
 
 from model_build.examples import get_example
 from model_build.pipeline import build
+from model_build.user_errors import FlagProblems, UsageErrorParser, run_cli, writable_folder_problem
 from rehearsal.cli_args import Stopped, stop_on_signals
 from rehearsal.moto_server import MotoServer
 from tuning.loadgen import LoadResult, probe, run_fixed
@@ -52,6 +57,8 @@ BUCKET = "bench-models"
 KEY = "bert-tiny/model.tar.gz"
 GOAL_RATIO = 0.90
 GOAL_ADDED_P50_MS = 1.0
+DESCRIBE_CALLS = 200
+"""DescribeEndpoint calls timed once per run (about a second against moto)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,9 @@ class DirectBoto3Transport:
             request.url = target
 
         # tuning's boto3 client keeps its botocore client in `_client`.
-        client._client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", rewrite)
+        client._client.meta.events.register(  # type: ignore[attr-defined]
+            "before-send.sagemaker-runtime.InvokeEndpoint", rewrite
+        )
         return client
 
     def describe(self) -> str:
@@ -140,6 +149,27 @@ def measure(transport: Any, payload: Any, concurrency: int, args: argparse.Names
     }
 
 
+def measure_describe_endpoint(sagemaker: Any, meter: CpuMeter, calls: int = DESCRIBE_CALLS) -> dict[str, Any]:
+    """Time ``DescribeEndpoint`` against the emulator: what every invocation paid before the routing table.
+
+    The data plane used to ask the emulator for the endpoint on every call; it now reads it once per
+    refresh pass. This is that per-call read, measured in the same run (latency and the emulator's CPU).
+    """
+    before = meter.read()
+    latencies = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+        latencies.append((time.perf_counter() - started) * 1000.0)
+    after = meter.read()
+    return {
+        "calls": calls,
+        "p50_ms": statistics.median(latencies),
+        "moto_cpu_ms_per_call": (after["moto"] - before["moto"]) * 1000.0 / calls,
+        "client_cpu_ms_per_call": (after["client"] - before["client"]) * 1000.0 / calls,
+    }
+
+
 def start_data_plane(moto_url: str, refresh_interval: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "rehearsal.data_plane", moto_url, "--refresh-interval", str(refresh_interval)],
@@ -186,17 +216,60 @@ def summarize(direct: list[dict[str, Any]], plane: list[dict[str, Any]]) -> dict
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=float, default=3.0, help="measured seconds per run (default 3)")
-    ap.add_argument("--warmup", type=float, default=1.0, help="discarded seconds per run (default 1)")
-    ap.add_argument("--repeats", type=int, default=5, help="runs per side and point, alternating (default 5)")
-    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+PROG = "bench/bench_data_plane.py"
+
+
+def _parser() -> UsageErrorParser:
+    ap = UsageErrorParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--duration", default="3", help="measured seconds per run, > 0 (default 3)")
+    ap.add_argument("--warmup", default="1", help="discarded seconds per run, >= 0 (default 1)")
+    ap.add_argument("--repeats", default="5", help="runs per side and point, alternating, >= 1 (default 5)")
+    ap.add_argument("--concurrency", nargs="+", default=["1", "4", "16"], help="clients per point (default 1 4 16)")
     ap.add_argument("--transports", nargs="+", choices=["http", "boto3"], default=["http", "boto3"])
     ap.add_argument("--encoding", choices=["json", "binary"], default="binary")
-    ap.add_argument("--processes", type=int, default=1, help="load generator processes (default 1)")
-    ap.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "data_plane.json")
-    args = ap.parse_args()
+    ap.add_argument("--processes", default="1", help="load generator processes, >= 1 (default 1)")
+    ap.add_argument(
+        "--out",
+        default=str(REPO_ROOT / "bench" / "results" / "data_plane.json"),
+        help="the JSON report (default bench/results/data_plane.json)",
+    )
+    return ap
+
+
+def check_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse and check every flag before anything is built or started.
+
+    Raises:
+        model_build.user_errors.UserError: Every bad flag, named with what was given and what is allowed.
+    """
+    args = _parser().parse_args(argv)
+    checks = FlagProblems(PROG)
+    duration = checks.number("--duration", args.duration, low=0, low_open=True)
+    warmup = checks.number("--warmup", args.warmup, low=0)
+    repeats = checks.whole_number("--repeats", args.repeats)
+    concurrency = [checks.whole_number("--concurrency", c) for c in args.concurrency]
+    processes = checks.whole_number("--processes", args.processes)
+    out = Path(args.out).expanduser()
+    if not args.out.strip() or out.is_dir():
+        checks.add("--out", args.out, "must be the path of the JSON report to write, e.g. bench/results/data_plane.json")
+    elif problem := writable_folder_problem(out.parent, "the folder of --out"):
+        checks.note(problem)
+    checks.raise_if_any()
+    return argparse.Namespace(
+        duration=duration,
+        warmup=warmup,
+        repeats=repeats,
+        concurrency=concurrency,
+        transports=args.transports,
+        encoding=args.encoding,
+        processes=processes,
+        out=out,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check every flag, then run the benchmark; SIGINT, SIGTERM and SIGHUP stop every server it started."""
+    args = check_args(argv)
     # SIGTERM and SIGHUP unwind like Ctrl-C, so moto, the data plane and Triton are stopped on any stop.
     try:
         with stop_on_signals():
@@ -253,7 +326,14 @@ def _run(args: argparse.Namespace) -> int:
                     "moto": (moto_pid, False),
                 }
             )
-            sides = {
+            report["describe_endpoint"] = measure_describe_endpoint(sagemaker, meter)
+            d = report["describe_endpoint"]
+            print(
+                f"  DescribeEndpoint against the emulator (what each call paid before the routing table): "
+                f"p50 {d['p50_ms']:.2f} ms, emulator CPU {d['moto_cpu_ms_per_call']:.2f} ms per call",
+                flush=True,
+            )
+            sides: dict[str, tuple[Any, Any]] = {
                 "http": (HttpTransport.sagemaker(triton_url), HttpTransport(f"{plane_url}/endpoints/{ENDPOINT}/invocations")),
                 "boto3": (DirectBoto3Transport(boto, triton_url), boto),
             }
@@ -261,7 +341,8 @@ def _run(args: argparse.Namespace) -> int:
                 direct_t, plane_t = sides[name]
                 probe(direct_t, payload)
                 for concurrency in args.concurrency:
-                    direct, plane = [], []
+                    direct: list[dict[str, Any]] = []
+                    plane: list[dict[str, Any]] = []
                     for repeat in range(args.repeats):
                         order = [("direct", direct_t), ("plane", plane_t)]
                         if repeat % 2:
@@ -275,6 +356,9 @@ def _run(args: argparse.Namespace) -> int:
             plane_proc.terminate()
             plane_proc.wait(timeout=60)
     print_table(report["points"])
+    d = report["describe_endpoint"]
+    print(f"DescribeEndpoint (per call before the routing table): p50 {d['p50_ms']:.2f} ms, "
+          f"emulator CPU {d['moto_cpu_ms_per_call']:.2f} ms")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"\nwritten: {args.out}")
@@ -313,4 +397,4 @@ def print_table(points: list[dict[str, Any]]) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main, prog=PROG))
