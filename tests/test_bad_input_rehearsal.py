@@ -1,7 +1,7 @@
 """Bad input to the rehearsal's command lines and Python API: one clear message, before anything starts.
 
 Command lines: ``python -m rehearsal.demo``, ``python -m rehearsal.data_plane``, ``python -m
-triton_runtime install/locate``. Python API: ``LocalDataPlane``, ``MotoServer``, ``TritonServer``.
+triton_runtime install/build-shim/locate``, ``bench/bench_data_plane.py``. Python API: ``LocalDataPlane``, ``MotoServer``, ``TritonServer``.
 Each case checks the bar of the issue "errors a user can act on": the message names the flag or
 argument and the value given and says what is allowed or the fix; exit status 2 and no traceback
 for a command line; and no process was started (every flag is checked before any server starts).
@@ -81,8 +81,22 @@ def _triton(argv: list[str]) -> int:
     return cli(argv)
 
 
+def _bench(argv: list[str]) -> int:
+    import importlib.util
+
+    from model_build.user_errors import run_cli
+
+    module = sys.modules.get("bench_data_plane")
+    if module is None:  # bench/ is scripts, not a package: load it by path (its dataclasses need it registered)
+        spec = importlib.util.spec_from_file_location("bench_data_plane", PROJECT_ROOT / "bench" / "bench_data_plane.py")
+        assert spec is not None and spec.loader is not None
+        module = sys.modules["bench_data_plane"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return run_cli(module.main, argv, prog=module.PROG)
+
+
 COMMANDS = {"demo": (_demo, "python -m rehearsal.demo"), "data_plane": (_data_plane, "python -m rehearsal.data_plane"),
-            "triton": (_triton, "python -m triton_runtime")}
+            "triton": (_triton, "python -m triton_runtime"), "bench": (_bench, "bench/bench_data_plane.py")}
 
 
 def _bad_spec(tmp_path: Path) -> str:
@@ -148,6 +162,11 @@ CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
     ("triton", lambda **f: ["locate", "--home", str(f["tmp_path"] / "nowhere")], ["--home", "nowhere", "make setup"]),
     ("triton", lambda **f: ["locate", "--home", str(f["tmp_path"])], ["--home", "No Triton server found", "make setup"]),
     ("triton", lambda **f: ["instal"], ["invalid choice: 'instal'"]),
+    # bench/bench_data_plane.py (it builds, starts moto, a data plane and Triton, and writes its report last)
+    ("bench", lambda **f: ["--repeats", "0"], ["--repeats", "'0'", "whole number >= 1", "nothing was started"]),
+    ("bench", lambda **f: ["--duration", "nan"], ["--duration", "'nan'", "number > 0"]),
+    ("bench", lambda **f: ["--out", str(f["a_file"] / "report.json")], ["--out", "a-file.txt", "is a file"]),
+    ("bench", lambda **f: ["--out", str(f["tmp_path"])], ["--out", "path of the JSON report"]),
 ]
 
 
