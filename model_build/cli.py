@@ -38,6 +38,7 @@ from model_build.user_errors import (
     UserError,
     debug_enabled,
     did_you_mean,
+    path_argument,
     run_cli,
     writable_folder_problem,
 )
@@ -59,13 +60,6 @@ _FLAG_SPEC_KEYS: dict[str, str] = {
 }
 
 
-def _path(text: str) -> Path:
-    """Return the path (an argparse type); refuse the empty string, which ``Path("")`` would make ``.``."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"got {text!r}, an empty path; give a path")
-    return Path(text)
-
-
 def _parser() -> argparse.ArgumentParser:
     debug = UsageErrorParser(add_help=False)
     debug.add_argument(
@@ -74,11 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     model = UsageErrorParser(add_help=False)
     src = model.add_mutually_exclusive_group(required=True)
     src.add_argument(
-        "--spec", metavar="FILE", type=_path, help="a model spec file (model.toml; see docs/your-model.md)"
+        "--spec", metavar="FILE", type=path_argument, help="a model spec file (model.toml; see docs/your-model.md)"
     )
     src.add_argument("--example", metavar="NAME", help=f"named example: {', '.join(EXAMPLES)}")
     src.add_argument(
-        "--onnx", metavar="FILE", type=_path, help="an existing ONNX model (batch dimension first)"
+        "--onnx", metavar="FILE", type=path_argument, help="an existing ONNX model (batch dimension first)"
     )
     model.add_argument("--name", help="Triton model name (required with --onnx; renames a spec or example)")
     model.add_argument(
@@ -112,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--cache-dir",
-        type=_path,
+        type=path_argument,
         metavar="DIR",
         help="build cache folder (default: $MODEL_BUILD_CACHE_DIR or ./.model-build-cache)",
     )
@@ -134,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--output-dir",
         metavar="DIR",
-        type=_path,
+        type=path_argument,
         required=True,
         help="where to write the archive and manifest (created if missing)",
     )
@@ -149,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         "cache already holds it, and exit 0 (valid) or 2 (the problems). Imports neither torch nor "
         "the factory's module.",
     )
-    c.add_argument("--output-dir", metavar="DIR", type=_path, help="also check this output folder")
+    c.add_argument("--output-dir", metavar="DIR", type=path_argument, help="also check this output folder")
     # Named in "the following arguments are required: {list-examples,build,check}".
     sub.metavar = "{" + ",".join(sub.choices) + "}"
     return parser
