@@ -10,7 +10,7 @@ from aws_cdk import CfnOutput, Stack
 
 from constructs import Construct
 from model_build.examples import get_example
-from model_build.profile import TuningProfile
+from model_build.profile import DEFAULT_SAFETY_FACTOR, TuningProfile
 from model_build.spec import DynamicBatching, ModelSpec
 from serving_constructs import (
     InstanceType,
@@ -24,9 +24,9 @@ from serving_constructs import (
 # Seed 000, table 4.2: pt-ig-db (no TensorRT: dynamic batching + 2 instances per GPU) on
 # ml.g4dn.xlarge (the stack's default, serving_constructs.defaults.instance_type_name()) measured
 # 892 invocations/min/instance for BERT-large. Our default build is the
-# ONNX Runtime path, so that row applies; the target keeps model_build.profile's 0.7 safety factor.
+# ONNX Runtime path, so that row applies; the target keeps model_build.profile's default safety factor (0.7).
 SEED_MEASURED_INVOCATIONS_PER_MINUTE = 892
-DEFAULT_INVOCATIONS_PER_INSTANCE = TuningProfile.scaling_target(SEED_MEASURED_INVOCATIONS_PER_MINUTE, 0.7)
+DEFAULT_INVOCATIONS_PER_INSTANCE = TuningProfile.scaling_target(SEED_MEASURED_INVOCATIONS_PER_MINUTE, DEFAULT_SAFETY_FACTOR)
 
 
 def seed_tuned_spec(spec: ModelSpec, *, gpu: bool = True) -> ModelSpec:
