@@ -117,9 +117,10 @@ def main() -> int:
     ap.add_argument("--max-batch-size", type=int, default=128)
     ap.add_argument("--peak-tflops", type=float, default=None, help="override the datasheet dense fp16 peak")
     ap.add_argument("--instance-type", default=None, help="default: one with the measured GPU (per-GPU pricing)")
-    ap.add_argument("--latency-ms", type=float, default=500.0)
-    ap.add_argument("--target-per-minute", type=float, default=30_000)
-    ap.add_argument("--safety-factor", type=float, default=0.7)
+    # Defaults: tuning.recommend.Criteria's (seed 000's 500 ms and 30,000/min, the profile's safety factor).
+    ap.add_argument("--latency-ms", type=float, default=None)
+    ap.add_argument("--target-per-minute", type=float, default=None)
+    ap.add_argument("--safety-factor", type=float, default=None)
     args = ap.parse_args()
     _setup_paths()
     started = time.monotonic()
@@ -200,7 +201,15 @@ def main() -> int:
         torchscript={spec.name: str(model_file)},
         instance_type=args.instance_type,
         criteria=Criteria(
-            target_per_minute=args.target_per_minute, latency_target_ms=args.latency_ms, safety_factor=args.safety_factor
+            **{
+                field: value
+                for field, value in (
+                    ("target_per_minute", args.target_per_minute),
+                    ("latency_target_ms", args.latency_ms),
+                    ("safety_factor", args.safety_factor),
+                )
+                if value is not None
+            }
         ),
         sequence_length=args.seq,
         request_batch_size=args.request_batch,

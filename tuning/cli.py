@@ -53,7 +53,7 @@ DEFAULT_RESULTS = Path("bench/results")
 # SageMaker's CreateEndpoint EndpointName pattern (botocore service model).
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-# InvokeEndpoint's request body limit (SERVICE-FACTS: botocore BodyBlob, 6 291 456 bytes).
+# InvokeEndpoint's request body limit: botocore's sagemaker-runtime service model, shape BodyBlob (max 6 291 456).
 INVOKE_ENDPOINT_MAX_BODY = 6_291_456
 # A request the load generator holds in memory for every worker: refuse what cannot be sensible.
 _MAX_DIRECT_BODY = 1 << 30
