@@ -29,7 +29,6 @@ import pytest
 from rehearsal.cdk_cli import PROJECT_ROOT
 from rehearsal.demo import PAD_ID, kserve_outputs, kserve_request, tokenized_inputs
 
-needs_app = pytest.mark.skipif(not (PROJECT_ROOT / "app.py").is_file(), reason="the CDK app (app.py) is not there yet")
 STRAY_PREFIXES = ("moto-server-", "tritonserver-", "rehearsal-demo-", "local-data-plane-")
 
 
@@ -129,7 +128,6 @@ def your_own_model(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-@needs_app
 def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigint_tears_it_all_down(
     tmp_path: Path,
 ) -> None:
@@ -184,7 +182,6 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
 
 
 @pytest.mark.slow
-@needs_app
 @pytest.mark.parametrize(
     ("signum", "to_group"),
     [(signal.SIGTERM, False), (signal.SIGINT, True)],
