@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_build.checks import is_int, is_number
 from model_build.hardware import (
     ACCELERATOR_MODELS,
     AcceleratorModel,
@@ -187,7 +188,7 @@ def _hardware_problems(h: MeasuredHardware, prefix: str) -> list[str]:
     for name in ("device_name", "cpu_model", "derived_from"):
         if not isinstance(getattr(h, name), str):
             problems.append(f"{prefix}{name} must be a string (got {getattr(h, name)!r})")
-    if h.cpu_cores is not None and not (_is_int(h.cpu_cores) and h.cpu_cores >= 1):
+    if h.cpu_cores is not None and not (is_int(h.cpu_cores) and h.cpu_cores >= 1):
         problems.append(f"{prefix}cpu_cores must be null or an integer >= 1 (got {h.cpu_cores!r})")
     if h.kind == "cpu":
         if h.accelerator is not None or h.accelerator_count != 0:
@@ -196,7 +197,7 @@ def _hardware_problems(h: MeasuredHardware, prefix: str) -> list[str]:
                 f"accelerator_count {h.accelerator_count!r}); use kind 'gpu' for a GPU measurement"
             )
         return problems
-    if not (_is_int(h.accelerator_count) and h.accelerator_count >= 1):
+    if not (is_int(h.accelerator_count) and h.accelerator_count >= 1):
         problems.append(
             f"{prefix}accelerator_count must be an integer >= 1 for kind {h.kind!r} (got {h.accelerator_count!r})"
         )
@@ -883,12 +884,8 @@ def _build(cls: type, values: dict[str, Any], prefix: str, problems: list[str]) 
     return None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def _problems(p: TuningProfile) -> list[str]:
@@ -908,17 +905,17 @@ def _problems(p: TuningProfile) -> list[str]:
     )
     for name in ("max_batch_size", "instance_count", "initial_instance_count", "invocations_per_instance_target"):
         value = getattr(p, name)
-        need(_is_int(value) and value >= 1, f"{name} must be an integer >= 1 (got {value!r})")
+        need(is_int(value) and value >= 1, f"{name} must be an integer >= 1 (got {value!r})")
     need(isinstance(p.dynamic_batching, bool), f"dynamic_batching must be true or false (got {p.dynamic_batching!r})")
     sizes = p.preferred_batch_sizes
-    if not isinstance(sizes, (tuple, list)) or not all(_is_int(s) and s >= 1 for s in sizes):
+    if not isinstance(sizes, (tuple, list)) or not all(is_int(s) and s >= 1 for s in sizes):
         problems.append(f"preferred_batch_sizes must be a list of integers >= 1 (got {sizes!r})")
-    elif _is_int(p.max_batch_size) and any(s > p.max_batch_size for s in sizes):
+    elif is_int(p.max_batch_size) and any(s > p.max_batch_size for s in sizes):
         problems.append(
             f"preferred_batch_sizes must each be <= max_batch_size {p.max_batch_size} (got {list(sizes)})"
         )
     delay = p.max_queue_delay_microseconds
-    need(_is_int(delay) and delay >= 0, f"max_queue_delay_microseconds must be an integer >= 0 (got {delay!r})")
+    need(is_int(delay) and delay >= 0, f"max_queue_delay_microseconds must be an integer >= 0 (got {delay!r})")
     if not p.dynamic_batching and (sizes or delay):
         problems.append(
             "preferred_batch_sizes and max_queue_delay_microseconds need dynamic_batching true "
@@ -948,7 +945,7 @@ def _problems(p: TuningProfile) -> list[str]:
         for name in ("throughput_rps", "invocations_per_minute", "p50_ms", "p90_ms", "p99_ms"):
             value = getattr(m, name)
             need(_is_number(value) and value >= 0, f"measured.{name} must be a number >= 0 (got {value!r})")
-        need(_is_int(m.concurrency) and m.concurrency >= 1, f"measured.concurrency must be an integer >= 1 (got {m.concurrency!r})")
+        need(is_int(m.concurrency) and m.concurrency >= 1, f"measured.concurrency must be an integer >= 1 (got {m.concurrency!r})")
         need(
             _is_number(m.error_rate) and 0 <= m.error_rate <= 1,
             f"measured.error_rate must be in [0, 1] (got {m.error_rate!r})",
@@ -957,7 +954,7 @@ def _problems(p: TuningProfile) -> list[str]:
             m.mean_batch_size is None or (_is_number(m.mean_batch_size) and m.mean_batch_size > 0),
             f"measured.mean_batch_size must be null or > 0 (got {m.mean_batch_size!r})",
         )
-        need(_is_int(m.requests) and m.requests >= 0, f"measured.requests must be an integer >= 0 (got {m.requests!r})")
+        need(is_int(m.requests) and m.requests >= 0, f"measured.requests must be an integer >= 0 (got {m.requests!r})")
         if all(_is_number(v) for v in (m.p50_ms, m.p90_ms, m.p99_ms)):
             need(
                 m.p50_ms <= m.p90_ms <= m.p99_ms,
@@ -966,7 +963,7 @@ def _problems(p: TuningProfile) -> list[str]:
         if (
             _is_number(m.invocations_per_minute)
             and _is_number(p.safety_factor)
-            and _is_int(p.invocations_per_instance_target)
+            and is_int(p.invocations_per_instance_target)
             and not problems
         ):
             problems += _target_problems(p)
