@@ -305,8 +305,8 @@ class CdkCli:
         Args:
             *stacks: Stack names. Defaults to all stacks.
             method: ``--method``. Defaults to ``template``: a change-set diff fails against moto
-                (its ``DeleteChangeSet`` raises) and the CLI falls back to the template diff after
-                ~50 s of retries anyway.
+                (its ``DeleteChangeSet`` raises) and the CLI falls back to the template diff anyway,
+                after retrying.
             extra_args: More CLI arguments (``--context key=value`` …).
 
         Returns:

@@ -1,10 +1,10 @@
 """A lean HTTP/1.1 keep-alive client for the hop from the data plane to its containers.
 
-Every invocation crosses this hop, so its CPU cost is the data plane's overhead. aiohttp's client
-builds a request object, cookie jar lookups, header multidicts, tracing hooks and a response
-object per call (about a quarter of the data plane's CPU per invocation in a cProfile of the
-bert-tiny benchmark); the hop needs none of it: one known container on loopback, ``POST`` with
-a ``Content-Length`` body, and answers with a ``Content-Length`` (Triton) or chunked body. So each
+Every invocation crosses this hop, so its CPU cost is part of the data plane's overhead (measured
+whole by ``bench/bench_data_plane.py``). aiohttp's client builds a request object, cookie jar
+lookups, header multidicts, tracing hooks and a response object per call; the hop needs none of
+it: one known container on loopback, ``POST`` with a ``Content-Length`` body, and answers with a
+``Content-Length`` (Triton) or chunked body. So each
 connection is an :class:`asyncio.Protocol` that writes the request in one ``send`` and parses the
 answer incrementally, and idle connections are pooled per container.
 """
