@@ -6,6 +6,7 @@ named ``constructs`` would shadow the library aws-cdk-lib imports).
 
 from serving_constructs._validation import PropsError
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
+from serving_constructs.async_endpoint import AsyncEndpoint, IncludeInferenceResponseIn
 from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
 from serving_constructs.image import TritonImage, triton_versions
 from serving_constructs.instance_type import InstanceType
@@ -18,7 +19,12 @@ from serving_constructs.metrics import (
     ServingMode,
 )
 from serving_constructs.model import TritonModel
-from serving_constructs.scaling import CapacityFloor, ScalableInstanceCount
+from serving_constructs.scaling import (
+    AsyncScalableInstanceCount,
+    CapacityFloor,
+    ScalableInstanceCount,
+    ScaleOutFromZero,
+)
 from serving_constructs.units import microseconds_to_milliseconds, milliseconds_to_microseconds
 from serving_constructs.variant import ProductionVariant, ServerlessProductionVariant, VariantBase
 
@@ -26,12 +32,15 @@ __all__ = [
     "INSTANCE_NAMESPACE",
     "INVOCATION_NAMESPACE",
     "METRICS",
+    "AsyncEndpoint",
+    "AsyncScalableInstanceCount",
     "CapacityFloor",
     "Compression",
     "Dimensions",
     "EndpointBase",
     "EndpointResource",
     "ImportedEndpoint",
+    "IncludeInferenceResponseIn",
     "InstanceType",
     "MetricSpec",
     "ModelArtifact",
@@ -41,6 +50,7 @@ __all__ = [
     "RealtimeEndpoint",
     "S3DataType",
     "ScalableInstanceCount",
+    "ScaleOutFromZero",
     "ServerlessProductionVariant",
     "ServingMode",
     "TritonImage",

@@ -74,3 +74,55 @@ def scale_out_cooldown_seconds() -> int:
     60 s: react quickly to load; Application Auto Scaling already waits for the alarm datapoints.
     """
     return 60
+
+
+# --- asynchronous endpoints (seed 002, AWS's "Improve high-value research with Hugging Face and
+# Amazon SageMaker asynchronous inference endpoints", and AWS's scale-to-zero recipe,
+# https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html) ---------------
+
+
+def async_output_prefix() -> str:
+    """Return the key prefix answers are written under, in the output bucket (``S3OutputPath``)."""
+    return "async-inference/output"
+
+
+def async_failure_prefix() -> str:
+    """Return the key prefix failures are written under, in the output bucket (``S3FailurePath``)."""
+    return "async-inference/failures"
+
+
+def async_input_prefix() -> str:
+    """Return the key prefix clients upload inputs under, in the output bucket.
+
+    SageMaker reads an input wherever ``InputLocation`` points; the endpoint's execution roles may
+    read only under this prefix (and prefixes granted with ``grant_invoke_async``).
+    """
+    return "async-inference/input"
+
+
+def backlog_per_instance_target() -> float:
+    """Return the ``ApproximateBacklogSizePerInstance`` that backlog target tracking keeps.
+
+    5.0 queued requests per instance: seed 002's value and AWS's recipe.
+    """
+    return 5.0
+
+
+def backlog_scale_in_cooldown_seconds() -> int:
+    """Return the scale-in cooldown of backlog target tracking, in seconds (120 s, seed 002)."""
+    return 120
+
+
+def backlog_scale_out_cooldown_seconds() -> int:
+    """Return the scale-out cooldown of backlog target tracking, in seconds (120 s, seed 002)."""
+    return 120
+
+
+def scale_out_from_zero_cooldown_seconds() -> int:
+    """Return the cooldown of the scale-out-from-zero step policy, in seconds (300 s, AWS's recipe)."""
+    return 300
+
+
+def scale_to_zero_max_capacity() -> int:
+    """Return the most instances :meth:`AsyncEndpoint.scale_to_zero` allows (5, seed 002)."""
+    return 5

@@ -400,6 +400,9 @@ class EndpointBase(EndpointResource):
     capacity_floor: ClassVar[CapacityFloor] = INSTANCE_CAPACITY_FLOOR
     """The fewest instances a variant may scale to (1; an asynchronous kind sets 0)."""
 
+    scalable_count_type: ClassVar[type[ScalableInstanceCount]] = ScalableInstanceCount
+    """What :meth:`auto_scale_instance_count` returns (an asynchronous kind adds its backlog policies)."""
+
     def __init__(
         self,
         scope: Construct,
@@ -613,7 +616,7 @@ class EndpointBase(EndpointResource):
                 f"{variant.variant_name!r} of {self.node.path} already auto-scales — add policies to the "
                 "ScalableInstanceCount the first call returned"
             )
-        scalable = ScalableInstanceCount(
+        scalable = self.scalable_count_type(
             self,
             f"InstanceCount{variant.variant_name}",
             endpoint_name=self.endpoint_name,

@@ -13,9 +13,10 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack, TimeZone
+from aws_cdk import Annotations, Duration, Stack, TimeZone
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
@@ -625,3 +626,207 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             time_zone=time_zone,
         )
         self._scheduled_action_names.add(id)
+
+
+# --- asynchronous endpoints: scale to zero and back ------------------------------------------
+
+# AWS's scale-from-zero alarm (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html):
+# HasBacklogWithoutCapacity, Average over 60 s, 2 of 2 periods >= 1, missing data "missing".
+_FROM_ZERO_PERIOD_S = 60
+_FROM_ZERO_EVALUATION_PERIODS = 2
+
+
+class ScaleOutFromZero(Construct):
+    """AWS's scale-from-zero recipe: an alarm on ``HasBacklogWithoutCapacity`` drives a one-step policy.
+
+    Target tracking on the backlog per instance cannot leave zero instances (with no instance
+    there is no per-instance value), so SageMaker's documented recipe adds a step policy
+    (``ChangeInCapacity``, ``MetricAggregationType`` Average, one step ``{lower bound 0: +1}``)
+    that an alarm on ``HasBacklogWithoutCapacity`` (Average, 60 s, 2 of 2 periods >= 1,
+    missing data "missing", dimension ``EndpointName`` only) triggers
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html).
+
+    CDK's ``StepScalingPolicy`` refuses a single step (https://github.com/aws/aws-cdk/issues/28776),
+    so this is a ``StepScalingAction`` (child ``Action``) and a ``cloudwatch.Alarm`` (child
+    ``Alarm``) whose action is ``ApplicationScalingAction(Action)``: the recipe field for field.
+    Created by :meth:`AsyncScalableInstanceCount.scale_out_from_zero`.
+
+    Attributes:
+        action: the step scaling policy.
+        alarm: the alarm that triggers it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        scaling_target: appscaling.IScalableTarget,
+        metric: cloudwatch.IMetric,
+        cooldown: Duration,
+        evaluation_periods: int,
+        datapoints_to_alarm: int,
+    ) -> None:
+        super().__init__(scope, id)
+        self.action = appscaling.StepScalingAction(
+            self,
+            "Action",
+            scaling_target=scaling_target,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            cooldown=cooldown,
+            metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
+        )
+        self.action.add_adjustment(adjustment=1, lower_bound=0)
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "Alarm",
+            metric=metric,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+            alarm_description=(
+                "Requests are queued and the variant has no instance (HasBacklogWithoutCapacity): add one "
+                "instance (scale out from zero)."
+            ),
+        )
+        self.alarm.add_alarm_action(cloudwatch_actions.ApplicationScalingAction(self.action))
+
+
+class AsyncScalableInstanceCount(ScalableInstanceCount):
+    """The instance count of an asynchronous endpoint's variant: floor 0, and the backlog policies.
+
+    Returned by ``AsyncEndpoint.auto_scale_instance_count(...)``; ``AsyncEndpoint.scale_to_zero()``
+    adds both policies at once. Everything of :class:`ScalableInstanceCount` applies (schedules,
+    any metric), plus:
+
+    * :meth:`scale_on_backlog_size_per_instance`: target tracking on
+      ``ApproximateBacklogSizePerInstance`` (how many queued requests each instance has);
+    * :meth:`scale_out_from_zero`: the alarm-driven step that leaves zero instances.
+
+    The queue metrics carry the ``EndpointName`` dimension only (no ``VariantName``): they
+    describe the endpoint's one queue, whichever variant serves it.
+    """
+
+    def scale_on_backlog_size_per_instance(
+        self,
+        id: str,
+        *,
+        target_backlog_per_instance: float | None = None,
+        scale_in_cooldown: Duration | None = None,
+        scale_out_cooldown: Duration | None = None,
+        disable_scale_in: bool = False,
+    ) -> appscaling.TargetTrackingScalingPolicy:
+        """Keep ``ApproximateBacklogSizePerInstance`` (``AWS/SageMaker``, EndpointName only, Average) at a target.
+
+        Renders AWS's recipe: a ``CustomizedMetricSpecification`` of that metric with the
+        ``EndpointName`` dimension only and the Average statistic. It scales in to the target's
+        ``min_capacity`` (0) when the queue drains, but cannot leave zero on its own: add
+        :meth:`scale_out_from_zero` (or use ``AsyncEndpoint.scale_to_zero``).
+
+        Args:
+            id: the policy's construct id, unique among this target's policies.
+            target_backlog_per_instance: queued requests per instance to keep, > 0. Defaults to
+                5.0 (seed 002 and AWS's recipe).
+            scale_in_cooldown: wait after a scale-in. Defaults to 120 s (seed 002).
+            scale_out_cooldown: wait after a scale-out. Defaults to 120 s (seed 002).
+            disable_scale_in: only ever scale out. Defaults to False.
+
+        Raises:
+            PropsError: every problem with the props, in one message.
+        """
+        target = (
+            defaults.backlog_per_instance_target()
+            if target_backlog_per_instance is None
+            else target_backlog_per_instance
+        )
+        problems = Problems("scale_on_backlog_size_per_instance")
+        problems.extend(self._id_problems(id, self._policy_ids(), "policy"))
+        problems.extend(check_positive("target_backlog_per_instance", target))
+        problems.extend(_tracking_problems(scale_in_cooldown, scale_out_cooldown, disable_scale_in))
+        problems.raise_if_any()
+        metric = endpoint_metric(
+            "ApproximateBacklogSizePerInstance", endpoint_name=self.endpoint_name, statistic="Average"
+        )
+        return self._track(
+            id,
+            metric,
+            target,
+            _cooldown(scale_in_cooldown, defaults.backlog_scale_in_cooldown_seconds()),
+            _cooldown(scale_out_cooldown, defaults.backlog_scale_out_cooldown_seconds()),
+            disable_scale_in,
+        )
+
+    def scale_out_from_zero(
+        self,
+        id: str,
+        *,
+        cooldown: Duration | None = None,
+        evaluation_periods: int = _FROM_ZERO_EVALUATION_PERIODS,
+        datapoints_to_alarm: int | None = None,
+    ) -> ScaleOutFromZero:
+        """Add one instance when requests are queued and the variant has none (AWS's recipe).
+
+        An alarm on ``HasBacklogWithoutCapacity`` (``AWS/SageMaker``, EndpointName only, Average
+        over 60 s, >= 1 for ``datapoints_to_alarm`` of ``evaluation_periods`` periods, missing
+        data "missing") triggers a step policy that adds one instance; target tracking on the
+        backlog (:meth:`scale_on_backlog_size_per_instance`) takes over from one instance. See
+        :class:`ScaleOutFromZero` for why this is not a CDK ``StepScalingPolicy``.
+
+        Args:
+            id: the construct id, unique among this target's policies.
+            cooldown: wait after the step before another. Defaults to 300 s (AWS's recipe).
+            evaluation_periods: 60 s periods the alarm evaluates, >= 1. Defaults to 2 (AWS's recipe).
+            datapoints_to_alarm: periods at >= 1 that trigger it, 1..``evaluation_periods``.
+                Defaults to ``evaluation_periods``.
+
+        Returns:
+            The :class:`ScaleOutFromZero` construct (its ``action`` and ``alarm``).
+
+        Raises:
+            PropsError: every problem with the props, in one message.
+        """
+        datapoints = evaluation_periods if datapoints_to_alarm is None else datapoints_to_alarm
+        problems = Problems("scale_out_from_zero")
+        problems.extend(self._id_problems(id, self._policy_ids(), "policy"))
+        problems.extend(check_duration("cooldown", cooldown, 0))
+        period_problems = check_int("evaluation_periods", evaluation_periods, 1)
+        datapoint_problems = check_int("datapoints_to_alarm", datapoints, 1)
+        problems.extend(period_problems + datapoint_problems)
+        if (
+            not period_problems
+            and not datapoint_problems
+            and resolved(evaluation_periods)
+            and resolved(datapoints)
+            and datapoints > evaluation_periods
+        ):
+            problems.add(
+                f"datapoints_to_alarm must be <= evaluation_periods (got {datapoints} > {evaluation_periods}) — "
+                "lower datapoints_to_alarm or raise evaluation_periods"
+            )
+        problems.raise_if_any()
+        if resolved(self.min_capacity) and self.min_capacity > 0:
+            Annotations.of(self).add_warning_v2(
+                f"serving-constructs:scaleOutFromZeroAboveZero:{id}",
+                f"scale_out_from_zero({id!r}) acts only at zero instances, but min_capacity is "
+                f"{self.min_capacity}: HasBacklogWithoutCapacity stays 0 unless a schedule lowers the "
+                "minimum to 0. Use min_capacity=0 (AsyncEndpoint.scale_to_zero does).",
+            )
+        metric = endpoint_metric(
+            "HasBacklogWithoutCapacity",
+            endpoint_name=self.endpoint_name,
+            statistic="Average",
+            period=Duration.seconds(_FROM_ZERO_PERIOD_S),
+        )
+        target = self.node.find_child("Target")
+        assert isinstance(target, appscaling.ScalableTarget)
+        return ScaleOutFromZero(
+            target,
+            id,
+            scaling_target=target,
+            metric=metric,
+            cooldown=_cooldown(cooldown, defaults.scale_out_from_zero_cooldown_seconds()),
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints,
+        )
