@@ -12,20 +12,28 @@ map container failures to ``ModelError``, and stop. A serving mode adds only its
   returns ``/models/<name>/invoke``; ``check`` requires ``TargetModel``. Register it in :data:`BACKENDS`.
 
 The data plane picks the class from the container's ``Mode`` (:func:`backend_class`).
+
+Asynchronous inference uses the same backends through :meth:`ContainerBackend.invoke_stream` (the
+input streamed from S3, the container's answer returned whole), and two life-cycle steps SageMaker
+has and real-time calls never needed: :meth:`ContainerBackend.recover` replaces a container that
+died (as SageMaker replaces an unhealthy instance), and :meth:`ContainerBackend.scale_in` stops an
+idle one when the variant may scale to zero. The artifact is prepared once per backend; a restart
+only launches Triton again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tarfile
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rehearsal.data_plane.container_client import ContainerClient
+from rehearsal.data_plane.container_client import ContainerClient, ContainerConnectionError
 from rehearsal.data_plane.errors import RuntimeApiError, model_error, validation_error
 from rehearsal.data_plane.routing import ControlPlane, VariantRoute
 
@@ -65,6 +73,10 @@ class Invocation:
     target_model: str | None = None
     target_container_hostname: str | None = None
     inference_component: str | None = None
+
+
+class ContainerDown(ConnectionError):
+    """The container did not answer: it refused the connection or closed it mid-call."""
 
 
 @dataclass
@@ -145,6 +157,15 @@ class ContainerBackend:
         self.invocations = 0
         #: Invocations being forwarded right now (a retired backend stops once this is 0).
         self.in_flight = 0
+        self._prepared: tuple[Path, str | None] | None = None
+        #: Containers that died and were replaced (:meth:`recover`).
+        self.restarts = 0
+        #: Whether the container was stopped because the variant scaled in to zero instances.
+        self.scaled_to_zero = False
+        #: Whether Triton is being started (the variant has no serving instance meanwhile).
+        self.starting = False
+        #: ``time.monotonic()`` of the last call forwarded or answered (the idle clock of scale-in).
+        self.last_active = time.monotonic()
 
     @property
     def server(self) -> Any:
@@ -177,12 +198,7 @@ class ContainerBackend:
             return
         async with self._lock:
             if self._server is None and self._start_error is None:
-                try:
-                    self._server = await asyncio.to_thread(self._start)
-                    self._base_url = self._server.sagemaker_url
-                except Exception as exc:
-                    log.exception("variant %s/%s failed to start", self.endpoint_name, self.variant.name)
-                    self._start_error = f"{type(exc).__name__}: {exc}"
+                await self._launch()
             if self._start_error is not None:
                 raise RuntimeApiError(
                     "ModelError",
@@ -194,24 +210,47 @@ class ContainerBackend:
                     LogStreamArn=self._error(500, "").members["LogStreamArn"],
                 )
 
-    def _start(self) -> Any:
-        from model_build.local_serving import make_local_repository
-        from triton_runtime.server import TritonServer
+    async def _launch(self) -> None:
+        """Start Triton (the lock is held); remember a failure."""
+        self.starting = True
+        try:
+            self._server = await asyncio.to_thread(self._start)
+            self._base_url = self._server.sagemaker_url
+            self.scaled_to_zero = False
+        except Exception as exc:
+            log.exception("variant %s/%s failed to start", self.endpoint_name, self.variant.name)
+            self._start_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.starting = False
+            self.last_active = time.monotonic()
 
+    def _prepare(self) -> tuple[Path, str | None]:
+        """Download, extract and convert the artifact once; return the local repository and default model."""
+        from model_build.local_serving import make_local_repository
+
+        if self._prepared is not None:
+            return self._prepared
         url = self.variant.model_data_url
         if url.endswith("/"):
             # ModelDataSource with an uncompressed S3 prefix: SageMaker copies the prefix as is.
             raise ValueError(f"only compressed model.tar.gz artifacts are supported locally (ModelDataUrl {url!r})")
-        started = time.monotonic()
         archive = self._control_plane.download(url, self._work_dir / "model.tar.gz")
         extracted = safe_extract(archive, self._work_dir / "model")
         local_repo = make_local_repository(extracted, self._work_dir / "local-repository")
-        env = dict(self.variant.environment)
-        default_model = env.get(DEFAULT_MODEL_ENV)
+        default_model = self.variant.environment.get(DEFAULT_MODEL_ENV)
         if default_model is None:
             # SageMaker's Triton container serves the only model when none is named.
             models = sorted(p.parent.name for p in local_repo.glob("*/config.pbtxt"))
             default_model = models[0] if len(models) == 1 else None
+        self._prepared = (local_repo, default_model)
+        return self._prepared
+
+    def _start(self) -> Any:
+        from triton_runtime.server import TritonServer
+
+        started = time.monotonic()
+        local_repo, default_model = self._prepare()
+        env = dict(self.variant.environment)
         server = TritonServer(
             local_repo,
             default_model=default_model,
@@ -259,6 +298,106 @@ class ContainerBackend:
             raise self._error(status, body.decode("utf-8", "replace"))
         headers = {_RETURNED_HEADERS[k]: v for k, v in response_headers.items() if k in _RETURNED_HEADERS}
         return InvocationResult(status, body, self.variant.name, headers)
+
+    async def invoke_stream(
+        self,
+        client: ContainerClient,
+        invocation: Invocation,
+        chunks: AsyncIterator[bytes],
+        length: int,
+        *,
+        timeout_s: float,
+    ) -> InvocationResult:
+        """Forward one asynchronous invocation, its body streamed from ``chunks``.
+
+        Args:
+            client: The keep-alive client.
+            invocation: The call (its ``body`` is unused).
+            chunks: The input, in order.
+            length: The input's size in bytes.
+            timeout_s: ``InvocationTimeoutSeconds`` (sending the input included).
+
+        Raises:
+            RuntimeApiError: ``ValidationError`` for a request this mode refuses; ``ModelError``
+                when the container answered an error or could not start.
+            ContainerDown: The container refused or dropped the connection (it may have died).
+            TimeoutError: No answer within ``timeout_s``.
+        """
+        self.check(invocation)
+        self.in_flight += 1
+        try:
+            if self._server is None:
+                await self.ensure_started()
+            url = self._base_url + await self.container_path(invocation)
+            self.invocations += 1
+            self.last_active = time.monotonic()
+            try:
+                status, response_headers, body = await client.post_stream(
+                    url, chunks, length, invocation.headers, timeout_s=timeout_s
+                )
+            except (ContainerConnectionError, ConnectionError) as exc:
+                raise ContainerDown(str(exc) or type(exc).__name__) from None
+            except OSError as exc:
+                raise ContainerDown(f"the container did not answer: {exc}") from None
+        finally:
+            self.in_flight -= 1
+            self.last_active = time.monotonic()
+        if status >= 300:
+            raise self._error(status, body.decode("utf-8", "replace"))
+        headers = {_RETURNED_HEADERS[k]: v for k, v in response_headers.items() if k in _RETURNED_HEADERS}
+        return InvocationResult(status, body, self.variant.name, headers)
+
+    async def is_alive(self) -> bool:
+        """Whether the container accepts connections on its SageMaker port right now."""
+        server = self._server
+        if server is None:
+            return False
+        host, _, port = server.sagemaker_url.rpartition("//")[2].partition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
+    async def recover(self) -> bool:
+        """Replace the container if it died (SageMaker replaces an unhealthy instance).
+
+        Concurrent callers that saw the same death wait for one replacement.
+
+        Returns:
+            True when the container was found dead and started again.
+        """
+        dead = self._server
+        if dead is None or await self.is_alive():
+            return False
+        async with self._lock:
+            if self._server is not dead:
+                return False  # another caller replaced it already
+            self._server = None
+            self.restarts += 1
+            log.warning("variant %s/%s: Triton died; starting a new one", self.endpoint_name, self.variant.name)
+            await asyncio.to_thread(dead.stop)
+            await self._launch()
+            return self._server is not None
+
+    async def scale_in(self) -> bool:
+        """Stop the idle container: the variant scaled in to zero instances.
+
+        Returns:
+            True when a running container was stopped.
+        """
+        async with self._lock:
+            server = self._server
+            if server is None or self.in_flight:
+                return False
+            self._server = None
+            self.scaled_to_zero = True
+            await asyncio.to_thread(server.stop)
+            log.info("variant %s/%s: idle, scaled in to zero (Triton stopped)", self.endpoint_name, self.variant.name)
+            return True
 
     def _error(self, original_status: int, original_message: str) -> RuntimeApiError:
         cp = self._control_plane

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 
 from model_build.user_errors import UserError, path_argument, run_cli, writable_folder_problem
 from rehearsal.cli_args import Parser, Stopped, check_port_free, loopback_host, port, seconds, stop_on_signals
+from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S
 
 PROG = "python -m rehearsal.data_plane"
 
 
 def _parser() -> Parser:
-    parser = Parser(prog=PROG, description="Serve SageMaker runtime's InvokeEndpoint for a running emulator's endpoints.")
+    parser = Parser(prog=PROG, description="Serve SageMaker runtime's InvokeEndpoint and InvokeEndpointAsync for a running emulator's endpoints.")
     parser.add_argument("control_plane_endpoint_url", metavar="MOTO_URL", help="the emulator (http://localhost:PORT)")
     parser.add_argument("--port", type=port, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--host", type=loopback_host, default="127.0.0.1", help="loopback address (default: 127.0.0.1)")
@@ -30,6 +31,13 @@ def _parser() -> Parser:
         type=seconds(3600),
         default=DEFAULT_REFRESH_INTERVAL_S,
         help=f"seconds between re-reads of the endpoints (default: {DEFAULT_REFRESH_INTERVAL_S:g})",
+    )
+    parser.add_argument(
+        "--scale-in-cooldown",
+        type=seconds(86400),
+        default=DEFAULT_SCALE_IN_COOLDOWN_S,
+        help="idle seconds before an async variant with MinCapacity 0 stops its Triton "
+        f"(default: {DEFAULT_SCALE_IN_COOLDOWN_S:g}, the seed's cooldown)",
     )
     parser.add_argument(
         "--work-dir", type=path_argument, default=None, help="where artifacts go (default: a temporary folder)"
@@ -59,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         work_dir=args.work_dir,
         refresh_interval_s=args.refresh_interval,
+        scale_in_cooldown_s=args.scale_in_cooldown,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with stop_on_signals():

@@ -7,13 +7,17 @@ it: one known container on loopback, ``POST`` with a ``Content-Length`` body, an
 ``Content-Length`` (Triton) or chunked body. So each
 connection is an :class:`asyncio.Protocol` that writes the request in one ``send`` and parses the
 answer incrementally, and idle connections are pooled per container.
+
+:meth:`ContainerClient.post_stream` sends a body from an async iterator of chunks (an async
+inference input streamed from S3), writing each chunk only once the previous one has left the
+socket buffer (the transport's flow control), so a 1 GB input never sits in memory whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
 
@@ -36,6 +40,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         #: Whether no request has used this connection yet (a reused one may have gone stale).
         self.fresh = True
+        self._writable: asyncio.Event | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -43,8 +48,18 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = asyncio.Event()
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.resume_writing()
         if self._waiter is not None and not self._waiter.done():
             if self._head is not None and self._length is None and not self._chunked:
                 # A body delimited by the end of the connection (HTTP/1.0 style).
@@ -75,6 +90,25 @@ class _Connection(asyncio.Protocol):
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(head + body)
         return self._waiter
+
+    async def request_streamed(
+        self, head: bytes, chunks: AsyncIterator[bytes]
+    ) -> asyncio.Future[tuple[int, dict[str, str], bytes]]:
+        """Write ``head`` then each chunk, waiting while the socket buffer is full.
+
+        Stops writing early when the container answers (or closes) before the body is complete:
+        an early error answer is the answer.
+        """
+        waiter = self.request(head, b"")
+        assert self.transport is not None
+        async for chunk in chunks:
+            if waiter.done() or self.closed:
+                self.reusable = False  # the body was not sent whole: the connection is out of step
+                break
+            self.transport.write(chunk)
+            if self._writable is not None and not self._writable.is_set():
+                await self._writable.wait()
+        return waiter
 
     def _parse(self) -> None:
         assert self._waiter is not None
@@ -159,15 +193,7 @@ class ContainerClient:
         """
         if self._closed:
             raise ContainerConnectionError("the data plane is stopping")
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-        lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in {"host", "content-length", "connection"}]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        key = (host, port)
+        key, head = self._head(url, len(body), headers)
         # A pooled connection may have been closed by the container while idle: one retry on a new one.
         for attempt in range(2):
             conn = await self._acquire(key)
@@ -184,6 +210,62 @@ class ContainerClient:
             self._release(key, conn)
             return status, response_headers, data
         raise AssertionError("unreachable")
+
+    async def post_stream(
+        self,
+        url: str,
+        chunks: AsyncIterator[bytes],
+        length: int,
+        headers: Mapping[str, str],
+        *,
+        timeout_s: float | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """``POST`` a body of ``length`` bytes read from ``chunks``; answer as :meth:`post` does.
+
+        Always a new connection (a stream cannot be replayed on a stale pooled one); kept for reuse
+        when the exchange completes cleanly.
+
+        Args:
+            url: The container URL.
+            chunks: The body, in order; their lengths must add up to ``length``.
+            length: ``Content-Length``.
+            headers: Request headers.
+            timeout_s: Seconds for the whole exchange (sending included). Defaults to ``timeout_s``
+                of the client.
+
+        Raises:
+            TimeoutError: No complete answer within the timeout.
+            ContainerConnectionError: The container closed the connection or did not speak HTTP.
+            OSError: The container does not accept connections.
+        """
+        if self._closed:
+            raise ContainerConnectionError("the data plane is stopping")
+        key, head = self._head(url, length, headers)
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(_Connection, key[0], key[1])
+
+        async def exchange() -> tuple[int, dict[str, str], bytes]:
+            waiter = await conn.request_streamed(head, chunks)
+            return await waiter
+
+        try:
+            status, response_headers, data = await asyncio.wait_for(exchange(), timeout_s or self.timeout_s)
+        except BaseException:
+            self._discard(conn)
+            raise
+        conn.fresh = False
+        self._release(key, conn)
+        return status, response_headers, data
+
+    def _head(self, url: str, length: int, headers: Mapping[str, str]) -> tuple[tuple[str, int], bytes]:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {length}"]
+        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in {"host", "content-length", "connection"}]
+        return (host, port), ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def _acquire(self, key: tuple[str, int]) -> _Connection:
         idle = self._idle.get(key)

@@ -5,8 +5,9 @@ data plane answers. A route handler only turns its HTTP request into an :class:`
 :meth:`RuntimeApi.dispatch` then does what every serving mode shares — find the endpoint in the
 routing table, check its status and the request's targeting headers, pick the variant, get the
 variant's backend — and the backend forwards the call. Asynchronous inference
-(``POST /endpoints/{EndpointName}/async-invocations``, next) is one more route whose handler reads
-the input from S3, answers 202, and runs the same :meth:`~RuntimeApi.dispatch` in the background.
+(``POST /endpoints/{EndpointName}/async-invocations``) is one more route: its handler checks the
+request and queues it (:class:`~rehearsal.data_plane.async_inference.AsyncInference`), answers 202,
+and the queue's workers stream the input from S3 through the same backends.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ from typing import Any
 
 from aiohttp import web
 
+from rehearsal.data_plane.async_inference import (
+    DEFAULT_SCALE_IN_COOLDOWN_S,
+    H_FAILURE_LOCATION,
+    H_OUTPUT_LOCATION,
+    AsyncInference,
+)
 from rehearsal.data_plane.backends import ContainerBackend, Invocation, InvocationResult, backend_class
 from rehearsal.data_plane.container_client import ContainerClient
 from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
@@ -78,6 +85,8 @@ class RuntimeApi:
         work_dir: Where each backend gets its own folder.
         server_options: Extra :class:`triton_runtime.server.TritonServer` keyword arguments.
         seed: Seeds the weighted variant choice. Defaults to unseeded.
+        scale_in_cooldown_s: Idle seconds before an async variant that may scale to zero stops its
+            container. Defaults to 120 s (the seed's cooldown).
     """
 
     def __init__(
@@ -87,6 +96,7 @@ class RuntimeApi:
         *,
         server_options: dict[str, Any] | None = None,
         seed: int | None = None,
+        scale_in_cooldown_s: float = DEFAULT_SCALE_IN_COOLDOWN_S,
     ) -> None:
         self.routing = routing
         self.work_dir = work_dir
@@ -96,6 +106,8 @@ class RuntimeApi:
         self.backends: dict[tuple[str, str, str], ContainerBackend] = {}
         self._backends_lock = threading.Lock()
         self._random = random.Random(seed)
+        #: InvokeEndpointAsync's queues and workers.
+        self.async_inference = AsyncInference(self, scale_in_cooldown_s=scale_in_cooldown_s, seed=seed)
 
     # -- the route table --------------------------------------------------------------------
 
@@ -103,9 +115,16 @@ class RuntimeApi:
         """Return the route table: SageMaker runtime's REST paths (botocore's ``requestUri``)."""
         return [
             Route("POST", "/endpoints/{EndpointName}/invocations", "InvokeEndpoint", self._guard(self.invoke_endpoint)),
+            Route(
+                "POST",
+                "/endpoints/{EndpointName}/async-invocations",
+                "InvokeEndpointAsync",
+                self._guard(self.invoke_endpoint_async),
+            ),
             # Not SageMaker routes: liveness of the local service, and what runs behind it.
             Route("GET", "/ping", "Ping", self.ping),
             Route("GET", "/local/backends", "DescribeLocalBackends", self.local_backends),
+            Route("GET", "/local/async-queues", "DescribeLocalAsyncQueues", self.local_async_queues),
         ]
 
     @staticmethod
@@ -136,6 +155,21 @@ class RuntimeApi:
     async def local_backends(self, request: web.Request) -> web.Response:
         """Describe the backends started so far (for the benchmark and debugging)."""
         return web.json_response(self.describe_backends())
+
+    async def local_async_queues(self, request: web.Request) -> web.Response:
+        """Describe the async queues: backlog, HasBacklogWithoutCapacity, instances, counters."""
+        return web.json_response({"queues": self.async_inference.describe(), **self.async_inference.totals()})
+
+    # -- InvokeEndpointAsync ----------------------------------------------------------------
+
+    async def invoke_endpoint_async(self, request: web.Request, request_id: str) -> web.Response:
+        """``POST /endpoints/{EndpointName}/async-invocations``: InvokeEndpointAsync (202, then queued)."""
+        body = await request.read()
+        accepted = await self.async_inference.accept(request.match_info["EndpointName"], request.headers, body, request_id)
+        headers = {H_OUTPUT_LOCATION: accepted.output_location, REQUEST_ID_HEADER: request_id}
+        if accepted.config.s3_failure_path:
+            headers[H_FAILURE_LOCATION] = accepted.failure_location
+        return web.json_response({"InferenceId": accepted.inference_id}, status=202, headers=headers)
 
     # -- InvokeEndpoint ---------------------------------------------------------------------
 
@@ -173,12 +207,17 @@ class RuntimeApi:
         endpoint = self.routing.get(invocation.endpoint_name)
         if endpoint is None:
             endpoint = await asyncio.to_thread(self.routing.resolve, invocation.endpoint_name)
-        self._check_endpoint(endpoint, invocation)
+        self.check_endpoint(endpoint, invocation)
         variant = self._choose_variant(endpoint, invocation.target_variant)
         backend = self.backend(endpoint, variant)
         return await backend.invoke(self.client, invocation)
 
-    def _check_endpoint(self, endpoint: EndpointRoute, invocation: Invocation) -> None:
+    def check_endpoint(self, endpoint: EndpointRoute, invocation: Invocation) -> None:
+        """Refuse a call the endpoint cannot take (status, inference components, targeting headers).
+
+        Raises:
+            RuntimeApiError: ``ValidationError``.
+        """
         account = self.routing.control_plane.account_id
         if endpoint.status not in {"InService", "Updating"}:
             # Updating endpoints keep serving on AWS (the old config until the switch).
@@ -293,6 +332,8 @@ class RuntimeApi:
                     "triton_http_url": server.http_url if server is not None else None,
                     "triton_pid": server.pid if server is not None else None,
                     "triton_log": str(server.log_path) if server is not None else None,
+                    "restarts": backend.restarts,
+                    "scaled_to_zero": backend.scaled_to_zero,
                 }
             )
         return out

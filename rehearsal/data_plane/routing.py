@@ -35,6 +35,56 @@ DEFAULT_REFRESH_INTERVAL_S = 1.0
 # DescribeEndpoint's error codes for an endpoint that does not exist (moto and AWS).
 _NOT_FOUND_CODES = frozenset({"ValidationException", "ValidationError", "ResourceNotFound"})
 
+#: ``ClientConfig.MaxConcurrentInvocationsPerInstance`` when the endpoint config leaves it out. AWS
+#: says only that "SageMaker chooses an optimal value"; the local data plane picks 4 (bert-tiny-sized
+#: models on Triton keep its dynamic batcher fed at 4 without queueing inside the container).
+DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE = 4
+# The IncludeInferenceResponseIn values (botocore's AsyncNotificationTopicTypes).
+SUCCESS_NOTIFICATION_TOPIC = "SUCCESS_NOTIFICATION_TOPIC"
+ERROR_NOTIFICATION_TOPIC = "ERROR_NOTIFICATION_TOPIC"
+
+
+@dataclass(frozen=True)
+class AsyncConfig:
+    """An endpoint config's ``AsyncInferenceConfig``, as the data plane needs it.
+
+    Attributes:
+        s3_output_path: ``OutputConfig.S3OutputPath`` (``s3://bucket/prefix``).
+        s3_failure_path: ``OutputConfig.S3FailurePath``; None when not configured.
+        success_topic: ``NotificationConfig.SuccessTopic`` (SNS ARN); None: no success notification.
+        error_topic: ``NotificationConfig.ErrorTopic``; None: no error notification.
+        include_response_in: ``NotificationConfig.IncludeInferenceResponseIn``.
+        max_concurrent_invocations_per_instance: ``ClientConfig.MaxConcurrentInvocationsPerInstance``,
+            or :data:`DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE` when absent.
+        kms_key_id: ``OutputConfig.KmsKeyId`` (informational: moto's S3 does not encrypt).
+    """
+
+    s3_output_path: str
+    s3_failure_path: str | None = None
+    success_topic: str | None = None
+    error_topic: str | None = None
+    include_response_in: frozenset[str] = frozenset()
+    max_concurrent_invocations_per_instance: int = DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE
+    kms_key_id: str | None = None
+
+    @classmethod
+    def from_api(cls, config: Mapping[str, Any]) -> AsyncConfig:
+        """Read ``DescribeEndpointConfig``'s ``AsyncInferenceConfig``."""
+        output = config.get("OutputConfig") or {}
+        notification = output.get("NotificationConfig") or {}
+        client = config.get("ClientConfig") or {}
+        return cls(
+            s3_output_path=str(output.get("S3OutputPath", "")),
+            s3_failure_path=output.get("S3FailurePath") or None,
+            success_topic=notification.get("SuccessTopic") or None,
+            error_topic=notification.get("ErrorTopic") or None,
+            include_response_in=frozenset(notification.get("IncludeInferenceResponseIn") or ()),
+            max_concurrent_invocations_per_instance=int(
+                client.get("MaxConcurrentInvocationsPerInstance") or DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE
+            ),
+            kms_key_id=output.get("KmsKeyId") or None,
+        )
+
 
 @dataclass(frozen=True)
 class VariantRoute:
@@ -51,7 +101,12 @@ class VariantRoute:
         container_hostnames: ``ContainerHostname`` of each container of a multi-container Model.
         inference_execution_mode: The Model's ``InferenceExecutionConfig.Mode`` (``Serial`` or ``Direct``).
         instance_type: ``InstanceType`` (informational).
-        instance_count: ``InitialInstanceCount`` (informational: one local server per variant).
+        instance_count: ``CurrentInstanceCount`` (else ``InitialInstanceCount``): one local server
+            per variant whatever the count, but an async endpoint admits
+            ``MaxConcurrentInvocationsPerInstance`` x this many invocations at a time.
+        min_capacity: The variant's Application Auto Scaling target ``MinCapacity`` (None: no
+            target). 0 lets an async variant scale to zero: its Triton stops when idle.
+        max_capacity: The target's ``MaxCapacity`` (None: no target).
     """
 
     name: str
@@ -65,6 +120,8 @@ class VariantRoute:
     inference_execution_mode: str = "Serial"
     instance_type: str = ""
     instance_count: int = 1
+    min_capacity: int | None = None
+    max_capacity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +134,7 @@ class EndpointRoute:
         config_name: ``EndpointConfigName``.
         variants: The production variants, in config order.
         resolved_at: ``time.monotonic()`` of the read.
+        async_config: The config's ``AsyncInferenceConfig``; None for a real-time endpoint.
     """
 
     name: str
@@ -84,6 +142,7 @@ class EndpointRoute:
     config_name: str
     variants: tuple[VariantRoute, ...]
     resolved_at: float = 0.0
+    async_config: AsyncConfig | None = None
     _cumulative: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -108,7 +167,12 @@ class EndpointRoute:
 
     def same_routing(self, other: EndpointRoute) -> bool:
         """Whether ``other`` routes exactly like this one (ignoring when it was read)."""
-        return (self.status, self.config_name, self.variants) == (other.status, other.config_name, other.variants)
+        return (self.status, self.config_name, self.variants, self.async_config) == (
+            other.status,
+            other.config_name,
+            other.variants,
+            other.async_config,
+        )
 
 
 class ControlPlane:
@@ -128,6 +192,7 @@ class ControlPlane:
         credentials: Mapping[str, str] | None = None,
     ) -> None:
         import boto3
+        from botocore.config import Config
 
         creds = dict(credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
         # A private session: boto3's default session is not thread-safe to create clients from.
@@ -135,7 +200,11 @@ class ControlPlane:
         self.endpoint_url = endpoint_url
         self.region = region
         self.sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
-        self.s3 = session.client("s3", endpoint_url=endpoint_url)
+        # Async workers read inputs and write outputs from many threads at once.
+        self.s3 = session.client("s3", endpoint_url=endpoint_url, config=Config(max_pool_connections=64))
+        self.sns = session.client("sns", endpoint_url=endpoint_url, config=Config(max_pool_connections=64))
+        self.cloudwatch = session.client("cloudwatch", endpoint_url=endpoint_url)
+        self.autoscaling = session.client("application-autoscaling", endpoint_url=endpoint_url)
         self.account_id = "123456789012"
         with contextlib.suppress(Exception):
             self.account_id = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
@@ -162,6 +231,12 @@ class ControlPlane:
             raise
         config = self._cached(self._configs, endpoint["EndpointConfigName"], self._describe_config)
         current = {v["VariantName"]: v for v in endpoint.get("ProductionVariants", [])}
+        async_config = (
+            AsyncConfig.from_api(config["AsyncInferenceConfig"]) if config.get("AsyncInferenceConfig") else None
+        )
+        # Scale to zero is an async endpoint's: read its variants' scalable targets (moto's
+        # CloudFormation skips AWS::ApplicationAutoScaling::*, so they come from the API).
+        targets = self._scalable_targets(endpoint_name, config["ProductionVariants"]) if async_config else {}
         variants = []
         for pv in config["ProductionVariants"]:
             model_name = pv.get("ModelName", "")
@@ -181,7 +256,11 @@ class ControlPlane:
                     container_hostnames=tuple(c["ContainerHostname"] for c in containers if c.get("ContainerHostname")),
                     inference_execution_mode=(model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
                     instance_type=pv.get("InstanceType", ""),
-                    instance_count=int(pv.get("InitialInstanceCount", 1)),
+                    instance_count=int(
+                        current.get(pv["VariantName"], {}).get("CurrentInstanceCount", pv.get("InitialInstanceCount", 1))
+                    ),
+                    min_capacity=targets.get(pv["VariantName"], (None, None))[0],
+                    max_capacity=targets.get(pv["VariantName"], (None, None))[1],
                 )
             )
         return EndpointRoute(
@@ -190,7 +269,22 @@ class ControlPlane:
             config_name=endpoint["EndpointConfigName"],
             variants=tuple(variants),
             resolved_at=time.monotonic(),
+            async_config=async_config,
         )
+
+    def _scalable_targets(
+        self, endpoint_name: str, production_variants: list[dict[str, Any]]
+    ) -> dict[str, tuple[int, int]]:
+        """Return ``{variant: (MinCapacity, MaxCapacity)}`` of the variants' registered scalable targets."""
+        ids = {f"endpoint/{endpoint_name}/variant/{pv['VariantName']}": pv["VariantName"] for pv in production_variants}
+        found = self.autoscaling.describe_scalable_targets(
+            ServiceNamespace="sagemaker", ResourceIds=list(ids), ScalableDimension="sagemaker:variant:DesiredInstanceCount"
+        )
+        return {
+            ids[t["ResourceId"]]: (int(t["MinCapacity"]), int(t["MaxCapacity"]))
+            for t in found.get("ScalableTargets", [])
+            if t["ResourceId"] in ids
+        }
 
     def _describe_config(self, name: str) -> dict[str, Any]:
         return dict(self.sagemaker.describe_endpoint_config(EndpointConfigName=name))

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
 from rehearsal.data_plane.backends import INVOCATION_TIMEOUT_S, ContainerBackend
 from rehearsal.data_plane.container_client import ContainerClient
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
@@ -60,6 +61,7 @@ def check_arguments(
     server_options: Any,
     seed: Any,
     refresh_interval_s: Any,
+    scale_in_cooldown_s: Any = DEFAULT_SCALE_IN_COOLDOWN_S,
 ) -> None:
     """Collect every problem with :class:`LocalDataPlane`'s arguments into one ``UserError``."""
     import inspect
@@ -111,6 +113,15 @@ def check_arguments(
         or not 0 < refresh_interval_s <= 3600
     ):
         problems.append(f"refresh_interval_s must be a number of seconds in (0, 3600] (got {refresh_interval_s!r})")
+    if (
+        isinstance(scale_in_cooldown_s, bool)
+        or not isinstance(scale_in_cooldown_s, int | float)
+        or not 0 < scale_in_cooldown_s <= 86400
+    ):
+        problems.append(
+            f"scale_in_cooldown_s must be a number of seconds in (0, 86400] (got {scale_in_cooldown_s!r}); "
+            f"leave it out for the seed's {DEFAULT_SCALE_IN_COOLDOWN_S:g} s"
+        )
     if problems:
         raise UserError("Invalid LocalDataPlane arguments: " + "; ".join(problems))
 
@@ -154,6 +165,10 @@ class LocalDataPlane:
             unseeded.
         refresh_interval_s: Seconds between refresh passes of the routing table; a control-plane
             change is served within this plus one pass. Defaults to 1 s.
+        scale_in_cooldown_s: Idle seconds after which an asynchronous endpoint's variant whose
+            Application Auto Scaling target has ``MinCapacity`` 0 stops its Triton (scaled in to zero);
+            the next request waits in the queue while it starts again. Defaults to 120 s (the seed's
+            ``ScaleInCooldown``).
 
     Raises:
         model_build.user_errors.UserError: An argument is invalid (every problem is listed).
@@ -170,6 +185,7 @@ class LocalDataPlane:
         server_options: Mapping[str, Any] | None = None,
         seed: int | None = None,
         refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S,
+        scale_in_cooldown_s: float = DEFAULT_SCALE_IN_COOLDOWN_S,
     ) -> None:
         check_arguments(
             control_plane_endpoint_url=control_plane_endpoint_url,
@@ -180,7 +196,9 @@ class LocalDataPlane:
             server_options=server_options,
             seed=seed,
             refresh_interval_s=refresh_interval_s,
+            scale_in_cooldown_s=scale_in_cooldown_s,
         )
+        self.scale_in_cooldown_s = float(scale_in_cooldown_s)
         self.control_plane_endpoint_url = control_plane_endpoint_url
         self.host = host
         self._requested_port = port
@@ -245,7 +263,13 @@ class LocalDataPlane:
         self._work_dir.mkdir(parents=True, exist_ok=True)
         control_plane = ControlPlane(self.control_plane_endpoint_url, region=self._region)
         routing = RoutingTable(control_plane, refresh_interval_s=self.refresh_interval_s)
-        self._api = RuntimeApi(routing, self._work_dir, server_options=self._server_options, seed=self._seed)
+        self._api = RuntimeApi(
+            routing,
+            self._work_dir,
+            server_options=self._server_options,
+            seed=self._seed,
+            scale_in_cooldown_s=self.scale_in_cooldown_s,
+        )
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -289,6 +313,7 @@ class LocalDataPlane:
         # port 0 binds a free port; the runner reports what was actually bound.
         self._port = int(self._runner.addresses[0][1])
         api.client = ContainerClient(INVOCATION_TIMEOUT_S)
+        api.async_inference.start()
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever())
 
     def routes(self) -> list[Route]:
@@ -348,6 +373,7 @@ class LocalDataPlane:
             await self._runner.cleanup()
             self._runner = None
         api = self.api
+        await api.async_inference.stop()
         if api.client is not None:
             await api.client.close()
             api.client = None
@@ -369,3 +395,19 @@ class LocalDataPlane:
     def describe_backends(self) -> list[dict[str, Any]]:
         """Return one JSON-able summary per started backend (for the demo and debugging)."""
         return self.api.describe_backends()
+
+    def describe_async_queues(self) -> list[dict[str, Any]]:
+        """Return one JSON-able summary per asynchronous endpoint queue (also ``GET /local/async-queues``).
+
+        Each has ``ApproximateBacklogSize``, ``ApproximateBacklogSizePerInstance``,
+        ``ApproximateAgeOfOldestRequest``, ``HasBacklogWithoutCapacity``, ``instances`` and, per variant,
+        SageMaker's counters (``InvocationsProcessed``, ``InvocationFailures``, ``ExpiredRequests`` …).
+        """
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("LocalDataPlane is not running")
+
+        async def read() -> list[dict[str, Any]]:
+            return self.api.async_inference.describe()
+
+        return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout=30)
