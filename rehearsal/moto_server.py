@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -25,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from model_build.aws import is_region
+
 #: moto's default account: the stack environment and ARNs must use it.
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -36,16 +37,13 @@ _OVERRIDING_VARS = frozenset(
 )
 
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-
-
 def _check_arguments(*, port: object, region: object, start_timeout_s: object, log_path: object) -> None:
     from model_build.user_errors import UserError
 
     problems = []
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
         problems.append(f"port must be an integer 1-65535, or None for a free port (got {port!r})")
-    if not isinstance(region, str) or not _REGION_RE.match(region):
+    if not is_region(region):
         problems.append(f"region must be an AWS region name like us-east-1 (got {region!r})")
     if isinstance(start_timeout_s, bool) or not isinstance(start_timeout_s, int | float) or not start_timeout_s > 0:
         problems.append(f"start_timeout_s must be a number of seconds > 0 (got {start_timeout_s!r})")

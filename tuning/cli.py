@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from model_build.aws import INVOKE_ENDPOINT_MAX_BODY_BYTES, is_region
 from model_build.user_errors import (
     FlagProblems,
     UsageErrorParser,
@@ -52,9 +53,6 @@ DEFAULT_RESULTS = Path("bench/results")
 
 # SageMaker's CreateEndpoint EndpointName pattern (botocore service model).
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-# InvokeEndpoint's request body limit: botocore's sagemaker-runtime service model, shape BodyBlob (max 6 291 456).
-INVOKE_ENDPOINT_MAX_BODY = 6_291_456
 # A request the load generator holds in memory for every worker: refuse what cannot be sensible.
 _MAX_DIRECT_BODY = 1 << 30
 DEFAULT_REGION = "us-east-1"
@@ -433,7 +431,7 @@ def _check_credentials(checks: _Checks, region: str) -> None:
 
 
 def _check_region(checks: _Checks, region: str) -> bool:
-    if not _REGION.match(region):
+    if not is_region(region):
         checks.add("--region", region, "must be an AWS region code like us-east-1")
         return False
     try:
@@ -517,7 +515,7 @@ def _load(args: argparse.Namespace) -> int:
     if any(not o for o in outputs):
         checks.add("--outputs", args.outputs, "must be comma-separated output names, e.g. logits (or empty for all)")
     if parsed is not None:
-        limit = INVOKE_ENDPOINT_MAX_BODY if args.endpoint_name is not None else _MAX_DIRECT_BODY
+        limit = INVOKE_ENDPOINT_MAX_BODY_BYTES if args.endpoint_name is not None else _MAX_DIRECT_BODY
         if parsed[1] > limit:
             what = "invoke_endpoint's 6 MB request limit" if args.endpoint_name is not None else "1 GiB per request"
             checks.add("--inputs", args.inputs, f"make a request of {parsed[1]:,} bytes at --batch-size {batch_size}, over {what}; use smaller dims or batch")

@@ -1,0 +1,25 @@
+"""AWS names and SageMaker runtime limits that more than one layer checks against (one place).
+
+The app checks ``-c region``, the tuning CLI ``--region``, and the rehearsal the regions of its
+emulator and data plane; the tuning CLI and the local data plane both hold request bodies to
+``InvokeEndpoint``'s limit. Each reads the rule from here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: An AWS region name: ``us-east-1``, ``ap-southeast-3``, ``us-gov-west-1``, ``cn-north-1``,
+#: ``eusc-de-east-1`` (the European Sovereign Cloud): a prefix of two letters or more, one or more
+#: words, a number. ``tests/test_build_aws.py`` checks it against every region botocore knows.
+REGION_PATTERN = re.compile(r"^[a-z]{2,}(-[a-z]+)+-\d+$")
+
+#: ``InvokeEndpoint``'s request body limit: 6 MB, i.e. 6,291,456 bytes (botocore's ``BodyBlob``
+#: shape, ``max`` 6291456). Larger inputs need an asynchronous endpoint.
+INVOKE_ENDPOINT_MAX_BODY_BYTES = 6 * 1024 * 1024
+
+
+def is_region(value: Any) -> bool:
+    """Whether ``value`` is a string shaped like an AWS region name (existence is not checked)."""
+    return isinstance(value, str) and REGION_PATTERN.match(value) is not None
