@@ -20,13 +20,18 @@ import pytest
 from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match
 
 from model_build.examples import get_example
 from model_build.user_errors import UserError
 from serving_constructs import (
+    AsyncEndpoint,
     EndpointResource,
+    IncludeInferenceResponseIn,
     InstanceType,
     ModelArtifact,
     ProductionVariant,
@@ -81,6 +86,15 @@ def _twice(make: Callable[[], Any], act: Callable[[Any], Any]) -> Any:
 
 def _steps() -> list[appscaling.ScalingInterval]:
     return [appscaling.ScalingInterval(upper=0.5, change=0), appscaling.ScalingInterval(lower=0.5, change=1)]
+
+
+_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:results"
+
+
+def _async(c: Ctx, **props: Any) -> AsyncEndpoint:
+    """An AsyncEndpoint on the context's model with ``props``."""
+    props.setdefault("variants", [ProductionVariant(model=c.model)])
+    return AsyncEndpoint(c.stack, "Async", **props)
 
 
 # (action, fragments the error message must contain: the prop, the value given, the fix)
@@ -768,6 +782,232 @@ ERRORS: list[Any] = [
         lambda c: EndpointResource.from_endpoint_name(c.stack, "Old", 42),
         ["endpoint_name must be a str", "42 (an int)", "pass a str"],
         id="import-endpoint-name-is-an-int",
+    ),
+    # --- asynchronous endpoints ------------------------------------------------------------
+    pytest.param(
+        lambda c: _async(c, output_prefix="/async/out"),
+        ["output_prefix must not start or end with '/'", "'/async/out'", "use output_prefix='async/out'"],
+        id="async-output-prefix-leading-slash",
+    ),
+    pytest.param(
+        lambda c: _async(c, failure_prefix="async/failures/"),
+        [
+            "failure_prefix must not start or end with '/'",
+            "'async/failures/'",
+            "use failure_prefix='async/failures'",
+        ],
+        id="async-failure-prefix-trailing-slash",
+    ),
+    pytest.param(
+        lambda c: _async(c, input_prefix="my inputs#1"),
+        ["input_prefix may hold only letters, digits", "'my inputs#1'", "' #'", "replace them"],
+        id="async-input-prefix-unsafe-characters",
+    ),
+    pytest.param(
+        lambda c: _async(c, output_prefix="a//b"),
+        ["output_prefix must not have empty, '.' or '..' segments", "'a//b'", "e.g. output_prefix="],
+        id="async-output-prefix-empty-segment",
+    ),
+    pytest.param(
+        lambda c: _async(c, output_prefix="o" * 450),
+        [
+            "output_prefix is too long",
+            "a generated bucket name (up to 63 characters)",
+            "519 characters",
+            "at most 512",
+            "shorten it to 443 characters or fewer",
+        ],
+        id="async-output-path-over-512-characters",
+    ),
+    pytest.param(
+        lambda c: _async(c, output_bucket=c.bucket, output_prefix="o" * 500),
+        ["output_prefix is too long", "bucket 'models-bucket'", "shorten it to 493 characters or fewer"],
+        id="async-output-path-over-512-characters-named-bucket",
+    ),
+    pytest.param(
+        lambda c: _async(c, failure_prefix="async-inference/output/failed"),
+        [
+            "output_prefix and failure_prefix must not overlap",
+            "'async-inference/output' and 'async-inference/output/failed'",
+            "give each its own",
+        ],
+        id="async-failure-prefix-inside-output-prefix",
+    ),
+    pytest.param(
+        lambda c: _async(c, include_inference_response_in="SUCCESS_NOTIFICATION_TOPIC"),
+        [
+            "include_inference_response_in must be a list",
+            "'SUCCESS_NOTIFICATION_TOPIC' (a str)",
+            "wrap it: include_inference_response_in=['SUCCESS_NOTIFICATION_TOPIC']",
+        ],
+        id="async-include-response-in-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _async(c, include_inference_response_in=["success_notification_topic"]),
+        [
+            "include_inference_response_in[0] must be one of SUCCESS_NOTIFICATION_TOPIC, ERROR_NOTIFICATION_TOPIC",
+            "'success_notification_topic' (a str)",
+            "did you mean 'SUCCESS_NOTIFICATION_TOPIC'",
+            "IncludeInferenceResponseIn.SUCCESS_NOTIFICATION_TOPIC",
+        ],
+        id="async-include-response-in-lowercase",
+    ),
+    pytest.param(
+        lambda c: _async(
+            c,
+            include_inference_response_in=[
+                IncludeInferenceResponseIn.ERROR_NOTIFICATION_TOPIC,
+                "ERROR_NOTIFICATION_TOPIC",
+            ],
+        ),
+        ["include_inference_response_in names ERROR_NOTIFICATION_TOPIC twice", "list each at most once"],
+        id="async-include-response-in-twice",
+    ),
+    pytest.param(
+        lambda c: _async(c, max_concurrent_invocations_per_instance=0),
+        [
+            "max_concurrent_invocations_per_instance must be between 1 and 1000 (got 0)",
+            "omit it to let SageMaker choose",
+        ],
+        id="async-max-concurrency-zero",
+    ),
+    pytest.param(
+        lambda c: _async(c, max_concurrent_invocations_per_instance=1001),
+        ["max_concurrent_invocations_per_instance must be between 1 and 1000 (got 1001)"],
+        id="async-max-concurrency-above-1000",
+    ),
+    pytest.param(
+        lambda c: _async(c, max_concurrent_invocations_per_instance="2"),
+        ["max_concurrent_invocations_per_instance must be an int", "'2' (a str)", "pass the number 2"],
+        id="async-max-concurrency-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _async(
+            c, notifications=False, success_topic=sns.Topic.from_topic_arn(c.stack, "T", _TOPIC_ARN)
+        ),
+        ["success_topic is given but notifications=False", "drop success_topic, or drop notifications=False"],
+        id="async-topic-given-without-notifications",
+    ),
+    pytest.param(
+        lambda c: _async(
+            c,
+            notifications=False,
+            include_inference_response_in=[IncludeInferenceResponseIn.SUCCESS_NOTIFICATION_TOPIC],
+        ),
+        [
+            "include_inference_response_in is SUCCESS_NOTIFICATION_TOPIC but notifications=False",
+            "drop include_inference_response_in",
+        ],
+        id="async-response-in-without-notifications",
+    ),
+    pytest.param(
+        lambda c: _async(c, notifications="false"),
+        ["notifications must be a bool", "'false' (a str)", "pass True or False"],
+        id="async-notifications-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _async(c, output_bucket="my-results"),
+        ["output_bucket must be an s3.IBucket", "'my-results' (a str)", "s3.Bucket.from_bucket_name(...)"],
+        id="async-output-bucket-is-a-name",
+    ),
+    pytest.param(
+        lambda c: _async(c, error_topic=_TOPIC_ARN),
+        ["error_topic must be an sns.ITopic", f"{_TOPIC_ARN!r} (a str)", "sns.Topic.from_topic_arn(...)"],
+        id="async-error-topic-is-an-arn",
+    ),
+    pytest.param(
+        lambda c: _async(c, output_kms_key="alias/results"),
+        ["output_kms_key must be a kms.IKey", "'alias/results' (a str)", "kms.Key.from_key_arn(...)"],
+        id="async-output-key-is-an-alias-name",
+    ),
+    pytest.param(
+        lambda c: _async(
+            c,
+            variants=[ServerlessProductionVariant(model=c.model, memory_size_in_mb=2048, max_concurrency=5)],
+        ),
+        ["variants[0] is a ServerlessProductionVariant", "takes ProductionVariant only"],
+        id="async-serverless-variant",
+    ),
+    pytest.param(
+        lambda c: _async(
+            c,
+            variants=[ProductionVariant(model=c.model, initial_instance_count=0)],
+            output_prefix="/out",
+            max_concurrent_invocations_per_instance=0,
+        ),
+        [
+            "Invalid AsyncEndpoint props: ",
+            "variants[0].initial_instance_count must be >= 1 (got 0)",
+            "output_prefix must not start or end with '/' (got '/out')",
+            "max_concurrent_invocations_per_instance must be between 1 and 1000 (got 0)",
+        ],
+        id="async-every-problem-in-one-error",
+    ),
+    pytest.param(
+        lambda c: _async(c).grant_invoke_async(
+            iam.Role(c.stack, "Client", assumed_by=iam.AccountRootPrincipal()),
+            input_prefix="async-inference/failures/in",
+        ),
+        ["grant_invoke_async", "failure_prefix and input_prefix must not overlap", "give each its own"],
+        id="async-grant-input-prefix-inside-failure-prefix",
+    ),
+    pytest.param(
+        lambda c: _async(c).grant_invoke_async("arn:aws:iam::123456789012:role/client"),
+        ["grantee must be an iam.IGrantable", "'arn:aws:iam::123456789012:role/client' (a str)"],
+        id="async-grant-takes-an-arn",
+    ),
+    pytest.param(
+        lambda c: _async(c).subscribe_queue(sqs.Queue(c.stack, "Q"), on=("sucess",)),
+        ["on[0] must be 'success' or 'error'", "'sucess' (a str)", "did you mean 'success'"],
+        id="async-subscribe-on-typo",
+    ),
+    pytest.param(
+        lambda c: _async(c).subscribe_queue(sqs.Queue(c.stack, "Q"), on="error"),
+        ["on must be a list of 'success' and/or 'error'", "wrap it: on=('error',)"],
+        id="async-subscribe-on-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _async(c).subscribe_queue("https://sqs.us-east-1.amazonaws.com/123456789012/q"),
+        ["queue must be an sqs.IQueue", "(a str)", "pass an sqs.Queue"],
+        id="async-subscribe-queue-is-a-url",
+    ),
+    pytest.param(
+        lambda c: _async(c).subscribe_email("ops-at-example.com"),
+        ["address must be an email address", "'ops-at-example.com'", "e.g. address='ops@example.com'"],
+        id="async-subscribe-email-not-an-address",
+    ),
+    pytest.param(
+        lambda c: _async(c, notifications=False).subscribe_email("ops@example.com"),
+        ["has no topics (created with notifications=False)", "drop notifications=False"],
+        id="async-subscribe-without-notifications",
+    ),
+    pytest.param(
+        lambda c: (
+            _async(c)
+            .auto_scale_instance_count(min_capacity=0, max_capacity=2)
+            .scale_on_backlog_size_per_instance("Backlog", target_backlog_per_instance=0)
+        ),
+        ["target_backlog_per_instance must be > 0 (got 0)"],
+        id="async-backlog-target-zero",
+    ),
+    pytest.param(
+        lambda c: (
+            _async(c)
+            .auto_scale_instance_count(min_capacity=0, max_capacity=2)
+            .scale_out_from_zero("FromZero", datapoints_to_alarm=3)
+        ),
+        ["datapoints_to_alarm must be <= evaluation_periods (got 3 > 2)", "lower datapoints_to_alarm"],
+        id="async-from-zero-datapoints-above-periods",
+    ),
+    pytest.param(
+        lambda c: _async(c).scale_to_zero(max_capacity=0),
+        ["max_capacity must be >= 1 (got 0)"],
+        id="async-scale-to-zero-max-capacity-zero",
+    ),
+    pytest.param(
+        lambda c: _async(c).scale_to_zero(scale_in_cooldown=120),
+        ["scale_in_cooldown must be a Duration", "120 (an int)", "use Duration.seconds(120)"],
+        id="async-scale-to-zero-cooldown-is-a-number",
     ),
 ]
 
