@@ -335,6 +335,8 @@ class ContainerBackend:
                 status, response_headers, body = await client.post_stream(
                     url, chunks, length, invocation.headers, timeout_s=timeout_s
                 )
+            except TimeoutError:
+                raise  # an OSError too, since Python 3.11: not a dead container
             except (ContainerConnectionError, ConnectionError) as exc:
                 raise ContainerDown(str(exc) or type(exc).__name__) from None
             except OSError as exc:
