@@ -32,6 +32,7 @@ from serving_constructs import (
     ProductionVariant,
     PropsError,
     TritonModel,
+    defaults,
 )
 
 
@@ -738,3 +739,47 @@ def test_async_endpoint_deploys_into_the_emulator_and_reports_what_it_skipped(tm
         "AWS::SNS::TopicPolicy",
         "AWS::SNS::TopicPolicy",
     ]
+
+
+# --- documented defaults ---------------------------------------------------------------------
+
+
+def _docs_defaults_table() -> dict[str, str]:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "constructs.md"
+    section = docs.read_text().split("\n## Defaults\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| ")]
+    return {prop.strip(): default.strip() for prop, default in rows[1:]}
+
+
+def test_async_defaults_agree_with_the_docs_table_and_the_docstrings():
+    # GIVEN the defaults module  THEN the docs' Defaults table and the docstrings say the same values
+    table = _docs_defaults_table()
+    assert table["`AsyncEndpoint` output / failure / input prefix"] == (
+        f"`{defaults.async_output_prefix()}` / `{defaults.async_failure_prefix()}` / `{defaults.async_input_prefix()}`"
+    )
+    assert table["backlog target per instance"] == str(defaults.backlog_per_instance_target())
+    assert table["backlog scale-in / scale-out cooldown"] == (
+        f"{defaults.backlog_scale_in_cooldown_seconds()} s / {defaults.backlog_scale_out_cooldown_seconds()} s"
+    )
+    assert table["scale-out-from-zero cooldown"] == f"{defaults.scale_out_from_zero_cooldown_seconds()} s"
+    assert table["`scale_to_zero(max_capacity)`"] == str(defaults.scale_to_zero_max_capacity())
+
+    def doc(obj: Any) -> str:
+        return " ".join((obj.__doc__ or "").split())
+
+    for text in (
+        f'Defaults to ``"{defaults.async_output_prefix()}"``',
+        f'Defaults to ``"{defaults.async_failure_prefix()}"``',
+        f'Defaults to ``"{defaults.async_input_prefix()}"``',
+    ):
+        assert text in doc(AsyncEndpoint)
+    backlog = doc(AsyncScalableInstanceCount.scale_on_backlog_size_per_instance)
+    assert f"Defaults to {defaults.backlog_per_instance_target()}" in backlog
+    assert f"scale-in. Defaults to {defaults.backlog_scale_in_cooldown_seconds()} s" in backlog
+    assert f"scale-out. Defaults to {defaults.backlog_scale_out_cooldown_seconds()} s" in backlog
+    assert f"Defaults to {defaults.scale_out_from_zero_cooldown_seconds()} s" in doc(
+        AsyncScalableInstanceCount.scale_out_from_zero
+    )
+    to_zero = doc(AsyncEndpoint.scale_to_zero)
+    assert f">= 1. Defaults to {defaults.scale_to_zero_max_capacity()}." in to_zero
+    assert f"Defaults to {defaults.scale_out_from_zero_cooldown_seconds()} s." in to_zero
