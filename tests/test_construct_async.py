@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_cdk import App, CfnElement, DefaultStackSynthesizer, Duration, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -25,6 +26,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from serving_constructs import (
     INVOCATION_NAMESPACE,
+    METRICS,
     AsyncEndpoint,
     AsyncScalableInstanceCount,
     IncludeInferenceResponseIn,
@@ -619,6 +621,11 @@ def test_subscribe_helpers_subscribe_queue_function_and_email_to_the_chosen_topi
 
 # --- metrics ---------------------------------------------------------------------------------
 
+_UNITS = {
+    "ApproximateAgeOfOldestRequest": cloudwatch.Unit.SECONDS,
+    "TimeInBacklog": cloudwatch.Unit.MILLISECONDS,
+    "TotalProcessingTime": cloudwatch.Unit.MILLISECONDS,
+}
 _ENDPOINT_ONLY = ("EndpointName",)
 _PER_VARIANT = ("EndpointName", "VariantName")
 
@@ -653,6 +660,8 @@ def test_async_endpoint_metric_has_sagemakers_namespace_dimensions_and_statistic
         statistic,
         label,
     )
+    # THEN the table's unit (documentation and axis label; CloudWatch filters on a set unit) is SageMaker's
+    assert METRICS[metric_name].unit == _UNITS.get(metric_name, cloudwatch.Unit.COUNT)
     resolved = synth.resolve(metric.dimensions)
     assert tuple(sorted(resolved)) == dimensions
     assert resolved["EndpointName"] == {"Fn::GetAtt": [synth.logical_id(synth.endpoint), "EndpointName"]}

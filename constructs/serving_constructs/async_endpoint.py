@@ -544,12 +544,13 @@ class AsyncEndpoint(EndpointBase):
         problems.raise_if_any()
         if prefix not in self._readable_input_prefixes:
             self._readable_input_prefixes.append(prefix)
-            for variant in self.variants:
+            models = {variant.model.node.path: variant.model for variant in self.variants}
+            for model in models.values():
                 iam.Grant.add_to_principal(
-                    grantee=variant.model, actions=["s3:GetObject"], resource_arns=self._object_arns(prefix)
+                    grantee=model, actions=["s3:GetObject"], resource_arns=self._object_arns(prefix)
                 )
                 self._acknowledge_prefixes(
-                    variant.model.grant_principal, self._object_arns(prefix), "The execution role"
+                    model.grant_principal, self._object_arns(prefix), "The execution role"
                 )
         grant = self.grant_invoke(grantee)
         put = self._object_arns(prefix)

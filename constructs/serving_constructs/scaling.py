@@ -2,9 +2,11 @@
 
 :class:`ScalableInstanceCount` is the instance count of one variant as a scalable attribute, with
 the whole policy family in the style of aws-ecs's ``ScalableTaskCount``: target tracking on
-invocations, on GPU utilization or on any metric (a backlog, later), step scaling on a metric,
-and scheduled capacity. The endpoint kind sets the capacity floor (:class:`CapacityFloor`): 1 for
-instance-based real-time endpoints, 0 for asynchronous ones.
+invocations, on GPU utilization or on any metric, step scaling on a metric, and scheduled
+capacity. The endpoint kind sets the capacity floor (:class:`CapacityFloor`): 1 for
+instance-based real-time endpoints, 0 for asynchronous ones, whose
+:class:`AsyncScalableInstanceCount` adds backlog tracking and the scale-out-from-zero step
+(:class:`ScaleOutFromZero`).
 """
 
 from __future__ import annotations
