@@ -13,6 +13,7 @@ from model_build.spec import ModelSpec, Tolerance, TritonOptions
 from model_build.user_errors import UserError, did_you_mean
 
 BERT_VOCAB_SIZE = 30522  # bert-base-uncased's WordPiece vocabulary, so real tokenizers fit.
+PEGASUS_VOCAB_SIZE = 96103  # google/pegasus-*'s SentencePiece vocabulary, so PegasusTokenizer fits.
 
 
 def _bert(name: str, *, layers: int, hidden: int, heads: int, seq: int, max_batch_size: int) -> ModelSpec:
@@ -52,6 +53,41 @@ def _resnet(name: str, *, config: dict[str, object], image_size: int, max_batch_
     )
 
 
+def _pegasus(
+    name: str, *, d_model: int, layers: int, heads: int, ffn: int, seq: int, new_tokens: int, max_batch_size: int
+) -> ModelSpec:
+    config = {
+        "vocab_size": PEGASUS_VOCAB_SIZE,
+        "d_model": d_model,
+        "encoder_layers": layers,
+        "decoder_layers": layers,
+        "encoder_attention_heads": heads,
+        "decoder_attention_heads": heads,
+        "encoder_ffn_dim": ffn,
+        "decoder_ffn_dim": ffn,
+        # google/pegasus-xsum's values (its config.json).
+        "max_position_embeddings": 512,
+        "scale_embedding": True,
+        # PEGASUS initialises with std 0.02; untrained at that scale, every article gets the
+        # same summary (one token repeated), which would hide rows mixed up on the way. At 0.5
+        # the seeded model's greedy summaries depend on the article.
+        "init_std": 0.5,
+    }
+    return ModelSpec(
+        name=name,
+        source=TransformersConfig(
+            architecture="pegasus-summarization",
+            config=config,
+            seed=0,
+            sequence_length=seq,
+            max_new_tokens=new_tokens,
+        ),
+        triton=TritonOptions(max_batch_size=max_batch_size),
+        # Token ids are integers: the ONNX graph must pick exactly the tokens torch picks.
+        tolerance=Tolerance(atol=0.0, rtol=0.0),
+    )
+
+
 EXAMPLES: dict[str, Callable[[], ModelSpec]] = {
     # 2 layers, hidden 128: seconds to build; for tests and the demo.
     "bert-tiny": lambda: _bert("bert-tiny", layers=2, hidden=128, heads=2, seq=128, max_batch_size=64),
@@ -71,6 +107,12 @@ EXAMPLES: dict[str, Callable[[], ModelSpec]] = {
     ),
     # Seed 001: ResNet-50 (ResNetConfig defaults), FP32 3x224x224 → 1000 classes, max_batch_size 128.
     "resnet50": lambda: _resnet("resnet50", config={}, image_size=224, max_batch_size=128),
+    # Seed 002: a stand-in for PEGASUS summarization (the seed uses google/pegasus-xsum as is):
+    # the real architecture and vocabulary, seeded weights, 128 article tokens -> 16 summary
+    # tokens by greedy decoding inside the graph. Seconds to build; for the async demo and tests.
+    "pegasus-tiny": lambda: _pegasus(
+        "pegasus-tiny", d_model=64, layers=2, heads=2, ffn=128, seq=128, new_tokens=16, max_batch_size=8
+    ),
 }
 
 EXAMPLE_DESCRIPTIONS: dict[str, str] = {
@@ -79,6 +121,10 @@ EXAMPLE_DESCRIPTIONS: dict[str, str] = {
     "bert-large": "BERT 24 layers, hidden 1024, 16 heads, seq 512, 2 labels (~336M params; seed 000)",
     "resnet-tiny": "ResNet basic blocks [1,1,1,1], widths 16-128, 3x64x64 -> 1000",
     "resnet50": "ResNet-50, FP32 3x224x224 -> 1000 (~25.6M params; seed 001)",
+    "pegasus-tiny": (
+        "PEGASUS 2+2 layers, d_model 64, 2 heads, vocab 96103, 128 tokens -> 16-token greedy summary "
+        "(~6.4M params; seed 002)"
+    ),
 }
 
 

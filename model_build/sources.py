@@ -44,7 +44,17 @@ DYNAMIC_DIM_EXAMPLE = 8
 # mistake the batch dimension for a broadcastable constant 1.
 EXPORT_BATCH_SIZE = 2
 
-ARCHITECTURES: tuple[str, ...] = ("bert-sequence-classification", "resnet-image-classification")
+ARCHITECTURES: tuple[str, ...] = (
+    "bert-sequence-classification",
+    "resnet-image-classification",
+    "pegasus-summarization",
+)
+# The keyword arguments a TransformersConfig's ``config`` is passed to, per architecture (for messages).
+_CONFIG_CLASSES = {
+    "bert-sequence-classification": "BertConfig",
+    "resnet-image-classification": "ResNetConfig",
+    "pegasus-summarization": "PegasusConfig",
+}
 
 
 class SourceLoadError(RuntimeError):
@@ -205,7 +215,7 @@ def declared_output_names(source: Any) -> tuple[str, ...] | None:
     if isinstance(source, Factory) and source.inputs:
         return tuple(source.output_names or ("output",))
     if isinstance(source, TransformersConfig):
-        return ("logits",)
+        return ("summary_ids",) if source.architecture == "pegasus-summarization" else ("logits",)
     return None
 
 
@@ -359,13 +369,21 @@ class TransformersConfig:
 
     Attributes:
         architecture: "bert-sequence-classification" (inputs ``input_ids``, ``attention_mask``
-            INT64 ``[sequence_length]`` → ``logits``) or "resnet-image-classification"
-            (``pixel_values`` FP32 ``[C, image_size, image_size]`` → ``logits``).
-        config: Keyword arguments of ``BertConfig`` / ``ResNetConfig``.
+            INT64 ``[sequence_length]`` → ``logits``), "resnet-image-classification"
+            (``pixel_values`` FP32 ``[C, image_size, image_size]`` → ``logits``) or
+            "pegasus-summarization" (``input_ids``, ``attention_mask`` INT64
+            ``[sequence_length]`` → ``summary_ids`` INT64 ``[max_new_tokens]``: the whole greedy
+            decode of ``PegasusForConditionalGeneration`` in one graph, see
+            :func:`greedy_summarizer`).
+        config: Keyword arguments of ``BertConfig`` / ``ResNetConfig`` / ``PegasusConfig``.
         seed: torch seed for the random initialisation. Defaults to 0.
         weights_dir: Local ``save_pretrained`` folder to load instead. Defaults to None.
-        sequence_length: BERT inputs are padded/truncated to this length. Defaults to 128.
+        sequence_length: Token inputs (BERT, PEGASUS) are padded/truncated to this length.
+            Defaults to 128.
         image_size: ResNet input height and width. Defaults to 224.
+        max_new_tokens: Tokens a PEGASUS summary has (greedy steps, the last one ends the
+            summary with EOS; rows that end earlier are padded). Used by
+            "pegasus-summarization" only. Defaults to 16.
     """
 
     architecture: str
@@ -374,6 +392,7 @@ class TransformersConfig:
     weights_dir: Path | None = None
     sequence_length: int = 128
     image_size: int = 224
+    max_new_tokens: int = 16
 
     def __hash__(self) -> int:
         # The config dict would make the generated hash fail; specs are used as dict keys.
@@ -386,13 +405,18 @@ class TransformersConfig:
         )
 
     def _meta(self) -> dict[str, Any]:
-        return {
+        meta = {
             "architecture": self.architecture,
             "config": dict(self.config),
             "seed": self.seed,
             "sequence_length": self.sequence_length,
             "image_size": self.image_size,
         }
+        if self.architecture == "pegasus-summarization":
+            # Only where it means something: the hashes (and CDK assets) of the other
+            # architectures stay what they were before this field existed.
+            meta["max_new_tokens"] = self.max_new_tokens
+        return meta
 
     def fingerprint(self) -> bytes:
         """Return the canonical config JSON, seed and shapes, plus the weights' digest."""
@@ -416,6 +440,7 @@ class TransformersConfig:
                 expect_int("source.seed", self.seed),
                 expect_int("source.sequence_length", self.sequence_length),
                 expect_int("source.image_size", self.image_size),
+                expect_int("source.max_new_tokens", self.max_new_tokens),
                 None if self.weights_dir is None else expect_path("source.weights_dir", self.weights_dir),
             )
             if p
@@ -438,11 +463,24 @@ class TransformersConfig:
             problems.append(f"source.config must be JSON-serialisable ({exc}); use numbers, strings and lists")
         if self.sequence_length < 1:
             problems.append(f"source.sequence_length must be >= 1 (got {self.sequence_length})")
-        max_pos = dict(self.config).get("max_position_embeddings", 512)
-        if self.architecture == ARCHITECTURES[0] and is_int(max_pos) and self.sequence_length > max_pos:
+        pegasus = self.architecture == "pegasus-summarization"
+        # BertConfig's and PegasusConfig's defaults; a weights folder brings its own config.
+        max_pos = dict(self.config).get("max_position_embeddings", 1024 if pegasus else 512)
+        token_model = self.architecture in ("bert-sequence-classification", "pegasus-summarization")
+        if token_model and self.weights_dir is None and is_int(max_pos) and self.sequence_length > max_pos:
             problems.append(
                 f"source.sequence_length must be <= config max_position_embeddings {max_pos} "
                 f"(got {self.sequence_length}); lower it or raise max_position_embeddings"
+            )
+        if pegasus and self.max_new_tokens < 1:
+            problems.append(
+                f"source.max_new_tokens must be >= 1 (got {self.max_new_tokens}); a summary has at least one token"
+            )
+        elif pegasus and self.weights_dir is None and is_int(max_pos) and self.max_new_tokens >= max_pos:
+            problems.append(
+                f"source.max_new_tokens must be < config max_position_embeddings {max_pos} (got "
+                f"{self.max_new_tokens}; the decoder also reads its start token); lower it or raise "
+                "max_position_embeddings"
             )
         if self.image_size < 1:
             problems.append(f"source.image_size must be >= 1 (got {self.image_size})")
@@ -471,11 +509,13 @@ class TransformersConfig:
             raise SourceLoadError(
                 f"source.config{weights}: transformers cannot build {self.architecture!r} from {'them' if weights else 'it'} "
                 f"({type(exc).__name__}: {detail[:300]}); fix the config's keys and values (the keyword "
-                f"arguments of {'BertConfig' if self.architecture == ARCHITECTURES[0] else 'ResNetConfig'}; "
+                f"arguments of {_CONFIG_CLASSES.get(self.architecture, 'the config class')}; "
                 f"set {DEBUG_ENV}=1 for the traceback)"
             ) from exc
 
     def _build(self) -> LoadedModel:
+        if self.architecture == "pegasus-summarization":
+            return self._build_pegasus()
         if self.architecture == "bert-sequence-classification":
             from transformers import BertConfig, BertForSequenceClassification
 
@@ -509,6 +549,30 @@ class TransformersConfig:
         pixel = TensorSpec("pixel_values", "FP32", (rcfg.num_channels, self.image_size, self.image_size))
         return LoadedModel(
             module=_logits_only(resnet.eval(), ("pixel_values",)), inputs=(pixel,), output_names=("logits",)
+        )
+
+    def _build_pegasus(self) -> LoadedModel:
+        from transformers import PegasusConfig, PegasusForConditionalGeneration
+
+        # Eager attention: the torch reference then computes the plain MatMul/Softmax the graph
+        # holds, rather than whichever fused SDPA kernel the platform picks; token ids must
+        # match exactly, and a different rounding can flip a near-tie argmax.
+        if self.weights_dir is not None:
+            model = PegasusForConditionalGeneration.from_pretrained(
+                str(self.weights_dir), local_files_only=True, attn_implementation="eager"
+            )
+        else:
+            config = PegasusConfig(**{**dict(self.config), "attn_implementation": "eager"})
+            model = PegasusForConditionalGeneration(config)
+        inputs = (
+            TensorSpec("input_ids", "INT64", (self.sequence_length,), (0, model.config.vocab_size)),
+            # All-ones masks, as for BERT: padding is covered by the tokenized rows of the tests.
+            TensorSpec("attention_mask", "INT64", (self.sequence_length,), (1, 2)),
+        )
+        return LoadedModel(
+            module=greedy_summarizer(model.eval(), self.max_new_tokens),
+            inputs=inputs,
+            output_names=("summary_ids",),
         )
 
 
@@ -692,3 +756,72 @@ def _logits_only(model: Any, input_names: tuple[str, ...]) -> Any:
             return self.inner(**dict(zip(input_names, args, strict=True)), return_dict=False)[0]
 
     return LogitsOnly(model).eval()
+
+
+def greedy_summarizer(model: Any, max_new_tokens: int) -> Any:
+    """Wrap a transformers encoder-decoder so ``forward(input_ids, attention_mask)`` returns a greedy summary.
+
+    The encoder runs once; the decoder runs ``max_new_tokens`` times over the tokens so far (no
+    KV cache: at stand-in sizes recomputing the prefix is cheap, and the loop traces to one
+    fixed-shape ONNX graph with only the batch dynamic). Each step does what
+    ``model.generate(do_sample=False, num_beams=1, max_new_tokens=max_new_tokens)`` does with
+    the model's ``generation_config``: argmax of the last position's logits; at the last step
+    the ``forced_eos_token_id`` (PEGASUS sets it) replaces it; a row that has produced EOS
+    emits ``pad_token_id`` from then on. The result equals ``generate``'s sequences without the
+    decoder start token, padded to ``max_new_tokens`` where ``generate`` stopped early
+    (``tests/test_build_summarizer.py`` checks this).
+
+    Returns:
+        A module in eval mode whose output is INT64 ``[batch, max_new_tokens]``.
+    """
+    import torch
+
+    generation = model.generation_config
+    start_id = int(generation.decoder_start_token_id)
+    eos = generation.eos_token_id
+    eos_ids = [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])]
+    pad_id = int(generation.pad_token_id if generation.pad_token_id is not None else eos_ids[0])
+    forced_eos = generation.forced_eos_token_id
+    if isinstance(forced_eos, (list, tuple)):
+        forced_eos = forced_eos[0]
+    forced_eos_id = None if forced_eos is None else int(forced_eos)
+
+    class GreedySummarizer(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            inner = self.inner
+            encoder = inner.get_encoder()
+            memory = encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=False)[0]
+            decoder = inner.get_decoder()
+            # lm_head's weight is PEGASUS's tied embedding. ``weight @ hidden.T`` instead of
+            # ``lm_head(hidden)``: the same products, but the exporter's constant folding would
+            # otherwise store a transposed copy of the 96103 x d_model matrix (twice the file).
+            weight = inner.get_output_embeddings().weight
+            bias = getattr(inner, "final_logits_bias", None)
+            tokens = torch.zeros_like(input_ids[:, :1]) + start_id
+            unfinished = torch.ones_like(tokens)
+            for step in range(max_new_tokens):
+                hidden = decoder(
+                    input_ids=tokens,
+                    encoder_hidden_states=memory,
+                    encoder_attention_mask=attention_mask,
+                    use_cache=False,
+                    return_dict=False,
+                )[0][:, -1]
+                if step == max_new_tokens - 1 and forced_eos_id is not None:
+                    chosen = torch.zeros_like(tokens[:, :1]) + forced_eos_id
+                else:
+                    logits = torch.matmul(weight, hidden.T).T
+                    if bias is not None:
+                        logits = logits + bias
+                    chosen = logits.argmax(dim=-1, keepdim=True)
+                chosen = chosen * unfinished + pad_id * (1 - unfinished)
+                for eos_id in eos_ids:
+                    unfinished = unfinished * (chosen != eos_id).to(unfinished.dtype)
+                tokens = torch.cat([tokens, chosen], dim=1)
+            return tokens[:, 1:]
+
+    return GreedySummarizer(model).eval()

@@ -124,6 +124,7 @@ SOURCE_KEYS: dict[str, dict[str, str]] = {
         "weights_dir": "string",
         "sequence_length": "integer",
         "image_size": "integer",
+        "max_new_tokens": "integer",
     },
 }
 # Where each key belongs, to say "max_batch_size belongs in [triton]" for a key in the wrong table.
@@ -533,7 +534,9 @@ class _Reader:
             )
         architecture = get("architecture", required=True)
         values = {
-            key: v for key in ("seed", "sequence_length", "image_size") if (v := get(key)) is not None
+            key: v
+            for key in ("seed", "sequence_length", "image_size", "max_new_tokens")
+            if (v := get(key)) is not None
         }
         config = get("config")
         weights = get("weights_dir")

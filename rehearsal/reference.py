@@ -2,8 +2,9 @@
 
 The inputs come from the model's tensor specs as the build manifest lists them (name, dtype,
 dims), with the value ranges the source declares (token ids below the vocabulary size, masks of
-ones …). BERT-style models (``input_ids`` + ``attention_mask``) get tokenizer-shaped rows instead —
-``[CLS] w1 … wn [SEP] [PAD] …`` with a matching mask — so the check also covers masking.
+ones …). Token models (``input_ids`` + ``attention_mask``) get tokenizer-shaped rows instead —
+``[CLS] w1 … wn [SEP] [PAD] …`` for BERT, ``w1 … wn </s> <pad> …`` for PEGASUS — with a matching
+mask, so the check also covers masking.
 
 The reference is the source itself: the torch module (``spec.source.load().module``) or, for an
 ONNX source, ONNX Runtime on the same file.
@@ -25,10 +26,20 @@ from triton_runtime.kserve import decode_response, encode
 PAD_ID, CLS_ID, SEP_ID = 0, 101, 102
 #: The first id of ordinary word pieces in bert-base-uncased (below are [unusedN] and symbols).
 FIRST_WORD_ID = 1996
+#: PEGASUS's end-of-sequence id (``</s>``; its ``<pad>`` is 0 like BERT's, and it has no start token).
+PEGASUS_EOS_ID = 1
 
 
-def tokenized_inputs(batch_size: int, sequence_length: int, *, seed: int, vocab_size: int = 30522) -> dict[str, np.ndarray]:
-    """Return seeded inputs that look like a BERT tokenizer's output.
+def tokenized_inputs(
+    batch_size: int,
+    sequence_length: int,
+    *,
+    seed: int,
+    vocab_size: int = 30522,
+    start_id: int | None = CLS_ID,
+    end_id: int = SEP_ID,
+) -> dict[str, np.ndarray]:
+    """Return seeded inputs that look like a tokenizer's output (BERT's by default).
 
     Each row is ``[CLS] w1 … wn [SEP] [PAD] …`` with a random length, and the attention mask is 1
     over the real tokens and 0 over the padding, so the comparison also covers masking.
@@ -38,6 +49,10 @@ def tokenized_inputs(batch_size: int, sequence_length: int, *, seed: int, vocab_
         sequence_length: Columns (the model's fixed sequence length).
         seed: The numpy seed.
         vocab_size: Ids are drawn below it.
+        start_id: The id opening each row; None for tokenizers without one (PEGASUS). Defaults
+            to BERT's ``[CLS]``.
+        end_id: The id closing each row. Defaults to BERT's ``[SEP]`` (PEGASUS: ``</s>``,
+            :data:`PEGASUS_EOS_ID`).
 
     Returns:
         ``{"input_ids": int64[batch, seq], "attention_mask": int64[batch, seq]}``.
@@ -45,12 +60,14 @@ def tokenized_inputs(batch_size: int, sequence_length: int, *, seed: int, vocab_
     rng = np.random.default_rng(seed)
     ids = np.full((batch_size, sequence_length), PAD_ID, dtype=np.int64)
     mask = np.zeros((batch_size, sequence_length), dtype=np.int64)
+    first = 0 if start_id is None else 1
     for row in range(batch_size):
         words = int(rng.integers(4, sequence_length - 1))
-        ids[row, 0] = CLS_ID
-        ids[row, 1 : words + 1] = rng.integers(FIRST_WORD_ID, vocab_size, words)
-        ids[row, words + 1] = SEP_ID
-        mask[row, : words + 2] = 1
+        if start_id is not None:
+            ids[row, 0] = start_id
+        ids[row, first : first + words] = rng.integers(FIRST_WORD_ID, vocab_size, words)
+        ids[row, first + words] = end_id
+        mask[row, : first + words + 1] = 1
     return {"input_ids": ids, "attention_mask": mask}
 
 
@@ -132,6 +149,10 @@ class ModelReference:
             sequence_length = int(self.manifest["inputs"][0]["dims"][0])
             vocab = self._vocab_size()
             assert vocab is not None
+            if getattr(self.spec.source, "architecture", None) == "pegasus-summarization":
+                return tokenized_inputs(
+                    batch_size, sequence_length, seed=seed, vocab_size=vocab, start_id=None, end_id=PEGASUS_EOS_ID
+                )
             return tokenized_inputs(batch_size, sequence_length, seed=seed, vocab_size=vocab)
         from model_build.sources import TensorSpec, random_inputs
 
@@ -144,7 +165,10 @@ class ModelReference:
         return {name: np.asarray(arrays[name]) for name in self.input_names}
 
     def outputs(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run the source on ``inputs``; return output name → float64 array."""
+        """Run the source on ``inputs``; return output name → array (float64, or int64 for integer outputs).
+
+        Integer outputs (a summarizer's token ids) stay integers, so they compare exactly.
+        """
         if self.loaded.module is None:
             return self._onnx_outputs(inputs)
         import torch
@@ -154,7 +178,7 @@ class ModelReference:
             out = self.loaded.module(*tensors)
         values: Sequence[Any] = out if isinstance(out, tuple | list) else (out,)
         names = self.loaded.output_names or self.output_names
-        return {name: np.asarray(v.detach().cpu().numpy(), dtype=np.float64) for name, v in zip(names, values, strict=False)}
+        return {name: _widened(v.detach().cpu().numpy()) for name, v in zip(names, values, strict=False)}
 
     def _onnx_outputs(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         import onnxruntime as ort
@@ -163,9 +187,15 @@ class ModelReference:
             self._session = ort.InferenceSession(str(self.loaded.onnx_path), providers=["CPUExecutionProvider"])
         feed = {i.name: inputs[i.name] for i in self._session.get_inputs()}
         names = [o.name for o in self._session.get_outputs()]
-        return {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, self._session.run(names, feed), strict=True)}
+        return {n: _widened(v) for n, v in zip(names, self._session.run(names, feed), strict=True)}
 
     def tolerance(self, output: str) -> tuple[float, float]:
         """``(atol, rtol)`` of one output, from the spec."""
         atol, rtol = self.spec.tolerance.for_output(output)
         return float(atol), float(rtol)
+
+
+def _widened(values: Any) -> np.ndarray:
+    """Integers as int64 (compared exactly), everything else as float64 (compared within a tolerance)."""
+    array = np.asarray(values)
+    return array.astype(np.int64 if array.dtype.kind in "iu" else np.float64)

@@ -131,7 +131,7 @@ def test_cli_help_documents_every_option() -> None:
 def test_cli_lists_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list-examples"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["bert-tiny", "bert-base", "bert-large", "resnet-tiny", "resnet50"]
+    assert names == ["bert-tiny", "bert-base", "bert-large", "resnet-tiny", "resnet50", "pegasus-tiny"]
 
 
 @pytest.mark.skipif(
