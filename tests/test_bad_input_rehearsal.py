@@ -1,7 +1,7 @@
 """Bad input to the rehearsal's command lines and Python API: one clear message, before anything starts.
 
 Command lines: ``python -m rehearsal.demo``, ``python -m rehearsal.data_plane``, ``python -m
-triton_runtime install/build-shim/locate``, ``bench/bench_data_plane.py``. Python API: ``LocalDataPlane``, ``MotoServer``, ``TritonServer``.
+triton_runtime install/build-shim/locate``, ``bench/bench_data_plane.py``, ``bench/bench_async.py``. Python API: ``LocalDataPlane``, ``MotoServer``, ``TritonServer``.
 Each case checks the bar of the issue "errors a user can act on": the message names the flag or
 argument and the value given and says what is allowed or the fix; exit status 2 and no traceback
 for a command line; and no process was started (every flag is checked before any server starts).
@@ -95,8 +95,23 @@ def _bench(argv: list[str]) -> int:
     return run_cli(module.main, argv, prog=module.PROG)
 
 
+def _bench_async(argv: list[str]) -> int:
+    import importlib.util
+
+    from model_build.user_errors import run_cli
+
+    module = sys.modules.get("bench_async")
+    if module is None:  # a script, loaded by path as bench_data_plane is
+        spec = importlib.util.spec_from_file_location("bench_async", PROJECT_ROOT / "bench" / "bench_async.py")
+        assert spec is not None and spec.loader is not None
+        module = sys.modules["bench_async"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return run_cli(module.main, argv, prog=module.PROG)
+
+
 COMMANDS = {"demo": (_demo, "python -m rehearsal.demo"), "data_plane": (_data_plane, "python -m rehearsal.data_plane"),
-            "triton": (_triton, "python -m triton_runtime"), "bench": (_bench, "bench/bench_data_plane.py")}
+            "triton": (_triton, "python -m triton_runtime"), "bench": (_bench, "bench/bench_data_plane.py"),
+            "bench_async": (_bench_async, "bench/bench_async.py")}
 
 
 def _bad_spec(tmp_path: Path) -> str:
@@ -167,6 +182,21 @@ CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
     ("bench", lambda **f: ["--duration", "nan"], ["--duration", "'nan'", "number > 0"]),
     ("bench", lambda **f: ["--out", str(f["a_file"] / "report.json")], ["--out", "a-file.txt", "is a file"]),
     ("bench", lambda **f: ["--out", str(f["tmp_path"])], ["--out", "path of the JSON report"]),
+    # python -m rehearsal.data_plane --scale-in-cooldown (async scale to zero)
+    ("data_plane", lambda **f: [f["closed_url"], "--scale-in-cooldown", "0"], ["--scale-in-cooldown", "'0'", "> 0"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--scale-in-cooldown", "nan"], ["--scale-in-cooldown", "'nan'"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--scale-in-cooldown", "2m"], ["--scale-in-cooldown", "'2m'", "seconds"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--scale-in-cooldown", "90000"], ["--scale-in-cooldown", "'90000'", "86400"]),
+    # bench/bench_async.py (it builds, starts moto, a data plane and Triton)
+    ("bench_async", lambda **f: ["--requests", "0"], ["--requests", "'0'", "whole number >= 1", "nothing was started"]),
+    ("bench_async", lambda **f: ["--requests", "2000000"], ["--requests", "'2000000'", "<= 1000000"]),
+    ("bench_async", lambda **f: ["--malformed-every", "1"], ["--malformed-every", "'1'", ">= 2"]),
+    ("bench_async", lambda **f: ["--kill-after", "1"], ["--kill-after", "'1'", "below 1"]),
+    ("bench_async", lambda **f: ["--kill-after", "0"], ["--kill-after", "'0'", "> 0"]),
+    ("bench_async", lambda **f: ["--clients", "65"], ["--clients", "'65'", "<= 64"]),
+    ("bench_async", lambda **f: ["--max-concurrency", "0"], ["--max-concurrency", "'0'", ">= 1"]),
+    ("bench_async", lambda **f: ["--instances", "many"], ["--instances", "'many'"]),
+    ("bench_async", lambda **f: ["--drain-timeout", "nan"], ["--drain-timeout", "'nan'", "number > 0"]),
 ]
 
 
@@ -308,6 +338,10 @@ API_CASES: list[tuple[Callable[..., Any], Callable[..., dict[str, Any]], list[st
     (_plane, lambda **f: {"work_dir": ""}, ["work_dir", "empty"]),
     (_plane, lambda **f: {"seed": "1"}, ["seed", "'1'", "integer"]),
     (_plane, lambda **f: {"host": "0.0.0.0", "port": -1}, ["host", "port"]),  # every problem, one message
+    (_plane, lambda **f: {"scale_in_cooldown_s": 0}, ["scale_in_cooldown_s", "0", "(0, 86400]", "120 s"]),
+    (_plane, lambda **f: {"scale_in_cooldown_s": float("nan")}, ["scale_in_cooldown_s", "nan"]),
+    (_plane, lambda **f: {"scale_in_cooldown_s": "120"}, ["scale_in_cooldown_s", "'120'", "number of seconds"]),
+    (_plane, lambda **f: {"scale_in_cooldown_s": True}, ["scale_in_cooldown_s", "True"]),
     (_moto, lambda **f: {"port": 0}, ["port", "0", "1-65535"]),
     (_moto, lambda **f: {"region": "US-EAST-1"}, ["region", "'US-EAST-1'"]),
     (_moto, lambda **f: {"start_timeout_s": 0}, ["start_timeout_s", "> 0"]),
