@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_cdk import App, CfnElement, DefaultStackSynthesizer, Duration, Stack, Validations
+from aws_cdk import App, CfnElement, DefaultStackSynthesizer, Duration, Environment, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -30,6 +30,7 @@ from serving_constructs import (
     AsyncEndpoint,
     AsyncScalableInstanceCount,
     IncludeInferenceResponseIn,
+    InstanceType,
     ModelArtifact,
     ProductionVariant,
     PropsError,
@@ -687,6 +688,31 @@ def test_async_endpoint_queue_metric_refuses_a_variant(seed):
 def test_async_endpoint_has_no_unacknowledged_nag_findings(seed):
     _, _, findings = seed
     assert findings == []
+
+
+def test_async_endpoint_with_given_resources_in_a_pinned_environment_has_no_unacknowledged_nag_findings(
+    nag_violations,
+):
+    # GIVEN an imported bucket, customer keys, given topics and an extra input prefix, in a pinned
+    # environment (cdk-nag then names resources with the literal region and account)
+    app = App()
+    stack = Stack(app, "Pinned", env=Environment(account="123456789012", region="eu-west-1"))
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    endpoint = AsyncEndpoint(
+        stack,
+        "Endpoint",
+        variants=[ProductionVariant(model=_model(stack), instance_type=InstanceType.ML_C5_XLARGE)],
+        output_bucket=s3.Bucket.from_bucket_name(stack, "Results", "my-results"),
+        output_kms_key=key,
+        success_topic=sns.Topic(stack, "Done", master_key=key, enforce_ssl=True),
+        error_topic=sns.Topic(stack, "Failed", master_key=key, enforce_ssl=True),
+    )
+    endpoint.scale_to_zero()
+    endpoint.grant_invoke_async(
+        iam.Role(stack, "Client", assumed_by=iam.AccountRootPrincipal()), input_prefix="in"
+    )
+    # THEN every finding has an acknowledgement with a reason
+    assert nag_violations(app) == []
 
 
 def test_async_endpoint_templates_pass_cfn_lint(seed, custom, cfn_lint_errors):
