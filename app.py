@@ -21,6 +21,12 @@ Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the ca
 - ``min_capacity``: autoscaling minimum, >= 1 (real-time endpoints cannot scale to zero).
   Defaults to 1.
 - ``max_capacity``: autoscaling maximum, >= ``min_capacity``. Defaults to 4.
+- ``async_model``: the model of seed 002's asynchronous stack (``TritonAsync-<model>``: S3 output
+  and failure paths, SNS success and error topics, scale to zero and back): an example name or a
+  model spec file. Defaults to ``pegasus-tiny``; ``none`` leaves the stack out.
+- ``async_instance_type``: its SageMaker instance type. Defaults to ``ml.g4dn.xlarge``.
+- ``async_max_capacity``: most instances its autoscaling starts, >= 1 (the fewest is 0). Defaults to
+  5 (seed 002).
 - ``account`` / ``region``: pin the stacks to an environment. Defaults to none: the stacks are
   environment-agnostic (``AWS::Region``/``AWS::AccountId`` resolve at deploy time), so the same
   template deploys anywhere and synthesis does not depend on the AWS configuration of the machine
@@ -44,11 +50,13 @@ from typing import Any
 from aws_cdk import Annotations, App, Environment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from model_build.aws import is_region
 from model_build.examples import EXAMPLES
 from model_build.profile import HardwareTranslation, ProfileError, TuningProfile
 from model_build.spec import ModelSpec
 from model_build.user_errors import UserError, debug_enabled, did_you_mean
-from serving_constructs import InstanceType, PropsError
+from serving_constructs import InstanceType, PropsError, defaults
+from stacks.async_stack import AsyncInferenceStack, async_stack_id
 from stacks.realtime_stack import RealtimeInferenceStack, realtime_stack_id
 
 # None: not set here, so the profile's value (if any) or the stack's default applies.
@@ -61,12 +69,17 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "max_capacity": 4,
     "invocations_per_instance": None,
     "hardware_translation": None,
+    "async_model": "pegasus-tiny",
+    "async_instance_type": None,
+    "async_max_capacity": 5,
     "account": None,
     "region": None,
 }
 
+#: The ``async_model`` value that leaves the asynchronous stack out.
+NO_ASYNC_MODEL = "none"
+
 _ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 class ContextError(UserError):
@@ -182,7 +195,7 @@ def _profiles(value: Any, models: Sequence[ModelChoice]) -> dict[str, TuningProf
     return profiles
 
 
-def _instance_type(value: Any) -> str | None:
+def _instance_type(value: Any, key: str = "instance_type") -> str | None:
     if value is None:
         return None
     name = str(value).strip()
@@ -194,7 +207,7 @@ def _instance_type(value: Any) -> str | None:
         near = near_instance_types(name if name.startswith("ml.") else f"ml.{name}")
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ContextError(
-            f"context key 'instance_type' must be a SageMaker hosting instance type like 'ml.g4dn.xlarge' "
+            f"context key {key!r} must be a SageMaker hosting instance type like 'ml.g4dn.xlarge' "
             f"(got {value!r}){hint}"
         ) from None
     return name
@@ -203,7 +216,7 @@ def _instance_type(value: Any) -> str | None:
 def _environment(account: Any, region: Any) -> Environment:
     if account is not None and not _ACCOUNT.match(str(account).strip()):
         raise ContextError(f"context key 'account' must be a 12-digit AWS account id (got {account!r})")
-    if region is not None and not _REGION.match(str(region).strip()):
+    if region is not None and not is_region(str(region).strip()):
         raise ContextError(f"context key 'region' must be an AWS region like 'us-east-1' (got {region!r})")
     return Environment(
         account=None if account is None else str(account).strip(),
@@ -268,7 +281,36 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         )
     settings["models"] = models
     settings["profiles"] = profiles
+    settings["async"] = _async_settings(values)
     return settings
+
+
+def _async_settings(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return the asynchronous stack's settings, or None when ``async_model`` is ``none``."""
+    instance_type = _instance_type(values["async_instance_type"], "async_instance_type")
+    max_capacity = _int("async_max_capacity", values["async_max_capacity"], 1)
+    reference = str(values["async_model"]).strip()
+    if reference.lower() == NO_ASYNC_MODEL:
+        return None
+    if "," in reference:
+        raise ContextError(
+            f"context key 'async_model' takes one model (got {values['async_model']!r}); the asynchronous stack "
+            "serves one, e.g. -c async_model=pegasus-tiny"
+        )
+    from model_build.spec_file import SpecFileError
+    from model_build.spec_file import resolve_models as resolve_specs
+
+    try:
+        (spec,) = resolve_specs([reference])
+    except SpecFileError as error:
+        raise ContextError(
+            f"context key 'async_model': {error} (or -c async_model={NO_ASYNC_MODEL} to leave the stack out)"
+        ) from None
+    choice = ModelChoice(reference, spec, example=reference in EXAMPLES)
+    _check_model_fits(
+        choice, instance_type or defaults.instance_type_name(), explicit=True, key="async_instance_type"
+    )
+    return {"model": choice, "instance_type": instance_type, "max_capacity": max_capacity}
 
 
 def _profile_for(
@@ -287,7 +329,9 @@ def _profile_for(
         raise ContextError(f"context keys 'profile' and 'instance_type': {error}") from None
 
 
-def _check_model_fits(choice: ModelChoice, instance_type: str | None, *, explicit: bool) -> None:
+def _check_model_fits(
+    choice: ModelChoice, instance_type: str | None, *, explicit: bool, key: str = "instance_type"
+) -> None:
     """Refuse a model that cannot run on the instance type, naming the context key and the spec file key."""
     if instance_type is None or choice.example:
         return  # the stack places the examples' model instances on the instance type's kind
@@ -295,19 +339,19 @@ def _check_model_fits(choice: ModelChoice, instance_type: str | None, *, explici
     from model_build.hardware import hardware_of
 
     hardware = hardware_of(instance_type)
-    source = "context key 'instance_type'" if explicit else "the profile's instance_type"
+    source = f"context key {key!r}" if explicit else "the profile's instance_type"
     if choice.spec.triton.instance_kind == "KIND_GPU" and hardware.kind != "gpu":
         raise ContextError(
             f"{source} {instance_type} has no NVIDIA GPU ({hardware.describe()}), but model "
             f"{choice.spec.name!r} ({choice.reference}) places its Triton instances on GPUs "
-            '(triton.instance_kind = "KIND_GPU"); pass a GPU type such as -c instance_type=ml.g4dn.xlarge, '
+            f'(triton.instance_kind = "KIND_GPU"); pass a GPU type such as -c {key}=ml.g4dn.xlarge, '
             'or set instance_kind = "KIND_CPU" in the spec file\'s [triton] table'
         )
     if backend(choice.spec.backend).requires_nvidia_gpu and hardware.kind != "gpu":
         raise ContextError(
             f"model {choice.spec.name!r} ({choice.reference}) is a {choice.spec.backend} engine, which runs only "
             f"on NVIDIA GPUs, but {source} {instance_type} has {hardware.describe()}; pass a GPU type such as "
-            "-c instance_type=ml.g4dn.xlarge"
+            f"-c {key}=ml.g4dn.xlarge"
         )
 
 
@@ -329,7 +373,7 @@ def unknown_context_keys(context: Mapping[str, Any]) -> list[str]:
 
 
 def build_app(app: App | None = None) -> App:
-    """Compose the app: one real-time stack per model, checked by cdk-nag's AWS Solutions pack.
+    """Compose the app: one real-time stack per model and seed 002's asynchronous stack, checked by cdk-nag.
 
     The stacks are environment-agnostic unless the ``account``/``region`` context keys pin them;
     the process environment is not read.
@@ -362,6 +406,21 @@ def build_app(app: App | None = None) -> App:
         )
         for index, warning in enumerate(warnings):
             Annotations.of(stack).add_warning_v2(f"app:unknownContextKey:{index}", warning)
+    async_settings = settings["async"]
+    if async_settings is not None:
+        choice = async_settings["model"]
+        AsyncInferenceStack(
+            app,
+            async_stack_id(choice.spec.name),
+            model=choice.reference if choice.example else choice.spec,
+            instance_type=async_settings["instance_type"],
+            max_capacity=async_settings["max_capacity"],
+            env=settings["env"],
+            description=(
+                f"Model {choice.spec.name} on NVIDIA Triton behind a SageMaker asynchronous endpoint that scales "
+                "to zero (S3 output and failure paths, SNS success and error topics)"
+            ),
+        )
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

@@ -13,6 +13,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
 from model_build.triton_config import parse_config
+from stacks.async_stack import async_stack_id
 from stacks.realtime_stack import realtime_stack_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +25,7 @@ build_app = app_module.build_app
 settings_from_context = app_module.settings_from_context
 unknown_context_keys = app_module.unknown_context_keys
 STACK_ID = realtime_stack_id("bert-tiny")
+ASYNC_STACK_ID = async_stack_id("pegasus-tiny")
 
 
 def _synth(outdir: Path, context: dict | None = None):
@@ -63,7 +65,9 @@ def test_settings_defaults_leave_profile_governed_keys_to_the_stack():
 
 def test_several_models_get_one_stack_each_named_after_the_model(tmp_path):
     # GIVEN two examples  WHEN the app is built
-    app = build_app(App(outdir=str(tmp_path), context={"model": "bert-tiny,resnet-tiny"}))
+    app = build_app(
+        App(outdir=str(tmp_path), context={"model": "bert-tiny,resnet-tiny", "async_model": "none"})
+    )
 
     # THEN one stack per model, in the order given, each serving its own model
     stacks = app_module.stacks_of(app)
@@ -92,7 +96,11 @@ def test_spec_file_model_is_deployed_with_its_own_triton_options(relu_onnx, tmp_
     app = build_app(
         App(
             outdir=str(tmp_path / "out"),
-            context={"model": str(tmp_path / "relu.toml"), "instance_type": "ml.c5.xlarge"},
+            context={
+                "model": str(tmp_path / "relu.toml"),
+                "instance_type": "ml.c5.xlarge",
+                "async_model": "none",
+            },
         )
     )
     stack = app.node.find_child("TritonRealtime-my-relu")
@@ -134,7 +142,9 @@ def test_profile_context_sets_triton_options_count_and_scaling_target(make_profi
     ).save(tmp_path / "profile.json")
 
     # WHEN the app is built with -c profile=<path>
-    app = build_app(App(outdir=str(tmp_path / "out"), context={"profile": str(profile)}))
+    app = build_app(
+        App(outdir=str(tmp_path / "out"), context={"profile": str(profile), "async_model": "none"})
+    )
 
     # THEN the variant, the scaling policy and the packaged config.pbtxt follow the profile
     template = Template.from_stack(app.node.find_child(STACK_ID))
@@ -211,8 +221,56 @@ def test_app_synth_pinned_environment_has_no_unacknowledged_nag_findings(tmp_pat
     assert [v for plugin in report["pluginReports"] for v in plugin["violations"]] == []
 
 
-def test_app_template_passes_cfn_lint(assembly, cfn_lint_errors):
-    assert cfn_lint_errors(assembly.get_stack_by_name(STACK_ID).template) == []
+@pytest.mark.parametrize("stack", [STACK_ID, ASYNC_STACK_ID])
+def test_app_template_passes_cfn_lint(assembly, cfn_lint_errors, stack):
+    assert cfn_lint_errors(assembly.get_stack_by_name(stack).template) == []
+
+
+def test_app_deploys_seed_002s_asynchronous_stack_by_default(assembly):
+    # GIVEN no context  THEN the app holds the real-time stack and seed 002's asynchronous one
+    assert [s.stack_name for s in assembly.stacks] == sorted([STACK_ID, ASYNC_STACK_ID])
+    template = Template.from_json(assembly.get_stack_by_name(ASYNC_STACK_ID).template)
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "AsyncInferenceConfig": Match.object_like(
+                {"ClientConfig": {"MaxConcurrentInvocationsPerInstance": 2}}
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": Match.object_like(
+                {"Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": "pegasus-tiny"}}
+            )
+        },
+    )
+
+
+def test_async_model_none_leaves_the_asynchronous_stack_out(tmp_path):
+    app = build_app(App(outdir=str(tmp_path), context={"async_model": "none"}))
+    assert [s.stack_name for s in app_module.stacks_of(app)] == [STACK_ID]
+
+
+def test_async_context_keys_reach_the_asynchronous_stack(tmp_path):
+    # GIVEN another instance type and capacity for the asynchronous stack
+    context = {"async_instance_type": "ml.g4dn.2xlarge", "async_max_capacity": "3", "model": "bert-tiny"}
+    # WHEN the app is built
+    app = build_app(App(outdir=str(tmp_path), context=context))
+    # THEN the asynchronous variant and its scalable target follow them; the real-time stack keeps its own
+    template = Template.from_stack(app.node.find_child(ASYNC_STACK_ID))
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InstanceType": "ml.g4dn.2xlarge"})]},
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 0, "MaxCapacity": 3}
+    )
+    Template.from_stack(app.node.find_child(STACK_ID)).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InstanceType": "ml.g4dn.xlarge"})]},
+    )
 
 
 def test_app_has_no_errors_and_warns_only_about_the_single_default_instance(assembly):

@@ -104,6 +104,33 @@ CASES = [
         {"hardware_translation": "H100 -> T4 x 0.1: both measured"},
         [r"context key 'hardware_translation'", r"-c profile="],
     ),
+    # the asynchronous stack (seed 002)
+    (
+        "async-model-unknown",
+        {"async_model": "pegasus-tiyn"},
+        [r"context key 'async_model'", r"pegasus-tiyn", r"pegasus-tiny", r"-c async_model=none"],
+    ),
+    (
+        "async-model-two",
+        {"async_model": "pegasus-tiny,bert-tiny"},
+        [
+            r"context key 'async_model' takes one model",
+            r"'pegasus-tiny,bert-tiny'",
+            r"-c async_model=pegasus-tiny",
+        ],
+    ),
+    (
+        "async-model-missing-spec-file",
+        {"async_model": "{tmp}/nope.toml"},
+        [r"context key 'async_model'", r"nope\.toml"],
+    ),
+    (
+        "async-instance-type-shape",
+        {"async_instance_type": "g4dn-xlarge"},
+        [r"context key 'async_instance_type'", r"'g4dn-xlarge'", r"like 'ml\.g4dn\.xlarge'"],
+    ),
+    ("async-max-capacity-zero", {"async_max_capacity": "0"}, [r"'async_max_capacity'", r">= 1", r"got 0"]),
+    ("async-max-capacity-word", {"async_max_capacity": "five"}, [r"'async_max_capacity'", r"'five'"]),
 ]
 
 
@@ -156,6 +183,18 @@ def test_gpu_model_on_a_cpu_instance_names_the_key_and_the_spec_file(relu_onnx, 
     assert "context key 'instance_type' ml.c5.xlarge has no NVIDIA GPU" in message
     assert str(spec) in message and 'instance_kind = "KIND_CPU"' in message
     assert "-c instance_type=ml.g4dn.xlarge" in message
+
+
+def test_gpu_async_model_on_a_cpu_instance_names_the_async_key(relu_onnx, tmp_path):
+    # GIVEN a spec file whose Triton instances run on GPUs  WHEN the asynchronous stack gets a CPU type
+    spec = _relu_spec(relu_onnx, tmp_path)
+    with pytest.raises(app_module.ContextError) as raised:
+        app_module.settings_from_context({"async_model": str(spec), "async_instance_type": "ml.c5.xlarge"})
+
+    # THEN the message names the asynchronous stack's key (not the real-time one) and its fix
+    message = str(raised.value)
+    assert "context key 'async_instance_type' ml.c5.xlarge has no NVIDIA GPU" in message
+    assert "-c async_instance_type=ml.g4dn.xlarge" in message
 
 
 def test_spec_file_with_errors_is_reported_under_the_model_key(tmp_path):
@@ -297,5 +336,13 @@ def test_instance_type_unknown_to_sagemaker_is_a_warning_with_the_near_match(tmp
 
     # THEN the stack warns and names the type SageMaker hosting knows
     Annotations.from_stack(app_module.stacks_of(app)[0]).has_warning(
+        "*", Match.string_like_regexp(r"ml\.g4dn\.xlarg.*ml\.g4dn\.xlarge")
+    )
+
+
+def test_async_instance_type_unknown_to_sagemaker_is_a_warning_on_the_async_stack(tmp_path):
+    context = {"async_instance_type": "ml.g4dn.xlarg", "model": "bert-tiny"}
+    app = app_module.build_app(App(outdir=str(tmp_path), context=context))
+    Annotations.from_stack(app.node.find_child("TritonAsync-pegasus-tiny")).has_warning(
         "*", Match.string_like_regexp(r"ml\.g4dn\.xlarg.*ml\.g4dn\.xlarge")
     )
