@@ -1,27 +1,35 @@
-"""``make demo``: deploy the CDK app into a local AWS emulator and call the endpoint with boto3.
+"""``make demo``: deploy the CDK app into a local AWS emulator and call every serving mode with boto3.
 
-Steps (each printed with its duration):
+Serving modes (``--mode``, or ``DEMO_MODE``; default ``all``): ``realtime`` (the ``--model`` stack,
+seed 000's system) and ``async`` (the ``--async-model`` stack, seed 002's system). Steps, each printed
+with its duration and totalled per mode at the end:
 
 1. start moto's server on localhost (the AWS control plane);
-2. ``cdk synth``: the app builds the model (``model_build``: source → ONNX → Triton repository →
+2. ``cdk synth``: the app builds the models (``model_build``: source → ONNX → Triton repository →
    ``model.tar.gz``, cached by input hash) and writes the cloud assembly;
-3. ``cdk bootstrap`` and ``cdk deploy`` of that assembly into the emulator (the real CDK CLI);
+3. ``cdk bootstrap`` and ``cdk deploy`` of the modes' stacks into the emulator (the real CDK CLI);
 4. compare what was deployed with what the template asked for, field by field (Model,
    EndpointConfig, Endpoint), print every place where the emulator differs, check that
    ``ModelDataUrl`` holds the assembly's bytes, and read the endpoint with the SageMaker SDK v3;
 5. list what the emulator skipped (resource types moto's CloudFormation does not implement);
 6. ``cdk diff``: zero differences required;
-7. start the local SageMaker runtime data plane (real Triton behind it);
-8. ``invoke_endpoint`` with ordinary boto3 on inputs made from the model's tensor specs, compared
-   with the model's own source (torch, or ONNX Runtime for an ONNX file);
-9. tear down: ``cdk destroy``, stop every server.
+7. start the local SageMaker runtime data plane (real Triton behind each variant);
+8. real-time: ``invoke_endpoint`` with ordinary boto3 on inputs made from the model's tensor specs,
+   compared with the model's own source (torch, or ONNX Runtime for an ONNX file);
+9. asynchronous: register what moto's CloudFormation skipped (the scalable target) through the API,
+   subscribe an SQS queue to both topics, upload inputs, ``invoke_endpoint_async``, wait for each
+   notification, read the output and compare it with torch (cold and warm); a malformed input
+   lands in the failure path with an error notification; the variant scales to zero when idle and
+   a request arriving at zero (``HasBacklogWithoutCapacity`` = 1) starts it again and is served;
+10. tear down: ``cdk destroy``, stop every server.
 
 ``--keep`` leaves everything running until SIGINT (Ctrl-C), SIGTERM or SIGHUP, then tears down the
 same way, started in the foreground or in the background (``&``).
 
 Usage::
 
-    python -m rehearsal.demo [--model bert-tiny | --model path/to/model.toml] [--keep] [--port 8080]
+    python -m rehearsal.demo [--mode all|realtime|async] [--model bert-tiny | --model path/to/model.toml]
+                             [--async-model pegasus-tiny] [--keep] [--port 8080]
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import numpy as np
 
 from model_build.package import file_sha256
 from model_build.user_errors import UserError, run_cli
-from rehearsal.cli_args import Parser, Stopped, check_port_free, count, port, stop_on_signals
+from rehearsal.cli_args import Parser, Stopped, check_port_free, count, port, seconds, stop_on_signals
 from rehearsal.reference import (
     PAD_ID,
     ModelReference,
@@ -58,6 +66,13 @@ __all__ = ["PAD_ID", "DemoFailure", "kserve_outputs", "kserve_request", "main", 
 
 PROG = "python -m rehearsal.demo"
 MAX_REQUESTS = 100
+#: The serving modes the demo runs, in order; ``--mode all`` (the default) runs every one.
+MODES = ("realtime", "async")
+#: The environment variable that picks the modes when ``--mode`` is not given (``make demo DEMO_MODE=async``).
+MODE_ENV = "DEMO_MODE"
+#: Idle seconds before the asynchronous variant scales to zero in the demo (AWS: the scale-in
+#: cooldown, 120 s in seed 002; shortened so the demo shows it).
+DEMO_SCALE_IN_COOLDOWN_S = 3.0
 
 
 class DemoFailure(RuntimeError):
@@ -73,7 +88,7 @@ class Steps:
     def __init__(self, total: int, out: Any = None) -> None:
         self.total = total
         self.out = out if out is not None else sys.stdout
-        self.timings: list[tuple[str, float]] = []
+        self.timings: list[tuple[str, float, str]] = []
         self._n = 0
 
     def say(self, text: str = "") -> None:
@@ -81,8 +96,14 @@ class Steps:
         print(f"      {text}" if text else "", file=self.out, flush=True)
 
     @contextlib.contextmanager
-    def step(self, title: str) -> Iterator[None]:
-        """Time one step; a failure or a stop is reported with the step's title and re-raised."""
+    def step(self, title: str, mode: str = "shared") -> Iterator[None]:
+        """Time one step; a failure or a stop is reported with the step's title and re-raised.
+
+        Args:
+            title: What the step does.
+            mode: The serving mode the step belongs to (``shared`` for the steps every mode needs);
+                the summary totals the steps per mode.
+        """
         self._n += 1
         print(f"\n[{self._n}/{self.total}] {title} …", file=self.out, flush=True)
         started = time.monotonic()
@@ -90,24 +111,33 @@ class Steps:
             yield
         except Stopped as stopped:
             elapsed = time.monotonic() - started
-            print(f"      ■ stopped by {signal.Signals(stopped.signum).name} after {elapsed:.1f} s", file=self.out, flush=True)
-            self.timings.append((f"{title} (stopped)", elapsed))
+            print(
+                f"      ■ stopped by {signal.Signals(stopped.signum).name} after {elapsed:.1f} s",
+                file=self.out,
+                flush=True,
+            )
+            self.timings.append((f"{title} (stopped)", elapsed, mode))
             raise
         except BaseException:
             elapsed = time.monotonic() - started
             print(f"      ✗ {title} FAILED after {elapsed:.1f} s", file=self.out, flush=True)
-            self.timings.append((f"{title} (failed)", elapsed))
+            self.timings.append((f"{title} (failed)", elapsed, mode))
             raise
         elapsed = time.monotonic() - started
-        self.timings.append((title, elapsed))
+        self.timings.append((title, elapsed, mode))
         print(f"      ✓ {elapsed:.1f} s", file=self.out, flush=True)
 
     def summary(self) -> None:
-        """Print every step's duration and the total."""
+        """Print every step's duration, the total per serving mode, and the total."""
         print("\nTimings", file=self.out)
-        for title, seconds in self.timings:
-            print(f"  {seconds:7.1f} s  {title}", file=self.out)
-        print(f"  {sum(s for _, s in self.timings):7.1f} s  total", file=self.out, flush=True)
+        for title, elapsed, mode in self.timings:
+            print(f"  {elapsed:7.1f} s  [{mode}] {title}", file=self.out)
+        per_mode: dict[str, float] = {}
+        for _, elapsed, mode in self.timings:
+            per_mode[mode] = per_mode.get(mode, 0.0) + elapsed
+        for mode, elapsed in per_mode.items():
+            print(f"  {elapsed:7.1f} s  {mode} steps", file=self.out)
+        print(f"  {sum(s for _, s, _ in self.timings):7.1f} s  total", file=self.out, flush=True)
 
 
 # ------------------------------------------------------------------------------------- checks
@@ -151,7 +181,9 @@ def asset_sources(assembly_dir: Path, stack: str, account: str, region: str) -> 
     for asset in manifest.get("files", {}).values():
         source = assembly_dir / asset["source"]["path"]
         for dest in asset.get("destinations", {}).values():
-            bucket = dest["bucketName"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+            bucket = (
+                dest["bucketName"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+            )
             urls[f"s3://{bucket}/{dest['objectKey']}"] = source
     return urls
 
@@ -198,7 +230,9 @@ def compare_with_template(
     return comparisons
 
 
-def check_model_data(deployed: DeployedEndpoint, s3: Any, assets: Mapping[str, Path]) -> list[tuple[str, str, Path]]:
+def check_model_data(
+    deployed: DeployedEndpoint, s3: Any, assets: Mapping[str, Path]
+) -> list[tuple[str, str, Path]]:
     """Check that every Model's ``ModelDataUrl`` is one of the stack's file assets, with its bytes.
 
     Returns:
@@ -210,7 +244,9 @@ def check_model_data(deployed: DeployedEndpoint, s3: Any, assets: Mapping[str, P
         url = container.get("ModelDataUrl", "")
         source = assets.get(url)
         if source is None:
-            raise DemoFailure(f"model {name}: ModelDataUrl {url!r} is none of the stack's assets {sorted(assets)}")
+            raise DemoFailure(
+                f"model {name}: ModelDataUrl {url!r} is none of the stack's assets {sorted(assets)}"
+            )
         bucket, key = url[len("s3://") :].split("/", 1)
         remote = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         local_sha = file_sha256(source)
@@ -237,6 +273,10 @@ class DemoOptions:
         keep: Leave everything running until a stop signal.
         port: The data plane's port (0: a free one).
         requests: ``invoke_endpoint`` calls.
+        modes: The serving modes to run, in :data:`MODES` order.
+        async_model: The reference passed to the app as ``-c async_model=``.
+        async_spec: Its resolved ``ModelSpec``.
+        scale_in_cooldown_s: Idle seconds before the asynchronous variant scales to zero.
     """
 
     model: str
@@ -244,6 +284,10 @@ class DemoOptions:
     keep: bool
     port: int
     requests: int
+    modes: tuple[str, ...] = MODES
+    async_model: str = "pegasus-tiny"
+    async_spec: Any = None
+    scale_in_cooldown_s: float = DEMO_SCALE_IN_COOLDOWN_S
 
 
 def _parser() -> Parser:
@@ -253,12 +297,60 @@ def _parser() -> Parser:
         default="bert-tiny",
         help="a built-in example name or the path of a model spec .toml file (default: bert-tiny)",
     )
-    parser.add_argument("--keep", action="store_true", help="leave everything running until Ctrl-C or SIGTERM")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave everything running until Ctrl-C or SIGTERM"
+    )
     parser.add_argument("--port", type=port, default=0, help="data plane port (default: a free port)")
     parser.add_argument(
-        "--requests", type=count(MAX_REQUESTS), default=3, help=f"invoke_endpoint calls, 1-{MAX_REQUESTS} (default: 3)"
+        "--requests",
+        type=count(MAX_REQUESTS),
+        default=3,
+        help=f"invoke_endpoint calls, 1-{MAX_REQUESTS} (default: 3)",
+    )
+    parser.add_argument(
+        "--mode",
+        default=None,
+        help=f"the serving modes to run: all, {', '.join(MODES)}, or several separated by commas "
+        f"(default: ${MODE_ENV}, else all)",
+    )
+    parser.add_argument(
+        "--async-model",
+        default="pegasus-tiny",
+        help="the asynchronous stack's model: a built-in example name or a spec file (default: pegasus-tiny)",
+    )
+    parser.add_argument(
+        "--scale-in-cooldown",
+        type=seconds(3600),
+        default=DEMO_SCALE_IN_COOLDOWN_S,
+        help=f"idle seconds before the asynchronous variant scales to zero (default: {DEMO_SCALE_IN_COOLDOWN_S:g}; "
+        "AWS: the scale-in cooldown, 120 s in seed 002)",
     )
     return parser
+
+
+def parse_modes(value: str | None, *, source: str) -> tuple[str, ...]:
+    """Return the serving modes named by ``value`` (``all``, one mode, or several separated by commas).
+
+    Args:
+        value: What the user gave; None means all.
+        source: Where it came from, as an error names it (``--mode`` or ``$DEMO_MODE``).
+
+    Raises:
+        UserError: An empty or unknown mode, naming ``source``, the value and the choices.
+    """
+    from model_build.user_errors import did_you_mean
+
+    if value is None or value.strip().lower() == "all":
+        return MODES
+    names = [name.strip().lower() for name in value.split(",")]
+    unknown = [name for name in names if name not in MODES]
+    if unknown or not value.strip():
+        bad = unknown[0] if unknown else value
+        raise UserError(
+            f"{source}: unknown serving mode {bad!r}{did_you_mean(bad, [*MODES, 'all'])}; choose all, "
+            f"{', '.join(MODES)}, or several separated by commas (e.g. {MODES[0]},{MODES[1]})"
+        )
+    return tuple(mode for mode in MODES if mode in names)
 
 
 def preflight(argv: Sequence[str] | None) -> DemoOptions:
@@ -273,18 +365,33 @@ def preflight(argv: Sequence[str] | None) -> DemoOptions:
     from triton_runtime import server as triton
 
     args = _parser().parse_args(argv)
+    if args.mode is not None:
+        modes = parse_modes(args.mode, source="--mode")
+    else:
+        modes = parse_modes(os.environ.get(MODE_ENV) or None, source=f"${MODE_ENV}")
     try:
         spec = resolve_model(args.model)
     except UserError as error:
         raise UserError(f"--model: {error}") from None
+    try:
+        async_spec = resolve_model(args.async_model)
+    except UserError as error:
+        raise UserError(f"--async-model: {error}") from None
     # The app runs in the project root: a spec file is passed by absolute path.
     reference = args.model if args.model in EXAMPLES else str(Path(args.model).expanduser().resolve())
+    async_reference = (
+        args.async_model
+        if args.async_model in EXAMPLES
+        else str(Path(args.async_model).expanduser().resolve())
+    )
     check_port_free("--port", args.port)
     problems = []
     if not cdk_binary().is_file():
         problems.append(f"the CDK CLI is not installed ({cdk_binary()} is missing); run `make setup`")
     if not (PROJECT_ROOT / "app.py").is_file():
-        problems.append(f"the CDK app {PROJECT_ROOT / 'app.py'} is missing; run the demo from a full checkout")
+        problems.append(
+            f"the CDK app {PROJECT_ROOT / 'app.py'} is missing; run the demo from a full checkout"
+        )
     try:
         installation = triton.locate()
     except triton.TritonNotInstalledError as error:
@@ -297,7 +404,17 @@ def preflight(argv: Sequence[str] | None) -> DemoOptions:
                 problems.append(str(error))
     if problems:
         raise UserError("; ".join(problems))
-    return DemoOptions(model=reference, spec=spec, keep=args.keep, port=args.port, requests=args.requests)
+    return DemoOptions(
+        model=reference,
+        spec=spec,
+        keep=args.keep,
+        port=args.port,
+        requests=args.requests,
+        modes=modes,
+        async_model=async_reference,
+        async_spec=async_spec,
+        scale_in_cooldown_s=args.scale_in_cooldown,
+    )
 
 
 # --------------------------------------------------------------------------------------- main
@@ -319,9 +436,11 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
     from rehearsal.data_plane import LocalDataPlane
     from rehearsal.moto_server import MotoServer
 
-    steps = Steps(total=9, out=out)
+    modes = options.modes
+    steps = Steps(total=7 + ("realtime" in modes) + 4 * ("async" in modes) + 1, out=out)
     say = steps.say
     spec = options.spec
+    async_spec = options.async_spec
     label = spec.name if options.model == spec.name else f"{spec.name} ({options.model})"
     with contextlib.ExitStack() as stack:
         guard = stack.enter_context(stop_on_signals(notice=say))
@@ -335,25 +454,46 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
                 say(f"control plane {moto.endpoint_url} (account {moto.account_id}, {moto.region})")
             clients = {
                 name: boto3.client(name, **moto.boto3_kwargs())
-                for name in ("sagemaker", "s3", "cloudformation", "iam")
+                for name in (
+                    "sagemaker",
+                    "s3",
+                    "cloudformation",
+                    "iam",
+                    "sns",
+                    "sqs",
+                    "application-autoscaling",
+                    "cloudwatch",
+                )
             }
             # Its own cloud assembly directory: other runs (and people) may synth cdk.out meanwhile.
             assembly = work / "cdk.out"
             cdk = CdkCli(moto.subprocess_env(), app_dir=PROJECT_ROOT, output_dir=assembly)
-            context = ("--context", f"model={options.model}")
+            context = (
+                "--context",
+                f"model={options.model}",
+                "--context",
+                f"async_model={options.async_model if 'async' in modes else 'none'}",
+            )
+            built = ", ".join([label] + ([async_spec.name] if "async" in modes else []))
 
-            with steps.step(f"cdk synth: build {label} (source → ONNX → Triton repository → model.tar.gz)"):
+            with steps.step(f"cdk synth: build {built} (source → ONNX → Triton repository → model.tar.gz)"):
                 result = cdk.synth(extra_args=context)
                 say(f"stacks: {', '.join(cdk.stack_names())}")
                 for line in _annotations(result.output):
                     say(f"| {line}")
 
-            with steps.step("cdk bootstrap + cdk deploy into the emulator"):
+            wanted = stacks_by_mode(assembly, cdk.stack_names())
+            if missing_modes := [mode for mode in modes if mode not in wanted]:
+                raise DemoFailure(
+                    f"the app synthesized no stack for {', '.join(missing_modes)}: {cdk.stack_names()}"
+                )
+            selected = tuple(wanted[mode] for mode in modes)
+            with steps.step(f"cdk bootstrap + cdk deploy {', '.join(selected)} into the emulator"):
                 # Both read the assembly synthesized above: nothing is synthesized again, and
                 # nothing is written to the project's cdk.out.
                 result = cdk.bootstrap(f"aws://{moto.account_id}/{moto.region}", from_assembly=True)
                 say(f"bootstrap {result.duration_s:.1f} s")
-                deploy = cdk.deploy(from_assembly=True)
+                deploy = cdk.deploy(*selected, from_assembly=True)
                 deployed_stacks = deploy.stacks
                 say(f"deploy {deploy.result.duration_s:.1f} s: {', '.join(deploy.stacks)}")
                 for stack_name, outputs in deploy.outputs.items():
@@ -362,9 +502,11 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
 
             with steps.step("Compare what was deployed with the template, field by field"):
                 endpoints = find_endpoints(clients["sagemaker"], clients["cloudformation"], deploy.stacks)
-                if not endpoints:
-                    raise DemoFailure(f"no AWS::SageMaker::Endpoint in {deploy.stacks}")
-                archive_sha = _check_deployment(endpoints, deploy.stacks, assembly, clients, moto, say)
+                missing = [name for name in selected if name not in {e.stack for e in endpoints}]
+                if missing:
+                    raise DemoFailure(f"no AWS::SageMaker::Endpoint in {missing}")
+                archive_shas = _check_deployment(endpoints, deploy.stacks, assembly, clients, moto, say)
+            by_stack = {e.stack: e for e in endpoints}
 
             with steps.step("What the emulator skipped"):
                 if not cdk.skipped:
@@ -374,42 +516,71 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
 
             with steps.step("cdk diff (must show no differences)"):
                 diff = cdk.diff(*deploy.stacks, extra_args=context)
-                say(f"stacks with differences: {diff.stacks_with_differences} ({diff.result.duration_s:.1f} s)")
+                say(
+                    f"stacks with differences: {diff.stacks_with_differences} ({diff.result.duration_s:.1f} s)"
+                )
                 if not diff.no_differences:
-                    raise DemoFailure("cdk diff found differences right after deploy:\n" + diff.result.output[-3000:])
+                    raise DemoFailure(
+                        "cdk diff found differences right after deploy:\n" + diff.result.output[-3000:]
+                    )
 
             with steps.step("Start the local SageMaker runtime data plane"):
                 plane = stack.enter_context(
-                    LocalDataPlane(moto.endpoint_url, port=options.port, work_dir=work / "data-plane")
+                    LocalDataPlane(
+                        moto.endpoint_url,
+                        port=options.port,
+                        work_dir=work / "data-plane",
+                        scale_in_cooldown_s=options.scale_in_cooldown_s,
+                    )
                 )
                 say(f"runtime {plane.endpoint_url} (real Triton starts on the first request)")
+            runtime = boto3.client(
+                "sagemaker-runtime",
+                endpoint_url=plane.endpoint_url,
+                region_name=moto.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
 
-            with steps.step(f"invoke_endpoint x {options.requests} with boto3, compared with the model's source"):
-                manifest = find_build_manifest(archive_sha, build_cache_dir(PROJECT_ROOT))
-                if manifest is None:
-                    raise DemoFailure(
-                        f"no build manifest in {build_cache_dir(PROJECT_ROOT)} for the deployed archive "
-                        f"(sha256 {archive_sha[:12]}…); was the cache cleared during the demo? Run it again."
+            if "realtime" in modes:
+                realtime = by_stack[wanted["realtime"]]
+                with steps.step(
+                    f"invoke_endpoint x {options.requests} with boto3, compared with the model's source",
+                    "realtime",
+                ):
+                    reference = _reference(spec, archive_shas[realtime.endpoint_name])
+                    inputs = ", ".join(
+                        f"{i['name']} {i['dtype']}{i['dims']}" for i in reference.manifest["inputs"]
                     )
-                reference = ModelReference(spec, manifest)
-                inputs = ", ".join(f"{i['name']} {i['dtype']}{i['dims']}" for i in manifest["inputs"])
-                say(f"inputs from the build manifest: {inputs}; reference: {reference.kind} on the source")
-                runtime = boto3.client(
-                    "sagemaker-runtime",
-                    endpoint_url=plane.endpoint_url,
-                    region_name=moto.region,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                )
-                invoke_and_compare(runtime, reference, endpoints[0].endpoint_name, options.requests, say)
-                for backend in plane.describe_backends():
                     say(
-                        f"backend {backend['endpoint']}/{backend['variant']}: {backend['invocations']} calls, "
-                        f"Triton {backend['triton_url']}"
+                        f"inputs from the build manifest: {inputs}; reference: {reference.kind} on the source"
                     )
+                    invoke_and_compare(runtime, reference, realtime.endpoint_name, options.requests, say)
+                    _say_backends(plane, realtime.endpoint_name, say)
 
+            if "async" in modes:
+                from rehearsal import demo_async
+
+                deployed = by_stack[wanted["async"]]
+                outputs = deploy.outputs.get(deployed.stack, {})
+                reference = _reference(async_spec, archive_shas[deployed.endpoint_name])
+                with steps.step(
+                    "Asynchronous: register what moto skipped, subscribe a queue to both topics", "async"
+                ):
+                    setup = demo_async.prepare(clients, assembly, deployed, outputs, say)
+                with steps.step(
+                    "invoke_endpoint_async: S3 input → queue → Triton → S3 output + SNS → SQS", "async"
+                ):
+                    demo_async.invoke_and_compare(runtime, clients, setup, reference, say)
+                with steps.step("A malformed input: failure path + error notification", "async"):
+                    demo_async.malformed(runtime, clients, setup, say)
+                with steps.step("Scale to zero when idle, and back when work arrives", "async"):
+                    demo_async.scale_to_zero_and_back(runtime, clients, setup, reference, plane, say)
+                _say_backends(plane, deployed.endpoint_name, say)
+
+            first = by_stack[selected[0]].endpoint_name
             if options.keep:
-                _wait_for_signal(moto.endpoint_url, plane.endpoint_url, endpoints[0].endpoint_name, say)
+                _wait_for_signal(moto.endpoint_url, plane.endpoint_url, first, say)
         except Stopped as stopped:
             status = stopped.exit_status
             say(f"{signal.Signals(stopped.signum).name}: tearing down")
@@ -428,7 +599,9 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
                     ]
                     if left:
                         raise DemoFailure(f"stacks still present after destroy: {left}")
-                    endpoints_left = [e["EndpointName"] for e in clients["sagemaker"].list_endpoints()["Endpoints"]]
+                    endpoints_left = [
+                        e["EndpointName"] for e in clients["sagemaker"].list_endpoints()["Endpoints"]
+                    ]
                     say(f"endpoints left: {endpoints_left}")
                 stack.close()  # data plane (and its Triton servers), then moto, then the work folder
             steps.summary()
@@ -444,9 +617,18 @@ def _annotations(output: str) -> list[str]:
 
 
 def _check_deployment(
-    endpoints: list[DeployedEndpoint], stacks: Sequence[str], assembly: Path, clients: Mapping[str, Any], moto: Any, say: Any
-) -> str:
-    """Print the field-by-field comparison, the model data check and the SDK v3 read; return the archive's sha256."""
+    endpoints: list[DeployedEndpoint],
+    stacks: Sequence[str],
+    assembly: Path,
+    clients: Mapping[str, Any],
+    moto: Any,
+    say: Any,
+) -> dict[str, str]:
+    """Print the field-by-field comparison, the model data check and the SDK v3 read.
+
+    Returns:
+        Endpoint name → the sha256 of its (first) model's archive, to find that build's manifest.
+    """
     from rehearsal.template_check import sdk_v3_endpoint_get
 
     critical = []
@@ -464,23 +646,117 @@ def _check_deployment(
             "the emulator holds values the data plane depends on that differ from the template: "
             + "; ".join(str(d) for d in critical)
         )
-    archive_sha = ""
+    archive_shas: dict[str, str] = {}
     for deployed in endpoints:
         assets = asset_sources(assembly, deployed.stack, moto.account_id, moto.region)
         for name, sha, source in check_model_data(deployed, clients["s3"], assets):
             say(f"model data of {name}: sha256 {sha[:12]}… = assembly file {source.name}")
-            archive_sha = archive_sha or sha
+            archive_shas.setdefault(deployed.endpoint_name, sha)
     name = endpoints[0].endpoint_name
     error = sdk_v3_endpoint_get(name, endpoint_url=moto.endpoint_url, region=moto.region)
     if error is None:
         say(f"SageMaker SDK v3 Endpoint.get({name!r}): read it")
     else:
-        say(f"SageMaker SDK v3 Endpoint.get({name!r}) fails (known emulator difference: moto's DataCaptureConfig {{}}):")
+        say(
+            f"SageMaker SDK v3 Endpoint.get({name!r}) fails (known emulator difference: moto's DataCaptureConfig {{}}):"
+        )
         say(f"  {error[:400]}")
-    return archive_sha
+    return archive_shas
 
 
-def invoke_and_compare(runtime: Any, reference: ModelReference, endpoint_name: str, requests: int, say: Any) -> float:
+def _reference(spec: Any, archive_sha: str) -> ModelReference:
+    """Return the model's own source, as the build that produced the deployed archive describes it."""
+    from rehearsal.cdk_cli import PROJECT_ROOT
+
+    cache = build_cache_dir(PROJECT_ROOT)
+    manifest = find_build_manifest(archive_sha, cache)
+    if manifest is None:
+        raise DemoFailure(
+            f"no build manifest in {cache} for the deployed archive of {spec.name} (sha256 {archive_sha[:12]}…); "
+            "was the cache cleared during the demo? Run it again."
+        )
+    return ModelReference(spec, manifest)
+
+
+def stacks_by_mode(assembly: Path, stack_names: Sequence[str]) -> dict[str, str]:
+    """Return serving mode → stack name, read from the synthesized templates.
+
+    A stack whose endpoint config has an ``AsyncInferenceConfig`` serves the ``async`` mode; any
+    other stack with a SageMaker endpoint the ``realtime`` mode (the first one, when the app holds
+    several real-time stacks).
+
+    Raises:
+        DemoFailure: A mode has no stack in the assembly.
+    """
+    found: dict[str, str] = {}
+    for name in stack_names:
+        resources = json.loads((assembly / f"{name}.template.json").read_text()).get("Resources", {})
+        configs = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+        if configs:
+            mode = (
+                "async"
+                if any("AsyncInferenceConfig" in c.get("Properties", {}) for c in configs)
+                else "realtime"
+            )
+            found.setdefault(mode, name)
+    return found
+
+
+def _say_backends(plane: Any, endpoint_name: str, say: Any) -> None:
+    for backend in plane.describe_backends():
+        if backend["endpoint"] == endpoint_name:
+            say(
+                f"backend {backend['endpoint']}/{backend['variant']}: {backend['invocations']} calls, "
+                f"Triton {backend['triton_url']}"
+            )
+
+
+def compare_outputs(
+    request: str,
+    got_all: Mapping[str, np.ndarray],
+    reference: ModelReference,
+    inputs: Mapping[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], float]:
+    """Compare an endpoint's answer with the model's source on the same inputs.
+
+    Integer outputs (token ids) must be equal; others within the spec's tolerance.
+
+    Returns:
+        The source's outputs and the largest absolute difference.
+
+    Raises:
+        DemoFailure: An output is missing, has another shape, or differs beyond the tolerance.
+    """
+    want_all = reference.outputs(inputs)
+    worst = 0.0
+    for name in reference.output_names:
+        if name not in got_all:
+            raise DemoFailure(
+                f"{request}: the endpoint's answer has no output {name!r} (it has {sorted(got_all)})"
+            )
+        want = want_all[name]
+        got = np.asarray(got_all[name]).astype(want.dtype)
+        if got.shape != want.shape:
+            raise DemoFailure(
+                f"{request}: output {name} has shape {got.shape}, the source gives {want.shape}"
+            )
+        diff = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))) if got.size else 0.0
+        worst = max(worst, diff)
+        atol, rtol = reference.tolerance(name)
+        exact = np.issubdtype(want.dtype, np.integer)
+        if (exact and not np.array_equal(got, want)) or (
+            not exact and not np.allclose(got, want, atol=atol, rtol=rtol)
+        ):
+            allowed = "equality (integer output)" if exact else f"tolerance atol={atol}, rtol={rtol}"
+            raise DemoFailure(
+                f"{request}: output {name} of the endpoint and {reference.kind} differ by {diff:.3e} ({allowed})"
+            )
+    return want_all, worst
+
+
+def invoke_and_compare(
+    runtime: Any, reference: ModelReference, endpoint_name: str, requests: int, say: Any
+) -> float:
     """Call the endpoint ``requests`` times (1, 2, 3 … rows) and compare each answer with the source.
 
     Returns:
@@ -491,7 +767,9 @@ def invoke_and_compare(runtime: Any, reference: ModelReference, endpoint_name: s
     """
     worst = 0.0
     first_output = reference.output_names[0]
-    say(f"{'req':>3} {'rows':>4}  {'variant':<10} {'ms':>7}  {'endpoint ' + first_output:<34} {reference.kind:<34} {'max |Δ|':>8}")
+    say(
+        f"{'req':>3} {'rows':>4}  {'variant':<10} {'ms':>7}  {'endpoint ' + first_output:<34} {reference.kind:<34} {'max |Δ|':>8}"
+    )
     for i in range(requests):
         inputs = reference.inputs(batch_size=i + 1, seed=1000 + i)
         started = time.monotonic()
@@ -500,26 +778,15 @@ def invoke_and_compare(runtime: Any, reference: ModelReference, endpoint_name: s
         )
         elapsed_ms = (time.monotonic() - started) * 1000
         got_all = kserve_outputs(response["Body"].read())
-        want_all = reference.outputs(inputs)
+        want_all, diff = compare_outputs(f"request {i}", got_all, reference, inputs)
+        worst = max(worst, diff)
         lead = f"{i:>3} {i + 1:>4}  {response['InvokedProductionVariant']:<10} {elapsed_ms:7.1f}"
-        for name in reference.output_names:
-            if name not in got_all:
-                raise DemoFailure(f"request {i}: the endpoint's answer has no output {name!r} (it has {sorted(got_all)})")
-            got, want = got_all[name].astype(np.float64), want_all[name]
-            if got.shape != want.shape:
-                raise DemoFailure(f"request {i}: output {name} has shape {got.shape}, the source gives {want.shape}")
-            diff = float(np.max(np.abs(got - want))) if got.size else 0.0
-            worst = max(worst, diff)
-            if name == first_output:
-                for row in range(got.shape[0]):
-                    shown = lead if row == 0 else " " * len(lead)  # later rows of the same request line up
-                    say(f"{shown}  {_row(got[row]):<34} {_row(want[row]):<34} {float(np.max(np.abs(got[row] - want[row]))):8.1e}")
-            atol, rtol = reference.tolerance(name)
-            if not np.allclose(got, want, atol=atol, rtol=rtol):
-                raise DemoFailure(
-                    f"request {i}: output {name} of the endpoint and {reference.kind} differ by {diff:.3e} "
-                    f"(tolerance atol={atol}, rtol={rtol})"
-                )
+        got, want = np.asarray(got_all[first_output], dtype=np.float64), want_all[first_output]
+        for row in range(got.shape[0]):
+            shown = lead if row == 0 else " " * len(lead)  # later rows of the same request line up
+            say(
+                f"{shown}  {_row(got[row]):<34} {_row(want[row]):<34} {float(np.max(np.abs(got[row] - want[row]))):8.1e}"
+            )
     atol, rtol = reference.tolerance(first_output)
     say(f"max |endpoint - {reference.kind}| = {worst:.2e} (tolerance atol={atol}, rtol={rtol}): OK")
     return worst

@@ -152,6 +152,12 @@ CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
     ("demo", lambda **f: ["--requests", "1000"], ["--requests", "'1000'", "1 to 100"]),
     ("demo", lambda **f: ["--requests", "two"], ["--requests", "'two'"]),
     ("demo", lambda **f: ["--keeep"], ["unrecognized arguments: --keeep", "--help"]),
+    ("demo", lambda **f: ["--mode", "asynch"], ["--mode", "'asynch'", "(did you mean 'async'?)", "all, realtime, async"]),
+    ("demo", lambda **f: ["--mode", "realtime,"], ["--mode", "unknown serving mode ''", "separated by commas"]),
+    ("demo", lambda **f: ["--async-model", "pegasus-huge"], ["--async-model", "pegasus-huge", "pegasus-tiny"]),
+    ("demo", lambda **f: ["--async-model", _onnx_file(f["tmp_path"])], ["--async-model", "ONNX", "spec"]),
+    ("demo", lambda **f: ["--scale-in-cooldown", "0"], ["--scale-in-cooldown", "'0'", "> 0"]),
+    ("demo", lambda **f: ["--scale-in-cooldown", "inf"], ["--scale-in-cooldown", "'inf'"]),
     # python -m rehearsal.data_plane MOTO_URL
     ("data_plane", lambda **f: [], ["MOTO_URL", "required"]),
     ("data_plane", lambda **f: ["localhost:5000"], ["MOTO_URL", "'localhost:5000'", "http://localhost:5000"]),
@@ -229,6 +235,20 @@ def test_command_line_bad_input_is_one_line_naming_the_flag_exit_2_before_anythi
     for fragment in expected:
         fragment = fragment.replace("{closed_url}", closed_url).replace("{busy_port}", str(busy_port))
         assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+
+
+def test_demo_mode_from_the_environment_is_checked_and_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN `make demo DEMO_MODE=realtme`
+    monkeypatch.setenv("DEMO_MODE", "realtme")
+    code, err = run_in_process(_demo, [], capsys)
+    # THEN one line names the variable, the value and the choices, before anything starts
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "python -m rehearsal.demo: error: $DEMO_MODE: unknown serving mode 'realtme' (did you mean 'realtime'?); "
+        "choose all, realtime, async, or several separated by commas (e.g. realtime,async)"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """rehearsal.demo: `make demo` end to end, so it cannot rot (real moto, CDK CLI, Triton, torch).
 
-One full deploy (the slow test) covers the whole path, for a model the user brings as a spec file:
+One full deploy (the slow test) covers the whole path of every serving mode: the real-time stack
+for a model the user brings as a spec file, and seed 002's asynchronous stack (pegasus-tiny):
 the field-by-field comparison with the template and its known emulator differences, the SDK v3
 read, the invocations compared with the model's own torch module, ``--keep`` with every socket on
 loopback, and the teardown on a signal of a demo started in the background. (The default bert-tiny
@@ -154,6 +155,14 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
         assert "≠ DataCaptureConfig: template (not set), emulator {} (known emulator difference" in output
         assert "UNEXPECTED" not in output
         assert "SageMaker SDK v3 Endpoint.get(" in output and "data_capture_config" in output
+        # THEN every serving mode ran (the default): seed 002's asynchronous stack answered through
+        # S3 + SNS → SQS equal to torch, a malformed input ended in the failure path with an error
+        # notification, and the variant scaled to zero and back
+        assert "TritonAsync-pegasus-tiny" in output
+        assert "every answer equals torch exactly" in output
+        assert "error notification: ClientError: Received server error (500) from model" in output
+        assert "HasBacklogWithoutCapacity = 1 while the request waited at zero instances" in output
+        assert "AWS::CloudWatch::Alarm" in output  # the scale-from-zero alarm moto skipped is printed
         # THEN what the rehearsal started (the emulator, the data plane, Triton) listens on loopback only
         tree = demo.tree()
         names = {p.name() for p in tree}
@@ -173,7 +182,8 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
         assert code == 128 + signal.SIGINT, demo.output[-6000:]
         assert "SIGINT: tearing down" in demo.output
         assert "endpoints left: []" in demo.output
-        assert "total" in demo.output.split("Timings")[-1]
+        timings = demo.output.split("Timings")[-1]
+        assert "total" in timings and "realtime steps" in timings and "async steps" in timings
         _, alive = psutil.wait_procs(tree, timeout=30)
         assert alive == [], alive
         assert stray_files(tmp) == []
