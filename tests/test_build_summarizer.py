@@ -24,13 +24,15 @@ from rehearsal.reference import PEGASUS_EOS_ID, ModelReference, kserve_outputs, 
 from triton_runtime.server import TritonServer
 
 NAME = "pegasus-tiny"
-SEQ, NEW_TOKENS, VOCAB = 128, 16, 96103
+SPEC = get_example(NAME)
+assert isinstance(SPEC.source, TransformersConfig)
+SEQ, NEW_TOKENS, VOCAB = SPEC.source.sequence_length, SPEC.source.max_new_tokens, SPEC.source.config["vocab_size"]
 PAD_ID = 0
 
 
 @pytest.fixture(scope="module")
 def spec() -> ModelSpec:
-    return get_example(NAME)
+    return SPEC
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def wrapper_summary(module: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
 def test_pegasus_tiny_build_declares_token_inputs_and_int64_summary_ids(built: BuildResult) -> None:
     # GIVEN the pegasus-tiny example built by the pipeline
     manifest = built.manifest
-    # THEN the graph takes two INT64 [128] inputs and returns INT64 [16] token ids
+    # THEN the graph takes two INT64 [128] inputs and returns INT64 [max_new_tokens] token ids
     assert manifest["inputs"] == [
         {"name": "input_ids", "dtype": "INT64", "dims": [SEQ]},
         {"name": "attention_mask", "dtype": "INT64", "dims": [SEQ]},
@@ -116,7 +118,7 @@ def test_greedy_summarizer_equals_transformers_generate(reference: ModelReferenc
 def test_greedy_summarizer_pads_rows_after_eos_as_generate_does(
     spec: ModelSpec, reference: ModelReference, eos_boost: float, all_end_at_once: bool
 ) -> None:
-    # GIVEN a fresh copy of the model whose EOS logit is raised, so summaries end before 16 tokens
+    # GIVEN a fresh copy of the model whose EOS logit is raised, so summaries end before the last token
     module = spec.source.load().module
     module.inner.final_logits_bias[0, PEGASUS_EOS_ID] += eos_boost
     inputs = reference.inputs(batch_size=8, seed=3)
@@ -138,7 +140,11 @@ def test_pegasus_weights_dir_loads_a_local_checkpoint_instead_of_seeded_weights(
     # GIVEN the model saved as a local checkpoint (what a downloaded google/pegasus-xsum folder is)
     reference.loaded.module.inner.save_pretrained(tmp_path / "checkpoint")
     source = TransformersConfig(
-        architecture="pegasus-summarization", weights_dir=tmp_path / "checkpoint", seed=123, sequence_length=SEQ
+        architecture="pegasus-summarization",
+        weights_dir=tmp_path / "checkpoint",
+        seed=123,
+        sequence_length=SEQ,
+        max_new_tokens=NEW_TOKENS,
     )
     assert source.problems() == []
     # WHEN it is loaded from the folder (a different seed: the weights come from the files)
@@ -164,7 +170,7 @@ def test_pegasus_tiny_served_by_triton_answers_the_torch_summary(
     # WHEN the rehearsal's KServe JSON request goes through /invocations
     with TritonServer(local, default_model=built.name) as server:
         response = server.invocations(json.loads(kserve_request(inputs)))
-    # THEN the endpoint returns INT64 [3, 16] summary ids equal to torch's, which stay integers
+    # THEN the endpoint returns INT64 [3, max_new_tokens] summary ids equal to torch's, which stay integers
     (output,) = response["outputs"]
     assert (output["name"], output["datatype"], output["shape"]) == ("summary_ids", "INT64", [3, NEW_TOKENS])
     served = kserve_outputs(json.dumps(response).encode())["summary_ids"]
@@ -212,11 +218,11 @@ def test_pegasus_tolerance_must_name_summary_ids() -> None:
 def test_max_new_tokens_is_hashed_for_pegasus_only(spec: ModelSpec) -> None:
     # GIVEN the pegasus-tiny spec and a BERT source
     assert isinstance(spec.source, TransformersConfig)
-    shorter = ModelSpec(name=NAME, source=dataclasses.replace(spec.source, max_new_tokens=8))
+    longer = ModelSpec(name=NAME, source=dataclasses.replace(spec.source, max_new_tokens=NEW_TOKENS + 4))
     bert = TransformersConfig(architecture="bert-sequence-classification")
     # THEN a different summary length is a different build, and BERT's key (so its cache and CDK
     # asset) does not carry the field it ignores
-    assert shorter.inputs_hash() != ModelSpec(name=NAME, source=spec.source).inputs_hash()
+    assert longer.inputs_hash() != ModelSpec(name=NAME, source=spec.source).inputs_hash()
     assert spec.source.describe()["max_new_tokens"] == NEW_TOKENS
     assert "max_new_tokens" not in bert.describe()
     assert bert.fingerprint() == TransformersConfig(architecture="bert-sequence-classification", max_new_tokens=8).fingerprint()
