@@ -228,7 +228,10 @@ def _load(
         aws_secret_access_key="testing",
         config=Config(max_pool_connections=args.clients * 2, retries={"max_attempts": 1}),
     )
-    notes: dict[str, list[str]] = collections.defaultdict(list)
+    # InferenceId -> (SNS MessageId, invocationStatus) of each notification received. Two distinct SNS
+    # messages for one request are a duplicate the data plane published; the same SNS message received
+    # twice is SQS's at-least-once delivery (a consumer dedupes by MessageId), counted apart.
+    notes: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
     lock = threading.Lock()
     done = threading.Event()
     last_note = [0.0]
@@ -240,8 +243,9 @@ def _load(
                 continue
             with lock:
                 for message in got:
-                    note = json.loads(json.loads(message["Body"])["Message"])
-                    notes[note["inferenceId"]].append(note["invocationStatus"])
+                    envelope = json.loads(message["Body"])
+                    note = json.loads(envelope["Message"])
+                    notes[note["inferenceId"]].append((envelope["MessageId"], note["invocationStatus"]))
                 last_note[0] = time.monotonic()
             sqs.delete_message_batch(
                 QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
@@ -263,7 +267,7 @@ def _load(
 
     good = f"s3://{BUCKET}/input/good.json"
     bad = f"s3://{BUCKET}/input/malformed.json"
-    drainers = [threading.Thread(target=drain, daemon=True) for _ in range(2)]
+    drainers = [threading.Thread(target=drain, daemon=True)]  # one: moto's SQS hands a message to two concurrent receivers
     for thread in drainers:
         thread.start()
     killed: dict[str, Any] = {}
@@ -307,17 +311,19 @@ def _load(
     stats = _local(f"{plane_url}/local/async-queues")
     backends = _local(f"{plane_url}/local/backends")
 
-    lost = [i for i in accepted if not notes.get(i) or (i not in outputs and i not in failures)]
+    published = {i: dict(notes.get(i, [])) for i in accepted}  # SNS MessageId -> status, per request
+    redelivered = sum(len(notes.get(i, [])) - len(published[i]) for i in accepted)
+    lost = [i for i in accepted if not published[i] or (i not in outputs and i not in failures)]
     duplicated = [
-        i for i in accepted if len(notes.get(i, [])) > 1 or outputs[i] > 1 or failures[i] > 1 or (i in outputs and i in failures)
+        i for i in accepted if len(published[i]) > 1 or outputs[i] > 1 or failures[i] > 1 or (i in outputs and i in failures)
     ]
     misrouted = [
         i
         for i in accepted
-        if (i in malformed and (i in outputs or "Completed" in notes.get(i, [])))
-        or (i not in malformed and (i in failures or "Failed" in notes.get(i, [])))
+        if (i in malformed and (i in outputs or "Completed" in published[i].values()))
+        or (i not in malformed and (i in failures or "Failed" in published[i].values()))
     ]
-    statuses = collections.Counter(s for i in accepted for s in notes.get(i, []))
+    statuses = collections.Counter(s for i in accepted for s in published[i].values())
     print(f"throughput: {len(accepted) / (finished - started):.1f} requests ended/s ({finished - started:.1f} s first call to last notification)")
     print(f"drain time: {finished - accepted_at:.1f} s (last call accepted to last notification)")
     if killed:
@@ -329,12 +335,17 @@ def _load(
         print("kill: Triton was never killed (the run ended before --kill-after was reached)")
     print(
         f"counts: requests {n}, accepted {len(accepted)}, outputs {sum(outputs.values())}, failures {sum(failures.values())}, "
-        f"notifications {sum(len(v) for v in notes.values())} ({statuses['Completed']} Completed, {statuses['Failed']} Failed), "
-        f"malformed sent {len(malformed)}"
+        f"notifications {sum(len(v) for v in published.values())} ({statuses['Completed']} Completed, {statuses['Failed']} Failed; "
+        f"{redelivered} more received again by SQS's at-least-once delivery), malformed sent {len(malformed)}"
     )
     print(f"lost {len(lost)}, duplicated {len(duplicated)}, misrouted {len(misrouted)}" + (f"; e.g. {(lost + duplicated + misrouted)[:5]}" if lost or duplicated or misrouted else ""))
     queue = next(q for q in stats["queues"] if q["endpoint"] == ENDPOINT)
-    print(f"data plane counters: {json.dumps(queue['variants']['AllTraffic'])}; second ends refused {stats['second_ends_refused']}")
+    print(
+        f"data plane counters: {json.dumps(queue['variants']['AllTraffic'])}; second ends refused "
+        f"{stats['second_ends_refused']}; SNS publishes retried {stats['publish_retries']}"
+    )
+    warnings = [line.strip() for line in (Path(work) / "plane.log").read_text().splitlines() if "WARNING" in line]
+    print(f"data plane warnings: {len(warnings)}" + "".join(f"\n  {w[:300]}" for w in warnings[:8]))
     spent = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
     print("CPU seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in spent.items()) + f" (wall {finished - started:.0f} s)")
     print("NOTHING LOST" if not (lost or duplicated or misrouted) and killed else "CHECK THE COUNTS ABOVE")

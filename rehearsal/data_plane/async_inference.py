@@ -245,6 +245,9 @@ class AsyncInference:
         self.accepted = 0
         self.ended = 0
         self.second_ends_refused = 0
+        #: SNS publishes attempted again after a failure (each may deliver a notification twice
+        #: when the failed attempt had reached SNS: SNS Publish is not idempotent).
+        self.publish_retries = 0
         self._seq = itertools.count()
         self._random = random.Random(seed)
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -747,7 +750,10 @@ class AsyncInference:
             return  # no topic of that kind: no notification (AWS's rule)
         sns = self.api.routing.control_plane.sns
         try:
-            await _retry(lambda: self._io(sns.publish, TopicArn=topic, Message=json.dumps(message)))
+            await _retry(
+                lambda: self._io(sns.publish, TopicArn=topic, Message=json.dumps(message)),
+                on_retry=self._count_publish_retry,
+            )
         except Exception:
             counters.notification_failures += 1
             log.exception("async request %s: the notification to %s failed", message["inferenceId"], topic)
@@ -890,9 +896,18 @@ class AsyncInference:
             )
         return out
 
+    def _count_publish_retry(self, exc: Exception) -> None:
+        self.publish_retries += 1
+        log.warning("SNS publish failed (%s: %s); publishing again", type(exc).__name__, exc)
+
     def totals(self) -> dict[str, int]:
         """Return the requests accepted and ended so far, and the second ends refused."""
-        return {"accepted": self.accepted, "ended": self.ended, "second_ends_refused": self.second_ends_refused}
+        return {
+            "accepted": self.accepted,
+            "ended": self.ended,
+            "second_ends_refused": self.second_ends_refused,
+            "publish_retries": self.publish_retries,
+        }
 
 
 async def _one_chunk(body: bytes) -> AsyncIterator[bytes]:
@@ -911,13 +926,15 @@ def _include_response(parameters: dict[str, Any], body: bytes, content_type: str
     parameters.setdefault("contentType", content_type)
 
 
-async def _retry(call: Any, attempts: int = 3) -> Any:
+async def _retry(call: Any, attempts: int = 3, on_retry: Any = None) -> Any:
     """Run an awaitable factory; retry twice after a short pause (the emulator busy for a moment)."""
     for attempt in range(attempts):
         try:
             return await call()
-        except Exception:
+        except Exception as exc:
             if attempt == attempts - 1:
                 raise
+            if on_retry is not None:
+                on_retry(exc)
             await asyncio.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import tarfile
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -381,7 +383,12 @@ class ContainerBackend:
             self._server = None
             self.restarts += 1
             log.warning("variant %s/%s: Triton died; starting a new one", self.endpoint_name, self.variant.name)
+            group = dead.pid  # Triton leads its own process group (start_new_session)
             await asyncio.to_thread(dead.stop)
+            # A SIGKILLed tritonserver leaves its python backend stubs running: stop its group too.
+            if group is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGKILL)
             await self._launch()
             return self._server is not None
 
