@@ -781,19 +781,24 @@ def invoke_and_compare(
         want_all, diff = compare_outputs(f"request {i}", got_all, reference, inputs)
         worst = max(worst, diff)
         lead = f"{i:>3} {i + 1:>4}  {response['InvokedProductionVariant']:<10} {elapsed_ms:7.1f}"
-        got, want = np.asarray(got_all[first_output], dtype=np.float64), want_all[first_output]
+        want = want_all[first_output]
+        got = np.asarray(got_all[first_output]).astype(want.dtype)
         for row in range(got.shape[0]):
             shown = lead if row == 0 else " " * len(lead)  # later rows of the same request line up
             say(
-                f"{shown}  {_row(got[row]):<34} {_row(want[row]):<34} {float(np.max(np.abs(got[row] - want[row]))):8.1e}"
+                f"{shown}  {format_row(got[row]):<34} {format_row(want[row]):<34} {float(np.max(np.abs(got[row] - want[row]))):8.1e}"
             )
     atol, rtol = reference.tolerance(first_output)
     say(f"max |endpoint - {reference.kind}| = {worst:.2e} (tolerance atol={atol}, rtol={rtol}): OK")
     return worst
 
 
-def _row(values: np.ndarray) -> str:
+def format_row(values: np.ndarray) -> str:
+    """Show one output row: class scores with their argmax, or integer ids (a summary) as they are."""
     flat = values.reshape(-1)
+    if np.issubdtype(flat.dtype, np.integer):
+        ids = ", ".join(str(int(v)) for v in flat[:5])
+        return f"[{ids}{', …' if flat.size > 5 else ''}] ({flat.size} ids)"
     if flat.size <= 4:
         shown = np.array2string(flat, precision=5)
     else:

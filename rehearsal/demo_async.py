@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rehearsal.async_client import NotificationQueue, parse_s3_uri, read_s3
-from rehearsal.demo import DemoFailure, DeployedEndpoint, compare_outputs
+from rehearsal.demo import DemoFailure, DeployedEndpoint, compare_outputs, format_row
 from rehearsal.reference import ModelReference, kserve_outputs, kserve_request
 
 #: How long the demo waits for one notification (a cold start of Triton included).
@@ -180,7 +180,9 @@ def invoke_and_compare(
         note = _one_notification(setup, answer["InferenceId"])
         elapsed_ms = (time.monotonic() - started) * 1000
         got, want = _check_answer(clients, answer, note, reference, inputs, f"async request {i}")
-        say(f"{i:>3} {i + 1:>4} {state:<5} {elapsed_ms:8.1f}  {_ids(got[0]):<40} = {_ids(want[0])}")
+        say(
+            f"{i:>3} {i + 1:>4} {state:<5} {elapsed_ms:8.1f}  {format_row(got[0]):<40} = {format_row(want[0])}"
+        )
     say(f"output {answer['OutputLocation']}")
     say(
         f"notification: invocationStatus {note.body['invocationStatus']}, keys {', '.join(sorted(note.body))}"
@@ -242,7 +244,7 @@ def scale_to_zero_and_back(
     if not backlog_without_capacity:
         raise DemoFailure("HasBacklogWithoutCapacity never read 1 while the request waited at zero instances")
     say("HasBacklogWithoutCapacity = 1 while the request waited at zero instances; Triton started again")
-    say(f"served {elapsed:.1f} s after the call (restart included): {_ids(got[0])} = {reference.kind}")
+    say(f"served {elapsed:.1f} s after the call (restart included): {format_row(got[0])} = {reference.kind}")
     metrics = clients["cloudwatch"].list_metrics(
         Namespace="AWS/SageMaker", MetricName="HasBacklogWithoutCapacity"
     )
@@ -253,9 +255,3 @@ def scale_to_zero_and_back(
 
 def _backend(plane: Any, endpoint_name: str) -> dict[str, Any]:
     return next((b for b in plane.describe_backends() if b["endpoint"] == endpoint_name), {})
-
-
-def _ids(row: np.ndarray) -> str:
-    flat = [int(v) for v in np.asarray(row).reshape(-1)]
-    shown = ", ".join(str(v) for v in flat[:6])
-    return f"[{shown}{', …' if len(flat) > 6 else ''}] ({len(flat)} ids)"
