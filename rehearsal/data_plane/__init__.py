@@ -13,6 +13,9 @@ Client code is the same as against AWS::
     runtime.invoke_endpoint(EndpointName=name, ContentType="application/json", Body=payload)
 
 (or, with no code change at all, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=<endpoint_url>``).
+``invoke_endpoint_async`` works the same way for endpoints with an ``AsyncInferenceConfig``: the
+input is read from the emulator's S3, the output or failure written back, and the notification
+published to the emulator's SNS.
 
 The package, one module per concern:
 
@@ -21,11 +24,21 @@ The package, one module per concern:
 * :mod:`~rehearsal.data_plane.routing`: the routing table and its background refresh;
 * :mod:`~rehearsal.data_plane.backends`: one backend per serving mode (real-time now; multi-model
   next), chosen by the container's ``Mode``;
+* :mod:`~rehearsal.data_plane.async_inference`: InvokeEndpointAsync's queue, workers,
+  notifications, TTL and timeout, scale to zero and metrics;
 * :mod:`~rehearsal.data_plane.errors`: SageMaker runtime's error shapes;
 * :mod:`~rehearsal.data_plane.service`: :class:`LocalDataPlane`, the aiohttp service;
 * :mod:`~rehearsal.data_plane.cli`: ``python -m rehearsal.data_plane MOTO_URL``.
 """
 
+from rehearsal.data_plane.async_inference import (
+    DEFAULT_INVOCATION_TIMEOUT_S,
+    DEFAULT_REQUEST_TTL_S,
+    DEFAULT_SCALE_IN_COOLDOWN_S,
+    MAX_ASYNC_INPUT_BYTES,
+    AsyncInference,
+    AsyncRequest,
+)
 from rehearsal.data_plane.backends import (
     BACKENDS,
     DEFAULT_MODEL_ENV,
@@ -39,7 +52,9 @@ from rehearsal.data_plane.backends import (
 from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
 from rehearsal.data_plane.routing import (
+    DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE,
     DEFAULT_REFRESH_INTERVAL_S,
+    AsyncConfig,
     ControlPlane,
     EndpointRoute,
     RefreshPass,
@@ -50,11 +65,19 @@ from rehearsal.data_plane.service import LocalDataPlane
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_INVOCATION_TIMEOUT_S",
+    "DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE",
     "DEFAULT_MODEL_ENV",
     "DEFAULT_REFRESH_INTERVAL_S",
+    "DEFAULT_REQUEST_TTL_S",
+    "DEFAULT_SCALE_IN_COOLDOWN_S",
     "INVOCATION_TIMEOUT_S",
+    "MAX_ASYNC_INPUT_BYTES",
     "MAX_PAYLOAD_BYTES",
     "REQUEST_ID_HEADER",
+    "AsyncConfig",
+    "AsyncInference",
+    "AsyncRequest",
     "ContainerBackend",
     "ControlPlane",
     "EndpointRoute",
