@@ -208,6 +208,13 @@ class RuntimeApi:
         if endpoint is None:
             endpoint = await asyncio.to_thread(self.routing.resolve, invocation.endpoint_name)
         self.check_endpoint(endpoint, invocation)
+        if endpoint.async_config is not None:
+            # SageMaker refuses InvokeEndpoint on an async endpoint with a ValidationError (its exact
+            # wording was not found in a public source).
+            raise validation_error(
+                f"Endpoint {endpoint.name} is an asynchronous inference endpoint (its endpoint config has an "
+                "AsyncInferenceConfig); call InvokeEndpointAsync with the input's S3 location instead."
+            )
         variant = self._choose_variant(endpoint, invocation.target_variant)
         backend = self.backend(endpoint, variant)
         return await backend.invoke(self.client, invocation)
