@@ -13,6 +13,7 @@ import pytest
 
 from rehearsal.cdk_cli import PROJECT_ROOT, CdkCli, CdkError
 from rehearsal.moto_server import MotoServer
+from stacks.async_stack import async_stack_id
 from stacks.realtime_stack import realtime_stack_id
 
 pytestmark = [
@@ -20,8 +21,10 @@ pytestmark = [
     pytest.mark.skipif(not (PROJECT_ROOT / "app.py").is_file(), reason="the CDK app (app.py) is not there yet"),
 ]
 
-# The app deploys one stack per model, named after it; cdk.json's default model is bert-tiny.
+# The app deploys one real-time stack per model, named after it (cdk.json's default model is
+# bert-tiny), and seed 002's asynchronous stack (cdk.json's async_model, pegasus-tiny).
 STACK = realtime_stack_id("bert-tiny")
+ASYNC_STACK = async_stack_id("pegasus-tiny")
 
 # What moto 5.2.5's CloudFormation does not implement among the app's resources. docs/rehearsal.md
 # lists the same; when moto learns one of them this test says so and the docs need updating.
@@ -30,6 +33,12 @@ EXPECTED_UNSUPPORTED = {
     (STACK, "AWS::ApplicationAutoScaling::ScalableTarget"),
     (STACK, "AWS::ApplicationAutoScaling::ScalingPolicy"),
     (STACK, "AWS::CDK::Metadata"),
+    (ASYNC_STACK, "AWS::S3::BucketPolicy"),
+    (ASYNC_STACK, "AWS::SNS::TopicPolicy"),
+    (ASYNC_STACK, "AWS::ApplicationAutoScaling::ScalableTarget"),
+    (ASYNC_STACK, "AWS::ApplicationAutoScaling::ScalingPolicy"),
+    (ASYNC_STACK, "AWS::CloudWatch::Alarm"),
+    (ASYNC_STACK, "AWS::CDK::Metadata"),
 }
 
 
@@ -49,15 +58,15 @@ def test_bootstrap_synthesizes_into_the_output_dir_not_the_projects_cdk_out(depl
     # synthesizes the app to list its environments); nothing else writes there before this test
     assert cdk.assembly_dir != PROJECT_ROOT / "cdk.out"
     assert (cdk.assembly_dir / "manifest.json").is_file()
-    assert cdk.stack_names() == [STACK]
+    assert sorted(cdk.stack_names()) == sorted([STACK, ASYNC_STACK])
 
 
 def test_deploy_creates_the_endpoint_and_reports_what_moto_skipped(deployed: tuple[MotoServer, CdkCli]) -> None:
     moto, cdk = deployed
     # WHEN the app is deployed into the emulator
     result = cdk.deploy()
-    # THEN the stack's outputs name an endpoint that exists and is InService
-    assert result.stacks == (STACK,)
+    # THEN the stacks' outputs name endpoints that exist and are InService
+    assert sorted(result.stacks) == sorted([STACK, ASYNC_STACK])
     endpoint_name = result.outputs[STACK]["EndpointName"]
     sagemaker = boto3.client("sagemaker", **moto.boto3_kwargs())
     endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
@@ -66,6 +75,16 @@ def test_deploy_creates_the_endpoint_and_reports_what_moto_skipped(deployed: tup
     assert [(v["InstanceType"], v["InitialInstanceCount"]) for v in config["ProductionVariants"]] == [
         ("ml.g4dn.xlarge", 1)
     ]
+    async_endpoint = sagemaker.describe_endpoint(EndpointName=result.outputs[ASYNC_STACK]["EndpointName"])
+    assert async_endpoint["EndpointStatus"] == "InService"
+    async_config = sagemaker.describe_endpoint_config(EndpointConfigName=async_endpoint["EndpointConfigName"])
+    output_config = async_config["AsyncInferenceConfig"]["OutputConfig"]
+    assert output_config["S3OutputPath"] == result.outputs[ASYNC_STACK]["OutputPath"]
+    assert output_config["S3FailurePath"] == result.outputs[ASYNC_STACK]["FailurePath"]
+    assert set(output_config["NotificationConfig"].values()) == {
+        result.outputs[ASYNC_STACK]["SuccessTopicArn"],
+        result.outputs[ASYNC_STACK]["ErrorTopicArn"],
+    }
     # THEN the resource types moto skipped are reported, not hidden
     unsupported = {(s.stack, s.resource_type) for s in cdk.skipped if s.reason.startswith("unsupported")}
     assert unsupported == EXPECTED_UNSUPPORTED
@@ -107,13 +126,14 @@ def test_destroy_removes_the_stack_and_the_endpoint(deployed: tuple[MotoServer, 
     moto, cdk = deployed
     # WHEN the stack is destroyed
     cdk.destroy(from_assembly=True)
-    # THEN neither the stack nor any endpoint is left
+    # THEN neither the stacks nor any endpoint is left
     cfn = boto3.client("cloudformation", **moto.boto3_kwargs())
-    assert STACK not in {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
+    assert not {STACK, ASYNC_STACK} & {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
     assert boto3.client("sagemaker", **moto.boto3_kwargs()).list_endpoints()["Endpoints"] == []
 
 
 def test_stack_names_come_from_the_cloud_assembly(deployed: tuple[MotoServer, CdkCli]) -> None:
     _, cdk = deployed
-    assert cdk.stack_names() == [STACK]
+    assert sorted(cdk.stack_names()) == sorted([STACK, ASYNC_STACK])
     assert Path(cdk.assembly_dir, f"{STACK}.template.json").is_file()
+    assert Path(cdk.assembly_dir, f"{ASYNC_STACK}.template.json").is_file()
