@@ -30,7 +30,6 @@ def test_readme_construct_example_synthesizes_what_it_says():
 
     # THEN the endpoint, its scaling (invocations + schedule), the grant and the µs alarm are there
     template = Template.from_stack(stack)
-    template.resource_count_is("AWS::SageMaker::Endpoint", 1)
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget",
         {
@@ -40,7 +39,33 @@ def test_readme_construct_example_synthesizes_what_it_says():
         },
     )
     template.has_resource_properties(
-        "AWS::CloudWatch::Alarm", {"Threshold": 500_000}  # 500 ms, in µs
+        "AWS::CloudWatch::Alarm",
+        {"Threshold": 500_000},  # 500 ms, in µs
+    )
+    # THEN the asynchronous endpoint: its config, a 0..5 scalable target, the scale-from-zero alarm,
+    # and the grantee may call InvokeEndpointAsync
+    template.resource_count_is("AWS::SageMaker::Endpoint", 2)
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "AsyncInferenceConfig": Match.object_like(
+                {"ClientConfig": {"MaxConcurrentInvocationsPerInstance": 2}}
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 0, "MaxCapacity": 5}
+    )
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "HasBacklogWithoutCapacity"})
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": "sagemaker:InvokeEndpointAsync"})]
+                )
+            }
+        },
     )
     template.has_resource_properties(
         "AWS::IAM::Policy",
