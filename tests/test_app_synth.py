@@ -287,8 +287,9 @@ def test_synth_is_deterministic(tmp_path):
     second = _synth(tmp_path / "b")
 
     # THEN identical templates and asset manifests (asset hashes)
-    for name in (f"{STACK_ID}.template.json", f"{STACK_ID}.assets.json"):
-        assert (Path(first.directory) / name).read_text() == (Path(second.directory) / name).read_text()
+    for stack in (STACK_ID, ASYNC_STACK_ID):
+        for name in (f"{stack}.template.json", f"{stack}.assets.json"):
+            assert (Path(first.directory) / name).read_text() == (Path(second.directory) / name).read_text()
 
 
 def test_app_module_is_the_only_context_reader():
