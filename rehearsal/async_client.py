@@ -4,7 +4,7 @@ An asynchronous endpoint answers ``invoke_endpoint_async`` at once; the outcome 
 SNS notification (success or error topic) and an S3 object (output or failure path). A client
 subscribes an SQS queue to both topics and waits there, keyed by ``InferenceId``:
 :class:`NotificationQueue`. The demo, the async tests and ``bench/bench_async.py`` use it, so the
-notification parsing lives in one place.
+notification parsing lives in one place; the data plane takes :func:`parse_s3_uri` from here too.
 
 On AWS the queue also needs a queue policy that lets the topics send to it (``sqs:SendMessage``
 with ``aws:SourceArn`` = the topic); :meth:`NotificationQueue.create` sets one. moto delivers
@@ -14,22 +14,32 @@ without it.
 from __future__ import annotations
 
 import json
+import re
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+#: botocore's pattern for SageMaker's S3 URIs, ``(https|s3)://([^/]+)/?(.*)``, for s3 only.
+_S3_URI = re.compile(r"s3://([^/]+)/?(.*)")
+
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split ``s3://bucket/key`` into ``(bucket, key)``.
+    """Split ``s3://bucket/key`` into ``(bucket, key)``, as SageMaker's API reads an S3 URI.
+
+    The pattern is botocore's for SageMaker's S3 URIs (``S3Uri``, ``InputLocation``), its ``s3``
+    half: ``s3://`` (lower case), a bucket, an optional slash, the key. The key is everything after
+    that slash, as S3 names it: ``?`` and ``#`` are part of it (``urllib.parse`` would cut them off),
+    and it is empty for ``s3://bucket`` or ``s3://bucket/`` (a prefix, not an object).
 
     Raises:
-        ValueError: ``uri`` is not an ``s3://`` URI with a bucket and a key.
+        ValueError: ``uri`` is not ``s3://`` followed by a bucket.
     """
-    if not uri.startswith("s3://") or "/" not in uri[5:] or uri[5:].startswith("/"):
+    match = _S3_URI.fullmatch(uri)
+    if match is None:
         raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
-    bucket, key = uri[5:].split("/", 1)
-    return bucket, key
+    return match[1], match[2]
 
 
 def read_s3(s3: Any, uri: str) -> bytes | None:
@@ -49,10 +59,12 @@ class Notification:
         message_id: SNS's ``MessageId``: the same id received twice is SQS's at-least-once delivery
             (drop it); two ids for one ``inference_id`` are two notifications.
         body: The notification (``invocationStatus``, ``inferenceId``, ``requestParameters``, ...).
+        received_at: ``time.monotonic()`` when this client received it (0.0 when built by hand).
     """
 
     message_id: str
     body: dict[str, Any]
+    received_at: float = field(default=0.0, compare=False)
 
     @property
     def inference_id(self) -> str:
@@ -90,6 +102,10 @@ class NotificationQueue:
         queue_url: The queue.
         received: ``InferenceId`` → the notifications received for it (distinct SNS messages).
         redelivered: Messages received again (the same SNS ``MessageId``): SQS delivers at least once.
+
+    :meth:`poll` may run in several threads, and :meth:`missing` be asked from another while it does;
+    one receiving thread is the usual case (SQS may hand one message to two concurrent receivers, which
+    :attr:`redelivered` then counts).
     """
 
     sqs: Any
@@ -97,6 +113,7 @@ class NotificationQueue:
     received: dict[str, list[Notification]] = field(default_factory=dict)
     redelivered: int = 0
     _seen: set[str] = field(default_factory=set, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, sqs: Any, sns: Any, name: str, topics: Iterable[str]) -> NotificationQueue:
@@ -135,16 +152,18 @@ class NotificationQueue:
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s
         ).get("Messages", [])
+        received_at = time.monotonic()
         new = []
-        for message in messages:
-            envelope = json.loads(message["Body"])  # SNS's envelope; the notification is its Message
-            if envelope["MessageId"] in self._seen:
-                self.redelivered += 1
-                continue
-            self._seen.add(envelope["MessageId"])
-            note = Notification(envelope["MessageId"], json.loads(envelope["Message"]))
-            self.received.setdefault(note.inference_id, []).append(note)
-            new.append(note)
+        with self._lock:
+            for message in messages:
+                envelope = json.loads(message["Body"])  # SNS's envelope; the notification is its Message
+                if envelope["MessageId"] in self._seen:
+                    self.redelivered += 1
+                    continue
+                self._seen.add(envelope["MessageId"])
+                note = Notification(envelope["MessageId"], json.loads(envelope["Message"]), received_at)
+                self.received.setdefault(note.inference_id, []).append(note)
+                new.append(note)
         if messages:
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
@@ -152,22 +171,36 @@ class NotificationQueue:
             )
         return new
 
+    def missing(self, inference_ids: Iterable[str]) -> list[str]:
+        """Return the ids that have no notification yet (safe while another thread polls)."""
+        with self._lock:
+            return [i for i in inference_ids if i not in self.received]
+
     def wait_for(
-        self, inference_ids: Sequence[str], timeout_s: float = 120.0
+        self, inference_ids: Iterable[str], timeout_s: float = 120.0, *, settle_s: int = 0
     ) -> dict[str, list[Notification]]:
         """Poll until every id has a notification, then drain what else is there (a duplicate would show).
+
+        Args:
+            inference_ids: The requests' ``InferenceId``.
+            timeout_s: How long to wait for the last of them.
+            settle_s: After the last one came, poll until a poll of this many seconds brings nothing
+                new, so a second notification sent a little later is counted too. Defaults to 0: only
+                what the queue holds already.
 
         Raises:
             TimeoutError: Some ids got no notification within ``timeout_s``; the message names them.
         """
+        ids = list(inference_ids)
         deadline = time.monotonic() + timeout_s
-        while missing := [i for i in inference_ids if i not in self.received]:
+        while missing := self.missing(ids):
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"no notification within {timeout_s:.0f} s for {len(missing)} of {len(inference_ids)} "
+                    f"no notification within {timeout_s:.0f} s for {len(missing)} of {len(ids)} "
                     f"requests, e.g. {missing[:5]}"
                 )
             self.poll()
-        while self.poll(wait_s=0):
+        while self.poll(wait_s=settle_s):
             pass
-        return {i: self.received[i] for i in inference_ids}
+        with self._lock:
+            return {i: list(self.received[i]) for i in ids}

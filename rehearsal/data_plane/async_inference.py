@@ -48,12 +48,12 @@ import logging
 import random
 import re
 import time
-import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rehearsal.async_client import parse_s3_uri
 from rehearsal.data_plane.backends import ContainerBackend, ContainerDown, Invocation, InvocationResult
 from rehearsal.data_plane.errors import RuntimeApiError, validation_error
 from rehearsal.data_plane.routing import (
@@ -115,14 +115,6 @@ def _constraint(value: object, member: str, constraint: str) -> RuntimeApiError:
     return validation_error(
         f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
     )
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split ``s3://bucket/key`` into bucket and key (ValueError otherwise)."""
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise ValueError(uri)
-    return parsed.netloc, parsed.path.lstrip("/")
 
 
 def _utc_now() -> str:

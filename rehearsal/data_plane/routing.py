@@ -21,12 +21,12 @@ import itertools
 import random
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rehearsal.async_client import parse_s3_uri
 from rehearsal.data_plane.errors import validation_error
 
 #: How often known endpoints are re-read from the control plane, by default (seconds).
@@ -307,11 +307,14 @@ class ControlPlane:
 
     def download(self, s3_url: str, dest: Path) -> Path:
         """Download ``s3://bucket/key`` to ``dest`` (as SageMaker does before starting a container)."""
-        parsed = urllib.parse.urlparse(s3_url)
-        if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+        try:
+            bucket, key = parse_s3_uri(s3_url)
+        except ValueError:
+            bucket = key = ""
+        if not key:  # an object, not a prefix
             raise ValueError(f"ModelDataUrl must be s3://bucket/key (got {s3_url!r})")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self.s3.download_file(parsed.netloc, parsed.path.lstrip("/"), str(dest))
+        self.s3.download_file(bucket, key, str(dest))
         return dest
 
 
