@@ -3,7 +3,9 @@
 Everything is real: moto's server holds the endpoints, the inputs and outputs, the topics and the
 queue the topics deliver to; the bert-tiny example built by model_build runs in Triton; the client
 is plain boto3 (upload the input, ``invoke_endpoint_async``, wait for the notification on an SQS
-queue subscribed to the topics, read ``OutputLocation``), the code that runs against AWS.
+queue subscribed to the topics, read ``OutputLocation``): ``rehearsal.async_client``, the code that
+runs against AWS. Every wait settles for a second after the last notification, so a second
+notification for a request would be counted.
 
 One moto, one data plane and one build per module. The TTL request (``RequestTTLSeconds`` is at
 least 60) is sent when the module starts, to an endpoint that cannot leave zero instances, and is
@@ -14,13 +16,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
-import json
 import os
 import signal
 import time
 import tracemalloc
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from rehearsal.async_client import Notification, NotificationQueue, read_s3
 from rehearsal.data_plane.async_inference import MAX_ASYNC_INPUT_BYTES
 from rehearsal.reference import ModelReference, kserve_outputs, kserve_request, tokenized_inputs
 
@@ -55,41 +57,6 @@ SUCCESS_KEYS = {
 
 
 @dataclass
-class Notifications:
-    """Every notification the SQS queue (subscribed to both topics) delivered, by ``inferenceId``."""
-
-    sqs: Any
-    queue_url: str
-    by_id: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def poll(self, wait_s: int = 1) -> int:
-        """Receive (and delete) what the queue holds now (waiting up to ``wait_s``); return how many came."""
-        got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
-        messages = got.get("Messages", [])
-        for message in messages:
-            # SNS's envelope (no raw delivery): the notification is its "Message", as on AWS.
-            notification = json.loads(json.loads(message["Body"])["Message"])
-            self.by_id.setdefault(notification["inferenceId"], []).append(notification)
-        if messages:
-            self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
-        return len(messages)
-
-    def wait_for(self, ids: list[str], timeout_s: float = 120.0) -> dict[str, list[dict[str, Any]]]:
-        """Poll until every id has a notification; then drain what else is there (duplicates would show)."""
-        deadline = time.monotonic() + timeout_s
-        while any(i not in self.by_id for i in ids):
-            missing = [i for i in ids if i not in self.by_id]
-            assert time.monotonic() < deadline, f"no notification for {len(missing)} requests, e.g. {missing[:5]}"
-            self.poll()
-        while self.poll():
-            pass
-        return {i: self.by_id[i] for i in ids}
-
-
-@dataclass
 class AsyncRehearsal:
     """moto with the bert-tiny artifact, topics, a subscribed queue, async endpoints, and the data plane."""
 
@@ -99,7 +66,7 @@ class AsyncRehearsal:
     runtime: Any
     spec: Any
     built: Any
-    notifications: Notifications
+    notifications: NotificationQueue
     ttl_response: dict[str, Any]
     ttl_sent_at: float
 
@@ -114,12 +81,15 @@ class AsyncRehearsal:
         return f"s3://{BUCKET}/{key}"
 
     def read(self, location: str) -> bytes | None:
-        """The object at ``s3://bucket/key``, or None when there is none."""
-        key = location.split(f"s3://{BUCKET}/", 1)[1]
-        try:
-            return bytes(self.clients["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read())
-        except self.clients["s3"].exceptions.NoSuchKey:
-            return None
+        """The object at ``location``, or None when there is none."""
+        return read_s3(self.clients["s3"], location)
+
+    def ended(self, ids: Sequence[str], timeout_s: float = 120.0) -> dict[str, list[Notification]]:
+        """Every notification of ``ids``, once each has one and the queue stayed quiet for a second."""
+        ended = self.notifications.wait_for(ids, timeout_s, settle_s=1)
+        # One receiver, deleting at once: SQS has no cause to deliver a message twice, so none may come again.
+        assert self.notifications.redelivered == 0
+        return ended
 
     def queue(self, endpoint: str) -> dict[str, Any]:
         return next(q for q in self.plane.describe_async_queues() if q["endpoint"] == endpoint)
@@ -200,12 +170,7 @@ def ar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsyncRehearsal]:
             clients["sns"].create_topic(Name="async-success")["TopicArn"],
             clients["sns"].create_topic(Name="async-error")["TopicArn"],
         )
-        queue_url = clients["sqs"].create_queue(QueueName="async-notifications")["QueueUrl"]
-        queue_arn = clients["sqs"].get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        for topic in topics:
-            clients["sns"].subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        notifications = NotificationQueue.create(clients["sqs"], clients["sns"], "async-notifications", topics)
         _create_async_endpoint(clients, spec, "bert-async", topics)
         _create_async_endpoint(clients, spec, "bert-zero", topics, capacity=(0, 5))
         _create_async_endpoint(clients, spec, "bert-never", topics, capacity=(0, 0))
@@ -237,7 +202,7 @@ def ar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsyncRehearsal]:
                 runtime,
                 spec,
                 built,
-                Notifications(clients["sqs"], queue_url),
+                notifications,
                 ttl_response,
                 ttl_sent_at,
             )
@@ -269,21 +234,21 @@ def test_invoke_endpoint_async_round_trip_through_plain_boto3_equals_torch(ar: A
     assert response["OutputLocation"] == f"s3://{BUCKET}/bert-async/output/ok-1.out"
     assert response["FailureLocation"] == f"s3://{BUCKET}/bert-async/failure/ok-1-error.out"
     # THEN exactly one success notification reaches the SQS queue subscribed to the success topic
-    (note,) = ar.notifications.wait_for(["ok-1"])["ok-1"]
-    assert set(note) == SUCCESS_KEYS
-    assert (note["invocationStatus"], note["eventName"], note["eventSource"], note["eventVersion"]) == (
+    (note,) = ar.ended(["ok-1"])["ok-1"]
+    assert set(note.body) == SUCCESS_KEYS
+    assert (note.body["invocationStatus"], note.body["eventName"], note.body["eventSource"], note.body["eventVersion"]) == (
         "Completed",
         "InferenceResult",
         "aws:sagemaker",
         "1.0",
     )
-    assert note["requestParameters"] == {
+    assert note.body["requestParameters"] == {
         "contentType": "application/json",
         "endpointName": "bert-async",
         "inputLocation": location,
     }
-    assert note["responseParameters"]["outputLocation"] == response["OutputLocation"]
-    assert note["awsRegion"] == "us-east-1" and note["receivedTime"] <= note["eventTime"]
+    assert note.output_location == response["OutputLocation"]
+    assert note.body["awsRegion"] == "us-east-1" and note.body["receivedTime"] <= note.body["eventTime"]
     # THEN the output object holds Triton's answer, equal to the torch model's; no failure object
     output = ar.read(response["OutputLocation"])
     assert output is not None
@@ -305,8 +270,8 @@ def test_invoke_endpoint_async_inline_body_with_path_extension_and_filename(ar: 
     )
     # THEN the output goes to <S3OutputPath>/<extension>/<Filename>, and holds the model's answer
     assert response["OutputLocation"] == f"s3://{BUCKET}/bert-async/output/batch-7/answer.json"
-    (note,) = ar.notifications.wait_for(["inline-1"])["inline-1"]
-    assert note["invocationStatus"] == "Completed" and note["requestParameters"]["inputLocation"] is None
+    (note,) = ar.ended(["inline-1"])["inline-1"]
+    assert note.succeeded and note.body["requestParameters"]["inputLocation"] is None
     output = ar.read(response["OutputLocation"])
     assert output is not None
     assert_close(ar, kserve_outputs(output)["logits"], torch_logits(ar, inputs))
@@ -321,11 +286,11 @@ def test_malformed_input_lands_in_the_failure_path_with_an_error_notification(ar
         EndpointName="bert-async", InputLocation=location, ContentType="application/json", InferenceId="bad-1"
     )
     # THEN one error notification arrives (shape as public consumers expect it; AWS documents none)
-    (note,) = ar.notifications.wait_for(["bad-1"])["bad-1"]
-    assert note["invocationStatus"] == "Failed"
-    assert note["failureReason"].startswith("ClientError: Received server error (500) from model")
-    assert note["requestParameters"]["inputLocation"] == location
-    assert note["responseParameters"]["failureLocation"] == response["FailureLocation"]
+    (note,) = ar.ended(["bad-1"])["bad-1"]
+    assert note.body["invocationStatus"] == "Failed"
+    assert note.failure_reason.startswith("ClientError: Received server error (500) from model")
+    assert note.body["requestParameters"]["inputLocation"] == location
+    assert note.body["responseParameters"]["failureLocation"] == response["FailureLocation"]
     # THEN the failure object holds the reason and Triton's message; no output object exists
     failure = ar.read(response["FailureLocation"])
     assert failure is not None and b"JSON" in failure
@@ -447,12 +412,12 @@ def test_100_mb_input_is_streamed_through_without_the_plane_holding_it(ar: Async
             ContentType="application/json",
             InferenceId="big-1",
         )
-        (note,) = ar.notifications.wait_for(["big-1"])["big-1"]
+        (note,) = ar.ended(["big-1"])["big-1"]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     # THEN the answer equals torch's (every byte reached Triton) ...
-    assert note["invocationStatus"] == "Completed", note
+    assert note.succeeded, note.body
     output = ar.read(response["OutputLocation"])
     assert output is not None
     assert_close(ar, kserve_outputs(output)["logits"], torch_logits(ar, inputs))
@@ -493,12 +458,12 @@ def test_invocation_timeout_ends_the_request_as_a_failure(ar: AsyncRehearsal) ->
         response = ar.runtime.invoke_endpoint_async(
             EndpointName="bert-async", InputLocation=location, InferenceId="slow-1", InvocationTimeoutSeconds=1
         )
-        (note,) = ar.notifications.wait_for(["slow-1"], timeout_s=30)["slow-1"]
+        (note,) = ar.ended(["slow-1"], timeout_s=30)["slow-1"]
     finally:
         os.kill(pid, signal.SIGCONT)
     # THEN it ends as a failure naming the timeout, with its failure object
-    assert note["invocationStatus"] == "Failed"
-    assert "timed out after 1 s" in note["failureReason"]
+    assert note.body["invocationStatus"] == "Failed"
+    assert "timed out after 1 s" in note.failure_reason
     failure = ar.read(response["FailureLocation"])
     assert failure is not None and b"InvocationTimeoutSeconds" in failure
     assert ar.read(response["OutputLocation"]) is None
@@ -519,7 +484,7 @@ def test_variant_scales_to_zero_when_idle_and_back_when_work_arrives(ar: AsyncRe
         """Until the request's notification: (HasBacklogWithoutCapacity, backlog) and Triton pids seen."""
         seen, pids = [], set()
         deadline = time.monotonic() + 120
-        while inference_id not in ar.notifications.by_id:
+        while inference_id not in ar.notifications.received:
             assert time.monotonic() < deadline, f"no notification for {inference_id}"
             queue = ar.queue("bert-zero")
             seen.append((queue["HasBacklogWithoutCapacity"], queue["ApproximateBacklogSize"]))
@@ -531,7 +496,7 @@ def test_variant_scales_to_zero_when_idle_and_back_when_work_arrives(ar: AsyncRe
     # GIVEN bert-zero (scalable target MinCapacity 0) served once
     ar.runtime.invoke_endpoint_async(EndpointName="bert-zero", InputLocation=location, InferenceId="zero-1")
     _, (first_pid,) = watch("zero-1")
-    assert ar.notifications.by_id["zero-1"][0]["invocationStatus"] == "Completed"
+    assert ar.notifications.received["zero-1"][0].succeeded
     # WHEN it stays idle past the scale-in cooldown
     _wait(lambda: ar.backend("bert-zero")["scaled_to_zero"], 30, "scale-in")
     # THEN its Triton is stopped and the endpoint has no instance
@@ -543,8 +508,8 @@ def test_variant_scales_to_zero_when_idle_and_back_when_work_arrives(ar: AsyncRe
     seen, pids = watch("zero-2")
     # THEN it waited in the queue with HasBacklogWithoutCapacity = 1 while Triton started, then was served
     assert (1, 1) in seen, seen[:20]
-    (note,) = ar.notifications.by_id["zero-2"]
-    assert note["invocationStatus"] == "Completed"
+    (note,) = ar.notifications.received["zero-2"]
+    assert note.succeeded
     output = ar.read(response["OutputLocation"])
     assert output is not None
     assert_close(ar, kserve_outputs(output)["logits"], torch_logits(ar, inputs))
@@ -586,10 +551,10 @@ def test_nothing_lost_when_triton_is_killed_mid_run(ar: AsyncRehearsal) -> None:
             )
         )
     assert accepted == ids
-    _wait(lambda: (ar.notifications.poll() or True) and sum(i in ar.notifications.by_id for i in ids) >= n // 3, 120, "a third ended")
+    _wait(lambda: (ar.notifications.poll() or True) and sum(i in ar.notifications.received for i in ids) >= n // 3, 120, "a third ended")
     backlog_at_kill = ar.queue("bert-async")["ApproximateBacklogSize"]
     os.kill(before["triton_pid"], signal.SIGKILL)
-    ended = ar.notifications.wait_for(ids, timeout_s=300)
+    ended = ar.ended(ids, timeout_s=300)
     # THEN work was still queued at the kill, and the container was replaced once
     assert backlog_at_kill > 0
     after = ar.backend("bert-async")
@@ -608,7 +573,7 @@ def test_nothing_lost_when_triton_is_killed_mid_run(ar: AsyncRehearsal) -> None:
     }
     assert objects["failure"] == malformed
     assert objects["output"] == set(ids) - malformed
-    assert {i for i, (note,) in ended.items() if note["invocationStatus"] == "Failed"} == malformed
+    assert {i for i, (note,) in ended.items() if note.body["invocationStatus"] == "Failed"} == malformed
     assert ar.plane.api.async_inference.second_ends_refused == 0
 
 
@@ -624,11 +589,11 @@ def test_request_past_its_ttl_ends_as_an_expired_failure(ar: AsyncRehearsal) -> 
         queue = ar.queue("bert-never")
         assert (queue["HasBacklogWithoutCapacity"], queue["ApproximateBacklogSize"], queue["instances"]) == (1, 1, 0)
     # WHEN its TTL passes
-    (note,) = ar.notifications.wait_for(["ttl-1"], timeout_s=TTL_S + 60)["ttl-1"]
+    (note,) = ar.ended(["ttl-1"], timeout_s=TTL_S + 60)["ttl-1"]
     # THEN it ended as a failure, not before its TTL, counted in ExpiredRequests, with its failure object
     assert time.monotonic() - ar.ttl_sent_at >= TTL_S
-    assert note["invocationStatus"] == "Failed"
-    assert "expired" in note["failureReason"] and "RequestTTLSeconds (60 s)" in note["failureReason"]
+    assert note.body["invocationStatus"] == "Failed"
+    assert "expired" in note.failure_reason and "RequestTTLSeconds (60 s)" in note.failure_reason
     failure = ar.read(ar.ttl_response["FailureLocation"])
     assert failure is not None and b"expired" in failure
     assert ar.queue("bert-never")["variants"]["AllTraffic"]["ExpiredRequests"] == 1
