@@ -12,14 +12,17 @@ plain boto3 as the client:
 2. ``--clients`` threads call ``invoke_endpoint_async`` ``--requests`` times, each with its own
    ``InferenceId``; every ``--malformed-every``-th input is not JSON (it must end in the failure path);
 3. once ``--kill-after`` of the requests have ended, the variant's ``tritonserver`` gets SIGKILL;
-4. the notifications are drained from the queue, then the output and failure prefixes are listed.
+4. the notifications are drained from the queue (``rehearsal.async_client.NotificationQueue``, the
+   client code the demo and the tests use), then the output and failure prefixes are listed.
 
 It prints the throughput (requests ended per second, first call to last notification), the drain
 time (last call accepted to last notification), and the counts, keyed by ``InferenceId``: outputs,
 failures, notifications, lost (no notification or no object), duplicated (a second notification or
-both objects), misrouted (a good input that failed or a malformed one that succeeded). Nothing lost
-means lost = duplicated = misrouted = 0. Asserts nothing (benchmarks are not tests); exit status 0
-either way. Every flag is checked before anything is built or started.
+both objects), misrouted (a good input that failed or a malformed one that succeeded). A notification
+is one SNS message (its ``MessageId``); the same message received again is SQS's at-least-once
+delivery, counted apart. Nothing lost means lost = duplicated = misrouted = 0. Asserts nothing
+(benchmarks are not tests); exit status 0 either way. Every flag is checked before anything is
+built or started.
 
     .venv/bin/python bench/bench_async.py [--requests 10000] [--malformed-every 20] [--kill-after 0.5]
         [--clients 8] [--max-concurrency 2] [--instances 5] [--drain-timeout 3600]
@@ -51,6 +54,7 @@ from botocore.config import Config
 from model_build.examples import get_example
 from model_build.pipeline import build
 from model_build.user_errors import FlagProblems, UsageErrorParser, run_cli
+from rehearsal.async_client import NotificationQueue
 from rehearsal.cli_args import Stopped, stop_on_signals
 from rehearsal.moto_server import MotoServer
 from rehearsal.reference import kserve_request, tokenized_inputs
@@ -151,10 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         s3.upload_file(str(built.archive_path), MODELS, "bert-tiny/model.tar.gz")
         s3.create_bucket(Bucket=BUCKET)
         topics = [sns.create_topic(Name=f"bench-{kind}")["TopicArn"] for kind in ("success", "error")]
-        queue_url = sqs.create_queue(QueueName="bench-notifications")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        for topic in topics:
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        queue = NotificationQueue.create(sqs, sns, "bench-notifications", topics)
         sm.create_model(
             ModelName=ENDPOINT,
             ExecutionRoleArn="arn:aws:iam::123456789012:role/Bench",
@@ -197,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
             if not line:
                 raise RuntimeError(f"the data plane exited with {plane.wait()}; log {work}/plane.log")
             plane_url = json.loads(line)["endpoint_url"]
-            return _load(args, ids, malformed, plane_url, plane, moto, s3, sqs, queue_url, work)
+            return _load(args, ids, malformed, plane_url, plane, moto, s3, queue, work)
         finally:
             plane.send_signal(signal.SIGTERM)
             try:
@@ -215,8 +216,7 @@ def _load(
     plane: subprocess.Popen[str],
     moto: MotoServer,
     s3: Any,
-    sqs: Any,
-    queue_url: str,
+    queue: NotificationQueue,
     work: str,
 ) -> int:
     n = len(ids)
@@ -228,28 +228,14 @@ def _load(
         aws_secret_access_key="testing",
         config=Config(max_pool_connections=args.clients * 2, retries={"max_attempts": 1}),
     )
-    # InferenceId -> (SNS MessageId, invocationStatus) of each notification received. Two distinct SNS
-    # messages for one request are a duplicate the data plane published; the same SNS message received
-    # twice is SQS's at-least-once delivery (a consumer dedupes by MessageId), counted apart.
-    notes: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
-    lock = threading.Lock()
+    # queue.received: InferenceId -> its notifications, one per distinct SNS MessageId. Two for one request
+    # are a duplicate the data plane published; the same SNS message received twice is SQS's at-least-once
+    # delivery (a consumer dedupes by MessageId), counted apart in queue.redelivered.
     done = threading.Event()
-    last_note = [0.0]
 
     def drain() -> None:
         while not done.is_set():
-            got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-            if not got:
-                continue
-            with lock:
-                for message in got:
-                    envelope = json.loads(message["Body"])
-                    note = json.loads(envelope["Message"])
-                    notes[note["inferenceId"]].append((envelope["MessageId"], note["invocationStatus"]))
-                last_note[0] = time.monotonic()
-            sqs.delete_message_batch(
-                QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
-            )
+            queue.poll()
 
     def send(inference_id: str) -> str | None:
         try:
@@ -274,15 +260,16 @@ def _load(
 
     def killer() -> None:
         while not done.is_set():
-            with lock:
-                ended = len(notes)
+            ended = n - len(queue.missing(ids))
             if ended >= args.kill_after * n:
                 backends = _local(f"{plane_url}/local/backends")
-                queue = next(q for q in _local(f"{plane_url}/local/async-queues")["queues"] if q["endpoint"] == ENDPOINT)
+                plane_queue = next(
+                    q for q in _local(f"{plane_url}/local/async-queues")["queues"] if q["endpoint"] == ENDPOINT
+                )
                 pid = backends[0]["triton_pid"]
                 if pid:
                     os.kill(pid, signal.SIGKILL)
-                    killed.update(at=time.monotonic(), ended=ended, pid=pid, backlog=queue["ApproximateBacklogSize"])
+                    killed.update(at=time.monotonic(), ended=ended, pid=pid, backlog=plane_queue["ApproximateBacklogSize"])
                     print(f"  SIGKILL Triton (pid {pid}) with {ended} ended and a backlog of {killed['backlog']}", flush=True)
                     return
             time.sleep(0.05)
@@ -296,23 +283,21 @@ def _load(
     accepted_at = time.monotonic()
     print(f"  {len(accepted)} accepted in {accepted_at - started:.1f} s ({len(accepted) / (accepted_at - started):.0f}/s)", flush=True)
     deadline = accepted_at + args.drain_timeout
-    while time.monotonic() < deadline:
-        with lock:
-            if all(i in notes for i in accepted):
-                break
+    while time.monotonic() < deadline and queue.missing(accepted):
         time.sleep(0.5)
     time.sleep(3)  # anything still arriving (a duplicate would) is counted too
     done.set()
     for thread in drainers:
         thread.join(10)
     cpu_after = _cpu(plane, moto)
-    finished = last_note[0]
+    received = {i: list(notes) for i, notes in queue.received.items()}  # the drainer has stopped
+    finished = max((note.received_at for notes in received.values() for note in notes), default=started)
     outputs, failures = _s3_names(s3, "output/"), _s3_names(s3, "failure/")
     stats = _local(f"{plane_url}/local/async-queues")
     backends = _local(f"{plane_url}/local/backends")
 
-    published = {i: dict(notes.get(i, [])) for i in accepted}  # SNS MessageId -> status, per request
-    redelivered = sum(len(notes.get(i, [])) - len(published[i]) for i in accepted)
+    # SNS MessageId -> invocationStatus, per request
+    published = {i: {note.message_id: note.body["invocationStatus"] for note in received.get(i, [])} for i in accepted}
     lost = [i for i in accepted if not published[i] or (i not in outputs and i not in failures)]
     duplicated = [
         i for i in accepted if len(published[i]) > 1 or outputs[i] > 1 or failures[i] > 1 or (i in outputs and i in failures)
@@ -336,12 +321,12 @@ def _load(
     print(
         f"counts: requests {n}, accepted {len(accepted)}, outputs {sum(outputs.values())}, failures {sum(failures.values())}, "
         f"notifications {sum(len(v) for v in published.values())} ({statuses['Completed']} Completed, {statuses['Failed']} Failed; "
-        f"{redelivered} more received again by SQS's at-least-once delivery), malformed sent {len(malformed)}"
+        f"{queue.redelivered} more received again by SQS's at-least-once delivery), malformed sent {len(malformed)}"
     )
     print(f"lost {len(lost)}, duplicated {len(duplicated)}, misrouted {len(misrouted)}" + (f"; e.g. {(lost + duplicated + misrouted)[:5]}" if lost or duplicated or misrouted else ""))
-    queue = next(q for q in stats["queues"] if q["endpoint"] == ENDPOINT)
+    plane_queue = next(q for q in stats["queues"] if q["endpoint"] == ENDPOINT)
     print(
-        f"data plane counters: {json.dumps(queue['variants']['AllTraffic'])}; second ends refused "
+        f"data plane counters: {json.dumps(plane_queue['variants']['AllTraffic'])}; second ends refused "
         f"{stats['second_ends_refused']}; SNS publishes retried {stats['publish_retries']}"
     )
     warnings = [line.strip() for line in (Path(work) / "plane.log").read_text().splitlines() if "WARNING" in line]
