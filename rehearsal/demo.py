@@ -51,6 +51,7 @@ import numpy as np
 
 from model_build.package import file_sha256
 from model_build.user_errors import UserError, run_cli
+from rehearsal.async_client import parse_s3_uri
 from rehearsal.cli_args import Parser, Stopped, check_port_free, count, port, seconds, stop_on_signals
 from rehearsal.reference import (
     PAD_ID,
@@ -247,7 +248,7 @@ def check_model_data(
             raise DemoFailure(
                 f"model {name}: ModelDataUrl {url!r} is none of the stack's assets {sorted(assets)}"
             )
-        bucket, key = url[len("s3://") :].split("/", 1)
+        bucket, key = parse_s3_uri(url)
         remote = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         local_sha = file_sha256(source)
         if hashlib.sha256(remote).hexdigest() != local_sha:
