@@ -28,4 +28,4 @@ def test_is_region_accepts_every_region_botocore_knows_for_sagemaker() -> None:
 
 def test_invoke_endpoint_limit_is_botocores_body_blob_max() -> None:
     model = botocore.session.get_session().get_service_model("sagemaker-runtime")
-    assert INVOKE_ENDPOINT_MAX_BODY_BYTES == model.shape_for("BodyBlob").metadata["max"]
+    assert model.shape_for("BodyBlob").metadata["max"] == INVOKE_ENDPOINT_MAX_BODY_BYTES
