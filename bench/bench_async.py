@@ -54,6 +54,7 @@ from botocore.config import Config
 from model_build.examples import get_example
 from model_build.pipeline import build
 from model_build.user_errors import FlagProblems, UsageErrorParser, run_cli
+from rehearsal.api_endpoints import create_triton_endpoint
 from rehearsal.async_client import NotificationQueue
 from rehearsal.cli_args import Stopped, stop_on_signals
 from rehearsal.moto_server import MotoServer
@@ -156,21 +157,13 @@ def _run(args: argparse.Namespace) -> int:
         s3.create_bucket(Bucket=BUCKET)
         topics = [sns.create_topic(Name=f"bench-{kind}")["TopicArn"] for kind in ("success", "error")]
         queue = NotificationQueue.create(sqs, sns, "bench-notifications", topics)
-        sm.create_model(
-            ModelName=ENDPOINT,
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/Bench",
-            PrimaryContainer={
-                "Image": "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3",
-                "ModelDataUrl": f"s3://{MODELS}/bert-tiny/model.tar.gz",
-                "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": spec.name},
-            },
-        )
-        sm.create_endpoint_config(
-            EndpointConfigName=ENDPOINT,
-            ProductionVariants=[
-                {"VariantName": "AllTraffic", "ModelName": ENDPOINT, "InitialInstanceCount": args.instances, "InstanceType": "ml.g4dn.xlarge"}
-            ],
-            AsyncInferenceConfig={
+        create_triton_endpoint(
+            sm,
+            ENDPOINT,
+            model_data_url=f"s3://{MODELS}/bert-tiny/model.tar.gz",
+            triton_model_name=spec.name,
+            instance_count=args.instances,
+            async_inference_config={
                 "OutputConfig": {
                     "S3OutputPath": f"s3://{BUCKET}/output",
                     "S3FailurePath": f"s3://{BUCKET}/failure",
@@ -179,7 +172,6 @@ def _run(args: argparse.Namespace) -> int:
                 "ClientConfig": {"MaxConcurrentInvocationsPerInstance": args.max_concurrency},
             },
         )
-        sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
         # Inputs are shared by many requests (each request still reads its input from S3 itself).
         s3.put_object(Bucket=BUCKET, Key="input/good.json", Body=kserve_request(tokenized_inputs(batch_size=1, sequence_length=128, seed=1)))
         s3.put_object(Bucket=BUCKET, Key="input/malformed.json", Body=b"{this is not json")

@@ -45,6 +45,7 @@ import requests
 from model_build.examples import get_example
 from model_build.pipeline import build
 from model_build.user_errors import FlagProblems, UsageErrorParser, run_cli, writable_folder_problem
+from rehearsal.api_endpoints import create_triton_endpoint
 from rehearsal.cli_args import Stopped, stop_on_signals
 from rehearsal.moto_server import MotoServer
 from tuning.loadgen import LoadResult, probe, run_fixed
@@ -294,23 +295,7 @@ def _run(args: argparse.Namespace) -> int:
         s3.create_bucket(Bucket=BUCKET)
         s3.upload_file(str(built.archive_path), BUCKET, KEY)
         sagemaker = boto3.client("sagemaker", **moto.boto3_kwargs())
-        sagemaker.create_model(
-            ModelName=ENDPOINT,
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/Bench",
-            PrimaryContainer={
-                "Image": "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3",
-                "ModelDataUrl": f"s3://{BUCKET}/{KEY}",
-                "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": built.name},
-            },
-        )
-        sagemaker.create_endpoint_config(
-            EndpointConfigName=ENDPOINT,
-            ProductionVariants=[
-                {"VariantName": "AllTraffic", "ModelName": ENDPOINT, "InitialInstanceCount": 1,
-                 "InstanceType": "ml.g4dn.xlarge", "InitialVariantWeight": 1.0}
-            ],
-        )
-        sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
+        create_triton_endpoint(sagemaker, ENDPOINT, model_data_url=f"s3://{BUCKET}/{KEY}", triton_model_name=built.name)
         plane_proc, plane_url = start_data_plane(moto.endpoint_url, 1.0)
         try:
             boto = Boto3Transport(ENDPOINT, endpoint_url=plane_url, aws_access_key_id="testing", aws_secret_access_key="testing")

@@ -175,8 +175,6 @@ def relu_onnx() -> Callable[[Path], Path]:
 
 _REHEARSAL_BUCKET = "rehearsal-models"
 _REHEARSAL_KEY = "bert-tiny/model.tar.gz"
-_REHEARSAL_ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-_REHEARSAL_IMAGE = "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
 
 
 @dataclass
@@ -195,31 +193,15 @@ class Rehearsal:
         self, name: str, variants: dict[str, float], *, model_data_url: str | None = None
     ) -> None:
         """Create one Model per variant (same artifact) and an endpoint splitting traffic by weight."""
-        production_variants = []
-        for variant, weight in variants.items():
-            model_name = f"{name}-{variant}"
-            self.sagemaker.create_model(
-                ModelName=model_name,
-                ExecutionRoleArn=_REHEARSAL_ROLE,
-                PrimaryContainer={
-                    "Image": _REHEARSAL_IMAGE,
-                    "ModelDataUrl": model_data_url or f"s3://{self.bucket}/{_REHEARSAL_KEY}",
-                    "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": self.spec.name},
-                },
-            )
-            production_variants.append(
-                {
-                    "VariantName": variant,
-                    "ModelName": model_name,
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.g4dn.xlarge",
-                    "InitialVariantWeight": weight,
-                }
-            )
-        self.sagemaker.create_endpoint_config(
-            EndpointConfigName=f"{name}-config", ProductionVariants=production_variants
+        from rehearsal.api_endpoints import create_triton_endpoint
+
+        create_triton_endpoint(
+            self.sagemaker,
+            name,
+            model_data_url=model_data_url or f"s3://{self.bucket}/{_REHEARSAL_KEY}",
+            triton_model_name=self.spec.name,
+            variants=variants,
         )
-        self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
 
 
 @pytest.fixture(scope="module")

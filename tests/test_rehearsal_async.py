@@ -30,14 +30,13 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from rehearsal.api_endpoints import create_triton_endpoint
 from rehearsal.async_client import Notification, NotificationQueue, read_s3
 from rehearsal.data_plane.async_inference import MAX_ASYNC_INPUT_BYTES
 from rehearsal.reference import ModelReference, kserve_outputs, kserve_request, tokenized_inputs
 
 BUCKET = "rehearsal-async"
 MODELS = "rehearsal-models"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-IMAGE = "785573368785.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
 COOLDOWN_S = 2.0
 TTL_S = 60  # the smallest RequestTTLSeconds SageMaker takes
 
@@ -101,22 +100,12 @@ class AsyncRehearsal:
 def _create_async_endpoint(
     clients: dict[str, Any], spec: Any, name: str, topics: tuple[str, str], *, capacity: tuple[int, int] | None = None
 ) -> None:
-    sm = clients["sagemaker"]
-    sm.create_model(
-        ModelName=name,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={
-            "Image": IMAGE,
-            "ModelDataUrl": f"s3://{MODELS}/bert-tiny/model.tar.gz",
-            "Environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": spec.name},
-        },
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}
-        ],
-        AsyncInferenceConfig={
+    create_triton_endpoint(
+        clients["sagemaker"],
+        name,
+        model_data_url=f"s3://{MODELS}/bert-tiny/model.tar.gz",
+        triton_model_name=spec.name,
+        async_inference_config={
             "OutputConfig": {
                 "S3OutputPath": f"s3://{BUCKET}/{name}/output",
                 "S3FailurePath": f"s3://{BUCKET}/{name}/failure",
@@ -124,17 +113,10 @@ def _create_async_endpoint(
             },
             "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 2},  # the seed's value
         },
+        # moto's CloudFormation skips AWS::ApplicationAutoScaling::ScalableTarget: registered through the API.
+        autoscaling=clients["autoscaling"],
+        capacity=capacity,
     )
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
-    if capacity is not None:
-        # moto's CloudFormation skips AWS::ApplicationAutoScaling::ScalableTarget: register it through the API.
-        clients["autoscaling"].register_scalable_target(
-            ServiceNamespace="sagemaker",
-            ResourceId=f"endpoint/{name}/variant/AllTraffic",
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
-            MinCapacity=capacity[0],
-            MaxCapacity=capacity[1],
-        )
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +311,7 @@ def test_invoke_endpoint_async_refuses_what_sagemaker_refuses_with_a_validation_
         ar.sagemaker.create_endpoint_config(
             EndpointConfigName="bert-rt-config",
             ProductionVariants=[
-                {"VariantName": "AllTraffic", "ModelName": "bert-async", "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}
+                {"VariantName": "AllTraffic", "ModelName": "bert-async-AllTraffic", "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}
             ],
         )
         ar.sagemaker.create_endpoint(EndpointName="bert-rt", EndpointConfigName="bert-rt-config")
