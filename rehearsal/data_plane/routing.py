@@ -202,10 +202,11 @@ class ControlPlane:
         self.sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
         # Async workers read inputs and write outputs from many threads at once.
         self.s3 = session.client("s3", endpoint_url=endpoint_url, config=Config(max_pool_connections=64))
-        # No botocore retries for Publish: the async workers retry it themselves and count each retry
-        # (a publish retried after it reached SNS delivers twice).
+        # No botocore retries for Publish (``total_max_attempts`` 1: ``max_attempts`` 1 would still retry
+        # once): the async workers retry it themselves and count each retry (a publish retried after it
+        # reached SNS delivers twice).
         self.sns = session.client(
-            "sns", endpoint_url=endpoint_url, config=Config(max_pool_connections=64, retries={"max_attempts": 1})
+            "sns", endpoint_url=endpoint_url, config=Config(max_pool_connections=64, retries={"total_max_attempts": 1})
         )
         self.cloudwatch = session.client("cloudwatch", endpoint_url=endpoint_url)
         self.autoscaling = session.client("application-autoscaling", endpoint_url=endpoint_url)
