@@ -152,6 +152,13 @@ def check_control_plane_reachable(url: str, timeout_s: float = 5.0, *, label: st
 class LocalDataPlane:
     """The SageMaker runtime API on ``http://HOST:PORT``, backed by the emulator and real Triton.
 
+    Asynchronous endpoints take their settings from the endpoint config's ``AsyncInferenceConfig``;
+    the local choices where it is silent: ``MaxConcurrentInvocationsPerInstance`` 4 when absent
+    (``routing.DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE``), a request whose container dies
+    under it runs at most 3 times (``async_inference.MAX_ATTEMPTS``), a failed SNS ``Publish`` is
+    retried twice (counted in ``publish_retries``), and the queue lives in memory (requests not ended
+    at stop are gone). See docs/rehearsal.md, "Asynchronous inference (``InvokeEndpointAsync``)".
+
     Args:
         control_plane_endpoint_url: The emulator (moto) URL the endpoints live in.
         host: The loopback interface to bind. Defaults to ``127.0.0.1``.
