@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Duration, Stack
+from aws_cdk import Annotations, CfnOutput, Stack
 
 from constructs import Construct
 from model_build.examples import get_example
@@ -29,12 +29,10 @@ from serving_constructs import (
 
 STACK_ID_PREFIX = "TritonAsync-"
 
-# Seed 002 (its section 3.1): MaxConcurrentInvocationsPerInstance 2, target tracking on
-# ApproximateBacklogSizePerInstance at 5.0, min 0 / max 5 instances, both cooldowns 120 s.
+# Seed 002 (its section 3.1): MaxConcurrentInvocationsPerInstance 2. Its other figures (target
+# tracking on ApproximateBacklogSizePerInstance at 5.0, min 0 / max 5 instances, both cooldowns
+# 120 s) are AsyncEndpoint.scale_to_zero's defaults (serving_constructs.defaults), used as they are.
 SEED_MAX_CONCURRENT_INVOCATIONS = 2
-SEED_BACKLOG_TARGET = 5.0
-SEED_MAX_CAPACITY = 5
-SEED_COOLDOWN = Duration.seconds(120)
 
 
 def async_stack_id(model_name: str) -> str:
@@ -59,8 +57,10 @@ class AsyncInferenceStack(Stack):
         max_concurrent_invocations_per_instance: requests SageMaker sends one instance at a time.
             Defaults to 2 (seed 002).
         backlog_per_instance_target: the ``ApproximateBacklogSizePerInstance`` target tracking
-            holds. Defaults to 5.0 (seed 002).
-        max_capacity: most instances autoscaling starts. Defaults to 5 (seed 002); the fewest is 0.
+            holds. Defaults to 5.0 (seed 002; ``defaults.backlog_per_instance_target()``).
+        max_capacity: most instances autoscaling starts. Defaults to 5 (seed 002;
+            ``defaults.scale_to_zero_max_capacity()``); the fewest is 0. Both cooldowns of the
+            backlog tracking are ``scale_to_zero``'s defaults, 120 s (seed 002).
         cache_dir: the model build cache. Defaults to ``model_build``'s default.
         **kwargs: further ``Stack`` props (env, description, ...).
     """
@@ -73,8 +73,8 @@ class AsyncInferenceStack(Stack):
         model: ModelSpec | str = "pegasus-tiny",
         instance_type: str | None = None,
         max_concurrent_invocations_per_instance: int = SEED_MAX_CONCURRENT_INVOCATIONS,
-        backlog_per_instance_target: float = SEED_BACKLOG_TARGET,
-        max_capacity: int = SEED_MAX_CAPACITY,
+        backlog_per_instance_target: float | None = None,
+        max_capacity: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -102,8 +102,6 @@ class AsyncInferenceStack(Stack):
         endpoint.scale_to_zero(
             max_capacity=max_capacity,
             target_backlog_per_instance=backlog_per_instance_target,
-            scale_in_cooldown=SEED_COOLDOWN,
-            scale_out_cooldown=SEED_COOLDOWN,
         )
 
         self.model = triton_model

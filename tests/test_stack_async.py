@@ -6,9 +6,8 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 
+from serving_constructs import defaults
 from stacks.async_stack import (
-    SEED_BACKLOG_TARGET,
-    SEED_MAX_CAPACITY,
     SEED_MAX_CONCURRENT_INVOCATIONS,
     AsyncInferenceStack,
     async_stack_id,
@@ -27,7 +26,14 @@ def template(stack) -> Template:
 
 def test_seed_002_figures():
     # seed 002, section 3.1: concurrency 2 per instance, backlog target 5.0, 0..5 instances
-    assert (SEED_MAX_CONCURRENT_INVOCATIONS, SEED_BACKLOG_TARGET, SEED_MAX_CAPACITY) == (2, 5.0, 5)
+    # (the last three are AsyncEndpoint.scale_to_zero's defaults, which the stack uses as they are)
+    assert (
+        SEED_MAX_CONCURRENT_INVOCATIONS,
+        defaults.backlog_per_instance_target(),
+        defaults.scale_to_zero_max_capacity(),
+        defaults.backlog_scale_in_cooldown_seconds(),
+        defaults.backlog_scale_out_cooldown_seconds(),
+    ) == (2, 5.0, 5, 120, 120)
 
 
 def test_stack_id_is_named_after_the_model():
