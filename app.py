@@ -71,7 +71,7 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "hardware_translation": None,
     "async_model": "pegasus-tiny",
     "async_instance_type": None,
-    "async_max_capacity": 5,
+    "async_max_capacity": defaults.scale_to_zero_max_capacity(),
     "account": None,
     "region": None,
 }
