@@ -660,22 +660,7 @@ class AsyncInference:
         response_parameters: dict[str, Any] = {"contentType": content_type, "outputLocation": request.output_location}
         if SUCCESS_NOTIFICATION_TOPIC in request.config.include_response_in:
             _include_response(response_parameters, result.body, content_type)
-        message = {
-            "awsRegion": self.api.routing.control_plane.region,
-            "eventTime": _utc_now(),
-            "receivedTime": request.received_time,
-            "invocationStatus": "Completed",
-            "requestParameters": {
-                "contentType": request.content_type,
-                "endpointName": request.endpoint_name,
-                "inputLocation": request.input_location,
-            },
-            "responseParameters": response_parameters,
-            "inferenceId": request.inference_id,
-            "eventVersion": "1.0",
-            "eventSource": "aws:sagemaker",
-            "eventName": "InferenceResult",
-        }
+        message = self._notification(request, "Completed", response_parameters)
         await self._notify(request.config.success_topic, message, counters)
 
     async def _fail(
@@ -713,12 +698,19 @@ class AsyncInference:
         response_parameters: dict[str, Any] = {"failureLocation": request.failure_location}
         if ERROR_NOTIFICATION_TOPIC in request.config.include_response_in and detail is not None:
             _include_response(response_parameters, detail.encode("utf-8"), "text/plain; charset=utf-8")
-        message = {
+        message = self._notification(request, "Failed", response_parameters, failureReason=reason)
+        await self._notify(request.config.error_topic, message, counters)
+
+    def _notification(
+        self, request: AsyncRequest, status: str, response_parameters: dict[str, Any], **extra: str
+    ) -> dict[str, Any]:
+        """Return a notification: AWS's documented success shape; the error shape adds ``failureReason``."""
+        return {
             "awsRegion": self.api.routing.control_plane.region,
             "eventTime": _utc_now(),
             "receivedTime": request.received_time,
-            "invocationStatus": "Failed",
-            "failureReason": reason,
+            "invocationStatus": status,
+            **extra,
             "requestParameters": {
                 "contentType": request.content_type,
                 "endpointName": request.endpoint_name,
@@ -730,7 +722,6 @@ class AsyncInference:
             "eventSource": "aws:sagemaker",
             "eventName": "InferenceResult",
         }
-        await self._notify(request.config.error_topic, message, counters)
 
     async def _put(self, location: str, body: bytes, content_type: str) -> None:
         bucket, key = parse_s3_uri(location)
