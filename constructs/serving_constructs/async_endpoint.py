@@ -34,6 +34,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from model_build.user_errors import did_you_mean
 from serving_constructs import defaults
+from serving_constructs._bucket import MAX_BUCKET_NAME as _MAX_BUCKET_NAME
+from serving_constructs._bucket import SAFE_KEY as _SAFE_KEY
+from serving_constructs._bucket import SAFE_KEY_TEXT as _SAFE_KEY_TEXT
+from serving_constructs._bucket import hardened_bucket
 from serving_constructs._nag import acknowledge, flattened
 from serving_constructs._validation import (
     Problems,
@@ -53,14 +57,8 @@ from serving_constructs.variant import ProductionVariant, VariantBase
 
 # AsyncInferenceOutputConfig.S3OutputPath / S3FailurePath: (https|s3)://..., at most 512 characters.
 _MAX_S3_PATH = 512
-# A bucket name has at most 63 characters; a generated one is unknown at synth.
-_MAX_BUCKET_NAME = 63
 # AsyncInferenceClientConfig.MaxConcurrentInvocationsPerInstance.
 _MAX_CONCURRENCY = (1, 1000)
-# Amazon S3's "safe characters" for object keys (User Guide, "Naming Amazon S3 objects"); the
-# others need URL encoding or special handling in clients and IAM resource ARNs.
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
-_SAFE_KEY_TEXT = "letters, digits, / and ! - _ . * ' ( )"
 # An email address, as far as synth can tell (SNS confirms it for real).
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -415,24 +413,9 @@ class AsyncEndpoint(EndpointBase):
     # --- resources --------------------------------------------------------------------------
 
     def _create_bucket(self, key: kms.IKey | None) -> s3.Bucket:
-        bucket = s3.Bucket(
-            self,
-            "OutputBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            encryption=s3.BucketEncryption.S3_MANAGED if key is None else s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True if key is not None else None,
-            lifecycle_rules=[s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7))],
+        return hardened_bucket(
+            self, "OutputBucket", key=key, holds="inference inputs and results of one endpoint", prop="output_bucket"
         )
-        acknowledge(
-            bucket,
-            "AwsSolutions-S1",
-            "The bucket holds inference inputs and results of one endpoint; object access is logged by "
-            "CloudTrail data events where the account enables them. For S3 server access logs, pass your "
-            "own output_bucket with server_access_logs_bucket set.",
-        )
-        return bucket
 
     def _create_topic(self, id: str, kind: str) -> sns.Topic:
         return sns.Topic(
