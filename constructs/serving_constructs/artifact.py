@@ -74,12 +74,17 @@ class ModelDataBinding:
         s3_data_type: one object, or every object under a prefix.
         compression: Gzip archive(s), or uncompressed data (under a prefix only).
         model_name: the Triton model the data holds, when known.
+        bucket_name: the bucket of the data (a token for a bucket made in the app), so a copy of it
+            (``ModelPrefix``) knows its source without parsing ``s3_uri``. None when unknown.
+        object_key: the object key (or prefix) of the data inside ``bucket_name``. None when unknown.
     """
 
     s3_uri: str
     s3_data_type: S3DataType
     compression: Compression
     model_name: str | None = None
+    bucket_name: str | None = None
+    object_key: str | None = None
 
     def __post_init__(self) -> None:
         # SageMaker also takes one uncompressed object, but a Triton model repository is a folder:
@@ -353,6 +358,11 @@ class ModelArtifact(abc.ABC):
         """How messages name the data (the user's file or S3 location)."""
         return type(self).__name__
 
+    @property
+    def s3_data_type(self) -> S3DataType:
+        """Whether binding gives one archive object or a prefix, known before binding."""
+        return S3DataType.OBJECT
+
     @abc.abstractmethod
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         """Return the binding for a model in ``scope``, granting ``grantee`` exactly the read it needs."""
@@ -404,6 +414,10 @@ class _BucketArtifact(ModelArtifact):
         return self._model_name
 
     @property
+    def s3_data_type(self) -> S3DataType:
+        return self.data_type
+
+    @property
     def description(self) -> str:
         what = "archive" if self.data_type is S3DataType.OBJECT else "prefix"
         return f"the {what} {self.key!r} in the given bucket"
@@ -416,13 +430,25 @@ class _BucketArtifact(ModelArtifact):
             grant_prefix_read(self.bucket, self.key, grantee)
             compression = Compression.NONE
         return ModelDataBinding(
-            self.bucket.s3_url_for_object(self.key), self.data_type, compression, self._model_name
+            self.bucket.s3_url_for_object(self.key),
+            self.data_type,
+            compression,
+            self._model_name,
+            bucket_name=self.bucket.bucket_name,
+            object_key=self.key,
         )
 
 
 def _bind_asset(asset: s3_assets.Asset, grantee: iam.IGrantable, model_name: str | None) -> ModelDataBinding:
     grant_object_read(asset.bucket, asset.s3_object_key, grantee)
-    return ModelDataBinding(asset.s3_object_url, S3DataType.OBJECT, Compression.GZIP, model_name)
+    return ModelDataBinding(
+        asset.s3_object_url,
+        S3DataType.OBJECT,
+        Compression.GZIP,
+        model_name,
+        bucket_name=asset.s3_bucket_name,
+        object_key=asset.s3_object_key,
+    )
 
 
 class _AssetArtifact(ModelArtifact):
