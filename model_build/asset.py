@@ -20,8 +20,8 @@ DEFAULT_MODEL_ENV_VAR = "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"
 
 
 def triton_model_name(spec: ModelSpec) -> str:
-    """Return the Triton model name (the archive's top-level folder) of a spec."""
-    return spec.name
+    """Return the Triton model name (the archive's top-level folder) of a spec: ``spec.triton_model_name``."""
+    return spec.triton_model_name
 
 
 def triton_container_env(spec: ModelSpec) -> dict[str, str]:

@@ -8,7 +8,8 @@ artifacts need an NVIDIA GPU, which are pinned to one GPU architecture) read the
 Sources: Triton's model configuration docs ("Platform and backend",
 https://docs.nvidia.com/deeplearning/triton-inference-server/user-guide/docs/user_guide/model_configuration.html)
 and the default model file names of the ONNX Runtime, TensorRT and python backends
-(``model.onnx``, ``model.plan``, ``model.py``). The bundled server is the ``nvidia-pytriton``
+(``model.onnx``, ``model.plan``, ``model.py``), and the PyTorch backend's ``model.pt`` with its
+``<name>__<index>`` tensor naming convention (``INPUT__0``, ``OUTPUT__0``; seed 001's config). The bundled server is the ``nvidia-pytriton``
 0.7.0 wheel, which ships ``backends/python`` only.
 
 Room for Neuron: an Inferentia model is served by Triton's python backend running a
@@ -27,7 +28,8 @@ class Backend:
     """How Triton serves one kind of model file.
 
     Attributes:
-        name: The ``ModelSpec.backend`` value (``"onnxruntime"``, ``"tensorrt"``) or ``"python"``.
+        name: The ``ModelSpec.backend`` value (``"onnxruntime"``, ``"tensorrt"``, ``"pytorch"``) or
+            ``"python"``.
         triton_backend: The Triton backend that loads it (``backend:`` in ``config.pbtxt``).
         platform: The ``platform:`` a production config names; None where ``backend:`` is used.
         model_filename: The file in ``<model>/<version>/`` Triton loads by default.
@@ -72,6 +74,17 @@ TENSORRT = Backend(
     in_bundled_triton=False,
     description="TensorRT engine (model.plan): fastest on NVIDIA GPUs, built for one GPU architecture",
 )
+PYTORCH = Backend(
+    name="pytorch",
+    triton_backend="pytorch",
+    platform="pytorch_libtorch",
+    model_filename="model.pt",
+    buildable=True,
+    requires_nvidia_gpu=False,
+    pinned_to_gpu_architecture=False,
+    in_bundled_triton=False,
+    description="PyTorch LibTorch (model.pt): a TorchScript trace, tensors INPUT__0…/OUTPUT__0…",
+)
 PYTHON = Backend(
     name="python",
     triton_backend="python",
@@ -84,7 +97,7 @@ PYTHON = Backend(
     description="Triton python backend (model.py): the local twin that runs model.onnx / TorchScript",
 )
 
-BACKENDS: dict[str, Backend] = {b.name: b for b in (ONNXRUNTIME, TENSORRT, PYTHON)}
+BACKENDS: dict[str, Backend] = {b.name: b for b in (ONNXRUNTIME, TENSORRT, PYTORCH, PYTHON)}
 """Every backend the project knows, by name."""
 
 BUILDABLE: tuple[str, ...] = tuple(name for name, b in BACKENDS.items() if b.buildable)
@@ -106,3 +119,18 @@ def backend(name: str) -> Backend:
 def backend_of_platform(platform: str) -> Backend | None:
     """Return the descriptor whose production ``platform`` is ``platform``; None for others."""
     return next((b for b in BACKENDS.values() if b.platform == platform), None)
+
+
+def pytorch_tensor_name(kind: str, index: int) -> str:
+    """Return the PyTorch backend's name of the ``index``-th input or output (``INPUT__0``, ``OUTPUT__1``).
+
+    The TorchScript ``forward`` takes positional arguments, so Triton's PyTorch backend binds tensors by
+    this ``<name>__<index>`` convention (Triton's pytorch_backend README, "Configuration").
+
+    Args:
+        kind: ``"input"`` or ``"output"``.
+        index: Position in ``forward``'s arguments or results.
+    """
+    if kind not in ("input", "output"):
+        raise ValueError(f"kind must be 'input' or 'output' (got {kind!r})")
+    return f"{kind.upper()}__{index}"

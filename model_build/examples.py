@@ -38,7 +38,16 @@ def _bert(name: str, *, layers: int, hidden: int, heads: int, seq: int, max_batc
     )
 
 
-def _resnet(name: str, *, config: dict[str, object], image_size: int, max_batch_size: int) -> ModelSpec:
+def _resnet(
+    name: str,
+    *,
+    config: dict[str, object],
+    image_size: int,
+    max_batch_size: int,
+    backend: str = "onnxruntime",
+    triton_name: str | None = None,
+    warmup_batch_sizes: tuple[int, ...] = (),
+) -> ModelSpec:
     return ModelSpec(
         name=name,
         source=TransformersConfig(
@@ -47,9 +56,41 @@ def _resnet(name: str, *, config: dict[str, object], image_size: int, max_batch_
             seed=0,
             image_size=image_size,
         ),
-        triton=TritonOptions(max_batch_size=max_batch_size),
+        triton=TritonOptions(max_batch_size=max_batch_size, warmup_batch_sizes=warmup_batch_sizes),
         # 50 conv layers of float32 reordering on ~N(0,1) inputs: logits drift ~1e-4.
         tolerance=Tolerance(atol=1e-3, rtol=1e-3),
+        backend=backend,
+        triton_name=triton_name,
+    )
+
+
+# The ResNet of the tests and the demo: basic blocks [1,1,1,1], widths 16-128, 3x64x64 -> 1000.
+_RESNET_TINY: dict[str, object] = {
+    "embedding_size": 16,
+    "hidden_sizes": [16, 32, 64, 128],
+    "depths": [1, 1, 1, 1],
+    "layer_type": "basic",
+}
+
+#: Seed 001's Triton model name: both of its archives hold ``resnet/``, told apart only by the
+#: archive name (the ``TargetModel``).
+SEED_001_TRITON_NAME = "resnet"
+
+
+def _seed_001(name: str, backend: str, *, tiny: bool) -> ModelSpec:
+    """One of seed 001's three ResNets: the same seeded model served by ``backend``, all named ``resnet``.
+
+    Seed 001's configs: ``max_batch_size: 128`` for both; only the TensorRT one has the
+    ``model_warmup`` block "bs128 Warmup" (batch 128).
+    """
+    return _resnet(
+        name,
+        config=_RESNET_TINY if tiny else {},
+        image_size=64 if tiny else 224,
+        max_batch_size=128,
+        backend=backend,
+        triton_name=SEED_001_TRITON_NAME,
+        warmup_batch_sizes=(128,) if backend == "tensorrt" else (),
     )
 
 
@@ -94,19 +135,18 @@ EXAMPLES: dict[str, Callable[[], ModelSpec]] = {
     "bert-base": lambda: _bert("bert-base", layers=12, hidden=768, heads=12, seq=128, max_batch_size=64),
     # Seed 000: bert-large-uncased as a binary classifier, 512 tokens, ~336M parameters.
     "bert-large": lambda: _bert("bert-large", layers=24, hidden=1024, heads=16, seq=512, max_batch_size=64),
-    "resnet-tiny": lambda: _resnet(
-        "resnet-tiny",
-        config={
-            "embedding_size": 16,
-            "hidden_sizes": [16, 32, 64, 128],
-            "depths": [1, 1, 1, 1],
-            "layer_type": "basic",
-        },
-        image_size=64,
-        max_batch_size=128,
-    ),
+    "resnet-tiny": lambda: _resnet("resnet-tiny", config=_RESNET_TINY, image_size=64, max_batch_size=128),
     # Seed 001: ResNet-50 (ResNetConfig defaults), FP32 3x224x224 → 1000 classes, max_batch_size 128.
     "resnet50": lambda: _resnet("resnet50", config={}, image_size=224, max_batch_size=128),
+    # Seed 001's multi-model endpoint: one ResNet-50 served three ways, each archive holding `resnet/`:
+    # TorchScript on pytorch_libtorch, a TensorRT engine (needs TensorRT and the target GPU to build),
+    # and the ONNX path. The -tiny twins are the same three on resnet-tiny, for tests and the demo.
+    "resnet50-pt": lambda: _seed_001("resnet50-pt", "pytorch", tiny=False),
+    "resnet50-trt": lambda: _seed_001("resnet50-trt", "tensorrt", tiny=False),
+    "resnet50-onnx": lambda: _seed_001("resnet50-onnx", "onnxruntime", tiny=False),
+    "resnet-tiny-pt": lambda: _seed_001("resnet-tiny-pt", "pytorch", tiny=True),
+    "resnet-tiny-trt": lambda: _seed_001("resnet-tiny-trt", "tensorrt", tiny=True),
+    "resnet-tiny-onnx": lambda: _seed_001("resnet-tiny-onnx", "onnxruntime", tiny=True),
     # Seed 002: a stand-in for PEGASUS summarization (the seed uses google/pegasus-xsum as is):
     # the real architecture and vocabulary, seeded weights, 128 article tokens -> 8 summary
     # tokens by greedy decoding inside the graph; for the async demo and tests. 8, not 16:
@@ -124,6 +164,15 @@ EXAMPLE_DESCRIPTIONS: dict[str, str] = {
     "bert-large": "BERT 24 layers, hidden 1024, 16 heads, seq 512, 2 labels (~336M params; seed 000)",
     "resnet-tiny": "ResNet basic blocks [1,1,1,1], widths 16-128, 3x64x64 -> 1000",
     "resnet50": "ResNet-50, FP32 3x224x224 -> 1000 (~25.6M params; seed 001)",
+    "resnet50-pt": "seed 001's ResNet-50 as TorchScript (pytorch_libtorch, INPUT__0/OUTPUT__0), Triton name 'resnet'",
+    "resnet50-trt": (
+        "seed 001's ResNet-50 as a TensorRT FP16 engine (tensorrt_plan, bs128 warmup), Triton name 'resnet'; "
+        "needs TensorRT and the target GPU"
+    ),
+    "resnet50-onnx": "seed 001's ResNet-50 through the ONNX path (onnxruntime_onnx), Triton name 'resnet'",
+    "resnet-tiny-pt": "resnet-tiny as TorchScript (pytorch_libtorch), Triton name 'resnet' (seed 001 twin)",
+    "resnet-tiny-trt": "resnet-tiny as a TensorRT engine (bs128 warmup), Triton name 'resnet' (seed 001 twin)",
+    "resnet-tiny-onnx": "resnet-tiny through the ONNX path, Triton name 'resnet' (seed 001 twin)",
     "pegasus-tiny": (
         "PEGASUS 2+2 layers, d_model 64, 2 heads, vocab 96103, 128 tokens -> 8-token greedy summary "
         "(~6.4M params; seed 002)"

@@ -1,7 +1,8 @@
 """Every torch exporter of the project: ONNX (the build stage), TorchScript and ``torch.export``.
 
 The build stage turns a torch module into an ONNX file with a dynamic batch axis and stable
-tensor names (:func:`export_onnx`). The torch executor of :mod:`model_build.local_serving` (the
+tensor names (:func:`export_onnx`), or, for ``backend="pytorch"``, into a TorchScript trace for
+Triton's PyTorch backend (:func:`export_torchscript`). The torch executor of :mod:`model_build.local_serving` (the
 GPU benchmarks) serves a TorchScript trace (:func:`write_torchscript`) or a ``torch.export``
 program (:func:`write_exported_program`) of the same source instead.
 
@@ -164,6 +165,99 @@ def _export_torch(
         raise ExportError(
             f"torch.onnx.export failed ({'torchscript' if use_torchscript else 'dynamo'}): {exc}"
         ) from exc
+
+
+@dataclass(frozen=True)
+class TorchScriptExport:
+    """What the TorchScript stage (``backend="pytorch"``) produced.
+
+    Attributes:
+        model_path: The saved trace (``model.pt``).
+        inputs: The trace's inputs as Triton's PyTorch backend names them (``INPUT__0``…), in
+            ``forward`` order, with the source's data types and dims.
+        outputs: Its outputs (``OUTPUT__0``…) with the data types and dims the trace returned.
+        source_names: Triton tensor name → the source's tensor name (``INPUT__0`` → ``pixel_values``).
+        size_bytes: Size of the saved file.
+        seconds: Wall time of the stage.
+    """
+
+    model_path: Path
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    source_names: dict[str, str]
+    size_bytes: int
+    seconds: float
+
+
+def export_torchscript(loaded: LoadedModel, model_path: Path) -> TorchScriptExport:
+    """Trace a loaded torch source with ``torch.jit.trace`` and save it for Triton's PyTorch backend.
+
+    The trace runs on the same seeded example inputs the ONNX export uses (batch
+    :data:`~model_build.sources.EXPORT_BATCH_SIZE`) and is run once more at one row more, so a trace
+    that baked the batch dimension in fails here, not inside Triton. A TorchScript source is saved as
+    it is (tracing a ScriptModule is a no-op).
+
+    Args:
+        loaded: The loaded source; it must have a torch module.
+        model_path: Where to save the trace.
+
+    Raises:
+        ExportError: The source has no torch module, tracing failed, or the trace fixed the batch.
+    """
+    import torch
+
+    from model_build.backends import pytorch_tensor_name
+    from model_build.dtypes import DTYPE_ALIASES
+
+    start = time.perf_counter()
+    if loaded.module is None:
+        raise ExportError("backend 'pytorch' needs a torch module; the source is an ONNX file")
+
+    def example(batch: int) -> tuple[Any, ...]:
+        arrays = random_inputs(loaded.inputs, batch, seed=0)
+        return tuple(torch.from_numpy(arrays[s.name]) for s in loaded.inputs)
+
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            # transformers' traced Python conditionals warn; the shapes they depend on are fixed.
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(loaded.module, example(EXPORT_BATCH_SIZE), check_trace=False)
+            result = traced(*example(EXPORT_BATCH_SIZE + 1))
+    except Exception as exc:
+        raise ExportError(f"torch.jit.trace failed: {exc}") from exc
+    values = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    if len(values) != len(loaded.output_names):
+        raise ExportError(
+            f"the trace returns {len(values)} outputs, the source declares {len(loaded.output_names)} "
+            f"({', '.join(loaded.output_names)})"
+        )
+    outputs = []
+    for index, value in enumerate(values):
+        if int(value.shape[0]) != EXPORT_BATCH_SIZE + 1:
+            raise ExportError(
+                f"the trace fixed the batch dimension of output {loaded.output_names[index]!r} at "
+                f"{EXPORT_BATCH_SIZE}; make the module's forward independent of the batch size"
+            )
+        dtype = DTYPE_ALIASES.get(str(value.dtype).removeprefix("torch."))
+        if dtype is None:
+            raise ExportError(f"output {loaded.output_names[index]!r} has dtype {value.dtype}, which Triton cannot serve")
+        outputs.append(TensorSpec(pytorch_tensor_name("output", index), dtype, tuple(int(d) for d in value.shape[1:])))
+    inputs = tuple(
+        TensorSpec(pytorch_tensor_name("input", index), s.dtype, s.dims, s.value_range)
+        for index, s in enumerate(loaded.inputs)
+    )
+    source_names = {t.name: s.name for t, s in zip(inputs, loaded.inputs, strict=True)}
+    source_names.update({t.name: name for t, name in zip(outputs, loaded.output_names, strict=True)})
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    traced.save(str(model_path))
+    return TorchScriptExport(
+        model_path=model_path,
+        inputs=inputs,
+        outputs=tuple(outputs),
+        source_names=source_names,
+        size_bytes=model_path.stat().st_size,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _has_torchscript_exporter() -> bool:

@@ -5,7 +5,8 @@ repository (``platform: "onnxruntime_onnx"``) cannot be served as is. :func:`mak
 writes a twin that keeps the contract clients see — model names, inputs, outputs, ``max_batch_size``,
 dynamic batching and instance counts — and swaps the execution for the python backend running
 ``serving_templates/python_backend_model.py`` (ONNX Runtime on the same ``model.onnx``, or TorchScript
-with torch for GPU benchmarks).
+with torch: a ``pytorch_libtorch`` model's own ``model.pt``, on the CPU here, or any model's trace for
+the GPU benchmarks).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from model_build.backends import ONNXRUNTIME, PYTHON
+from model_build.backends import ONNXRUNTIME, PYTHON, PYTORCH
 from model_build.triton_config import parse_config
 
 EXECUTORS = ("onnxruntime", "torch")
@@ -135,6 +136,11 @@ def local_config(
     return local
 
 
+def _default_executor(config: mc.ModelConfig) -> str:
+    """Return the executor that serves a production model's own file: torch for TorchScript, else ONNX Runtime."""
+    return "torch" if config.platform == PYTORCH.platform else "onnxruntime"
+
+
 def _torch_file_name(path: Path) -> str:
     # The template tells a torch.export program from TorchScript by the extension.
     return "model.pt2" if path.suffix == ".pt2" else "model.pt"
@@ -159,7 +165,7 @@ def make_local_repository(
     repository_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     *,
-    executor: str = "onnxruntime",
+    executor: str | None = None,
     instance_kind: str | None = None,
     precision: str | None = None,
     torchscript: Mapping[str, str | os.PathLike[str]] | None = None,
@@ -179,7 +185,9 @@ def make_local_repository(
             ``<name>/1/model.onnx``).
         out_dir: Where to write the variant.
         executor: ``onnxruntime`` (the same ``model.onnx`` through ONNX Runtime, CPU provider) or
-            ``torch`` (TorchScript on CUDA when available). Defaults to ``onnxruntime``.
+            ``torch`` (TorchScript on CUDA when available, else the CPU) for every model. Defaults to
+            each model's own: ``torch`` on its ``model.pt`` for a ``pytorch_libtorch`` model (seed
+            001's TorchScript ResNet), ``onnxruntime`` for the others.
         instance_kind: ``KIND_CPU`` or ``KIND_GPU`` for all instance groups. Defaults to the production
             kinds when a GPU is present, else ``KIND_CPU``.
         precision: ``fp16`` runs the torch executor in half precision (outputs keep their configured
@@ -214,36 +222,37 @@ def make_local_repository(
             if config.platform == "ensemble":
                 shutil.copytree(model_dir, out_model)
                 continue
+            model_executor = executor or _default_executor(config)
             local = local_config(
                 config,
-                executor=executor,
+                executor=model_executor,
                 instance_kind=instance_kind,
                 precision=precision,
                 compile_mode=compile_mode,
                 batch_buckets=batch_buckets,
             )
-            if executor == "torch" and name in scripted:
+            if model_executor == "torch" and name in scripted:
                 local.parameters["model_file"].CopyFrom(_string_parameter(_torch_file_name(scripted[name])))
             versions = _version_dirs(model_dir)
             if not versions:
                 raise ValueError(f"{model_dir}: no numeric version directory")
-            if executor == "onnxruntime" and config.default_model_filename:
+            if model_executor == "onnxruntime" and config.default_model_filename:
                 local.parameters["model_file"].CopyFrom(_string_parameter(config.default_model_filename))
             model_file = local.parameters["model_file"].string_value
             for version in versions:
                 model_src = version / model_file
-                if executor == "torch" and name in scripted:
+                if model_executor == "torch" and name in scripted:
                     model_src = scripted[name]
                 if not model_src.is_file():
                     hint = (
                         " (pass torchscript={name: path} or put model.pt there)"
-                        if executor == "torch"
+                        if model_executor == "torch"
                         else ""
                     )
                     raise ValueError(f"{name}: missing {model_src}{hint}")
                 out_version = out_model / version.name
                 out_version.mkdir(parents=True)
-                if executor == "onnxruntime":
+                if model_executor == "onnxruntime":
                     # Everything in the version folder: ONNX external-data files sit next to model.onnx.
                     for item in version.iterdir():
                         if item.is_file():

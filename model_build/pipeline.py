@@ -1,5 +1,8 @@
 """Chain the stages: load → export → verify → (TensorRT) → config → repository → package.
 
+For ``backend="pytorch"`` the export is a TorchScript trace, verified against eager torch, and
+there is no ONNX file.
+
 :func:`build` returns a :class:`BuildResult` for a :class:`~model_build.spec.ModelSpec`,
 from the cache when an entry for ``spec.inputs_hash()`` exists (no torch import then),
 otherwise by running every stage into a fresh cache entry written atomically.
@@ -117,13 +120,16 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
     # Stage modules import onnx/onnxruntime/torch lazily; import them here, not at module
     # level, so that a cache hit never loads them.
     from model_build.export import export_onnx
-    from model_build.package import file_sha256, package_repository
+    from model_build.package import package_repository
     from model_build.repository import write_repository
     from model_build.triton_config import build_config, onnx_io, validate_against_onnx
     from model_build.verify import verification_batch_sizes, verify_onnx
 
     mbs = spec.triton.max_batch_size
     loaded = reporter.stage("load", "Loading the source model", spec.source.load)
+    if spec.backend == "pytorch":
+        _run_torchscript_stages(spec, inputs_hash, work, reporter, loaded)
+        return
     onnx_path = work / "export" / "model.onnx"
     exported = reporter.stage(
         "export",
@@ -166,24 +172,107 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
         "Packaging model.tar.gz",
         lambda: package_repository(work / cache.REPOSITORY_NAME, work / cache.ARCHIVE_NAME),
     )
+    _finish(
+        spec,
+        inputs_hash,
+        work,
+        reporter,
+        inputs=inputs,
+        outputs=outputs,
+        exporter=exported.exporter,
+        model_path=repo.model_path,
+        verification=verification.to_dict(),
+        archive=archive,
+    )
+
+
+def _run_torchscript_stages(
+    spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Reporter, loaded: Any
+) -> None:
+    """``backend="pytorch"``: trace → verify against eager torch → config → repository → package."""
+    from model_build.export import export_torchscript
+    from model_build.package import package_repository
+    from model_build.repository import write_repository
+    from model_build.triton_config import build_config
+    from model_build.verify import verification_batch_sizes, verify_torchscript
+
+    pt_path = work / "export" / "model.pt"
+    traced = reporter.stage("export", "Tracing to TorchScript", lambda: export_torchscript(loaded, pt_path))
+    verification = reporter.stage(
+        "verify",
+        "Verifying the TorchScript trace against eager torch",
+        lambda: verify_torchscript(
+            pt_path, loaded, spec.tolerance, batch_sizes=verification_batch_sizes(spec.triton.max_batch_size)
+        ),
+    )
+    repo = reporter.stage(
+        "repository",
+        "Writing the Triton repository",
+        lambda: write_repository(
+            work / cache.REPOSITORY_NAME,
+            build_config(spec, traced.inputs, traced.outputs),
+            pt_path,
+            model_filename=backend(spec.backend).model_filename,
+        ),
+    )
+    archive = reporter.stage(
+        "package",
+        "Packaging model.tar.gz",
+        lambda: package_repository(work / cache.REPOSITORY_NAME, work / cache.ARCHIVE_NAME),
+    )
+    _finish(
+        spec,
+        inputs_hash,
+        work,
+        reporter,
+        inputs=traced.inputs,
+        outputs=traced.outputs,
+        exporter="torch.jit.trace",
+        model_path=repo.model_path,
+        verification=verification.to_dict(),
+        archive=archive,
+        # Clients build requests from the source's tensors: say which Triton name each one has.
+        extra={"source_tensor_names": traced.source_names},
+    )
+
+
+def _finish(
+    spec: ModelSpec,
+    inputs_hash: str,
+    work: Path,
+    reporter: _Reporter,
+    *,
+    inputs: Any,
+    outputs: Any,
+    exporter: str,
+    model_path: Path,
+    verification: dict[str, Any],
+    archive: Any,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write the manifest (last: it marks the entry complete) and drop the scratch export folder."""
+    from model_build.package import file_sha256
+
     manifest = {
         "format_version": BUILD_FORMAT_VERSION,
         "name": spec.name,
+        "triton_model_name": spec.triton_model_name,
         "inputs_hash": inputs_hash,
         "tool_versions": tool_versions(),
         "spec": spec.to_dict(),
         "platform": backend(spec.backend).platform,
         "inputs": [s.to_dict() for s in inputs],
         "outputs": [s.to_dict() for s in outputs],
-        "exporter": exported.exporter,
+        "exporter": exporter,
         "model_file": {
-            "path": repo.model_path.relative_to(work).as_posix(),
-            "size_bytes": repo.model_path.stat().st_size,
-            "sha256": file_sha256(repo.model_path),
+            "path": model_path.relative_to(work).as_posix(),
+            "size_bytes": model_path.stat().st_size,
+            "sha256": file_sha256(model_path),
         },
-        "verification": verification.to_dict(),
+        "verification": verification,
         "archive": {"file": cache.ARCHIVE_NAME, "size_bytes": archive.size_bytes, "sha256": archive.sha256},
         "stage_seconds": {k: round(v, 4) for k, v in reporter.times.items()},
+        **(extra or {}),
     }
     # The export folder is scratch; the repository holds the model file that ships.
     _remove_tree(work / "export")

@@ -23,7 +23,7 @@ from model_build.checks import (
     expect_str,
     is_number,
 )
-from model_build.sources import ModelSource, canonical_json, declared_output_names
+from model_build.sources import ModelSource, OnnxFile, canonical_json, declared_output_names
 from model_build.user_errors import UserError, describe_value, did_you_mean
 
 # Bump when the layout or content of a build changes for the same inputs (archive layout,
@@ -48,6 +48,11 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 # written, after the export and verification.
 INT32_MAX = 2**31 - 1
 UINT64_MAX = 2**64 - 1
+
+
+def warmup_name(batch_size: int) -> str:
+    """Return the name of the ``model_warmup`` entry for one batch size, as seed 001 writes it ("bs128 Warmup")."""
+    return f"bs{batch_size} Warmup"
 
 
 class ModelSpecError(UserError):
@@ -134,16 +139,22 @@ class ModelSpec:
     """Everything that determines one built model artifact.
 
     Attributes:
-        name: Triton model name (folder name in the repository).
+        name: The model's name (build cache entry, manifest, example and stack names); also its
+            Triton model name unless ``triton_name`` is set.
         source: Where the model comes from (see :mod:`model_build.sources`).
         triton: Serving options. Defaults to ``TritonOptions()``.
         opset: ONNX opset of the export. Defaults to 17.
         tolerance: Verification tolerance. Defaults to ``Tolerance()``.
-        backend: "onnxruntime" (``model.onnx``, platform ``onnxruntime_onnx``) or "tensorrt"
-            (``model.plan``, platform ``tensorrt_plan``; needs TensorRT at build time).
-            Defaults to "onnxruntime".
+        backend: "onnxruntime" (``model.onnx``, platform ``onnxruntime_onnx``), "tensorrt"
+            (``model.plan``, platform ``tensorrt_plan``; needs TensorRT at build time) or "pytorch"
+            (a TorchScript trace ``model.pt``, platform ``pytorch_libtorch``, tensors named
+            ``INPUT__0``…/``OUTPUT__0``…; needs a torch source). Defaults to "onnxruntime".
         tensorrt_precision: Engine precision when ``backend == "tensorrt"``: "FP16", "FP32"
             or "INT8". Defaults to "FP16".
+        triton_name: The Triton model name: the model's folder in the repository (and archive)
+            and its config's ``name``. Defaults to ``name``. Set it when several specs serve one
+            model under one Triton name, as seed 001's ``resnet_pt_v0`` and ``resnet_trt_v0``
+            archives both hold ``resnet/``.
     """
 
     name: str
@@ -153,12 +164,18 @@ class ModelSpec:
     tolerance: Tolerance = Tolerance()
     backend: str = "onnxruntime"
     tensorrt_precision: str = "FP16"
+    triton_name: str | None = None
+
+    @property
+    def triton_model_name(self) -> str:
+        """The Triton model name: ``triton_name`` when set, else ``name``."""
+        return self.name if self.triton_name is None else self.triton_name
 
     def options_dict(self) -> dict[str, Any]:
         """Return every option except the source as plain JSON-able data."""
         db = self.triton.dynamic_batching
         ort = self.triton.ort_tensorrt
-        return {
+        options: dict[str, Any] = {
             "name": self.name,
             "backend": self.backend,
             "opset": self.opset,
@@ -187,6 +204,14 @@ class ModelSpec:
                 },
             },
         }
+        # Keys added after the first release are present only when they change a build, so the
+        # hashes (cache entries, CDK assets) of specs that do not use them stay as they were.
+        if self.triton_name is not None:
+            options["triton_name"] = self.triton_name
+        if self.triton.warmup_batch_sizes:
+            # The model_warmup entries are named as seed 001 names its block ("bs128 Warmup").
+            options["triton"]["warmup_names"] = [warmup_name(bs) for bs in self.triton.warmup_batch_sizes]
+        return options
 
     def to_dict(self) -> dict[str, Any]:
         """Return the options plus a description of the source (for the manifest)."""
@@ -247,6 +272,17 @@ def spec_problems(spec: ModelSpec) -> list[str]:
         problems.append(
             f"backend must be one of {', '.join(BUILDABLE)} (got {spec.backend!r})"
             f"{did_you_mean(spec.backend, BUILDABLE)}"
+        )
+    if spec.triton_name is not None and not NAME_PATTERN.match(spec.triton_name):
+        problems.append(
+            f"triton_name must be 1-63 letters, digits, '_' or '-', starting with a letter or digit "
+            f"(got {spec.triton_name!r}); it is the model's folder in the repository, e.g. 'resnet'"
+        )
+    if spec.backend == "pytorch" and isinstance(spec.source, OnnxFile):
+        problems.append(
+            "backend 'pytorch' traces a torch module to TorchScript, but the source is an ONNX file "
+            f"({spec.source.path}); use backend 'onnxruntime' for it, or give a torch source "
+            "(TorchScriptFile, Factory or TransformersConfig)"
         )
     if not MIN_OPSET <= spec.opset <= MAX_OPSET:
         problems.append(f"opset must be between {MIN_OPSET} and {MAX_OPSET} (got {spec.opset}); use 17")
@@ -362,6 +398,8 @@ def _type_problems(spec: ModelSpec) -> list[str]:
         expect_int("opset", spec.opset),
         expect_str("tensorrt_precision", spec.tensorrt_precision),
     ]
+    if spec.triton_name is not None:
+        problems.append(expect_str("triton_name", spec.triton_name))
     if not isinstance(spec.source, ModelSource):
         problems.append(
             f"source must be a model source (got {describe_value(spec.source)}); pass OnnxFile(Path(...)), "

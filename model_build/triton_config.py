@@ -17,7 +17,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from model_build.backends import backend
 from model_build.dtypes import ONNX_TO_TRITON, is_float
 from model_build.sources import DYNAMIC_DIM_EXAMPLE, TensorSpec
-from model_build.spec import ModelSpec
+from model_build.spec import ModelSpec, warmup_name
 
 if TYPE_CHECKING:
     from tritonclient.grpc.model_config_pb2 import ModelConfig
@@ -78,12 +78,15 @@ def build_config(
     """Build the ``ModelConfig`` message for a spec and its graph tensors.
 
     Args:
-        spec: The model spec (name, backend, Triton options).
-        inputs: Graph inputs, from :func:`onnx_io`.
-        outputs: Graph outputs, from :func:`onnx_io`.
+        spec: The model spec (Triton model name, backend, Triton options).
+        inputs: Graph inputs, from :func:`onnx_io` (for ``backend="pytorch"``: the trace's
+            ``INPUT__<i>`` tensors from :func:`model_build.export.export_torchscript`).
+        outputs: Graph outputs, likewise.
     """
     t = spec.triton
-    config = mc.ModelConfig(name=spec.name, platform=backend(spec.backend).platform, max_batch_size=t.max_batch_size)
+    config = mc.ModelConfig(
+        name=spec.triton_model_name, platform=backend(spec.backend).platform, max_batch_size=t.max_batch_size
+    )
     for s in inputs:
         config.input.append(mc.ModelInput(name=s.name, data_type=_data_type(s.dtype), dims=list(s.dims)))
     for s in outputs:
@@ -97,7 +100,7 @@ def build_config(
         mc.ModelInstanceGroup(count=t.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(t.instance_kind))
     )
     for bs in t.warmup_batch_sizes:
-        warmup = mc.ModelWarmup(name=f"batch_{bs}", batch_size=bs)
+        warmup = mc.ModelWarmup(name=warmup_name(bs), batch_size=bs)
         for s in inputs:
             # Random data for floats; zeros for integers, because random INT64 ids would be
             # out of an embedding's range and fail the warmup (and so the model load).

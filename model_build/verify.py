@@ -1,4 +1,7 @@
-"""Stage: check the ONNX model numerically against its source, as Model Navigator does.
+"""Stage: check the exported model numerically against its source, as Model Navigator does.
+
+The exported model is the ONNX file (:func:`verify_onnx`) or, for ``backend="pytorch"``, the
+TorchScript trace (:func:`verify_torchscript`); both go through one comparison.
 
 ONNX Runtime (CPU) and the source torch module run the same seeded inputs at several batch
 sizes; each output must satisfy ``|onnx - torch| <= atol + rtol * |torch|`` element-wise.
@@ -9,6 +12,7 @@ runs, outputs are finite and have the declared shapes (reported as reference "no
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +116,6 @@ def verify_onnx(
         VerificationError: An output is out of tolerance (naming it and the max difference),
             not finite, has the wrong shape, or ONNX Runtime cannot run the model.
     """
-    import numpy as np
     import onnxruntime as ort
 
     start = time.perf_counter()
@@ -127,16 +130,103 @@ def verify_onnx(
     if missing:
         raise VerificationError(f"ONNX graph lacks outputs {missing} (graph outputs: {ort_outputs})")
 
+    def run(feeds: dict[str, Any], bs: int) -> dict[str, Any]:
+        try:
+            return dict(zip(ort_outputs, session.run(None, feeds), strict=True))
+        except Exception as exc:
+            raise VerificationError(f"ONNX Runtime failed at batch size {bs}: {exc}") from exc
+
+    return _compare(
+        onnx_path.name,
+        run,
+        loaded,
+        tolerance,
+        batch_sizes=batch_sizes,
+        seed=seed,
+        raise_on_mismatch=raise_on_mismatch,
+        shape_problem=lambda name, shape, bs: _shape_problem(session, name, shape, bs),
+        start=start,
+    )
+
+
+def verify_torchscript(
+    model_path: Path,
+    loaded: LoadedModel,
+    tolerance: Tolerance,
+    *,
+    batch_sizes: tuple[int, ...] = (1, 3),
+    seed: int = 0,
+    raise_on_mismatch: bool = True,
+) -> VerificationResult:
+    """Run the saved TorchScript trace and the eager source on the same inputs and compare every output.
+
+    The same check as :func:`verify_onnx` (same seeded inputs, batch sizes and tolerance), for
+    ``backend="pytorch"``: the file Triton's PyTorch backend will load is reloaded with
+    ``torch.jit.load`` and run on the CPU.
+
+    Raises:
+        VerificationError: The trace does not load or run, returns another number of outputs, or an
+            output is out of tolerance (naming it and the max difference), not finite or misshapen.
+    """
+    import torch
+
+    start = time.perf_counter()
+    if loaded.module is None:
+        raise VerificationError("a TorchScript trace needs a torch source to compare against")
+    try:
+        traced = torch.jit.load(str(model_path), map_location="cpu").eval()
+    except Exception as exc:
+        raise VerificationError(f"torch.jit.load cannot load {model_path.name}: {exc}") from exc
+
+    def run(feeds: dict[str, Any], bs: int) -> dict[str, Any]:
+        args = tuple(torch.from_numpy(feeds[s.name]) for s in loaded.inputs)
+        try:
+            with torch.no_grad():
+                result = traced(*args)
+        except Exception as exc:
+            raise VerificationError(f"{model_path.name} failed at batch size {bs}: {exc}") from exc
+        tensors = result if isinstance(result, (tuple, list)) else (result,)
+        if len(tensors) != len(loaded.output_names):
+            raise VerificationError(
+                f"{model_path.name} returns {len(tensors)} outputs, the source {len(loaded.output_names)}"
+            )
+        return {name: t.detach().cpu().numpy() for name, t in zip(loaded.output_names, tensors, strict=True)}
+
+    return _compare(
+        model_path.name,
+        run,
+        loaded,
+        tolerance,
+        batch_sizes=batch_sizes,
+        seed=seed,
+        raise_on_mismatch=raise_on_mismatch,
+        shape_problem=None,
+        start=start,
+    )
+
+
+def _compare(
+    label: str,
+    run: Callable[[dict[str, Any], int], dict[str, Any]],
+    loaded: LoadedModel,
+    tolerance: Tolerance,
+    *,
+    batch_sizes: tuple[int, ...],
+    seed: int,
+    raise_on_mismatch: bool,
+    shape_problem: Callable[[str, tuple[int, ...], int], str | None] | None,
+    start: float,
+) -> VerificationResult:
+    """Run ``run`` and the source at each batch size and compare every output (see :func:`verify_onnx`)."""
+    import numpy as np
+
     abs_diff: dict[str, float] = dict.fromkeys(loaded.output_names, 0.0)
     rel_diff: dict[str, float] = dict.fromkeys(loaded.output_names, 0.0)
     passed: dict[str, bool] = dict.fromkeys(loaded.output_names, True)
     problems: list[str] = []
     for bs in batch_sizes:
         feeds = random_inputs(loaded.inputs, bs, seed=seed + bs)
-        try:
-            got = dict(zip(ort_outputs, session.run(None, feeds), strict=True))
-        except Exception as exc:
-            raise VerificationError(f"ONNX Runtime failed at batch size {bs}: {exc}") from exc
+        got = run(feeds, bs)
         expected = _torch_outputs(loaded, feeds) if loaded.module is not None else None
         for i, name in enumerate(loaded.output_names):
             out = np.asarray(got[name])
@@ -145,10 +235,10 @@ def verify_onnx(
                 problems.append(f"output {name!r} has non-finite values at batch size {bs}")
                 continue
             if expected is None:
-                shape_problem = _shape_problem(session, name, out.shape, bs)
-                if shape_problem:
+                problem = shape_problem(name, out.shape, bs) if shape_problem is not None else None
+                if problem:
                     passed[name] = False
-                    problems.append(shape_problem)
+                    problems.append(problem)
                 continue
             ref = expected[i]
             if ref.shape != out.shape:
@@ -187,7 +277,7 @@ def verify_onnx(
         seconds=time.perf_counter() - start,
     )
     if problems and raise_on_mismatch:
-        raise VerificationError(f"Verification of {onnx_path.name} failed: " + "; ".join(problems))
+        raise VerificationError(f"Verification of {label} failed: " + "; ".join(problems))
     return result
 
 
