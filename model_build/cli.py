@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--opset", type=int, help="ONNX opset of the export (default 17)")
     model.add_argument(
-        "--backend", choices=BUILDABLE, help="onnxruntime (model.onnx, default) or tensorrt (model.plan)"
+        "--backend", choices=BUILDABLE, help="onnxruntime (model.onnx, default), tensorrt (model.plan) or pytorch (TorchScript model.pt)"
     )
     model.add_argument(
         "--cache-dir",

@@ -6,9 +6,10 @@ key for key (``triton.dynamic_batching.max_queue_delay_microseconds`` is the sam
 the file, in Python and in error messages)::
 
     name = "classifier"                  # Triton model name (required)
-    backend = "onnxruntime"              # or "tensorrt"; default "onnxruntime"
+    backend = "onnxruntime"              # or "tensorrt", "pytorch"; default "onnxruntime"
     opset = 17                           # torch sources only; default 17
     tensorrt_precision = "FP16"          # backend "tensorrt" only; default "FP16"
+    triton_name = "classifier"           # the model's folder in the archive; default: name
 
     [source]
     kind = "torchscript"                 # "onnx" | "torchscript" | "factory" | "transformers"
@@ -88,6 +89,7 @@ TOP_KEYS: dict[str, str] = {
     "backend": "string",
     "opset": "integer",
     "tensorrt_precision": "string",
+    "triton_name": "string",
     "source": "table",
     "triton": "table",
     "tolerance": "table",
@@ -424,7 +426,7 @@ class _Reader:
         triton = self.triton(self.get(data, "", "triton", "table") or {})
         tolerance = self.tolerance(self.get(data, "", "tolerance", "table") or {})
         options: dict[str, Any] = {}
-        for key in ("backend", "opset", "tensorrt_precision"):
+        for key in ("backend", "opset", "tensorrt_precision", "triton_name"):
             value = self.get(data, "", key, TOP_KEYS[key])
             if value is not None:
                 options[key] = value

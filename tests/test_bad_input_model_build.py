@@ -317,6 +317,27 @@ CLI_CASES: list[Case] = [
         _spec('name = "bad name"\n[source]\nkind = "onnx"\npath = "empty.onnx"\n[triton]\ninstance_count = 0\n'),
         ("model.toml: 3 problems:", "name must be 1-63 letters", "triton.instance_count must be >= 1", "empty.onnx' is not an ONNX model"),
     ),
+    # -- seed 001: the pytorch backend and the shared Triton model name -----------------------------
+    Case(
+        "spec-pytorch-backend-with-onnx-source",
+        _spec('name = "m"\nbackend = "pytorch"\n' + ONNX_SOURCE),
+        ("model.toml: backend 'pytorch' traces a torch module to TorchScript, but the source is an ONNX file", "model.onnx", "use backend 'onnxruntime' for it"),
+    ),
+    Case(
+        "spec-backend-typo-pytorch",
+        _spec('name = "m"\nbackend = "pytorh"\n' + ONNX_SOURCE),
+        ("backend must be one of onnxruntime, tensorrt, pytorch (got 'pytorh')", "did you mean 'pytorch'?"),
+    ),
+    Case(
+        "spec-triton-name-with-a-slash",
+        _spec('name = "m"\ntriton_name = "models/resnet"\n' + ONNX_SOURCE),
+        ("model.toml: triton_name must be 1-63 letters, digits, '_' or '-'", "(got 'models/resnet')", "e.g. 'resnet'"),
+    ),
+    Case(
+        "spec-triton-name-not-a-string",
+        _spec('name = "m"\ntriton_name = 7\n' + ONNX_SOURCE),
+        ("triton_name must be a string (got integer 7)", "write it in quotes: triton_name = \"7\""),
+    ),
 ]
 
 
@@ -476,6 +497,11 @@ API_CASES: list[tuple[str, Callable[[], ModelSpec], tuple[str, ...]]] = [
         "bool-opset",
         lambda: ModelSpec(name="m", source=OnnxFile(Path("m.onnx")), opset=True),  # type: ignore[arg-type]
         ("opset must be an int (got bool True)",),
+    ),
+    (
+        "int-triton-name",
+        lambda: ModelSpec(name="m", source=OnnxFile(Path("m.onnx")), triton_name=5),  # type: ignore[arg-type]
+        ("triton_name must be a str (got int 5); pass a string",),
     ),
 ]
 

@@ -101,7 +101,7 @@ def test_config_fields_follow_the_spec_and_the_graph(tuned_spec: ModelSpec, onnx
 def test_config_warmup_uses_zero_data_for_integer_inputs(tuned_spec: ModelSpec, onnx_path: Path) -> None:
     config = _config(tuned_spec, onnx_path)
     # THEN one warmup per batch size; INT64 ids get zeros (random ids would leave the vocabulary)
-    assert [(w.name, w.batch_size) for w in config.model_warmup] == [("batch_1", 1), ("batch_32", 32)]
+    assert [(w.name, w.batch_size) for w in config.model_warmup] == [("bs1 Warmup", 1), ("bs32 Warmup", 32)]
     ids = config.model_warmup[1].inputs["input_ids"]
     assert ids.zero_data and not ids.random_data
     assert (ids.data_type, list(ids.dims)) == (mc.TYPE_INT64, [16])
