@@ -73,7 +73,8 @@ def build(
         model_build.sources.SourceLoadError: The source would not load (its factory raised).
         model_build.export.ExportError: The export failed.
         model_build.verify.VerificationError: The ONNX model disagrees with the source.
-        model_build.tensorrt.TensorRTUnavailableError: ``backend="tensorrt"`` without TensorRT.
+        model_build.tensorrt.TensorRTUnavailableError: ``backend="tensorrt"`` and nowhere to build the
+            engine here (no TensorRT of the target's version, no fitting GPU, no Docker with GPUs).
     """
     start = time.perf_counter()
     spec.validate()
@@ -143,8 +144,9 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
     )
     inputs, outputs = onnx_io(onnx_path)
     model_file = onnx_path
+    engine_manifest = None
     if spec.backend == "tensorrt":
-        from model_build.tensorrt import build_engine
+        from model_build.tensorrt import TIMING_CACHE_DIRNAME, build_engine
 
         engine = reporter.stage(
             "tensorrt",
@@ -155,9 +157,13 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
                 inputs=inputs,
                 max_batch_size=mbs,
                 precision=spec.tensorrt_precision,
+                target=spec.tensorrt_target,
+                # Timing caches outlive one build: kept in the cache folder, next to the entries.
+                timing_cache_dir=work.parent / TIMING_CACHE_DIRNAME,
             ),
         )
         model_file = engine.engine_path
+        engine_manifest = engine.manifest
 
     def make_repository() -> Any:
         config = build_config(spec, inputs, outputs)
@@ -167,6 +173,11 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
         )
 
     repo = reporter.stage("repository", "Writing the Triton repository", make_repository)
+    if engine_manifest is not None:
+        from model_build.tensorrt import write_engine_manifest
+
+        # <model>/engine.json, next to config.pbtxt: what the engine was built for, read at synth.
+        write_engine_manifest(repo.model_dir, engine_manifest)
     archive = reporter.stage(
         "package",
         "Packaging model.tar.gz",
@@ -183,6 +194,7 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
         model_path=repo.model_path,
         verification=verification.to_dict(),
         archive=archive,
+        extra=None if engine_manifest is None else {"engine": json.loads(engine_manifest.to_json())},
     )
 
 

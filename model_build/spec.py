@@ -23,6 +23,7 @@ from model_build.checks import (
     expect_str,
     is_number,
 )
+from model_build.engine_target import EngineTarget
 from model_build.sources import ModelSource, OnnxFile, canonical_json, declared_output_names
 from model_build.user_errors import UserError, describe_value, did_you_mean
 
@@ -155,6 +156,11 @@ class ModelSpec:
             and its config's ``name``. Defaults to ``name``. Set it when several specs serve one
             model under one Triton name, as seed 001's ``resnet_pt_v0`` and ``resnet_trt_v0``
             archives both hold ``resnet/``.
+        tensorrt_target: Where the engine of ``backend == "tensorrt"`` is served (instance type,
+            Triton release, hardware compatibility): the build picks the TensorRT version and GPU
+            from it and pins both in ``<model>/engine.json``; endpoints refuse an engine whose
+            target does not match theirs. Defaults to none (the engine is built for GPU 0 of the
+            building machine, with its local TensorRT; set it for anything you deploy).
     """
 
     name: str
@@ -165,6 +171,7 @@ class ModelSpec:
     backend: str = "onnxruntime"
     tensorrt_precision: str = "FP16"
     triton_name: str | None = None
+    tensorrt_target: EngineTarget | None = None
 
     @property
     def triton_model_name(self) -> str:
@@ -208,6 +215,8 @@ class ModelSpec:
         # hashes (cache entries, CDK assets) of specs that do not use them stay as they were.
         if self.triton_name is not None:
             options["triton_name"] = self.triton_name
+        if self.backend == "tensorrt" and self.tensorrt_target is not None:
+            options["tensorrt_target"] = self.tensorrt_target.to_dict()
         if self.triton.warmup_batch_sizes:
             # The model_warmup entries are named as seed 001 names its block ("bs128 Warmup").
             options["triton"]["warmup_names"] = [warmup_name(bs) for bs in self.triton.warmup_batch_sizes]
@@ -286,6 +295,13 @@ def spec_problems(spec: ModelSpec) -> list[str]:
         )
     if not MIN_OPSET <= spec.opset <= MAX_OPSET:
         problems.append(f"opset must be between {MIN_OPSET} and {MAX_OPSET} (got {spec.opset}); use 17")
+    if spec.tensorrt_target is not None:
+        if spec.backend != "tensorrt":
+            problems.append(
+                f"tensorrt_target only applies to backend 'tensorrt' (got backend {spec.backend!r}); remove "
+                "tensorrt_target or set backend='tensorrt'"
+            )
+        problems.extend(spec.tensorrt_target.problems("tensorrt_target"))
     if spec.backend == "tensorrt" and spec.tensorrt_precision not in TRT_PRECISIONS:
         problems.append(
             f"tensorrt_precision must be one of {', '.join(TRT_PRECISIONS)} (got {spec.tensorrt_precision!r})"
@@ -400,6 +416,13 @@ def _type_problems(spec: ModelSpec) -> list[str]:
     ]
     if spec.triton_name is not None:
         problems.append(expect_str("triton_name", spec.triton_name))
+    if spec.tensorrt_target is not None:
+        problems.append(
+            expect_instance(
+                "tensorrt_target", spec.tensorrt_target, EngineTarget,
+                "EngineTarget(instance_type='ml.g4dn.xlarge', triton_version='24.09') or None",
+            )
+        )  # fmt: skip
     if not isinstance(spec.source, ModelSource):
         problems.append(
             f"source must be a model source (got {describe_value(spec.source)}); pass OnnxFile(Path(...)), "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from model_build.engine_target import EngineTarget
 from model_build.pipeline import build
 from model_build.sources import OnnxFile, TensorSpec
 from model_build.spec import ModelSpec, TritonOptions
@@ -106,14 +107,18 @@ def test_trtexec_command_rejects_unknown_precision() -> None:
     tensorrt_available(), reason="TensorRT is installed here; the unavailable path cannot happen"
 )
 def test_build_engine_without_tensorrt_says_where_to_build(tmp_path: Path) -> None:
-    # GIVEN no TensorRT WHEN an engine is requested
+    # GIVEN no TensorRT, no GPU and no Docker (this machine, probed for real) WHEN an engine for a g4dn is requested
+    target = EngineTarget(instance_type="ml.g4dn.xlarge", triton_version="24.09")
     with pytest.raises(TensorRTUnavailableError) as err:
-        build_engine(tmp_path / "m.onnx", tmp_path / "model.plan", inputs=BERT_INPUTS, max_batch_size=64)
-    # THEN the error says where to build and gives the trtexec form
+        build_engine(
+            tmp_path / "m.onnx", tmp_path / "model.plan", inputs=BERT_INPUTS, max_batch_size=64, target=target
+        )
+    # THEN the error says what is missing, the target, and the docker + trtexec command to run elsewhere
     message = str(err.value)
-    assert message.startswith("TensorRT is not available here; build on a GPU machine with TensorRT")
-    assert "nvcr.io/nvidia/tensorrt" in message
-    assert "trtexec --onnx=" in message and "--maxShapes=input_ids:64x512,attention_mask:64x512" in message
+    assert message.startswith("TensorRT is not available here to build the engine: the tensorrt Python module")
+    assert "The target is ml.g4dn.xlarge (NVIDIA T4, compute capability 7.5" in message
+    assert "docker run --rm --gpus all" in message and "nvcr.io/nvidia/tensorrt:24.09-py3 trtexec --onnx=" in message
+    assert "--maxShapes=input_ids:64x512,attention_mask:64x512" in message
 
 
 @pytest.mark.skipif(
