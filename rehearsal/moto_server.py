@@ -193,7 +193,9 @@ class MotoServer:
         self._log_file = open(self._log_path, "wb")  # noqa: SIM115 - closed in stop()
         # Bind the loopback interface only (localhost resolves to it): parallel runs never
         # collide and nothing is exposed to the network.
-        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
+        # moto's own server, with the extensions that run Python Lambda handlers and give custom
+        # resources their whole lifecycle (rehearsal/moto_extensions.py).
+        cmd = [sys.executable, "-m", "rehearsal.moto_extensions", "-H", "127.0.0.1", "-p", str(self._port)]
         # A session of its own: a Ctrl-C in the terminal (SIGINT to the whole foreground process
         # group) must not kill the emulator before the caller's teardown (`cdk destroy`) runs.
         self._proc = subprocess.Popen(
