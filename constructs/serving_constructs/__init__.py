@@ -19,6 +19,7 @@ from serving_constructs.metrics import (
     ServingMode,
 )
 from serving_constructs.model import TritonModel
+from serving_constructs.model_prefix import ModelPrefix
 from serving_constructs.scaling import (
     AsyncScalableInstanceCount,
     CapacityFloor,
@@ -45,6 +46,7 @@ __all__ = [
     "MetricSpec",
     "ModelArtifact",
     "ModelDataBinding",
+    "ModelPrefix",
     "ProductionVariant",
     "PropsError",
     "RealtimeEndpoint",
