@@ -126,3 +126,55 @@ def scale_out_from_zero_cooldown_seconds() -> int:
 def scale_to_zero_max_capacity() -> int:
     """Return the most instances :meth:`AsyncEndpoint.scale_to_zero` allows (5, seed 002)."""
     return 5
+
+
+# --- multi-model endpoints (seed 001, AWS's "Run multiple deep learning models on GPU with Amazon
+# SageMaker multi-model endpoints" and its notebook resnet50_mme_with_gpu.ipynb,
+# https://github.com/aws/amazon-sagemaker-examples/blob/1ddf24e4b93538076343dd1b3b5088daf52331f3/multi-model-endpoints/mme-on-gpu/cv/resnet50_mme_with_gpu.ipynb) ---
+
+
+def multi_model_instance_type_name() -> str:
+    """Return the instance type of a multi-model endpoint when none is given.
+
+    ``ml.g4dn.4xlarge``: seed 001's (one NVIDIA T4, 16 vCPU, 64 GiB: host memory and disk for
+    many cached models).
+    """
+    return "ml.g4dn.4xlarge"
+
+
+def multi_model_initial_instance_count() -> int:
+    """Return the initial instance count of a multi-model endpoint when none is given.
+
+    Two: AWS advises at least two instances behind a multi-model endpoint (Availability Zone
+    redundancy, and a second cache of loaded models); the endpoint warns about one.
+    """
+    return 2
+
+
+def multi_model_gpu_utilization_target() -> float:
+    """Return the ``GPUUtilization`` a multi-model endpoint's scaling keeps (60, seed 001)."""
+    return 60.0
+
+
+def multi_model_min_capacity() -> int:
+    """Return the fewest instances a multi-model endpoint scales to (1, seed 001)."""
+    return 1
+
+
+def multi_model_max_capacity() -> int:
+    """Return the most instances a multi-model endpoint scales to (5, seed 001)."""
+    return 5
+
+
+def multi_model_scale_in_cooldown_seconds() -> int:
+    """Return the scale-in cooldown of a multi-model endpoint's scaling, in seconds (600 s, seed 001).
+
+    Longer than a single-model endpoint's: an instance removed takes its cache of loaded models
+    with it, and the next instance pays every model's download and load again.
+    """
+    return 600
+
+
+def multi_model_scale_out_cooldown_seconds() -> int:
+    """Return the scale-out cooldown of a multi-model endpoint's scaling, in seconds (200 s, seed 001)."""
+    return 200

@@ -130,6 +130,15 @@ class TritonImage(abc.ABC):
         raise_if_any("TritonImage.from_uri", problems)
         return _UriImage(uri)
 
+    @property
+    def triton_version(self) -> str | None:
+        """The SageMaker Triton DLC release the image renders (``"26.05"``); None for your own image.
+
+        TensorRT engines are checked against the TensorRT version of this release; an image from
+        :meth:`from_ecr_repository` or :meth:`from_uri` has no known release.
+        """
+        return None
+
     @abc.abstractmethod
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         """Return the image URI for a model in ``scope``, granting ``grantee`` pull access if needed."""
@@ -138,6 +147,10 @@ class TritonImage(abc.ABC):
 class _DlcImage(TritonImage):
     def __init__(self, version: str) -> None:
         self.version = version
+
+    @property
+    def triton_version(self) -> str | None:
+        return self.version
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         stack = Stack.of(scope)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import jsii
-from aws_cdk import ArnFormat, Stack, Token
+from aws_cdk import Annotations, ArnFormat, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -25,6 +26,7 @@ from serving_constructs._validation import (
 )
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, model_name_problems
 from serving_constructs.image import TritonImage
+from serving_constructs.instance_type import InstanceType
 from serving_constructs.metrics import INSTANCE_NAMESPACE
 
 # Environment variables read by the SageMaker Triton DLC's `serve` entry point
@@ -81,6 +83,14 @@ class TritonModel(Construct):
             :func:`serving_constructs.defaults.network_isolation` (True).
     """
 
+    multi_model: ClassVar[bool] = False
+    """Whether the container runs in ``MultiModel`` mode (:class:`~serving_constructs.multi_model.MultiModelTritonModel`).
+
+    A multi-model model serves every archive under a prefix, chosen per request by ``TargetModel``:
+    it has no default model (``SAGEMAKER_TRITON_DEFAULT_MODEL_NAME`` is ignored in that mode) and
+    no ``default_model_name`` attribute.
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -121,17 +131,25 @@ class TritonModel(Construct):
         )
         problems.extend(model_name_problems("default_model_name", default_model_name))
         artifact_ok = isinstance(artifact, ModelArtifact)
-        if default_model_name is None and artifact_ok:
+        if self.multi_model:
+            if default_model_name is not None:
+                problems.add(
+                    f"default_model_name is not used by a multi-model model (got {default_model_name!r}): "
+                    f"Triton ignores {ENV_DEFAULT_MODEL_NAME} in MultiModel mode and each request names its "
+                    "model with TargetModel — drop default_model_name"
+                )
+        elif default_model_name is None and artifact_ok:
             default_model_name = artifact.model_name
         known_names = artifact.model_names if artifact_ok else None
-        if default_model_name is None and artifact_ok:
+        if not self.multi_model and default_model_name is None and artifact_ok:
             problems.add(
                 "default_model_name is required when the artifact does not name its model "
                 "(ModelArtifact.from_bucket/from_bucket_prefix without model_name, or an archive with "
                 "several models) — pass default_model_name"
             )
         elif (
-            known_names is not None
+            not self.multi_model
+            and known_names is not None
             and isinstance(default_model_name, str)
             and not Token.is_unresolved(default_model_name)
             and default_model_name not in known_names
@@ -209,11 +227,14 @@ class TritonModel(Construct):
                 )
         problems.extend(check_bool("network_isolation", network_isolation))
         problems.raise_if_any()
-        assert default_model_name is not None
 
         self.role: iam.IRole = role if role is not None else self._create_role(in_vpc=vpc is not None)
-        self.default_model_name: str = default_model_name
-        """The Triton model ``/invocations`` serves."""
+        if not self.multi_model:
+            assert default_model_name is not None
+            self.default_model_name: str = default_model_name
+            """The Triton model ``/invocations`` serves (absent on a multi-model model)."""
+        self.artifact: ModelArtifact = artifact
+        """The model data as given (its ``engine_manifests`` are checked against the instance type)."""
         self.requires_gpu: bool | None = artifact.requires_gpu
         """Whether the model's Triton config needs a GPU instance (``KIND_GPU``); None when unknown."""
 
@@ -244,17 +265,32 @@ class TritonModel(Construct):
             )
             self._grant_vpc_access()
 
-        image_uri = (TritonImage.for_region() if image is None else image).bind(self, self.role)
+        self.image: TritonImage = TritonImage.for_region() if image is None else image
+        """The container image (its ``triton_version`` pins the TensorRT version engines must match)."""
+        image_uri = self.image.bind(self, self.role)
         self.model_data: ModelDataBinding = artifact.bind(self, self.role)
         """What the artifact bound to: its S3 URI, object or prefix, compression and model name."""
-        if self.model_data.is_prefix and self.model_data.compression is not Compression.NONE:
+        if self.multi_model and not (
+            self.model_data.is_prefix and self.model_data.compression is Compression.GZIP
+        ):
+            raise PropsError(
+                "Invalid TritonModel props: a multi-model model serves a prefix of model archives — pass "
+                "a ModelPrefix's artifact"
+            )
+        if (
+            not self.multi_model
+            and self.model_data.is_prefix
+            and self.model_data.compression is not Compression.NONE
+        ):
             raise PropsError(
                 "Invalid TritonModel props: artifact is a prefix of archives, which only a multi-model "
                 "endpoint serves — use one archive (ModelArtifact.from_bucket) or uncompressed data "
                 "(ModelArtifact.from_bucket_prefix)"
             )
 
-        container_env = {ENV_DEFAULT_MODEL_NAME: default_model_name}
+        container_env: dict[str, str] = {}
+        if not self.multi_model:
+            container_env[ENV_DEFAULT_MODEL_NAME] = self.default_model_name
         if log_verbose is not None:
             container_env[ENV_LOG_VERBOSE] = str(log_verbose)
         if shm_default_byte_size is not None:
@@ -269,10 +305,16 @@ class TritonModel(Construct):
             execution_role_arn=self.role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=image_uri,
-                mode="SingleModel",
-                model_data_url=self.model_data.s3_uri if self.model_data.is_archive else None,
-                model_data_source=None if self.model_data.is_archive else _model_data_source(self.model_data),
-                environment=dict(sorted(container_env.items())),
+                mode="MultiModel" if self.multi_model else "SingleModel",
+                # A multi-model model's ModelDataUrl is the prefix of its archives.
+                model_data_url=self.model_data.s3_uri
+                if self.model_data.is_archive or self.multi_model
+                else None,
+                model_data_source=None
+                if self.model_data.is_archive or self.multi_model
+                else _model_data_source(self.model_data),
+                environment=dict(sorted(container_env.items())) or None,
+                multi_model_config=self._multi_model_config(),
             ),
             enable_network_isolation=defaults.network_isolation()
             if network_isolation is None
@@ -287,6 +329,57 @@ class TritonModel(Construct):
 
         self.model_name: str = self._resource.attr_model_name
         """The generated SageMaker model name."""
+
+    def _multi_model_config(self) -> Any:
+        """Return the container's ``MultiModelConfig`` (None for a single-model model)."""
+        return None
+
+    def engine_sources(self) -> Mapping[str, ModelArtifact]:
+        """Return the model data whose TensorRT engines must match the instance type, by how messages name it."""
+        return {self.artifact.description: self.artifact}
+
+    def engine_problems(
+        self, instance_type: InstanceType, sources: Mapping[str, ModelArtifact] | None = None
+    ) -> list[str]:
+        """Return why this model's TensorRT engines would not run on ``instance_type`` with its image.
+
+        The one place engines meet their target: every engine whose build manifest the artifact
+        knows (``ModelArtifact.engine_manifests``) is checked with
+        :func:`model_build.engine_target.engine_target_problems` against the instance's GPU and the
+        TensorRT version of :attr:`image`'s Triton release. Artifacts without manifests (S3 data,
+        no engine) and unresolved instance types pass; an image of unknown release (your own)
+        gets a warning instead, since its TensorRT version cannot be known here.
+
+        Args:
+            instance_type: the instance type a variant runs the model on.
+            sources: the model data to check, by how messages name it. Defaults to
+                :meth:`engine_sources` (all of this model's data).
+        """
+        problems: list[str] = []
+        checked = self.engine_sources() if sources is None else sources
+        for label, artifact in checked.items():
+            manifests = getattr(artifact, "engine_manifests", None)
+            if not manifests or not instance_type.resolved:
+                continue
+            version = self.image.triton_version
+            if version is None:
+                Annotations.of(self).add_warning_v2(
+                    "serving-constructs:engineTargetUnchecked",
+                    f"{label} holds TensorRT engines, but the image is your own, so its TensorRT version "
+                    "is unknown here and the engines are not checked against it; make sure they were "
+                    "built with the image's TensorRT version for the instance's GPU.",
+                )
+                continue
+            from model_build.engine_target import engine_target_problems
+
+            for model_dir, manifest in sorted(manifests.items()):
+                problems.extend(
+                    f"{label}: {problem}"
+                    for problem in engine_target_problems(
+                        manifest, model=model_dir, instance_type=instance_type.name, triton_version=version
+                    )
+                )
+        return problems
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

@@ -145,6 +145,8 @@ class ProductionVariant(VariantBase):
                 "choose a GPU type (ml.g*/ml.p*) or build the model with instance_kind KIND_CPU and backend "
                 "onnxruntime"
             )
+        if type_ok and isinstance(self.model, TritonModel):
+            problems += [f"{path}.model: {p}" for p in self.model.engine_problems(self.instance_type)]
         problems += check_int(f"{path}.initial_instance_count", self.initial_instance_count, 1)
         problems += check_int(
             f"{path}.volume_size_in_gb", self.volume_size_in_gb, *VOLUME_SIZE_RANGE_GB, " GB", optional=True
