@@ -14,6 +14,7 @@ import enum
 import functools
 import os
 import tarfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from serving_constructs._validation import (
 )
 
 if TYPE_CHECKING:
+    from model_build.engine_target import EngineManifest
     from model_build.spec import ModelSpec
 
 # The id of the asset a bound artifact creates inside the model construct (a contract: changing
@@ -187,6 +189,52 @@ def archive_model_names(path: Path) -> tuple[str, ...]:
     if error is not None:
         raise PropsError(f"Invalid ModelArtifact.from_asset props: path {str(path)!r} {error} — {_BUILD_FIX}")
     return names
+
+
+@functools.cache
+def _archive_engine_texts(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str], ...]:
+    """Return ((model folder, text of its engine.json), ...) of a ``.tar.gz``, read member by member.
+
+    Nothing is extracted to disk: the archive is streamed once and only ``<model>/engine.json``
+    members are read. Cached per file version (path, mtime, size).
+    """
+    from model_build.engine_target import ENGINE_MANIFEST_FILENAME
+
+    del mtime_ns, size  # part of the cache key only
+    found: list[tuple[str, str]] = []
+    try:
+        with tarfile.open(path, "r|gz") as archive:
+            for member in archive:
+                parts = [p for p in PurePosixPath(member.name).parts if p not in (".", "")]
+                if member.isfile() and len(parts) == 2 and parts[1] == ENGINE_MANIFEST_FILENAME:
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        found.append((parts[0], handle.read().decode("utf-8", errors="replace")))
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise PropsError(
+            f"Invalid model archive {path!r}: it is not a readable gzip tar archive ({error}) — {_BUILD_FIX}"
+        ) from None
+    return tuple(sorted(found))
+
+
+def archive_engine_manifests(path: Path) -> dict[str, EngineManifest]:
+    """Return model folder -> TensorRT engine manifest (``<model>/engine.json``) of the archive at ``path``.
+
+    Models without an ``engine.json`` (ONNX, TorchScript, or engines built without model_build) are absent.
+
+    Raises:
+        PropsError: The archive is unreadable, or an ``engine.json`` in it is not a valid manifest.
+    """
+    from model_build.engine_target import EngineManifest, EngineManifestError
+
+    stat = path.stat()
+    manifests = {}
+    for model, text in _archive_engine_texts(str(path.resolve()), stat.st_mtime_ns, stat.st_size):
+        try:
+            manifests[model] = EngineManifest.from_json(text, source=f"{model}/engine.json in {str(path)!r}")
+        except EngineManifestError as error:
+            raise PropsError(str(error)) from None
+    return manifests
 
 
 class ModelArtifact(abc.ABC):
@@ -354,6 +402,15 @@ class ModelArtifact(abc.ABC):
         return None
 
     @property
+    def engine_manifests(self) -> Mapping[str, EngineManifest] | None:
+        """Model folder -> what its TensorRT engine was built for (``<model>/engine.json``).
+
+        Known at synth for archives (``from_build``, ``from_asset``; models without an engine are
+        absent); None for data in S3, which is not read at synth.
+        """
+        return None
+
+    @property
     def description(self) -> str:
         """How messages name the data (the user's file or S3 location)."""
         return type(self).__name__
@@ -469,6 +526,10 @@ class _AssetArtifact(ModelArtifact):
     def description(self) -> str:
         return f"the archive {str(self.path)!r}"
 
+    @property
+    def engine_manifests(self) -> Mapping[str, EngineManifest]:
+        return archive_engine_manifests(self.path)
+
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         return _bind_asset(s3_assets.Asset(scope, _ASSET_ID, path=str(self.path)), grantee, self._model_name)
 
@@ -500,6 +561,14 @@ class _BuildArtifact(ModelArtifact):
     @property
     def description(self) -> str:
         return f"the archive built from the spec {self.spec.name!r}"
+
+    @property
+    def engine_manifests(self) -> Mapping[str, EngineManifest]:
+        if self.spec.backend != "tensorrt":
+            return {}  # only the tensorrt backend builds an engine; nothing to build or read
+        from model_build.pipeline import build
+
+        return archive_engine_manifests(build(self.spec, cache_dir=self.cache_dir).archive_path)
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         from model_build.asset import model_asset
