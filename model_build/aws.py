@@ -15,6 +15,13 @@ from typing import Any
 #: words, a number. ``tests/test_build_aws.py`` checks it against every region botocore knows.
 REGION_PATTERN = re.compile(r"^[a-z]{2,}(-[a-z]+)+-\d+$")
 
+#: The SageMaker Triton DLC release used when none is given: ``serving_constructs.defaults.triton_version()``
+#: returns it, and seed 001's TensorRT examples (``model_build.examples``) pin their engines to it.
+#: Pinned rather than "newest in the installed SDK data": a default that moves when the sagemaker SDK
+#: is upgraded would silently replace every endpoint on the next deploy. 26.05 is the newest release
+#: the pinned SDK lists.
+DEFAULT_TRITON_VERSION = "26.05"
+
 #: ``InvokeEndpoint``'s request body limit: 6 MB, i.e. 6,291,456 bytes (botocore's ``BodyBlob``
 #: shape, ``max`` 6291456). Larger inputs need an asynchronous endpoint.
 INVOKE_ENDPOINT_MAX_BODY_BYTES = 6 * 1024 * 1024
