@@ -56,6 +56,7 @@ SHIM_FILENAME = "libtriton_loopback_bind.so"
 """The compiled shim, next to the unpacked server (``.triton/libtriton_loopback_bind.so``)."""
 LOOPBACK_ONLY_ENV = "TRITON_LOOPBACK_ONLY"
 """Set to 0 to let Triton's SageMaker port bind 0.0.0.0 (an isolated machine without a C compiler)."""
+_TARGET_MODEL_HEADER = "X-Amzn-SageMaker-Target-Model"  # SageMaker's multi-model routing header
 _MARKER = "INSTALLED"  # written last inside the unpacked tree: its presence means "complete"
 _WHEEL_GLOB = f"nvidia_pytriton-{PYTRITON_VERSION}-*.whl"
 
@@ -712,8 +713,10 @@ class TritonServer:
         self.stop()
 
     # ----------------------------------------------------------------- requests
-    def _json(self, method: str, url: str, payload: Any = None, timeout: float = 60) -> Any:
-        response = requests.request(method, url, json=payload, timeout=timeout)
+    def _json(
+        self, method: str, url: str, payload: Any = None, timeout: float = 60, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        response = requests.request(method, url, json=payload, timeout=timeout, headers=dict(headers or {}))
         if response.status_code >= 400:
             raise requests.HTTPError(
                 f"{method} {url} -> {response.status_code}: {response.text[:2000]}", response=response
@@ -741,7 +744,7 @@ class TritonServer:
         return dict(self._json("GET", f"{self.http_url}/v2/models/{name}/stats"))
 
     # SageMaker multi-model routes (need multi_model=True).
-    def load_model(self, name: str, url: str | os.PathLike[str]) -> None:
+    def load_model(self, name: str, url: str | os.PathLike[str], *, target_model: str | None = None) -> None:
         """Load a model through SageMaker's ``POST /models`` (multi-model mode).
 
         Args:
@@ -749,12 +752,20 @@ class TritonServer:
             url: A directory holding the model's folder (``<model>/config.pbtxt``, ``<model>/1/...``),
                 i.e. what SageMaker extracts a ``model.tar.gz`` into; not the model folder itself
                 (Triton answers "failed to register '', repository not found").
+            target_model: The ``X-Amzn-SageMaker-Target-Model`` header SageMaker sends: Triton
+                registers the model directory under this name (so two archives may both hold
+                ``resnet/``), and invocations must carry the same header. Defaults to none: the
+                model is registered under ``name``.
         """
-        self._json("POST", f"{self.sagemaker_url}/models", {"model_name": name, "url": os.fspath(url)}, 300)
+        headers = {} if target_model is None else {_TARGET_MODEL_HEADER: target_model}
+        self._json(
+            "POST", f"{self.sagemaker_url}/models", {"model_name": name, "url": os.fspath(url)}, 300, headers=headers
+        )
 
-    def unload_model(self, name: str) -> None:
-        """``DELETE /models/<name>``."""
-        self._json("DELETE", f"{self.sagemaker_url}/models/{name}", timeout=120)
+    def unload_model(self, name: str, *, target_model: str | None = None) -> None:
+        """``DELETE /models/<name>`` (``target_model``: the header the model was loaded with)."""
+        headers = {} if target_model is None else {_TARGET_MODEL_HEADER: target_model}
+        self._json("DELETE", f"{self.sagemaker_url}/models/{name}", timeout=120, headers=headers)
 
     def list_models(self) -> dict[str, Any]:
         """``GET /models``: the loaded models."""

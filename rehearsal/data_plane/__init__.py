@@ -22,8 +22,8 @@ The package, one module per concern:
 * :mod:`~rehearsal.data_plane.routes`: the route table (one entry per SageMaker runtime
   operation) and the dispatch path every route shares;
 * :mod:`~rehearsal.data_plane.routing`: the routing table and its background refresh;
-* :mod:`~rehearsal.data_plane.backends`: one backend per serving mode (real-time now; multi-model
-  next), chosen by the container's ``Mode``;
+* :mod:`~rehearsal.data_plane.backends`: one backend per serving mode, chosen by the container's
+  ``Mode`` (real-time there; multi-model in :mod:`~rehearsal.data_plane.multi_model`);
 * :mod:`~rehearsal.data_plane.async_inference`: InvokeEndpointAsync's queue, workers,
   notifications, TTL and timeout, scale to zero and metrics;
 * :mod:`~rehearsal.data_plane.errors`: SageMaker runtime's error shapes;
@@ -50,6 +50,11 @@ from rehearsal.data_plane.backends import (
     safe_extract,
 )
 from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
+from rehearsal.data_plane.multi_model import (
+    DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
+    MultiModelBackend,
+    TargetModel,
+)
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
 from rehearsal.data_plane.routing import (
     DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE,
@@ -68,6 +73,7 @@ __all__ = [
     "DEFAULT_INVOCATION_TIMEOUT_S",
     "DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE",
     "DEFAULT_MODEL_ENV",
+    "DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES",
     "DEFAULT_REFRESH_INTERVAL_S",
     "DEFAULT_REQUEST_TTL_S",
     "DEFAULT_SCALE_IN_COOLDOWN_S",
@@ -84,12 +90,14 @@ __all__ = [
     "Invocation",
     "InvocationResult",
     "LocalDataPlane",
+    "MultiModelBackend",
     "RealTimeBackend",
     "RefreshPass",
     "Route",
     "RoutingTable",
     "RuntimeApi",
     "RuntimeApiError",
+    "TargetModel",
     "VariantRoute",
     "safe_extract",
     "validation_error",

@@ -7,9 +7,10 @@ map container failures to ``ModelError``, and stop. A serving mode adds only its
 
 * :class:`RealTimeBackend` (``Mode: SingleModel``): ``POST /invocations`` to the default model;
   ``TargetModel`` is refused as SageMaker refuses it.
-* multi-model (``Mode: MultiModel``, next): start Triton with ``multi_model=True``; its
-  :meth:`~ContainerBackend.container_path` loads ``TargetModel`` once (Triton's ``POST /models``) and
-  returns ``/models/<name>/invoke``; ``check`` requires ``TargetModel``. Register it in :data:`BACKENDS`.
+* :class:`~rehearsal.data_plane.multi_model.MultiModelBackend` (``Mode: MultiModel``): Triton
+  started with ``multi_model=True`` and no model; each ``TargetModel`` is downloaded from the
+  ``ModelDataUrl`` prefix on its first call, loaded with Triton's ``POST /models``, invoked at
+  ``/models/<name>/invoke``, and unloaded least recently used first under a memory budget.
 
 The data plane picks the class from the container's ``Mode`` (:func:`backend_class`).
 
@@ -187,6 +188,14 @@ class ContainerBackend:
         """Return the container path this invocation is forwarded to (the server is running)."""
         raise NotImplementedError
 
+    def container_environment(self) -> dict[str, str]:
+        """Return the container's environment: the Model's ``Environment``."""
+        return dict(self.variant.environment)
+
+    def describe(self) -> dict[str, Any]:
+        """Return what this serving mode adds to a backend's summary (``/local/backends``); nothing here."""
+        return {}
+
     # -- shared -----------------------------------------------------------------------------
 
     async def ensure_started(self) -> None:
@@ -252,7 +261,7 @@ class ContainerBackend:
 
         started = time.monotonic()
         local_repo, default_model = self._prepare()
-        env = dict(self.variant.environment)
+        env = self.container_environment()
         server = TritonServer(
             local_repo,
             default_model=default_model,
@@ -443,7 +452,7 @@ class RealTimeBackend(ContainerBackend):
         return "/invocations"
 
 
-#: Container ``Mode`` → backend class. Multi-model registers its backend here.
+#: Container ``Mode`` → backend class (:mod:`rehearsal.data_plane.multi_model` adds ``MultiModel``).
 BACKENDS: dict[str, type[ContainerBackend]] = {cls.mode: cls for cls in (RealTimeBackend,)}
 
 

@@ -17,7 +17,7 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,8 @@ class RuntimeApi:
         seed: Seeds the weighted variant choice. Defaults to unseeded.
         scale_in_cooldown_s: Idle seconds before an async variant that may scale to zero stops its
             container. Defaults to 120 s (the seed's cooldown).
+        backend_options: Container ``Mode`` → keyword arguments of that mode's backend (e.g.
+            ``{"MultiModel": {"memory_budget_bytes": ...}}``). Defaults to none.
     """
 
     def __init__(
@@ -97,8 +99,10 @@ class RuntimeApi:
         server_options: dict[str, Any] | None = None,
         seed: int | None = None,
         scale_in_cooldown_s: float = DEFAULT_SCALE_IN_COOLDOWN_S,
+        backend_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.routing = routing
+        self.backend_options = {mode: dict(options) for mode, options in (backend_options or {}).items()}
         self.work_dir = work_dir
         self.server_options = dict(server_options or {})
         #: The keep-alive client for the containers (set while the service runs).
@@ -296,6 +300,7 @@ class RuntimeApi:
                     self.routing.control_plane,
                     self.work_dir / safe,
                     self.server_options,
+                    **self.backend_options.get(cls.mode, {}),
                 )
                 self.backends[key] = backend
             return backend
@@ -341,6 +346,7 @@ class RuntimeApi:
                     "triton_log": str(server.log_path) if server is not None else None,
                     "restarts": backend.restarts,
                     "scaled_to_zero": backend.scaled_to_zero,
+                    **backend.describe(),
                 }
             )
         return out

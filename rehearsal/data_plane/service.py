@@ -31,6 +31,7 @@ from aiohttp import web
 from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
 from rehearsal.data_plane.backends import INVOCATION_TIMEOUT_S, ContainerBackend
 from rehearsal.data_plane.container_client import ContainerClient
+from rehearsal.data_plane.multi_model import DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S, ControlPlane, RefreshPass, RoutingTable
 
@@ -62,6 +63,7 @@ def check_arguments(
     seed: Any,
     refresh_interval_s: Any,
     scale_in_cooldown_s: Any = DEFAULT_SCALE_IN_COOLDOWN_S,
+    multi_model_memory_budget_bytes: Any = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
 ) -> None:
     """Collect every problem with :class:`LocalDataPlane`'s arguments into one ``UserError``."""
     import inspect
@@ -122,6 +124,15 @@ def check_arguments(
             f"scale_in_cooldown_s must be a number of seconds in (0, 86400] (got {scale_in_cooldown_s!r}); "
             f"leave it out for the seed's {DEFAULT_SCALE_IN_COOLDOWN_S:g} s"
         )
+    if (
+        isinstance(multi_model_memory_budget_bytes, bool)
+        or not isinstance(multi_model_memory_budget_bytes, int)
+        or multi_model_memory_budget_bytes <= 0
+    ):
+        problems.append(
+            f"multi_model_memory_budget_bytes must be a positive number of bytes (got {multi_model_memory_budget_bytes!r}); "
+            f"leave it out for {DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES // 1024**2} MiB"
+        )
     if problems:
         raise UserError("Invalid LocalDataPlane arguments: " + "; ".join(problems))
 
@@ -176,6 +187,9 @@ class LocalDataPlane:
             Application Auto Scaling target has ``MinCapacity`` 0 stops its Triton (scaled in to zero);
             the next request waits in the queue while it starts again. Defaults to 120 s (the seed's
             ``ScaleInCooldown``).
+        multi_model_memory_budget_bytes: What each multi-model variant (``Mode: MultiModel``) keeps
+            loaded, counted as the size of each TargetModel's local model files; the least recently
+            used models are unloaded before a load would exceed it. Defaults to 2 GiB.
 
     Raises:
         model_build.user_errors.UserError: An argument is invalid (every problem is listed).
@@ -193,6 +207,7 @@ class LocalDataPlane:
         seed: int | None = None,
         refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S,
         scale_in_cooldown_s: float = DEFAULT_SCALE_IN_COOLDOWN_S,
+        multi_model_memory_budget_bytes: int = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
     ) -> None:
         check_arguments(
             control_plane_endpoint_url=control_plane_endpoint_url,
@@ -204,8 +219,10 @@ class LocalDataPlane:
             seed=seed,
             refresh_interval_s=refresh_interval_s,
             scale_in_cooldown_s=scale_in_cooldown_s,
+            multi_model_memory_budget_bytes=multi_model_memory_budget_bytes,
         )
         self.scale_in_cooldown_s = float(scale_in_cooldown_s)
+        self.multi_model_memory_budget_bytes = multi_model_memory_budget_bytes
         self.control_plane_endpoint_url = control_plane_endpoint_url
         self.host = host
         self._requested_port = port
@@ -276,6 +293,7 @@ class LocalDataPlane:
             server_options=self._server_options,
             seed=self._seed,
             scale_in_cooldown_s=self.scale_in_cooldown_s,
+            backend_options={"MultiModel": {"memory_budget_bytes": self.multi_model_memory_budget_bytes}},
         )
         ready = threading.Event()
         failure: list[BaseException] = []
