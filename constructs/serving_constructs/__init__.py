@@ -20,6 +20,12 @@ from serving_constructs.metrics import (
 )
 from serving_constructs.model import TritonModel
 from serving_constructs.model_prefix import ModelPrefix
+from serving_constructs.multi_model import (
+    MULTI_MODEL_GPU_INSTANCE_TYPES,
+    ModelCacheSetting,
+    MultiModelEndpoint,
+    MultiModelTritonModel,
+)
 from serving_constructs.scaling import (
     AsyncScalableInstanceCount,
     CapacityFloor,
@@ -33,6 +39,7 @@ __all__ = [
     "INSTANCE_NAMESPACE",
     "INVOCATION_NAMESPACE",
     "METRICS",
+    "MULTI_MODEL_GPU_INSTANCE_TYPES",
     "AsyncEndpoint",
     "AsyncScalableInstanceCount",
     "CapacityFloor",
@@ -45,8 +52,11 @@ __all__ = [
     "InstanceType",
     "MetricSpec",
     "ModelArtifact",
+    "ModelCacheSetting",
     "ModelDataBinding",
     "ModelPrefix",
+    "MultiModelEndpoint",
+    "MultiModelTritonModel",
     "ProductionVariant",
     "PropsError",
     "RealtimeEndpoint",
