@@ -193,6 +193,8 @@ CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
     ("data_plane", lambda **f: [f["closed_url"], "--scale-in-cooldown", "nan"], ["--scale-in-cooldown", "'nan'"]),
     ("data_plane", lambda **f: [f["closed_url"], "--scale-in-cooldown", "2m"], ["--scale-in-cooldown", "'2m'", "seconds"]),
     ("data_plane", lambda **f: [f["closed_url"], "--scale-in-cooldown", "90000"], ["--scale-in-cooldown", "'90000'", "86400"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--multi-model-memory-budget", "0"], ["--multi-model-memory-budget", "'0'", "1 to"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--multi-model-memory-budget", "2GB"], ["--multi-model-memory-budget", "'2GB'"]),
     # bench/bench_async.py (it builds, starts moto, a data plane and Triton)
     ("bench_async", lambda **f: ["--requests", "0"], ["--requests", "'0'", "whole number >= 1", "nothing was started"]),
     ("bench_async", lambda **f: ["--requests", "2000000"], ["--requests", "'2000000'", "<= 1000000"]),
@@ -362,6 +364,8 @@ API_CASES: list[tuple[Callable[..., Any], Callable[..., dict[str, Any]], list[st
     (_plane, lambda **f: {"scale_in_cooldown_s": float("nan")}, ["scale_in_cooldown_s", "nan"]),
     (_plane, lambda **f: {"scale_in_cooldown_s": "120"}, ["scale_in_cooldown_s", "'120'", "number of seconds"]),
     (_plane, lambda **f: {"scale_in_cooldown_s": True}, ["scale_in_cooldown_s", "True"]),
+    (_plane, lambda **f: {"multi_model_memory_budget_bytes": 0}, ["multi_model_memory_budget_bytes", "0", "2048 MiB"]),
+    (_plane, lambda **f: {"multi_model_memory_budget_bytes": "2GB"}, ["multi_model_memory_budget_bytes", "'2GB'", "bytes"]),
     (_moto, lambda **f: {"port": 0}, ["port", "0", "1-65535"]),
     (_moto, lambda **f: {"region": "US-EAST-1"}, ["region", "'US-EAST-1'"]),
     (_moto, lambda **f: {"start_timeout_s": 0}, ["start_timeout_s", "> 0"]),

@@ -14,8 +14,18 @@ import urllib.parse
 from collections.abc import Sequence
 
 from model_build.user_errors import UserError, path_argument, run_cli, writable_folder_problem
-from rehearsal.cli_args import Parser, Stopped, check_port_free, loopback_host, port, seconds, stop_on_signals
+from rehearsal.cli_args import (
+    Parser,
+    Stopped,
+    check_port_free,
+    count,
+    loopback_host,
+    port,
+    seconds,
+    stop_on_signals,
+)
 from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
+from rehearsal.data_plane.multi_model import DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S
 
 PROG = "python -m rehearsal.data_plane"
@@ -38,6 +48,14 @@ def _parser() -> Parser:
         default=DEFAULT_SCALE_IN_COOLDOWN_S,
         help="idle seconds before an async variant with MinCapacity 0 stops its Triton "
         f"(default: {DEFAULT_SCALE_IN_COOLDOWN_S:g}, the seed's cooldown)",
+    )
+    parser.add_argument(
+        "--multi-model-memory-budget",
+        type=count(1024 * 1024),
+        default=DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES // 1024**2,
+        metavar="MIB",
+        help="MiB of model files each multi-model variant keeps loaded; the least recently used models are "
+        f"unloaded first (default: {DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES // 1024**2})",
     )
     parser.add_argument(
         "--work-dir", type=path_argument, default=None, help="where artifacts go (default: a temporary folder)"
@@ -68,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work_dir=args.work_dir,
         refresh_interval_s=args.refresh_interval,
         scale_in_cooldown_s=args.scale_in_cooldown,
+        multi_model_memory_budget_bytes=args.multi_model_memory_budget * 1024**2,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with stop_on_signals():
