@@ -39,7 +39,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from model_build.hardware import hardware_of, hosting_types_with
+from model_build.hardware import hardware_of, hosting_instance_types, hosting_types_with, near_instance_types
 from model_build.user_errors import UserError, did_you_mean
 
 ENGINE_MANIFEST_FILENAME = "engine.json"
@@ -192,6 +192,14 @@ class EngineTarget:
             )
             hardware = None
         target_cc = None
+        if hardware is not None and self.instance_type not in hosting_instance_types():
+            near = near_instance_types(self.instance_type)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            problems.append(
+                f"{key}.instance_type {self.instance_type!r} is not an instance type SageMaker hosting accepts"
+                f"{hint}; pass the instance type that serves the engine, e.g. 'ml.g4dn.xlarge'"
+            )
+            hardware = None
         if hardware is not None:
             if hardware.kind != "gpu":
                 problems.append(

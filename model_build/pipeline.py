@@ -127,6 +127,12 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
     from model_build.verify import verification_batch_sizes, verify_onnx
 
     mbs = spec.triton.max_batch_size
+    engine_environment = None
+    if spec.backend == "tensorrt":
+        from model_build.tensorrt import precheck_engine_build
+
+        # Nowhere to build the engine here is bad input: say so before loading or exporting anything.
+        engine_environment = precheck_engine_build(spec)
     loaded = reporter.stage("load", "Loading the source model", spec.source.load)
     if spec.backend == "pytorch":
         _run_torchscript_stages(spec, inputs_hash, work, reporter, loaded)
@@ -160,6 +166,7 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
                 target=spec.tensorrt_target,
                 # Timing caches outlive one build: kept in the cache folder, next to the entries.
                 timing_cache_dir=work.parent / TIMING_CACHE_DIRNAME,
+                environment=engine_environment,
             ),
         )
         model_file = engine.engine_path

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_build.engine_target import (
     AMPERE_PLUS_MIN_CAPABILITY,
@@ -57,6 +57,9 @@ from model_build.engine_target import (
 from model_build.hardware import accelerator_named, families_with
 from model_build.sources import TensorSpec
 from model_build.user_errors import UserError
+
+if TYPE_CHECKING:
+    from model_build.spec import ModelSpec
 
 TRT_CONTAINER = TENSORRT_CONTAINER
 TIMING_CACHE_DIRNAME = "tensorrt-timing-caches"
@@ -466,6 +469,54 @@ def plan_engine_build(
 def _families_of(target: EngineTarget) -> tuple[str, ...]:
     accelerator = accelerator_named(target.gpu_name or "")
     return families_with(accelerator) if accelerator is not None else ()
+
+
+def precheck_engine_build(
+    spec: ModelSpec, *, environment: BuildEnvironment | None = None
+) -> BuildEnvironment:
+    """Refuse a ``backend="tensorrt"`` build that cannot build its engine here, before any work starts.
+
+    The pipeline calls it on a cache miss, before loading or exporting anything (a cache hit needs
+    no TensorRT: the engine exists). The command shown for building elsewhere is exact when the
+    source is an ONNX file (its inputs give the shapes); for a torch source the shapes come from
+    its ONNX export, so the command names them ``<input>:<batch>x<dims>``.
+
+    Returns:
+        The probed environment, for :func:`build_engine` to reuse.
+
+    Raises:
+        TensorRTUnavailableError: Nowhere to build the engine here.
+    """
+    from model_build.sources import OnnxFile
+
+    environment = probe_build_environment() if environment is None else environment
+    mbs = spec.triton.max_batch_size
+    profile: Mapping[str, ProfileShape] | None = None
+    if isinstance(spec.source, OnnxFile):
+        try:
+            from model_build.triton_config import onnx_io
+
+            profile = optimization_profile(onnx_io(Path(spec.source.path))[0], mbs)
+        except Exception:
+            profile = None
+    if profile is None:
+        placeholder = ProfileShape(min=(1,), opt=(mbs,), max=(mbs,))
+        profile = {"<input>": placeholder}
+    elsewhere = _elsewhere_command(
+        Path("model.onnx"),
+        Path("model.plan"),
+        profile,
+        spec.tensorrt_target,
+        spec.tensorrt_precision,
+        1 << 30,
+    )
+    if not isinstance(spec.source, OnnxFile):
+        elsewhere += (
+            " (model.onnx: this spec's ONNX export, from `python -m model_build build ... --backend onnxruntime`; "
+            "give each input's shape as <input>:<batch>x<dims>)"
+        )
+    plan_engine_build(spec.tensorrt_target, environment, elsewhere=elsewhere)
+    return environment
 
 
 def timing_cache_name(plan: EnginePlan, hardware_compatibility: str) -> str:

@@ -535,3 +535,112 @@ def test_bad_input_spec_types_leave_no_crash_for_the_tolerance_dict() -> None:
     spec = ModelSpec(name="m", source=OnnxFile(Path("m.onnx")), tolerance=Tolerance(per_output={"y": [1e-3, 1e-3]}))  # type: ignore[dict-item]
     with pytest.raises(ModelSpecError, match=r"tolerance.per_output.y must be an \(atol, rtol\) tuple of numbers"):
         spec.validate()
+
+
+# --- the TensorRT target (ModelSpec.tensorrt_target) ---------------------------------------------
+
+TENSORRT_TARGET_CASES = [
+    (
+        "cpu-instance",
+        {"target": {"instance_type": "ml.m5.large", "triton_version": "24.09"}},
+        ("tensorrt_target.instance_type 'ml.m5.large' has no NVIDIA GPU (CPU only)", "'ml.g4dn.xlarge'"),
+    ),
+    (
+        "inferentia-instance",
+        {"target": {"instance_type": "ml.inf2.xlarge", "triton_version": "24.09"}},
+        ("tensorrt_target.instance_type 'ml.inf2.xlarge' has no NVIDIA GPU (1 x AWS Inferentia2)",),
+    ),
+    (
+        "instance-typo",
+        {"target": {"instance_type": "ml.g4dn.xlarg", "triton_version": "24.09"}},
+        ("'ml.g4dn.xlarg' is not an instance type SageMaker hosting accepts (did you mean 'ml.g4dn.xlarge'?)",),
+    ),
+    (
+        "instance-without-ml-prefix",
+        {"target": {"instance_type": "g4dn.xlarge", "triton_version": "24.09"}},
+        ("tensorrt_target.instance_type must be a SageMaker instance type like 'ml.g4dn.xlarge' (got 'g4dn.xlarge')",),
+    ),
+    (
+        "triton-version-typo",
+        {"target": {"instance_type": "ml.g4dn.xlarge", "triton_version": "24.9"}},
+        ("tensorrt_target.triton_version must be a Triton release 'yy.mm' such as '24.09' (got '24.9') (did you mean '24.09'?)",),
+    ),
+    (
+        "triton-version-unknown",
+        {"target": {"instance_type": "ml.g4dn.xlarge", "triton_version": "27.01"}},
+        ("the TensorRT version of Triton image '27.01' is unknown to this project", "TRITON_IAC_TENSORRT_VERSIONS='27.01=<x.y.z>'"),
+    ),
+    (
+        "hardware-compatibility-typo",
+        {"target": {"instance_type": "ml.g5.xlarge", "triton_version": "24.09", "hardware_compatibility": "ampere"}},
+        ("tensorrt_target.hardware_compatibility must be one of none, ampere+ (got 'ampere') (did you mean 'ampere+'?)",),
+    ),
+    (
+        "ampere-plus-on-turing",
+        {"target": {"instance_type": "ml.g4dn.xlarge", "triton_version": "24.09", "hardware_compatibility": "ampere+"}},
+        ("'ampere+' needs a target GPU of compute capability >= 8.0, but ml.g4dn.xlarge has compute capability 7.5; use 'none'",),
+    ),
+    (
+        "target-on-onnxruntime",
+        {"backend": "onnxruntime", "target": {"instance_type": "ml.g4dn.xlarge", "triton_version": "24.09"}},
+        ("tensorrt_target only applies to backend 'tensorrt' (got backend 'onnxruntime')",),
+    ),
+    (
+        "dict-for-target",
+        {"raw_target": {"instance_type": "ml.g4dn.xlarge", "triton_version": "24.09"}},
+        ("tensorrt_target must be a EngineTarget (got dict", "EngineTarget(instance_type='ml.g4dn.xlarge', triton_version='24.09')"),
+    ),
+    (
+        "int-triton-version",
+        {"target": {"instance_type": "ml.g4dn.xlarge", "triton_version": 24.09}},
+        ("tensorrt_target.triton_version must be a str (got float 24.09); pass a string",),
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case_id", "given", "needles"), TENSORRT_TARGET_CASES, ids=[c[0] for c in TENSORRT_TARGET_CASES])
+def test_bad_input_tensorrt_target_is_named(case_id: str, given: dict, needles: tuple[str, ...], tmp_path: Path) -> None:
+    from model_build.engine_target import EngineTarget
+
+    # GIVEN a tensorrt spec whose target cannot be served WHEN validated
+    target = given.get("raw_target") or EngineTarget(**given["target"])
+    spec = ModelSpec(
+        name="m", source=OnnxFile(tmp_path / "m.onnx"), backend=given.get("backend", "tensorrt"), tensorrt_target=target
+    )
+    # THEN one error names tensorrt_target's field, what was given, what is allowed and the fix
+    with pytest.raises(ModelSpecError) as error:
+        spec.validate()
+    for needle in needles:
+        assert needle in str(error.value)
+
+
+def test_bad_input_tensorrt_build_without_any_way_fails_before_any_work(
+    relu_onnx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import model_build.export
+    from model_build.engine_target import EngineTarget
+    from model_build.pipeline import build
+    from model_build.tensorrt import TensorRTUnavailableError, tensorrt_available
+
+    if tensorrt_available():
+        pytest.skip("TensorRT is installed here; the nowhere-to-build path cannot happen")
+    exports: list[object] = []
+    monkeypatch.setattr(model_build.export, "export_onnx", lambda *a, **k: exports.append(a))
+    # GIVEN an engine for a g4dn on this machine (no TensorRT, no GPU: probed for real)
+    spec = ModelSpec(
+        name="relu", source=OnnxFile(relu_onnx(tmp_path / "relu.onnx")), triton=TritonOptions(max_batch_size=4),
+        backend="tensorrt", tensorrt_target=EngineTarget(instance_type="ml.g4dn.xlarge", triton_version="24.09"),
+    )  # fmt: skip
+    # WHEN built THEN one error names what is missing, the target and the exact docker command, before any export
+    with pytest.raises(TensorRTUnavailableError) as error:
+        build(spec, cache_dir=tmp_path / "cache")
+    message = str(error.value)
+    assert "the tensorrt Python module does not import" in message and "no NVIDIA GPU is visible" in message
+    assert "The target is ml.g4dn.xlarge (NVIDIA T4, compute capability 7.5" in message
+    assert (
+        'docker run --rm --gpus all -v "$(pwd)":/work/in:ro -v "$(pwd)":/work/out nvcr.io/nvidia/tensorrt:24.09-py3 '
+        "trtexec --onnx=/work/in/model.onnx --saveEngine=/work/out/model.plan --minShapes=x:1x4 --optShapes=x:4x4 "
+        "--maxShapes=x:4x4 --memPoolSize=workspace:1024M --fp16"
+    ) in message
+    assert exports == []
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []
