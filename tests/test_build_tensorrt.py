@@ -247,10 +247,13 @@ def runner(returncode: int = 0, stdout: str = "", stderr: str = "", raises: Base
 
 
 def test_nvidia_smi_names_are_made_canonical() -> None:
-    # GIVEN nvidia-smi's csv for a T4 and an unknown GPU THEN the T4 gets the hardware table's name
-    assert parse_nvidia_smi("Tesla T4, 7.5\nNVIDIA RTX 9999, 12.0\n\n") == (
+    # GIVEN nvidia-smi's csv for a T4, an unknown GPU, and the line an H200 machine printed for
+    # `nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader` (2026-12-01)
+    # THEN known GPUs get the hardware table's name
+    assert parse_nvidia_smi("Tesla T4, 7.5\nNVIDIA RTX 9999, 12.0\n\nNVIDIA H200, 9.0\n") == (
         GpuInfo("NVIDIA T4", "7.5"),
         GpuInfo("NVIDIA RTX 9999", "12.0"),
+        GpuInfo("NVIDIA H200", "9.0"),
     )
 
 
