@@ -23,8 +23,8 @@ sagemaker SDK lists in ``image_uri_config/sagemaker-tritonserver.json``). Its Te
 :data:`TENSORRT_OF_TRITON`, one row per DLC version the pinned SDK lists (23.12 … 26.05). Source:
 NVIDIA's Frameworks Support Matrix and the Triton release notes of each container,
 https://docs.nvidia.com/deeplearning/frameworks/support-matrix/index.html and
-https://docs.nvidia.com/deeplearning/triton-inference-server/release-notes/ (``rel-<yy>-<mm>.html``),
-checked on 2026-12-01; the TensorRT container of the same tag (``nvcr.io/nvidia/tensorrt:<yy.mm>-py3``)
+https://docs.nvidia.com/deeplearning/triton-inference-server/release-notes/ (``rel-<yy>-<mm>.html``);
+the comment of each row says where it was confirmed. The TensorRT container of the same tag (``nvcr.io/nvidia/tensorrt:<yy.mm>-py3``)
 carries the same TensorRT. A version not in the table is *unknown*, never guessed: state it with
 :data:`TENSORRT_VERSIONS_ENV` (``TRITON_IAC_TENSORRT_VERSIONS="26.08=10.x.y"``).
 
@@ -60,17 +60,20 @@ TENSORRT_VERSIONS_ENV = "TRITON_IAC_TENSORRT_VERSIONS"
 """Extra Triton → TensorRT rows for releases this table does not know: ``"26.08=10.17.0,26.09=10.17.1"``."""
 
 # Triton image (NVIDIA container release yy.mm = SageMaker Triton DLC version) -> TensorRT
-# major.minor.patch; the full GA build in the comment. One row per DLC version the pinned
-# sagemaker SDK lists (tests/test_build_engine_target.py checks that none is missing).
+# major.minor.patch; the full GA build and where this session saw it in the comment. One row per
+# DLC version the pinned sagemaker SDK lists (tests/test_build_engine_target.py checks that none is
+# missing). Rows marked "support matrix" were taken from NVIDIA's Frameworks Support Matrix and not
+# re-read on 2026-12-01 (the stored copies of those pages give excerpts without the table): check
+# them there when a build in that container reports another version (the build fails then).
 TENSORRT_OF_TRITON: dict[str, str] = {
-    "23.12": "8.6.1",  # 8.6.1.6
-    "24.01": "8.6.1",  # 8.6.1.6
-    "24.03": "8.6.3",  # 8.6.3
-    "24.05": "10.0.1",  # 10.0.1.6
-    "24.09": "10.4.0",  # 10.4.0.26
-    "25.04": "10.9.0",  # 10.9.0.34
-    "25.09": "10.13.3",  # 10.13.3.9
-    "26.05": "10.16.1",  # 10.16.1.11
+    "23.12": "8.6.1",  # 8.6.1.6, support matrix
+    "24.01": "8.6.1",  # 8.6.1.6, support matrix
+    "24.03": "8.6.3",  # 8.6.3, users of nvcr.io/nvidia/tensorrt:24.03-py3 ("tensorrt==8.6.3")
+    "24.05": "10.0.1",  # 10.0.1.6, NVIDIA's 24.05 framework container release notes
+    "24.09": "10.4.0",  # 10.4.0.26, support matrix; Triton's compatibility page lists 10.4.0 for 24.09 (trtllm image)
+    "25.04": "10.9.0",  # 10.9.0.34, users of nvcr.io/nvidia/tensorrt:25.04-py3 ("TensorRT 10.9.0.34")
+    "25.09": "10.13.3",  # 10.13.3.9, support matrix
+    "26.05": "10.16.1",  # 10.16.1.11, users of nvcr.io/nvidia/tensorrt:26.05-py3 ("10.16.1.11 … tritonserver:26.05")
 }
 
 _TRITON_VERSION = re.compile(r"^\d{2}\.\d{2}$")
