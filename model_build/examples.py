@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from model_build.aws import DEFAULT_TRITON_VERSION
+from model_build.engine_target import EngineTarget
 from model_build.sources import TransformersConfig
 from model_build.spec import ModelSpec, Tolerance, TritonOptions
 from model_build.user_errors import UserError, did_you_mean
@@ -47,6 +49,7 @@ def _resnet(
     backend: str = "onnxruntime",
     triton_name: str | None = None,
     warmup_batch_sizes: tuple[int, ...] = (),
+    tensorrt_target: EngineTarget | None = None,
 ) -> ModelSpec:
     return ModelSpec(
         name=name,
@@ -61,6 +64,7 @@ def _resnet(
         tolerance=Tolerance(atol=1e-3, rtol=1e-3),
         backend=backend,
         triton_name=triton_name,
+        tensorrt_target=tensorrt_target,
     )
 
 
@@ -76,12 +80,16 @@ _RESNET_TINY: dict[str, object] = {
 #: archive name (the ``TargetModel``).
 SEED_001_TRITON_NAME = "resnet"
 
+#: Seed 001's instance type (one NVIDIA T4); its TensorRT engines are built for it.
+SEED_001_INSTANCE_TYPE = "ml.g4dn.4xlarge"
+
 
 def _seed_001(name: str, backend: str, *, tiny: bool) -> ModelSpec:
     """One of seed 001's three ResNets: the same seeded model served by ``backend``, all named ``resnet``.
 
     Seed 001's configs: ``max_batch_size: 128`` for both; only the TensorRT one has the
-    ``model_warmup`` block "bs128 Warmup" (batch 128).
+    ``model_warmup`` block "bs128 Warmup" (batch 128). The engine is pinned to seed 001's
+    ``ml.g4dn.4xlarge`` (T4, compute capability 7.5) and the default Triton DLC release.
     """
     return _resnet(
         name,
@@ -91,6 +99,9 @@ def _seed_001(name: str, backend: str, *, tiny: bool) -> ModelSpec:
         backend=backend,
         triton_name=SEED_001_TRITON_NAME,
         warmup_batch_sizes=(128,) if backend == "tensorrt" else (),
+        tensorrt_target=EngineTarget(instance_type=SEED_001_INSTANCE_TYPE, triton_version=DEFAULT_TRITON_VERSION)
+        if backend == "tensorrt"
+        else None,
     )
 
 

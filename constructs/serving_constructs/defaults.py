@@ -6,10 +6,11 @@ checks), so a reader finds every default behaviour here and a test can pin them.
 
 from __future__ import annotations
 
-# The Triton DLC release used when none is given. Pinned rather than "newest in the installed SDK
-# data": a default that moves when the sagemaker SDK is upgraded would silently replace every
-# endpoint on the next deploy. 26.05 is the newest release the pinned SDK lists.
-_TRITON_VERSION = "26.05"
+from model_build.aws import DEFAULT_TRITON_VERSION
+
+# The Triton DLC release used when none is given (pinned; model_build.aws says why). It lives in
+# model_build because seed 001's TensorRT examples pin their engines to the same release.
+_TRITON_VERSION = DEFAULT_TRITON_VERSION
 
 # Seed 000's benchmark instance: one NVIDIA T4, 4 vCPU, 16 GiB. Seed 000 is AWS's post "Achieve
 # hyperscale performance for model serving using NVIDIA Triton Inference Server on Amazon
