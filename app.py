@@ -27,6 +27,20 @@ Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the ca
 - ``async_instance_type``: its SageMaker instance type. Defaults to ``ml.g4dn.xlarge``.
 - ``async_max_capacity``: most instances its autoscaling starts, >= 1 (the fewest is 0). Defaults to
   5 (seed 002).
+- ``mme_models``: the models of seed 001's multi-model stack (``TritonMultiModel-<set>``: one ResNet as
+  TorchScript, a TensorRT engine and ONNX, ``resnet_pt_v0.tar.gz``/``resnet_trt_v0.tar.gz``/
+  ``resnet_onnx_v0.tar.gz`` under ``resnet-mme-gpu/``, on one GPU multi-model endpoint): ``resnet50``
+  (seed 001's ResNet-50) or ``resnet-tiny`` (the same three, built in seconds: tests and the demo).
+  Defaults to ``resnet50``; ``none`` leaves the stack out.
+- ``mme_tensorrt``: what becomes of its TensorRT engine, which builds only where TensorRT and the
+  target GPU are: ``auto`` (serve it when it can be built here or is in the build cache, else leave
+  it out with a warning saying why and how to include it), ``on`` (serve it; fail before any build
+  when it cannot be built here), ``off`` (leave it out), ``rehearsal`` (put the ONNX twin in its
+  slot for a local rehearsal, with a warning that it is a substitute). Defaults to ``auto``.
+- ``mme_instance_type``: its single-GPU instance type. Defaults to ``ml.g4dn.4xlarge`` (seed 001).
+- ``mme_instance_count``: its initial instance count, >= 1. Defaults to 2 (seed 001).
+- ``mme_max_capacity``: most instances its ``GPUUtilization`` scaling (60 %, min 1) starts, >= 1.
+  Defaults to 5 (seed 001).
 - ``account`` / ``region``: pin the stacks to an environment. Defaults to none: the stacks are
   environment-agnostic (``AWS::Region``/``AWS::AccountId`` resolve at deploy time), so the same
   template deploys anywhere and synthesis does not depend on the AWS configuration of the machine
@@ -57,6 +71,13 @@ from model_build.spec import ModelSpec
 from model_build.user_errors import UserError, debug_enabled, did_you_mean
 from serving_constructs import InstanceType, PropsError, defaults
 from stacks.async_stack import AsyncInferenceStack, async_stack_id
+from stacks.multi_model_stack import (
+    DEFAULT_MODEL_SET,
+    MODEL_SETS,
+    TENSORRT_MODES,
+    MultiModelInferenceStack,
+    multi_model_stack_id,
+)
 from stacks.realtime_stack import RealtimeInferenceStack, realtime_stack_id
 
 # None: not set here, so the profile's value (if any) or the stack's default applies.
@@ -72,12 +93,20 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "async_model": "pegasus-tiny",
     "async_instance_type": None,
     "async_max_capacity": defaults.scale_to_zero_max_capacity(),
+    "mme_models": DEFAULT_MODEL_SET,
+    "mme_tensorrt": "auto",
+    "mme_instance_type": None,
+    "mme_instance_count": None,
+    "mme_max_capacity": defaults.multi_model_max_capacity(),
     "account": None,
     "region": None,
 }
 
 #: The ``async_model`` value that leaves the asynchronous stack out.
 NO_ASYNC_MODEL = "none"
+
+#: The ``mme_models`` value that leaves the multi-model stack out.
+NO_MULTI_MODEL = "none"
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 
@@ -282,6 +311,7 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     settings["models"] = models
     settings["profiles"] = profiles
     settings["async"] = _async_settings(values)
+    settings["multi_model"] = _multi_model_settings(values)
     return settings
 
 
@@ -311,6 +341,62 @@ def _async_settings(values: Mapping[str, Any]) -> dict[str, Any] | None:
         choice, instance_type or defaults.instance_type_name(), explicit=True, key="async_instance_type"
     )
     return {"model": choice, "instance_type": instance_type, "max_capacity": max_capacity}
+
+
+def _multi_model_settings(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return seed 001's multi-model stack settings, or None when ``mme_models`` is ``none``.
+
+    With ``mme_tensorrt=on`` the engine's build environment is checked here, before any model is built.
+    """
+    from serving_constructs.multi_model import multi_model_instance_type_problems
+
+    instance_type = _instance_type(values["mme_instance_type"], "mme_instance_type")
+    if instance_type is not None:
+        problems = multi_model_instance_type_problems(
+            "context key 'mme_instance_type'", InstanceType.of(instance_type)
+        )
+        if problems:
+            raise ContextError("; ".join(problems) + " (pass it as -c mme_instance_type=<type>)")
+    count = _optional_int("mme_instance_count", values["mme_instance_count"], 1)
+    max_capacity = _int("mme_max_capacity", values["mme_max_capacity"], 1)
+    tensorrt = str(values["mme_tensorrt"]).strip().lower()
+    if tensorrt not in TENSORRT_MODES:
+        modes = "; ".join(f"{mode!r}: {meaning}" for mode, meaning in TENSORRT_MODES.items())
+        raise ContextError(
+            f"context key 'mme_tensorrt' must be one of {', '.join(TENSORRT_MODES)} (got {values['mme_tensorrt']!r})"
+            f"{did_you_mean(tensorrt, list(TENSORRT_MODES))}; {modes}"
+        )
+    models = str(values["mme_models"]).strip()
+    if models.lower() == NO_MULTI_MODEL:
+        return None
+    if models not in MODEL_SETS:
+        sets = "; ".join(f"{name!r}: {model_set.description}" for name, model_set in MODEL_SETS.items())
+        raise ContextError(
+            f"context key 'mme_models' must name a model set of seed 001's multi-model stack (got {values['mme_models']!r})"
+            f"{did_you_mean(models, list(MODEL_SETS))}: {sets}; or -c mme_models={NO_MULTI_MODEL} to leave the stack out"
+        )
+    if tensorrt == "on":
+        from model_build.examples import get_example
+        from stacks.multi_model_stack import engine_build_problem, retarget_engine
+
+        engine = retarget_engine(
+            get_example(MODEL_SETS[models].tensorrt),
+            instance_type=instance_type or defaults.multi_model_instance_type_name(),
+            triton_version=defaults.triton_version(),
+        )
+        problem = engine_build_problem(engine)
+        if problem is not None:
+            raise ContextError(
+                f"context key 'mme_tensorrt' is 'on', but the engine {engine.name} cannot be built here: {problem} "
+                "(or pass -c mme_tensorrt=auto to leave it out with a warning)"
+            )
+    return {
+        "models": models,
+        "tensorrt": tensorrt,
+        "instance_type": instance_type,
+        "initial_instance_count": count,
+        "max_capacity": max_capacity,
+    }
 
 
 def _profile_for(
@@ -373,7 +459,7 @@ def unknown_context_keys(context: Mapping[str, Any]) -> list[str]:
 
 
 def build_app(app: App | None = None) -> App:
-    """Compose the app: one real-time stack per model and seed 002's asynchronous stack, checked by cdk-nag.
+    """Compose the app: one real-time stack per model, seed 002's asynchronous stack and seed 001's multi-model stack, checked by cdk-nag.
 
     The stacks are environment-agnostic unless the ``account``/``region`` context keys pin them;
     the process environment is not read.
@@ -419,6 +505,22 @@ def build_app(app: App | None = None) -> App:
             description=(
                 f"Model {choice.spec.name} on NVIDIA Triton behind a SageMaker asynchronous endpoint that scales "
                 "to zero (S3 output and failure paths, SNS success and error topics)"
+            ),
+        )
+    multi_model = settings["multi_model"]
+    if multi_model is not None:
+        MultiModelInferenceStack(
+            app,
+            multi_model_stack_id(multi_model["models"]),
+            models=multi_model["models"],
+            tensorrt=multi_model["tensorrt"],
+            instance_type=multi_model["instance_type"],
+            initial_instance_count=multi_model["initial_instance_count"],
+            max_capacity=multi_model["max_capacity"],
+            env=settings["env"],
+            description=(
+                f"Seed 001: {multi_model['models']} as TorchScript, TensorRT and ONNX behind one SageMaker "
+                "multi-model endpoint on GPU served by NVIDIA Triton, scaled on GPUUtilization"
             ),
         )
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.

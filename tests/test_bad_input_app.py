@@ -131,6 +131,49 @@ CASES = [
     ),
     ("async-max-capacity-zero", {"async_max_capacity": "0"}, [r"'async_max_capacity'", r">= 1", r"got 0"]),
     ("async-max-capacity-word", {"async_max_capacity": "five"}, [r"'async_max_capacity'", r"'five'"]),
+    # seed 001's multi-model stack
+    (
+        "mme-models-typo",
+        {"mme_models": "resnet-50"},
+        [r"context key 'mme_models'", r"'resnet-50'", r"did you mean 'resnet50'", r"'resnet-tiny'", r"-c mme_models=none"],
+    ),
+    (
+        "mme-models-an-example-not-a-set",
+        {"mme_models": "resnet50-pt"},
+        [r"context key 'mme_models' must name a model set", r"'resnet50-pt'", r"'resnet50': seed 001's ResNet-50"],
+    ),
+    (
+        "mme-tensorrt-typo",
+        {"mme_tensorrt": "onn"},
+        [r"context key 'mme_tensorrt' must be one of auto, on, off, rehearsal", r"'onn'", r"did you mean 'on'"],
+    ),
+    (
+        "mme-tensorrt-on-without-tensorrt",
+        {"mme_tensorrt": "on", "mme_models": "resnet-tiny"},
+        [
+            r"context key 'mme_tensorrt' is 'on', but the engine resnet-tiny-trt cannot be built here",
+            r"tensorrt Python module does not import",
+            r"python -m model_build build --example resnet-tiny-trt",
+            r"-c mme_tensorrt=auto",
+        ],
+    ),
+    (
+        "mme-instance-type-cpu",
+        {"mme_instance_type": "ml.c5.xlarge"},
+        [r"context key 'mme_instance_type' 'ml\.c5\.xlarge' has no GPU", r"ml\.g4dn\.4xlarge", r"-c mme_instance_type="],
+    ),
+    (
+        "mme-instance-type-multi-gpu",
+        {"mme_instance_type": "ml.g5.12xlarge"},
+        [r"context key 'mme_instance_type' 'ml\.g5\.12xlarge' has 4 GPUs", r"single-GPU", r"ml\.g5\.xlarge"],
+    ),
+    (
+        "mme-instance-type-shape",
+        {"mme_instance_type": "g4dn.4xlarge"},
+        [r"context key 'mme_instance_type'", r"'g4dn\.4xlarge'", r"did you mean 'ml\.g4dn\.4xlarge'"],
+    ),
+    ("mme-instance-count-zero", {"mme_instance_count": "0"}, [r"'mme_instance_count'", r">= 1", r"got 0"]),
+    ("mme-max-capacity-float", {"mme_max_capacity": 2.5}, [r"'mme_max_capacity'", r"integer >= 1", r"2\.5"]),
 ]
 
 
@@ -262,7 +305,7 @@ def test_two_profiles_for_one_model(make_profile, tmp_path):
 
 
 def test_unknown_context_key_is_a_warning_with_the_near_match(tmp_path):
-    app = app_module.build_app(App(outdir=str(tmp_path), context={"max_capacty": 3}))
+    app = app_module.build_app(App(outdir=str(tmp_path), context={"max_capacty": 3, "mme_models": "none"}))
     stack = app_module.stacks_of(app)[0]
     Annotations.from_stack(stack).has_warning(
         "*", Match.string_like_regexp(r"context key 'max_capacty' is not read .*did you mean 'max_capacity'")
@@ -275,8 +318,9 @@ def test_unknown_context_key_is_a_warning_with_the_near_match(tmp_path):
         ({"model": "gpt-5"}, r"^app\.py: error: context key 'model': .*gpt-5"),
         ({"instance_count": "two"}, r"^app\.py: error: context key 'instance_count' must be an integer >= 1"),
         ({"region": "mars"}, r"^app\.py: error: context key 'region' must be an AWS region"),
+        ({"mme_tensorrt": "yes"}, r"^app\.py: error: context key 'mme_tensorrt' must be one of auto, on, off"),
     ],
-    ids=["model", "instance-count", "region"],
+    ids=["model", "instance-count", "region", "mme-tensorrt"],
 )
 def test_app_script_reports_bad_context_in_one_line_without_traceback(
     context, expected, tmp_path, run_app_script
@@ -332,7 +376,8 @@ def test_cdk_synth_with_a_bad_context_value_prints_the_message_not_a_traceback(t
 
 def test_instance_type_unknown_to_sagemaker_is_a_warning_with_the_near_match(tmp_path):
     # GIVEN a typo that still has the ml.<family>.<size> shape (a type newer than botocore would too)
-    app = app_module.build_app(App(outdir=str(tmp_path), context={"instance_type": "ml.g4dn.xlarg"}))
+    context = {"instance_type": "ml.g4dn.xlarg", "mme_models": "none"}
+    app = app_module.build_app(App(outdir=str(tmp_path), context=context))
 
     # THEN the stack warns and names the type SageMaker hosting knows
     Annotations.from_stack(app_module.stacks_of(app)[0]).has_warning(
@@ -341,7 +386,7 @@ def test_instance_type_unknown_to_sagemaker_is_a_warning_with_the_near_match(tmp
 
 
 def test_async_instance_type_unknown_to_sagemaker_is_a_warning_on_the_async_stack(tmp_path):
-    context = {"async_instance_type": "ml.g4dn.xlarg", "model": "bert-tiny"}
+    context = {"async_instance_type": "ml.g4dn.xlarg", "model": "bert-tiny", "mme_models": "none"}
     app = app_module.build_app(App(outdir=str(tmp_path), context=context))
     Annotations.from_stack(app.node.find_child("TritonAsync-pegasus-tiny")).has_warning(
         "*", Match.string_like_regexp(r"ml\.g4dn\.xlarg.*ml\.g4dn\.xlarge")
