@@ -75,12 +75,12 @@ def main(argv: list[str]) -> int:
     outcome: dict[str, Any]
     try:
         function = getattr(importlib.import_module(module_name.replace("/", ".")), function_name)
-    except Exception as exc:  # noqa: BLE001 - reported as Lambda reports it
+    except Exception as exc:
         outcome = {"ok": False, "payload": _error(exc, f"Runtime.ImportModuleError: {type(exc).__name__}")}
     else:
         try:
             result = function(event, context)
-        except Exception as exc:  # noqa: BLE001 - the handler's own error, returned as the payload
+        except Exception as exc:
             outcome = {"ok": False, "payload": _error(exc)}
         else:
             try:

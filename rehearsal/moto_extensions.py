@@ -41,6 +41,7 @@ while the worker creates them).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import io
 import json
 import os
@@ -64,8 +65,9 @@ CUSTOM_RESOURCE_TYPE = "AWS::CloudFormation::CustomResource"
 _BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 #: CloudFormation refuses a custom resource response body longer than this.
 _RESPONSE_LIMIT_BYTES = 4096
-#: After a handler returned without answering, how long its answer may still arrive.
-_RESPONSE_GRACE_S = 2.0
+#: After a handler returned without answering, how long its answer may still arrive (its PUT
+#: normally completes before it returns; this covers one still in flight).
+_RESPONSE_GRACE_S = 0.2
 #: Variables a function's own environment may not set: they would send its AWS calls elsewhere.
 _FORBIDDEN_PREFIXES = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE")
 
@@ -79,10 +81,8 @@ _live_lock = threading.Lock()
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def kill_all_handlers() -> None:
@@ -109,7 +109,11 @@ def _function_env(fn: Any, *, code_dir: Path, tmp_dir: Path, port: str) -> dict[
         "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
     }
     env.update(
-        {str(k): str(v) for k, v in (fn.environment_vars or {}).items() if not str(k).startswith(_FORBIDDEN_PREFIXES)}
+        {
+            str(k): str(v)
+            for k, v in (fn.environment_vars or {}).items()
+            if not str(k).startswith(_FORBIDDEN_PREFIXES)
+        }
     )
     # Last, so nothing above can override them: the emulator is the only AWS a handler reaches.
     env.update(
@@ -195,7 +199,15 @@ def invoke_python_function(fn: Any, event: Any = None) -> tuple[str, bool, str]:
         _log(fn.function_name, lines[0])
         started = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(_BOOTSTRAP), str(code_dir), handler, str(result_path), json.dumps(context)],
+            [
+                sys.executable,
+                "-I",
+                str(_BOOTSTRAP),
+                str(code_dir),
+                handler,
+                str(result_path),
+                json.dumps(context),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -237,7 +249,10 @@ def invoke_python_function(fn: Any, event: Any = None) -> tuple[str, bool, str]:
         duration_ms = (time.monotonic() - started) * 1000
         tail = []
         if timed_out:
-            payload, errored = _error_payload("Sandbox.Timedout", f"Task timed out after {timeout_s:.2f} seconds"), True
+            payload, errored = (
+                _error_payload("Sandbox.Timedout", f"Task timed out after {timeout_s:.2f} seconds"),
+                True,
+            )
             tail.append(f"{request_id} Task timed out after {timeout_s:.2f} seconds")
         elif result_path.exists():
             outcome = json.loads(result_path.read_text())
@@ -245,7 +260,9 @@ def invoke_python_function(fn: Any, event: Any = None) -> tuple[str, bool, str]:
             payload = outcome["payload"] if outcome["ok"] else json.dumps(outcome["payload"])
         else:
             payload, errored = (
-                _error_payload("Runtime.ExitError", f"Runtime exited with error: exit status {proc.returncode}"),
+                _error_payload(
+                    "Runtime.ExitError", f"Runtime exited with error: exit status {proc.returncode}"
+                ),
                 True,
             )
         if errored and not timed_out:
@@ -310,7 +327,8 @@ def _current_operation() -> _Operation | None:
 def _has_custom_resources(template: Any) -> bool:
     resources = template.get("Resources") if isinstance(template, dict) else None
     return isinstance(resources, dict) and any(
-        isinstance(r, dict) and (str(r.get("Type", "")).startswith("Custom::") or r.get("Type") == CUSTOM_RESOURCE_TYPE)
+        isinstance(r, dict)
+        and (str(r.get("Type", "")).startswith("Custom::") or r.get("Type") == CUSTOM_RESOURCE_TYPE)
         for r in resources.values()
     )
 
@@ -373,8 +391,8 @@ def send_request(
         CustomResourceFailed: The handler answered FAILED, did not answer, or cannot run; resource
             events ``*_IN_PROGRESS`` then ``*_FAILED`` with the reason are on the stack.
     """
-    from moto.awslambda.utils import get_backend as get_lambda_backend
     from moto import settings
+    from moto.awslambda.utils import get_backend as get_lambda_backend
 
     verb = {"Create": "CREATE", "Update": "UPDATE", "Delete": "DELETE"}[request_type]
     operation = _current_operation()
@@ -382,7 +400,12 @@ def send_request(
         # moto retries a failed resource within one operation; CloudFormation sends one request.
         raise CustomResourceFailed(operation.failures[logical_id])
     stack = _stack(account_id, region_name, stack_id)
-    resource = {"logical_id": logical_id, "resource_type": resource_type, "properties": properties, "physical_id": physical_id}
+    resource = {
+        "logical_id": logical_id,
+        "resource_type": resource_type,
+        "properties": properties,
+        "physical_id": physical_id,
+    }
 
     def fail(reason: str) -> CustomResourceFailed:
         _resource_event(stack, resource, f"{verb}_FAILED", reason)
@@ -414,7 +437,7 @@ def send_request(
         event["OldResourceProperties"] = old_properties
     try:
         fn = get_lambda_backend(account_id, region_name).get_function(service_token)
-    except Exception as exc:  # noqa: BLE001 - any lookup error becomes the resource's reason
+    except Exception as exc:
         raise fail(
             f"ServiceToken {service_token!r} is not a Lambda function in the emulator ({type(exc).__name__}: {exc}); "
             "only Lambda-backed custom resources run here (no SNS-backed ones)"
@@ -461,7 +484,9 @@ def _custom_model_class() -> type:
             properties: dict[str, Any],
             response: dict[str, Any],
         ) -> None:
-            super().__init__(region_name, response.get("RequestId", ""), logical_id, response["PhysicalResourceId"])
+            super().__init__(
+                region_name, response.get("RequestId", ""), logical_id, response["PhysicalResourceId"]
+            )
             self.account_id = account_id
             self.stack_id = stack_id
             self.resource_type = resource_type
@@ -482,7 +507,12 @@ def _custom_model_class() -> type:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[misc, override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
         ) -> Any:
             properties = cloudformation_json["Properties"]
             common = {
@@ -517,7 +547,9 @@ def _custom_model_class() -> type:
                 "resource_type": original_resource.resource_type,
                 "properties": properties,
             }
-            response = send_request("Update", **common, physical_id=old_id, old_properties=original_resource.properties)
+            response = send_request(
+                "Update", **common, physical_id=old_id, old_properties=original_resource.properties
+            )
             updated = cls(**common, response=response)
             operation = _current_operation()
             if updated.physical_resource_id != old_id and operation is not None:
@@ -544,7 +576,8 @@ def _refuse_if_busy(stack: Any, action: str) -> None:
 
     if stack.stack_id in _busy_stacks:
         raise ValidationError(
-            stack.stack_id, message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be {action}."
+            stack.stack_id,
+            message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be {action}.",
         )
 
 
@@ -563,16 +596,16 @@ def _run_operation(stack: Any, kind: str, work: Callable[[], None], succeeded: C
                 stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
                 stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
                 for resource, physical_id, properties in operation.cleanup:
-                    try:
+                    # As on AWS: a failed cleanup delete leaves a DELETE_FAILED event; the update stands.
+                    with contextlib.suppress(CustomResourceFailed):
                         resource._request("Delete", physical_id, properties)
-                    except CustomResourceFailed:
-                        pass  # as on AWS: a failed cleanup delete leaves DELETE_FAILED, the update stands
             succeeded()
-        except Exception as exc:  # noqa: BLE001 - any error fails the operation with its reason
+        except Exception as exc:
             if operation.failures:
                 verb = {"CREATE": "create", "UPDATE": "update", "DELETE": "delete"}[kind]
-                reason = f"The following resource(s) failed to {verb}: [{', '.join(operation.failures)}]. " + " ".join(
-                    f"{logical_id}: {why}" for logical_id, why in operation.failures.items()
+                reason = (
+                    f"The following resource(s) failed to {verb}: [{', '.join(operation.failures)}]. "
+                    + " ".join(f"{logical_id}: {why}" for logical_id, why in operation.failures.items())
                 )
             else:
                 reason = f"{type(exc).__name__}: {exc}"
@@ -602,8 +635,12 @@ def _patch_stack_operations(models: Any) -> None:
 
         _run_operation(self, "CREATE", work, self.mark_creation_complete)
 
-    def update(self: Any, template: str, role_arn: str | None = None, parameters: Any = None, tags: Any = None) -> None:
-        if not (_has_custom_resources(self.template_dict) or _has_custom_resources(self.parse_template(template))):
+    def update(
+        self: Any, template: str, role_arn: str | None = None, parameters: Any = None, tags: Any = None
+    ) -> None:
+        if not (
+            _has_custom_resources(self.template_dict) or _has_custom_resources(self.parse_template(template))
+        ):
             return original_update(self, template, role_arn, parameters=parameters, tags=tags)
         _refuse_if_busy(self, "updated")
         self._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
@@ -628,7 +665,9 @@ def _patch_stack_operations(models: Any) -> None:
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = self.describe_change_set(change_set_name)
         stack = self.stacks[change_set.stack_id]
-        if not (_has_custom_resources(stack.template_dict) or _has_custom_resources(change_set.template_dict)):
+        if not (
+            _has_custom_resources(stack.template_dict) or _has_custom_resources(change_set.template_dict)
+        ):
             return original_execute(self, change_set_name, stack_name)
         _refuse_if_busy(stack, "updated")
         kind = change_set.change_set_type
@@ -672,16 +711,25 @@ def _patch_stack_operations(models: Any) -> None:
 
         _run_operation(stack, "DELETE", stack.resource_map.delete, succeeded)
 
+    def settled(stack: Any) -> bool:
+        # moto creates a resource lazily when anything reads it (an output's GetAtt, a resource
+        # listing). While a worker runs an operation, or after one failed, that would create
+        # resources from the reader's thread (and send a custom resource's Create again).
+        return stack.stack_id not in _busy_stacks and not str(stack.status).endswith("_FAILED")
+
     def outputs(self: Any) -> Any:
-        # CloudFormation shows outputs once the operation ends; reading them earlier would make
-        # moto create the resources they reference from this (the reader's) thread.
-        return None if self.stack_id in _busy_stacks else original_outputs.fget(self)
+        # CloudFormation shows outputs once an operation succeeded.
+        return original_outputs.fget(self) if settled(self) else None
 
     def stack_resources(self: Any) -> Any:
-        if self.stack_id not in _busy_stacks:
+        if settled(self):
             return original_resources.fget(self)
         parsed = self.resource_map._parsed_resources
-        return [parsed[k] for k in list(self.resource_map._resource_json_map) if hasattr(parsed.get(k), "logical_resource_id")]
+        return [
+            parsed[k]
+            for k in list(self.resource_map._resource_json_map)
+            if hasattr(parsed.get(k), "logical_resource_id")
+        ]
 
     stack_cls.create_resources = create_resources
     stack_cls.update = update
@@ -739,11 +787,15 @@ def install() -> None:
         (cfn_models.CloudFormationBackend, "execute_change_set"),
         (cfn_models.CloudFormationBackend, "delete_stack"),
     ]
-    missing = [f"{getattr(owner, '__name__', owner)}.{name}" for owner, name in hooks if not hasattr(owner, name)]
+    missing = [
+        f"{getattr(owner, '__name__', owner)}.{name}" for owner, name in hooks if not hasattr(owner, name)
+    ]
     if missing:
-        raise RuntimeError(f"moto {moto.__version__} lacks the hooks rehearsal.moto_extensions patches: {missing}")
+        raise RuntimeError(
+            f"moto {moto.__version__} lacks the hooks rehearsal.moto_extensions patches: {missing}"
+        )
 
-    lambda_models.LambdaFunction._invoke_lambda = invoke_python_function  # type: ignore[method-assign]
+    lambda_models.LambdaFunction._invoke_lambda = invoke_python_function  # type: ignore[method-assign, assignment]
 
     custom_class = _custom_model_class()
     original_class_from_type = parsing.resource_class_from_type
