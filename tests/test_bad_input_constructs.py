@@ -21,6 +21,7 @@ from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -34,6 +35,9 @@ from serving_constructs import (
     IncludeInferenceResponseIn,
     InstanceType,
     ModelArtifact,
+    ModelPrefix,
+    MultiModelEndpoint,
+    MultiModelTritonModel,
     ProductionVariant,
     PropsError,
     RealtimeEndpoint,
@@ -77,6 +81,10 @@ def ctx(model_archive: Path, tmp_path: Path) -> Ctx:
     return Ctx(stack, bucket, model, model_archive, tmp_path)
 
 
+def _mme_model(c: Ctx) -> MultiModelTritonModel:
+    return MultiModelTritonModel(c.stack, "MmeModel2", model_prefix=ModelPrefix(c.stack, "Prefix2"))
+
+
 def _twice(make: Callable[[], Any], act: Callable[[Any], Any]) -> Any:
     """Call ``act`` twice on what ``make`` returns (the second call is the bad one)."""
     made = make()
@@ -89,6 +97,24 @@ def _steps() -> list[appscaling.ScalingInterval]:
 
 
 _TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:results"
+
+
+def _mme(c: Ctx, **props: Any) -> MultiModelEndpoint:
+    """A MultiModelEndpoint with ``props`` (no archive added)."""
+    return MultiModelEndpoint(c.stack, "Mme", **props)
+
+
+def _two_models_archive(c: Ctx) -> ModelArtifact:
+    """An archive with two model folders and no ensemble (Triton's SageMaker front end loads neither)."""
+    import tarfile
+
+    config = c.tmp / "config.pbtxt"
+    config.write_text('backend: "onnxruntime"\n')
+    path = c.tmp / "two.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(config, arcname="pre/config.pbtxt")
+        tar.add(config, arcname="resnet/config.pbtxt")
+    return ModelArtifact.from_asset(path)
 
 
 def _async(c: Ctx, **props: Any) -> AsyncEndpoint:
@@ -1008,6 +1034,166 @@ ERRORS: list[Any] = [
         lambda c: _async(c).scale_to_zero(scale_in_cooldown=120),
         ["scale_in_cooldown must be a Duration", "120 (an int)", "use Duration.seconds(120)"],
         id="async-scale-to-zero-cooldown-is-a-number",
+    ),
+    # --- multi-model endpoints -----------------------------------------------------------------
+    pytest.param(
+        lambda c: _mme(c, instance_type="ml.g5.12xlarge"),
+        [
+            "instance_type 'ml.g5.12xlarge' has 4 GPUs",
+            "single-GPU instance types only",
+            "ml.g5.xlarge",
+            "(ml.g5.xlarge, ml.g5.2xlarge, ml.g5.4xlarge, ml.g5.8xlarge, ml.g5.16xlarge have the same GPU)",
+        ],
+        id="mme-multi-gpu-instance-type",
+    ),
+    pytest.param(
+        lambda c: _mme(c, instance_type=InstanceType.ML_C5_XLARGE),
+        [
+            "instance_type 'ml.c5.xlarge' has no GPU (CPU only)",
+            "use one of the documented types",
+            "ml.p2.xlarge",
+            "ml.g4dn.4xlarge",
+        ],
+        id="mme-cpu-instance-type",
+    ),
+    pytest.param(
+        lambda c: _mme(c, instance_type="ml.inf2.xlarge"),
+        ["instance_type 'ml.inf2.xlarge' has 1 x AWS Inferentia2, not NVIDIA GPUs", "ml.g4dn.4xlarge"],
+        id="mme-inferentia-instance-type",
+    ),
+    pytest.param(
+        lambda c: _mme(c, instance_type="g4dn.4xlarge"),
+        ["instance_type: Invalid instance type 'g4dn.4xlarge'", "did you mean 'ml.g4dn.4xlarge'"],
+        id="mme-instance-type-without-ml-prefix",
+    ),
+    pytest.param(
+        lambda c: _mme(c, instance_type=4),
+        ["instance_type must be an InstanceType or a str", "4 (an int)", "instance_type='ml.g4dn.4xlarge'"],
+        id="mme-instance-type-is-an-int",
+    ),
+    pytest.param(
+        lambda c: _mme(c, initial_instance_count=0),
+        ["initial_instance_count must be >= 1 (got 0)"],
+        id="mme-initial-instance-count-zero",
+    ),
+    pytest.param(
+        lambda c: _mme(c, model_cache_setting="disabled"),
+        [
+            "model_cache_setting must be a ModelCacheSetting",
+            "'disabled' (a str)",
+            "use ModelCacheSetting.DISABLED",
+        ],
+        id="mme-model-cache-setting-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _mme(c, model_prefix="models/"),
+        [
+            "model_prefix must be a ModelPrefix",
+            "'models/' (a str)",
+            "ModelPrefix(self, 'Models', bucket=...)",
+        ],
+        id="mme-model-prefix-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _mme(c, models=[ModelArtifact.from_asset(c.archive)]),
+        ["models must be a dict of TargetModel name to ModelArtifact", "a list", "{'resnet_v0.tar.gz': "],
+        id="mme-models-is-a-list",
+    ),
+    pytest.param(
+        lambda c: _mme(c, models={"resnet_v0.tar.gz": "s3://models-bucket/resnet.tar.gz"}),
+        [
+            "models['resnet_v0.tar.gz'] must be a ModelArtifact",
+            "(a str)",
+            "use ModelArtifact.from_bucket(s3.Bucket.from_bucket_name(self, 'Models', 'models-bucket'), "
+            "'resnet.tar.gz')",
+        ],
+        id="mme-models-value-is-a-uri",
+    ),
+    pytest.param(
+        lambda c: _mme(c, kms_key=kms.Key(c.stack, "Key")),
+        ["kms_key is not supported on ml.g4dn.4xlarge", "NVMe", "ml.p3.2xlarge"],
+        id="mme-kms-key-on-nvme-instance",
+    ),
+    pytest.param(
+        lambda c: _mme(c, variant_name="All Traffic"),
+        ["variant_name must be 1-63 letters", "'All Traffic'", "'All-Traffic'"],
+        id="mme-variant-name-with-a-space",
+    ),
+    pytest.param(
+        lambda c: _mme(c).add_model("resnet_v0.tar.gz", "dist/model.tar.gz"),
+        [
+            "artifact must be a ModelArtifact",
+            "'dist/model.tar.gz' (a str)",
+            "use ModelArtifact.from_asset('dist/model.tar.gz')",
+        ],
+        id="mme-add-model-artifact-is-a-path",
+    ),
+    pytest.param(
+        lambda c: _mme(c).add_model("resnet", ModelArtifact.from_asset(c.archive)),
+        ["target_model must name a .tar.gz archive", "'resnet'", "target_model='resnet.tar.gz'"],
+        id="mme-add-model-name-without-tar-gz",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: _mme(c), lambda e: e.add_model("resnet_v0.tar.gz", ModelArtifact.from_asset(c.archive))
+        ),
+        ["target_model 'resnet_v0.tar.gz' was added already", "'resnet_pt_v1.tar.gz'"],
+        id="mme-add-model-twice",
+    ),
+    pytest.param(
+        lambda c: _mme(c).add_model("pipeline_v0.tar.gz", _two_models_archive(c)),
+        [
+            "'pipeline_v0.tar.gz'",
+            "holds 2 model folders (pre, resnet)",
+            "none of them is an ensemble",
+            'endpoint.add_model("resnet_v0.tar.gz", ModelArtifact.from_build(spec))',
+        ],
+        id="mme-add-model-two-folders-without-ensemble",
+    ),
+    pytest.param(
+        lambda c: _mme(c).add_production_variant(
+            ProductionVariant(model=c.model, variant_name="Green", instance_type=InstanceType.ML_G4DN_XLARGE)
+        ),
+        ["variants[1].model serves one model (SingleModel mode)", "pass model=endpoint.model"],
+        id="mme-variant-with-a-single-model-model",
+    ),
+    pytest.param(
+        lambda c: _mme(c).add_production_variant(
+            ProductionVariant(
+                model=_mme_model(c), variant_name="Big", instance_type=InstanceType.ML_G5_12XLARGE
+            )
+        ),
+        ["variants[1].instance_type 'ml.g5.12xlarge' has 4 GPUs", "single-GPU"],
+        id="mme-added-variant-on-a-multi-gpu-type",
+    ),
+    pytest.param(
+        lambda c: _mme(c).scale_on_gpu_utilization(target_utilization_percent=150),
+        ["target_utilization_percent must be <= 100 on ml.g4dn.4xlarge (got 150)", "e.g. 60"],
+        id="mme-gpu-target-above-one-gpu",
+    ),
+    pytest.param(
+        lambda c: _mme(c).scale_on_gpu_utilization(scale_in_cooldown=600),
+        ["scale_in_cooldown must be a Duration", "600 (an int)", "use Duration.seconds(600)"],
+        id="mme-gpu-scaling-cooldown-is-a-number",
+    ),
+    pytest.param(
+        lambda c: _mme(c).grant_invoke(
+            iam.Role(c.stack, "C", assumed_by=iam.AccountRootPrincipal()), target_models="resnet_*"
+        ),
+        ["target_models must be a list of str", "'resnet_*' (a str)", "wrap it: target_models=['resnet_*']"],
+        id="mme-grant-invoke-target-models-is-a-str",
+    ),
+    pytest.param(
+        lambda c: MultiModelTritonModel(
+            c.stack, "MmeModel", model_prefix=ModelPrefix(c.stack, "P"), default_model_name="resnet"
+        ),
+        [
+            "default_model_name is not used by a multi-model model",
+            "'resnet'",
+            "TargetModel",
+            "drop default_model_name",
+        ],
+        id="mme-model-with-a-default-model-name",
     ),
 ]
 

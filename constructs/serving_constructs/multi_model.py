@@ -45,6 +45,8 @@ from serving_constructs._validation import (
     Problems,
     PropsError,
     check_int,
+    check_interface,
+    check_sequence,
     check_str,
     check_type,
     given,
@@ -454,10 +456,7 @@ class MultiModelEndpoint(EndpointBase):
         """
         problems = Problems("MultiModelEndpoint.add_model")
         problems.extend(check_str("target_model", target_model, example=" such as 'resnet_v0.tar.gz'"))
-        artifact_problems = check_type(
-            "artifact", artifact, ModelArtifact,
-            "use ModelArtifact.from_build(spec), .from_asset('model.tar.gz') or .from_bucket(bucket, key)",
-        )  # fmt: skip
+        artifact_problems = check_type("artifact", artifact, ModelArtifact, _artifact_fix(artifact))
         problems.extend(artifact_problems)
         if not problems:
             layout = _archive_layout_problem(target_model, artifact)
@@ -482,6 +481,50 @@ class MultiModelEndpoint(EndpointBase):
                 f"above {_ARCHIVE_FOLDERS_WARNING} (an ensemble and its steps rarely need more).",
             )
         self.model_prefix.add_archive(target_model, artifact)
+
+    # --- access ---------------------------------------------------------------------------
+
+    def grant_invoke(
+        self, grantee: iam.IGrantable, *, target_models: Sequence[str] | None = None
+    ) -> iam.Grant:
+        """Grant ``grantee`` ``sagemaker:InvokeEndpoint`` on this endpoint, for every model or some.
+
+        ``TargetModel`` is a request parameter, so the plain grant covers every archive under the
+        prefix, including ones copied there after deploy. ``target_models`` narrows it with the
+        ``sagemaker:TargetModel`` condition key (SageMaker Developer Guide, "Multi-Model Endpoint
+        Security", https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-endpoint-security.html).
+
+        Args:
+            grantee: the client (a role, a function, a user).
+            target_models: the ``TargetModel`` names or ``StringLike`` patterns the client may
+                invoke, e.g. ``["resnet_*"]``. Defaults to every model.
+
+        Raises:
+            PropsError: a wrong grantee, or ``target_models`` is not a non-empty list of str.
+        """
+        if target_models is None:
+            return super().grant_invoke(grantee)
+        fix = "pass a list of TargetModel names or patterns, e.g. target_models=['resnet_*']"
+        problems, patterns = check_sequence("target_models", target_models, str, fix)
+        if not problems and not patterns:
+            problems.append(f"target_models must not be empty (got []) — {fix}, or omit it for every model")
+        problems.extend(
+            f"target_models[{index}] must not be empty (got '') — {fix}"
+            for index, pattern in enumerate(patterns)
+            if pattern == ""
+        )
+        problems.extend(
+            check_interface(
+                "grantee", grantee, "iam.IGrantable", "grant_principal", "pass a role, a function or a user"
+            )
+        )
+        raise_if_any("MultiModelEndpoint.grant_invoke", problems)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(self.invoke_actions),
+            resource_arns=[self.endpoint_arn],
+            conditions={"StringLike": {"sagemaker:TargetModel": patterns}},
+        )
 
     # --- variants ---------------------------------------------------------------------------
 
@@ -685,6 +728,18 @@ def _instance_type(value: Any, problems: list[str]) -> InstanceType | None:
     return None if found else value
 
 
+def _artifact_fix(value: Any) -> str:
+    """Return how to make a ModelArtifact of what was given instead (an S3 URI, a path, or anything)."""
+    if isinstance(value, str) and value.startswith("s3://"):
+        bucket, _, key = value[len("s3://") :].partition("/")
+        return (
+            f"use ModelArtifact.from_bucket(s3.Bucket.from_bucket_name(self, 'Models', {bucket!r}), {key!r})"
+        )
+    if isinstance(value, str | Path):
+        return f"use ModelArtifact.from_asset({str(value)!r})"
+    return "use ModelArtifact.from_build(spec), .from_asset('model.tar.gz') or .from_bucket(bucket, key)"
+
+
 def _cache_setting_problems(value: Any) -> list[str]:
     if value is None or isinstance(value, ModelCacheSetting):
         return []
@@ -714,8 +769,7 @@ def _models_problems(models: Any, problems: list[str]) -> list[tuple[str, ModelA
         problems.extend(key_problems)
         if not isinstance(artifact, ModelArtifact):
             problems.append(
-                f"models[{key!r}] must be a ModelArtifact (got {given(artifact)}) — use "
-                "ModelArtifact.from_build(spec), .from_asset('model.tar.gz') or .from_bucket(bucket, key)"
+                f"models[{key!r}] must be a ModelArtifact (got {given(artifact)}) — {_artifact_fix(artifact)}"
             )
         elif not key_problems:
             items.append((key, artifact))
