@@ -1,8 +1,9 @@
 """``make demo``: deploy the CDK app into a local AWS emulator and call every serving mode with boto3.
 
 Serving modes (``--mode``, or ``DEMO_MODE``; default ``all``): ``realtime`` (the ``--model`` stack,
-seed 000's system) and ``async`` (the ``--async-model`` stack, seed 002's system). Steps, each printed
-with its duration and totalled per mode at the end:
+seed 000's system), ``async`` (the ``--async-model`` stack, seed 002's system) and ``multi-model``
+(the ``--mme-models`` stack, seed 001's system). Steps, each printed with its duration and totalled
+per mode at the end:
 
 1. start moto's server on localhost (the AWS control plane);
 2. ``cdk synth``: the app builds the models (``model_build``: source → ONNX → Triton repository →
@@ -21,15 +22,19 @@ with its duration and totalled per mode at the end:
    notification, read the output and compare it with torch (cold and warm); a malformed input
    lands in the failure path with an error notification; the variant scales to zero when idle and
    a request arriving at zero (``HasBacklogWithoutCapacity`` = 1) starts it again and is served;
-10. tear down: ``cdk destroy``, stop every server.
+10. multi-model: ``invoke_endpoint`` with each ``TargetModel`` under the endpoint's S3 prefix, cold
+    (downloaded and loaded on the first call) then warm, compared with torch, with what serves each
+    archive locally; then one more archive uploaded to the prefix with no redeploy and invoked; then
+    an unknown ``TargetModel`` and SageMaker's error for it;
+11. tear down: ``cdk destroy``, stop every server.
 
 ``--keep`` leaves everything running until SIGINT (Ctrl-C), SIGTERM or SIGHUP, then tears down the
 same way, started in the foreground or in the background (``&``).
 
 Usage::
 
-    python -m rehearsal.demo [--mode all|realtime|async] [--model bert-tiny | --model path/to/model.toml]
-                             [--async-model pegasus-tiny] [--keep] [--port 8080]
+    python -m rehearsal.demo [--mode all|realtime|async|multi-model] [--model bert-tiny | --model path/to/model.toml]
+                             [--async-model pegasus-tiny] [--mme-models resnet-tiny] [--keep] [--port 8080]
 """
 
 from __future__ import annotations
@@ -68,12 +73,18 @@ __all__ = ["PAD_ID", "DemoFailure", "kserve_outputs", "kserve_request", "main", 
 PROG = "python -m rehearsal.demo"
 MAX_REQUESTS = 100
 #: The serving modes the demo runs, in order; ``--mode all`` (the default) runs every one.
-MODES = ("realtime", "async")
+MODES = ("realtime", "async", "multi-model")
 #: The environment variable that picks the modes when ``--mode`` is not given (``make demo DEMO_MODE=async``).
 MODE_ENV = "DEMO_MODE"
 #: Idle seconds before the asynchronous variant scales to zero in the demo (AWS: the scale-in
 #: cooldown, 120 s in seed 002; shortened so the demo shows it).
 DEMO_SCALE_IN_COOLDOWN_S = 3.0
+#: The multi-model stack's model sets (its ``mme_models`` context key; ``stacks.multi_model_stack.MODEL_SETS``,
+#: named here because the rehearsal does not import the stacks). The demo's default builds in seconds.
+MME_MODEL_SETS = ("resnet-tiny", "resnet50")
+#: What the demo passes as ``mme_tensorrt``: the TensorRT slot holds the ONNX twin (the bundled Triton
+#: has no TensorRT backend); the stack warns that it is a rehearsal substitute.
+MME_TENSORRT = "rehearsal"
 
 
 class DemoFailure(RuntimeError):
@@ -243,6 +254,9 @@ def check_model_data(
     for name, model in deployed.models.items():
         container = model.get("PrimaryContainer") or model["Containers"][0]
         url = container.get("ModelDataUrl", "")
+        if container.get("Mode") == "MultiModel":
+            checked += _check_prefix(name, url, s3, assets)
+            continue
         source = assets.get(url)
         if source is None:
             raise DemoFailure(
@@ -257,6 +271,23 @@ def check_model_data(
     status = deployed.endpoint["EndpointStatus"]
     if status != "InService":
         raise DemoFailure(f"endpoint {deployed.endpoint_name} is {status}, not InService")
+    return checked
+
+
+def _check_prefix(name: str, url: str, s3: Any, assets: Mapping[str, Path]) -> list[tuple[str, str, Path]]:
+    """Check that every archive under a multi-model ``ModelDataUrl`` prefix is one of the stack's assets, byte for byte."""
+    by_sha = {file_sha256(path): path for path in assets.values() if path.is_file()}
+    bucket, prefix = parse_s3_uri(url)
+    objects = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    if not objects:
+        raise DemoFailure(f"model {name}: no archive under its ModelDataUrl prefix {url!r}")
+    checked = []
+    for item in objects:
+        body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        sha = hashlib.sha256(body).hexdigest()
+        if sha not in by_sha:
+            raise DemoFailure(f"model {name}: s3://{bucket}/{item['Key']} is none of the stack's asset files")
+        checked.append((f"{name} {item['Key'][len(prefix):]}", sha, by_sha[sha]))
     return checked
 
 
@@ -278,6 +309,7 @@ class DemoOptions:
         async_model: The reference passed to the app as ``-c async_model=``.
         async_spec: Its resolved ``ModelSpec``.
         scale_in_cooldown_s: Idle seconds before the asynchronous variant scales to zero.
+        mme_models: The multi-model stack's model set (``-c mme_models=``).
     """
 
     model: str
@@ -289,6 +321,7 @@ class DemoOptions:
     async_model: str = "pegasus-tiny"
     async_spec: Any = None
     scale_in_cooldown_s: float = DEMO_SCALE_IN_COOLDOWN_S
+    mme_models: str = MME_MODEL_SETS[0]
 
 
 def _parser() -> Parser:
@@ -318,6 +351,13 @@ def _parser() -> Parser:
         "--async-model",
         default="pegasus-tiny",
         help="the asynchronous stack's model: a built-in example name or a spec file (default: pegasus-tiny)",
+    )
+    parser.add_argument(
+        "--mme-models",
+        choices=MME_MODEL_SETS,
+        default=MME_MODEL_SETS[0],
+        help=f"the multi-model stack's model set (default: {MME_MODEL_SETS[0]}, which builds in seconds; resnet50 is "
+        "seed 001's ResNet-50)",
     )
     parser.add_argument(
         "--scale-in-cooldown",
@@ -415,6 +455,7 @@ def preflight(argv: Sequence[str] | None) -> DemoOptions:
         async_model=async_reference,
         async_spec=async_spec,
         scale_in_cooldown_s=args.scale_in_cooldown,
+        mme_models=args.mme_models,
     )
 
 
@@ -438,7 +479,7 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
     from rehearsal.moto_server import MotoServer
 
     modes = options.modes
-    steps = Steps(total=7 + ("realtime" in modes) + 4 * ("async" in modes) + 1, out=out)
+    steps = Steps(total=7 + ("realtime" in modes) + 4 * ("async" in modes) + 3 * ("multi-model" in modes) + 1, out=out)
     say = steps.say
     spec = options.spec
     async_spec = options.async_spec
@@ -474,8 +515,16 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
                 f"model={options.model}",
                 "--context",
                 f"async_model={options.async_model if 'async' in modes else 'none'}",
+                "--context",
+                f"mme_models={options.mme_models if 'multi-model' in modes else 'none'}",
+                "--context",
+                f"mme_tensorrt={MME_TENSORRT}",
             )
-            built = ", ".join([label] + ([async_spec.name] if "async" in modes else []))
+            built = ", ".join(
+                [label]
+                + ([async_spec.name] if "async" in modes else [])
+                + ([f"the {options.mme_models} multi-model set"] if "multi-model" in modes else [])
+            )
 
             with steps.step(f"cdk synth: build {built} (source → ONNX → Triton repository → model.tar.gz)"):
                 result = cdk.synth(extra_args=context)
@@ -578,6 +627,26 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
                 with steps.step("Scale to zero when idle, and back when work arrives", "async"):
                     demo_async.scale_to_zero_and_back(runtime, clients, setup, reference, plane, say)
                 _say_backends(plane, deployed.endpoint_name, say)
+
+            if "multi-model" in modes:
+                from rehearsal import demo_multi_model as mme
+
+                deployed = by_stack[wanted["multi-model"]]
+                with steps.step(
+                    "Multi-model: invoke_endpoint per TargetModel, cold then warm, compared with torch", "multi-model"
+                ):
+                    mme_setup = mme.prepare(clients, deployed, deploy.outputs.get(deployed.stack, {}), say)
+                    mme.invoke_target_models(runtime, clients, mme_setup, plane, say, warm_calls=options.requests)
+                with steps.step("Multi-model: upload one more archive to the prefix, no redeploy, invoke it", "multi-model"):
+                    from model_build.pipeline import build as build_model
+
+                    added = build_model(spec)
+                    mme.add_archive_without_redeploy(
+                        runtime, clients, mme_setup, plane, added.archive_path, f"{spec.name}_added_v0.tar.gz", say
+                    )
+                with steps.step("Multi-model: an unknown TargetModel", "multi-model"):
+                    mme.unknown_target_model(runtime, mme_setup, say)
+                    mme.say_loaded(plane, deployed.endpoint_name, say)
 
             first = by_stack[selected[0]].endpoint_name
             if options.keep:
@@ -682,9 +751,10 @@ def _reference(spec: Any, archive_sha: str) -> ModelReference:
 def stacks_by_mode(assembly: Path, stack_names: Sequence[str]) -> dict[str, str]:
     """Return serving mode → stack name, read from the synthesized templates.
 
-    A stack whose endpoint config has an ``AsyncInferenceConfig`` serves the ``async`` mode; any
-    other stack with a SageMaker endpoint the ``realtime`` mode (the first one, when the app holds
-    several real-time stacks).
+    A stack whose Model has a ``Mode: MultiModel`` container serves the ``multi-model`` mode; one
+    whose endpoint config has an ``AsyncInferenceConfig`` the ``async`` mode; any other stack with a
+    SageMaker endpoint the ``realtime`` mode (the first one, when the app holds several real-time
+    stacks).
 
     Raises:
         DemoFailure: A mode has no stack in the assembly.
@@ -693,12 +763,14 @@ def stacks_by_mode(assembly: Path, stack_names: Sequence[str]) -> dict[str, str]
     for name in stack_names:
         resources = json.loads((assembly / f"{name}.template.json").read_text()).get("Resources", {})
         configs = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+        models = [r.get("Properties", {}) for r in resources.values() if r["Type"] == "AWS::SageMaker::Model"]
         if configs:
-            mode = (
-                "async"
-                if any("AsyncInferenceConfig" in c.get("Properties", {}) for c in configs)
-                else "realtime"
-            )
+            if any(c.get("Mode") == "MultiModel" for m in models for c in [m.get("PrimaryContainer") or {}]):
+                mode = "multi-model"
+            elif any("AsyncInferenceConfig" in c.get("Properties", {}) for c in configs):
+                mode = "async"
+            else:
+                mode = "realtime"
             found.setdefault(mode, name)
     return found
 

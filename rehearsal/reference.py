@@ -119,6 +119,8 @@ class ModelReference:
         self.loaded = spec.source.load()
         self.input_names = tuple(i["name"] for i in manifest["inputs"])
         self.output_names = tuple(o["name"] for o in manifest["outputs"])
+        # Source tensor name -> the served name, where the backend renames them (PyTorch's INPUT__0 ...).
+        self._served_names = {source: served for served, source in (manifest.get("source_tensor_names") or {}).items()}
         self._session: Any = None
 
     @property
@@ -156,7 +158,7 @@ class ModelReference:
             return tokenized_inputs(batch_size, sequence_length, seed=seed, vocab_size=vocab)
         from model_build.sources import TensorSpec, random_inputs
 
-        ranges = {s.name: s.value_range for s in self.loaded.inputs}
+        ranges = {self._served_names.get(s.name, s.name): s.value_range for s in self.loaded.inputs}
         specs = tuple(
             TensorSpec(i["name"], i["dtype"], tuple(int(d) for d in i["dims"]), ranges.get(i["name"]))
             for i in self.manifest["inputs"]
@@ -173,11 +175,12 @@ class ModelReference:
             return self._onnx_outputs(inputs)
         import torch
 
-        tensors = [torch.from_numpy(np.ascontiguousarray(inputs[t.name])) for t in self.loaded.inputs]
+        served = self._served_names
+        tensors = [torch.from_numpy(np.ascontiguousarray(inputs[served.get(t.name, t.name)])) for t in self.loaded.inputs]
         with torch.no_grad():
             out = self.loaded.module(*tensors)
         values: Sequence[Any] = out if isinstance(out, tuple | list) else (out,)
-        names = self.loaded.output_names or self.output_names
+        names = [served.get(n, n) for n in self.loaded.output_names] or self.output_names
         return {name: _widened(v.detach().cpu().numpy()) for name, v in zip(names, values, strict=False)}
 
     def _onnx_outputs(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -78,8 +78,10 @@ def mme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mme]:
     from rehearsal.reference import ModelReference
 
     tmp = tmp_path_factory.mktemp("mme")
-    bert_spec, resnet_spec = get_example("bert-tiny"), get_example("resnet-tiny")
-    bert, resnet = build(bert_spec), build(resnet_spec)
+    bert_spec, resnet_spec, torchscript_spec = (
+        get_example(n) for n in ("bert-tiny", "resnet-tiny", "resnet-tiny-pt")
+    )
+    bert, resnet, torchscript = build(bert_spec), build(resnet_spec), build(torchscript_spec)
     # A second model under the directory name of the first: both archives hold resnet-tiny/.
     same_dir = _pack(
         _renamed(bert.repository_dir, bert.name, resnet.name, tmp / "same-dir"), tmp / "same_dir.tar.gz"
@@ -90,6 +92,7 @@ def mme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mme]:
     archives = {
         "bert_v0.tar.gz": bert.archive_path,
         "resnet_v0.tar.gz": resnet.archive_path,
+        "resnet_pt_v0.tar.gz": torchscript.archive_path,
         "resnet_same_dir.tar.gz": same_dir,
         "broken.tar.gz": _pack(broken_repo, tmp / "broken.tar.gz"),
     }
@@ -104,6 +107,7 @@ def mme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mme]:
     references = {
         "bert_v0.tar.gz": bert_ref,
         "resnet_v0.tar.gz": resnet_ref,
+        "resnet_pt_v0.tar.gz": ModelReference(torchscript_spec, torchscript.manifest),
         "resnet_late.tar.gz": resnet_ref,
         "resnet_same_dir.tar.gz": bert_ref,
     }
@@ -189,20 +193,21 @@ def _error(exc_info: pytest.ExceptionInfo[Any]) -> tuple[str, str, dict[str, Any
 
 
 def test_rehearsal_multi_model_two_target_models_load_cold_then_answer_warm(mme: Mme) -> None:
-    # GIVEN an MME whose prefix holds bert-tiny and resnet-tiny archives, nothing loaded yet
+    # GIVEN an MME whose prefix holds bert-tiny (ONNX) and resnet-tiny (TorchScript) archives, nothing loaded
     # WHEN each TargetModel is invoked twice
-    timings = {
-        target: [_invoke(mme, target, seed=s) for s in (1, 2)]
-        for target in ("bert_v0.tar.gz", "resnet_v0.tar.gz")
-    }
+    targets = ("bert_v0.tar.gz", "resnet_pt_v0.tar.gz")
+    timings = {target: [_invoke(mme, target, seed=s) for s in (1, 2)] for target in targets}
     print({t: [f"{s * 1000:.0f} ms" for s in pair] for t, pair in timings.items()})
     # THEN both answer like their torch sources; each was loaded once (cold), the second call was warm
     models = _models(mme)
-    for target in timings:
+    for target in targets:
         assert models[target]["loads"] == 1
         assert models[target]["warm_calls"] >= 1
-        assert "ONNX Runtime" in models[target]["served_by"]
+    # AND each says what serves it here instead of its production backend
     assert models["bert_v0.tar.gz"]["platforms"] == {"bert-tiny": "onnxruntime_onnx"}
+    assert "ONNX Runtime" in models["bert_v0.tar.gz"]["served_by"]
+    assert models["resnet_pt_v0.tar.gz"]["platforms"] == {"resnet": "pytorch_libtorch"}
+    assert "TorchScript model.pt" in models["resnet_pt_v0.tar.gz"]["served_by"]
 
 
 def test_rehearsal_multi_model_lru_model_unloaded_under_memory_budget(mme: Mme) -> None:

@@ -418,23 +418,11 @@ class MultiModelBackend(ContainerBackend):
                     "only on the GPU and TensorRT version it was built for. Rehearse the same model from its ONNX or "
                     "TorchScript archive locally; the engine runs on the endpoint's GPU instance.",
                 )
-            executors = {
-                "torch" if p == "pytorch_libtorch" else "onnxruntime"
-                for p in platforms.values()
-                if p != "ensemble"
-            }
-            if len(executors) > 1:
-                raise self._error(
-                    400,
-                    f"load failed for model '{target_model}': it mixes TorchScript and ONNX models "
-                    f"({dict(platforms)}), which the local twin cannot serve together; put them in separate archives.",
-                )
             from model_build.local_serving import make_local_repository
 
             try:
-                twin = make_local_repository(
-                    repository, folder / "local", executor=executors.pop() if executors else "onnxruntime"
-                )
+                # Each model by its own platform: TorchScript through torch, ONNX through ONNX Runtime.
+                twin = make_local_repository(repository, folder / "local")
             except ValueError as exc:
                 raise self._error(400, f"load failed for model '{target_model}': {exc}") from None
         except BaseException:
