@@ -192,21 +192,19 @@ def archive_model_names(path: Path) -> tuple[str, ...]:
 
 
 @functools.cache
-def _archive_engine_texts(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str], ...]:
-    """Return ((model folder, text of its engine.json), ...) of a ``.tar.gz``, read member by member.
+def _archive_member_texts(path: str, mtime_ns: int, size: int, filename: str) -> tuple[tuple[str, str], ...]:
+    """Return ((model folder, text of its ``filename``), ...) of a ``.tar.gz``, read member by member.
 
-    Nothing is extracted to disk: the archive is streamed once and only ``<model>/engine.json``
-    members are read. Cached per file version (path, mtime, size).
+    Nothing is extracted to disk: the archive is streamed once and only ``<model>/<filename>``
+    members are read (``engine.json``, ``config.pbtxt``). Cached per file version (path, mtime, size).
     """
-    from model_build.engine_target import ENGINE_MANIFEST_FILENAME
-
     del mtime_ns, size  # part of the cache key only
     found: list[tuple[str, str]] = []
     try:
         with tarfile.open(path, "r|gz") as archive:
             for member in archive:
                 parts = [p for p in PurePosixPath(member.name).parts if p not in (".", "")]
-                if member.isfile() and len(parts) == 2 and parts[1] == ENGINE_MANIFEST_FILENAME:
+                if member.isfile() and len(parts) == 2 and parts[1] == filename:
                     handle = archive.extractfile(member)
                     if handle is not None:
                         found.append((parts[0], handle.read().decode("utf-8", errors="replace")))
@@ -225,16 +223,43 @@ def archive_engine_manifests(path: Path) -> dict[str, EngineManifest]:
     Raises:
         PropsError: The archive is unreadable, or an ``engine.json`` in it is not a valid manifest.
     """
-    from model_build.engine_target import EngineManifest, EngineManifestError
+    from model_build.engine_target import ENGINE_MANIFEST_FILENAME, EngineManifest, EngineManifestError
 
     stat = path.stat()
     manifests = {}
-    for model, text in _archive_engine_texts(str(path.resolve()), stat.st_mtime_ns, stat.st_size):
+    texts = _archive_member_texts(
+        str(path.resolve()), stat.st_mtime_ns, stat.st_size, ENGINE_MANIFEST_FILENAME
+    )
+    for model, text in texts:
         try:
             manifests[model] = EngineManifest.from_json(text, source=f"{model}/engine.json in {str(path)!r}")
         except EngineManifestError as error:
             raise PropsError(str(error)) from None
     return manifests
+
+
+def archive_ensemble_names(path: Path) -> tuple[str, ...]:
+    """Return the model folders of the archive at ``path`` whose ``config.pbtxt`` says ``platform: "ensemble"``.
+
+    A config that does not parse is skipped here: Triton reports it when it loads the model.
+
+    Raises:
+        PropsError: The archive is unreadable.
+    """
+    from model_build.triton_config import parse_config
+
+    stat = path.stat()
+    ensembles = []
+    for model, text in _archive_member_texts(
+        str(path.resolve()), stat.st_mtime_ns, stat.st_size, "config.pbtxt"
+    ):
+        try:
+            platform = parse_config(text).platform
+        except ValueError:
+            continue
+        if platform == "ensemble":
+            ensembles.append(model)
+    return tuple(ensembles)
 
 
 class ModelArtifact(abc.ABC):
@@ -411,6 +436,11 @@ class ModelArtifact(abc.ABC):
         return None
 
     @property
+    def ensemble_names(self) -> tuple[str, ...] | None:
+        """The model folders that are Triton ensembles, when known at synth (``from_asset``, ``from_build``)."""
+        return None
+
+    @property
     def description(self) -> str:
         """How messages name the data (the user's file or S3 location)."""
         return type(self).__name__
@@ -530,6 +560,10 @@ class _AssetArtifact(ModelArtifact):
     def engine_manifests(self) -> Mapping[str, EngineManifest]:
         return archive_engine_manifests(self.path)
 
+    @property
+    def ensemble_names(self) -> tuple[str, ...]:
+        return archive_ensemble_names(self.path)
+
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         return _bind_asset(s3_assets.Asset(scope, _ASSET_ID, path=str(self.path)), grantee, self._model_name)
 
@@ -557,6 +591,10 @@ class _BuildArtifact(ModelArtifact):
 
         # A TensorRT engine runs only on an NVIDIA GPU, whatever its instance groups say.
         return self.spec.triton.instance_kind == "KIND_GPU" or backend(self.spec.backend).requires_nvidia_gpu
+
+    @property
+    def ensemble_names(self) -> tuple[str, ...]:
+        return ()  # a spec builds one model folder
 
     @property
     def description(self) -> str:

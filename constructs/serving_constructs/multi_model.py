@@ -24,10 +24,8 @@ Triton's SageMaker front end (``triton-inference-server/server``, ``src/sagemake
 from __future__ import annotations
 
 import enum
-import functools
-import tarfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import jsii
@@ -142,7 +140,7 @@ def _archive_layout_problem(target_model: str, artifact: ModelArtifact) -> str |
     names = artifact.model_names
     if names is None or len(names) <= 1:
         return None
-    ensembles = _ensembles_of(artifact)
+    ensembles = artifact.ensemble_names
     if ensembles is None or len(ensembles) == 1:
         return None
     found = (
@@ -156,42 +154,6 @@ def _archive_layout_problem(target_model: str, artifact: ModelArtifact) -> str |
         "ensemble among several — put each model in its own archive "
         f"({_ADD_MODEL_EXAMPLE}), or add the one ensemble that ties them together"
     )
-
-
-def _ensembles_of(artifact: ModelArtifact) -> tuple[str, ...] | None:
-    """Return the ensemble folders of a local archive artifact; None when its configs are not readable here."""
-    path = getattr(artifact, "path", None)
-    if not isinstance(path, Path) or not path.is_file():
-        return None
-    stat = path.stat()
-    return _archive_ensembles(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.cache
-def _archive_ensembles(path: str, mtime_ns: int, size: int) -> tuple[str, ...] | None:
-    """Return the top-level folders whose ``config.pbtxt`` has ``platform: "ensemble"`` (cached per file version)."""
-    del mtime_ns, size  # part of the cache key only
-    from model_build.triton_config import parse_config
-
-    ensembles = []
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            for member in archive:
-                parts = [p for p in PurePosixPath(member.name).parts if p not in (".", "")]
-                if len(parts) != 2 or parts[1] != "config.pbtxt" or not member.isfile():
-                    continue
-                handle = archive.extractfile(member)
-                if handle is None:
-                    continue
-                try:
-                    config = parse_config(handle.read().decode("utf-8"))
-                except (ValueError, UnicodeDecodeError):
-                    continue  # an unreadable config is Triton's error to report, at load
-                if config.platform == "ensemble":
-                    ensembles.append(parts[0])
-    except (tarfile.TarError, OSError, EOFError):
-        return None
-    return tuple(sorted(ensembles))
 
 
 class _PrefixArchives(ModelArtifact):
