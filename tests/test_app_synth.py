@@ -14,6 +14,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
 from model_build.triton_config import parse_config
 from stacks.async_stack import async_stack_id
+from stacks.multi_model_stack import TENSORRT_TARGET, multi_model_stack_id
 from stacks.realtime_stack import realtime_stack_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +27,15 @@ settings_from_context = app_module.settings_from_context
 unknown_context_keys = app_module.unknown_context_keys
 STACK_ID = realtime_stack_id("bert-tiny")
 ASYNC_STACK_ID = async_stack_id("pegasus-tiny")
+MME_STACK_ID = multi_model_stack_id("resnet-tiny")
+# Seed 001's multi-model stack on the resnet-tiny set: the app's shape with the default ResNet-50 set
+# (whose two ~95 MB archives take ~90 s to build cold on 2 cores), built in seconds.
+QUICK_MME = {"mme_models": "resnet-tiny"}
+NO_MME = {"mme_models": "none"}
 
 
 def _synth(outdir: Path, context: dict | None = None):
-    app = build_app(App(outdir=str(outdir), context=context or {}))
+    app = build_app(App(outdir=str(outdir), context={**QUICK_MME, **(context or {})}))
     return app.synth()
 
 
@@ -66,7 +72,7 @@ def test_settings_defaults_leave_profile_governed_keys_to_the_stack():
 def test_several_models_get_one_stack_each_named_after_the_model(tmp_path):
     # GIVEN two examples  WHEN the app is built
     app = build_app(
-        App(outdir=str(tmp_path), context={"model": "bert-tiny,resnet-tiny", "async_model": "none"})
+        App(outdir=str(tmp_path), context={"model": "bert-tiny,resnet-tiny", "async_model": "none", **NO_MME})
     )
 
     # THEN one stack per model, in the order given, each serving its own model
@@ -100,6 +106,7 @@ def test_spec_file_model_is_deployed_with_its_own_triton_options(relu_onnx, tmp_
                 "model": str(tmp_path / "relu.toml"),
                 "instance_type": "ml.c5.xlarge",
                 "async_model": "none",
+                **NO_MME,
             },
         )
     )
@@ -143,7 +150,7 @@ def test_profile_context_sets_triton_options_count_and_scaling_target(make_profi
 
     # WHEN the app is built with -c profile=<path>
     app = build_app(
-        App(outdir=str(tmp_path / "out"), context={"profile": str(profile), "async_model": "none"})
+        App(outdir=str(tmp_path / "out"), context={"profile": str(profile), "async_model": "none", **NO_MME})
     )
 
     # THEN the variant, the scaling policy and the packaged config.pbtxt follow the profile
@@ -184,7 +191,9 @@ def test_settings_accept_cli_strings():
 
 def test_account_and_region_keys_pin_the_environment(tmp_path):
     # GIVEN / WHEN
-    app = build_app(App(outdir=str(tmp_path), context={"account": "123456789012", "region": "eu-west-1"}))
+    app = build_app(
+        App(outdir=str(tmp_path), context={"account": "123456789012", "region": "eu-west-1", **QUICK_MME})
+    )
 
     # THEN
     stack = app.node.find_child(STACK_ID)
@@ -194,7 +203,9 @@ def test_account_and_region_keys_pin_the_environment(tmp_path):
 
 def test_unknown_context_key_warns_with_the_near_match(tmp_path):
     # GIVEN a typo in a context key (and the CDK's own keys, which are not the user's)
-    context = {"instance_typ": "ml.g5.xlarge", "@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:x": 1}
+    context = {
+        "instance_typ": "ml.g5.xlarge", "@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:x": 1, **NO_MME
+    }
 
     # WHEN the app is built
     app = build_app(App(outdir=str(tmp_path), context=context))
@@ -221,14 +232,15 @@ def test_app_synth_pinned_environment_has_no_unacknowledged_nag_findings(tmp_pat
     assert [v for plugin in report["pluginReports"] for v in plugin["violations"]] == []
 
 
-@pytest.mark.parametrize("stack", [STACK_ID, ASYNC_STACK_ID])
+@pytest.mark.parametrize("stack", [STACK_ID, ASYNC_STACK_ID, MME_STACK_ID])
 def test_app_template_passes_cfn_lint(assembly, cfn_lint_errors, stack):
     assert cfn_lint_errors(assembly.get_stack_by_name(stack).template) == []
 
 
 def test_app_deploys_seed_002s_asynchronous_stack_by_default(assembly):
-    # GIVEN no context  THEN the app holds the real-time stack and seed 002's asynchronous one
-    assert [s.stack_name for s in assembly.stacks] == sorted([STACK_ID, ASYNC_STACK_ID])
+    # GIVEN no context (but the quick model set) THEN the app holds the real-time stack, seed 002's
+    # asynchronous one and seed 001's multi-model one
+    assert [s.stack_name for s in assembly.stacks] == sorted([STACK_ID, ASYNC_STACK_ID, MME_STACK_ID])
     template = Template.from_json(assembly.get_stack_by_name(ASYNC_STACK_ID).template)
     template.has_resource_properties(
         "AWS::SageMaker::EndpointConfig",
@@ -249,13 +261,13 @@ def test_app_deploys_seed_002s_asynchronous_stack_by_default(assembly):
 
 
 def test_async_model_none_leaves_the_asynchronous_stack_out(tmp_path):
-    app = build_app(App(outdir=str(tmp_path), context={"async_model": "none"}))
+    app = build_app(App(outdir=str(tmp_path), context={"async_model": "none", **NO_MME}))
     assert [s.stack_name for s in app_module.stacks_of(app)] == [STACK_ID]
 
 
 def test_async_context_keys_reach_the_asynchronous_stack(tmp_path):
     # GIVEN another instance type and capacity for the asynchronous stack
-    context = {"async_instance_type": "ml.g4dn.2xlarge", "async_max_capacity": "3", "model": "bert-tiny"}
+    context = {"async_instance_type": "ml.g4dn.2xlarge", "async_max_capacity": "3", "model": "bert-tiny", **NO_MME}
     # WHEN the app is built
     app = build_app(App(outdir=str(tmp_path), context=context))
     # THEN the asynchronous variant and its scalable target follow them; the real-time stack keeps its own
@@ -287,7 +299,7 @@ def test_synth_is_deterministic(tmp_path):
     second = _synth(tmp_path / "b")
 
     # THEN identical templates and asset manifests (asset hashes)
-    for stack in (STACK_ID, ASYNC_STACK_ID):
+    for stack in (STACK_ID, ASYNC_STACK_ID, MME_STACK_ID):
         for name in (f"{stack}.template.json", f"{stack}.assets.json"):
             assert (Path(first.directory) / name).read_text() == (Path(second.directory) / name).read_text()
 
@@ -307,7 +319,13 @@ def test_app_module_is_the_only_context_reader():
 def test_cdk_cli_synth_succeeds(tmp_path, cdk_cli_env):
     # GIVEN the CDK CLI as `make synth` runs it  WHEN
     result = subprocess.run(
-        [str(REPO_ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "-o", str(tmp_path / "cdk.out")],
+        [
+            str(REPO_ROOT / "node_modules/.bin/cdk"),
+            "synth",
+            "--quiet",
+            *("-c", "mme_models=resnet-tiny"),
+            *("-o", str(tmp_path / "cdk.out")),
+        ],
         cwd=REPO_ROOT,
         env=cdk_cli_env,
         capture_output=True,
@@ -324,7 +342,7 @@ def test_cdk_cli_synth_succeeds(tmp_path, cdk_cli_env):
 def test_app_script_is_environment_agnostic_whatever_the_cdk_cli_defaults_are(tmp_path, run_app_script):
     # GIVEN the environment variables the CDK CLI sets from the local AWS configuration (us-east-1 when
     # none is configured)  WHEN app.py synthesizes
-    result = run_app_script({}, tmp_path, CDK_DEFAULT_ACCOUNT="111122223333", CDK_DEFAULT_REGION="us-east-1")
+    result = run_app_script(QUICK_MME, tmp_path, CDK_DEFAULT_ACCOUNT="111122223333", CDK_DEFAULT_REGION="us-east-1")
 
     # THEN the stack is not pinned to them: the same template deploys in any supported region
     assert result.returncode == 0, result.stderr[-2000:]
@@ -354,3 +372,51 @@ def test_app_template_passes_cfn_lint_in_every_region_the_triton_image_is_publis
     ]
     assert unexpected == []
     assert len(errors) == 3 * len(CFN_LINT_REGIONS_WITHOUT_SAGEMAKER_TYPES)  # Model, EndpointConfig, Endpoint
+
+
+def test_app_composes_seed_001s_multi_model_stack_on_resnet50_by_default():
+    # GIVEN no context WHEN the settings are read (nothing is built) THEN seed 001's stack is on, ResNet-50
+    assert settings_from_context({})["multi_model"] == {
+        "models": "resnet50",
+        "tensorrt": "auto",
+        "instance_type": None,
+        "initial_instance_count": None,
+        "max_capacity": 5,
+    }
+    assert multi_model_stack_id(CONTEXT_DEFAULTS["mme_models"]) == "TritonMultiModel-resnet50"
+
+
+def test_app_multi_model_stack_warns_that_the_engine_is_left_out_here(assembly):
+    # GIVEN this machine (no TensorRT, no GPU) and mme_tensorrt=auto THEN the engine's slot is left out, with why
+    stack = assembly.get_stack_by_name(MME_STACK_ID)
+    warnings = [str(m.entry.data) for m in stack.messages if m.entry.type == "aws:cdk:warning"]
+    assert [w for w in warnings if f"{TENSORRT_TARGET} (the TensorRT engine" in w and "-c mme_tensorrt=on" in w]
+    outputs = stack.template["Outputs"]
+    assert outputs["TargetModels"]["Value"] == "resnet_onnx_v0.tar.gz,resnet_pt_v0.tar.gz"
+
+
+def test_mme_context_keys_reach_the_multi_model_stack(tmp_path):
+    # GIVEN every mme_* key, with the rehearsal substitute in the TensorRT slot
+    context = {
+        "model": "bert-tiny",
+        "async_model": "none",
+        "mme_models": "resnet-tiny",
+        "mme_tensorrt": "rehearsal",
+        "mme_instance_type": "ml.g5.xlarge",
+        "mme_instance_count": "3",
+        "mme_max_capacity": "4",
+    }
+    # WHEN the app is built
+    app = build_app(App(outdir=str(tmp_path), context=context))
+    stack = app.node.find_child(MME_STACK_ID)
+    template = Template.from_stack(stack)
+    # THEN the variant, the scaling range and the archives follow them
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 3})]},
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 1, "MaxCapacity": 4}
+    )
+    assert stack.endpoint.target_models == ("resnet_onnx_v0.tar.gz", "resnet_pt_v0.tar.gz", TENSORRT_TARGET)
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("REHEARSAL SUBSTITUTE"))
