@@ -1,9 +1,9 @@
 """The local data plane's multi-model endpoints: a real Triton in SageMaker's MME mode, archives from moto's S3.
 
 One moto server, one data plane and one multi-model endpoint (one Triton) for the module. The
-archives are the cached tiny builds (bert-tiny, resnet-tiny) and variants of them made here: the
-same model under a second name, another model under the same directory name, a corrupt archive,
-and a model whose file is not a model. The endpoint is created with boto3 as a client without CDK
+archives are the cached tiny builds: seed 001's layout on resnet-tiny (an ONNX and a TorchScript
+archive that both hold ``resnet/``), plain resnet-tiny (also uploaded later under a second name),
+and made here: a corrupt archive, a model whose file is not a model, a TensorRT engine. The endpoint is created with boto3 as a client without CDK
 would (``Mode: MultiModel``, ``ModelDataUrl`` a prefix).
 """
 
@@ -56,15 +56,6 @@ def _pack(repository: Path, archive: Path) -> Path:
     return archive
 
 
-def _renamed(source_repo: Path, model: str, new_name: str, dest: Path) -> Path:
-    """A copy of ``source_repo/model`` as ``dest/new_name`` (its config's name rewritten)."""
-    target = dest / new_name
-    shutil.copytree(source_repo / model, target)
-    config = target / "config.pbtxt"
-    config.write_text(config.read_text().replace(f'name: "{model}"', f'name: "{new_name}"', 1))
-    return dest
-
-
 @pytest.fixture(scope="module")
 def mme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mme]:
     import boto3
@@ -78,38 +69,33 @@ def mme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mme]:
     from rehearsal.reference import ModelReference
 
     tmp = tmp_path_factory.mktemp("mme")
-    bert_spec, resnet_spec, torchscript_spec = (
-        get_example(n) for n in ("bert-tiny", "resnet-tiny", "resnet-tiny-pt")
+    # Seed 001's layout: the ONNX and the TorchScript archives both hold the model directory resnet/.
+    onnx_spec, torchscript_spec, resnet_spec = (
+        get_example(n) for n in ("resnet-tiny-onnx", "resnet-tiny-pt", "resnet-tiny")
     )
-    bert, resnet, torchscript = build(bert_spec), build(resnet_spec), build(torchscript_spec)
-    # A second model under the directory name of the first: both archives hold resnet-tiny/.
-    same_dir = _pack(
-        _renamed(bert.repository_dir, bert.name, resnet.name, tmp / "same-dir"), tmp / "same_dir.tar.gz"
-    )
+    onnx, torchscript, resnet = build(onnx_spec), build(torchscript_spec), build(resnet_spec)
     # A model whose file is not an ONNX model: Triton fails to load it.
     broken_repo = shutil.copytree(resnet.repository_dir, tmp / "broken")
     (broken_repo / resnet.name / "1" / "model.onnx").write_bytes(b"not an onnx model")
     archives = {
-        "bert_v0.tar.gz": bert.archive_path,
-        "resnet_v0.tar.gz": resnet.archive_path,
+        "resnet_onnx_v0.tar.gz": onnx.archive_path,
         "resnet_pt_v0.tar.gz": torchscript.archive_path,
-        "resnet_same_dir.tar.gz": same_dir,
+        "resnet_v0.tar.gz": resnet.archive_path,
         "broken.tar.gz": _pack(broken_repo, tmp / "broken.tar.gz"),
     }
-    bert_size = _twin_size(bert.repository_dir, tmp)
-    resnet_size = _twin_size(resnet.repository_dir, tmp)
-    # Room for bert-tiny and resnet-tiny with half a resnet to spare: a third model evicts one.
-    budget = bert_size + resnet_size + resnet_size // 2
-    bert_ref, resnet_ref = (
-        ModelReference(bert_spec, bert.manifest),
-        ModelReference(resnet_spec, resnet.manifest),
-    )
+    sizes = {
+        "onnx": _twin_size(onnx.repository_dir, tmp),
+        "pt": _twin_size(torchscript.repository_dir, tmp),
+        "resnet": _twin_size(resnet.repository_dir, tmp),
+    }
+    # Room for the ONNX and TorchScript models with half a resnet-tiny to spare: a third model evicts one.
+    budget = sizes["onnx"] + sizes["pt"] + sizes["resnet"] // 2
+    resnet_ref = ModelReference(resnet_spec, resnet.manifest)
     references = {
-        "bert_v0.tar.gz": bert_ref,
-        "resnet_v0.tar.gz": resnet_ref,
+        "resnet_onnx_v0.tar.gz": ModelReference(onnx_spec, onnx.manifest),
         "resnet_pt_v0.tar.gz": ModelReference(torchscript_spec, torchscript.manifest),
+        "resnet_v0.tar.gz": resnet_ref,
         "resnet_late.tar.gz": resnet_ref,
-        "resnet_same_dir.tar.gz": bert_ref,
     }
     with MotoServer() as moto:
         s3 = boto3.client("s3", **moto.boto3_kwargs())
@@ -160,7 +146,7 @@ def mme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mme]:
                 runtime,
                 references,
                 {**archives, "resnet_late.tar.gz": resnet.archive_path},
-                {"bert": bert_size, "resnet": resnet_size, "budget": budget},
+                {**sizes, "budget": budget},
             )
 
 
@@ -193,50 +179,49 @@ def _error(exc_info: pytest.ExceptionInfo[Any]) -> tuple[str, str, dict[str, Any
 
 
 def test_rehearsal_multi_model_two_target_models_load_cold_then_answer_warm(mme: Mme) -> None:
-    # GIVEN an MME whose prefix holds bert-tiny (ONNX) and resnet-tiny (TorchScript) archives, nothing loaded
+    # GIVEN seed 001's layout: ONNX and TorchScript archives of one ResNet, nothing loaded yet
     # WHEN each TargetModel is invoked twice
-    targets = ("bert_v0.tar.gz", "resnet_pt_v0.tar.gz")
+    targets = ("resnet_onnx_v0.tar.gz", "resnet_pt_v0.tar.gz")
     timings = {target: [_invoke(mme, target, seed=s) for s in (1, 2)] for target in targets}
     print({t: [f"{s * 1000:.0f} ms" for s in pair] for t, pair in timings.items()})
-    # THEN both answer like their torch sources; each was loaded once (cold), the second call was warm
+    # THEN both answer like the torch source; each was loaded once (cold), the second call was warm
     models = _models(mme)
     for target in targets:
         assert models[target]["loads"] == 1
         assert models[target]["warm_calls"] >= 1
     # AND each says what serves it here instead of its production backend
-    assert models["bert_v0.tar.gz"]["platforms"] == {"bert-tiny": "onnxruntime_onnx"}
-    assert "ONNX Runtime" in models["bert_v0.tar.gz"]["served_by"]
-    assert models["resnet_pt_v0.tar.gz"]["platforms"] == {"resnet": "pytorch_libtorch"}
+    assert "ONNX Runtime" in models["resnet_onnx_v0.tar.gz"]["served_by"]
     assert "TorchScript model.pt" in models["resnet_pt_v0.tar.gz"]["served_by"]
 
 
-def test_rehearsal_multi_model_lru_model_unloaded_under_memory_budget(mme: Mme) -> None:
-    # GIVEN a budget that holds bert-tiny and resnet-tiny but not a second bert-sized model beside them
-    _invoke(mme, "bert_v0.tar.gz", seed=21)
-    _invoke(mme, "resnet_v0.tar.gz", seed=22)  # bert_v0 is now the least recently used
-    before = _models(mme)
-    assert before["bert_v0.tar.gz"]["loaded"] and before["resnet_v0.tar.gz"]["loaded"]
-    # WHEN another bert-sized model is invoked
-    _invoke(mme, "resnet_same_dir.tar.gz", seed=23)
-    # THEN bert_v0 (least recently used) was unloaded, resnet_v0 stayed, and the budget held
-    models = _models(mme)
-    assert not models["bert_v0.tar.gz"]["loaded"]
-    assert models["bert_v0.tar.gz"]["unloads"] == before["bert_v0.tar.gz"]["unloads"] + 1
-    assert models["resnet_v0.tar.gz"]["loaded"] and models["resnet_same_dir.tar.gz"]["loaded"]
-    assert models["resnet_v0.tar.gz"]["unloads"] == before["resnet_v0.tar.gz"]["unloads"]
-
-
 def test_rehearsal_multi_model_same_directory_name_in_two_archives_served_side_by_side(mme: Mme) -> None:
-    # GIVEN two archives that both hold a model directory called resnet-tiny (one resnet, one bert)
+    # GIVEN two archives that both hold the model directory resnet/ (one ONNX, one TorchScript)
     # WHEN both are invoked
-    _invoke(mme, "resnet_v0.tar.gz", seed=11)
-    _invoke(mme, "resnet_same_dir.tar.gz", seed=12)
-    # THEN each answered as its own model (checked against its source), both loaded at once:
-    # Triton registered each directory under its TargetModel
+    _invoke(mme, "resnet_onnx_v0.tar.gz", seed=11)
+    _invoke(mme, "resnet_pt_v0.tar.gz", seed=12)
+    # THEN both are loaded at once, each its own model on its own platform: Triton registered each
+    # directory under its TargetModel
     models = _models(mme)
-    assert models["resnet_same_dir.tar.gz"]["platforms"] == {"resnet-tiny": "onnxruntime_onnx"}
-    assert models["resnet_v0.tar.gz"]["platforms"] == {"resnet-tiny": "onnxruntime_onnx"}
-    assert models["resnet_v0.tar.gz"]["loaded"] and models["resnet_same_dir.tar.gz"]["loaded"]
+    assert models["resnet_onnx_v0.tar.gz"]["platforms"] == {"resnet": "onnxruntime_onnx"}
+    assert models["resnet_pt_v0.tar.gz"]["platforms"] == {"resnet": "pytorch_libtorch"}
+    assert models["resnet_onnx_v0.tar.gz"]["loaded"] and models["resnet_pt_v0.tar.gz"]["loaded"]
+    assert models["resnet_onnx_v0.tar.gz"]["name"] != models["resnet_pt_v0.tar.gz"]["name"]
+
+
+def test_rehearsal_multi_model_lru_model_unloaded_under_memory_budget(mme: Mme) -> None:
+    # GIVEN a budget that holds the ONNX and TorchScript models but not a third model beside them
+    _invoke(mme, "resnet_onnx_v0.tar.gz", seed=21)
+    _invoke(mme, "resnet_pt_v0.tar.gz", seed=22)  # the ONNX one is now the least recently used
+    before = _models(mme)
+    assert before["resnet_onnx_v0.tar.gz"]["loaded"] and before["resnet_pt_v0.tar.gz"]["loaded"]
+    # WHEN a third model is invoked
+    _invoke(mme, "resnet_v0.tar.gz", seed=23)
+    # THEN the least recently used one was unloaded, the other stayed, and the budget held
+    models = _models(mme)
+    assert not models["resnet_onnx_v0.tar.gz"]["loaded"]
+    assert models["resnet_onnx_v0.tar.gz"]["unloads"] == before["resnet_onnx_v0.tar.gz"]["unloads"] + 1
+    assert models["resnet_pt_v0.tar.gz"]["loaded"] and models["resnet_v0.tar.gz"]["loaded"]
+    assert models["resnet_pt_v0.tar.gz"]["unloads"] == before["resnet_pt_v0.tar.gz"]["unloads"]
 
 
 def test_rehearsal_multi_model_archive_added_later_is_served_without_redeploy(mme: Mme) -> None:
