@@ -12,6 +12,7 @@ import pytest
 
 from serving_constructs import (
     EndpointResource,
+    MultiModelEndpoint,
     ProductionVariant,
     ServerlessProductionVariant,
     TritonImage,
@@ -49,6 +50,21 @@ def _doc(obj: object) -> str:
             "scale-in / scale-out cooldown",
             f"{defaults.scale_in_cooldown_seconds()} s / {defaults.scale_out_cooldown_seconds()} s",
         ),
+        ("`MultiModelEndpoint.instance_type`", f"`{defaults.multi_model_instance_type_name()}`"),
+        ("`MultiModelEndpoint.initial_instance_count`", str(defaults.multi_model_initial_instance_count())),
+        (
+            "`MultiModelEndpoint.scale_on_gpu_utilization` target",
+            f"{defaults.multi_model_gpu_utilization_target():g}",
+        ),
+        (
+            "multi-model `min_capacity` / `max_capacity`",
+            f"{defaults.multi_model_min_capacity()} / {defaults.multi_model_max_capacity()}",
+        ),
+        (
+            "multi-model scale-in / scale-out cooldown",
+            f"{defaults.multi_model_scale_in_cooldown_seconds()} s / "
+            f"{defaults.multi_model_scale_out_cooldown_seconds()} s",
+        ),
     ],
 )
 def test_docs_defaults_table_agrees_with_the_defaults_module(prop, value):
@@ -79,6 +95,31 @@ def test_docs_defaults_table_agrees_with_the_defaults_module(prop, value):
                 ScalableInstanceCount.scale_to_track_metric,
             )
         ],
+        (MultiModelEndpoint, f"Defaults to :func:`serving_constructs.defaults.multi_model_instance_type_name` "
+         f"(``{defaults.multi_model_instance_type_name()}``"),
+        (MultiModelEndpoint, f"Defaults to :func:`serving_constructs.defaults.multi_model_initial_instance_count` "
+         f"({defaults.multi_model_initial_instance_count()})."),
+        (MultiModelEndpoint.scale_on_gpu_utilization,
+         f"Defaults to :func:`serving_constructs.defaults.multi_model_gpu_utilization_target` "
+         f"({defaults.multi_model_gpu_utilization_target():g})."),
+        (MultiModelEndpoint.scale_on_gpu_utilization,
+         f"Defaults to :func:`serving_constructs.defaults.multi_model_min_capacity` ({defaults.multi_model_min_capacity()})."),
+        (MultiModelEndpoint.scale_on_gpu_utilization,
+         f"Defaults to :func:`serving_constructs.defaults.multi_model_max_capacity` ({defaults.multi_model_max_capacity()})."),
+        *[
+            (method, f"scale_in_cooldown: wait after a scale-in. Defaults to "
+             f"{defaults.multi_model_scale_in_cooldown_seconds()} s (seed 001).")
+            for method in (MultiModelEndpoint.scale_on_gpu_utilization, MultiModelEndpoint.scale_on_invocations)
+        ],
+        *[
+            (method, f"scale_out_cooldown: wait after a scale-out. Defaults to "
+             f"{defaults.multi_model_scale_out_cooldown_seconds()} s (seed 001).")
+            for method in (MultiModelEndpoint.scale_on_gpu_utilization, MultiModelEndpoint.scale_on_invocations)
+        ],
+        (MultiModelEndpoint.scale_on_invocations,
+         f"min_capacity: the fewest instances, >= 1. Defaults to {defaults.multi_model_min_capacity()} (seed 001)."),
+        (MultiModelEndpoint.scale_on_invocations,
+         f"max_capacity: the most instances. Defaults to {defaults.multi_model_max_capacity()} (seed 001)."),
         *[
             (method, f"scale_out_cooldown: wait after a scale-out. Defaults to {defaults.scale_out_cooldown_seconds()} s.")
             for method in (
