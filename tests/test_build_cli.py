@@ -131,7 +131,11 @@ def test_cli_help_documents_every_option() -> None:
 def test_cli_lists_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list-examples"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["bert-tiny", "bert-base", "bert-large", "resnet-tiny", "resnet50", "pegasus-tiny"]
+    assert names == [
+        "bert-tiny", "bert-base", "bert-large", "resnet-tiny", "resnet50",
+        "resnet50-pt", "resnet50-trt", "resnet50-onnx", "resnet-tiny-pt", "resnet-tiny-trt", "resnet-tiny-onnx",
+        "pegasus-tiny",
+    ]  # fmt: skip
 
 
 @pytest.mark.skipif(
