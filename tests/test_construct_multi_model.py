@@ -566,6 +566,23 @@ def test_multi_model_endpoint_takes_an_archive_with_one_ensemble_and_its_steps(t
     assert endpoint.target_models == ("pipeline_v0.tar.gz",)
 
 
+def test_multi_model_endpoint_warns_on_an_archive_of_more_than_five_model_folders(tmp_path):
+    # GIVEN an ensemble and six steps in one archive (Triton's SageMaker front end warns above five)
+    members = {"pipeline/config.pbtxt": _ENSEMBLE_CONFIG.format(name="pipeline")}
+    members.update({f"step{i}/config.pbtxt": _ONNX_CONFIG.format(name=f"step{i}") for i in range(6)})
+    stack = Stack(App(), "Many")
+    endpoint = MultiModelEndpoint(stack, "Endpoint")
+    # WHEN it is added  THEN it is taken, with a warning naming the archive and the count
+    endpoint.add_model(
+        "pipeline_v0.tar.gz", ModelArtifact.from_asset(write_archive(tmp_path / "p.tar.gz", members))
+    )
+    warnings = Annotations.from_stack(stack).find_warning(
+        "/Many/Endpoint", Match.string_like_regexp("model folders")
+    )
+    assert len(warnings) == 1
+    assert "'pipeline_v0.tar.gz' holds 7 model folders" in warnings[0].entry.data
+
+
 # --- TensorRT engines pinned to their target ---------------------------------------------------
 
 
