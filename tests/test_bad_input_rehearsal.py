@@ -154,6 +154,8 @@ CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
     ("demo", lambda **f: ["--keeep"], ["unrecognized arguments: --keeep", "--help"]),
     ("demo", lambda **f: ["--mode", "asynch"], ["--mode", "'asynch'", "(did you mean 'async'?)", "all, realtime, async"]),
     ("demo", lambda **f: ["--mode", "realtime,"], ["--mode", "unknown serving mode ''", "separated by commas"]),
+    ("demo", lambda **f: ["--mode", "multimodel"], ["--mode", "'multimodel'", "(did you mean 'multi-model'?)"]),
+    ("demo", lambda **f: ["--mme-models", "resnet51"], ["--mme-models", "'resnet51'", "resnet-tiny", "resnet50"]),
     ("demo", lambda **f: ["--async-model", "pegasus-huge"], ["--async-model", "pegasus-huge", "pegasus-tiny"]),
     ("demo", lambda **f: ["--async-model", _onnx_file(f["tmp_path"])], ["--async-model", "ONNX", "spec"]),
     ("demo", lambda **f: ["--scale-in-cooldown", "0"], ["--scale-in-cooldown", "'0'", "> 0"]),
@@ -249,7 +251,7 @@ def test_demo_mode_from_the_environment_is_checked_and_named(
     assert code == 2
     assert err.strip().splitlines() == [
         "python -m rehearsal.demo: error: $DEMO_MODE: unknown serving mode 'realtme' (did you mean 'realtime'?); "
-        "choose all, realtime, async, or several separated by commas (e.g. realtime,async)"
+        "choose all, realtime, async, multi-model, or several separated by commas (e.g. realtime,async)"
     ]
 
 

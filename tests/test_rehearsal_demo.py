@@ -1,7 +1,8 @@
 """rehearsal.demo: `make demo` end to end, so it cannot rot (real moto, CDK CLI, Triton, torch).
 
 One full deploy (the slow test) covers the whole path of every serving mode: the real-time stack
-for a model the user brings as a spec file, and seed 002's asynchronous stack (pegasus-tiny):
+for a model the user brings as a spec file, seed 002's asynchronous stack (pegasus-tiny) and seed
+001's multi-model stack (resnet-tiny):
 the field-by-field comparison with the template and its known emulator differences, the SDK v3
 read, the invocations compared with the model's own torch module, ``--keep`` with every socket on
 loopback, and the teardown on a signal of a demo started in the background. (The default bert-tiny
@@ -163,6 +164,14 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
         assert "error notification: ClientError: Received server error (500) from model" in output
         assert "HasBacklogWithoutCapacity = 1 while the request waited at zero instances" in output
         assert "AWS::CloudWatch::Alarm" in output  # the scale-from-zero alarm moto skipped is printed
+        # THEN seed 001's multi-model stack served each TargetModel under its prefix, cold then warm,
+        # equal to torch, saying what stands in for each production backend; an archive uploaded
+        # afterwards was served without a redeploy; an unknown TargetModel got SageMaker's error
+        assert "TritonMultiModel-resnet-tiny" in output
+        assert "resnet: pytorch_libtorch → torch running the archive's TorchScript model.pt" in output
+        assert "REHEARSAL SUBSTITUTE: resnet_trt_v0.tar.gz holds resnet-tiny-onnx" in output
+        assert "served without a redeploy" in output
+        assert "TargetModel no_such_model_v0.tar.gz: ValidationError (400): Failed to download model data" in output
         # THEN what the rehearsal started (the emulator, the data plane, Triton) listens on loopback only
         tree = demo.tree()
         names = {p.name() for p in tree}
@@ -184,6 +193,7 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
         assert "endpoints left: []" in demo.output
         timings = demo.output.split("Timings")[-1]
         assert "total" in timings and "realtime steps" in timings and "async steps" in timings
+        assert "multi-model steps" in timings
         _, alive = psutil.wait_procs(tree, timeout=30)
         assert alive == [], alive
         assert stray_files(tmp) == []
