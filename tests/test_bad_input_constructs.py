@@ -1184,16 +1184,23 @@ ERRORS: list[Any] = [
         id="mme-grant-invoke-target-models-is-a-str",
     ),
     pytest.param(
-        lambda c: MultiModelTritonModel(
-            c.stack, "MmeModel", model_prefix=ModelPrefix(c.stack, "P"), default_model_name="resnet"
-        ),
+        lambda c: MultiModelTritonModel(c.stack, "MmeModel", model_prefix="s3://models-bucket/models/"),
         [
-            "default_model_name is not used by a multi-model model",
-            "'resnet'",
-            "TargetModel",
-            "drop default_model_name",
+            "MultiModelTritonModel props: model_prefix must be a ModelPrefix",
+            "'s3://models-bucket/models/' (a str)",
+            "ModelPrefix(self, 'Models', bucket=...)",
         ],
-        id="mme-model-with-a-default-model-name",
+        id="mme-model-prefix-of-the-model-is-a-uri",
+    ),
+    pytest.param(
+        lambda c: _mme(c, environment={"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": "resnet"}),
+        [
+            "environment must not set SAGEMAKER_TRITON_DEFAULT_MODEL_NAME",
+            "ignores it in MultiModel mode",
+            "TargetModel",
+            "drop it",
+        ],
+        id="mme-environment-sets-the-default-model",
     ),
 ]
 

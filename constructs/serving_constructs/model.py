@@ -87,8 +87,8 @@ class TritonModel(Construct):
     """Whether the container runs in ``MultiModel`` mode (:class:`~serving_constructs.multi_model.MultiModelTritonModel`).
 
     A multi-model model serves every archive under a prefix, chosen per request by ``TargetModel``:
-    it has no default model (``SAGEMAKER_TRITON_DEFAULT_MODEL_NAME`` is ignored in that mode) and
-    no ``default_model_name`` attribute.
+    it has no default model (``SAGEMAKER_TRITON_DEFAULT_MODEL_NAME`` is ignored in that mode), so
+    it takes no ``default_model_name`` and has no such attribute.
     """
 
     def __init__(
@@ -131,14 +131,7 @@ class TritonModel(Construct):
         )
         problems.extend(model_name_problems("default_model_name", default_model_name))
         artifact_ok = isinstance(artifact, ModelArtifact)
-        if self.multi_model:
-            if default_model_name is not None:
-                problems.add(
-                    f"default_model_name is not used by a multi-model model (got {default_model_name!r}): "
-                    f"Triton ignores {ENV_DEFAULT_MODEL_NAME} in MultiModel mode and each request names its "
-                    "model with TargetModel — drop default_model_name"
-                )
-        elif default_model_name is None and artifact_ok:
+        if not self.multi_model and default_model_name is None and artifact_ok:
             default_model_name = artifact.model_name
         known_names = artifact.model_names if artifact_ok else None
         if not self.multi_model and default_model_name is None and artifact_ok:
@@ -185,7 +178,12 @@ class TritonModel(Construct):
             (ENV_SHM_DEFAULT_BYTE_SIZE, "shm_default_byte_size"),
             (ENV_SHM_GROWTH_BYTE_SIZE, "shm_growth_byte_size"),
         ):
-            if key in environment:
+            if key in environment and self.multi_model and key == ENV_DEFAULT_MODEL_NAME:
+                problems.add(
+                    f"environment must not set {key}: Triton ignores it in MultiModel mode, where each request "
+                    "names its model with TargetModel — drop it"
+                )
+            elif key in environment:
                 problems.add(f"environment must not set {key} (use the {prop} prop instead)")
         problems.extend(
             check_interface(

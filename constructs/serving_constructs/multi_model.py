@@ -187,9 +187,18 @@ class MultiModelTritonModel(TritonModel):
         model_cache_setting: ``MultiModelConfig.ModelCacheSetting``. Defaults to none in the
             template (SageMaker's default, ``Enabled``). Create-only in CloudFormation: changing
             it **replaces the model** (and so the endpoint config).
-        **props: ``image``, ``environment``, ``log_verbose``, ``shm_default_byte_size``,
-            ``shm_growth_byte_size``, ``role``, ``vpc``, ``vpc_subnets``, ``security_groups``,
-            ``network_isolation`` as on ``TritonModel``.
+        image: the Triton container image. Defaults to ``TritonImage.for_region()``.
+        environment: extra container variables. Defaults to none.
+        log_verbose: Triton's ``--log-verbose`` level. Defaults to Triton's default (0, off).
+        role: the execution role. Defaults to a new least-privilege role.
+        vpc: the VPC the containers run in. Defaults to none.
+        vpc_subnets: the subnets in ``vpc``. Defaults to CDK's default selection.
+        security_groups: the containers' security groups. Defaults to a new one with ``vpc``.
+        network_isolation: run the container without network access. Defaults to
+            :func:`serving_constructs.defaults.network_isolation` (True).
+
+    Raises:
+        PropsError: every problem with the props, in one message.
     """
 
     multi_model = True
@@ -201,13 +210,36 @@ class MultiModelTritonModel(TritonModel):
         *,
         model_prefix: ModelPrefix,
         model_cache_setting: ModelCacheSetting | None = None,
-        **props: Any,
+        image: TritonImage | None = None,
+        environment: Mapping[str, str] | None = None,
+        log_verbose: int | None = None,
+        role: iam.IRole | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        network_isolation: bool | None = None,
     ) -> None:
+        problems = check_type(
+            "model_prefix", model_prefix, ModelPrefix, "pass ModelPrefix(self, 'Models', bucket=...)"
+        ) + _cache_setting_problems(model_cache_setting)
+        raise_if_any(type(self).__name__, problems)
         self.model_prefix = model_prefix
         """The prefix whose archives the model serves."""
         self.model_cache_setting = model_cache_setting
         """``MultiModelConfig.ModelCacheSetting``; None leaves SageMaker's default (``Enabled``)."""
-        super().__init__(scope, id, artifact=_PrefixArchives(model_prefix), **props)
+        super().__init__(
+            scope,
+            id,
+            artifact=_PrefixArchives(model_prefix),
+            image=image,
+            environment=environment,
+            log_verbose=log_verbose,
+            role=role,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+            network_isolation=network_isolation,
+        )
 
     def _multi_model_config(self) -> Any:
         if self.model_cache_setting is None:
