@@ -650,6 +650,15 @@ def test_realtime_endpoint_refuses_an_engine_built_for_another_gpu(archives):
     )
 
 
+def test_triton_image_exposes_the_dlc_release_engines_are_checked_against():
+    # GIVEN the DLC images and your own  THEN the DLC's release is known, your own image's is not
+    assert TritonImage.for_region().triton_version == defaults.triton_version()
+    assert TritonImage.for_region("25.09").triton_version == "25.09"
+    assert (
+        TritonImage.from_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/triton:1").triton_version is None
+    )
+
+
 def test_engine_of_an_image_of_unknown_release_gets_a_warning_instead(archives):
     # GIVEN the T4 engine in your own image (its TensorRT version is unknown here)
     stack = Stack(App(), "OwnImage")
