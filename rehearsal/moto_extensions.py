@@ -731,6 +731,35 @@ def _patch_stack_operations(models: Any) -> None:
             if hasattr(parsed.get(k), "logical_resource_id")
         ]
 
+    def resolve_update_parameters(
+        self: Any, instance: Any, incoming_params: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        # moto looks UsePreviousValue up among the parameters given at creation only, so one that
+        # took its template default then (the CDK's BootstrapVersion, sent as UsePreviousValue by
+        # every `cdk deploy --method direct` update) raised KeyError: HTTP 500. The previous value
+        # of such a parameter is its default (for an SSM-typed one, the parameter's name).
+        template_parameters = (getattr(instance, "template_dict", None) or {}).get("Parameters") or {}
+        previous = {
+            **{
+                k: v["Default"]
+                for k, v in template_parameters.items()
+                if isinstance(v, dict) and "Default" in v
+            },
+            **instance.parameters,
+        }
+        parameters = {
+            p["ParameterKey"]: p["ParameterValue"] for p in incoming_params if "ParameterValue" in p
+        }
+        parameters.update(
+            {
+                p["ParameterKey"]: previous[p["ParameterKey"]]
+                for p in incoming_params
+                if p.get("UsePreviousValue", False)
+            }
+        )
+        return parameters
+
+    backend_cls._resolve_update_parameters = resolve_update_parameters
     stack_cls.create_resources = create_resources
     stack_cls.update = update
     stack_cls.outputs = property(outputs)
@@ -786,6 +815,7 @@ def install() -> None:
         (cfn_models.Stack, "stack_resources"),
         (cfn_models.CloudFormationBackend, "execute_change_set"),
         (cfn_models.CloudFormationBackend, "delete_stack"),
+        (cfn_models.CloudFormationBackend, "_resolve_update_parameters"),
     ]
     missing = [
         f"{getattr(owner, '__name__', owner)}.{name}" for owner, name in hooks if not hasattr(owner, name)

@@ -127,6 +127,8 @@ def _template(em: Emulator, resources: dict[str, dict[str, Any]], function: str 
     """A template of ``Custom::Recorder`` resources with the given properties, and their Echo outputs."""
     return json.dumps(
         {
+            # As in every CDK template: a parameter left at its default, sent back as UsePreviousValue.
+            "Parameters": {"BootstrapVersion": {"Type": "String", "Default": "21"}},
             "Resources": {
                 logical_id: {
                     "Type": "Custom::Recorder",
@@ -211,6 +213,7 @@ def test_moto_lambda_custom_resource_lifecycle_is_cloudformations(emulator: Emul
     # WHEN A's properties change (same physical id) and B answers its Update with a new physical id
     em.cfn.update_stack(
         StackName="life",
+        Parameters=[{"ParameterKey": "BootstrapVersion", "UsePreviousValue": True}],
         TemplateBody=_template(
             em, {"A": {"V": "2", "Gate": "gates/life"}, "B": {"V": "2", "Id": "b-2", "Echo": "hi"}}
         ),
