@@ -187,7 +187,7 @@ def add_archive_without_redeploy(
     bucket, prefix = setup.bucket_and_prefix
     endpoint_before = clients["sagemaker"].describe_endpoint(EndpointName=setup.endpoint_name)
     clients["s3"].upload_file(str(archive), bucket, prefix + target_model)
-    say(f"s3 upload {archive.name} → s3://{bucket}/{prefix}{target_model} (no cdk deploy, no SageMaker call)")
+    say(f"s3 upload {archive} → s3://{bucket}/{prefix}{target_model} (no cdk deploy, no SageMaker call)")
     timings = invoke_target_models(runtime, clients, setup, plane, say, targets=[target_model])
     endpoint_after = clients["sagemaker"].describe_endpoint(EndpointName=setup.endpoint_name)
     if endpoint_after["EndpointConfigName"] != endpoint_before["EndpointConfigName"]:

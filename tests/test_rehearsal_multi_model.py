@@ -188,7 +188,7 @@ def test_rehearsal_multi_model_two_target_models_load_cold_then_answer_warm(mme:
     models = _models(mme)
     for target in targets:
         assert models[target]["loads"] == 1
-        assert models[target]["warm_calls"] >= 1
+        assert models[target]["warm_calls"] == 1
     # AND each says what serves it here instead of its production backend
     assert "ONNX Runtime" in models["resnet_onnx_v0.tar.gz"]["served_by"]
     assert "TorchScript model.pt" in models["resnet_pt_v0.tar.gz"]["served_by"]

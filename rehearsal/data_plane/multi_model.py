@@ -248,7 +248,9 @@ class MultiModelBackend(ContainerBackend):
 
     async def container_path(self, invocation: Invocation) -> str:
         """Return ``/models/<name>/invoke`` of the TargetModel (loading it when needed)."""
-        model = await self.load(invocation.target_model or "")
+        model = self.models.get(invocation.target_model or "")
+        if model is None or not model.loaded:  # :meth:`invoke` loaded (and counted) it already
+            model = await self.load(invocation.target_model or "")
         return f"/models/{model.name}/invoke"
 
     def describe(self) -> dict[str, Any]:
