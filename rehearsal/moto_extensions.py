@@ -483,6 +483,7 @@ def _custom_model_class() -> type:
             resource_type: str,
             properties: dict[str, Any],
             response: dict[str, Any],
+            policies: dict[str, Any] | None = None,
         ) -> None:
             super().__init__(
                 region_name, response.get("RequestId", ""), logical_id, response["PhysicalResourceId"]
@@ -492,6 +493,12 @@ def _custom_model_class() -> type:
             self.resource_type = resource_type
             self.properties = properties
             self.set_data(response.get("Data") or {})
+            self.set_policies(policies or {})
+
+        def set_policies(self, resource_json: dict[str, Any]) -> None:
+            """Read DeletionPolicy / UpdateReplacePolicy: with "Retain", CloudFormation sends no Delete."""
+            self.retain_on_delete = resource_json.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
+            self.retain_on_replace = resource_json.get("UpdateReplacePolicy") == "Retain"
 
         def _request(self, request_type: str, physical_id: str, properties: dict[str, Any]) -> dict[str, Any]:
             return send_request(
@@ -524,7 +531,7 @@ def _custom_model_class() -> type:
                 "properties": properties,
             }
             response = send_request("Create", **common)
-            return cls(**common, response=response)
+            return cls(**common, response=response, policies=cloudformation_json)
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[misc, override]
@@ -537,7 +544,9 @@ def _custom_model_class() -> type:
         ) -> Any:
             properties = cloudformation_json["Properties"]
             if properties == original_resource.properties:
-                return original_resource  # CloudFormation sends no Update when nothing resolved differently
+                # CloudFormation sends no Update when no property resolved differently.
+                original_resource.set_policies(cloudformation_json)
+                return original_resource
             old_id = original_resource.physical_resource_id
             common = {
                 "account_id": account_id,
@@ -550,15 +559,18 @@ def _custom_model_class() -> type:
             response = send_request(
                 "Update", **common, physical_id=old_id, old_properties=original_resource.properties
             )
-            updated = cls(**common, response=response)
+            updated = cls(**common, response=response, policies=cloudformation_json)
             operation = _current_operation()
-            if updated.physical_resource_id != old_id and operation is not None:
+            replaced = updated.physical_resource_id != old_id
+            if replaced and operation is not None and not updated.retain_on_replace:
                 # Replacement: the old physical resource is deleted in the cleanup phase.
                 operation.cleanup.append((original_resource, old_id, original_resource.properties))
             return updated
 
         def delete(self, account_id: str, region_name: str) -> None:
             operation = _current_operation()
+            if self.retain_on_delete:
+                return
             if operation is not None and operation.kind == "UPDATE":
                 # Removed from the template: CloudFormation deletes it after the update, in cleanup.
                 operation.cleanup.append((self, self.physical_resource_id, self.properties))

@@ -124,7 +124,10 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 def _template(em: Emulator, resources: dict[str, dict[str, Any]], function: str = "recorder") -> str:
-    """A template of ``Custom::Recorder`` resources with the given properties, and their Echo outputs."""
+    """A template of ``Custom::Recorder`` resources with the given properties, and their Echo outputs.
+
+    Resources whose logical id starts with ``Kept`` have ``DeletionPolicy: Retain``.
+    """
     return json.dumps(
         {
             # As in every CDK template: a parameter left at its default, sent back as UsePreviousValue.
@@ -133,6 +136,7 @@ def _template(em: Emulator, resources: dict[str, dict[str, Any]], function: str 
                 logical_id: {
                     "Type": "Custom::Recorder",
                     "Properties": {"ServiceToken": em.functions[function], **props},
+                    **({"DeletionPolicy": "Retain"} if logical_id.startswith("Kept") else {}),
                 }
                 for logical_id, props in resources.items()
             },
@@ -197,10 +201,13 @@ def test_moto_lambda_invoke_runs_the_python_handler_against_the_emulator(emulato
 
 def test_moto_lambda_custom_resource_lifecycle_is_cloudformations(emulator: Emulator) -> None:
     em = emulator
-    # GIVEN a stack with two custom resources, A's Create held until a gate object exists
+    # GIVEN a stack with three custom resources, A's Create held until a gate object exists, and
+    # Kept with DeletionPolicy Retain
     em.cfn.create_stack(
         StackName="life",
-        TemplateBody=_template(em, {"A": {"V": "1", "Gate": "gates/life"}, "B": {"V": "1", "Id": "b-1"}}),
+        TemplateBody=_template(
+            em, {"A": {"V": "1", "Gate": "gates/life"}, "B": {"V": "1", "Id": "b-1"}, "Kept": {"V": "1"}}
+        ),
     )
     # THEN the stack is not complete, and shows no outputs, before A answered
     time.sleep(0.5)
@@ -215,12 +222,20 @@ def test_moto_lambda_custom_resource_lifecycle_is_cloudformations(emulator: Emul
         StackName="life",
         Parameters=[{"ParameterKey": "BootstrapVersion", "UsePreviousValue": True}],
         TemplateBody=_template(
-            em, {"A": {"V": "2", "Gate": "gates/life"}, "B": {"V": "2", "Id": "b-2", "Echo": "hi"}}
+            em,
+            {
+                "A": {"V": "2", "Gate": "gates/life"},
+                "B": {"V": "2", "Id": "b-2", "Echo": "hi"},
+                "Kept": {"V": "1"},
+            },
         ),
     )
     updated = _wait(em, "life")
     # AND B is removed while A is left unchanged
-    em.cfn.update_stack(StackName="life", TemplateBody=_template(em, {"A": {"V": "2", "Gate": "gates/life"}}))
+    em.cfn.update_stack(
+        StackName="life",
+        TemplateBody=_template(em, {"A": {"V": "2", "Gate": "gates/life"}, "Kept": {"V": "1"}}),
+    )
     assert _wait(em, "life")["StackStatus"] == "UPDATE_COMPLETE"
     # AND the stack is deleted
     em.cfn.delete_stack(StackName="life")
@@ -228,16 +243,24 @@ def test_moto_lambda_custom_resource_lifecycle_is_cloudformations(emulator: Emul
 
     # THEN the handler saw exactly CloudFormation's requests: Update only for changed properties,
     # with the old ones and the physical id; the replaced B deleted after the update; B deleted
-    # when removed; A deleted with the stack
+    # when removed; A deleted with the stack, Kept (Retain) never
     assert updated["StackStatus"] == "UPDATE_COMPLETE"
-    assert {o["OutputKey"]: o["OutputValue"] for o in updated["Outputs"]} == {"AEcho": "", "BEcho": "hi"}
+    assert {o["OutputKey"]: o["OutputValue"] for o in updated["Outputs"]} == {
+        "AEcho": "",
+        "BEcho": "hi",
+        "KeptEcho": "",
+    }
     assert deleted["StackStatus"] == "DELETE_COMPLETE"
     a1, a2 = {"V": "1", "Gate": "gates/life"}, {"V": "2", "Gate": "gates/life"}
     b1, b2 = {"V": "1", "Id": "b-1"}, {"V": "2", "Id": "b-2", "Echo": "hi"}
     requests = _requests(em, "life")
-    assert sorted(requests[:2]) == [("Create", "A", None, a1, None), ("Create", "B", None, b1, None)]
-    assert sorted(requests[2:4]) == [("Update", "A", "A", a2, a1), ("Update", "B", "b-1", b2, b1)]
-    assert requests[4:] == [
+    assert sorted(requests[:3]) == [
+        ("Create", "A", None, a1, None),
+        ("Create", "B", None, b1, None),
+        ("Create", "Kept", None, {"V": "1"}, None),
+    ]
+    assert sorted(requests[3:5]) == [("Update", "A", "A", a2, a1), ("Update", "B", "b-1", b2, b1)]
+    assert requests[5:] == [
         ("Delete", "B", "b-1", b1, None),
         ("Delete", "B", "b-2", b2, None),
         ("Delete", "A", "A", a2, None),
