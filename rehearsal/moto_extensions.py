@@ -57,7 +57,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 #: The moto release these patches were written against (requirements.txt pins it).
 PATCHED_MOTO_VERSION = "5.2.5"
@@ -782,7 +782,9 @@ def _patch_stack_operations(models: Any) -> None:
 
 def _process_cfn_response(self: Any) -> tuple[int, dict[str, Any], str]:
     body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
-    request_id = self.querystring.get("request", [None])[0] if hasattr(self, "querystring") else None
+    # Each request has its own ResponseURL: the answer belongs to the request its URL names.
+    request_ids = parse_qs(urlsplit(str(getattr(self, "uri", ""))).query).get("request")
+    request_id = request_ids[0] if request_ids else None
     try:
         response = json.loads(body or b"{}")
     except ValueError:
@@ -791,7 +793,8 @@ def _process_cfn_response(self: Any) -> tuple[int, dict[str, Any], str]:
         response = {"Status": "FAILED", "Reason": "Response is not a JSON object"}
     if len(body) > _RESPONSE_LIMIT_BYTES:
         response = {**response, "Status": "FAILED", "Reason": "Response object is too long."}
-    response.setdefault("RequestId", request_id)
+    if request_id:
+        response["RequestId"] = request_id
     _responses.put(response)
     return 200, {}, ""
 
