@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import signal
@@ -274,6 +275,30 @@ def check_model_data(
     return checked
 
 
+def s3_sha256(s3: Any, bucket: str, key: str) -> str:
+    """Return the sha256 of an S3 object's bytes, read in parts (never whole in memory).
+
+    Through ``download_fileobj`` into a hash: the bytes themselves are what the check compares, and
+    a large object's ranged parts carry no stored checksum for botocore to re-check (moto keeps a
+    wrong whole-object checksum on objects made by a multipart copy, which ``get_object`` refuses).
+    """
+
+    class Sha256Writer(io.RawIOBase):
+        def __init__(self) -> None:
+            self.digest = hashlib.sha256()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: Any) -> int:
+            self.digest.update(data)
+            return len(data)
+
+    writer = Sha256Writer()
+    s3.download_fileobj(bucket, key, writer)
+    return writer.digest.hexdigest()
+
+
 def _check_prefix(name: str, url: str, s3: Any, assets: Mapping[str, Path]) -> list[tuple[str, str, Path]]:
     """Check that every archive under a multi-model ``ModelDataUrl`` prefix is one of the stack's assets, byte for byte."""
     by_sha = {file_sha256(path): path for path in assets.values() if path.is_file()}
@@ -283,8 +308,7 @@ def _check_prefix(name: str, url: str, s3: Any, assets: Mapping[str, Path]) -> l
         raise DemoFailure(f"model {name}: no archive under its ModelDataUrl prefix {url!r}")
     checked = []
     for item in objects:
-        body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-        sha = hashlib.sha256(body).hexdigest()
+        sha = s3_sha256(s3, bucket, item["Key"])
         if sha not in by_sha:
             raise DemoFailure(f"model {name}: s3://{bucket}/{item['Key']} is none of the stack's asset files")
         checked.append((f"{name} {item['Key'][len(prefix):]}", sha, by_sha[sha]))

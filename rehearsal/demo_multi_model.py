@@ -14,7 +14,6 @@ here; with ``-c mme_tensorrt=rehearsal`` the TensorRT slot holds the ONNX twin, 
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rehearsal.async_client import parse_s3_uri
-from rehearsal.demo import DemoFailure, DeployedEndpoint, compare_outputs
+from rehearsal.demo import DemoFailure, DeployedEndpoint, compare_outputs, s3_sha256
 from rehearsal.reference import (
     ModelReference,
     build_cache_dir,
@@ -89,8 +88,7 @@ def _reference_of(s3: Any, bucket: str, key: str) -> tuple[ModelReference, dict[
     from model_build.examples import get_example
     from rehearsal.cdk_cli import PROJECT_ROOT
 
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    sha = hashlib.sha256(body).hexdigest()
+    sha = s3_sha256(s3, bucket, key)
     cache = build_cache_dir(PROJECT_ROOT)
     manifest = find_build_manifest(sha, cache)
     if manifest is None:
