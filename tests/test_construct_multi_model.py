@@ -679,19 +679,9 @@ def test_multi_model_endpoint_has_no_unacknowledged_nag_findings(seed):
     assert findings == []
 
 
-def _lint(raw: dict[str, Any], cfn_lint_errors: Any) -> list[str]:
-    # W3005 on ModelPrefix's copy function only: aws-cdk's lambda.Function writes DependsOn its role
-    # although it also references it (GetAtt); that is ModelPrefix's (reported), not this endpoint's.
-    return [
-        finding
-        for finding in cfn_lint_errors(raw)
-        if not (finding.startswith("[W3005") and "'Resources/ModelPrefixCopyHandlerFunction" in finding)
-    ]
-
-
 def test_multi_model_endpoint_templates_pass_cfn_lint(seed, custom, cfn_lint_errors):
-    assert _lint(seed[0].raw, cfn_lint_errors) == []
-    assert _lint(custom.raw, cfn_lint_errors) == []
+    assert cfn_lint_errors(seed[0].raw) == []
+    assert cfn_lint_errors(custom.raw) == []
 
 
 def test_multi_model_endpoint_synthesis_is_deterministic(seed, archives):
