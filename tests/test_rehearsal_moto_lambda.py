@@ -339,3 +339,22 @@ def test_moto_lambda_server_stop_leaves_no_handler_running() -> None:
     # WHEN the server has stopped (leaving the with block)
     # THEN the handler process is gone too
     assert _pid_gone(pid)
+
+
+def test_moto_lambda_extensions_refuse_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    import moto
+
+    from rehearsal import moto_extensions
+
+    # GIVEN a moto release other than the one the hooks were written for
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    # WHEN the extensions are installed
+    # THEN they refuse before patching anything, naming both versions and the fix
+    with pytest.raises(
+        RuntimeError,
+        match=r"patches moto 5\.2\.5, but moto 9\.9\.9 is installed\. Install moto\[server\]==5\.2\.5",
+    ):
+        moto_extensions.install()
+    from moto.awslambda.models import LambdaFunction
+
+    assert LambdaFunction._invoke_lambda is not moto_extensions.invoke_python_function
