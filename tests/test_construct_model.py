@@ -374,7 +374,12 @@ def test_bind_archive_returns_a_frozen_binding_and_grants_the_object(stack, buck
 
     # THEN
     assert binding == ModelDataBinding(
-        "s3://models-bucket/bert/model.tar.gz", S3DataType.OBJECT, Compression.GZIP, "bert"
+        "s3://models-bucket/bert/model.tar.gz",
+        S3DataType.OBJECT,
+        Compression.GZIP,
+        "bert",
+        bucket_name="models-bucket",
+        object_key="bert/model.tar.gz",
     )
     assert binding.is_archive and not binding.is_prefix
     with pytest.raises(dataclasses.FrozenInstanceError):
