@@ -124,6 +124,9 @@ def engine_build_problem(
         cache_dir: The build cache. Defaults to ``model_build``'s default.
         environment: What this machine offers (``model_build.tensorrt.BuildEnvironment``). Defaults to
             probing it (``nvidia-smi``, ``import tensorrt``, ``docker info``).
+
+    The problem ends with the command that builds this very engine on a machine that can (into that
+    machine's build cache; synthesize there, or copy the cache entry).
     """
     from model_build import cache
     from model_build.tensorrt import (
@@ -134,11 +137,20 @@ def engine_build_problem(
 
     if cache.lookup(cache.resolve_cache_dir(cache_dir), spec.inputs_hash()) is not None:
         return None
+    elsewhere = f"python -m model_build build --example {spec.name}"
+    target = spec.tensorrt_target
+    if target is not None and get_example(spec.name) != spec:
+        # Retargeted to another instance type or image: the example's own build is another engine.
+        elsewhere = (
+            'python -c "from model_build.examples import get_example; from model_build.pipeline import build; '
+            "from stacks.multi_model_stack import retarget_engine; build(retarget_engine(get_example("
+            f"{spec.name!r}), instance_type={target.instance_type!r}, triton_version={target.triton_version!r}))\""
+        )
     try:
         plan_engine_build(
-            spec.tensorrt_target,
+            target,
             probe_build_environment() if environment is None else environment,
-            elsewhere=f"python -m model_build build --example {spec.name}",
+            elsewhere=elsewhere,
         )
     except TensorRTUnavailableError as error:
         return str(error)
@@ -220,7 +232,7 @@ class MultiModelInferenceStack(Stack):
                 Annotations.of(self).add_warning_v2(
                     f"{WARNING_PREFIX}:tensorrtLeftOut",
                     f"{TENSORRT_TARGET} (the TensorRT engine of {engine.name}, for {instance} and Triton "
-                    f"{defaults.triton_version()}) is left out of this endpoint: {problem} To include it, "
+                    f"{defaults.triton_version()}) is left out of this endpoint: {problem.rstrip('.')}. To include it, "
                     "synthesize where the engine can be built (or with its build in the model cache) with "
                     f"-c mme_tensorrt=on; -c mme_tensorrt={REHEARSAL} puts the ONNX twin in its slot for a "
                     "local rehearsal; -c mme_tensorrt=off silences this warning.",
