@@ -198,3 +198,15 @@ def test_engine_build_problem_accepts_a_machine_with_the_target_gpu_and_tensorrt
     a10g = BuildEnvironment(tensorrt_version=wanted, gpus=(GpuInfo("NVIDIA A10G", "8.6"),), docker_problem=None)
     problem = engine_build_problem(spec, cache_dir=tmp_path, environment=a10g)
     assert problem is not None and "the target needs NVIDIA T4 (compute capability 7.5)" in problem
+
+
+def test_engine_build_problem_names_the_command_for_the_retargeted_engine(tmp_path: Path):
+    # GIVEN the engine retargeted to ml.g5.xlarge, and nowhere to build it here
+    moved = retarget_engine(
+        get_example("resnet-tiny-trt"), instance_type="ml.g5.xlarge", triton_version=defaults.triton_version()
+    )
+    problem = engine_build_problem(moved, cache_dir=tmp_path, environment=NOWHERE)
+    # THEN the command to run elsewhere builds that engine, not the example's (built for ml.g4dn.4xlarge)
+    assert problem is not None and "NVIDIA A10G" in problem
+    assert "retarget_engine(get_example('resnet-tiny-trt'), instance_type='ml.g5.xlarge'" in problem
+    assert "--example resnet-tiny-trt" not in problem
