@@ -224,12 +224,23 @@ def test_rehearsal_multi_model_lru_model_unloaded_under_memory_budget(mme: Mme) 
     assert models["resnet_pt_v0.tar.gz"]["unloads"] == before["resnet_pt_v0.tar.gz"]["unloads"]
 
 
-def test_rehearsal_multi_model_archive_added_later_is_served_without_redeploy(mme: Mme) -> None:
+def test_rehearsal_multi_model_archive_added_later_is_served_without_redeploy_after_model_not_ready(
+    mme: Mme,
+) -> None:
     # GIVEN a running MME, and an archive copied to its prefix afterwards (no control-plane change)
     mme.s3.upload_file(str(mme.archives["resnet_late.tar.gz"]), BUCKET, PREFIX + "resnet_late.tar.gz")
-    # WHEN it is invoked
+    # WHEN it is invoked by a caller who waits less than its load takes
+    (backend,) = [b for b in mme.plane.api.backends.values() if b.endpoint_name == ENDPOINT]
+    backend.load_wait_s = 0.05  # SageMaker's is 60 s
+    try:
+        with pytest.raises(mme.runtime.exceptions.ModelNotReadyException) as exc_info:
+            mme.runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}", TargetModel="resnet_late.tar.gz")
+    finally:
+        backend.load_wait_s = 60.0
+    assert _error(exc_info)[2]["ResponseMetadata"]["HTTPStatusCode"] == 429
+    # AND again, as SageMaker advises
     _invoke(mme, "resnet_late.tar.gz")
-    # THEN it answers like its source, loaded on this first call
+    # THEN it answers like its source, from the one load the first call started
     assert _models(mme)["resnet_late.tar.gz"]["loads"] == 1
 
 
