@@ -809,10 +809,6 @@ def install() -> None:
     if _installed:
         return
     import moto
-    from moto.awslambda import models as lambda_models
-    from moto.cloudformation import models as cfn_models
-    from moto.cloudformation import parsing
-    from moto.cloudformation.responses import CloudFormationResponse
 
     if moto.__version__ != PATCHED_MOTO_VERSION:
         raise RuntimeError(
@@ -820,6 +816,11 @@ def install() -> None:
             f"Install moto[server]=={PATCHED_MOTO_VERSION} (requirements.txt), or port the hooks named in "
             "rehearsal/moto_extensions.py to the new version and change PATCHED_MOTO_VERSION."
         )
+    from moto.awslambda import models as lambda_models
+    from moto.cloudformation import models as cfn_models
+    from moto.cloudformation import parsing
+    from moto.cloudformation.responses import CloudFormationResponse
+
     hooks = [
         (lambda_models.LambdaFunction, "_invoke_lambda"),
         (parsing, "resource_class_from_type"),
