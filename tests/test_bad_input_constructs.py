@@ -1202,6 +1202,93 @@ ERRORS: list[Any] = [
         ],
         id="mme-environment-sets-the-default-model",
     ),
+    # --- ModelPrefix ------------------------------------------------------------------------
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P", prefix="/models"),
+        ["ModelPrefix props: prefix must not start with '/'", "'/models'", "use prefix='models'"],
+        id="model-prefix-prefix-starts-with-a-slash",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P", prefix="my models/"),
+        ["prefix may hold only letters, digits", "'my models/'", "with ' '", "e.g. prefix='models/'"],
+        id="model-prefix-prefix-has-a-space",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P", prefix="models/../other"),
+        ["prefix must not have empty, '.' or '..' segments", "'models/../other'"],
+        id="model-prefix-prefix-has-a-dot-dot-segment",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P", prefix="m" * 1020),
+        ["prefix is too long (got 1021 characters)", "at most 1024", "shorten it to"],
+        id="model-prefix-prefix-too-long",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P", bucket="models-bucket"),
+        ["bucket must be an s3.IBucket", "'models-bucket' (a str)", "s3.Bucket.from_bucket_name(...)"],
+        id="model-prefix-bucket-is-a-name",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P").add_archive("resnet_pt_v0", ModelArtifact.from_asset(c.archive)),
+        [
+            "ModelPrefix.add_archive props: target_model must name a .tar.gz archive",
+            "'resnet_pt_v0'",
+            "use target_model='resnet_pt_v0.tar.gz'",
+        ],
+        id="model-prefix-target-model-without-tar-gz",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P").add_archive(
+            "/resnet.tar.gz", ModelArtifact.from_asset(c.archive)
+        ),
+        ["target_model must not start with '/'", "'/resnet.tar.gz'", "use target_model='resnet.tar.gz'"],
+        id="model-prefix-target-model-starts-with-a-slash",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P").add_archive(
+            "r" * 1018 + ".tar.gz", ModelArtifact.from_asset(c.archive)
+        ),
+        ["target_model is too long (got 1025 characters)", "S3 allows 1024", "shorten it to 1017 characters"],
+        id="model-prefix-target-model-too-long-with-the-prefix",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: ModelPrefix(c.stack, "P"),
+            lambda p: p.add_archive("resnet.tar.gz", ModelArtifact.from_asset(c.archive)),
+        ),
+        ["target_model 'resnet.tar.gz' was added already", "its own name", "'resnet_pt_v1.tar.gz'"],
+        id="model-prefix-target-model-added-twice",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P").add_archive(
+            "bert.tar.gz", "s3://models-bucket/bert/model.tar.gz"
+        ),
+        [
+            "artifact must be a ModelArtifact",
+            "'s3://models-bucket/bert/model.tar.gz' (a str)",
+            "ModelArtifact.from_bucket(bucket, 'key.tar.gz')",
+        ],
+        id="model-prefix-artifact-is-a-uri",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P").add_archive(
+            "bert.tar.gz", ModelArtifact.from_bucket_prefix(c.bucket, "bert/repository")
+        ),
+        [
+            "artifact must be one archive",
+            "the prefix 'bert/repository/'",
+            "one *.tar.gz per TargetModel",
+            "use ModelArtifact.from_bucket(bucket, 'key.tar.gz')",
+        ],
+        id="model-prefix-artifact-is-a-prefix",
+    ),
+    pytest.param(
+        lambda c: ModelPrefix(c.stack, "P", bucket=c.bucket).add_archive(
+            "bert.tar.gz", ModelArtifact.from_bucket(c.bucket, "models/bert.tar.gz")
+        ),
+        ["artifact is already at", "models/bert.tar.gz", "leave archives copied by hand out of add_archive"],
+        id="model-prefix-artifact-is-its-own-destination",
+    ),
 ]
 
 
