@@ -24,6 +24,9 @@ import time
 import traceback
 from typing import Any
 
+#: Printed on its own line when the handler is imported and about to be called.
+READY_LINE = "\x1erehearsal-lambda-invoke-starts\x1e"
+
 
 class LambdaContext:
     """The attributes and method of AWS Lambda's Python context object that handlers use."""
@@ -38,7 +41,12 @@ class LambdaContext:
         self.log_stream_name: str = info["log_stream_name"]
         self.identity = None
         self.client_context = None
-        self._deadline_ms: int = int(info["deadline_ms"])
+        self._timeout_ms: int = int(info["timeout_ms"])
+        self._deadline_ms = int(time.time() * 1000) + self._timeout_ms
+
+    def start_clock(self) -> None:
+        """Start the Timeout at the invocation (after the init phase, as on Lambda)."""
+        self._deadline_ms = int(time.time() * 1000) + self._timeout_ms
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the function's Timeout."""
@@ -78,6 +86,9 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         outcome = {"ok": False, "payload": _error(exc, f"Runtime.ImportModuleError: {type(exc).__name__}")}
     else:
+        context.start_clock()
+        # Tell the server the init phase is over: the function's Timeout counts from here.
+        print(READY_LINE, flush=True)
         try:
             result = function(event, context)
         except Exception as exc:
