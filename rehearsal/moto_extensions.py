@@ -35,7 +35,15 @@ FAILED, Reason and PhysicalResourceId), and the four stack operations ``Stack.cr
 ``Stack.update``, ``CloudFormationBackend.execute_change_set`` and ``.delete_stack`` (made
 asynchronous only for templates with custom resources), plus ``Stack.outputs`` and
 ``Stack.stack_resources`` (which would otherwise create resources lazily from a reader's thread
-while the worker creates them).
+while the worker creates them, or after an operation failed). One moto bug is fixed on the way:
+``CloudFormationBackend._resolve_update_parameters`` answered HTTP 500 to an UpdateStack passing
+``UsePreviousValue`` for a parameter left at its default (the CDK's ``BootstrapVersion``, in every
+``cdk deploy --method direct`` update).
+
+``DeletionPolicy``/``UpdateReplacePolicy: Retain`` send no Delete. A handler that ends without
+answering fails its resource at once (CloudFormation would wait an hour). A function's
+``Timeout`` counts from the handler's call; the init phase (interpreter start, imports) has a
+limit of its own, as on Lambda.
 """
 
 from __future__ import annotations
