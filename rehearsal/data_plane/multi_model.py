@@ -255,10 +255,19 @@ class MultiModelBackend(ContainerBackend):
 
     def describe(self) -> dict[str, Any]:
         """Return the memory budget, what is loaded, and each TargetModel seen."""
+        # Read from other threads (LocalDataPlane.describe_backends) while the loop may add a model.
+        for _ in range(10):
+            try:
+                models = list(self.models.values())
+                break
+            except RuntimeError:  # the dict changed size during the copy: read it again
+                continue
+        else:
+            models = []
         return {
             "memory_budget_bytes": self.memory_budget_bytes,
-            "loaded_bytes": self.loaded_bytes,
-            "models": [m.describe() for m in self.models.values()],
+            "loaded_bytes": sum(m.size_bytes for m in models if m.loaded),
+            "models": [m.describe() for m in models],
         }
 
     # -- loading ----------------------------------------------------------------------------
