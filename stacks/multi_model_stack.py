@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from aws_cdk import Annotations, CfnOutput, Stack
 from constructs import Construct
 from model_build.engine_target import EngineTarget
 from model_build.examples import get_example
-from model_build.pipeline import BuildResult, build
+from model_build.parallel import build_many
 from model_build.spec import ModelSpec
 from serving_constructs import InstanceType, ModelArtifact, defaults
 from serving_constructs.model_prefix import ModelPrefix
@@ -157,15 +157,6 @@ def engine_build_problem(
     return None
 
 
-def _build_all(specs: Sequence[ModelSpec], cache_dir: str | os.PathLike[str] | None) -> dict[str, BuildResult]:
-    """Build every spec before the constructs bind them, so a cold build runs the models side by side."""
-    try:
-        from model_build.parallel import build_many
-    except ImportError:  # pragma: no cover - before model_build.parallel exists
-        return {spec.name: build(spec, cache_dir=cache_dir) for spec in specs}
-    return dict(build_many(specs, cache_dir=cache_dir))
-
-
 class MultiModelInferenceStack(Stack):
     """Seed 001: one ResNet as TorchScript, a TensorRT engine and ONNX behind one GPU multi-model endpoint.
 
@@ -237,7 +228,9 @@ class MultiModelInferenceStack(Stack):
                     f"-c mme_tensorrt=on; -c mme_tensorrt={REHEARSAL} puts the ONNX twin in its slot for a "
                     "local rehearsal; -c mme_tensorrt=off silences this warning.",
                 )
-        _build_all(list({spec.name: spec for spec in archives.values()}.values()), cache_dir)
+        # Built before the constructs bind them (a cache hit then), so a cold build runs the models side
+        # by side on every core; the rehearsal's ONNX twin fills two slots but builds once.
+        build_many(list({spec.name: spec for spec in archives.values()}.values()), cache_dir=cache_dir)
 
         prefix = ModelPrefix(self, "ModelPrefix", prefix=SEED_MODEL_PREFIX)
         endpoint = MultiModelEndpoint(
