@@ -498,7 +498,7 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
     """
     import boto3
 
-    from rehearsal.cdk_cli import PROJECT_ROOT, CdkCli
+    from rehearsal.cdk_cli import PROJECT_ROOT, CdkCli, CdkError
     from rehearsal.data_plane import LocalDataPlane
     from rehearsal.moto_server import MotoServer
 
@@ -682,23 +682,31 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
             status = 0
         finally:
             guard.stopping = True  # from here on a signal only prints a note: the teardown finishes
-            with steps.step("Tear down (cdk destroy, stop servers)"):
-                if deployed_stacks and cdk is not None:
-                    destroyed = cdk.destroy(*deployed_stacks, from_assembly=True)
-                    say(f"cdk destroy {destroyed.duration_s:.1f} s")
-                    left = [
-                        s["StackName"]
-                        for s in clients["cloudformation"].describe_stacks()["Stacks"]
-                        if s["StackName"] in deployed_stacks
-                    ]
-                    if left:
-                        raise DemoFailure(f"stacks still present after destroy: {left}")
-                    endpoints_left = [
-                        e["EndpointName"] for e in clients["sagemaker"].list_endpoints()["Endpoints"]
-                    ]
-                    say(f"endpoints left: {endpoints_left}")
-                stack.close()  # data plane (and its Triton servers), then moto, then the work folder
-            steps.summary()
+            try:
+                with steps.step("Tear down (cdk destroy, stop servers)"):
+                    if deployed_stacks and cdk is not None:
+                        try:
+                            destroyed = cdk.destroy(*deployed_stacks, from_assembly=True)
+                        except CdkError as error:
+                            raise DemoFailure(
+                                f"cdk destroy failed; the emulator (stopped next) still held {', '.join(deployed_stacks)}: "
+                                f"{str(error)[-1500:]}"
+                            ) from None
+                        say(f"cdk destroy {destroyed.duration_s:.1f} s")
+                        left = [
+                            s["StackName"]
+                            for s in clients["cloudformation"].describe_stacks()["Stacks"]
+                            if s["StackName"] in deployed_stacks
+                        ]
+                        if left:
+                            raise DemoFailure(f"stacks still present after destroy: {left}")
+                        endpoints_left = [
+                            e["EndpointName"] for e in clients["sagemaker"].list_endpoints()["Endpoints"]
+                        ]
+                        say(f"endpoints left: {endpoints_left}")
+                    stack.close()  # data plane (and its Triton servers), then moto, then the work folder
+            finally:
+                steps.summary()  # the timings of every step, the teardown's too, even when it failed
     return status
 
 
