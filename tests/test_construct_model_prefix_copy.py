@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import importlib.util
+import io
 import json
 import os
 import struct
@@ -24,6 +25,7 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from rehearsal.moto_server import MotoServer
 
@@ -157,6 +159,18 @@ def test_model_copy_create_copies_the_archive_to_its_stable_key(harness: Harness
     assert harness.body(MODELS, "models/resnet_pt_v0.tar.gz") == b"resnet pt v0"
     head = harness.s3.head_object(Bucket=MODELS, Key="models/resnet_pt_v0.tar.gz")
     assert head["Metadata"] == {"model-prefix-owner": f"{STACK_ID}|ResnetPt"}
+
+
+def test_model_copy_of_a_multipart_uploaded_asset_reads_back_with_a_valid_checksum(harness: Harness) -> None:
+    # GIVEN an asset uploaded in parts, as cdk-assets uploads large files (boto3 adds a CRC32 per part)
+    data = bytes(range(256)) * (40 * 1024)  # 10 MiB
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    harness.s3.upload_fileobj(io.BytesIO(data), ASSETS, "parts.gz", Config=config)
+    # WHEN it is copied (one CopyObject: below the multipart copy threshold)
+    answer = harness.send("Create", "Parts", _props("parts.gz", "models/parts.tar.gz"))
+    # THEN a full GetObject passes boto3's checksum validation and returns the bytes
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert harness.body(MODELS, "models/parts.tar.gz") == data
 
 
 def test_model_copy_update_of_the_source_replaces_the_bytes_under_the_same_id(harness: Harness) -> None:

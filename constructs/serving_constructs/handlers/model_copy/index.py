@@ -136,6 +136,10 @@ def _copy(props: dict[str, str], *, owner: str, deadline: float) -> dict[str, st
         "ContentType": head.get("ContentType") or "application/x-gzip",
         # The source must not change under a multipart copy (s3transfer also pins the parts).
         "CopySourceIfMatch": head["ETag"],
+        # A checksum computed for the copy itself: without it CopyObject keeps the source's, which
+        # for a multipart-uploaded asset (cdk-assets uploads large files in parts) is a composite
+        # one; moto then serves it as a whole-object checksum and boto3's GetObject fails its check.
+        "ChecksumAlgorithm": "CRC32",
     }
     start = time.monotonic()
     manager = create_transfer_manager(client, TRANSFER_CONFIG)
