@@ -126,8 +126,7 @@ def _copy(props: dict[str, str], *, owner: str, deadline: float) -> dict[str, st
         code = error.response.get("Error", {}).get("Code", "")
         raise RuntimeError(
             f"cannot read the source archive {_uri(source['Bucket'], source['Key'])} ({code or error}): it must "
-            "exist and the "
-            "function's role must be allowed s3:GetObject on it"
+            "exist and the function's role must be allowed s3:GetObject on it"
         ) from error
     size = int(head["ContentLength"])
     extra_args = {
@@ -153,7 +152,8 @@ def _copy(props: dict[str, str], *, owner: str, deadline: float) -> dict[str, st
                 raise TimeoutError(
                     f"the copy of {size} bytes to {_uri(props['DestinationBucket'], props['DestinationKey'])} did "
                     f"not finish in {time.monotonic() - start:.0f} s, before the function's timeout; copy it "
-                    "yourself (aws s3 cp) and use ModelArtifact.from_bucket with a bucket in the same region"
+                    "there yourself (aws s3 cp) and leave it out of add_archive: the endpoint serves every key "
+                    "under the prefix"
                 )
             time.sleep(0.2)
         future.result()
