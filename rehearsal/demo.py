@@ -666,7 +666,15 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
 
                     added = build_model(spec)
                     mme.add_archive_without_redeploy(
-                        runtime, clients, mme_setup, plane, added.archive_path, f"{spec.name}_added_v0.tar.gz", say
+                        runtime,
+                        clients,
+                        mme_setup,
+                        plane,
+                        added.archive_path,
+                        f"{spec.name}_added_v0.tar.gz",
+                        say,
+                        spec=spec,
+                        warm_calls=options.requests,
                     )
                 with steps.step("Multi-model: an unknown TargetModel", "multi-model"):
                     mme.unknown_target_model(runtime, mme_setup, say)
@@ -682,28 +690,34 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
             status = 0
         finally:
             guard.stopping = True  # from here on a signal only prints a note: the teardown finishes
+            pending = sys.exc_info()[1]  # a failure of the demo itself stays the one reported
             try:
                 with steps.step("Tear down (cdk destroy, stop servers)"):
                     if deployed_stacks and cdk is not None:
+                        destroyed = None
                         try:
                             destroyed = cdk.destroy(*deployed_stacks, from_assembly=True)
                         except CdkError as error:
-                            raise DemoFailure(
+                            failed = (
                                 f"cdk destroy failed; the emulator (stopped next) still held {', '.join(deployed_stacks)}: "
                                 f"{str(error)[-1500:]}"
-                            ) from None
-                        say(f"cdk destroy {destroyed.duration_s:.1f} s")
-                        left = [
-                            s["StackName"]
-                            for s in clients["cloudformation"].describe_stacks()["Stacks"]
-                            if s["StackName"] in deployed_stacks
-                        ]
-                        if left:
-                            raise DemoFailure(f"stacks still present after destroy: {left}")
-                        endpoints_left = [
-                            e["EndpointName"] for e in clients["sagemaker"].list_endpoints()["Endpoints"]
-                        ]
-                        say(f"endpoints left: {endpoints_left}")
+                            )
+                            if pending is None:
+                                raise DemoFailure(failed) from None
+                            say(failed)  # the demo's own failure, raised on, is the one reported
+                        if destroyed is not None:
+                            say(f"cdk destroy {destroyed.duration_s:.1f} s")
+                            left = [
+                                s["StackName"]
+                                for s in clients["cloudformation"].describe_stacks()["Stacks"]
+                                if s["StackName"] in deployed_stacks
+                            ]
+                            if left:
+                                raise DemoFailure(f"stacks still present after destroy: {left}")
+                            endpoints_left = [
+                                e["EndpointName"] for e in clients["sagemaker"].list_endpoints()["Endpoints"]
+                            ]
+                            say(f"endpoints left: {endpoints_left}")
                     stack.close()  # data plane (and its Triton servers), then moto, then the work folder
             finally:
                 steps.summary()  # the timings of every step, the teardown's too, even when it failed

@@ -83,8 +83,16 @@ def prepare(
     return MultiModelSetup(setup.endpoint_name, setup.model_data_url, targets)
 
 
-def _reference_of(s3: Any, bucket: str, key: str) -> tuple[ModelReference, dict[str, Any]]:
-    """Return the source of the archive at ``key`` (found by its sha256 in the build cache) and its manifest."""
+def _reference_of(s3: Any, bucket: str, key: str, spec: Any = None) -> tuple[ModelReference, dict[str, Any]]:
+    """Return the source of the archive at ``key`` (found by its sha256 in the build cache) and its manifest.
+
+    Args:
+        s3: The emulator's S3 client.
+        bucket: The archive's bucket.
+        key: The archive's key.
+        spec: The archive's ``ModelSpec`` when the caller knows it (a spec file's model); else the
+            built-in example the build manifest names.
+    """
     from model_build.examples import get_example
     from rehearsal.cdk_cli import PROJECT_ROOT
 
@@ -95,7 +103,9 @@ def _reference_of(s3: Any, bucket: str, key: str) -> tuple[ModelReference, dict[
         raise DemoFailure(
             f"s3://{bucket}/{key} (sha256 {sha[:12]}…) is no build in {cache}; run the demo again"
         )
-    return ModelReference(get_example(manifest["spec"]["name"]), manifest), manifest
+    return ModelReference(
+        spec if spec is not None else get_example(manifest["spec"]["name"]), manifest
+    ), manifest
 
 
 def _served_by(plane: Any, endpoint_name: str, target_model: str) -> dict[str, Any]:
@@ -135,8 +145,11 @@ def invoke_target_models(
     *,
     targets: Sequence[str] | None = None,
     warm_calls: int = 3,
+    specs: Mapping[str, Any] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Invoke each TargetModel once cold and ``warm_calls`` times warm, each answer compared with torch.
+
+    ``specs`` names the ``ModelSpec`` of TargetModels that are no built-in example (a spec file's model).
 
     Returns:
         TargetModel → (cold ms, median warm ms).
@@ -149,7 +162,7 @@ def invoke_target_models(
     timings = {}
     kinds = set()
     for index, target in enumerate(chosen):
-        reference, manifest = _reference_of(clients["s3"], bucket, prefix + target)
+        reference, manifest = _reference_of(clients["s3"], bucket, prefix + target, (specs or {}).get(target))
         kinds.add(reference.kind)
         cold_ms, worst = _call(runtime, setup, target, reference, seed=100 + index)
         warm = [
@@ -180,13 +193,25 @@ def add_archive_without_redeploy(
     archive: Path,
     target_model: str,
     say: Any,
+    *,
+    spec: Any,
+    warm_calls: int = 3,
 ) -> dict[str, tuple[float, float]]:
-    """Upload ``archive`` to the prefix as ``target_model`` (an S3 upload, nothing else) and invoke it."""
+    """Upload ``archive`` (a build of ``spec``) to the prefix as ``target_model`` (an S3 upload, nothing else) and invoke it."""
     bucket, prefix = setup.bucket_and_prefix
     endpoint_before = clients["sagemaker"].describe_endpoint(EndpointName=setup.endpoint_name)
     clients["s3"].upload_file(str(archive), bucket, prefix + target_model)
     say(f"s3 upload {archive} → s3://{bucket}/{prefix}{target_model} (no cdk deploy, no SageMaker call)")
-    timings = invoke_target_models(runtime, clients, setup, plane, say, targets=[target_model])
+    timings = invoke_target_models(
+        runtime,
+        clients,
+        setup,
+        plane,
+        say,
+        targets=[target_model],
+        warm_calls=warm_calls,
+        specs={target_model: spec},
+    )
     endpoint_after = clients["sagemaker"].describe_endpoint(EndpointName=setup.endpoint_name)
     if endpoint_after["EndpointConfigName"] != endpoint_before["EndpointConfigName"]:
         raise DemoFailure("the endpoint changed configuration while a model was added: that is a redeploy")

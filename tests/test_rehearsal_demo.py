@@ -170,7 +170,7 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
         assert "TritonMultiModel-resnet-tiny" in output
         assert "resnet: pytorch_libtorch → torch running the archive's TorchScript model.pt" in output
         assert "REHEARSAL SUBSTITUTE: resnet_trt_v0.tar.gz holds resnet-tiny-onnx" in output
-        assert "served without a redeploy" in output
+        assert "classifier-factory_added_v0.tar.gz" in output and "served without a redeploy" in output
         assert "TargetModel no_such_model_v0.tar.gz: ValidationError (400): Failed to download model data" in output
         # THEN what the rehearsal started (the emulator, the data plane, Triton) listens on loopback only
         tree = demo.tree()
