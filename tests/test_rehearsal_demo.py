@@ -32,6 +32,8 @@ from rehearsal.cdk_cli import PROJECT_ROOT
 from rehearsal.demo import PAD_ID, kserve_outputs, kserve_request, tokenized_inputs
 
 STRAY_PREFIXES = ("moto-server-", "tritonserver-", "rehearsal-demo-", "local-data-plane-")
+#: What the emulator's process runs (``MotoServer`` starts moto through its extensions module).
+MOTO_MODULE = "rehearsal.moto_extensions"
 
 
 class DemoProcess:
@@ -175,7 +177,7 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
         # THEN what the rehearsal started (the emulator, the data plane, Triton) listens on loopback only
         tree = demo.tree()
         names = {p.name() for p in tree}
-        assert "tritonserver" in names and any("moto.server" in " ".join(_cmdline(p)) for p in tree)
+        assert "tritonserver" in names and any(MOTO_MODULE in " ".join(_cmdline(p)) for p in tree)
         listening = [
             (p.name(), c.laddr.ip, c.laddr.port)
             for p in tree
@@ -215,7 +217,7 @@ def test_demo_stopped_while_synthesizing_stops_the_cli_and_the_emulator(tmp_path
     try:
         demo.wait_for(lambda: any("app.py" in " ".join(_cmdline(p)) for p in demo.tree()), 120, "the app under cdk synth")
         tree = demo.tree()
-        assert any("moto.server" in " ".join(_cmdline(p)) for p in tree)
+        assert any(MOTO_MODULE in " ".join(_cmdline(p)) for p in tree)
         # WHEN it gets SIGTERM, or a terminal's Ctrl-C (SIGINT to the foreground process group)
         if to_group:
             os.killpg(demo.proc.pid, signum)
