@@ -458,71 +458,155 @@ def unknown_context_keys(context: Mapping[str, Any]) -> list[str]:
     return warnings
 
 
+#: The stack classes the app composes; each says which models it builds (``planned_specs``).
+StackClass = type[RealtimeInferenceStack] | type[AsyncInferenceStack] | type[MultiModelInferenceStack]
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    """One stack the app will compose: its class, id and props (the same props plan and build it).
+
+    Attributes:
+        stack_class: The stack's class.
+        stack_id: The stack id (and CloudFormation stack name).
+        props: The constructor's keyword props.
+    """
+
+    stack_class: StackClass
+    stack_id: str
+    props: Mapping[str, Any]
+
+    def planned_specs(self) -> tuple[ModelSpec, ...]:
+        """Return the models the stack builds (its class's ``planned_specs`` with these props); nothing is built."""
+        return self.stack_class.planned_specs(**self.props)
+
+    def compose(self, app: App) -> Stack:
+        """Add the stack to ``app`` (its models are built, or taken from the build cache, here)."""
+        return self.stack_class(app, self.stack_id, **self.props)
+
+
+def stack_plans(settings: Mapping[str, Any]) -> list[StackPlan]:
+    """Return the stacks the app composes from its settings (:func:`settings_from_context`), in order."""
+    plans = []
+    for choice in settings["models"]:
+        spec: ModelSpec | str = choice.reference if choice.example else choice.spec
+        plans.append(
+            StackPlan(
+                RealtimeInferenceStack,
+                realtime_stack_id(choice.spec.name),
+                {
+                    "model": spec,
+                    "profile": settings["profiles"].get(choice.spec.name),
+                    "instance_type": settings["instance_type"],
+                    "initial_instance_count": settings["initial_instance_count"],
+                    "invocations_per_instance": settings["invocations_per_instance"],
+                    "min_capacity": settings["min_capacity"],
+                    "max_capacity": settings["max_capacity"],
+                    "env": settings["env"],
+                    # The model's name only: a spec file's path would make the template depend on the checkout.
+                    "description": (
+                        f"Model {choice.spec.name} on NVIDIA Triton behind an autoscaled SageMaker real-time endpoint"
+                    ),
+                },
+            )
+        )
+    async_settings = settings["async"]
+    if async_settings is not None:
+        choice = async_settings["model"]
+        plans.append(
+            StackPlan(
+                AsyncInferenceStack,
+                async_stack_id(choice.spec.name),
+                {
+                    "model": choice.reference if choice.example else choice.spec,
+                    "instance_type": async_settings["instance_type"],
+                    "max_capacity": async_settings["max_capacity"],
+                    "env": settings["env"],
+                    "description": (
+                        f"Model {choice.spec.name} on NVIDIA Triton behind a SageMaker asynchronous endpoint that "
+                        "scales to zero (S3 output and failure paths, SNS success and error topics)"
+                    ),
+                },
+            )
+        )
+    multi_model = settings["multi_model"]
+    if multi_model is not None:
+        plans.append(
+            StackPlan(
+                MultiModelInferenceStack,
+                multi_model_stack_id(multi_model["models"]),
+                {
+                    "models": multi_model["models"],
+                    "tensorrt": multi_model["tensorrt"],
+                    "instance_type": multi_model["instance_type"],
+                    "initial_instance_count": multi_model["initial_instance_count"],
+                    "max_capacity": multi_model["max_capacity"],
+                    "env": settings["env"],
+                    "description": (
+                        f"Seed 001: {multi_model['models']} as TorchScript, TensorRT and ONNX behind one SageMaker "
+                        "multi-model endpoint on GPU served by NVIDIA Triton, scaled on GPUUtilization"
+                    ),
+                },
+            )
+        )
+    return plans
+
+
+def planned_specs(plans: Sequence[StackPlan]) -> list[ModelSpec]:
+    """Return every model the stacks of ``plans`` build, each once (by inputs hash), in stack order."""
+    unique: dict[str, ModelSpec] = {}
+    for plan in plans:
+        for spec in plan.planned_specs():
+            unique.setdefault(spec.inputs_hash(), spec)
+    return list(unique.values())
+
+
+def build_models(specs: Sequence[ModelSpec]) -> None:
+    """Build (or take from the build cache) every model at once: misses side by side on every core.
+
+    ``build_many`` keys its results by model name, so two different builds of one name (e.g. a model
+    served real-time with seed 000's tuning and asynchronously as declared) go in separate rounds.
+
+    Raises:
+        model_build.user_errors.UserError: a model failed to build (named, with its error).
+    """
+    from model_build.parallel import build_many
+
+    rounds: list[dict[str, ModelSpec]] = []
+    for spec in specs:
+        batch = next((batch for batch in rounds if spec.name not in batch), None)
+        if batch is None:
+            batch = {}
+            rounds.append(batch)
+        batch[spec.name] = spec
+    for batch in rounds:
+        build_many(list(batch.values()))
+
+
 def build_app(app: App | None = None) -> App:
     """Compose the app: one real-time stack per model, seed 002's asynchronous stack and seed 001's multi-model stack, checked by cdk-nag.
 
-    The stacks are environment-agnostic unless the ``account``/``region`` context keys pin them;
-    the process environment is not read.
+    Every stack's models are built first, all at once (:func:`build_models`: a cold synth uses
+    every core), so the stacks' own builds are cache hits. The stacks are environment-agnostic
+    unless the ``account``/``region`` context keys pin them; the process environment is not read.
 
     Args:
         app: the app to add to. Defaults to a new ``App()`` (context from the CDK CLI).
 
     Raises:
-        ContextError: bad context (before any stack is built).
+        ContextError: bad context (before any model is built or stack composed).
     """
     app = App() if app is None else app
     context = app.node.get_all_context()
     settings = settings_from_context({key: context.get(key) for key in CONTEXT_DEFAULTS})
     warnings = unknown_context_keys(context)
-    for choice in settings["models"]:
-        spec: ModelSpec | str = choice.reference if choice.example else choice.spec
-        stack = RealtimeInferenceStack(
-            app,
-            realtime_stack_id(choice.spec.name),
-            model=spec,
-            profile=settings["profiles"].get(choice.spec.name),
-            instance_type=settings["instance_type"],
-            initial_instance_count=settings["initial_instance_count"],
-            invocations_per_instance=settings["invocations_per_instance"],
-            min_capacity=settings["min_capacity"],
-            max_capacity=settings["max_capacity"],
-            env=settings["env"],
-            # The model's name only: a spec file's path would make the template depend on the checkout.
-            description=f"Model {choice.spec.name} on NVIDIA Triton behind an autoscaled SageMaker real-time endpoint",
-        )
-        for index, warning in enumerate(warnings):
-            Annotations.of(stack).add_warning_v2(f"app:unknownContextKey:{index}", warning)
-    async_settings = settings["async"]
-    if async_settings is not None:
-        choice = async_settings["model"]
-        AsyncInferenceStack(
-            app,
-            async_stack_id(choice.spec.name),
-            model=choice.reference if choice.example else choice.spec,
-            instance_type=async_settings["instance_type"],
-            max_capacity=async_settings["max_capacity"],
-            env=settings["env"],
-            description=(
-                f"Model {choice.spec.name} on NVIDIA Triton behind a SageMaker asynchronous endpoint that scales "
-                "to zero (S3 output and failure paths, SNS success and error topics)"
-            ),
-        )
-    multi_model = settings["multi_model"]
-    if multi_model is not None:
-        MultiModelInferenceStack(
-            app,
-            multi_model_stack_id(multi_model["models"]),
-            models=multi_model["models"],
-            tensorrt=multi_model["tensorrt"],
-            instance_type=multi_model["instance_type"],
-            initial_instance_count=multi_model["initial_instance_count"],
-            max_capacity=multi_model["max_capacity"],
-            env=settings["env"],
-            description=(
-                f"Seed 001: {multi_model['models']} as TorchScript, TensorRT and ONNX behind one SageMaker "
-                "multi-model endpoint on GPU served by NVIDIA Triton, scaled on GPUUtilization"
-            ),
-        )
+    plans = stack_plans(settings)
+    build_models(planned_specs(plans))
+    for plan in plans:
+        stack = plan.compose(app)
+        if plan.stack_class is RealtimeInferenceStack:
+            for index, warning in enumerate(warnings):
+                Annotations.of(stack).add_warning_v2(f"app:unknownContextKey:{index}", warning)
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

@@ -34,6 +34,9 @@ STACK_ID_PREFIX = "TritonAsync-"
 # 120 s) are AsyncEndpoint.scale_to_zero's defaults (serving_constructs.defaults), used as they are.
 SEED_MAX_CONCURRENT_INVOCATIONS = 2
 
+#: The model a stack serves when none is given (seed 002's PEGASUS, small, with seeded weights).
+DEFAULT_MODEL = "pegasus-tiny"
+
 
 def async_stack_id(model_name: str) -> str:
     """Return the stack id (and CloudFormation stack name) of the asynchronous stack serving ``model_name``.
@@ -65,12 +68,27 @@ class AsyncInferenceStack(Stack):
         **kwargs: further ``Stack`` props (env, description, ...).
     """
 
+    @classmethod
+    def planned_specs(cls, *, model: ModelSpec | str = DEFAULT_MODEL, **other_props: Any) -> tuple[ModelSpec, ...]:
+        """Return the models a stack with these props builds, without building them.
+
+        The constructor takes its model from here, so an app can build every stack's models at once
+        (``model_build.parallel.build_many``) before composing the stacks.
+
+        Args:
+            model: as the constructor's.
+            **other_props: the constructor's other props, accepted so that one set of props serves
+                both calls; they do not change what is built.
+        """
+        del other_props
+        return (get_example(model) if isinstance(model, str) else model,)
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        model: ModelSpec | str = "pegasus-tiny",
+        model: ModelSpec | str = DEFAULT_MODEL,
         instance_type: str | None = None,
         max_concurrent_invocations_per_instance: int = SEED_MAX_CONCURRENT_INVOCATIONS,
         backlog_per_instance_target: float | None = None,
@@ -79,7 +97,7 @@ class AsyncInferenceStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        spec = get_example(model) if isinstance(model, str) else model
+        (spec,) = self.planned_specs(model=model)
         instance = InstanceType.of(defaults.instance_type_name() if instance_type is None else instance_type)
         triton_model = TritonModel(
             self, "Model", artifact=ModelArtifact.from_build(spec, cache_dir=cache_dir)

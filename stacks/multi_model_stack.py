@@ -157,6 +157,64 @@ def engine_build_problem(
     return None
 
 
+@dataclass(frozen=True)
+class _ArchivePlan:
+    """What a stack's props resolve to before anything is built (one place for the stack and the app).
+
+    Attributes:
+        archives: ``TargetModel`` name -> the spec whose build it holds.
+        instance_type: The endpoint's instance type (the engine's target).
+        engine: The TensorRT spec, retargeted to the endpoint.
+        onnx: The ONNX spec (also the rehearsal twin of the engine).
+        engine_left_out: Why the engine is left out (``tensorrt="auto"`` where it cannot be built); None otherwise.
+    """
+
+    archives: dict[str, ModelSpec]
+    instance_type: str
+    engine: ModelSpec
+    onnx: ModelSpec
+    engine_left_out: str | None
+
+    @property
+    def specs(self) -> tuple[ModelSpec, ...]:
+        """The specs to build, each once (the rehearsal's ONNX twin fills two slots)."""
+        return tuple({spec.name: spec for spec in self.archives.values()}.values())
+
+
+def _plan_archives(
+    models: str,
+    tensorrt: str,
+    instance_type: str | None,
+    cache_dir: str | os.PathLike[str] | None,
+    build_environment: Any,
+) -> _ArchivePlan:
+    if models not in MODEL_SETS:
+        raise ValueError(f"models must be one of {', '.join(MODEL_SETS)} (got {models!r})")
+    if tensorrt not in TENSORRT_MODES:
+        raise ValueError(f"tensorrt must be one of {', '.join(TENSORRT_MODES)} (got {tensorrt!r})")
+    chosen = MODEL_SETS[models]
+    instance = defaults.multi_model_instance_type_name() if instance_type is None else instance_type
+    engine = retarget_engine(
+        get_example(chosen.tensorrt), instance_type=instance, triton_version=defaults.triton_version()
+    )
+    onnx = get_example(chosen.onnx)
+    archives: dict[str, ModelSpec] = {TORCHSCRIPT_TARGET: get_example(chosen.torchscript), ONNX_TARGET: onnx}
+    left_out = None
+    if tensorrt == REHEARSAL:
+        archives[TENSORRT_TARGET] = onnx
+    elif tensorrt != "off":
+        problem = engine_build_problem(engine, cache_dir=cache_dir, environment=build_environment)
+        if problem is None:
+            archives[TENSORRT_TARGET] = engine
+        elif tensorrt == "on":
+            from model_build.tensorrt import TensorRTUnavailableError
+
+            raise TensorRTUnavailableError(problem)
+        else:
+            left_out = problem
+    return _ArchivePlan(archives, instance, engine, onnx, left_out)
+
+
 class MultiModelInferenceStack(Stack):
     """Seed 001: one ResNet as TorchScript, a TensorRT engine and ONNX behind one GPU multi-model endpoint.
 
@@ -183,6 +241,41 @@ class MultiModelInferenceStack(Stack):
             here (raised before any model is built).
     """
 
+    @classmethod
+    def planned_specs(
+        cls,
+        *,
+        models: str = DEFAULT_MODEL_SET,
+        tensorrt: str = "auto",
+        instance_type: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        build_environment: Any = None,
+        **other_props: Any,
+    ) -> tuple[ModelSpec, ...]:
+        """Return the models a stack with these props builds, without building them (each once).
+
+        The constructor decides its archives with the same function, so an app can build every
+        stack's models at once (``model_build.parallel.build_many``) before composing the stacks.
+        With ``tensorrt="auto"`` the engine is planned only when it is in the build cache or can be
+        built here (the same probe as the constructor's).
+
+        Args:
+            models: as the constructor's.
+            tensorrt: as the constructor's.
+            instance_type: as the constructor's.
+            cache_dir: as the constructor's.
+            build_environment: as the constructor's.
+            **other_props: the constructor's other props, accepted so that one set of props serves
+                both calls; they do not change what is built.
+
+        Raises:
+            ValueError: an unknown model set or TensorRT mode.
+            model_build.tensorrt.TensorRTUnavailableError: ``tensorrt="on"`` and the engine cannot be
+                built here.
+        """
+        del other_props
+        return _plan_archives(models, tensorrt, instance_type, cache_dir, build_environment).specs
+
     def __init__(
         self,
         scope: Construct,
@@ -197,40 +290,21 @@ class MultiModelInferenceStack(Stack):
         build_environment: Any = None,
         **kwargs: Any,
     ) -> None:
-        if models not in MODEL_SETS:
-            raise ValueError(f"models must be one of {', '.join(MODEL_SETS)} (got {models!r})")
-        if tensorrt not in TENSORRT_MODES:
-            raise ValueError(f"tensorrt must be one of {', '.join(TENSORRT_MODES)} (got {tensorrt!r})")
+        plan = _plan_archives(models, tensorrt, instance_type, cache_dir, build_environment)
         super().__init__(scope, construct_id, **kwargs)
-        chosen = MODEL_SETS[models]
-        instance = defaults.multi_model_instance_type_name() if instance_type is None else instance_type
-        engine = retarget_engine(
-            get_example(chosen.tensorrt), instance_type=instance, triton_version=defaults.triton_version()
-        )
-        onnx = get_example(chosen.onnx)
-        archives: dict[str, ModelSpec] = {TORCHSCRIPT_TARGET: get_example(chosen.torchscript), ONNX_TARGET: onnx}
-        if tensorrt == REHEARSAL:
-            archives[TENSORRT_TARGET] = onnx
-        elif tensorrt != "off":
-            problem = engine_build_problem(engine, cache_dir=cache_dir, environment=build_environment)
-            if problem is None:
-                archives[TENSORRT_TARGET] = engine
-            elif tensorrt == "on":
-                from model_build.tensorrt import TensorRTUnavailableError
-
-                raise TensorRTUnavailableError(problem)
-            else:
-                Annotations.of(self).add_warning_v2(
-                    f"{WARNING_PREFIX}:tensorrtLeftOut",
-                    f"{TENSORRT_TARGET} (the TensorRT engine of {engine.name}, for {instance} and Triton "
-                    f"{defaults.triton_version()}) is left out of this endpoint: {problem.rstrip('.')}. To include it, "
-                    "synthesize where the engine can be built (or with its build in the model cache) with "
-                    f"-c mme_tensorrt=on; -c mme_tensorrt={REHEARSAL} puts the ONNX twin in its slot for a "
-                    "local rehearsal; -c mme_tensorrt=off silences this warning.",
-                )
+        instance, engine, onnx, archives = plan.instance_type, plan.engine, plan.onnx, plan.archives
+        if plan.engine_left_out is not None:
+            Annotations.of(self).add_warning_v2(
+                f"{WARNING_PREFIX}:tensorrtLeftOut",
+                f"{TENSORRT_TARGET} (the TensorRT engine of {engine.name}, for {instance} and Triton "
+                f"{defaults.triton_version()}) is left out of this endpoint: {plan.engine_left_out.rstrip('.')}. To "
+                "include it, synthesize where the engine can be built (or with its build in the model cache) with "
+                f"-c mme_tensorrt=on; -c mme_tensorrt={REHEARSAL} puts the ONNX twin in its slot for a "
+                "local rehearsal; -c mme_tensorrt=off silences this warning.",
+            )
         # Built before the constructs bind them (a cache hit then), so a cold build runs the models side
-        # by side on every core; the rehearsal's ONNX twin fills two slots but builds once.
-        build_many(list({spec.name: spec for spec in archives.values()}.values()), cache_dir=cache_dir)
+        # by side on every core (an app that built every stack's planned_specs at once has them already).
+        build_many(plan.specs, cache_dir=cache_dir)
 
         prefix = ModelPrefix(self, "ModelPrefix", prefix=SEED_MODEL_PREFIX)
         endpoint = MultiModelEndpoint(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -74,6 +75,9 @@ def _instance_kind(gpu: bool) -> str:
 
 STACK_ID_PREFIX = "TritonRealtime-"
 
+#: The model a stack serves when none is given.
+DEFAULT_MODEL = "bert-tiny"
+
 
 def realtime_stack_id(model_name: str) -> str:
     """Return the stack id (and CloudFormation stack name) of the real-time stack serving ``model_name``.
@@ -82,6 +86,39 @@ def realtime_stack_id(model_name: str) -> str:
     already deployed. CloudFormation stack names allow letters, digits and hyphens: ``_`` becomes ``-``.
     """
     return STACK_ID_PREFIX + model_name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a stack's props resolve to before anything is built (one place for the stack and the app)."""
+
+    spec: ModelSpec
+    instance: InstanceType
+    profile: TuningProfile | None
+
+
+def _plan(
+    model: ModelSpec | str,
+    *,
+    seed_tuning: bool | None,
+    profile: TuningProfile | None,
+    instance_type: str | None,
+) -> _Plan:
+    if instance_type is None:
+        instance_type = defaults.instance_type_name() if profile is None else profile.instance_type
+    if profile is not None and profile.instance_type != instance_type:
+        # Same accelerator, another size: the measured rate is re-derived for this type. Another
+        # accelerator is refused (ProfileError) unless the profile states a translation.
+        profile = profile.for_instance_type(instance_type)
+    instance = InstanceType.of(instance_type)
+    base = get_example(model) if isinstance(model, str) else model
+    if seed_tuning is None:
+        seed_tuning = isinstance(model, str)
+    if seed_tuning:
+        spec = tuned_spec(base, profile=profile, gpu=instance.is_gpu)
+    else:
+        spec = base if profile is None else profile.apply_to(base)
+    return _Plan(spec=spec, instance=instance, profile=profile)
 
 
 class RealtimeInferenceStack(Stack):
@@ -111,12 +148,43 @@ class RealtimeInferenceStack(Stack):
         **kwargs: further ``Stack`` props (env, description, ...).
     """
 
+    @classmethod
+    def planned_specs(
+        cls,
+        *,
+        model: ModelSpec | str = DEFAULT_MODEL,
+        seed_tuning: bool | None = None,
+        profile: TuningProfile | None = None,
+        instance_type: str | None = None,
+        **other_props: Any,
+    ) -> tuple[ModelSpec, ...]:
+        """Return the models a stack with these props builds, without building them.
+
+        The constructor derives its model from the same function, so an app can build every
+        stack's models at once (``model_build.parallel.build_many``: misses side by side on every
+        core) before composing the stacks, whose own builds are then cache hits.
+
+        Args:
+            model: as the constructor's.
+            seed_tuning: as the constructor's.
+            profile: as the constructor's.
+            instance_type: as the constructor's.
+            **other_props: the constructor's other props, accepted so that one set of props serves
+                both calls; they do not change what is built.
+
+        Raises:
+            model_build.profile.ProfileError: the profile's accelerator is not the instance type's.
+        """
+        del other_props
+        plan = _plan(model, seed_tuning=seed_tuning, profile=profile, instance_type=instance_type)
+        return (plan.spec,)
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        model: ModelSpec | str = "bert-tiny",
+        model: ModelSpec | str = DEFAULT_MODEL,
         seed_tuning: bool | None = None,
         profile: TuningProfile | None = None,
         instance_type: str | None = None,
@@ -128,12 +196,8 @@ class RealtimeInferenceStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        if instance_type is None:
-            instance_type = defaults.instance_type_name() if profile is None else profile.instance_type
-        if profile is not None and profile.instance_type != instance_type:
-            # Same accelerator, another size: the measured rate is re-derived for this type. Another
-            # accelerator is refused (ProfileError) unless the profile states a translation.
-            profile = profile.for_instance_type(instance_type)
+        plan = _plan(model, seed_tuning=seed_tuning, profile=profile, instance_type=instance_type)
+        profile = plan.profile
         if initial_instance_count is None:
             initial_instance_count = 1 if profile is None else profile.initial_instance_count
         if invocations_per_instance is None:
@@ -142,14 +206,8 @@ class RealtimeInferenceStack(Stack):
                 if profile is None
                 else profile.invocations_per_instance_target
             )
-        instance = InstanceType.of(instance_type)
-        base = get_example(model) if isinstance(model, str) else model
-        if seed_tuning is None:
-            seed_tuning = isinstance(model, str)
-        if seed_tuning:
-            spec = tuned_spec(base, profile=profile, gpu=instance.is_gpu)
-        else:
-            spec = base if profile is None else profile.apply_to(base)
+        instance = plan.instance
+        spec = plan.spec
 
         triton_model = TritonModel(
             self, "Model", artifact=ModelArtifact.from_build(spec, cache_dir=cache_dir)

@@ -12,7 +12,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 
 import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
+from model_build.spec import ModelSpec
 from model_build.triton_config import parse_config
+from serving_constructs import TritonModel
+from serving_constructs.model_prefix import ModelPrefix
 from stacks.async_stack import async_stack_id
 from stacks.multi_model_stack import TENSORRT_TARGET, multi_model_stack_id
 from stacks.realtime_stack import realtime_stack_id
@@ -40,8 +43,15 @@ def _synth(outdir: Path, context: dict | None = None):
 
 
 @pytest.fixture(scope="module")
-def assembly(tmp_path_factory):
-    return _synth(tmp_path_factory.mktemp("synth"))
+def synthesized_app(tmp_path_factory):
+    app = build_app(App(outdir=str(tmp_path_factory.mktemp("synth")), context=QUICK_MME))
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="module")
+def assembly(synthesized_app):
+    return synthesized_app.synth()  # the same cloud assembly: a stage synthesizes once
 
 
 def test_cdk_json_sets_exactly_the_app_defaults_that_are_not_left_to_the_profile():
@@ -420,3 +430,27 @@ def test_mme_context_keys_reach_the_multi_model_stack(tmp_path):
     )
     assert stack.endpoint.target_models == ("resnet_onnx_v0.tar.gz", "resnet_pt_v0.tar.gz", TENSORRT_TARGET)
     Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("REHEARSAL SUBSTITUTE"))
+
+
+def _built_specs(app) -> list[ModelSpec]:
+    """The specs of every archive the app's stacks bound (built or taken from the cache at synth)."""
+    artifacts = []
+    for construct in app.node.find_all():
+        if isinstance(construct, TritonModel) and not construct.multi_model:
+            artifacts.append(construct.artifact)
+        elif isinstance(construct, ModelPrefix):
+            artifacts.extend(construct.artifacts.values())
+    return [artifact.spec for artifact in artifacts]  # all ModelArtifact.from_build: each has its spec
+
+
+def test_app_planned_specs_are_exactly_what_the_stacks_build(synthesized_app):
+    # GIVEN the app's context (every stack: real-time, asynchronous, multi-model)
+    settings = settings_from_context(QUICK_MME)
+
+    # WHEN the app plans its builds (nothing built) and the stacks composed from the same settings bind theirs
+    planned = app_module.planned_specs(app_module.stack_plans(settings))
+    built = _built_specs(synthesized_app)
+
+    # THEN the one parallel build covers every archive of every stack, nothing more, each model once
+    assert sorted(spec.inputs_hash() for spec in planned) == sorted({spec.inputs_hash() for spec in built})
+    assert {spec.name for spec in planned} == {"bert-tiny", "pegasus-tiny", "resnet-tiny-pt", "resnet-tiny-onnx"}
