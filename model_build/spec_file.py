@@ -11,6 +11,11 @@ the file, in Python and in error messages)::
     tensorrt_precision = "FP16"          # backend "tensorrt" only; default "FP16"
     triton_name = "classifier"           # the model's folder in the archive; default: name
 
+    [tensorrt_target]                    # backend "tensorrt" only: where the engine is served
+    instance_type = "ml.g4dn.xlarge"     # its GPU's compute capability is pinned in the engine
+    triton_version = "26.05"             # the Triton DLC release; picks the TensorRT version
+    hardware_compatibility = "none"      # or "ampere+"; default "none"
+
     [source]
     kind = "torchscript"                 # "onnx" | "torchscript" | "factory" | "transformers"
     path = "classifier.pt"               # relative to this file's folder
@@ -52,6 +57,7 @@ from typing import Any
 
 from model_build import factory_target
 from model_build.checks import is_int, is_number
+from model_build.engine_target import EngineTarget
 from model_build.examples import EXAMPLES, get_example
 from model_build.model_files import sniff
 from model_build.sources import (
@@ -93,6 +99,12 @@ TOP_KEYS: dict[str, str] = {
     "source": "table",
     "triton": "table",
     "tolerance": "table",
+    "tensorrt_target": "table",
+}
+TENSORRT_TARGET_KEYS: dict[str, str] = {
+    "instance_type": "string",
+    "triton_version": "string",
+    "hardware_compatibility": "string",
 }
 TRITON_KEYS: dict[str, str] = {
     "max_batch_size": "integer",
@@ -136,6 +148,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
     "triton.dynamic_batching": DYNAMIC_BATCHING_KEYS,
     "triton.ort_tensorrt": ORT_TENSORRT_KEYS,
     "tolerance": TOLERANCE_KEYS,
+    "tensorrt_target": TENSORRT_TARGET_KEYS,
     "source": {k: v for keys in SOURCE_KEYS.values() for k, v in keys.items()},
 }
 
@@ -430,6 +443,17 @@ class _Reader:
             value = self.get(data, "", key, TOP_KEYS[key])
             if value is not None:
                 options[key] = value
+        target = self.get(data, "", "tensorrt_target", "table")
+        if target is not None:
+            self.check_keys(target, "tensorrt_target.", TENSORRT_TARGET_KEYS, "the [tensorrt_target] table")
+            fields = {
+                key: value
+                for key in TENSORRT_TARGET_KEYS
+                if (value := self.get(target, "tensorrt_target.", key, "string", required=key != "hardware_compatibility"))
+                is not None
+            }
+            if {"instance_type", "triton_version"} <= fields.keys():
+                options["tensorrt_target"] = EngineTarget(**fields)
         if self.problems or name is None or source is None or triton is None or tolerance is None:
             return None
         return ModelSpec(name=name, source=source, triton=triton, tolerance=tolerance, **options)

@@ -334,6 +334,16 @@ CLI_CASES: list[Case] = [
         ("model.toml: triton_name must be 1-63 letters, digits, '_' or '-'", "(got 'models/resnet')", "e.g. 'resnet'"),
     ),
     Case(
+        "spec-tensorrt-target-on-a-cpu-type",
+        _spec('name = "m"\nbackend = "tensorrt"\n[tensorrt_target]\ninstance_type = "ml.c5.xlarge"\ntriton_version = "26.05"\n' + ONNX_SOURCE),
+        ("model.toml: tensorrt_target.instance_type 'ml.c5.xlarge' has no NVIDIA GPU", "pass a GPU type such as 'ml.g4dn.xlarge'"),
+    ),
+    Case(
+        "spec-tensorrt-target-key-typo-and-missing-version",
+        _spec('name = "m"\nbackend = "tensorrt"\n[tensorrt_target]\ninstance_type = "ml.g4dn.xlarge"\nhardware_compat = "none"\n' + ONNX_SOURCE),
+        ("tensorrt_target.hardware_compat is not a key of the [tensorrt_target] table", "did you mean 'hardware_compatibility'?", "tensorrt_target.triton_version is missing"),
+    ),
+    Case(
         "spec-triton-name-not-a-string",
         _spec('name = "m"\ntriton_name = 7\n' + ONNX_SOURCE),
         ("triton_name must be a string (got integer 7)", "write it in quotes: triton_name = \"7\""),

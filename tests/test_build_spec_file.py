@@ -469,3 +469,35 @@ def test_cli_verification_failure_exits_1_with_one_line_and_no_output(
     assert "raise the spec's tolerance" in err
     assert not (tmp_path / "out").exists()
     assert not [p for p in (tmp_path / "c").iterdir() if not p.name.endswith(".lock")]
+
+
+def test_spec_file_tensorrt_target_table_pins_the_engine_like_the_python_option(
+    model_file_zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    from model_build.engine_target import EngineTarget
+    from model_build.sources import OnnxFile
+    from model_build.spec import ModelSpec
+
+    # GIVEN a spec file for a TensorRT engine served on ml.g4dn.xlarge by the 26.05 Triton image
+    shutil.copy(model_file_zoo["onnx"], tmp_path / "model.onnx")
+    path = _write(
+        tmp_path / "model.toml",
+        """
+        name = "m"
+        backend = "tensorrt"
+        [tensorrt_target]
+        instance_type = "ml.g4dn.xlarge"
+        triton_version = "26.05"
+        hardware_compatibility = "none"
+        [source]
+        kind = "onnx"
+        path = "model.onnx"
+        """,
+    )
+    # WHEN it is loaded
+    spec = load_spec_file(path)
+    # THEN the target is the same EngineTarget the Python API takes, and it is in the inputs hash
+    target = EngineTarget(instance_type="ml.g4dn.xlarge", triton_version="26.05")
+    assert spec.tensorrt_target == target
+    same = ModelSpec(name="m", source=OnnxFile(tmp_path / "model.onnx"), backend="tensorrt", tensorrt_target=target)
+    assert spec.inputs_hash() == same.inputs_hash()
