@@ -153,6 +153,8 @@ class CdkCli:
             ``<app_dir>/cdk.out``; give a separate one so parallel runs do not share it.
         stream: Where to echo the CLI's output live (e.g. ``sys.stdout``). Defaults to no echo.
         timeout_s: The limit for one command. Defaults to 15 minutes.
+        context: Context values given to every command that synthesizes the app
+            (``--context key=value``, after ``cdk.json``'s). Defaults to none.
 
     Attributes:
         skipped: Every :class:`SkippedResource` found by :meth:`bootstrap` and :meth:`deploy`.
@@ -165,6 +167,7 @@ class CdkCli:
     output_dir: Path | None = None
     stream: TextIO | None = None
     timeout_s: float = 900.0
+    context: Mapping[str, str] = field(default_factory=dict)
     skipped: list[SkippedResource] = field(default_factory=list)
     history: list[CdkResult] = field(default_factory=list)
 
@@ -189,6 +192,8 @@ class CdkCli:
         # synthesized, and the CLI refuses --output next to it.
         if self.output_dir is not None and args and args[0] in _SYNTHESIZING and "--app" not in args:
             argv += ["--output", str(self.output_dir)]
+        if self.context and args and args[0] in _SYNTHESIZING and "--app" not in args:
+            argv += [arg for key, value in sorted(self.context.items()) for arg in ("--context", f"{key}={value}")]
         env = {**self.env, **CDK_QUIET_ENV}
         started = time.monotonic()
         proc = subprocess.Popen(

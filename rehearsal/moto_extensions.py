@@ -53,6 +53,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -608,6 +609,64 @@ def _custom_model_class() -> type:
 # -- stack operations in a worker thread ----------------------------------------------------------
 
 
+def _references(node: Any) -> set[str]:
+    """Logical ids a template fragment points at (Ref, Fn::GetAtt, Fn::Sub's ${Id} and ${Id.Attr})."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) and value else str(value).split(".")[0]
+                found.add(str(target))
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) and value else value
+                if isinstance(text, str):
+                    found.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
+                found |= _references(value)
+            else:
+                found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
+
+
+def _delete_custom_resources_first(resource_map: Any) -> None:
+    """Send every custom resource its Delete while what it needs (its function, buckets) still exists.
+
+    CloudFormation deletes in reverse dependency order, so a custom resource goes before the Lambda
+    function its ServiceToken names. moto's own delete walks the resources in set order and retries
+    the ones that raise, which suits resources that refuse to go while used, but a function deleted
+    first cannot answer its custom resource's Delete any more (stack DELETE_FAILED, seen
+    intermittently on `cdk destroy`). Custom resources that depend on other custom resources go first.
+    """
+    templates = resource_map._resource_json_map
+    parsed = resource_map._parsed_resources
+    custom = {
+        logical_id
+        for logical_id, resource_json in templates.items()
+        if isinstance(resource_json, dict)
+        and str(resource_json.get("Type", "")).startswith(("Custom::", CUSTOM_RESOURCE_TYPE))
+        and hasattr(parsed.get(logical_id), "_request")
+    }
+    depends: dict[str, set[str]] = {}
+    for logical_id in custom:
+        resource_json = templates[logical_id]
+        needs = _references(resource_json.get("Properties", {}))
+        depends_on = resource_json.get("DependsOn", [])
+        needs.update([depends_on] if isinstance(depends_on, str) else depends_on)
+        depends[logical_id] = needs & custom
+    remaining = set(custom)
+    while remaining:
+        # Those no remaining custom resource depends on go now (a cycle cannot reach CloudFormation).
+        wave = sorted(r for r in remaining if not any(r in depends[o] for o in remaining if o != r)) or sorted(remaining)
+        for logical_id in wave:
+            resource_map._delete_resource(parsed[logical_id], templates[logical_id])
+            parsed.pop(logical_id, None)
+            remaining.discard(logical_id)
+
+
 def _refuse_if_busy(stack: Any, action: str) -> None:
     from moto.cloudformation.exceptions import ValidationError
 
@@ -746,7 +805,11 @@ def _patch_stack_operations(models: Any) -> None:
             for export_name in export_names:
                 self.exports.pop(export_name, None)
 
-        _run_operation(stack, "DELETE", stack.resource_map.delete, succeeded)
+        def work() -> None:
+            _delete_custom_resources_first(stack.resource_map)
+            stack.resource_map.delete()
+
+        _run_operation(stack, "DELETE", work, succeeded)
 
     def settled(stack: Any) -> bool:
         # moto creates a resource lazily when anything reads it (an output's GetAtt, a resource

@@ -360,3 +360,46 @@ def test_moto_lambda_extensions_refuse_another_moto_version(monkeypatch: pytest.
     from moto.awslambda.models import LambdaFunction
 
     assert LambdaFunction._invoke_lambda is not moto_extensions.invoke_python_function
+
+
+def test_moto_lambda_stack_delete_sends_custom_resources_delete_before_their_function_goes() -> None:
+    # GIVEN a resource map (moto's own parser, no server) of a function, a custom resource whose
+    # ServiceToken is that function, and a second custom resource that depends on the first
+    from moto.cloudformation.parsing import ResourceMap
+
+    from rehearsal import moto_extensions
+
+    template = {
+        "Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}},
+            "First": {
+                "Type": "Custom::Thing",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]}},
+            },
+            "Second": {
+                "Type": "AWS::CloudFormation::CustomResource",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]}, "After": {"Ref": "First"}},
+            },
+        }
+    }
+    resource_map = ResourceMap.__new__(ResourceMap)
+    resource_map._resource_json_map = template["Resources"]
+    deleted: list[str] = []
+
+    class Recorder:
+        def __init__(self, logical_id: str) -> None:
+            self.logical_id = logical_id
+
+        def _request(self, *args: Any) -> None:
+            raise AssertionError("not called here")
+
+    resource_map._parsed_resources = {"First": Recorder("First"), "Second": Recorder("Second"), "Fn": object()}
+    resource_map._delete_resource = lambda parsed, _json: deleted.append(parsed.logical_id)  # type: ignore[method-assign]
+
+    # WHEN the custom resources are deleted first
+    moto_extensions._delete_custom_resources_first(resource_map)
+
+    # THEN the dependent one goes before the one it needs, both before the function, which stays
+    assert deleted == ["Second", "First"]
+    assert list(resource_map._parsed_resources) == ["Fn"]
+    assert moto_extensions._references({"Fn::Sub": "arn:${Fn.Arn}/${AWS::Region}/${First}"}) >= {"Fn", "First"}
