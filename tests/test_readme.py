@@ -44,7 +44,7 @@ def test_readme_construct_example_synthesizes_what_it_says():
     )
     # THEN the asynchronous endpoint: its config, a 0..5 scalable target, the scale-from-zero alarm,
     # and the grantee may call InvokeEndpointAsync
-    template.resource_count_is("AWS::SageMaker::Endpoint", 2)
+    template.resource_count_is("AWS::SageMaker::Endpoint", 3)
     template.has_resource_properties(
         "AWS::SageMaker::EndpointConfig",
         {
@@ -72,6 +72,44 @@ def test_readme_construct_example_synthesizes_what_it_says():
         {
             "PolicyDocument": {
                 "Statement": Match.array_with([Match.object_like({"Action": "sagemaker:InvokeEndpoint"})])
+            }
+        },
+    )
+    # THEN the multi-model endpoint: Mode MultiModel on the prefix, one copy per archive at the
+    # chosen key, seed 001's GPUUtilization target tracking, and a grant narrowed to one TargetModel
+    template.has_resource_properties(
+        "AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({"Mode": "MultiModel"})}
+    )
+    template.resource_count_is("Custom::ModelArchive", 2)
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "TargetValue": 60,
+                    "ScaleInCooldown": 600,
+                    "ScaleOutCooldown": 200,
+                    "CustomizedMetricSpecification": Match.object_like(
+                        {"MetricName": "GPUUtilization", "Namespace": "/aws/sagemaker/Endpoints"}
+                    ),
+                }
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "sagemaker:InvokeEndpoint",
+                                "Condition": {"StringLike": {"sagemaker:TargetModel": Match.any_value()}},
+                            }
+                        )
+                    ]
+                )
             }
         },
     )
