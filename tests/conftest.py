@@ -126,9 +126,12 @@ def cfn_lint_errors() -> Callable[..., list[str]]:
     return lint
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def nag_violations() -> Callable[[App], list[str]]:
     """Return a function that synthesizes an app under cdk-nag AwsSolutions and lists unacknowledged findings.
+
+    Session-scoped (it holds no state), so module-scoped fixtures that synthesize once can use it;
+    the synthesized templates stay in ``app.outdir``.
 
     cdk-nag v3 is a policy-validation plugin: findings of any severity land in
     ``validation-report.json`` (errors also fail synthesis), so the report is the source of truth.
