@@ -1224,6 +1224,11 @@ ERRORS: list[Any] = [
         id="model-prefix-prefix-too-long",
     ),
     pytest.param(
+        lambda c: ModelPrefix(c.stack, "P", allow_overwrite="yes"),
+        ["ModelPrefix props: allow_overwrite", "'yes'"],
+        id="model-prefix-allow-overwrite-is-a-str",
+    ),
+    pytest.param(
         lambda c: ModelPrefix(c.stack, "P", bucket="models-bucket"),
         ["bucket must be an s3.IBucket", "'models-bucket' (a str)", "s3.Bucket.from_bucket_name(...)"],
         id="model-prefix-bucket-is-a-name",

@@ -76,7 +76,7 @@ def _app(folder: Path) -> tuple[App, Stack, ModelPrefix, ModelPrefix, iam.Role]:
     encrypted_bucket = s3.Bucket.from_bucket_attributes(
         stack, "EncryptedBucket", bucket_name="encrypted", encryption_key=key
     )
-    encrypted = ModelPrefix(stack, "Encrypted", bucket=encrypted_bucket, prefix="mme/seed-001")
+    encrypted = ModelPrefix(stack, "Encrypted", bucket=encrypted_bucket, prefix="mme/seed-001", allow_overwrite=True)
     encrypted.add_archive("resnet_trt_v0.tar.gz", ModelArtifact.from_bucket(source, "resnet/trt.tar.gz"))
     client = iam.Role(stack, "Client", assumed_by=iam.AccountRootPrincipal())
     models.grant_read(client)
@@ -161,6 +161,12 @@ def test_model_prefix_copies_each_archive_from_its_source_to_its_stable_key(synt
     bert = copies["models/bert_v0.tar.gz"]["Properties"]
     assert (bert["SourceBucket"], bert["SourceKey"]) == ("source-bucket", "bert/model.tar.gz")
     assert copies["mme/seed-001/resnet_trt_v0.tar.gz"]["Properties"]["DestinationBucket"] == "encrypted"
+    # THEN only the prefix that allows overwrites says so (the copy refuses a changed archive otherwise)
+    assert {k: c["Properties"].get("AllowOverwrite") for k, c in copies.items()} == {
+        "mme/seed-001/resnet_trt_v0.tar.gz": "true",
+        "models/bert_v0.tar.gz": None,
+        "models/resnet_pt_v0.tar.gz": None,
+    }
 
 
 def test_model_prefix_copy_function_may_read_only_its_sources_and_write_only_under_its_prefixes(

@@ -173,14 +173,33 @@ def test_model_copy_of_a_multipart_uploaded_asset_reads_back_with_a_valid_checks
     assert harness.body(MODELS, "models/parts.tar.gz") == data
 
 
+def test_model_copy_update_of_the_source_under_the_same_key_is_refused_naming_the_fix(harness: Harness) -> None:
+    # GIVEN an archive at its key, then rebuilt (a new asset hash) under the same target model
+    old = _props("cccc1.gz", "models/resnet.tar.gz")
+    harness.put(ASSETS, "cccc1.gz", b"resnet v1")
+    harness.put(ASSETS, "cccc2.gz", b"resnet v2")
+    created = harness.send("Create", "Resnet", old)
+    # WHEN CloudFormation updates the resource with the new SourceKey (no AllowOverwrite)
+    new = _props("cccc2.gz", "models/resnet.tar.gz")
+    answer = harness.send(
+        "Update", "Resnet", new, PhysicalResourceId=created["PhysicalResourceId"], OldResourceProperties=old
+    )
+    # THEN the update fails naming the key, SageMaker's reason and the fix; the old bytes stay
+    assert answer["Status"] == "FAILED"
+    assert "'models/resnet.tar.gz' already holds another archive" in answer["Reason"]
+    assert "use a new and unique name" in answer["Reason"]
+    assert "ModelPrefix(allow_overwrite=True)" in answer["Reason"]
+    assert harness.body(MODELS, "models/resnet.tar.gz") == b"resnet v1"
+
+
 def test_model_copy_update_of_the_source_replaces_the_bytes_under_the_same_id(harness: Harness) -> None:
-    # GIVEN an archive at its key, then rebuilt (a new asset hash)
+    # GIVEN an archive at its key, then rebuilt (a new asset hash), in a prefix that allows overwrites
     old = _props("bbbb1.gz", "models/bert.tar.gz")
     harness.put(ASSETS, "bbbb1.gz", b"bert v1")
     harness.put(ASSETS, "bbbb2.gz", b"bert v2")
     created = harness.send("Create", "Bert", old)
     # WHEN CloudFormation updates the resource with the new SourceKey
-    new = _props("bbbb2.gz", "models/bert.tar.gz")
+    new = {**_props("bbbb2.gz", "models/bert.tar.gz"), "AllowOverwrite": "true"}
     answer = harness.send(
         "Update", "Bert", new, PhysicalResourceId=created["PhysicalResourceId"], OldResourceProperties=old
     )

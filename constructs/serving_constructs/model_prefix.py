@@ -44,7 +44,14 @@ from serving_constructs._bucket import (
     hardened_bucket,
 )
 from serving_constructs._nag import acknowledge, flattened
-from serving_constructs._validation import PropsError, check_interface, check_str, given, raise_if_any
+from serving_constructs._validation import (
+    PropsError,
+    check_bool,
+    check_interface,
+    check_str,
+    given,
+    raise_if_any,
+)
 from serving_constructs.artifact import ModelArtifact, S3DataType
 
 #: The resource type of the per-archive copy.
@@ -175,21 +182,37 @@ class ModelPrefix(Construct):
             archive copied in by hand).
         prefix: the key prefix of the archives (a trailing ``/`` is added; no leading ``/``).
             Defaults to ``"models/"``.
+        allow_overwrite: let a deploy put a changed archive at a key that already holds one. Defaults
+            to False: such a deploy fails at that archive's copy with a message naming it, because
+            SageMaker's multi-model instances that loaded the old archive may keep serving it
+            (SageMaker Developer Guide, "Add or Remove Models": to update a model, add it under a new
+            and unique name). Set it for a prefix no endpoint caches.
 
     Raises:
         PropsError: every problem with the props, in one message.
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, bucket: s3.IBucket | None = None, prefix: str = "models/"
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        bucket: s3.IBucket | None = None,
+        prefix: str = "models/",
+        allow_overwrite: bool = False,
     ) -> None:
         bucket_problems = check_interface(
             "bucket", bucket, "s3.IBucket", "arn_for_objects",
             "use s3.Bucket(...) or s3.Bucket.from_bucket_name(...), or omit it for a new bucket", optional=True,
         )  # fmt: skip
         bucket_name = bucket.bucket_name if bucket is not None and not bucket_problems else None
-        raise_if_any("ModelPrefix", bucket_problems + _prefix_problems(prefix, bucket_name))
+        raise_if_any(
+            "ModelPrefix",
+            bucket_problems + _prefix_problems(prefix, bucket_name) + check_bool("allow_overwrite", allow_overwrite),
+        )
         super().__init__(scope, id)
+        self.allow_overwrite: bool = bool(allow_overwrite)
+        """Whether a deploy may put a changed archive at a key that already holds one."""
         self.bucket: s3.IBucket = (
             hardened_bucket(self, "Bucket", holds="model archives of one model prefix", prop="bucket")
             if bucket is None
@@ -275,6 +298,8 @@ class ModelPrefix(Construct):
                 "SourceKey": binding.object_key,
                 "DestinationBucket": self.bucket.bucket_name,
                 "DestinationKey": key,
+                # Rendered only when set, so templates without it stay as they were.
+                **({"AllowOverwrite": "true"} if self.allow_overwrite else {}),
             },
         )
         # The role's policies (this archive's read grant included) exist before the copy runs.

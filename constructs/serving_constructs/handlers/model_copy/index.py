@@ -9,6 +9,10 @@ pre-signed ``ResponseURL`` (the cfn-response protocol) itself. Standard library 
   byte of the archive passes through this function's memory or ``/tmp``. The PhysicalResourceId
   is ``s3://<DestinationBucket>/<DestinationKey>``: an Update that changes the destination
   returns a new id, and CloudFormation then sends a Delete for the old one.
+- Update that keeps the destination but changes the source (a rebuilt model under the same
+  name) is refused unless the property ``AllowOverwrite`` is ``"true"``: SageMaker's multi-model
+  instances that loaded the old archive may keep serving it ("Add or Remove Models": to update a
+  model, use a new and unique name; don't overwrite model artifacts in Amazon S3).
 - Delete: removes the destination object only when this resource wrote it (the object's metadata
   ``model-prefix-owner`` is ``<StackId>|<LogicalResourceId>``). An object another resource has
   written since (a renamed archive, two archives swapping names), or one a person copied there by
@@ -107,8 +111,30 @@ def _handle(event: dict[str, Any], context: Any) -> tuple[str, dict[str, str]]:
     if request not in ("Create", "Update"):
         raise ValueError(f"unknown RequestType {request!r} (expected Create, Update or Delete)")
     props = _properties(event.get("ResourceProperties", {}))
+    if request == "Update":
+        _refuse_overwrite(event, props)
     data = _copy(props, owner=_owner(event), deadline=_deadline(context))
     return _uri(props["DestinationBucket"], props["DestinationKey"]), data
+
+
+def _refuse_overwrite(event: dict[str, Any], props: dict[str, str]) -> None:
+    """Refuse to put a different archive at a key that already served one, unless allowed."""
+    old = event.get("OldResourceProperties") or {}
+    same_key = (old.get("DestinationBucket"), old.get("DestinationKey")) == (
+        props["DestinationBucket"],
+        props["DestinationKey"],
+    )
+    changed = (old.get("SourceBucket"), old.get("SourceKey")) != (props["SourceBucket"], props["SourceKey"])
+    allowed = str(event.get("ResourceProperties", {}).get("AllowOverwrite", "")).lower() == "true"
+    if same_key and changed and not allowed:
+        key = props["DestinationKey"]
+        raise ValueError(
+            f"{key!r} already holds another archive (from s3://{old.get('SourceBucket')}/{old.get('SourceKey')}; now "
+            f"s3://{props['SourceBucket']}/{props['SourceKey']}): a multi-model endpoint's instances that loaded it may "
+            "keep serving the old one (SageMaker Developer Guide, 'Add or Remove Models': use a new and unique name). "
+            f"Add the changed model under a new name (e.g. a new version in {key.rsplit('/', 1)[-1]!r}), or pass "
+            "ModelPrefix(allow_overwrite=True) if no endpoint caches it"
+        )
 
 
 def _deadline(context: Any) -> float:
