@@ -121,7 +121,6 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
     # Stage modules import onnx/onnxruntime/torch lazily; import them here, not at module
     # level, so that a cache hit never loads them.
     from model_build.export import export_onnx
-    from model_build.package import package_repository
     from model_build.repository import write_repository
     from model_build.triton_config import build_config, onnx_io, validate_against_onnx
     from model_build.verify import verification_batch_sizes, verify_onnx
@@ -185,11 +184,6 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
 
         # <model>/engine.json, next to config.pbtxt: what the engine was built for, read at synth.
         write_engine_manifest(repo.model_dir, engine_manifest)
-    archive = reporter.stage(
-        "package",
-        "Packaging model.tar.gz",
-        lambda: package_repository(work / cache.REPOSITORY_NAME, work / cache.ARCHIVE_NAME),
-    )
     _finish(
         spec,
         inputs_hash,
@@ -200,7 +194,6 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
         exporter=exported.exporter,
         model_path=repo.model_path,
         verification=verification.to_dict(),
-        archive=archive,
         extra=None if engine_manifest is None else {"engine": json.loads(engine_manifest.to_json())},
     )
 
@@ -210,7 +203,6 @@ def _run_torchscript_stages(
 ) -> None:
     """``backend="pytorch"``: trace → verify against eager torch → config → repository → package."""
     from model_build.export import export_torchscript
-    from model_build.package import package_repository
     from model_build.repository import write_repository
     from model_build.triton_config import build_config
     from model_build.verify import verification_batch_sizes, verify_torchscript
@@ -234,11 +226,6 @@ def _run_torchscript_stages(
             model_filename=backend(spec.backend).model_filename,
         ),
     )
-    archive = reporter.stage(
-        "package",
-        "Packaging model.tar.gz",
-        lambda: package_repository(work / cache.REPOSITORY_NAME, work / cache.ARCHIVE_NAME),
-    )
     _finish(
         spec,
         inputs_hash,
@@ -249,7 +236,6 @@ def _run_torchscript_stages(
         exporter="torch.jit.trace",
         model_path=repo.model_path,
         verification=verification.to_dict(),
-        archive=archive,
         # Clients build requests from the source's tensors: say which Triton name each one has.
         extra={"source_tensor_names": traced.source_names},
     )
@@ -266,11 +252,16 @@ def _finish(
     exporter: str,
     model_path: Path,
     verification: dict[str, Any],
-    archive: Any,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write the manifest (last: it marks the entry complete) and drop the scratch export folder."""
-    from model_build.package import file_sha256
+    """Package the repository, write the manifest (last: it marks the entry complete), drop the scratch export folder."""
+    from model_build.package import file_sha256, package_repository
+
+    archive = reporter.stage(
+        "package",
+        "Packaging model.tar.gz",
+        lambda: package_repository(work / cache.REPOSITORY_NAME, work / cache.ARCHIVE_NAME),
+    )
 
     manifest = {
         "format_version": BUILD_FORMAT_VERSION,
