@@ -36,6 +36,7 @@ from serving_constructs import (
     PropsError,
     TritonModel,
     defaults,
+    unit_of,
 )
 
 
@@ -645,7 +646,7 @@ def test_async_endpoint_metric_has_sagemakers_namespace_dimensions_and_statistic
         label,
     )
     # THEN the table's unit (documentation and axis label; CloudWatch filters on a set unit) is SageMaker's
-    assert METRICS[metric_name].unit == _UNITS.get(metric_name, cloudwatch.Unit.COUNT)
+    assert unit_of(METRICS[metric_name]) == _UNITS.get(metric_name, cloudwatch.Unit.COUNT)
     resolved = synth.resolve(metric.dimensions)
     assert tuple(sorted(resolved)) == dimensions
     assert resolved["EndpointName"] == {"Fn::GetAtt": [synth.logical_id(synth.endpoint), "EndpointName"]}

@@ -19,6 +19,7 @@ from serving_constructs import (
     ServingMode,
     microseconds_to_milliseconds,
     milliseconds_to_microseconds,
+    unit_of,
 )
 from serving_constructs.metrics import endpoint_metric
 
@@ -80,7 +81,7 @@ def test_metric_namespace_dimensions_statistic_and_unit(stack, name):
     metric = endpoint_metric(name, endpoint_name="ep", variant_name=variant)
 
     # THEN
-    assert (spec.namespace, spec.dimensions.value, spec.statistic, spec.unit) == (
+    assert (spec.namespace, spec.dimensions.value, spec.statistic, unit_of(spec)) == (
         namespace,
         dimensions,
         statistic,
@@ -160,7 +161,7 @@ def test_milliseconds_to_microseconds_is_the_one_conversion():
     # A tuning profile's 500 ms p99 target is a ModelLatency threshold of 500,000 µs.
     assert milliseconds_to_microseconds(500) == 500_000
     assert microseconds_to_milliseconds(milliseconds_to_microseconds(12.5)) == 12.5
-    assert METRICS["ModelLatency"].unit is cloudwatch.Unit.MICROSECONDS
+    assert unit_of(METRICS["ModelLatency"]) is cloudwatch.Unit.MICROSECONDS
 
 
 @pytest.mark.parametrize(

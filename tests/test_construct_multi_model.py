@@ -40,6 +40,7 @@ from serving_constructs import (
     TritonImage,
     TritonModel,
     defaults,
+    unit_of,
 )
 
 _ONNX_CONFIG = 'name: "{name}"\nbackend: "onnxruntime"\nmax_batch_size: 8\n'
@@ -443,7 +444,7 @@ def test_multi_model_endpoint_metric_has_sagemakers_namespace_unit_and_dimension
         "Average",
         label,
     )
-    assert METRICS[metric_name].unit == unit
+    assert unit_of(METRICS[metric_name]) == unit
     # THEN per variant, never per model: EndpointName + VariantName of the first variant
     dimensions = synth.stack.resolve(metric.dimensions)
     assert dimensions == {

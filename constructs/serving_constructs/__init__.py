@@ -17,6 +17,7 @@ from serving_constructs.metrics import (
     Dimensions,
     MetricSpec,
     ServingMode,
+    unit_of,
 )
 from serving_constructs.model import TritonModel
 from serving_constructs.model_prefix import ModelPrefix
@@ -71,4 +72,5 @@ __all__ = [
     "microseconds_to_milliseconds",
     "milliseconds_to_microseconds",
     "triton_versions",
+    "unit_of",
 ]
