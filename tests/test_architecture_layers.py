@@ -22,6 +22,7 @@ LAYERS: dict[str, tuple[str, frozenset[str]]] = {
     "stacks": ("stacks", frozenset({"serving_constructs", "model_build"})),
     "rehearsal": ("rehearsal", frozenset({"model_build", "triton_runtime"})),
     "tuning": ("tuning", frozenset({"model_build", "triton_runtime"})),
+    "operations": ("operations", frozenset({"model_build"})),
 }
 APP_MAY_IMPORT = frozenset({"stacks", "serving_constructs", "model_build"})
 PROJECT_PACKAGES = frozenset(LAYERS)
