@@ -20,11 +20,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "check":
-        from operations import check
+        import operations.check as check
 
         return check.main(rest)
     if command == "diff":
-        from operations import diff
+        import operations.diff as diff
 
         return diff.main(rest)
     sys.stderr.write(f"python -m operations: unknown command {command!r} — use check or diff\n{_USAGE}")
