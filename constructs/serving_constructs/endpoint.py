@@ -25,7 +25,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import jsii
-from aws_cdk import Annotations, Arn, ArnFormat, IResolvable, IStableAnyProducer, Lazy, Resource, Stack, Token
+from aws_cdk import (
+    Annotations,
+    Arn,
+    ArnFormat,
+    IResolvable,
+    IStableAnyProducer,
+    Lazy,
+    Names,
+    Resource,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -51,6 +62,9 @@ from serving_constructs.scaling import INSTANCE_CAPACITY_FLOOR, CapacityFloor, S
 from serving_constructs.variant import MAX_VARIANTS, ProductionVariant, VariantBase, variant_name_problems
 
 _WARNING_PREFIX = "serving-constructs"
+
+MAX_ROLLBACK_ALARMS = 10
+"""The most alarms ``AutoRollbackConfiguration.Alarms`` takes (botocore's ``AlarmList``: 1-10)."""
 
 
 @jsii.implements(IStableAnyProducer)
@@ -416,6 +430,10 @@ class EndpointBase(EndpointResource):
         super().__init__(scope, id)
         self._variants: list[VariantBase] = []
         self._scaling: dict[str, ScalableInstanceCount] = {}
+        self._rollback_alarms: list[cloudwatch.IAlarm] = []
+        self._rollback_alarm_names: list[str] = []
+        self._describe_alarms: iam.PolicyStatement | None = None
+        self._describe_alarms_roles: list[iam.IRole] = []
         self.node.add_validation(_HasVariants(self))
 
         problems = Problems(type(self).__name__)
@@ -459,6 +477,7 @@ class EndpointBase(EndpointResource):
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             retain_all_variant_properties=_lazy(self._retain_scaled_counts),
             exclude_retained_variant_properties=_lazy(self._excluded_retained_properties),
+            deployment_config=_lazy(self._deployment_config),
         )
         self.endpoint_config_name: str = self.endpoint_config.attr_endpoint_config_name
         """The generated endpoint config name."""
@@ -548,6 +567,7 @@ class EndpointBase(EndpointResource):
 
     def _add_variant(self, variant: VariantBase) -> None:
         self._variants.append(variant)
+        self._grant_describe_alarms(variant)
         if not isinstance(variant, ProductionVariant):
             return
         name, path = variant.variant_name, f"variants[{len(self._variants) - 1}]"
@@ -577,6 +597,90 @@ class EndpointBase(EndpointResource):
                 "deploy; if the type is newer than the installed botocore and the name is right, "
                 f"acknowledge this warning: Annotations.of(endpoint).acknowledge_warning({warning_id!r}).",
             )
+
+    # --- deployment guardrails ---------------------------------------------------------------
+
+    @property
+    def rollback_alarms(self) -> tuple[cloudwatch.IAlarm, ...]:
+        """The alarms that roll a deployment back (``AutoRollbackConfiguration``), in the order added."""
+        return tuple(self._rollback_alarms)
+
+    def add_rollback_alarm(self, alarm: cloudwatch.IAlarm) -> None:
+        """Roll an endpoint update back automatically when ``alarm`` fires during the deployment.
+
+        The alarm's NAME goes into ``DeploymentConfig.AutoRollbackConfiguration.Alarms`` (SageMaker
+        takes names, not ARNs), as a literal: an alarm on this endpoint's metrics references the
+        endpoint (its ``EndpointName`` dimension), so a reference back from the endpoint would be a
+        dependency cycle. An alarm this app creates without an ``alarm_name`` therefore gets a fixed
+        one, ``<stack name>-<construct path>-<hash>``; an imported alarm keeps its name. The alarm
+        is created after the endpoint, which is harmless: SageMaker reads the alarms only while it
+        updates the endpoint. The execution role of every model the endpoint serves gets
+        ``cloudwatch:DescribeAlarms`` on exactly the rollback alarms: SageMaker reads the alarms as
+        the model's execution role ("Ensure that your IAM execution role has permission to perform
+        the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify", SageMaker
+        Developer Guide, "Auto-Rollback Configuration and Monitoring"). Adding the same alarm twice
+        is a no-op. ``EndpointBase.add_monitoring(...)`` calls this for its rollback alarms.
+
+        Args:
+            alarm: a CloudWatch alarm on this endpoint's metrics (an ``Alarm`` or an imported one).
+
+        Raises:
+            PropsError: ``alarm`` is not a CloudWatch alarm, or the endpoint already has the
+                most rollback alarms SageMaker takes (10).
+        """
+        problems = check_interface(
+            "alarm",
+            alarm,
+            "cloudwatch.IAlarm",
+            "alarm_arn",
+            "pass a cloudwatch.Alarm(...) or cloudwatch.Alarm.from_alarm_arn(...)",
+        )
+        raise_if_any(f"{type(self).__name__}.add_rollback_alarm", problems)
+        if any(existing is alarm for existing in self._rollback_alarms):
+            return
+        if len(self._rollback_alarms) >= MAX_ROLLBACK_ALARMS:
+            raise PropsError(
+                f"Invalid {type(self).__name__}.add_rollback_alarm props: {self.node.path} already has "
+                f"{len(self._rollback_alarms)} rollback alarms and SageMaker takes at most {MAX_ROLLBACK_ALARMS} "
+                "(AutoRollbackConfiguration.Alarms) — combine alarms with a cloudwatch.CompositeAlarm"
+            )
+        name, arn = _rollback_alarm_name_and_arn(alarm)
+        self._rollback_alarms.append(alarm)
+        self._rollback_alarm_names.append(name)
+        if self._describe_alarms is None:
+            self._describe_alarms = iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=[])
+        self._describe_alarms.add_resources(arn)
+        for variant in self._variants:
+            self._grant_describe_alarms(variant)
+
+    def _grant_describe_alarms(self, variant: VariantBase) -> None:
+        """Give the variant's model role ``cloudwatch:DescribeAlarms`` on the rollback alarms (once per role)."""
+        if self._describe_alarms is None:
+            return
+        role = variant.model.role
+        if any(granted is role for granted in self._describe_alarms_roles):
+            return
+        self._describe_alarms_roles.append(role)
+        role.add_to_principal_policy(self._describe_alarms)
+        # SageMaker reads the alarms when the update starts: the grant must exist by then.
+        default_policy = role.node.try_find_child("DefaultPolicy")
+        if default_policy is not None:
+            self._resource.node.add_dependency(default_policy)
+
+    def _auto_rollback_configuration(self) -> sagemaker.CfnEndpoint.AutoRollbackConfigProperty | None:
+        if not self._rollback_alarms:
+            return None
+        return sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+            alarms=[
+                sagemaker.CfnEndpoint.AlarmProperty(alarm_name=name) for name in self._rollback_alarm_names
+            ]
+        )
+
+    def _deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty | None:
+        rollback = self._auto_rollback_configuration()
+        if rollback is None:
+            return None
+        return sagemaker.CfnEndpoint.DeploymentConfigProperty(auto_rollback_configuration=rollback)
 
     def _production_variant(self, variant_name: str | None, caller: str) -> VariantBase:
         name = self._variant_name(variant_name, caller)
@@ -654,6 +758,24 @@ class EndpointBase(EndpointResource):
             sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DesiredWeight"),
             sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig"),
         ]
+
+
+def _rollback_alarm_name_and_arn(alarm: cloudwatch.IAlarm) -> tuple[str, str]:
+    """Return the alarm's name and ARN without a reference to the alarm resource (see ``add_rollback_alarm``)."""
+    resource = alarm.node.default_child
+    if not isinstance(resource, cloudwatch.CfnAlarm | cloudwatch.CfnCompositeAlarm):
+        return alarm.alarm_name, alarm.alarm_arn  # imported: both are literals parsed from the ARN
+    stack = Stack.of(alarm)
+    name = resource.alarm_name
+    if name is None or Token.is_unresolved(name):
+        # The L2 alarm's own default is a name CloudFormation generates (a Ref): fix one instead,
+        # from the stack name and the construct path (unique per stack, stable across synths).
+        name = Names.unique_resource_name(alarm, max_length=255, separator="-")
+        resource.alarm_name = name
+    arn = stack.format_arn(
+        service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    return name, arn
 
 
 @jsii.implements(IValidation)
