@@ -25,10 +25,12 @@ What SageMaker does, and what this module does the same way against the emulator
   Triton after ``scale_in_cooldown_s`` without work; a request arriving then waits in the queue
   (``HasBacklogWithoutCapacity`` = 1), Triton starts, and the queue drains. ``MaxCapacity`` 0 keeps it
   at zero (requests wait until their TTL).
-* **Metrics** go to the emulator's CloudWatch (``AWS/SageMaker``, SageMaker's dimensions): the
-  backlog metrics (EndpointName) every :data:`METRICS_PERIOD_S` and whenever
-  ``HasBacklogWithoutCapacity`` changes; the per-variant counters (EndpointName + VariantName) every
-  period. :meth:`AsyncInference.describe` shows the same numbers now.
+* **Metrics** go to the emulator's CloudWatch through the data plane's
+  :class:`~rehearsal.data_plane.metrics.MetricsPublisher` (``AWS/SageMaker``, SageMaker's
+  dimensions): the backlog metrics (EndpointName only) every publish interval and whenever
+  ``HasBacklogWithoutCapacity`` changes; the per-variant counters (EndpointName + VariantName) as
+  what happened during each interval; ``TimeInBacklog``, ``TotalProcessingTime``, ``ModelLatency`` and
+  the 4xx/5xx flags per request. :meth:`AsyncInference.describe` shows the same numbers now.
 
 The queue lives in the data plane's memory: requests accepted and not finished when the data plane
 stops are lost (SageMaker's queue is durable).
@@ -56,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 from rehearsal.async_client import parse_s3_uri
 from rehearsal.data_plane.backends import ContainerBackend, ContainerDown, Invocation, InvocationResult
 from rehearsal.data_plane.errors import RuntimeApiError, validation_error
+from rehearsal.data_plane.metrics import METRICS
 from rehearsal.data_plane.routing import (
     ERROR_NOTIFICATION_TOPIC,
     SUCCESS_NOTIFICATION_TOPIC,
@@ -87,8 +90,6 @@ MAX_RESPONSE_IN_NOTIFICATION = 128 * 1024
 CHUNK_BYTES = 1024 * 1024
 #: How many times a request runs when its container dies under it, before it ends as a failure.
 MAX_ATTEMPTS = 3
-#: How often the metrics are put to CloudWatch (SageMaker publishes per minute).
-METRICS_PERIOD_S = 60.0
 #: Threads for the blocking S3/SNS/CloudWatch calls.
 IO_THREADS = 16
 
@@ -177,8 +178,6 @@ class VariantCounters:
     notification_failures: int = 0
     #: Not a SageMaker metric: runs repeated because the container died under them.
     container_retries: int = 0
-    time_in_backlog_ms: list[float] = field(default_factory=list)
-    total_processing_ms: list[float] = field(default_factory=list)
 
     def snapshot(self) -> dict[str, int]:
         """Return the counters as JSON-able numbers."""
@@ -246,7 +245,9 @@ class AsyncInference:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scaling: set[tuple[str, str, str]] = set()
         self._ticker: asyncio.Task[None] | None = None
-        self._last_publish = 0.0
+        #: Counter values at the previous metrics sample (read and written by the publisher's thread).
+        self._published_counters: dict[tuple[str, str], dict[str, int]] = {}
+        api.metrics.add_sampler(self.sample_metrics)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -533,7 +534,8 @@ class AsyncInference:
             return
         counters = self.counters[(request.endpoint_name, variant)]
         started = time.monotonic()
-        counters.time_in_backlog_ms.append((started - request.received_at) * 1000)
+        metrics = self.api.metrics
+        metrics.record_duration("TimeInBacklog", started - request.received_at, endpoint=request.endpoint_name, variant=variant)
         stream = None
         try:
             if request.inline_body is not None:
@@ -571,14 +573,20 @@ class AsyncInference:
                 )
                 return
             except RuntimeApiError as exc:
+                status = exc.members.get("OriginalStatusCode", exc.status) if exc.code == "ModelError" else exc.status
+                self._record_answer(request, variant, int(status), exc.model_latency_s)
                 await self._fail(queue, request, variant, self._failure_reason(exc), detail=exc.members.get("OriginalMessage"))
                 return
         finally:
             if stream is not None:
                 with contextlib.suppress(Exception):
                     stream.close()
-        counters.total_processing_ms.append((time.monotonic() - started) * 1000)
+        self._record_answer(request, variant, result.status, result.model_latency_s)
         await self._succeed(queue, request, variant, result)
+        # SageMaker's TotalProcessingTime runs until the response is written to S3.
+        metrics.record_duration(
+            "TotalProcessingTime", time.monotonic() - started, endpoint=request.endpoint_name, variant=variant
+        )
 
     def _client(self) -> Any:
         client = self.api.client
@@ -755,7 +763,7 @@ class AsyncInference:
                 log.exception("async housekeeping failed")
 
     async def tick(self) -> None:
-        """Expire queued requests past their TTL, scale idle variants in, publish metrics when due."""
+        """Expire queued requests past their TTL and scale idle variants in."""
         for queue in list(self.queues.values()):
             expired = [r for r in queue.pending if self._expired(r)]
             if expired:
@@ -767,10 +775,6 @@ class AsyncInference:
                     self._spawn(self._expire(queue, request, variant))
             queue.wake.set()
         await self._scale_in_idle()
-        now = time.monotonic()
-        if now - self._last_publish >= METRICS_PERIOD_S:
-            self._last_publish = now
-            self._spawn(self.publish_metrics())
 
     async def _scale_in_idle(self) -> None:
         for route in self.api.routing.routes().values():
@@ -806,46 +810,46 @@ class AsyncInference:
         value = int(bool(queue.active) and queue.instances == 0)
         if value != queue.has_backlog_without_capacity:
             queue.has_backlog_without_capacity = value
-            self._spawn(self.publish_metrics(endpoints=[queue.name], counters=False))
+            # Recorded now too: a change back before the next sample would otherwise go unseen.
+            self.api.metrics.record("HasBacklogWithoutCapacity", value, endpoint=queue.name)
+            self.api.metrics.publish_soon()
 
-    async def publish_metrics(self, *, endpoints: list[str] | None = None, counters: bool = True) -> None:
-        """Put the async metrics to the emulator's CloudWatch (``AWS/SageMaker``, SageMaker's dimensions)."""
-        now = datetime.datetime.now(datetime.UTC)
-        data: list[dict[str, Any]] = []
-        for name in endpoints or list(self.queues):
-            queue = self.queues[name]
-            dims = [{"Name": "EndpointName", "Value": name}]
+    def sample_metrics(self) -> list[tuple[str, float, str, str | None]]:
+        """SageMaker's asynchronous gauges and counters now (the metrics publisher's sampler; any thread).
+
+        The queue metrics carry ``EndpointName`` only; the counters are what happened since the
+        previous sample (0 included), per variant that has seen a request.
+        """
+        out: list[tuple[str, float, str, str | None]] = []
+        for name, queue in list(self.queues.items()):
             backlog = queue.backlog
-            data += [
-                {"MetricName": "ApproximateBacklogSize", "Dimensions": dims, "Value": backlog, "Unit": "Count"},
-                {
-                    "MetricName": "ApproximateBacklogSizePerInstance",
-                    "Dimensions": dims,
-                    "Value": backlog / max(1, queue.instances),
-                    "Unit": "Count",
-                },
-                {"MetricName": "ApproximateAgeOfOldestRequest", "Dimensions": dims, "Value": queue.oldest_age_s(), "Unit": "Seconds"},
-                {
-                    "MetricName": "HasBacklogWithoutCapacity",
-                    "Dimensions": dims,
-                    "Value": queue.has_backlog_without_capacity,
-                    "Unit": "Count",
-                },
+            out += [
+                ("ApproximateBacklogSize", backlog, name, None),
+                ("ApproximateBacklogSizePerInstance", backlog / max(1, queue.instances), name, None),
+                ("ApproximateAgeOfOldestRequest", queue.oldest_age_s(), name, None),
+                ("HasBacklogWithoutCapacity", queue.has_backlog_without_capacity, name, None),
             ]
-        if counters:
-            for (endpoint, variant), c in list(self.counters.items()):
-                if not variant:
-                    continue
-                dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
-                for metric, value in c.snapshot().items():
-                    if metric != "ContainerRetries":
-                        data.append({"MetricName": metric, "Dimensions": dims, "Value": value, "Unit": "Count"})
-        for item in data:
-            item["Timestamp"] = now
-        cloudwatch = self.api.routing.control_plane.cloudwatch
-        for start in range(0, len(data), 20):  # PutMetricData takes 1000 items; moto handles small batches fastest
-            with contextlib.suppress(Exception):
-                await self._io(cloudwatch.put_metric_data, Namespace="AWS/SageMaker", MetricData=data[start : start + 20])
+        for (endpoint, variant), counters in list(self.counters.items()):
+            if not variant:
+                continue
+            now = counters.snapshot()
+            before = self._published_counters.get((endpoint, variant), {})
+            self._published_counters[(endpoint, variant)] = now
+            out += [
+                (metric, value - before.get(metric, 0), endpoint, variant)
+                for metric, value in now.items()
+                if metric in METRICS
+            ]
+        return out
+
+    def _record_answer(self, request: AsyncRequest, variant: str, status: int | None, latency_s: float | None) -> None:
+        """Record the container's answer to one request: ``Invocation4XXErrors``/``5XXErrors``, ``ModelLatency``."""
+        metrics = self.api.metrics
+        if status is not None:
+            metrics.record("Invocation4XXErrors", int(400 <= status < 500), endpoint=request.endpoint_name, variant=variant)
+            metrics.record("Invocation5XXErrors", int(status >= 500), endpoint=request.endpoint_name, variant=variant)
+        if latency_s is not None:
+            metrics.record_duration("ModelLatency", latency_s, endpoint=request.endpoint_name, variant=variant)
 
     # -- what the local listing shows ----------------------------------------------------------
 

@@ -34,11 +34,14 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rehearsal.data_plane.container_client import ContainerClient, ContainerConnectionError
 from rehearsal.data_plane.errors import RuntimeApiError, model_error, validation_error
 from rehearsal.data_plane.routing import ControlPlane, VariantRoute
+
+if TYPE_CHECKING:
+    from rehearsal.data_plane.metrics import MetricsPublisher
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ class Invocation:
         target_model: ``TargetModel`` (multi-model endpoints).
         target_container_hostname: ``TargetContainerHostname`` (multi-container direct invocation).
         inference_component: ``InferenceComponentName``.
+        received_at: ``time.perf_counter()`` when the request arrived (for ``OverheadLatency``);
+            None when it did not come in through InvokeEndpoint.
     """
 
     endpoint_name: str
@@ -76,6 +81,7 @@ class Invocation:
     target_model: str | None = None
     target_container_hostname: str | None = None
     inference_component: str | None = None
+    received_at: float | None = None
 
 
 class ContainerDown(ConnectionError):
@@ -84,12 +90,21 @@ class ContainerDown(ConnectionError):
 
 @dataclass
 class InvocationResult:
-    """What the container answered (2xx only; errors are raised as :class:`RuntimeApiError`)."""
+    """What the container answered (2xx only; errors are raised as :class:`RuntimeApiError`).
+
+    Attributes:
+        status: The container's status.
+        body: Its answer.
+        variant_name: The variant that answered.
+        headers: The answer's headers SageMaker passes back.
+        model_latency_s: Seconds from sending the request to the container to its whole answer.
+    """
 
     status: int
     body: bytes
     variant_name: str
     headers: dict[str, str] = field(default_factory=dict)
+    model_latency_s: float | None = None
 
 
 def safe_extract(archive: Path, dest: Path) -> Path:
@@ -137,6 +152,8 @@ class ContainerBackend:
 
     #: The container ``Mode`` this backend serves.
     mode: ClassVar[str] = ""
+    #: Where the backend records SageMaker's metrics (set by the data plane; None: not recorded).
+    metrics: MetricsPublisher | None = None
 
     def __init__(
         self,
@@ -195,6 +212,10 @@ class ContainerBackend:
     def describe(self) -> dict[str, Any]:
         """Return what this serving mode adds to a backend's summary (``/local/backends``); nothing here."""
         return {}
+
+    def loaded_model_count(self) -> int | None:
+        """Return the models the container holds now (``LoadedModelCount``); None where the mode has no such metric."""
+        return None
 
     # -- shared -----------------------------------------------------------------------------
 
@@ -294,7 +315,9 @@ class ContainerBackend:
                 await self.ensure_started()
             url = self._base_url + await self.container_path(invocation)
             self.invocations += 1
+            sent = time.perf_counter()
             status, response_headers, body = await client.post(url, invocation.body, invocation.headers)
+            model_latency_s = time.perf_counter() - sent
         except TimeoutError:
             raise self._error(
                 408,
@@ -305,10 +328,18 @@ class ContainerBackend:
             raise self._error(500, f"The container did not answer: {exc}") from None
         finally:
             self.in_flight -= 1
+        return self._result(status, response_headers, body, model_latency_s)
+
+    def _result(
+        self, status: int, response_headers: Mapping[str, str], body: bytes, model_latency_s: float
+    ) -> InvocationResult:
+        """Return the container's answer, or raise its error as a ``ModelError`` (both carry ModelLatency)."""
         if status >= 300:
-            raise self._error(status, body.decode("utf-8", "replace"))
+            error = self._error(status, body.decode("utf-8", "replace"))
+            error.model_latency_s = model_latency_s
+            raise error
         headers = {_RETURNED_HEADERS[k]: v for k, v in response_headers.items() if k in _RETURNED_HEADERS}
-        return InvocationResult(status, body, self.variant.name, headers)
+        return InvocationResult(status, body, self.variant.name, headers, model_latency_s)
 
     async def invoke_stream(
         self,
@@ -342,10 +373,12 @@ class ContainerBackend:
             url = self._base_url + await self.container_path(invocation)
             self.invocations += 1
             self.last_active = time.monotonic()
+            sent = time.perf_counter()
             try:
                 status, response_headers, body = await client.post_stream(
                     url, chunks, length, invocation.headers, timeout_s=timeout_s
                 )
+                model_latency_s = time.perf_counter() - sent
             except TimeoutError:
                 raise  # an OSError too, since Python 3.11: not a dead container
             except (ContainerConnectionError, ConnectionError) as exc:
@@ -355,10 +388,7 @@ class ContainerBackend:
         finally:
             self.in_flight -= 1
             self.last_active = time.monotonic()
-        if status >= 300:
-            raise self._error(status, body.decode("utf-8", "replace"))
-        headers = {_RETURNED_HEADERS[k]: v for k, v in response_headers.items() if k in _RETURNED_HEADERS}
-        return InvocationResult(status, body, self.variant.name, headers)
+        return self._result(status, response_headers, body, model_latency_s)
 
     async def is_alive(self) -> bool:
         """Whether the container accepts connections on its SageMaker port right now."""

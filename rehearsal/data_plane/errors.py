@@ -32,6 +32,8 @@ class RuntimeApiError(Exception):
         self.status = status
         self.message = message
         self.members = members
+        #: Seconds the container took to answer, when this error is its answer (``ModelLatency``).
+        self.model_latency_s: float | None = None
 
     def to_response(self, request_id: str) -> web.Response:
         """Render the error as SageMaker runtime does, with the request's id."""

@@ -236,7 +236,16 @@ class MultiModelBackend(ContainerBackend):
         try:
             if self._server is None:
                 await self.ensure_started()
-            model = await self.load(invocation.target_model or "")
+            target = invocation.target_model or ""
+            cached = self.models.get(target)
+            hit = cached is not None and cached.loaded
+            waited = time.perf_counter()
+            try:
+                model = await self.load(target)
+            finally:
+                self._record("ModelCacheHit", int(hit))
+                if not hit:
+                    self._record_duration("ModelLoadingWaitTime", time.perf_counter() - waited)
             model.pinned += 1  # no await since the load: it cannot have been unloaded meanwhile
             try:
                 return await super().invoke(client, invocation)
@@ -252,6 +261,12 @@ class MultiModelBackend(ContainerBackend):
         if model is None or not model.loaded:  # :meth:`invoke` loaded (and counted) it already
             model = await self.load(invocation.target_model or "")
         return f"/models/{model.name}/invoke"
+
+    def loaded_model_count(self) -> int | None:
+        """Return the TargetModels Triton holds now; None while no Triton runs."""
+        if self._server is None:
+            return None
+        return sum(1 for m in list(self.models.values()) if m.loaded)
 
     def describe(self) -> dict[str, Any]:
         """Return the memory budget, what is loaded, and each TargetModel seen."""
@@ -269,6 +284,16 @@ class MultiModelBackend(ContainerBackend):
             "loaded_bytes": sum(m.size_bytes for m in models if m.loaded),
             "models": [m.describe() for m in models],
         }
+
+    # -- metrics (SageMaker's, per variant: never per model) ---------------------------------
+
+    def _record(self, metric_name: str, value: float) -> None:
+        if self.metrics is not None:
+            self.metrics.record(metric_name, value, endpoint=self.endpoint_name, variant=self.variant.name)
+
+    def _record_duration(self, metric_name: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.record_duration(metric_name, seconds, endpoint=self.endpoint_name, variant=self.variant.name)
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -315,11 +340,15 @@ class MultiModelBackend(ContainerBackend):
             model = self.models.get(target_model)
             if model is None:
                 # Not kept on failure: the next call downloads again (the archive may have been fixed).
+                fetching = time.perf_counter()
                 model = await asyncio.to_thread(self._fetch, target_model)
+                self._record_duration("ModelDownloadingTime", time.perf_counter() - fetching)
                 self.models[target_model] = model
             if not model.loaded:
                 await self._make_room(model.size_bytes, keep=target_model)
+                loading = time.perf_counter()
                 await self._load_into_triton(model)
+                self._record_duration("ModelLoadingTime", time.perf_counter() - loading)
                 model.last_load_s = time.monotonic() - started
                 log.info(
                     "endpoint %s/%s: loaded TargetModel %s (%s) in %.2f s, served by %s",
@@ -347,6 +376,7 @@ class MultiModelBackend(ContainerBackend):
             return False
         started = time.monotonic()
         await asyncio.to_thread(self._server.unload_model, victim.name, target_model=victim.target_model)
+        self._record_duration("ModelUnloadingTime", time.monotonic() - started)
         victim.loaded = False
         victim.unloads += 1
         log.info(

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import shutil
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from rehearsal.data_plane.async_inference import (
 from rehearsal.data_plane.backends import ContainerBackend, Invocation, InvocationResult, backend_class
 from rehearsal.data_plane.container_client import ContainerClient
 from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
+from rehearsal.data_plane.metrics import DEFAULT_METRICS_INTERVAL_S, MetricsPublisher
 from rehearsal.data_plane.routing import EndpointRoute, RoutingTable, VariantRoute
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,8 @@ class RuntimeApi:
             container. Defaults to 120 s (the seed's cooldown).
         backend_options: Container ``Mode`` → keyword arguments of that mode's backend (e.g.
             ``{"MultiModel": {"memory_budget_bytes": ...}}``). Defaults to none.
+        metrics_interval_s: Seconds between two publishes of SageMaker's metrics to the control
+            plane's CloudWatch (:mod:`~rehearsal.data_plane.metrics`). Defaults to 10 s.
     """
 
     def __init__(
@@ -100,8 +105,13 @@ class RuntimeApi:
         seed: int | None = None,
         scale_in_cooldown_s: float = DEFAULT_SCALE_IN_COOLDOWN_S,
         backend_options: Mapping[str, Mapping[str, Any]] | None = None,
+        metrics_interval_s: float = DEFAULT_METRICS_INTERVAL_S,
     ) -> None:
         self.routing = routing
+        #: SageMaker's metrics, published to the control plane's CloudWatch (started with the service).
+        self.metrics = MetricsPublisher(routing.control_plane.cloudwatch, interval_s=metrics_interval_s)
+        self.metrics.add_sampler(self._instance_metrics)
+        self._processes: dict[int, Any] = {}
         self.backend_options = {mode: dict(options) for mode, options in (backend_options or {}).items()}
         self.work_dir = work_dir
         self.server_options = dict(server_options or {})
@@ -179,11 +189,13 @@ class RuntimeApi:
 
     async def invoke_endpoint(self, request: web.Request, request_id: str) -> web.Response:
         """``POST /endpoints/{EndpointName}/invocations``: InvokeEndpoint."""
+        received_at = time.perf_counter()
         body = await request.read()
         if len(body) > MAX_PAYLOAD_BYTES:
             raise validation_error(f"Request payload of {len(body)} bytes exceeds the 6 MB limit.")
         headers = request.headers
         invocation = Invocation(
+            received_at=received_at,
             endpoint_name=request.match_info["EndpointName"],
             body=body,
             headers={h: headers[h] for h in FORWARDED_REQUEST_HEADERS if h in headers},
@@ -221,7 +233,97 @@ class RuntimeApi:
             )
         variant = self._choose_variant(endpoint, invocation.target_variant)
         backend = self.backend(endpoint, variant)
-        return await backend.invoke(self.client, invocation)
+        try:
+            result = await backend.invoke(self.client, invocation)
+        except RuntimeApiError as exc:
+            self._record_invocation(endpoint, variant, invocation, exc.model_latency_s, error=exc)
+            raise
+        except Exception:
+            self._record_invocation(endpoint, variant, invocation, None, error=None, failed=True)
+            raise
+        self._record_invocation(endpoint, variant, invocation, result.model_latency_s, error=None)
+        return result
+
+    def _record_invocation(
+        self,
+        endpoint: EndpointRoute,
+        variant: VariantRoute,
+        invocation: Invocation,
+        model_latency_s: float | None,
+        *,
+        error: RuntimeApiError | None,
+        failed: bool = False,
+    ) -> None:
+        """Record SageMaker's per-request metrics of one InvokeEndpoint that reached ``variant``."""
+        record = self.metrics.record
+        name, vname = endpoint.name, variant.name
+        status = 500 if failed else 200
+        if error is not None:
+            # A ModelError is counted by the container's own status, as SageMaker counts it.
+            status = int(error.members.get("OriginalStatusCode", error.status)) if error.code == "ModelError" else error.status
+        record("Invocations", 1, endpoint=name, variant=vname)
+        record("InvocationsPerInstance", 1 / max(1, variant.instance_count), endpoint=name, variant=vname)
+        record("Invocation4XXErrors", int(400 <= status < 500), endpoint=name, variant=vname)
+        record("Invocation5XXErrors", int(status >= 500), endpoint=name, variant=vname)
+        record("InvocationModelErrors", int(error is not None and error.code == "ModelError"), endpoint=name, variant=vname)
+        if model_latency_s is not None:
+            self.metrics.record_duration("ModelLatency", model_latency_s, endpoint=name, variant=vname)
+            if invocation.received_at is not None:
+                overhead = max(0.0, time.perf_counter() - invocation.received_at - model_latency_s)
+                self.metrics.record_duration("OverheadLatency", overhead, endpoint=name, variant=vname)
+
+    def _instance_metrics(self) -> list[tuple[str, float, str, str | None]]:
+        """Sample the instance metrics of every running variant (see :mod:`~rehearsal.data_plane.metrics`)."""
+        import psutil
+
+        with self._backends_lock:
+            items = list(self.backends.items())
+        total_memory = psutil.virtual_memory().total
+        seen: set[int] = set()
+        out: list[tuple[str, float, str, str | None]] = []
+        for (endpoint, _config, variant), backend in items:
+            loaded = backend.loaded_model_count()
+            if loaded is not None:
+                out.append(("LoadedModelCount", loaded, endpoint, variant))
+            server = backend.server
+            pid = server.pid if server is not None else None
+            if pid is None:
+                continue
+            try:
+                tree = self._process_tree(pid, seen)
+            except psutil.Error:
+                continue
+            if tree is None:
+                continue  # the server's first sample: psutil's cpu_percent needs two
+            cpu, rss = tree
+            out.append(("CPUUtilization", cpu, endpoint, variant))
+            out.append(("MemoryUtilization", 100.0 * rss / total_memory, endpoint, variant))
+            usage = shutil.disk_usage(self.work_dir)
+            out.append(("DiskUtilization", 100.0 * usage.used / usage.total, endpoint, variant))
+        for gone in set(self._processes) - seen:
+            del self._processes[gone]
+        return out
+
+    def _process_tree(self, pid: int, seen: set[int]) -> tuple[float, int] | None:
+        """CPU percent (100 per core) and resident bytes of a server and its children; None on its first sample."""
+        import psutil
+
+        first = pid not in self._processes
+        root = self._processes.setdefault(pid, psutil.Process(pid))
+        processes = [root]
+        for child in root.children(recursive=True):
+            processes.append(self._processes.setdefault(child.pid, child))
+        cpu = 0.0
+        rss = 0
+        for process in processes:
+            seen.add(process.pid)
+            try:
+                # 0.0 on a process's first call (a child started since the last sample is counted from now).
+                cpu += process.cpu_percent(None)
+                rss += process.memory_info().rss
+            except psutil.Error:
+                continue
+        return None if first else (cpu, rss)
 
     def check_endpoint(self, endpoint: EndpointRoute, invocation: Invocation) -> None:
         """Refuse a call the endpoint cannot take (status, inference components, targeting headers).
@@ -302,6 +404,7 @@ class RuntimeApi:
                     self.server_options,
                     **self.backend_options.get(cls.mode, {}),
                 )
+                backend.metrics = self.metrics
                 self.backends[key] = backend
             return backend
 

@@ -31,6 +31,7 @@ from aiohttp import web
 from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
 from rehearsal.data_plane.backends import INVOCATION_TIMEOUT_S, ContainerBackend
 from rehearsal.data_plane.container_client import ContainerClient
+from rehearsal.data_plane.metrics import DEFAULT_METRICS_INTERVAL_S
 from rehearsal.data_plane.multi_model import DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S, ControlPlane, RefreshPass, RoutingTable
@@ -64,6 +65,7 @@ def check_arguments(
     refresh_interval_s: Any,
     scale_in_cooldown_s: Any = DEFAULT_SCALE_IN_COOLDOWN_S,
     multi_model_memory_budget_bytes: Any = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
+    metrics_interval_s: Any = DEFAULT_METRICS_INTERVAL_S,
 ) -> None:
     """Collect every problem with :class:`LocalDataPlane`'s arguments into one ``UserError``."""
     import inspect
@@ -133,6 +135,15 @@ def check_arguments(
             f"multi_model_memory_budget_bytes must be a positive number of bytes (got {multi_model_memory_budget_bytes!r}); "
             f"leave it out for {DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES // 1024**2} MiB"
         )
+    if (
+        isinstance(metrics_interval_s, bool)
+        or not isinstance(metrics_interval_s, int | float)
+        or not 0 < metrics_interval_s <= 3600
+    ):
+        problems.append(
+            f"metrics_interval_s must be a number of seconds in (0, 3600] (got {metrics_interval_s!r}); "
+            f"leave it out for {DEFAULT_METRICS_INTERVAL_S:g} s"
+        )
     if problems:
         raise UserError("Invalid LocalDataPlane arguments: " + "; ".join(problems))
 
@@ -190,6 +201,10 @@ class LocalDataPlane:
         multi_model_memory_budget_bytes: What each multi-model variant (``Mode: MultiModel``) keeps
             loaded, counted as the size of each TargetModel's local model files; the least recently
             used models are unloaded before a load would exceed it. Defaults to 2 GiB.
+        metrics_interval_s: Seconds between two publishes of SageMaker's endpoint metrics to the
+            control plane's CloudWatch (:mod:`rehearsal.data_plane.metrics` says which and what
+            each measures); they are published once more at stop, and :meth:`flush_metrics`
+            publishes at once. Defaults to 10 s.
 
     Raises:
         model_build.user_errors.UserError: An argument is invalid (every problem is listed).
@@ -208,6 +223,7 @@ class LocalDataPlane:
         refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S,
         scale_in_cooldown_s: float = DEFAULT_SCALE_IN_COOLDOWN_S,
         multi_model_memory_budget_bytes: int = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
+        metrics_interval_s: float = DEFAULT_METRICS_INTERVAL_S,
     ) -> None:
         check_arguments(
             control_plane_endpoint_url=control_plane_endpoint_url,
@@ -220,7 +236,9 @@ class LocalDataPlane:
             refresh_interval_s=refresh_interval_s,
             scale_in_cooldown_s=scale_in_cooldown_s,
             multi_model_memory_budget_bytes=multi_model_memory_budget_bytes,
+            metrics_interval_s=metrics_interval_s,
         )
+        self.metrics_interval_s = float(metrics_interval_s)
         self.scale_in_cooldown_s = float(scale_in_cooldown_s)
         self.multi_model_memory_budget_bytes = multi_model_memory_budget_bytes
         self.control_plane_endpoint_url = control_plane_endpoint_url
@@ -294,6 +312,7 @@ class LocalDataPlane:
             seed=self._seed,
             scale_in_cooldown_s=self.scale_in_cooldown_s,
             backend_options={"MultiModel": {"memory_budget_bytes": self.multi_model_memory_budget_bytes}},
+            metrics_interval_s=self.metrics_interval_s,
         )
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -339,6 +358,7 @@ class LocalDataPlane:
         self._port = int(self._runner.addresses[0][1])
         api.client = ContainerClient(INVOCATION_TIMEOUT_S)
         api.async_inference.start()
+        api.metrics.start()
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever())
 
     def routes(self) -> list[Route]:
@@ -399,6 +419,8 @@ class LocalDataPlane:
             self._runner = None
         api = self.api
         await api.async_inference.stop()
+        # The last interval's metrics (and the instance metrics while the servers still run).
+        await asyncio.to_thread(api.metrics.stop)
         if api.client is not None:
             await api.client.close()
             api.client = None
@@ -416,6 +438,13 @@ class LocalDataPlane:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def flush_metrics(self) -> int:
+        """Publish the metrics recorded so far to the control plane's CloudWatch now; return the datapoints put.
+
+        Call it before reading metrics back (e.g. :func:`rehearsal.data_plane.metrics.verify_metrics`).
+        """
+        return self.api.metrics.flush()
 
     def describe_backends(self) -> list[dict[str, Any]]:
         """Return one JSON-able summary per started backend (for the demo and debugging)."""
