@@ -1,0 +1,250 @@
+"""The post-deploy check against the local rehearsal: moto's CloudFormation, the real Triton data plane.
+
+One moto server and one data plane for the module (the ``rehearsal`` fixture of ``conftest.py``,
+with its bert-tiny archive). Stacks are created with CloudFormation's ``CreateStack`` from small
+templates (Model, EndpointConfig, Endpoint: what moto's CloudFormation implements), so no CDK CLI
+runs. Each Triton the data plane starts is one variant: a good one, a broken one, an asynchronous
+one and a multi-model one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from operations.check import check_stack, main
+from rehearsal.api_endpoints import EMULATED_INSTANCE_TYPE, EMULATED_ROLE_ARN, EMULATED_TRITON_IMAGE
+
+BROKEN_KEY = "broken/model.tar.gz"
+MME_PREFIX = "mme/"
+ASYNC_OUTPUT = "async-out/output"
+
+
+def _model(url: str, *, triton_name: str | None = None, multi_model: bool = False) -> dict[str, Any]:
+    container: dict[str, Any] = {"Image": EMULATED_TRITON_IMAGE, "ModelDataUrl": url}
+    if triton_name is not None:
+        container["Environment"] = {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": triton_name}
+    if multi_model:
+        container["Mode"] = "MultiModel"
+    return {
+        "Type": "AWS::SageMaker::Model",
+        "Properties": {"ExecutionRoleArn": EMULATED_ROLE_ARN, "PrimaryContainer": container},
+    }
+
+
+def _template(variants: dict[str, dict[str, Any]], *, async_output: str | None = None) -> str:
+    """A stack of one endpoint: variant name → its Model resource."""
+    resources: dict[str, Any] = {f"Model{name}": model for name, model in variants.items()}
+    config: dict[str, Any] = {
+        "ProductionVariants": [
+            {
+                "VariantName": name,
+                "ModelName": {"Fn::GetAtt": [f"Model{name}", "ModelName"]},
+                "InitialInstanceCount": 1,
+                "InstanceType": EMULATED_INSTANCE_TYPE,
+                "InitialVariantWeight": 1.0,
+            }
+            for name in variants
+        ]
+    }
+    if async_output is not None:
+        config["AsyncInferenceConfig"] = {"OutputConfig": {"S3OutputPath": async_output}}
+    resources["EndpointConfig"] = {"Type": "AWS::SageMaker::EndpointConfig", "Properties": config}
+    resources["Endpoint"] = {
+        "Type": "AWS::SageMaker::Endpoint",
+        "Properties": {"EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]}},
+    }
+    return json.dumps({"Resources": resources})
+
+
+def _broken_archive(archive: Path) -> bytes:
+    """The archive with its model.onnx replaced by bytes that are not a model (its config stays valid)."""
+    out = io.BytesIO()
+    with tarfile.open(archive, "r:gz") as src, tarfile.open(fileobj=out, mode="w:gz") as dst:
+        for member in src:
+            data = src.extractfile(member) if member.isfile() else None
+            if member.name.endswith("model.onnx"):
+                garbage = b"not an onnx model"
+                member.size = len(garbage)
+                dst.addfile(member, io.BytesIO(garbage))
+            else:
+                dst.addfile(member, data)
+    return out.getvalue()
+
+
+@dataclass
+class Deployed:
+    rehearsal: Any
+    cloudformation: Any
+    session: Any
+
+
+@pytest.fixture(scope="module")
+def deployed(rehearsal: Any) -> Iterator[Deployed]:
+    """Four stacks in the rehearsal's moto: real-time, one broken variant, asynchronous, multi-model."""
+    import boto3
+
+    kwargs = rehearsal.moto.boto3_kwargs()
+    session = boto3.Session(
+        region_name=kwargs["region_name"],
+        aws_access_key_id=kwargs["aws_access_key_id"],
+        aws_secret_access_key=kwargs["aws_secret_access_key"],
+    )
+    s3 = boto3.client("s3", **kwargs)
+    bucket = rehearsal.bucket
+    good = f"s3://{bucket}/bert-tiny/model.tar.gz"
+    s3.put_object(Bucket=bucket, Key=BROKEN_KEY, Body=_broken_archive(rehearsal.built.archive_path))
+    s3.upload_file(str(rehearsal.built.archive_path), bucket, MME_PREFIX + "bert_v0.tar.gz")
+    name = rehearsal.spec.name
+    cloudformation = boto3.client("cloudformation", **kwargs)
+    stacks = {
+        "CheckRealtime": _template({"AllTraffic": _model(good, triton_name=name)}),
+        "CheckBroken": _template(
+            {
+                "Good": _model(good, triton_name=name),
+                "Broken": _model(f"s3://{bucket}/{BROKEN_KEY}", triton_name=name),
+            }
+        ),
+        "CheckAsync": _template(
+            {"AllTraffic": _model(good, triton_name=name)}, async_output=f"s3://{bucket}/{ASYNC_OUTPUT}"
+        ),
+        "CheckMultiModel": _template({"AllTraffic": _model(f"s3://{bucket}/{MME_PREFIX}", multi_model=True)}),
+    }
+    for stack_name, body in stacks.items():
+        cloudformation.create_stack(StackName=stack_name, TemplateBody=body)
+    yield Deployed(rehearsal, cloudformation, session)
+    for stack_name in stacks:
+        cloudformation.delete_stack(StackName=stack_name)
+
+
+@pytest.fixture
+def cli_env(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's normal configuration aimed at the rehearsal, as a pipeline step would set it."""
+    for key, value in deployed.rehearsal.moto.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", deployed.rehearsal.plane.endpoint_url)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def _endpoint_of(deployed: Deployed, stack: str) -> str:
+    resources = deployed.cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    arn = next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::SageMaker::Endpoint")
+    return str(arn.rsplit("/", 1)[-1])
+
+
+def test_operations_check_passes_a_realtime_stack_through_the_cli(
+    deployed: Deployed, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a deployed real-time stack and boto3's configuration aimed at moto and the data plane
+    # WHEN the pipeline runs the check
+    code = main(["--stack", "CheckRealtime", "--timeout", "120"])
+    # THEN it exits 0, having compared the config and invoked the variant
+    out = capsys.readouterr().out
+    endpoint = _endpoint_of(deployed, "CheckRealtime")
+    assert code == 0, out
+    assert f"ok    CheckRealtime: endpoint {endpoint} runs " in out
+    assert "as deployed, InService" in out
+    assert "variant AllTraffic answered" in out
+
+
+def test_operations_check_reports_a_silent_rollback(
+    deployed: Deployed, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the real-time endpoint put back on another config outside CloudFormation (what a
+    # guardrail's auto-rollback leaves: same endpoint, InService, the old config). moto has no
+    # UpdateEndpoint, so the endpoint is re-created under its name on the other config.
+    sagemaker = deployed.rehearsal.sagemaker
+    endpoint = _endpoint_of(deployed, "CheckRealtime")
+    deployed_config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    old = "bert-config"  # the conftest endpoint's config: another config serving the same model
+    sagemaker.delete_endpoint(EndpointName=endpoint)
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=old)
+    try:
+        # WHEN the check runs
+        code = main(["--stack", "CheckRealtime"])
+    finally:
+        sagemaker.delete_endpoint(EndpointName=endpoint)
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=deployed_config)
+    # THEN it exits 1 with one line saying which config runs, which was expected, and where to look
+    out = capsys.readouterr().out
+    assert code == 1
+    (line,) = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert (
+        f"CheckRealtime: endpoint {endpoint} runs endpoint config {old}, expected {deployed_config}" in line
+    )
+    assert f"rolled back: the endpoint still runs {old}" in line
+    assert "describe-endpoint" in line and "alarm" in line
+
+
+def test_operations_check_names_the_variant_that_fails(deployed: Deployed) -> None:
+    # GIVEN a stack whose endpoint has a good variant and one whose model file is not a model
+    # WHEN the check runs in-process (as the demo calls it)
+    report = check_stack(
+        "CheckBroken",
+        session=deployed.session,
+        runtime_endpoint_url=deployed.rehearsal.plane.endpoint_url,
+        endpoint_url=deployed.rehearsal.moto.endpoint_url,
+        timeout_s=120,
+    )
+    # THEN the good variant passes and one failure names the broken variant and the error
+    assert not report.ok
+    assert any("variant Good answered" in line and line.startswith("ok") for line in report.lines)
+    (failure,) = report.failures
+    assert "variant Broken failed: ModelError" in failure
+
+
+def test_operations_check_invokes_an_async_endpoint_through_the_queue(deployed: Deployed) -> None:
+    # GIVEN an asynchronous endpoint (no InputPath output: the input goes under the constructs' default prefix)
+    # WHEN the check runs
+    report = check_stack(
+        "CheckAsync",
+        session=deployed.session,
+        runtime_endpoint_url=deployed.rehearsal.plane.endpoint_url,
+        endpoint_url=deployed.rehearsal.moto.endpoint_url,
+        timeout_s=120,
+    )
+    # THEN the request went through the queue and its output arrived; the check removed what it wrote
+    assert report.ok, report.lines
+    assert any("(asynchronous) answered through the queue" in line for line in report.lines)
+    s3 = deployed.session.client("s3", endpoint_url=deployed.rehearsal.moto.endpoint_url)
+    left = s3.list_objects_v2(Bucket=deployed.rehearsal.bucket, Prefix="async-inference/input/").get(
+        "KeyCount", 0
+    )
+    assert left == 0
+
+
+def test_operations_check_invokes_every_target_model_of_a_multi_model_endpoint(deployed: Deployed) -> None:
+    # GIVEN a multi-model endpoint whose prefix holds one archive
+    # WHEN the check runs
+    report = check_stack(
+        "CheckMultiModel",
+        session=deployed.session,
+        runtime_endpoint_url=deployed.rehearsal.plane.endpoint_url,
+        endpoint_url=deployed.rehearsal.moto.endpoint_url,
+        timeout_s=120,
+    )
+    # THEN it invoked that TargetModel, with a request built from the archive's config.pbtxt
+    assert report.ok, report.lines
+    assert any("variant AllTraffic TargetModel bert_v0.tar.gz answered" in line for line in report.lines)
+
+
+def test_operations_check_refuses_an_unknown_stack_naming_those_that_exist(
+    deployed: Deployed, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a stack name with a typo
+    # WHEN the check runs
+    code = main(["--stack", "CheckRealtim"])
+    # THEN bad input: exit 2, one line naming the flag, the value, the near match and the stacks that exist
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--stack: got 'CheckRealtim'" in err
+    assert "did you mean 'CheckRealtime'?" in err
+    assert "CheckAsync, CheckBroken, CheckMultiModel, CheckRealtime" in err
+    assert "Traceback" not in err
