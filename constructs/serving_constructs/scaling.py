@@ -7,22 +7,82 @@ capacity. The endpoint kind sets the capacity floor (:class:`CapacityFloor`): 1 
 instance-based real-time endpoints, 0 for asynchronous ones, whose
 :class:`AsyncScalableInstanceCount` adds backlog tracking and the scale-out-from-zero step
 (:class:`ScaleOutFromZero`).
+
+Updates that change an instance type (aws-cdk #29626)
+------------------------------------------------------
+SageMaker refuses an ``UpdateEndpoint`` that changes the instance type of, or removes, a variant
+that is a registered scalable target ("the update fails"); AWS's advice is to deregister the
+target, update, and register it again
+(https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html). CloudFormation
+updates a resource before the resources that depend on it, and the scalable target depends on the
+endpoint (its ``ResourceId`` holds the endpoint name), so nothing in the stack as CDK writes it can
+act before the endpoint update. Every autoscaled variant therefore gets, in one ``cdk deploy``:
+
+1. **Deregister before the update.** :class:`ScalingRelease` (child ``ScalingRelease`` of the
+   endpoint) holds a custom resource ``BeforeUpdate`` that the ``AWS::SageMaker::Endpoint``
+   ``DependsOn``. Its properties carry ``{variant: instance type}`` of the autoscaled variants (not
+   the model, image or weights: SageMaker allows those changes with a registered target), so
+   CloudFormation sends it an Update exactly when a type changes or a variant goes, and the
+   handler (``handlers/scaling_release/index.py``, one Python function per stack) deregisters
+   those variants' targets (Application Auto Scaling deletes their policies with them). The
+   resource cannot reference the endpoint (that would be a cycle); it gets the endpoint's logical
+   id as a plain string and reads the physical id with ``cloudformation:DescribeStackResource``.
+2. **A new target after the update.** The scalable target and its policies live under a construct
+   whose id ends with the instance type (``InstanceCountAllTrafficMlG5Xlarge``), so a new type is a
+   new logical id: CloudFormation creates the target and policies after the endpoint update (they
+   reference it) and its view stays true. A readable suffix rather than a hash, so ``cdk diff``
+   shows why the target is replaced.
+3. **Retain the old target.** The old target's delete in the cleanup phase would deregister the
+   new registration (same ``ResourceId`` and dimension), so targets carry ``DeletionPolicy`` and
+   ``UpdateReplacePolicy: Retain``. The old policies' deletes find nothing (deleted with the
+   deregistration); CloudFormation treats a delete that finds nothing as done. Step-scaling
+   alarms are stack resources of their own and are deleted in cleanup like any replaced resource.
+4. **Release on delete.** Because targets are retained, a second custom resource ``OnDelete``
+   ``DependsOn`` the endpoint (so CloudFormation deletes it first): when the endpoint or its
+   autoscaling leaves the app, or the stack is deleted, it deregisters every autoscaled variant,
+   so ``cdk destroy`` leaves no target behind and the endpoint delete is never refused.
+
+A failed update that CloudFormation rolls back: if the release already ran, the old target stays
+deregistered (its policies are gone with it) while CloudFormation believes it exists, because a
+rollback cannot recreate what Application Auto Scaling deleted. The endpoint keeps serving on its
+old configuration at its current instance count, without autoscaling, until the next deploy that
+changes the type (or a manual ``register-scalable-target``); ``docs/updates.md`` says how to spot
+and fix it. Stacks deployed before this release step existed: the first deploy gives the target a
+new logical id and deletes the old one (which had no Retain) in cleanup, which deregisters the new
+registration; deploy that version once with autoscaling off, then on (``docs/updates.md``).
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from aws_cdk import Annotations, Duration, Stack, TimeZone
+import jsii
+from aws_cdk import (
+    Annotations,
+    CustomResource,
+    Duration,
+    IStableAnyProducer,
+    Lazy,
+    RemovalPolicy,
+    Stack,
+    TimeZone,
+)
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 from serving_constructs import defaults
+from serving_constructs._nag import acknowledge, arn_finding_prefix, flattened
 from serving_constructs._validation import (
     Problems,
     PropsError,
@@ -86,6 +146,189 @@ SCALE_TO_ZERO = CapacityFloor(0, "")
 def variant_resource_id(endpoint_name: str, variant_name: str) -> str:
     """Return the Application Auto Scaling resource id of a production variant."""
     return f"endpoint/{endpoint_name}/variant/{variant_name}"
+
+
+def instance_type_suffix(instance_type: InstanceType | None) -> str:
+    """Return the construct-id suffix naming a variant's instance type: ``ml.g5.xlarge`` -> ``MlG5Xlarge``.
+
+    The scalable target lives under ``InstanceCount<variant><suffix>``, so a new instance type is a
+    new logical id (see the module docstring). Each dot-separated part is capitalized, so distinct
+    (lowercase) type names give distinct suffixes. An unknown or unresolved type gives ``""``.
+    """
+    if instance_type is None or not instance_type.resolved:
+        return ""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", instance_type.name) if part)
+
+
+@jsii.implements(IStableAnyProducer)
+class _Produce:
+    def __init__(self, produce: Any) -> None:
+        self._produce = produce
+
+    def produce(self) -> Any:
+        return self._produce()
+
+
+#: The resource type of the release step.
+RELEASE_RESOURCE_TYPE = "Custom::ScalingRelease"
+#: The stack-level construct holding the one release function (with its role and log group).
+RELEASE_HANDLER_ID = "ScalingReleaseHandler"
+#: Deregistering takes seconds; the timeout leaves room for API retries.
+RELEASE_FUNCTION_TIMEOUT = Duration.minutes(2)
+#: How long CloudFormation waits for an answer: the timeout plus a minute, not its default hour.
+RELEASE_SERVICE_TIMEOUT = Duration.minutes(3)
+_RELEASE_HANDLER_DIR = Path(__file__).resolve().parent / "handlers" / "scaling_release"
+
+
+class _ReleaseHandler(Construct):
+    """The stack's one function that deregisters scalable targets: its role, log group and code.
+
+    Least privilege: ``cloudformation:DescribeStackResource`` on this stack only;
+    ``application-autoscaling:DescribeScalableTargets`` on ``*`` (it has no resource-level
+    permissions); ``application-autoscaling:DeregisterScalableTarget`` on the scalable targets of
+    this account and region (their ARNs carry an id Application Auto Scaling assigns, not the
+    endpoint's name, so a tighter ARN cannot be written at synth). No SageMaker permission: the
+    endpoint name comes from the stack, the target from Application Auto Scaling.
+    """
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=logs.RetentionDays.THREE_MONTHS)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Deregisters SageMaker variants' scalable targets before an instance-type change or delete",
+        )
+        self.log_group.grant_write(self.role)
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{flattened(self.role, self.log_group.log_group_arn)}]",
+            "Log streams are created by Lambda with generated names; the grant is confined to the function's "
+            "own log group.",
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["cloudformation:DescribeStackResource"], resources=[stack.stack_id])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["application-autoscaling:DescribeScalableTargets"], resources=["*"])
+        )
+        targets = stack.format_arn(
+            service="application-autoscaling", resource="scalable-target", resource_name="*"
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["application-autoscaling:DeregisterScalableTarget"], resources=[targets]
+            )
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "application-autoscaling:DescribeScalableTargets has no resource-level permissions (Service "
+            "Authorization Reference); it only reads which targets are registered.",
+        )
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{arn_finding_prefix(self.role, 'application-autoscaling')}scalable-target/*]",
+            "A scalable target's ARN ends with an id Application Auto Scaling assigns at registration, unknown at "
+            "synth; deregistration is confined to this account and region, and the handler deregisters only the "
+            "variants of this stack's endpoint.",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="index.handler",
+            code=lambda_.Code.from_asset(str(_RELEASE_HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
+            timeout=RELEASE_FUNCTION_TIMEOUT,
+            memory_size=128,
+            role=self.role,
+            log_group=self.log_group,
+            description="Deregisters SageMaker variants' scalable targets before an instance-type change or delete",
+        )
+        # aws-cdk's Function writes DependsOn its role next to the Role GetAtt; cfn-lint's W3005
+        # calls that redundant. The DependsOn is CDK's.
+        cfn_function = self.function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+
+    @staticmethod
+    def of(scope: Construct) -> _ReleaseHandler:
+        """Return the stack's release handler, creating it on first use."""
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(RELEASE_HANDLER_ID)
+        return (
+            existing if isinstance(existing, _ReleaseHandler) else _ReleaseHandler(stack, RELEASE_HANDLER_ID)
+        )
+
+
+class ScalingRelease(Construct):
+    """The release steps of one endpoint's autoscaled variants (see the module docstring).
+
+    Child ``ScalingRelease`` of the endpoint, created with its first scalable variant. Two
+    ``Custom::ScalingRelease`` resources with the properties ``Phase``, ``EndpointLogicalId`` and
+    ``Variants`` (``{variant: instance type}``):
+
+    * ``BeforeUpdate``: the endpoint ``DependsOn`` it; deregisters a variant's target before an
+      update that changes its instance type or removes it.
+    * ``OnDelete``: it ``DependsOn`` the endpoint; deregisters every variant's target before the
+      endpoint (or its autoscaling) is deleted.
+
+    Attributes:
+        before_update: the custom resource updated before the endpoint.
+        on_delete: the custom resource deleted before the endpoint.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, endpoint: sagemaker.CfnEndpoint) -> None:
+        super().__init__(scope, id)
+        self._variants: dict[str, str] = {}
+        handler = _ReleaseHandler.of(self)
+        logical_id = Stack.of(self).get_logical_id(endpoint)
+        variants = Lazy.any(_Produce(lambda: dict(sorted(self._variants.items()))))
+
+        def release(phase: str) -> CustomResource:
+            resource = CustomResource(
+                self,
+                phase,
+                service_token=handler.function.function_arn,
+                resource_type=RELEASE_RESOURCE_TYPE,
+                service_timeout=RELEASE_SERVICE_TIMEOUT,
+                properties={"Phase": phase, "EndpointLogicalId": logical_id, "Variants": variants},
+            )
+            # The role's policies exist before the handler runs.
+            resource.node.add_dependency(handler.role)
+            return resource
+
+        self.before_update = release("BeforeUpdate")
+        endpoint.node.add_dependency(self.before_update)
+        self.on_delete = release("OnDelete")
+        self.on_delete.node.add_dependency(endpoint)
+
+    @property
+    def variants(self) -> dict[str, str]:
+        """``{variant: instance type}`` of the released variants (a copy)."""
+        return dict(self._variants)
+
+    def add_variant(self, variant_name: str, instance_type_name: str) -> None:
+        """Release ``variant_name``'s target when its instance type (``instance_type_name``) changes or it goes."""
+        self._variants[variant_name] = instance_type_name
+
+    @staticmethod
+    def of(endpoint_scope: Construct) -> ScalingRelease | None:
+        """Return the release steps of the endpoint ``endpoint_scope`` (created on first use).
+
+        None when ``endpoint_scope`` is no endpoint (its default child is not an
+        ``AWS::SageMaker::Endpoint``): nothing to release before.
+        """
+        existing = endpoint_scope.node.try_find_child("ScalingRelease")
+        if isinstance(existing, ScalingRelease):
+            return existing
+        endpoint = endpoint_scope.node.default_child
+        if not isinstance(endpoint, sagemaker.CfnEndpoint):
+            return None
+        return ScalingRelease(endpoint_scope, "ScalingRelease", endpoint=endpoint)
 
 
 def capacity_problems(
@@ -226,9 +469,11 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
                 resource_name=_SERVICE_LINKED_ROLE[1],
             ),
         )
+        # The target's construct id ends with the instance type: a new type is a new target
+        # (module docstring, "Updates that change an instance type").
         super().__init__(
             scope,
-            id,
+            id + instance_type_suffix(instance_type),
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=variant_resource_id(endpoint_name, variant_name),
             dimension=SCALABLE_DIMENSION,
@@ -244,6 +489,24 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
         self.endpoint_kind = endpoint_kind
         self.instance_type = instance_type
         self._scheduled_action_names: set[str] = set()
+        self.release: ScalingRelease | None = None
+        """The endpoint's release steps this variant is part of; None outside an endpoint."""
+        if instance_type is not None and instance_type_suffix(instance_type):
+            self.release = ScalingRelease.of(scope)
+        if self.release is not None:
+            assert instance_type is not None
+            self.release.add_variant(variant_name, instance_type.name)
+            target = self.node.find_child("Target")
+            assert isinstance(target, appscaling.ScalableTarget)
+            # The release steps deregister it; a delete of an old target would deregister its successor.
+            target.apply_removal_policy(RemovalPolicy.RETAIN)
+        elif instance_type is not None:
+            Annotations.of(scope).add_warning_v2(
+                f"serving-constructs:scalingReleaseUnknownType:{variant_name}",
+                f"Variant {variant_name!r}: the instance type is not known at synth, so an update that changes it "
+                "cannot deregister the scalable target first and SageMaker will refuse it (aws-cdk #29626). Use an "
+                "instance type known at synth, e.g. InstanceType.of('ml.g5.xlarge').",
+            )
 
     def _policy(self, id: str) -> Construct:
         target = self.node.find_child("Target")
