@@ -8,6 +8,7 @@ from serving_constructs._validation import PropsError
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
 from serving_constructs.async_endpoint import AsyncEndpoint, IncludeInferenceResponseIn
 from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
+from serving_constructs.deployment import Capacity, CapacityUnit, DeploymentKind, DeploymentPolicy
 from serving_constructs.image import TritonImage, triton_versions
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.metrics import (
@@ -46,8 +47,12 @@ __all__ = [
     "CapacityFloor",
     "Compression",
     "Dimensions",
+    "Capacity",
     "EndpointBase",
+    "CapacityUnit",
     "EndpointResource",
+    "DeploymentKind",
+    "DeploymentPolicy",
     "ImportedEndpoint",
     "IncludeInferenceResponseIn",
     "InstanceType",

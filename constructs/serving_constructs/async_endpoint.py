@@ -50,6 +50,7 @@ from serving_constructs._validation import (
     raise_if_any,
     resolved,
 )
+from serving_constructs.deployment import DeploymentPolicy
 from serving_constructs.endpoint import EndpointBase, _lazy
 from serving_constructs.metrics import ServingMode
 from serving_constructs.scaling import SCALE_TO_ZERO, AsyncScalableInstanceCount
@@ -218,6 +219,10 @@ class AsyncEndpoint(EndpointBase):
             1-1000. Defaults to a value SageMaker chooses (seed 002 uses 2).
         output_kms_key: the key SageMaker encrypts answers and failures with (``KmsKeyId``); a
             new bucket also uses it as its default encryption. Defaults to the bucket's encryption.
+        deployment: how an update rolls out, with rollback on the endpoint's rollback alarms
+            (``DeploymentPolicy.canary()``, ``.linear(...)``, ``.all_at_once()``, ``.rolling()``).
+            Defaults to guardrails on, chosen at synth from the variants (see
+            :func:`serving_constructs.deployment.default_policy` and ``docs/guardrails.md``).
 
     Raises:
         PropsError: every problem with the props, in one message.
@@ -248,6 +253,7 @@ class AsyncEndpoint(EndpointBase):
         include_inference_response_in: Sequence[IncludeInferenceResponseIn | str] = (),
         max_concurrent_invocations_per_instance: int | None = None,
         output_kms_key: kms.IKey | None = None,
+        deployment: DeploymentPolicy | None = None,
     ) -> None:
         prefixes = {
             "output_prefix": defaults.async_output_prefix() if output_prefix is None else output_prefix,
@@ -265,7 +271,7 @@ class AsyncEndpoint(EndpointBase):
             output_kms_key=output_kms_key,
         )
         try:
-            super().__init__(scope, id, variants=variants, kms_key=kms_key)
+            super().__init__(scope, id, variants=variants, kms_key=kms_key, deployment=deployment)
         except PropsError as error:
             # One message with the base's problems (variants, kms_key) and the asynchronous ones.
             raise PropsError("; ".join([str(error), *problems])) from None

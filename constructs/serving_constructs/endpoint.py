@@ -52,10 +52,12 @@ from serving_constructs._validation import (
     check_interface,
     check_sequence,
     check_str,
+    check_type,
     given,
     raise_if_any,
     resolved,
 )
+from serving_constructs.deployment import DeploymentPolicy, default_policy
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.metrics import METRICS, Dimensions, ServingMode, endpoint_metric
 from serving_constructs.scaling import INSTANCE_CAPACITY_FLOOR, CapacityFloor, ScalableInstanceCount
@@ -406,6 +408,13 @@ class EndpointBase(EndpointResource):
 
     Raises:
         PropsError: every problem with the props, in one message.
+        deployment: how an update rolls out, with rollback on the alarms of
+            :meth:`add_rollback_alarm` (``DeploymentPolicy.canary()``, ``.linear(...)``,
+            ``.all_at_once()``, ``.rolling()``). Defaults to guardrails on, chosen at synth from the
+            variants (:func:`serving_constructs.deployment.default_policy`): rolling in 25 % batches
+            for one GPU variant of >= 4 instances, a 1-instance canary when every variant runs >= 2
+            instances, else all at once; each bakes 10 minutes. Rolling is refused on several or
+            serverless variants; Inf1 variants get a warning (SageMaker ignores guardrails there).
     """
 
     variant_kinds: ClassVar[tuple[type[VariantBase], ...]] = (ProductionVariant,)
@@ -427,6 +436,7 @@ class EndpointBase(EndpointResource):
     ) -> None:
         if type(self) is EndpointBase:
             raise TypeError("EndpointBase is abstract — use an endpoint kind such as RealtimeEndpoint")
+        deployment: DeploymentPolicy | None = None,
         super().__init__(scope, id)
         self._variants: list[VariantBase] = []
         self._scaling: dict[str, ScalableInstanceCount] = {}
@@ -438,6 +448,7 @@ class EndpointBase(EndpointResource):
 
         problems = Problems(type(self).__name__)
         kind_names = " or ".join(kind.__name__ for kind in self.variant_kinds)
+        self.node.add_validation(_DeploymentFits(self))
         sequence_problems, items = check_sequence(
             "variants",
             variants,
@@ -463,6 +474,17 @@ class EndpointBase(EndpointResource):
         problems.raise_if_any()
         for variant in items:
             self._add_variant(variant)
+        deployment_problems = check_type(
+            "deployment",
+            deployment,
+            DeploymentPolicy,
+            "use DeploymentPolicy.canary(), .linear(step=...), .all_at_once() or .rolling(), or omit it for the default",
+            optional=True,
+        )
+        problems.extend(deployment_problems)
+        self._deployment = deployment if not deployment_problems else None
+        if self._deployment is not None and not problems:
+            problems.extend(self._deployment.problems_for(items, {}, endpoint=f"this {type(self).__name__}"))
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
@@ -574,6 +596,16 @@ class EndpointBase(EndpointResource):
         if resolved(variant.initial_instance_count) and variant.initial_instance_count == 1:
             Annotations.of(self).add_warning_v2(
                 f"{_WARNING_PREFIX}:singleInstance:{name}",
+        if variant.instance_type.family == "inf1":
+            warning_id = f"{_WARNING_PREFIX}:guardrailsIgnoredOnInf1:{name}"
+            Annotations.of(self).add_warning_v2(
+                warning_id,
+                f"Variant {name!r} runs on {variant.instance_type} (Inf1): SageMaker ignores deployment "
+                "guardrails there and updates the endpoint all at once with no baking and no rollback on "
+                "alarms, whatever `deployment` says. Use ml.inf2 (guardrails apply) or run "
+                "`python -m operations check` after each deploy; to accept it, "
+                f"Annotations.of(endpoint).acknowledge_warning({warning_id!r}).",
+            )
                 f"Variant {name!r} starts with a single instance: no Availability Zone "
                 "redundancy. Use initial_instance_count >= 2 (and min_capacity >= 2) in production.",
             )
@@ -676,11 +708,26 @@ class EndpointBase(EndpointResource):
             ]
         )
 
-    def _deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty | None:
-        rollback = self._auto_rollback_configuration()
-        if rollback is None:
-            return None
-        return sagemaker.CfnEndpoint.DeploymentConfigProperty(auto_rollback_configuration=rollback)
+    @property
+    def deployment(self) -> DeploymentPolicy:
+        """How an update of this endpoint rolls out: the ``deployment`` given, or the default.
+
+        The default depends on the variants (see :func:`serving_constructs.deployment.default_policy`),
+        so it is what the variants added so far make it; the template gets the one at synth.
+        """
+        if self._deployment is not None:
+            return self._deployment
+        return default_policy(self._variants, self._min_counts())
+
+    def _min_counts(self) -> dict[str, int]:
+        return {
+            name: scalable.min_capacity
+            for name, scalable in self._scaling.items()
+            if isinstance(scalable.min_capacity, int)
+        }
+
+    def _deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+        return self.deployment.render(self._auto_rollback_configuration())
 
     def _production_variant(self, variant_name: str | None, caller: str) -> VariantBase:
         name = self._variant_name(variant_name, caller)
@@ -825,4 +872,28 @@ class RealtimeEndpoint(EndpointBase):
         variants: Sequence[ProductionVariant] | None = None,
         kms_key: kms.IKey | None = None,
     ) -> None:
-        super().__init__(scope, id, variants=variants, kms_key=kms_key)
+        super().__init__(scope, id, variants=variants, kms_key=kms_key, deployment=deployment)
+@jsii.implements(IValidation)
+class _DeploymentFits:
+    """``node.add_validation`` hook: the deployment policy must fit the variants added since."""
+
+    def __init__(self, endpoint: EndpointBase) -> None:
+        self._endpoint = endpoint
+
+    def validate(self) -> list[str]:
+        endpoint = self._endpoint
+        return endpoint.deployment.problems_for(
+            endpoint.variants,
+            endpoint._min_counts(),
+            endpoint=f"{type(endpoint).__name__} {endpoint.node.path}",
+        )
+
+
+        deployment: how an update rolls out, with rollback on the alarms of
+            :meth:`add_rollback_alarm` (``DeploymentPolicy.canary()``, ``.linear(...)``,
+            ``.all_at_once()``, ``.rolling()``). Defaults to guardrails on, chosen at synth from the
+            variants (:func:`serving_constructs.deployment.default_policy`): rolling in 25 % batches
+            for one GPU variant of >= 4 instances, a 1-instance canary when every variant runs >= 2
+            instances, else all at once; each bakes 10 minutes. Rolling is refused on several or
+            serverless variants; Inf1 variants get a warning (SageMaker ignores guardrails there).
+        deployment: DeploymentPolicy | None = None,

@@ -51,6 +51,7 @@ from serving_constructs._validation import (
     raise_if_any,
 )
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
+from serving_constructs.deployment import DeploymentPolicy
 from serving_constructs.endpoint import _WARNING_PREFIX, EndpointBase
 from serving_constructs.image import TritonImage
 from serving_constructs.instance_type import InstanceType
@@ -328,6 +329,10 @@ class MultiModelEndpoint(EndpointBase):
         security_groups: the containers' security groups. Defaults to a new one with ``vpc``.
         network_isolation: run the container without network access. Defaults to
             :func:`serving_constructs.defaults.network_isolation` (True).
+        deployment: how an update rolls out, with rollback on the endpoint's rollback alarms
+            (``DeploymentPolicy.canary()``, ``.linear(...)``, ``.all_at_once()``, ``.rolling()``).
+            Defaults to guardrails on, chosen at synth from the variants (see
+            :func:`serving_constructs.deployment.default_policy` and ``docs/guardrails.md``).
 
     Raises:
         PropsError: every problem with the props, in one message.
@@ -356,6 +361,7 @@ class MultiModelEndpoint(EndpointBase):
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         network_isolation: bool | None = None,
+        deployment: DeploymentPolicy | None = None,
     ) -> None:
         problems: list[str] = []
         chosen_type = _instance_type(
@@ -389,7 +395,7 @@ class MultiModelEndpoint(EndpointBase):
                 "VolumeKmsKeyId) — remove kms_key, or choose ml.p2.xlarge or ml.p3.2xlarge"
             )
         try:
-            super().__init__(scope, id, kms_key=kms_key)
+            super().__init__(scope, id, kms_key=kms_key, deployment=deployment)
         except PropsError as error:
             # One message with the base's problems (kms_key's type) and the multi-model ones.
             raise PropsError("; ".join([str(error), *problems])) from None
