@@ -405,9 +405,6 @@ class EndpointBase(EndpointResource):
         kms_key: the key encrypting the instances' EBS volumes. Defaults to AWS-managed
             encryption. Refused on instance types with local NVMe storage (g4dn, g5, g6, p4d, ...):
             SageMaker encrypts those disks itself and rejects the key.
-
-    Raises:
-        PropsError: every problem with the props, in one message.
         deployment: how an update rolls out, with rollback on the alarms of
             :meth:`add_rollback_alarm` (``DeploymentPolicy.canary()``, ``.linear(...)``,
             ``.all_at_once()``, ``.rolling()``). Defaults to guardrails on, chosen at synth from the
@@ -415,6 +412,9 @@ class EndpointBase(EndpointResource):
             for one GPU variant of >= 4 instances, a 1-instance canary when every variant runs >= 2
             instances, else all at once; each bakes 10 minutes. Rolling is refused on several or
             serverless variants; Inf1 variants get a warning (SageMaker ignores guardrails there).
+
+    Raises:
+        PropsError: every problem with the props, in one message.
     """
 
     variant_kinds: ClassVar[tuple[type[VariantBase], ...]] = (ProductionVariant,)
@@ -433,10 +433,10 @@ class EndpointBase(EndpointResource):
         *,
         variants: Sequence[VariantBase] | None = None,
         kms_key: kms.IKey | None = None,
+        deployment: DeploymentPolicy | None = None,
     ) -> None:
         if type(self) is EndpointBase:
             raise TypeError("EndpointBase is abstract — use an endpoint kind such as RealtimeEndpoint")
-        deployment: DeploymentPolicy | None = None,
         super().__init__(scope, id)
         self._variants: list[VariantBase] = []
         self._scaling: dict[str, ScalableInstanceCount] = {}
@@ -445,10 +445,10 @@ class EndpointBase(EndpointResource):
         self._describe_alarms: iam.PolicyStatement | None = None
         self._describe_alarms_roles: list[iam.IRole] = []
         self.node.add_validation(_HasVariants(self))
+        self.node.add_validation(_DeploymentFits(self))
 
         problems = Problems(type(self).__name__)
         kind_names = " or ".join(kind.__name__ for kind in self.variant_kinds)
-        self.node.add_validation(_DeploymentFits(self))
         sequence_problems, items = check_sequence(
             "variants",
             variants,
@@ -471,9 +471,6 @@ class EndpointBase(EndpointResource):
         if not sequence_problems:
             for index, variant in enumerate(items):
                 problems.extend(self._variant_problems(variant, f"variants[{index}]", items[:index]))
-        problems.raise_if_any()
-        for variant in items:
-            self._add_variant(variant)
         deployment_problems = check_type(
             "deployment",
             deployment,
@@ -485,6 +482,9 @@ class EndpointBase(EndpointResource):
         self._deployment = deployment if not deployment_problems else None
         if self._deployment is not None and not problems:
             problems.extend(self._deployment.problems_for(items, {}, endpoint=f"this {type(self).__name__}"))
+        problems.raise_if_any()
+        for variant in items:
+            self._add_variant(variant)
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
@@ -593,9 +593,6 @@ class EndpointBase(EndpointResource):
         if not isinstance(variant, ProductionVariant):
             return
         name, path = variant.variant_name, f"variants[{len(self._variants) - 1}]"
-        if resolved(variant.initial_instance_count) and variant.initial_instance_count == 1:
-            Annotations.of(self).add_warning_v2(
-                f"{_WARNING_PREFIX}:singleInstance:{name}",
         if variant.instance_type.family == "inf1":
             warning_id = f"{_WARNING_PREFIX}:guardrailsIgnoredOnInf1:{name}"
             Annotations.of(self).add_warning_v2(
@@ -606,6 +603,9 @@ class EndpointBase(EndpointResource):
                 "`python -m operations check` after each deploy; to accept it, "
                 f"Annotations.of(endpoint).acknowledge_warning({warning_id!r}).",
             )
+        if resolved(variant.initial_instance_count) and variant.initial_instance_count == 1:
+            Annotations.of(self).add_warning_v2(
+                f"{_WARNING_PREFIX}:singleInstance:{name}",
                 f"Variant {name!r} starts with a single instance: no Availability Zone "
                 "redundancy. Use initial_instance_count >= 2 (and min_capacity >= 2) in production.",
             )
@@ -826,6 +826,22 @@ def _rollback_alarm_name_and_arn(alarm: cloudwatch.IAlarm) -> tuple[str, str]:
 
 
 @jsii.implements(IValidation)
+class _DeploymentFits:
+    """``node.add_validation`` hook: the deployment policy must fit the variants added since."""
+
+    def __init__(self, endpoint: EndpointBase) -> None:
+        self._endpoint = endpoint
+
+    def validate(self) -> list[str]:
+        endpoint = self._endpoint
+        return endpoint.deployment.problems_for(
+            endpoint.variants,
+            endpoint._min_counts(),
+            endpoint=f"{type(endpoint).__name__} {endpoint.node.path}",
+        )
+
+
+@jsii.implements(IValidation)
 class _HasVariants:
     """``node.add_validation`` hook: an endpoint without variants cannot be created."""
 
@@ -855,6 +871,13 @@ class RealtimeEndpoint(EndpointBase):
         kms_key: the key encrypting the instances' EBS volumes. Defaults to AWS-managed
             encryption. Refused on instance types with local NVMe storage (g4dn, g5, g6, p4d, ...):
             SageMaker encrypts those disks itself and rejects the key.
+        deployment: how an update rolls out, with rollback on the alarms of
+            :meth:`add_rollback_alarm` (``DeploymentPolicy.canary()``, ``.linear(...)``,
+            ``.all_at_once()``, ``.rolling()``). Defaults to guardrails on, chosen at synth from the
+            variants (:func:`serving_constructs.deployment.default_policy`): rolling in 25 % batches
+            for one GPU variant of >= 4 instances, a 1-instance canary when every variant runs >= 2
+            instances, else all at once; each bakes 10 minutes. Rolling is refused on several or
+            serverless variants; Inf1 variants get a warning (SageMaker ignores guardrails there).
 
     Raises:
         PropsError: every problem with the props, in one message.
@@ -871,29 +894,6 @@ class RealtimeEndpoint(EndpointBase):
         *,
         variants: Sequence[ProductionVariant] | None = None,
         kms_key: kms.IKey | None = None,
+        deployment: DeploymentPolicy | None = None,
     ) -> None:
         super().__init__(scope, id, variants=variants, kms_key=kms_key, deployment=deployment)
-@jsii.implements(IValidation)
-class _DeploymentFits:
-    """``node.add_validation`` hook: the deployment policy must fit the variants added since."""
-
-    def __init__(self, endpoint: EndpointBase) -> None:
-        self._endpoint = endpoint
-
-    def validate(self) -> list[str]:
-        endpoint = self._endpoint
-        return endpoint.deployment.problems_for(
-            endpoint.variants,
-            endpoint._min_counts(),
-            endpoint=f"{type(endpoint).__name__} {endpoint.node.path}",
-        )
-
-
-        deployment: how an update rolls out, with rollback on the alarms of
-            :meth:`add_rollback_alarm` (``DeploymentPolicy.canary()``, ``.linear(...)``,
-            ``.all_at_once()``, ``.rolling()``). Defaults to guardrails on, chosen at synth from the
-            variants (:func:`serving_constructs.deployment.default_policy`): rolling in 25 % batches
-            for one GPU variant of >= 4 instances, a 1-instance canary when every variant runs >= 2
-            instances, else all at once; each bakes 10 minutes. Rolling is refused on several or
-            serverless variants; Inf1 variants get a warning (SageMaker ignores guardrails there).
-        deployment: DeploymentPolicy | None = None,
