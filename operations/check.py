@@ -505,7 +505,7 @@ def _wait_for_object(s3: Any, locations: Mapping[str, str], *, deadline: float) 
         if time.monotonic() >= deadline:
             return None, b""
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 1.5, 5.0)
+        pause = min(pause * 1.5, 1.0)
 
 
 def _delete_quietly(s3: Any, uri: str) -> None:

@@ -9,9 +9,7 @@ one and a multi-model one.
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 from operations.check import check_stack, main
 from rehearsal.api_endpoints import EMULATED_INSTANCE_TYPE, EMULATED_ROLE_ARN, EMULATED_TRITON_IMAGE
 
-BROKEN_KEY = "broken/model.tar.gz"
+MISSING_KEY = "deleted/model.tar.gz"
 MME_PREFIX = "mme/"
 ASYNC_OUTPUT = "async-out/output"
 
@@ -64,21 +62,6 @@ def _template(variants: dict[str, dict[str, Any]], *, async_output: str | None =
     return json.dumps({"Resources": resources})
 
 
-def _broken_archive(archive: Path) -> bytes:
-    """The archive with its model.onnx replaced by bytes that are not a model (its config stays valid)."""
-    out = io.BytesIO()
-    with tarfile.open(archive, "r:gz") as src, tarfile.open(fileobj=out, mode="w:gz") as dst:
-        for member in src:
-            data = src.extractfile(member) if member.isfile() else None
-            if member.name.endswith("model.onnx"):
-                garbage = b"not an onnx model"
-                member.size = len(garbage)
-                dst.addfile(member, io.BytesIO(garbage))
-            else:
-                dst.addfile(member, data)
-    return out.getvalue()
-
-
 @dataclass
 class Deployed:
     rehearsal: Any
@@ -100,18 +83,13 @@ def deployed(rehearsal: Any) -> Iterator[Deployed]:
     s3 = boto3.client("s3", **kwargs)
     bucket = rehearsal.bucket
     good = f"s3://{bucket}/bert-tiny/model.tar.gz"
-    s3.put_object(Bucket=bucket, Key=BROKEN_KEY, Body=_broken_archive(rehearsal.built.archive_path))
     s3.upload_file(str(rehearsal.built.archive_path), bucket, MME_PREFIX + "bert_v0.tar.gz")
     name = rehearsal.spec.name
     cloudformation = boto3.client("cloudformation", **kwargs)
     stacks = {
         "CheckRealtime": _template({"AllTraffic": _model(good, triton_name=name)}),
-        "CheckBroken": _template(
-            {
-                "Good": _model(good, triton_name=name),
-                "Broken": _model(f"s3://{bucket}/{BROKEN_KEY}", triton_name=name),
-            }
-        ),
+        # A variant whose archive was deleted after the deploy: its container cannot start.
+        "CheckBroken": _template({"Broken": _model(f"s3://{bucket}/{MISSING_KEY}", triton_name=name)}),
         "CheckAsync": _template(
             {"AllTraffic": _model(good, triton_name=name)}, async_output=f"s3://{bucket}/{ASYNC_OUTPUT}"
         ),
@@ -183,21 +161,21 @@ def test_operations_check_reports_a_silent_rollback(
     assert "describe-endpoint" in line and "alarm" in line
 
 
-def test_operations_check_names_the_variant_that_fails(deployed: Deployed) -> None:
-    # GIVEN a stack whose endpoint has a good variant and one whose model file is not a model
-    # WHEN the check runs in-process (as the demo calls it)
-    report = check_stack(
-        "CheckBroken",
-        session=deployed.session,
-        runtime_endpoint_url=deployed.rehearsal.plane.endpoint_url,
-        endpoint_url=deployed.rehearsal.moto.endpoint_url,
-        timeout_s=120,
-    )
-    # THEN the good variant passes and one failure names the broken variant and the error
-    assert not report.ok
-    assert any("variant Good answered" in line and line.startswith("ok") for line in report.lines)
-    (failure,) = report.failures
+def test_operations_check_names_the_variant_that_fails(
+    deployed: Deployed, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a stack whose one variant cannot serve, and a request body of the user's own
+    payload = tmp_path / "request.json"
+    payload.write_text('{"inputs": []}')
+    # WHEN the check runs with --payload (no archive is read to build a request)
+    code = main(["--stack", "CheckBroken", "--payload", str(payload)])
+    # THEN it exits 1 with one line naming the variant and SageMaker's error
+    out = capsys.readouterr().out
+    assert code == 1
+    (failure,) = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert "CheckBroken: endpoint" in failure
     assert "variant Broken failed: ModelError" in failure
+    assert "did not start" in failure
 
 
 def test_operations_check_invokes_an_async_endpoint_through_the_queue(deployed: Deployed) -> None:

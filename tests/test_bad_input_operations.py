@@ -1,0 +1,154 @@
+"""Bad input to ``python -m operations check``: one clear line, exit status 2, before any AWS call.
+
+Every flag is checked before the first AWS call: ``AWS_ENDPOINT_URL`` points at a loopback port where
+nothing listens, so a call would end in "cannot reach", not in the flag's message. The command
+runs in-process through ``run_cli`` (fast); one case runs ``python -m operations`` as a real
+subprocess. The unknown stack, which needs a control plane to name the stacks that exist, is in
+``test_operations_check.py``.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from operations.check import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def nowhere(monkeypatch: pytest.MonkeyPatch) -> str:
+    """boto3 aimed at a loopback port where nothing listens, with dummy credentials and a region."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("TRITON_IAC_DEBUG", raising=False)
+    return url
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("python -m operations check: error: ")
+    assert "Traceback" not in err and "cannot reach" not in err
+    return err
+
+
+def test_bad_input_operations_check_stack_is_required(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN no --stack  WHEN the check runs  THEN it names the missing flag
+    err = _run(["--timeout", "10"], capsys)
+    assert "--stack" in err and "required" in err
+
+
+def test_bad_input_operations_check_stack_name_not_a_stack_name(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a name CloudFormation cannot hold (an underscore, a leading digit)
+    err = _run(["--stack", "1my_stack"], capsys)
+    # THEN the flag, the value and the rule
+    assert "--stack: got '1my_stack'" in err
+    assert "letter then letters, digits and hyphens" in err
+
+
+def test_bad_input_operations_check_stack_named_twice(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _run(["--stack", "A", "--stack", "A"], capsys)
+    assert "--stack: got ['A', 'A']; name each stack once" in err
+
+
+def test_bad_input_operations_check_region_unknown(nowhere: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a mistyped region
+    err = _run(["--stack", "A", "--region", "us-east1"], capsys)
+    # THEN the flag, the value, what is allowed and the near match
+    assert "--region: got 'us-east1'; must be a region SageMaker runs in (did you mean 'us-east-1'?)" in err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "soon", "nan", "7200"])
+def test_bad_input_operations_check_timeout_out_of_range(
+    nowhere: str, capsys: pytest.CaptureFixture[str], timeout: str
+) -> None:
+    err = _run(["--stack", "A", "--timeout", timeout], capsys)
+    assert f"--timeout: got '{timeout}'; must be a number > 0 and <= 3600" in err
+
+
+def test_bad_input_operations_check_payload_missing_file(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "request.json"
+    err = _run(["--stack", "A", "--payload", str(missing)], capsys)
+    assert f"--payload: got '{missing}'; no such file" in err
+
+
+def test_bad_input_operations_check_payload_empty_file(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    err = _run(["--stack", "A", "--payload", str(empty)], capsys)
+    assert f"--payload: got '{empty}'; the file is empty" in err
+
+
+def test_bad_input_operations_check_content_type_malformed(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    body = tmp_path / "request.bin"
+    body.write_bytes(b"\x00")
+    err = _run(["--stack", "A", "--payload", str(body), "--content-type", "json"], capsys)
+    assert "--content-type: got 'json'; must be a media type like application/json" in err
+
+
+def test_bad_input_operations_check_content_type_without_payload(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _run(["--stack", "A", "--content-type", "application/octet-stream"], capsys)
+    assert "--content-type: got 'application/octet-stream'; only goes with --payload" in err
+
+
+def test_bad_input_operations_check_every_problem_at_once(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN three bad flags  THEN one message lists all three
+    err = _run(["--stack", "_x", "--timeout", "0", "--region", "mars-1"], capsys)
+    assert "3 problems with `python -m operations check` (nothing was started)" in err
+    assert "--stack" in err and "--timeout" in err and "--region" in err
+
+
+def test_bad_input_operations_check_unreachable_control_plane(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN valid flags but AWS_ENDPOINT_URL where nothing answers
+    code = main(["--stack", "A"])
+    err = capsys.readouterr().err
+    # THEN one line saying what could not be reached and what to check, exit 2, no traceback
+    assert code == 2
+    assert "cannot reach CloudFormation" in err and "AWS_ENDPOINT_URL" in err
+    assert "Traceback" not in err
+
+
+def test_bad_input_operations_check_command_line_exit_status(nowhere: str) -> None:
+    # GIVEN the real command line  WHEN a flag is bad  THEN exit 2, one line on stderr, no traceback
+    done = subprocess.run(
+        [sys.executable, "-m", "operations", "check", "--stack", "A", "--timeout", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "python -m operations check: error: --timeout: got '0'; must be a number > 0 and <= 3600 (nothing was started)"
+    ]
