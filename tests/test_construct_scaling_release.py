@@ -1,0 +1,311 @@
+"""The scaling release handler for real against moto: the events CloudFormation sends around an endpoint update.
+
+The handler (``handlers/scaling_release/index.py``) runs in this process with boto3 aimed at a
+MotoServer through ``AWS_ENDPOINT_URL``, as the emulator's Lambda runner does. A CloudFormation
+stack in moto holds a real ``AWS::SageMaker::Endpoint`` (the handler reads its physical id with
+``DescribeStackResource``); scalable targets are registered through Application Auto Scaling's
+API (moto's CloudFormation skips ``AWS::ApplicationAutoScaling::*``). The cfn-response PUT goes
+to a listener on 127.0.0.1 that records what CloudFormation would receive.
+"""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import json
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from rehearsal.moto_server import MotoServer
+
+HANDLER_PATH = (
+    Path(__file__).resolve().parents[1]
+    / "constructs"
+    / "serving_constructs"
+    / "handlers"
+    / "scaling_release"
+    / "index.py"
+)
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+#: A stack holding one endpoint with two variants, as the emulator deploys it.
+TEMPLATE = {
+    "Resources": {
+        "Model": {
+            "Type": "AWS::SageMaker::Model",
+            "Properties": {
+                "ExecutionRoleArn": ROLE,
+                "PrimaryContainer": {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/triton:latest",
+                                     "ModelDataUrl": "s3://models/model.tar.gz"},
+            },
+        },
+        "EndpointConfig": {
+            "Type": "AWS::SageMaker::EndpointConfig",
+            "Properties": {
+                "ProductionVariants": [
+                    {"VariantName": name, "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
+                     "InstanceType": "ml.g4dn.xlarge", "InitialInstanceCount": 1, "InitialVariantWeight": 1}
+                    for name in ("AllTraffic", "Canary")
+                ]
+            },
+        },
+        "EndpointEEF1FD8F": {
+            "Type": "AWS::SageMaker::Endpoint",
+            "Properties": {"EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]}},
+        },
+    }
+}  # fmt: skip
+
+
+class _Responses(http.server.BaseHTTPRequestHandler):
+    """Records each cfn-response PUT (CloudFormation's pre-signed ResponseURL) by path."""
+
+    received: dict[str, dict[str, Any]]
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received[self.path] = json.loads(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Harness:
+    """moto's Application Auto Scaling, the stack holding the endpoint, the handler and the ResponseURL listener."""
+
+    scaling: Any
+    handler: ModuleType
+    url: str
+    stack_id: str
+    endpoint_name: str
+    received: dict[str, dict[str, Any]]
+
+    def send(self, request: str, phase: str, variants: dict[str, str], **extra: Any) -> dict[str, Any]:
+        """Send one event as CloudFormation builds it; return the cfn-response body the handler PUT."""
+        path = f"/response/{uuid.uuid4()}"
+        event = {
+            "RequestType": request,
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:release",
+            "ResponseURL": self.url + path,
+            "StackId": self.stack_id,
+            "RequestId": str(uuid.uuid4()),
+            "LogicalResourceId": f"EndpointScalingRelease{phase}",
+            "ResourceType": "Custom::ScalingRelease",
+            "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:release",
+                                   "ServiceTimeout": "180", "Phase": phase,
+                                   "EndpointLogicalId": extra.pop("endpoint_logical_id", "EndpointEEF1FD8F"),
+                                   "Variants": variants},
+            **extra,
+        }  # fmt: skip
+        self.handler.handler(event, None)
+        return dict(self.received.pop(path))
+
+    def register(self, variant: str, endpoint_name: str | None = None) -> None:
+        endpoint_name = self.endpoint_name if endpoint_name is None else endpoint_name
+        self.scaling.register_scalable_target(
+            ServiceNamespace="sagemaker",
+            ResourceId=f"endpoint/{endpoint_name}/variant/{variant}",
+            ScalableDimension=DIMENSION,
+            MinCapacity=1,
+            MaxCapacity=4,
+        )
+
+    def registered(self) -> set[str]:
+        targets = self.scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        return {t["ResourceId"] for t in targets}
+
+    def reset(self) -> None:
+        for resource_id in self.registered():
+            self.scaling.deregister_scalable_target(
+                ServiceNamespace="sagemaker", ResourceId=resource_id, ScalableDimension=DIMENSION
+            )
+
+
+@pytest.fixture(scope="module")
+def module_harness() -> Iterator[Harness]:
+    with MotoServer() as moto:
+        saved = dict(os.environ)
+        os.environ.update(moto.env())
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Responses)
+        _Responses.received = {}
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            spec = importlib.util.spec_from_file_location("scaling_release_index", HANDLER_PATH)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+            spec.loader.exec_module(module)
+            sys.dont_write_bytecode = dont_write
+            cloudformation = boto3.client("cloudformation", **moto.boto3_kwargs())
+            stack_id = cloudformation.create_stack(StackName="Scaled", TemplateBody=json.dumps(TEMPLATE))[
+                "StackId"
+            ]
+            endpoint = cloudformation.describe_stack_resource(
+                StackName=stack_id, LogicalResourceId="EndpointEEF1FD8F"
+            )
+            endpoint_name = endpoint["StackResourceDetail"]["PhysicalResourceId"].rsplit(":endpoint/", 1)[-1]
+            scaling = boto3.client("application-autoscaling", **moto.boto3_kwargs())
+            url = f"http://127.0.0.1:{server.server_address[1]}"
+            yield Harness(scaling, module, url, stack_id, endpoint_name, _Responses.received)
+        finally:
+            server.shutdown()
+            server.server_close()
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+@pytest.fixture
+def harness(module_harness: Harness) -> Harness:
+    module_harness.reset()
+    return module_harness
+
+
+def test_scaling_release_instance_type_change_deregisters_only_that_variant(harness: Harness) -> None:
+    # GIVEN both variants autoscaled
+    harness.register("AllTraffic")
+    harness.register("Canary")
+    old = {"AllTraffic": "ml.g4dn.xlarge", "Canary": "ml.g4dn.xlarge"}
+    # WHEN the update changes AllTraffic's instance type (CloudFormation updates the release first)
+    new = {"AllTraffic": "ml.g5.xlarge", "Canary": "ml.g4dn.xlarge"}
+    answer = harness.send(
+        "Update", "BeforeUpdate", new, PhysicalResourceId="r", OldResourceProperties={"Variants": old}
+    )
+    # THEN AllTraffic's target is gone (SageMaker will accept the update) and Canary's stays
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert answer["PhysicalResourceId"] == "r"  # unchanged: no replacement, no extra Delete
+    assert answer["Data"] == {"Released": "AllTraffic"}
+    assert harness.registered() == {f"endpoint/{harness.endpoint_name}/variant/Canary"}
+
+
+def test_scaling_release_unchanged_instance_types_keep_the_targets(harness: Harness) -> None:
+    # GIVEN an autoscaled variant
+    harness.register("AllTraffic")
+    same = {"AllTraffic": "ml.g4dn.xlarge"}
+    # WHEN an update reaches the release with the same instance type (another variant was added)
+    answer = harness.send(
+        "Update",
+        "BeforeUpdate",
+        {**same, "Canary": "ml.g5.xlarge"},
+        PhysicalResourceId="r",
+        OldResourceProperties={"Variants": same},
+    )
+    # THEN nothing is deregistered
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert answer["Data"] == {"Released": ""}
+    assert harness.registered() == {f"endpoint/{harness.endpoint_name}/variant/AllTraffic"}
+
+
+def test_scaling_release_removed_variant_is_deregistered_before_the_update(harness: Harness) -> None:
+    # GIVEN two autoscaled variants, of which the update removes Canary
+    harness.register("AllTraffic")
+    harness.register("Canary")
+    old = {"AllTraffic": "ml.g4dn.xlarge", "Canary": "ml.g4dn.xlarge"}
+    # WHEN
+    answer = harness.send(
+        "Update",
+        "BeforeUpdate",
+        {"AllTraffic": "ml.g4dn.xlarge"},
+        PhysicalResourceId="r",
+        OldResourceProperties={"Variants": old},
+    )
+    # THEN
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert harness.registered() == {f"endpoint/{harness.endpoint_name}/variant/AllTraffic"}
+
+
+def test_scaling_release_missing_target_is_not_an_error(harness: Harness) -> None:
+    # GIVEN no registered target (never registered, or released by an earlier attempt)
+    # WHEN the type changes, and later the endpoint is deleted
+    changed = harness.send(
+        "Update",
+        "BeforeUpdate",
+        {"AllTraffic": "ml.g5.xlarge"},
+        PhysicalResourceId="r",
+        OldResourceProperties={"Variants": {"AllTraffic": "ml.g4dn.xlarge"}},
+    )
+    deleted = harness.send("Delete", "OnDelete", {"AllTraffic": "ml.g5.xlarge"}, PhysicalResourceId="r")
+    # THEN both succeed with nothing released
+    assert (changed["Status"], changed["Data"]) == ("SUCCESS", {"Released": ""}), changed["Reason"]
+    assert (deleted["Status"], deleted["Data"]) == ("SUCCESS", {"Released": ""}), deleted["Reason"]
+
+
+def test_scaling_release_on_delete_deregisters_every_variant_and_create_touches_nothing(
+    harness: Harness,
+) -> None:
+    # GIVEN two autoscaled variants, and a target of another endpoint
+    harness.register("AllTraffic")
+    harness.register("Canary")
+    harness.register("AllTraffic", endpoint_name="Other-Endpoint")
+    variants = {"AllTraffic": "ml.g4dn.xlarge", "Canary": "ml.g4dn.xlarge"}
+    # WHEN the release steps are created (nothing to do), then the endpoint is deleted
+    created = [harness.send("Create", phase, variants) for phase in ("BeforeUpdate", "OnDelete")]
+    assert harness.registered() == {
+        f"endpoint/{harness.endpoint_name}/variant/AllTraffic",
+        f"endpoint/{harness.endpoint_name}/variant/Canary",
+        "endpoint/Other-Endpoint/variant/AllTraffic",
+    }
+    kept = harness.send(
+        "Delete", "BeforeUpdate", variants, PhysicalResourceId=created[0]["PhysicalResourceId"]
+    )
+    deleted = harness.send(
+        "Delete", "OnDelete", variants, PhysicalResourceId=created[1]["PhysicalResourceId"]
+    )
+    # THEN only the OnDelete step deregisters, and only this endpoint's targets
+    assert [c["Status"] for c in created] == ["SUCCESS", "SUCCESS"]
+    assert kept["Data"] == {"Released": ""}
+    assert deleted["Status"] == "SUCCESS", deleted["Reason"]
+    assert deleted["Data"] == {"Released": "AllTraffic,Canary"}
+    assert harness.registered() == {"endpoint/Other-Endpoint/variant/AllTraffic"}
+
+
+def test_scaling_release_matches_the_endpoint_name_without_regard_to_case(harness: Harness) -> None:
+    # GIVEN a target registered under the endpoint's name in other capitals (SageMaker's ARN, the
+    # endpoint's physical id on AWS, carries the name lowercased; the target the name as created)
+    harness.register("AllTraffic", endpoint_name=harness.endpoint_name.upper())
+    # WHEN the endpoint is deleted
+    answer = harness.send("Delete", "OnDelete", {"AllTraffic": "ml.g4dn.xlarge"}, PhysicalResourceId="r")
+    # THEN the target is found and deregistered
+    assert answer["Data"] == {"Released": "AllTraffic"}, answer["Reason"]
+    assert harness.registered() == set()
+
+
+def test_scaling_release_fails_on_bad_properties_naming_them(harness: Harness) -> None:
+    # GIVEN / WHEN an event without a known Phase, and one whose Variants is not a map
+    no_phase = harness.send("Create", "Sometimes", {})
+    bad_variants = harness.send("Delete", "OnDelete", ["AllTraffic"], PhysicalResourceId="r")  # type: ignore[arg-type]
+    # THEN each answers FAILED with the property, what was given and what is allowed
+    assert no_phase["Status"] == "FAILED"
+    assert "Phase must be one of BeforeUpdate, OnDelete (got 'Sometimes')" in no_phase["Reason"]
+    assert bad_variants["Status"] == "FAILED"
+    assert "Variants must map variant names to instance types (got ['AllTraffic'])" in bad_variants["Reason"]
+
+
+def test_scaling_release_endpoint_not_in_the_stack_releases_nothing(harness: Harness) -> None:
+    # GIVEN a registered target, and a release naming an endpoint the stack does not hold
+    harness.register("AllTraffic")
+    # WHEN the endpoint is deleted
+    answer = harness.send(
+        "Delete",
+        "OnDelete",
+        {"AllTraffic": "ml.g4dn.xlarge"},
+        PhysicalResourceId="r",
+        endpoint_logical_id="Gone",
+    )
+    # THEN it succeeds (nothing of this stack to release) and touches nothing
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert harness.registered() == {f"endpoint/{harness.endpoint_name}/variant/AllTraffic"}
