@@ -7,8 +7,8 @@ named ``constructs`` would shadow the library aws-cdk-lib imports).
 from serving_constructs._validation import PropsError
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
 from serving_constructs.async_endpoint import AsyncEndpoint, IncludeInferenceResponseIn
-from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
 from serving_constructs.deployment import Capacity, CapacityUnit, DeploymentKind, DeploymentPolicy
+from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
 from serving_constructs.image import TritonImage, triton_versions
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.metrics import (
@@ -44,15 +44,15 @@ __all__ = [
     "MULTI_MODEL_GPU_INSTANCE_TYPES",
     "AsyncEndpoint",
     "AsyncScalableInstanceCount",
-    "CapacityFloor",
-    "Compression",
-    "Dimensions",
     "Capacity",
-    "EndpointBase",
+    "CapacityFloor",
     "CapacityUnit",
-    "EndpointResource",
+    "Compression",
     "DeploymentKind",
     "DeploymentPolicy",
+    "Dimensions",
+    "EndpointBase",
+    "EndpointResource",
     "ImportedEndpoint",
     "IncludeInferenceResponseIn",
     "InstanceType",
