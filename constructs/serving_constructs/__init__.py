@@ -5,6 +5,7 @@ named ``constructs`` would shadow the library aws-cdk-lib imports).
 """
 
 from serving_constructs._validation import PropsError
+from serving_constructs.alarms import RecommendedAlarms
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
 from serving_constructs.async_endpoint import AsyncEndpoint, IncludeInferenceResponseIn
 from serving_constructs.deployment import Capacity, CapacityUnit, DeploymentKind, DeploymentPolicy
@@ -22,6 +23,7 @@ from serving_constructs.metrics import (
 )
 from serving_constructs.model import TritonModel
 from serving_constructs.model_prefix import ModelPrefix
+from serving_constructs.monitoring import DEFAULT_LATENCY_TARGET_MS, EndpointMonitoring, ServingDashboard
 from serving_constructs.multi_model import (
     MULTI_MODEL_GPU_INSTANCE_TYPES,
     ModelCacheSetting,
@@ -38,6 +40,7 @@ from serving_constructs.units import microseconds_to_milliseconds, milliseconds_
 from serving_constructs.variant import ProductionVariant, ServerlessProductionVariant, VariantBase
 
 __all__ = [
+    "DEFAULT_LATENCY_TARGET_MS",
     "INSTANCE_NAMESPACE",
     "INVOCATION_NAMESPACE",
     "METRICS",
@@ -52,6 +55,7 @@ __all__ = [
     "DeploymentPolicy",
     "Dimensions",
     "EndpointBase",
+    "EndpointMonitoring",
     "EndpointResource",
     "ImportedEndpoint",
     "IncludeInferenceResponseIn",
@@ -66,10 +70,12 @@ __all__ = [
     "ProductionVariant",
     "PropsError",
     "RealtimeEndpoint",
+    "RecommendedAlarms",
     "S3DataType",
     "ScalableInstanceCount",
     "ScaleOutFromZero",
     "ServerlessProductionVariant",
+    "ServingDashboard",
     "ServingMode",
     "TritonImage",
     "TritonModel",

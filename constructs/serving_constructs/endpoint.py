@@ -22,7 +22,7 @@ Base", "Imports"):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsii
 from aws_cdk import (
@@ -62,6 +62,9 @@ from serving_constructs.instance_type import InstanceType
 from serving_constructs.metrics import METRICS, Dimensions, ServingMode, endpoint_metric
 from serving_constructs.scaling import INSTANCE_CAPACITY_FLOOR, CapacityFloor, ScalableInstanceCount
 from serving_constructs.variant import MAX_VARIANTS, ProductionVariant, VariantBase, variant_name_problems
+
+if TYPE_CHECKING:
+    from serving_constructs.monitoring import EndpointMonitoring, ServingDashboard
 
 _WARNING_PREFIX = "serving-constructs"
 
@@ -629,6 +632,53 @@ class EndpointBase(EndpointResource):
                 "deploy; if the type is newer than the installed botocore and the name is right, "
                 f"acknowledge this warning: Annotations.of(endpoint).acknowledge_warning({warning_id!r}).",
             )
+
+    # --- monitoring (serving_constructs.monitoring) ------------------------------------------
+
+    def add_monitoring(self, **props: Any) -> EndpointMonitoring:
+        """Add the widgets and (with ``alarms=True``) the recommended alarms that fit this endpoint's mode.
+
+        One call: creates an :class:`~serving_constructs.monitoring.EndpointMonitoring` (child
+        ``Monitoring``; a second call adds ``Monitoring2``, ...) and passes each of its
+        ``rollback_alarms`` to :meth:`add_rollback_alarm`, so a deployment rolls back when they fire.
+
+        Args:
+            **props: the ``EndpointMonitoring`` props except ``endpoint`` (``variant_name``,
+                ``latency_target_ms``, ``alarms``, ``alarm_topic``).
+
+        Raises:
+            PropsError: every problem with the props, in one message.
+        """
+        from serving_constructs.monitoring import EndpointMonitoring
+
+        segment = EndpointMonitoring(self, self._next_child_id("Monitoring"), endpoint=self, **props)
+        for alarm in segment.rollback_alarms:
+            self.add_rollback_alarm(alarm)
+        return segment
+
+    def add_dashboard(self, **props: Any) -> ServingDashboard:
+        """Add a CloudWatch dashboard (child ``Dashboard``) showing this endpoint.
+
+        It shows the segments already added with :meth:`add_monitoring`, or a new segment
+        without alarms when there is none.
+
+        Args:
+            **props: the ``ServingDashboard`` props (``dashboard_name``); ``segments`` defaults
+                to this endpoint's.
+        """
+        from serving_constructs.monitoring import EndpointMonitoring, ServingDashboard
+
+        if "segments" not in props:
+            segments = [child for child in self.node.children if isinstance(child, EndpointMonitoring)]
+            props["segments"] = segments or [self.add_monitoring()]
+        return ServingDashboard(self, self._next_child_id("Dashboard"), **props)
+
+    def _next_child_id(self, base: str) -> str:
+        index, name = 1, base
+        while self.node.try_find_child(name) is not None:
+            index += 1
+            name = f"{base}{index}"
+        return name
 
     # --- deployment guardrails ---------------------------------------------------------------
 
