@@ -284,6 +284,8 @@ def _check_endpoint(
     except ClientError as error:
         report.failed(f"{where}: endpoint {name} cannot be described: {_error_text(error)}")
         return
+    # The ARN may spell the name in lower case; DescribeEndpoint's EndpointName keeps the case
+    # InvokeEndpoint must match (CreateEndpoint: "case-insensitive ..., but the case is preserved").
     where = f"{stack}: endpoint {endpoint['EndpointName']}"
     expected = _expected_config(resource.get("Properties", {}).get("EndpointConfigName"), physical)
     actual = endpoint.get("EndpointConfigName", "")
@@ -621,7 +623,9 @@ def request_from_config(config_text: str) -> _Request:
     """Return a KServe v2 JSON request of zeros (batch 1) for every input of a Triton ``config.pbtxt``.
 
     Dims after the batch dimension come from the config; a dynamic dim (-1) becomes 1. Zeros are a
-    valid value for every numeric input, token ids and masks included; ``BYTES`` inputs get ``"0"``.
+    valid value for every numeric input (token ids and token type ids included); an input whose name
+    ends in ``mask`` gets ones, so an attention mask lets every token through; ``BYTES`` inputs get
+    ``"0"``.
     """
     from tritonclient.grpc import model_config_pb2 as mc
 
@@ -642,6 +646,9 @@ def request_from_config(config_text: str) -> _Request:
         datatype = mc.DataType.Name(tensor.data_type).removeprefix("TYPE_")
         datatype = {"STRING": "BYTES"}.get(datatype, datatype)
         zero: Any = {"BYTES": "0", "BOOL": False}.get(datatype, 0)
+        if tensor.name.lower().endswith("mask") and datatype != "BYTES":
+            # An all-zero attention mask hides every token; some exports then answer NaN.
+            zero = True if datatype == "BOOL" else 1
         inputs.append(
             {"name": tensor.name, "shape": shape, "datatype": datatype, "data": [zero] * math.prod(shape)}
         )
