@@ -152,14 +152,20 @@ def check_stack(
             f"endpoints run what the previous template deployed; see the stack's events "
             f"(aws cloudformation describe-stack-events --stack-name {stack_name})"
         )
-    physical = {
-        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-        for page in clients.cloudformation.get_paginator("list_stack_resources").paginate(
-            StackName=stack_name
-        )
-        for r in page["StackResourceSummaries"]
-    }
-    template = _template(clients.cloudformation, stack_name)
+    from botocore.exceptions import ClientError
+
+    try:
+        physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for page in clients.cloudformation.get_paginator("list_stack_resources").paginate(
+                StackName=stack_name
+            )
+            for r in page["StackResourceSummaries"]
+        }
+        template = _template(clients.cloudformation, stack_name)
+    except (ClientError, ValueError) as error:
+        report.failed(f"{stack_name}: cannot read the stack's resources or template: {_error_text(error)}")
+        return report
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
     endpoints = [
         (logical, resource)
@@ -173,9 +179,17 @@ def check_stack(
         return report
     requests = _RequestCache(clients.s3, payload, content_type)
     for logical, resource in endpoints:
-        _check_endpoint(
-            clients, requests, stack_name, logical, resource, physical, outputs, timeout_s, report
-        )
+        if logical not in physical and "Condition" in resource:
+            report.passed(
+                f"{stack_name}/{logical}: not deployed (its condition {resource['Condition']} is false)"
+            )
+            continue
+        try:
+            _check_endpoint(
+                clients, requests, stack_name, logical, resource, physical, outputs, timeout_s, report
+            )
+        except ClientError as error:  # e.g. AccessDenied on a describe: the finding, not a traceback
+            report.failed(f"{stack_name}/{logical}: {_error_text(error)}")
     return report
 
 
@@ -229,15 +243,17 @@ def _describe_stack(cloudformation: Any, stack_name: str) -> dict[str, Any]:
 
 
 def _template(cloudformation: Any, stack_name: str) -> dict[str, Any]:
-    """Return the deployed template (boto3 parses a JSON body into a dict already)."""
+    """Return the deployed template (boto3 parses a JSON body into a dict already).
+
+    Raises:
+        ValueError: The template is not JSON (CDK deploys JSON; a hand-written YAML template is not read).
+    """
     body = cloudformation.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
     if isinstance(body, str):
         try:
             body = json.loads(body)
         except ValueError:
-            import yaml  # type: ignore[import-untyped]
-
-            body = yaml.safe_load(body)
+            raise ValueError("the deployed template is not JSON (CDK deploys JSON templates)") from None
     return dict(body)
 
 
@@ -755,7 +771,7 @@ def _known_regions() -> set[str]:
 def _main(argv: Sequence[str] | None = None) -> int:
     args, timeout, payload = _parse(sys.argv[1:] if argv is None else argv)
     import boto3
-    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
     session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
     # Every stack first: an unknown one is bad input, reported before anything is invoked.
@@ -771,19 +787,23 @@ def _main(argv: Sequence[str] | None = None) -> int:
         raise UserError(
             "no AWS credentials found; configure them as for the AWS CLI (AWS_PROFILE, environment, role)"
         ) from None
+    except ClientError as error:
+        raise UserError(
+            f"cannot read the stacks: {_error_text(error)}; the credentials need the permissions listed in "
+            "docs/post-deploy-check.md (cloudformation:DescribeStacks first)"
+        ) from None
     except EndpointConnectionError as error:
         raise UserError(
             f"cannot reach CloudFormation ({error}); check AWS_ENDPOINT_URL and the network"
         ) from None
     report = CheckReport()
     for name in args.stack:
-        report.extend(
-            check_stack(
-                name, session=session, timeout_s=timeout, payload=payload, content_type=args.content_type
-            )
+        checked = check_stack(
+            name, session=session, timeout_s=timeout, payload=payload, content_type=args.content_type
         )
-    for line in report.lines:
-        print(line, flush=True)
+        for line in checked.lines:  # stack by stack: an async wait can take minutes
+            print(line, flush=True)
+        report.extend(checked)
     failures = len(report.failures)
     print(
         f"{PROG}: {'all checks passed' if not failures else f'{failures} check(s) failed'}", file=sys.stderr

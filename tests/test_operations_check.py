@@ -97,9 +97,7 @@ def deployed(rehearsal: Any) -> Iterator[Deployed]:
     }
     for stack_name, body in stacks.items():
         cloudformation.create_stack(StackName=stack_name, TemplateBody=body)
-    yield Deployed(rehearsal, cloudformation, session)
-    for stack_name in stacks:
-        cloudformation.delete_stack(StackName=stack_name)
+    yield Deployed(rehearsal, cloudformation, session)  # the rehearsal's moto goes with the module
 
 
 @pytest.fixture
