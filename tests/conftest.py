@@ -155,7 +155,7 @@ def nag_violations() -> Callable[[App], list[str]]:
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # stateless: module-scoped fixtures may use it
 def relu_onnx() -> Callable[[Path], Path]:
     """Write a one-node ONNX model (``y = relu(x)``, FP32 ``[batch, 4]``, opset 17) to a path."""
 

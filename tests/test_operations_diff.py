@@ -1,0 +1,343 @@
+"""operations.diff: a cdk diff explained in plain words, on real before/after assemblies of the app.
+
+The module synthesizes the app twice, in-process (build cache warm): the base (a spec-file model with
+``max_queue_delay_microseconds = 100`` on ml.g4dn.xlarge, seed 001's multi-model stack on
+``resnet-tiny`` without its TensorRT slot, Triton 26.05) and the head (the same model with 500 µs, on
+ml.g5.xlarge, the multi-model stack with its third archive, Triton 25.09). Policy, IAM and data cases
+edit copies of those real templates. One case deploys a small stack into the emulator (moto) and
+explains the head against ``GetTemplate``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_cdk import App, DefaultStackSynthesizer, Stack
+
+import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
+from operations.diff import (
+    CloudAssembly,
+    Explanation,
+    explain_assemblies,
+    explain_deployed,
+    explain_templates,
+    main,
+)
+from serving_constructs import defaults
+from stacks.multi_model_stack import multi_model_stack_id
+from stacks.realtime_stack import realtime_stack_id
+
+REALTIME = realtime_stack_id("my_relu")
+MME = multi_model_stack_id("resnet-tiny")
+
+BASE_CONTEXT = {"async_model": "none", "mme_models": "resnet-tiny", "mme_tensorrt": "off"}
+HEAD_CONTEXT = {
+    "async_model": "none",
+    "mme_models": "resnet-tiny",
+    "mme_tensorrt": "rehearsal",  # the TensorRT slot gets the ONNX twin: a third archive
+    "instance_type": "ml.g5.xlarge",
+}
+
+
+def _spec(folder: Path, name: str, delay_us: int) -> Path:
+    spec = folder / f"{name}.toml"
+    spec.write_text(
+        'name = "my_relu"\n[source]\nkind = "onnx"\npath = "relu.onnx"\n'
+        '[triton]\nmax_batch_size = 8\ninstance_kind = "KIND_GPU"\n'
+        f"[triton.dynamic_batching]\nmax_queue_delay_microseconds = {delay_us}\n"
+    )
+    return spec
+
+
+@pytest.fixture(scope="module")
+def assemblies(tmp_path_factory: pytest.TempPathFactory, relu_onnx: Any) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("diff")
+    relu_onnx(root / "relu.onnx")
+
+    def synth(name: str, delay_us: int, context: dict[str, Any], triton_version: str) -> Path:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(defaults, "_TRITON_VERSION", triton_version)  # a change bumping the default release
+            context = {"model": str(_spec(root, name, delay_us)), **context}
+            app_module.build_app(App(outdir=str(root / name), context=context)).synth()
+        return root / name
+
+    return synth("base", 100, BASE_CONTEXT, "26.05"), synth("head", 500, HEAD_CONTEXT, "25.09")
+
+
+@pytest.fixture(scope="module")
+def explained(assemblies: tuple[Path, Path]) -> Explanation:
+    return explain_assemblies(*assemblies)
+
+
+def _lines(explanation: Explanation, stack: str) -> list[str]:
+    """Every finding's text and detail lines of one stack, stripped."""
+    lines = []
+    for finding in explanation.findings:
+        if finding.stack == stack:
+            lines.append(finding.text)
+            lines.extend(detail.strip() for detail in finding.details)
+    return lines
+
+
+def _templates(assemblies: tuple[Path, Path], stack: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    base, head = (CloudAssembly(path) for path in assemblies)
+    return base.stacks[stack].template(), head.stacks[stack].template()
+
+
+def _resource(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    (resource,) = [r for r in template["Resources"].values() if r["Type"] == resource_type]
+    return resource
+
+
+def test_diff_instance_type_change_is_a_new_endpoint_config_named_with_its_reason(explained: Explanation) -> None:
+    # GIVEN the head deploys the real-time model on ml.g5.xlarge instead of ml.g4dn.xlarge
+    lines = _lines(explained, REALTIME)
+    # THEN the endpoint gets a new config, and the reason names the variant and both types
+    assert "endpoint Endpoint gets a new endpoint config (EndpointEndpointConfig) because:" in lines
+    assert "AllTraffic: instance type ml.g4dn.xlarge → ml.g5.xlarge" in lines
+
+
+def test_diff_batching_change_is_read_inside_the_new_archive(explained: Explanation) -> None:
+    # GIVEN the spec's max_queue_delay_microseconds goes from 100 to 500 (a new model.tar.gz)
+    lines = _lines(explained, REALTIME)
+    # THEN the model is replaced for new model data, and the archive's config.pbtxt says what changed
+    assert "AllTraffic: model data: a new archive (model Model is replaced)" in lines
+    assert "my_relu/config.pbtxt: dynamic_batching.max_queue_delay_microseconds 100 → 500" in lines
+    assert any(line.startswith("model Model is replaced (PrimaryContainer changed)") for line in lines)
+
+
+def test_diff_image_change_replaces_the_model_and_the_endpoint_config(explained: Explanation) -> None:
+    # GIVEN the default Triton release goes from 26.05 to 25.09 (the multi-model stack changes nothing else
+    # that its endpoint config holds)
+    lines = _lines(explained, MME)
+    # THEN the image is the reason for the multi-model endpoint's new config, through its replaced model
+    assert (
+        "AllTraffic: image sagemaker-tritonserver:26.05-py3 → sagemaker-tritonserver:25.09-py3 "
+        "(model EndpointModel is replaced)"
+    ) in lines
+    assert "endpoint Endpoint gets a new endpoint config (EndpointEndpointConfig) because:" in lines
+
+
+def test_diff_added_multi_model_archive_needs_no_endpoint_update(explained: Explanation) -> None:
+    # GIVEN the head adds resnet_trt_v0.tar.gz under the multi-model prefix
+    (finding,) = [f for f in explained.findings if f.stack == MME and "resnet_trt_v0.tar.gz" in f.text]
+    # THEN the text says how it is served, and what the new archive holds (read from the head's asset)
+    assert finding.text.startswith("adds model archive s3://${ModelPrefixBucket}/resnet-mme-gpu/resnet_trt_v0.tar.gz")
+    assert "TargetModel=resnet_trt_v0.tar.gz; no endpoint update" in finding.text
+    assert len(finding.details) == 1 and "platform onnxruntime_onnx" in finding.details[0]
+    assert not finding.destructive
+
+
+def test_diff_update_describes_the_deployment_the_head_declares(explained: Explanation) -> None:
+    # GIVEN the head's endpoint, whatever DeploymentConfig it renders
+    (update,) = [f for f in explained.findings if f.stack == REALTIME and f.text.startswith("endpoint Endpoint update:")]
+    # THEN the line names the new fleet, and says whether alarms roll it back
+    assert "1 x ml.g5.xlarge (AllTraffic)" in update.text
+    assert "rollback on alarms" in update.text or "no rollback alarms" in update.text
+
+
+def _with_deployment(template: dict[str, Any], deployment: dict[str, Any] | None) -> dict[str, Any]:
+    edited = copy.deepcopy(template)
+    endpoint = _resource(edited, "AWS::SageMaker::Endpoint")["Properties"]
+    endpoint.pop("DeploymentConfig", None)
+    if deployment is not None:
+        endpoint["DeploymentConfig"] = deployment
+    return edited
+
+
+def _update_line(base: dict[str, Any], head: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    explanation = explain_templates({REALTIME: (base, head)})
+    (update,) = [f for f in explanation.findings if f.text.startswith("endpoint Endpoint update:")]
+    return update.text, update.details
+
+
+def test_diff_deployment_canary_with_rollback_alarms(assemblies: tuple[Path, Path]) -> None:
+    # GIVEN the head's endpoint with a canary policy and two rollback alarms (CloudFormation's shape)
+    base, head = _templates(assemblies, REALTIME)
+    head["Resources"]["LatencyAlarm0A1B2C3D"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {"MetricName": "ModelLatency", "Namespace": "AWS/SageMaker"},
+    }
+    canary = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                "WaitIntervalInSeconds": 600,
+            },
+            "TerminationWaitInSeconds": 300,
+            "MaximumExecutionTimeoutInSeconds": 3600,
+        },
+        "AutoRollbackConfiguration": {
+            "Alarms": [{"AlarmName": {"Ref": "LatencyAlarm0A1B2C3D"}}, {"AlarmName": "team-5xx-alarm"}]
+        },
+    }
+    # WHEN explained
+    text, details = _update_line(base, _with_deployment(head, canary))
+    # THEN kind, fleet, baking and alarms in one line; the waits under it
+    assert text == (
+        "endpoint Endpoint update: blue/green (canary: 10 % of the fleet first, then the rest) of "
+        "1 x ml.g5.xlarge (AllTraffic), baking 10 min, rollback on alarms LatencyAlarm (ModelLatency), team-5xx-alarm"
+    )
+    assert "the old fleet is kept 5 min after the shift" in details
+    assert "the deployment may take at most 60 min" in details
+
+
+def test_diff_deployment_rolling_and_default(assemblies: tuple[Path, Path]) -> None:
+    base, head = _templates(assemblies, REALTIME)
+    rolling = {
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+            "WaitIntervalInSeconds": 300,
+        }
+    }
+    # WHEN the head rolls in batches of one instance
+    text, details = _update_line(base, _with_deployment(head, rolling))
+    assert text == (
+        "endpoint Endpoint update: rolling, in batches of 1 instance of 1 x ml.g5.xlarge (AllTraffic), "
+        "baking 5 min after each batch, no rollback alarms"
+    )
+    assert "a rollback restores the whole old fleet at once (RollbackMaximumBatchSize's default)" in details
+    # WHEN it declares no DeploymentConfig  THEN SageMaker's default is spelled out
+    text, _ = _update_line(base, _with_deployment(head, None))
+    assert text == (
+        "endpoint Endpoint update: SageMaker's default (no DeploymentConfig): blue/green, all at once of "
+        "1 x ml.g5.xlarge (AllTraffic), no baking, no rollback alarms"
+    )
+
+
+def test_diff_iam_moved_grant_is_not_a_broadening_but_a_wildcard_is(assemblies: tuple[Path, Path]) -> None:
+    base, head = _templates(assemblies, REALTIME)
+    # GIVEN the real head (s3:GetObject moves to the new archive's key) plus a statement granting s3:* on *
+    broadened = copy.deepcopy(head)
+    policy = broadened["Resources"]["ModelRoleDefaultPolicy52564B59"]["Properties"]["PolicyDocument"]
+    policy["Statement"].append({"Action": "s3:*", "Effect": "Allow", "Resource": "*"})
+    # WHEN explained
+    lines = [f.text for f in explain_templates({REALTIME: (base, broadened)}).findings if f.section == "iam"]
+    # THEN the moved grant is one line, and the wildcard is called a broadening
+    moved = [line for line in lines if "moves from" in line]
+    assert len(moved) == 1 and moved[0].startswith("ModelRoleDefaultPolicy: Allow s3:GetObject moves from arn:")
+    assert "ModelRoleDefaultPolicy: adds Allow s3:* on * — BROADENS: wildcard actions; every resource" in lines
+
+
+def test_diff_removed_archive_is_destructive_and_fails_the_cli_when_asked(
+    assemblies: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = assemblies
+    # GIVEN the reverse change: the head's third archive goes away
+    code = main(["--base", str(head), "--head", str(base), "--stack", MME, "--fail-on-destructive"])
+    out, err = capsys.readouterr()
+    # THEN the archive deletion is named as destructive, and the command exits 1
+    assert code == 1
+    assert (
+        "DESTRUCTIVE: model archive s3://${ModelPrefixBucket}/resnet-mme-gpu/resnet_trt_v0.tar.gz is removed from "
+        "the stack: its object is deleted; requests with TargetModel=resnet_trt_v0.tar.gz fail once no instance has "
+        "it loaded"
+    ) in out
+    assert "1 destructive change(s)" in err
+
+
+def test_diff_retained_bucket_removed_is_kept_not_destructive(assemblies: tuple[Path, Path]) -> None:
+    base, _ = _templates(assemblies, MME)
+    # GIVEN the multi-model stack without its prefix bucket (DeletionPolicy Retain) and without the log group
+    head = copy.deepcopy(base)
+    for lid, resource in list(head["Resources"].items()):
+        if resource["Type"] == "AWS::S3::Bucket":
+            del head["Resources"][lid]
+    data = [f for f in explain_templates({MME: (base, head)}).findings if f.section == "data"]
+    # THEN it says the bucket stays, with its data, and does not call it destructive
+    assert [f.text for f in data] == [
+        "bucket ModelPrefixBucket is removed from the stack but kept (Retain): its data stays, no longer managed "
+        "by the stack"
+    ]
+    assert not data[0].destructive
+
+
+def test_diff_same_assembly_has_no_changes_and_markdown_names_each_stack(
+    assemblies: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, _ = assemblies
+    # WHEN an assembly is compared with itself, as markdown
+    assert main(["--base", str(base), "--head", str(base), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    # THEN every stack is listed with no changes
+    assert out.count("No changes.") == 2
+    assert f"### {REALTIME}" in out and f"### {MME}" in out
+
+
+# --- against the deployed stack (the emulator) ------------------------------------------------------
+
+
+def _archive(folder: Path, delay_us: int) -> Path:
+    config = folder / f"config-{delay_us}.pbtxt"
+    config.write_text(
+        'name: "tiny"\nbackend: "onnxruntime"\nmax_batch_size: 8\n'
+        f"dynamic_batching {{ max_queue_delay_microseconds: {delay_us} }}\n"
+    )
+    archive = folder / f"model-{delay_us}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(config, arcname="tiny/config.pbtxt")
+    return archive
+
+
+def _small_assembly(outdir: Path, archive: Path, instance_type: str, *, extra_stack: bool = False) -> Path:
+    from serving_constructs import (
+        InstanceType,
+        ModelArtifact,
+        ProductionVariant,
+        RealtimeEndpoint,
+        TritonModel,
+    )
+
+    app = App(outdir=str(outdir))
+    synthesizer = DefaultStackSynthesizer(generate_bootstrap_version_rule=False)  # no CDK bootstrap in moto
+    stack = Stack(app, "DiffDeployed", synthesizer=synthesizer)
+    model = TritonModel(stack, "Model", artifact=ModelArtifact.from_asset(archive))
+    RealtimeEndpoint(
+        stack, "Endpoint", variants=[ProductionVariant(model=model, instance_type=InstanceType.of(instance_type))]
+    )
+    if extra_stack:
+        Stack(app, "DiffNotDeployed", synthesizer=DefaultStackSynthesizer(generate_bootstrap_version_rule=False))
+    app.synth()
+    return outdir
+
+
+@pytest.mark.slow
+def test_diff_deployed_reads_the_deployed_template_and_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rehearsal.moto_server import MotoServer
+
+    base = _small_assembly(tmp_path / "base", _archive(tmp_path, 100), "ml.g4dn.xlarge")
+    head = _small_assembly(tmp_path / "head", _archive(tmp_path, 500), "ml.g5.xlarge", extra_stack=True)
+    template = CloudAssembly(base).stacks["DiffDeployed"].template()
+    with MotoServer() as moto:
+        for key, value in moto.env().items():
+            monkeypatch.setenv(key, value)
+        # GIVEN the base deployed through CloudFormation, its archive published where CDK puts assets
+        bucket = f"cdk-hnb659fds-assets-{moto.account_id}-{moto.region}"
+        key = template["Resources"]["Model0301700E"]["Properties"]["PrimaryContainer"]["ModelDataUrl"]["Fn::Sub"]
+        key = key.rsplit("/", 1)[-1]
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.upload_file(str(CloudAssembly(base).asset(key)), bucket, key)
+        boto3.client("cloudformation").create_stack(
+            StackName="DiffDeployed", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
+        )
+        # WHEN the head is explained against the deployed stacks
+        explanation = explain_deployed(head)
+        # AND through the command line
+        assert main(["--deployed", "--head", str(head)]) == 0
+    lines = _lines(explanation, "DiffDeployed")
+    # THEN the reasons are those of two assemblies, the deployed archive read back from S3
+    assert "AllTraffic: instance type ml.g4dn.xlarge → ml.g5.xlarge" in lines
+    assert "tiny/config.pbtxt: dynamic_batching.max_queue_delay_microseconds 100 → 500" in lines
+    assert _lines(explanation, "DiffNotDeployed") == [
+        "new stack: not in the deployed stacks; everything in it is created"
+    ]
