@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -31,6 +32,8 @@ from model_build.examples import get_example
 from model_build.user_errors import UserError
 from serving_constructs import (
     AsyncEndpoint,
+    Capacity,
+    DeploymentPolicy,
     EndpointResource,
     IncludeInferenceResponseIn,
     InstanceType,
@@ -121,6 +124,14 @@ def _async(c: Ctx, **props: Any) -> AsyncEndpoint:
     """An AsyncEndpoint on the context's model with ``props``."""
     props.setdefault("variants", [ProductionVariant(model=c.model)])
     return AsyncEndpoint(c.stack, "Async", **props)
+
+
+def _eleven_rollback_alarms(c: Ctx) -> None:
+    """Give an endpoint one rollback alarm more than SageMaker takes."""
+    endpoint = c.endpoint()
+    for index in range(11):
+        arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:a{index}"
+        endpoint.add_rollback_alarm(cloudwatch.Alarm.from_alarm_arn(c.stack, f"Alarm{index}", arn))
 
 
 # (action, fragments the error message must contain: the prop, the value given, the fix)
@@ -1293,6 +1304,144 @@ ERRORS: list[Any] = [
         ),
         ["artifact is already at", "models/bert.tar.gz", "leave archives copied by hand out of add_archive"],
         id="model-prefix-artifact-is-its-own-destination",
+    ),
+    # --- deployment guardrails (serving_constructs.deployment) ----------------------------------
+    pytest.param(
+        lambda c: DeploymentPolicy.canary(size=Capacity.percent(60)),
+        ["DeploymentPolicy.canary", "size must be at most 50 %", "(got 60 %)", "use Capacity.percent(50)"],
+        id="deployment-canary-above-half",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.linear(step=Capacity.percent(5)),
+        ["step must be 10-50 %", "(got 5 %)", "use Capacity.percent(10)"],
+        id="deployment-linear-step-below-ten-percent",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.linear(step=None),
+        ["step is required (got None)", "Capacity.percent(n)"],
+        id="deployment-linear-step-missing",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.rolling(max_batch=Capacity.percent(60)),
+        ["max_batch must be 5-50 %", "(got 60 %)", "use Capacity.percent(50)"],
+        id="deployment-rolling-batch-above-half",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.rolling(rollback_max_batch="100%"),
+        ["rollback_max_batch must be a Capacity", "'100%' (a str)", "use Capacity.percent(100)"],
+        id="deployment-rolling-rollback-batch-is-a-str",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.canary(bake=Duration.hours(2)),
+        ["bake must be between 0 and 3600 s", "(got 7200 s)", "up to Duration.hours(1)"],
+        id="deployment-bake-over-an-hour",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.canary(bake=600),
+        ["bake must be a Duration", "600 (an int)", "use Duration.seconds(600)"],
+        id="deployment-bake-is-a-number",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.all_at_once(termination_wait=Duration.hours(2)),
+        ["termination_wait must be between 0 and 3600 s", "(got 7200 s)"],
+        id="deployment-termination-wait-over-an-hour",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.rolling(max_execution_timeout=Duration.hours(9)),
+        ["max_execution_timeout must be between 600 and 28800 s", "(got 32400 s)", "Duration.hours(8)"],
+        id="deployment-max-execution-over-eight-hours",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.canary(
+            bake=Duration.minutes(50),
+            termination_wait=Duration.minutes(30),
+            max_execution_timeout=Duration.hours(1),
+        ),
+        [
+            "max_execution_timeout must be longer than",
+            "bake + termination_wait = 4800 s",
+            "(got 3600 s)",
+            "4801",
+        ],
+        id="deployment-max-execution-shorter-than-the-waits",
+    ),
+    pytest.param(
+        lambda c: Capacity.percent(0),
+        ["Capacity.percent", "value must be between 1 and 100 %", "(got 0 %)", "use Capacity.percent(1)"],
+        id="deployment-capacity-zero-percent",
+    ),
+    pytest.param(
+        lambda c: DeploymentPolicy.canary(size=1),
+        ["size must be a Capacity", "1 (an int)", "Capacity.instances(1)"],
+        id="deployment-canary-size-is-a-number",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(
+            c.stack, "Endpoint", variants=[ProductionVariant(model=c.model)], deployment="canary"
+        ),
+        ["deployment must be a DeploymentPolicy", "'canary' (a str)", "DeploymentPolicy.canary()"],
+        id="deployment-is-a-str",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(
+            c.stack,
+            "Endpoint",
+            variants=[ProductionVariant(model=c.model)],
+            deployment=DeploymentPolicy.canary(),
+        ),
+        [
+            "deployment DeploymentPolicy.canary(size=Capacity.instances(1))",
+            "is 100 % of variant 'AllTraffic'",
+            "at most 50 %",
+            "DeploymentPolicy.all_at_once(...)",
+        ],
+        id="deployment-canary-on-a-one-instance-variant",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(
+            c.stack,
+            "Endpoint",
+            variants=[ProductionVariant(model=c.model, initial_instance_count=20)],
+            deployment=DeploymentPolicy.linear(step=Capacity.instances(1)),
+        ),
+        [
+            "step 1 instance is 5 % of variant 'AllTraffic' (20 instances",
+            "10-50 %",
+            "Capacity.instances(2) to 10",
+        ],
+        id="deployment-linear-step-too-small-for-the-fleet",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(
+            c.stack,
+            "Endpoint",
+            deployment=DeploymentPolicy.rolling(),
+            variants=[
+                ProductionVariant(model=c.model, initial_instance_count=4),
+                ProductionVariant(model=c.model, initial_instance_count=4, variant_name="B"),
+            ],
+        ),
+        [
+            "deployment DeploymentPolicy.rolling(",
+            "2 variants ('AllTraffic', 'B')",
+            "DeploymentPolicy.canary(...)",
+        ],
+        id="deployment-rolling-with-two-variants",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_rollback_alarm("my-alarm"),
+        [
+            "add_rollback_alarm",
+            "alarm must be a cloudwatch.IAlarm",
+            "'my-alarm' (a str)",
+            "Alarm.from_alarm_arn",
+        ],
+        id="deployment-rollback-alarm-is-a-name",
+    ),
+    pytest.param(
+        lambda c: _eleven_rollback_alarms(c),
+        ["already has 10 rollback alarms", "at most 10", "cloudwatch.CompositeAlarm"],
+        id="deployment-eleven-rollback-alarms",
     ),
 ]
 

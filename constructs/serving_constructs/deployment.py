@@ -98,7 +98,9 @@ class Capacity:
             PropsError: ``count`` is not an int >= 1.
         """
         problems = Problems("Capacity.instances")
-        problems.extend(check_int("count", count, 1))
+        problems.extend(
+            [_with_fix(p, "use Capacity.instances(1) or more") for p in check_int("count", count, 1)]
+        )
         problems.raise_if_any()
         return Capacity(CapacityUnit.INSTANCE_COUNT, count)
 
@@ -110,7 +112,8 @@ class Capacity:
             PropsError: ``value`` is not an int between 1 and 100.
         """
         problems = Problems("Capacity.percent")
-        problems.extend(check_int("value", value, 1, 100, " %"))
+        found = check_int("value", value, 1, 100, " %")
+        problems.extend([_with_fix(p, "use Capacity.percent(1) to Capacity.percent(100)") for p in found])
         problems.raise_if_any()
         return Capacity(CapacityUnit.CAPACITY_PERCENT, value)
 
@@ -402,8 +405,8 @@ class DeploymentPolicy:
             if self.kind is DeploymentKind.CANARY and not fitting:
                 fix = "use DeploymentPolicy.all_at_once(...) (a 1-instance variant has no canary) or run >= 2 instances"
             problems = [
-                f"deployment {call}: {field} {self.size} is {share:.0f} % of variant {variant.variant_name!r}'s "
-                f"{count} instance{'s' if count != 1 else ''} ({source}), but SageMaker allows "
+                f"deployment {call}: {field} {self.size} is {share:.0f} % of variant {variant.variant_name!r} "
+                f"({count} instance{'s' if count != 1 else ''}, its {source}), but SageMaker allows "
                 f"{_percent_range(low, high)} — {fix}"
             ]
             return problems
@@ -519,7 +522,7 @@ def _wait_seconds(name: str, value: Any, default: int | None, problems: Problems
         return default
     found = check_duration(name, value, 0, MAX_WAIT_S)
     if found:
-        problems.extend([f"{p} — use Duration.minutes(...) up to Duration.hours(1)" for p in found])
+        problems.extend([_with_fix(p, "use Duration.minutes(...) up to Duration.hours(1)") for p in found])
         return default
     seconds = duration_seconds(value)
     return value.to_seconds() if seconds is None else int(seconds)
@@ -531,7 +534,7 @@ def _timeout_seconds(value: Any, bake_s: Any, termination_s: Any, problems: Prob
         return None
     found = check_duration("max_execution_timeout", value, MIN_EXECUTION_TIMEOUT_S, MAX_EXECUTION_TIMEOUT_S)
     if found:
-        problems.extend([f"{p} — use Duration.minutes(10) to Duration.hours(8)" for p in found])
+        problems.extend([_with_fix(p, "use Duration.minutes(10) to Duration.hours(8)") for p in found])
         return None
     seconds = duration_seconds(value)
     if seconds is None:
@@ -545,6 +548,11 @@ def _timeout_seconds(value: Any, bake_s: Any, termination_s: Any, problems: Prob
             "or more, or shorten the waits"
         )
     return int(seconds)
+
+
+def _with_fix(problem: str, fix: str) -> str:
+    """Add ``fix`` to a range problem (a type problem carries its own fix already)."""
+    return problem if " — " in problem else f"{problem} — {fix}"
 
 
 def _percent_range(low: int, high: int) -> str:
