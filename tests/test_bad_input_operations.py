@@ -1,4 +1,4 @@
-"""Bad input to ``python -m operations check``: one clear line, exit status 2, before any AWS call.
+"""Bad input to ``python -m operations check`` and ``diff``: one clear line, exit status 2, before any AWS call.
 
 Every flag is checked before the first AWS call: ``AWS_ENDPOINT_URL`` points at a loopback port where
 nothing listens, so a call would end in "cannot reach", not in the flag's message. The command
@@ -9,6 +9,7 @@ subprocess. The unknown stack, which needs a control plane to name the stacks th
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from operations.check import main
+from operations.diff import main as diff_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,4 +153,121 @@ def test_bad_input_operations_check_command_line_exit_status(nowhere: str) -> No
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "python -m operations check: error: --timeout: got '0'; must be a number > 0 and <= 3600 (nothing was started)"
+    ]
+
+
+# --- python -m operations diff --------------------------------------------------------------------
+
+
+def _assembly(folder: Path, *stacks: str) -> Path:
+    """A cloud assembly folder as `cdk synth` writes it: manifest.json naming each stack's template."""
+    folder.mkdir(parents=True)
+    artifacts = {}
+    for stack in stacks:
+        (folder / f"{stack}.template.json").write_text('{"Resources": {}}')
+        artifacts[stack] = {"type": "aws:cloudformation:stack", "properties": {"templateFile": f"{stack}.template.json"}}
+    (folder / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": artifacts}))
+    return folder
+
+
+def _run_diff(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    code = diff_main(argv)
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert captured.err.startswith("python -m operations diff: error: ")
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    return captured.err
+
+
+def test_bad_input_operations_diff_head_missing_folder(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    base = _assembly(tmp_path / "base", "A")
+    err = _run_diff(["--base", str(base), "--head", str(tmp_path / "cdk.out")], capsys)
+    assert f"--head '{tmp_path / 'cdk.out'}' is not a folder; give the folder `cdk synth` wrote" in err
+
+
+def test_bad_input_operations_diff_base_not_an_assembly(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN a folder without manifest.json as the base
+    head = _assembly(tmp_path / "head", "A")
+    (tmp_path / "empty").mkdir()
+    err = _run_diff(["--base", str(tmp_path / "empty"), "--head", str(head)], capsys)
+    assert f"--base '{tmp_path / 'empty'}' is not a cloud assembly (it has no manifest.json)" in err
+
+
+def test_bad_input_operations_diff_manifest_not_json(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / "manifest.json").write_text("{not json")
+    err = _run_diff(["--deployed", "--head", str(head)], capsys)
+    assert "--head: " in err and "manifest.json cannot be read as JSON" in err and "synthesize again" in err
+
+
+def test_bad_input_operations_diff_needs_a_base(nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    head = _assembly(tmp_path / "head", "A")
+    err = _run_diff(["--head", str(head)], capsys)
+    assert "give --base DIR (the base branch's cdk.out) or --deployed" in err
+
+
+def test_bad_input_operations_diff_base_and_deployed_together(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    head = _assembly(tmp_path / "head", "A")
+    err = _run_diff(["--base", str(head), "--deployed", "--head", str(head)], capsys)
+    assert "--base and --deployed both name the base; give one" in err
+
+
+def test_bad_input_operations_diff_head_required(nowhere: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_diff(["--deployed"], capsys)
+    assert "--head" in err and "required" in err
+
+
+def test_bad_input_operations_diff_format_unknown(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    head = _assembly(tmp_path / "head", "A")
+    err = _run_diff(["--deployed", "--head", str(head), "--format", "yaml"], capsys)
+    assert "--format: invalid choice: 'yaml'" in err and "'text', 'markdown'" in err
+
+
+def test_bad_input_operations_diff_unknown_stack_names_those_that_exist(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN assemblies of two stacks and a misspelt --stack
+    base = _assembly(tmp_path / "base", "TritonRealtime-bert-tiny", "TritonAsync-pegasus-tiny")
+    head = _assembly(tmp_path / "head", "TritonRealtime-bert-tiny", "TritonAsync-pegasus-tiny")
+    err = _run_diff(["--base", str(base), "--head", str(head), "--stack", "TritonRealtime-bert-tiy"], capsys)
+    # THEN the flag, the value, the near match and every stack there is
+    assert "--stack 'TritonRealtime-bert-tiy' is not a stack of the assemblies (did you mean 'TritonRealtime-bert-tiny'?)" in err
+    assert "their stacks: TritonAsync-pegasus-tiny, TritonRealtime-bert-tiny" in err
+
+
+def test_bad_input_operations_diff_deployed_unknown_stack_before_any_aws_call(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN --deployed and a stack the head assembly lacks; AWS_ENDPOINT_URL answers nothing
+    head = _assembly(tmp_path / "head", "A", "B")
+    err = _run_diff(["--deployed", "--head", str(head), "--stack", "C"], capsys)
+    # THEN the message names the stacks of the head, and no call was tried (that would say "connect")
+    assert f"--stack 'C' is not a stack of {head}; its stacks: A, B" in err
+    assert "connect" not in err.lower()
+
+
+def test_bad_input_operations_diff_command_line_exit_status(nowhere: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "operations", "diff", "--deployed", "--head", str(tmp_path / "nope")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"python -m operations diff: error: --head '{tmp_path / 'nope'}' is not a folder; give the folder "
+        "`cdk synth` wrote (cdk.out, or `cdk synth -o DIR`)"
     ]
