@@ -441,6 +441,14 @@ class ModelArtifact(abc.ABC):
         return None
 
     @property
+    def size_bytes(self) -> int | None:
+        """The archive's size in bytes when known at synth (``from_build``, ``from_asset``); None for data in S3.
+
+        Startup timeouts default from it (:func:`serving_constructs.defaults.startup_timeouts`).
+        """
+        return None
+
+    @property
     def description(self) -> str:
         """How messages name the data (the user's file or S3 location)."""
         return type(self).__name__
@@ -561,6 +569,10 @@ class _AssetArtifact(ModelArtifact):
         return archive_engine_manifests(self.path)
 
     @property
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size
+
+    @property
     def ensemble_names(self) -> tuple[str, ...]:
         return archive_ensemble_names(self.path)
 
@@ -607,6 +619,13 @@ class _BuildArtifact(ModelArtifact):
         from model_build.pipeline import build
 
         return archive_engine_manifests(build(self.spec, cache_dir=self.cache_dir).archive_path)
+
+    @property
+    def size_bytes(self) -> int:
+        from model_build.pipeline import build
+
+        # A cache hit after bind (which built it): reads the manifest, not the archive.
+        return build(self.spec, cache_dir=self.cache_dir).archive_path.stat().st_size
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         from model_build.asset import model_asset

@@ -6,6 +6,10 @@ checks), so a reader finds every default behaviour here and a test can pin them.
 
 from __future__ import annotations
 
+import math
+
+from aws_cdk import Duration
+
 from model_build.aws import DEFAULT_TRITON_VERSION
 
 # The Triton DLC release used when none is given (pinned; model_build.aws says why). It lives in
@@ -58,6 +62,63 @@ def network_isolation() -> bool:
     backends fetch things at run time.
     """
     return True
+
+
+# --- startup timeouts from the archive's size (SERVICE-FACTS.md section 6, pain 10) -------------
+
+#: ProductionVariant's ModelDataDownloadTimeoutInSeconds and
+#: ContainerStartupHealthCheckTimeoutInSeconds: 60-3600 s (botocore's SageMaker service model).
+_TIMEOUT_MAX_S = 3600
+#: No archive gets less than ten minutes for either step: what a small model needs with room for
+#: a slow instance start, so a known size never shortens what a deploy had before.
+_TIMEOUT_FLOOR_S = 600
+#: Assumed rates, deliberately pessimistic (a timeout that is too long costs only a slower failure;
+#: one too short fails a deploy that would have worked): SageMaker downloads the archive from S3
+#: and un-gzips it on the instance, and gzip decompression runs on one core (tens of MB/s on the
+#: small instances that serve single models), so 10 MiB/s for download plus extraction; Triton
+#: then reads every model file and loads it onto the GPU (ONNX Runtime / TensorRT session
+#: creation, a copy to device memory): 20 MiB/s of archive.
+_DOWNLOAD_BYTES_PER_S = 10 * 1024**2
+_LOAD_BYTES_PER_S = 20 * 1024**2
+#: Fixed time before the size matters: the container's start and Triton's own start (300 s).
+_STARTUP_BASE_S = 300
+
+
+def _whole_minutes(seconds: float) -> int:
+    return min(_TIMEOUT_MAX_S, max(_TIMEOUT_FLOOR_S, 60 * math.ceil(seconds / 60)))
+
+
+def startup_timeouts(archive_bytes: int) -> tuple[Duration, Duration]:
+    """Return ``(model_data_download_timeout, container_startup_health_check_timeout)`` for an archive.
+
+    Used by ``ProductionVariant`` when the model archive's size is known at synth
+    (``ModelArtifact.size_bytes``: ``from_build``, ``from_asset``) and the variant sets neither
+    timeout itself; explicit values win. A large model's first deploy fails when SageMaker's
+    default timeouts end before the model is downloaded or loaded (TF provider PR #39090,
+    aws/amazon-sagemaker-examples#3432), so the timeouts grow with the archive:
+
+    * download and extraction: 300 s + the archive at 10 MiB/s;
+    * container startup health check: 300 s (container and Triton start) + the archive at 20 MiB/s
+      (Triton reads the files and loads them onto the GPU);
+
+    each rounded up to whole minutes, at least 600 s and at most 3600 s (the API's maximum). A
+    5 GiB archive gets 840 s to download and 600 s to pass ``/ping``; an archive above about
+    32 GiB reaches the 3600 s cap for download, where only a smaller archive (or an uncompressed
+    ``from_bucket_prefix`` model, which needs no extraction) helps. The rates are assumptions,
+    deliberately pessimistic: a timeout that is too long only delays a failure; one too short
+    fails a deploy that would have worked.
+
+    Args:
+        archive_bytes: the size of ``model.tar.gz`` in bytes, >= 0.
+
+    Raises:
+        ValueError: ``archive_bytes`` is negative or not an int.
+    """
+    if isinstance(archive_bytes, bool) or not isinstance(archive_bytes, int) or archive_bytes < 0:
+        raise ValueError(f"archive_bytes must be an int >= 0 (got {archive_bytes!r})")
+    download = _whole_minutes(_STARTUP_BASE_S + archive_bytes / _DOWNLOAD_BYTES_PER_S)
+    startup = _whole_minutes(_STARTUP_BASE_S + archive_bytes / _LOAD_BYTES_PER_S)
+    return Duration.seconds(download), Duration.seconds(startup)
 
 
 def scale_in_cooldown_seconds() -> int:

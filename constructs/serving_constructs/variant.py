@@ -99,10 +99,13 @@ class ProductionVariant(VariantBase):
             Defaults to 1.0.
         volume_size_in_gb: the EBS volume per instance, 1-512 GB. Defaults to SageMaker's default;
             instance types with NVMe storage use their local disk instead.
-        model_data_download_timeout: time allowed to download the artifact, 60-3600 s. Defaults to
-            SageMaker's default.
+        model_data_download_timeout: time allowed to download and extract the artifact, 60-3600 s.
+            Defaults to one from the archive's size when it is known at synth (``from_build``,
+            ``from_asset``: :func:`serving_constructs.defaults.startup_timeouts`, at least 600 s), else
+            SageMaker's default. Not set by default on a multi-model variant: its archives are
+            loaded on request, not at startup.
         container_startup_health_check_timeout: time allowed for the container to pass its
-            ``/ping`` health check, 60-3600 s. Defaults to SageMaker's default.
+            ``/ping`` health check, 60-3600 s. Defaults as ``model_data_download_timeout`` does.
     """
 
     kind: ClassVar[str] = "instance"
@@ -160,6 +163,7 @@ class ProductionVariant(VariantBase):
 
     def render(self) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
         """Return the CloudFormation production variant."""
+        download, startup = self.startup_timeouts()
         return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
             variant_name=self.variant_name,
             model_name=self.model.model_name,
@@ -167,11 +171,25 @@ class ProductionVariant(VariantBase):
             initial_instance_count=self.initial_instance_count,
             initial_variant_weight=self.initial_variant_weight,
             volume_size_in_gb=self.volume_size_in_gb,
-            model_data_download_timeout_in_seconds=_seconds(self.model_data_download_timeout),
-            container_startup_health_check_timeout_in_seconds=_seconds(
-                self.container_startup_health_check_timeout
-            ),
+            model_data_download_timeout_in_seconds=_seconds(download),
+            container_startup_health_check_timeout_in_seconds=_seconds(startup),
         )
+
+    def startup_timeouts(self) -> tuple[Duration | None, Duration | None]:
+        """Return the ``(model_data_download_timeout, container_startup_health_check_timeout)`` rendered.
+
+        The values set win; an unset one defaults from the archive's size when it is known at synth
+        (:func:`serving_constructs.defaults.startup_timeouts`). A multi-model variant gets no default:
+        SageMaker loads its archives on request, after the container passed its health check.
+        """
+        download, startup = self.model_data_download_timeout, self.container_startup_health_check_timeout
+        if (download is None or startup is None) and not self.model.multi_model:
+            size = self.model.artifact.size_bytes
+            if size is not None:
+                sized_download, sized_startup = defaults.startup_timeouts(size)
+                download = sized_download if download is None else download
+                startup = sized_startup if startup is None else startup
+        return download, startup
 
 
 @dataclass(frozen=True, kw_only=True)
