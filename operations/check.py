@@ -314,12 +314,16 @@ def _check_endpoint(
         return
     if actual.lower() != expected.lower():
         said = f" (FailureReason: {reason})" if reason else " (FailureReason is empty)"
+        rollback = (endpoint.get("LastDeploymentConfig") or {}).get("AutoRollbackConfiguration") or {}
+        alarms = ", ".join(a.get("AlarmName", "") for a in rollback.get("Alarms", []))
+        alarms_said = f"its rollback alarms ({alarms})" if alarms else "its rollback alarms"
         report.failed(
             f"{where} runs endpoint config {actual}, expected {expected} (the one the stack deployed): "
             f"rolled back: the endpoint still runs {actual}{said}, status {status}. A deployment guardrail "
-            f"undoes a failed update and leaves the endpoint InService on the old config; see the endpoint's "
-            f"events (aws sagemaker describe-endpoint --endpoint-name {endpoint['EndpointName']}) and its "
-            "rollback alarms' history (aws cloudwatch describe-alarm-history), fix the cause, deploy again. "
+            "undoes a failed update and leaves the endpoint InService on the old config (or someone updated "
+            f"the endpoint outside CloudFormation); see the endpoint's events (aws sagemaker describe-endpoint "
+            f"--endpoint-name {endpoint['EndpointName']}) and the history of {alarms_said} "
+            "(aws cloudwatch describe-alarm-history), fix the cause, deploy again. "
             "Not invoked: it serves another config than the one checked"
         )
         return
