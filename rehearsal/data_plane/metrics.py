@@ -72,7 +72,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model_build.sagemaker_metrics import METRICS, MICROSECONDS, MILLISECONDS, SECONDS, Dimensions, MetricSpec
+from model_build.sagemaker_metrics import (
+    METRICS,
+    MICROSECONDS,
+    MILLISECONDS,
+    SECONDS,
+    Dimensions,
+    MetricSpec,
+    ServingMode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +462,19 @@ def referenced_metrics(
         elif kind == "AWS::CloudWatch::Alarm":
             refs |= _alarm_refs(props, values)
     return refs
+
+
+def published_metrics(endpoint_name: str, variant_name: str, mode: ServingMode) -> set[MetricRef]:
+    """Return a reference to every metric SageMaker publishes for an endpoint of ``mode`` that the rehearsal observes.
+
+    Each with the table's dimension set and default statistic (what :func:`missing_metrics` then
+    reads back); the metrics of :data:`NOT_OBSERVABLE` are left out.
+    """
+    return {
+        MetricRef(spec.namespace, spec.name, dimensions_of(spec, endpoint_name, variant_name), spec.statistic, 60)
+        for spec in METRICS.values()
+        if mode in spec.modes and spec.name not in NOT_OBSERVABLE
+    }
 
 
 # moto's get_metric_data computes these statistics; others (p99, tm90 ...) come back as nothing.
