@@ -19,6 +19,7 @@ from constructs import Construct
 from model_build.examples import get_example
 from model_build.spec import ModelSpec
 from serving_constructs import (
+    DEFAULT_LATENCY_TARGET_MS,
     AsyncEndpoint,
     InstanceType,
     ModelArtifact,
@@ -121,6 +122,11 @@ class AsyncInferenceStack(Stack):
             max_capacity=max_capacity,
             target_backlog_per_instance=backlog_per_instance_target,
         )
+        # The recommended alarms (errors and latency roll a deployment back; the queue's oldest
+        # request and a backlog without capacity) and a dashboard. No tuning profile here: the
+        # latency alarm holds the project default (seed 000's 500 ms).
+        endpoint.add_monitoring(alarms=True, latency_target_ms=DEFAULT_LATENCY_TARGET_MS)
+        endpoint.add_dashboard()
 
         self.model = triton_model
         self.endpoint = endpoint

@@ -29,7 +29,7 @@ from model_build.engine_target import EngineTarget
 from model_build.examples import get_example
 from model_build.parallel import build_many
 from model_build.spec import ModelSpec
-from serving_constructs import InstanceType, ModelArtifact, defaults
+from serving_constructs import DEFAULT_LATENCY_TARGET_MS, InstanceType, ModelArtifact, defaults
 from serving_constructs.model_prefix import ModelPrefix
 from serving_constructs.multi_model import MultiModelEndpoint
 
@@ -318,6 +318,10 @@ class MultiModelInferenceStack(Stack):
             },
         )
         endpoint.scale_on_gpu_utilization(max_capacity=max_capacity)
+        # The recommended alarms (errors and latency roll a deployment back; model-load waits and the
+        # cache-hit ratio) and a dashboard. No tuning profile here: the project's default latency target.
+        endpoint.add_monitoring(alarms=True, latency_target_ms=DEFAULT_LATENCY_TARGET_MS)
+        endpoint.add_dashboard()
         if tensorrt == REHEARSAL:
             Annotations.of(endpoint).add_warning_v2(
                 f"{WARNING_PREFIX}:tensorrtRehearsalSubstitute",

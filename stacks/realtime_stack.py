@@ -14,6 +14,7 @@ from model_build.examples import get_example
 from model_build.profile import DEFAULT_SAFETY_FACTOR, TuningProfile
 from model_build.spec import DynamicBatching, ModelSpec
 from serving_constructs import (
+    DEFAULT_LATENCY_TARGET_MS,
     InstanceType,
     ModelArtifact,
     ProductionVariant,
@@ -226,6 +227,13 @@ class RealtimeInferenceStack(Stack):
         ).scale_on_invocations(
             "InvocationsScaling", invocations_per_instance_per_minute=invocations_per_instance
         )
+        # The recommended alarms (their error and latency alarms roll a deployment back) and a
+        # dashboard; the latency alarm holds the profile's SLO, else seed 000's 500 ms.
+        endpoint.add_monitoring(
+            alarms=True,
+            latency_target_ms=DEFAULT_LATENCY_TARGET_MS if profile is None else profile.latency_target_ms,
+        )
+        endpoint.add_dashboard()
 
         self.model = triton_model
         self.endpoint = endpoint

@@ -68,10 +68,11 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_LATENCY_TARGET_MS", "EndpointMonitoring", "RecommendedAlarms", "ServingDashboard"]
 
 DEFAULT_LATENCY_TARGET_MS = 500.0
-"""The project's p99 ModelLatency target when no tuning profile gives one (the stacks' default).
+"""The p99 ModelLatency target the stacks use when no tuning profile gives one: seed 000's 500 ms.
 
-A project default, not an AWS figure: the tuning benchmark's default target (``python -m tuning``
-derives ``latency_target_ms`` per model; measure yours and pass the profile).
+A project default (the tuning benchmark's default criterion, ``tuning.derive.SEED_LATENCY_TARGET_MS``),
+not an AWS figure. ``python -m tuning`` measures a model and writes its ``latency_target_ms`` into
+the profile; pass that instead.
 """
 
 PERIOD = Duration.minutes(1)
