@@ -34,6 +34,7 @@ EXPECTED_UNSUPPORTED = {
     ("CDKToolkit", "AWS::S3::BucketPolicy"),
     (STACK, "AWS::ApplicationAutoScaling::ScalableTarget"),
     (STACK, "AWS::ApplicationAutoScaling::ScalingPolicy"),
+    (STACK, "AWS::CloudWatch::Alarm"),  # the recommended alarms (EndpointBase.add_monitoring)
     (STACK, "AWS::CDK::Metadata"),
     (ASYNC_STACK, "AWS::S3::BucketPolicy"),
     (ASYNC_STACK, "AWS::SNS::TopicPolicy"),
