@@ -139,7 +139,8 @@ def test_operations_check_reports_a_silent_rollback(
     sagemaker = deployed.rehearsal.sagemaker
     endpoint = _endpoint_of(deployed, "CheckRealtime")
     deployed_config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-    old = "bert-config"  # the conftest endpoint's config: another config serving the same model
+    # Another config serving the same model: the one of the rehearsal fixture's own endpoint "bert".
+    old = sagemaker.describe_endpoint(EndpointName="bert")["EndpointConfigName"]
     sagemaker.delete_endpoint(EndpointName=endpoint)
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=old)
     try:
