@@ -11,7 +11,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo test lint synth diff bench bench-smoke clean
+.PHONY: setup demo test lint synth diff cdk-diff bench bench-smoke clean
 
 setup: $(VENV)/.installed node_modules/.installed .triton/.installed .triton/libtriton_loopback_bind.so
 
@@ -53,7 +53,33 @@ lint: setup
 synth: setup
 	$(CDK) synth --quiet
 
+# What merging the working tree would change, in plain words for a reviewer, with no AWS credentials:
+# BASE (default HEAD; e.g. `make diff BASE=origin/main`) is synthesized in a temporary git worktree, the
+# working tree into cdk.out, and `python -m operations diff` explains the difference (docs/diff.md).
+# Both synths share the build cache. DIFF_ARGS passes flags on, e.g.
+# DIFF_ARGS="--format markdown --fail-on-destructive"; CDK_ARGS passes context to both synths, e.g.
+# CDK_ARGS="-c mme_models=resnet-tiny". The worktree is removed however the run ends (Ctrl-C too).
+BASE ?= HEAD
+DIFF_ARGS ?=
+CDK_ARGS ?=
 diff: setup
+	@set -euo pipefail; \
+	base_ref=$$(git rev-parse --verify --quiet "$(BASE)^{commit}") \
+	  || { echo "make diff: BASE=$(BASE) is not a commit of this repository; e.g. make diff BASE=origin/main" >&2; exit 2; }; \
+	tmp=$$(mktemp -d); \
+	cleanup() { git worktree remove --force "$$tmp/base" >/dev/null 2>&1 || true; rm -rf "$$tmp"; git worktree prune; }; \
+	trap cleanup EXIT; trap 'exit 130' INT TERM; \
+	export MODEL_BUILD_CACHE_DIR="$${MODEL_BUILD_CACHE_DIR:-$(CURDIR)/.model-build-cache}"; \
+	git worktree add --quiet --detach "$$tmp/base" "$$base_ref"; \
+	echo "make diff: synthesizing BASE=$(BASE) ($$(git rev-parse --short "$$base_ref")) in a temporary worktree" >&2; \
+	( cd "$$tmp/base" && PYTHONPATH="$$tmp/base:$$tmp/base/constructs" \
+	  "$(CURDIR)/$(CDK)" synth --quiet --app "$(CURDIR)/$(PY) app.py" -o "$$tmp/base.out" $(CDK_ARGS) >/dev/null ); \
+	echo "make diff: synthesizing the working tree into cdk.out" >&2; \
+	$(CDK) synth --quiet $(CDK_ARGS) >/dev/null; \
+	$(PY) -m operations diff --base "$$tmp/base.out" --head cdk.out $(DIFF_ARGS)
+
+# The CDK CLI's own diff against the deployed stacks (needs AWS credentials).
+cdk-diff: setup
 	$(CDK) diff
 
 bench: setup

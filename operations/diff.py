@@ -730,7 +730,8 @@ class _Explainer:
             if "DeploymentConfig" in endpoint.changed:
                 self.add(
                     "endpoints",
-                    f"endpoint {name}: deployment policy changes from: {self._policy(endpoint.props('base'))[0]}",
+                    f"endpoint {name}: deployment policy {self._policy(endpoint.props('base'))[0]} → "
+                    f"{self._policy(endpoint.props())[0]}",
                 )
             for prop in sorted(
                 set(endpoint.changed) - {"DeploymentConfig", "EndpointConfigName", "EndpointName"}
@@ -1182,7 +1183,8 @@ class _Explainer:
             if lid in self.covered or resource.type == "AWS::CDK::Metadata":
                 continue
             if resource.base is None:
-                self.add("other", f"new {resource.type} {readable(lid)}")
+                summary = _alarm_summary(resource.props()) if resource.type == "AWS::CloudWatch::Alarm" else ""
+                self.add("other", f"new {resource.type} {readable(lid)}{summary}")
             elif resource.head is None:
                 self.add("other", f"{resource.type} {readable(lid)} is removed")
             elif resource.modified:
@@ -1199,6 +1201,28 @@ class _Explainer:
                 else:
                     verdict = "updated in place"
                 self.add("other", f"{resource.type} {readable(lid)}: {', '.join(props)} {verdict}")
+
+
+_COMPARISONS = {
+    "GreaterThanThreshold": ">",
+    "GreaterThanOrEqualToThreshold": ">=",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "<=",
+}
+
+
+def _alarm_summary(props: Mapping[str, Any]) -> str:
+    """Return ``": ModelLatency p99 > 250000 Microseconds"`` for an alarm's properties ("" if unreadable)."""
+    metric = props.get("MetricName")
+    if metric is None:
+        expressions = [m for m in props.get("Metrics") or [] if isinstance(m, dict) and m.get("ReturnData", True)]
+        metric = show(expressions[0].get("Label") or expressions[0].get("Expression")) if expressions else None
+    if metric is None:
+        return ""
+    statistic = props.get("ExtendedStatistic") or props.get("Statistic") or ""
+    unit = f" {props['Unit']}" if "Unit" in props else ""
+    comparison = _COMPARISONS.get(str(props.get("ComparisonOperator")), show(props.get("ComparisonOperator", "?")))
+    return f": {metric} {statistic} {comparison} {show(props.get('Threshold'))}{unit}".replace("  ", " ")
 
 
 _VARIANT_LABELS = {
