@@ -580,3 +580,40 @@ def test_request_past_its_ttl_ends_as_an_expired_failure(ar: AsyncRehearsal) -> 
     assert failure is not None and b"expired" in failure
     assert ar.queue("bert-never")["variants"]["AllTraffic"]["ExpiredRequests"] == 1
     assert ar.queue("bert-never")["ApproximateBacklogSize"] == 0
+
+
+# ------------------------------------------------------------------------- metrics (after the TTL)
+
+
+@pytest.mark.slow
+def test_async_endpoints_publish_every_asynchronous_metric(ar: AsyncRehearsal) -> None:
+    import datetime
+
+    from model_build.sagemaker_metrics import ServingMode
+    from rehearsal.data_plane.metrics import missing_metrics, published_metrics
+
+    # GIVEN the module's traffic (successes, failures, a restart, a request expired on bert-never)
+    # WHEN the data plane publishes (two samples: the CPU share needs two readings) and the metrics are read back
+    ar.plane.flush_metrics()
+    time.sleep(0.5)
+    ar.plane.flush_metrics()
+    now = datetime.datetime.now(datetime.UTC)
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(minutes=1)
+    refs = published_metrics("bert-async", "AllTraffic", ServingMode.ASYNC)
+    missing = missing_metrics(ar.cloudwatch, refs, start, end)
+    # THEN every metric SageMaker publishes for an asynchronous endpoint (but the GPU ones) has data,
+    # the queue metrics with EndpointName only
+    assert {r.name for r in refs} >= {"HasBacklogWithoutCapacity", "ApproximateBacklogSizePerInstance", "TimeInBacklog"}
+    assert missing == [], [r.describe() for r in missing]
+    # THEN bert-never's expired request and its backlog without capacity are there, as its alarms would read them
+    never = [{"Name": "EndpointName", "Value": "bert-never"}]
+
+    def stat(name: str, dimensions: list[dict[str, str]], statistic: str) -> float:
+        points = ar.cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName=name, Dimensions=dimensions, StartTime=start, EndTime=end,
+            Period=3600, Statistics=[statistic],
+        )["Datapoints"]  # fmt: skip
+        return max(p[statistic] for p in points)
+
+    assert stat("HasBacklogWithoutCapacity", never, "Maximum") == 1.0
+    assert stat("ExpiredRequests", [*never, {"Name": "VariantName", "Value": "AllTraffic"}], "Sum") == 1.0

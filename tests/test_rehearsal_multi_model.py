@@ -305,3 +305,25 @@ def test_rehearsal_multi_model_tensorrt_engine_load_says_why_it_cannot_run(mme: 
     assert (
         "TensorRT engine (platform tensorrt_plan)" in original and "ONNX or TorchScript archive" in original
     )
+
+
+def test_rehearsal_multi_model_publishes_every_multi_model_metric(mme: Mme) -> None:
+    import datetime
+
+    import boto3
+
+    from model_build.sagemaker_metrics import ServingMode
+    from rehearsal.data_plane.metrics import missing_metrics, published_metrics
+
+    # GIVEN the module's traffic: cold and warm calls, an LRU unload, errors
+    # WHEN the data plane publishes (two samples: the CPU share needs two readings) and the metrics are read back
+    mme.plane.flush_metrics()
+    time.sleep(0.5)
+    mme.plane.flush_metrics()
+    now = datetime.datetime.now(datetime.UTC)
+    refs = published_metrics(ENDPOINT, "AllTraffic", ServingMode.MULTI_MODEL)
+    cloudwatch = boto3.client("cloudwatch", **mme.moto.boto3_kwargs())
+    missing = missing_metrics(cloudwatch, refs, now - datetime.timedelta(hours=1), now + datetime.timedelta(minutes=1))
+    # THEN every metric SageMaker publishes for a multi-model endpoint (but the GPU ones) has data
+    assert {r.name for r in refs} >= {"ModelCacheHit", "ModelLoadingWaitTime", "ModelUnloadingTime", "LoadedModelCount"}
+    assert missing == [], [r.describe() for r in missing]
