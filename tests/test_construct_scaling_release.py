@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import http.server
 import importlib.util
+import io
 import json
 import os
 import sys
 import threading
+import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +90,7 @@ class _Responses(http.server.BaseHTTPRequestHandler):
 class Harness:
     """moto's Application Auto Scaling, the stack holding the endpoint, the handler and the ResponseURL listener."""
 
+    moto: MotoServer
     scaling: Any
     handler: ModuleType
     url: str
@@ -161,7 +165,7 @@ def module_harness() -> Iterator[Harness]:
             endpoint_name = endpoint["StackResourceDetail"]["PhysicalResourceId"].rsplit(":endpoint/", 1)[-1]
             scaling = boto3.client("application-autoscaling", **moto.boto3_kwargs())
             url = f"http://127.0.0.1:{server.server_address[1]}"
-            yield Harness(scaling, module, url, stack_id, endpoint_name, _Responses.received)
+            yield Harness(moto, scaling, module, url, stack_id, endpoint_name, _Responses.received)
         finally:
             server.shutdown()
             server.server_close()
@@ -309,3 +313,79 @@ def test_scaling_release_endpoint_not_in_the_stack_releases_nothing(harness: Har
     # THEN it succeeds (nothing of this stack to release) and touches nothing
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert harness.registered() == {f"endpoint/{harness.endpoint_name}/variant/AllTraffic"}
+
+
+def _wait(cloudformation: Any, stack: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        description = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+        if not description["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            return dict(description)
+        time.sleep(0.2)
+
+
+def _emulated_template(function_arn: str, instance_type: str) -> str:
+    """TEMPLATE with ``instance_type`` and the two release steps wired as ``ScalingRelease`` wires them."""
+    template = json.loads(json.dumps(TEMPLATE))
+    resources = template["Resources"]
+    resources["EndpointConfig"]["Properties"]["ProductionVariants"] = [
+        {**resources["EndpointConfig"]["Properties"]["ProductionVariants"][0], "InstanceType": instance_type}
+    ]
+    for phase in ("BeforeUpdate", "OnDelete"):
+        resources[f"Release{phase}"] = {
+            "Type": "Custom::ScalingRelease",
+            "Properties": {"ServiceToken": function_arn, "Phase": phase, "EndpointLogicalId": "EndpointEEF1FD8F",
+                           "Variants": {"AllTraffic": instance_type}},
+        }  # fmt: skip
+    resources["EndpointEEF1FD8F"]["DependsOn"] = ["ReleaseBeforeUpdate"]
+    resources["ReleaseOnDelete"]["DependsOn"] = ["EndpointEEF1FD8F"]
+    return json.dumps(template)
+
+
+def test_scaling_release_runs_as_a_lambda_in_an_emulated_type_change_and_delete(harness: Harness) -> None:
+    # GIVEN the handler deployed as a Lambda function in the emulator (its runner runs the code)
+    kwargs = harness.moto.boto3_kwargs()
+    cloudformation = boto3.client("cloudformation", **kwargs)
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.write(HANDLER_PATH, "index.py")
+    role = boto3.client("iam", **kwargs).create_role(RoleName="release", AssumeRolePolicyDocument="{}")
+    function_arn = boto3.client("lambda", **kwargs).create_function(
+        FunctionName="release", Runtime="python3.14", Role=role["Role"]["Arn"], Handler="index.handler",
+        Code={"ZipFile": code.getvalue()}, Timeout=60,
+    )["FunctionArn"]  # fmt: skip
+    # GIVEN a stack with an autoscaled endpoint (the target registered as moto's CloudFormation skips it)
+    cloudformation.create_stack(
+        StackName="Emulated", TemplateBody=_emulated_template(function_arn, "ml.m5.large")
+    )
+    created = _wait(cloudformation, "Emulated")
+    assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
+    endpoint = cloudformation.describe_stack_resource(
+        StackName="Emulated", LogicalResourceId="EndpointEEF1FD8F"
+    )
+    endpoint_name = endpoint["StackResourceDetail"]["PhysicalResourceId"].rsplit(":endpoint/", 1)[-1]
+    harness.register("AllTraffic", endpoint_name=endpoint_name)
+
+    # WHEN one update changes the variant's instance type
+    cloudformation.update_stack(
+        StackName="Emulated", TemplateBody=_emulated_template(function_arn, "ml.m5.xlarge")
+    )
+    updated = _wait(cloudformation, "Emulated")
+
+    # THEN the update completes with the new type in the stack's config, and the Lambda released the
+    # target before it (moto keeps the endpoint on its first config: its update is not emulated)
+    assert updated["StackStatus"] == "UPDATE_COMPLETE", updated.get("StackStatusReason")
+    config = cloudformation.describe_stack_resource(StackName="Emulated", LogicalResourceId="EndpointConfig")
+    config_name = config["StackResourceDetail"]["PhysicalResourceId"].rsplit("/", 1)[-1]
+    variants = boto3.client("sagemaker", **kwargs).describe_endpoint_config(EndpointConfigName=config_name)
+    assert [v["InstanceType"] for v in variants["ProductionVariants"]] == ["ml.m5.xlarge"]
+    assert f"endpoint/{endpoint_name}/variant/AllTraffic" not in harness.registered()
+
+    # WHEN the new target is registered (CloudFormation would create it after the update) and the stack deleted
+    harness.register("AllTraffic", endpoint_name=endpoint_name)
+    cloudformation.delete_stack(StackName="Emulated")
+    deleted = _wait(cloudformation, created["StackId"])
+
+    # THEN the delete completes and no target of the endpoint is left
+    assert deleted["StackStatus"] == "DELETE_COMPLETE", deleted.get("StackStatusReason")
+    assert f"endpoint/{endpoint_name}/variant/AllTraffic" not in harness.registered()
