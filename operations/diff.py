@@ -1448,12 +1448,28 @@ def explain_deployed(head_dir: Path, *, session: Any = None, stacks: Sequence[st
     head.check_stacks(stacks)
     names = list(stacks) or list(head.stacks)
     import boto3
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
     session = boto3.Session() if session is None else session
-    cloudformation = session.client("cloudformation")
     templates: dict[str, tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]] = {}
-    for name in names:
-        templates[name] = (_deployed_template(cloudformation, name), head.stacks[name].template())
+    try:
+        cloudformation = session.client("cloudformation")
+        for name in names:
+            templates[name] = (_deployed_template(cloudformation, name), head.stacks[name].template())
+    except NoRegionError:
+        raise UserError("--deployed: boto3 has no region configured; set AWS_REGION (or AWS_DEFAULT_REGION)") from None
+    except NoCredentialsError:
+        raise UserError(
+            "--deployed: no AWS credentials found; configure them as for the AWS CLI (AWS_PROFILE, environment, role), "
+            "or compare two assemblies with --base"
+        ) from None
+    except EndpointConnectionError as error:
+        raise UserError(f"--deployed: cannot reach CloudFormation ({error}); check AWS_ENDPOINT_URL and the network") from None
+    except ClientError as error:
+        raise UserError(
+            f"--deployed: cannot read the deployed templates ({error}); the credentials need "
+            "cloudformation:GetTemplate (and s3:GetObject on the CDK asset bucket to compare archives)"
+        ) from None
     return explain_templates(
         templates,
         base_archive=_s3_archives(session),

@@ -271,3 +271,13 @@ def test_bad_input_operations_diff_command_line_exit_status(nowhere: str, tmp_pa
         f"python -m operations diff: error: --head '{tmp_path / 'nope'}' is not a folder; give the folder "
         "`cdk synth` wrote (cdk.out, or `cdk synth -o DIR`)"
     ]
+
+
+def test_bad_input_operations_diff_deployed_unreachable_control_plane(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN a valid head assembly but AWS_ENDPOINT_URL where nothing answers
+    head = _assembly(tmp_path / "head", "A")
+    err = _run_diff(["--deployed", "--head", str(head)], capsys)
+    # THEN one line saying what could not be reached and what to check
+    assert "--deployed: cannot reach CloudFormation" in err and "AWS_ENDPOINT_URL" in err
