@@ -25,10 +25,16 @@ def test_moto_server_answers_boto3_and_stops_cleanly() -> None:
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["rehearsal-moto-test"]
         assert moto.running
         port = moto.port
-    # THEN after leaving, the process is gone and the port is free again
+    # THEN after leaving, the process is gone and the port is free again: a new server can listen
+    # on it. With SO_REUSEADDR, as every server sets it (moto's werkzeug too): moto answers with
+    # `Connection: close`, and when its FIN goes out before the client's (a loaded machine) the
+    # closed connection waits in TIME_WAIT on this port for 60 s, which blocks a bind without it.
+    # A process still listening on the port would block this bind all the same.
     assert not moto.running
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
+        sock.listen()
     with pytest.raises(EndpointConnectionError):
         boto3.client(
             "s3",
