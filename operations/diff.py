@@ -161,12 +161,15 @@ class Explanation:
                 rows = [f for f in findings if f.section == section]
                 if not rows:
                     continue
-                lines.append(f"**{title}**" if style == "markdown" else f"{title}:")
+                lines.extend(["", f"**{title}**", ""] if style == "markdown" else [f"{title}:"])
                 for finding in rows:
                     mark = "DESTRUCTIVE: " if finding.destructive else ""
                     if style == "markdown":
                         lines.append(f"- {'**DESTRUCTIVE:** ' if finding.destructive else ''}{finding.text}")
-                        lines.extend(f"  - {detail}" for detail in finding.details)
+                        lines.extend(
+                            "  " * (1 + (len(detail) - len(detail.lstrip())) // 4) + f"- {detail.strip()}"
+                            for detail in finding.details
+                        )
                     else:
                         lines.append(f"  - {mark}{finding.text}")
                         lines.extend(f"      {detail}" for detail in finding.details)
@@ -1347,7 +1350,7 @@ def _broadening(statement: str, removed: Sequence[str]) -> str | None:
     reasons = []
     if "NotAction" in body or any(a == "*" or a.endswith(":*") for a in actions):
         reasons.append("wildcard actions")
-    if any(r == "*" or r.endswith(":*") for r in resources) and "Condition" not in body:
+    if "*" in resources and "Condition" not in body:
         reasons.append("every resource")
     before = {str(a) for s in removed for a in _as_list(_split(s)[1].get("Action"))}
     new_actions = sorted(set(actions) - before)
