@@ -23,6 +23,13 @@ What moto 5.2.5 lacks, and what is added here:
   for the handler's cfn-response PUT to ``ResponseURL``; ``FAILED`` fails the stack operation
   (``CREATE_FAILED``/``UPDATE_FAILED``/``DELETE_FAILED``, no rollback, as with ``--no-rollback``)
   with the reason in the stack events and ``StackStatusReason``.
+* **``AWS::CloudWatch::Alarm`` is created.** moto's CloudFormation skipped it (and failed a
+  whole stack whose dashboard has an alarm widget: ``Fn::GetAtt`` of the alarm's ``Arn``). It is
+  now put into moto's CloudWatch with ``PutMetricAlarm``'s own code path (``AlarmName`` or a
+  generated one, ``Ref`` = the name, ``GetAtt Arn``), replaced on update and deleted with its
+  stack, so ``DescribeAlarms`` lists what a deploy created (moto evaluates no alarm: each stays
+  ``INSUFFICIENT_DATA``). An action that references a resource moto skipped (an Application Auto
+  Scaling policy) is left out of the alarm's actions.
 * Stack operations on templates that hold a custom resource run in a worker thread, as on AWS:
   the API call returns at once with ``*_IN_PROGRESS`` and the status turns ``*_COMPLETE`` or
   ``*_FAILED`` when every custom resource answered. Stacks without one behave exactly as in moto.
@@ -71,6 +78,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 #: The moto release these patches were written against (requirements.txt pins it).
 PATCHED_MOTO_VERSION = "5.2.5"
 CUSTOM_RESOURCE_TYPE = "AWS::CloudFormation::CustomResource"
+ALARM_TYPE = "AWS::CloudWatch::Alarm"
 _BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 #: What lambda_bootstrap.py prints when the init phase is over (its READY_LINE).
 _READY_LINE = "\x1erehearsal-lambda-invoke-starts\x1e"
@@ -887,6 +895,130 @@ def _process_cfn_response(self: Any) -> tuple[int, dict[str, Any], str]:
     return 200, {}, ""
 
 
+def _alarm_model_class() -> type:
+    from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
+    from moto.core.common_models import CloudFormationModel
+
+    def queries(metrics: list[Any] | None) -> list[Any] | None:
+        if not metrics:
+            return None
+        out = []
+        for query in metrics:
+            stat = query.get("MetricStat")
+            metric_stat = None
+            if stat:
+                metric = stat["Metric"]
+                metric_stat = MetricStat(
+                    metric=Metric(
+                        metric_name=metric["MetricName"],
+                        namespace=metric.get("Namespace"),
+                        dimensions=[Dimension(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])],
+                    ),
+                    period=stat.get("Period"),
+                    stat=stat.get("Stat"),
+                    unit=stat.get("Unit"),
+                )
+            out.append(
+                MetricDataQuery(
+                    query_id=query.get("Id"),
+                    label=query.get("Label"),
+                    period=query.get("Period"),
+                    return_data=query.get("ReturnData"),
+                    expression=query.get("Expression"),
+                    metric_stat=metric_stat,
+                )
+            )
+        return out
+
+    class CloudWatchAlarm(CloudFormationModel):
+        """``AWS::CloudWatch::Alarm``, put into moto's CloudWatch backend."""
+
+        # moto's model registry files a model under its module's service (see _custom_model_class).
+        __module__ = "moto.cloudwatch.models"
+
+        def __init__(self, alarm: Any) -> None:
+            self.alarm = alarm
+
+        @property
+        def physical_resource_id(self) -> str:
+            return str(self.alarm.name)
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return ALARM_TYPE
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "AlarmName"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+            if attribute_name == "Arn":
+                return str(self.alarm.alarm_arn)
+            raise UnformattedGetAttTemplateException()
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> CloudWatchAlarm:
+            props = cloudformation_json.get("Properties", {})
+
+            def actions(key: str) -> list[str]:
+                # A Ref to a resource moto skipped resolves to None: that action is left out.
+                return [str(a) for a in props.get(key) or [] if a]
+
+            backend = cloudwatch_backends[account_id][region_name]
+            alarm = backend.put_metric_alarm(
+                name=props.get("AlarmName") or resource_name,
+                namespace=props.get("Namespace"),
+                metric_name=props.get("MetricName"),
+                metric_data_queries=queries(props.get("Metrics")),
+                comparison_operator=props.get("ComparisonOperator"),
+                evaluation_periods=props.get("EvaluationPeriods"),
+                datapoints_to_alarm=props.get("DatapointsToAlarm"),
+                period=props.get("Period"),
+                threshold=props.get("Threshold"),
+                statistic=props.get("Statistic"),
+                extended_statistic=props.get("ExtendedStatistic"),
+                description=props.get("AlarmDescription"),
+                dimensions=props.get("Dimensions") or [],
+                alarm_actions=actions("AlarmActions"),
+                ok_actions=actions("OKActions"),
+                insufficient_data_actions=actions("InsufficientDataActions"),
+                unit=props.get("Unit"),
+                actions_enabled=props.get("ActionsEnabled", True) not in (False, "false"),
+                treat_missing_data=props.get("TreatMissingData"),
+                evaluate_low_sample_count_percentile=props.get("EvaluateLowSampleCountPercentile"),
+                threshold_metric_id=props.get("ThresholdMetricId"),
+                rule=None,
+                tags=props.get("Tags"),
+            )
+            return cls(alarm)
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[override]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> CloudWatchAlarm:
+            cloudwatch_backends[account_id][region_name].delete_alarms([original_resource.alarm.name])
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            cloudwatch_backends[account_id][region_name].delete_alarms([self.alarm.name])
+
+    return CloudWatchAlarm
+
+
 def install() -> None:
     """Patch moto (once per process); refuse a moto version other than the one patched.
 
@@ -908,8 +1040,13 @@ def install() -> None:
     from moto.cloudformation import models as cfn_models
     from moto.cloudformation import parsing
     from moto.cloudformation.responses import CloudFormationResponse
+    from moto.cloudwatch import models as cloudwatch_models
 
     hooks = [
+        (cloudwatch_models.CloudWatchBackend, "put_metric_alarm"),
+        (cloudwatch_models.CloudWatchBackend, "delete_alarms"),
+        (cloudwatch_models, "MetricDataQuery"),
+        (cloudwatch_models, "MetricStat"),
         (lambda_models.LambdaFunction, "_invoke_lambda"),
         (parsing, "resource_class_from_type"),
         (CloudFormationResponse, "process_cfn_response"),
@@ -932,11 +1069,14 @@ def install() -> None:
     lambda_models.LambdaFunction._invoke_lambda = invoke_python_function  # type: ignore[method-assign, assignment]
 
     custom_class = _custom_model_class()
+    alarm_class = _alarm_model_class()
     original_class_from_type = parsing.resource_class_from_type
 
     def resource_class_from_type(resource_type: str) -> Any:
         if resource_type.startswith("Custom::") or resource_type == CUSTOM_RESOURCE_TYPE:
             return custom_class
+        if resource_type == ALARM_TYPE:
+            return alarm_class
         return original_class_from_type(resource_type)
 
     parsing.resource_class_from_type = resource_class_from_type

@@ -36,9 +36,8 @@ _GOOD = 6  # successful invocations
 
 
 def _synthesize(triton_model_name: str) -> dict[str, Any]:
-    """A real-time endpoint with a dashboard and alarms on its metrics (invocation, latency, errors, instance)."""
+    """A real-time endpoint with its recommended alarms and its dashboard (``add_monitoring``, ``add_dashboard``)."""
     from aws_cdk import App, DefaultStackSynthesizer, Stack
-    from aws_cdk import aws_cloudwatch as cloudwatch
     from aws_cdk import aws_s3 as s3
 
     from serving_constructs import ModelArtifact, ProductionVariant, RealtimeEndpoint, TritonModel
@@ -50,40 +49,8 @@ def _synthesize(triton_model_name: str) -> dict[str, Any]:
         stack, "Model", artifact=ModelArtifact.from_bucket(bucket, _KEY, model_name=triton_model_name)
     )
     endpoint = RealtimeEndpoint(stack, "Endpoint", variants=[ProductionVariant(model=model)])
-    dashboard = cloudwatch.Dashboard(stack, "Dashboard")
-    dashboard.add_widgets(
-        cloudwatch.GraphWidget(
-            left=[endpoint.metric_model_latency(statistic="p99"), endpoint.metric_overhead_latency()],
-            right=[endpoint.metric_invocations(), endpoint.metric_invocations_per_instance()],
-        ),
-        cloudwatch.GraphWidget(
-            left=[
-                endpoint.metric_invocation_4xx_errors(statistic="Average"),
-                endpoint.metric_invocation_5xx_errors(statistic="Average"),
-                endpoint.metric_invocation_model_errors(),
-            ]
-        ),
-        cloudwatch.GraphWidget(
-            left=[
-                endpoint.metric_cpu_utilization(),
-                endpoint.metric_memory_utilization(),
-                endpoint.metric_disk_utilization(),
-                endpoint.metric_gpu_utilization(),
-            ]
-        ),
-    )
-    error_rate = cloudwatch.MathExpression(
-        expression="100 * errors / MAX([errors, invocations])",
-        using_metrics={"errors": endpoint.metric_invocation_5xx_errors(), "invocations": endpoint.metric_invocations()},
-    )
-    cloudwatch.Alarm(stack, "ErrorRate", metric=error_rate, threshold=5, evaluation_periods=1)
-    cloudwatch.Alarm(
-        stack, "LatencyP99", metric=endpoint.metric_model_latency(statistic="p99"), threshold=100_000, evaluation_periods=2
-    )
-    cloudwatch.Alarm(
-        stack, "ClientErrors", metric=endpoint.metric_invocation_4xx_errors(statistic="Average"), threshold=0.05,
-        evaluation_periods=2,
-    )  # fmt: skip
+    endpoint.add_monitoring(latency_target_ms=100, alarms=True)
+    endpoint.add_dashboard()
     return app.synth().get_stack_by_name(_STACK).template
 
 
@@ -93,6 +60,7 @@ class Deployed:
     resources: list[dict[str, Any]]
     endpoint_name: str
     cloudwatch: Any
+    cloudformation: Any
     start: datetime.datetime
     end: datetime.datetime
     sent: dict[str, int]
@@ -159,7 +127,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             published = plane.api.metrics.published
         end = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1)
         yield Deployed(
-            template, resources, endpoint_name, cloudwatch, start, end, sent, client_seconds, published
+            template, resources, endpoint_name, cloudwatch, cfn, start, end, sent, client_seconds, published
         )
 
 
@@ -196,11 +164,36 @@ def test_rehearsal_metrics_every_metric_the_dashboard_and_alarms_read_has_data(d
         "Invocations", "InvocationsPerInstance", "ModelLatency", "OverheadLatency", "Invocation4XXErrors",
         "Invocation5XXErrors", "InvocationModelErrors", "CPUUtilization", "MemoryUtilization", "DiskUtilization",
     }  # fmt: skip
-    # THEN the GPU metric is reported as not observable here, with the reason, not as missing
-    assert [r.name for r in verdict.not_observable] == ["GPUUtilization"]
-    assert "not observable locally: /aws/sagemaker/Endpoints GPUUtilization" in "\n".join(verdict.lines)
-    assert NOT_OBSERVABLE["GPUUtilization"] in verdict.lines[0]
-    assert verdict.lines[-1].endswith("0 missing, 1 not observable locally")
+    # THEN that includes every metric of every alarm (the rollback alarms among them)
+    alarms = {k: v for k, v in deployed.template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    alarm_refs = referenced_metrics({"Resources": alarms}, deployed.resources)
+    assert len(alarms) >= 3 and {"Invocation5XXErrors", "ModelLatency"} <= {r.name for r in alarm_refs}
+    assert alarm_refs <= verdict.referenced
+    # THEN the GPU metrics (a GPU instance type) are reported as not observable here, with the reason
+    gpu = {r for r in verdict.referenced if r.name in NOT_OBSERVABLE}
+    assert {r.name for r in gpu} == {"GPUUtilization", "GPUMemoryUtilization"}
+    assert set(verdict.not_observable) == gpu
+    assert f"not observable locally: {min(gpu).describe()} ({NOT_OBSERVABLE[min(gpu).name]})" in verdict.lines
+    assert verdict.lines[-1] == (
+        f"{len(verdict.referenced) - len(gpu)} of {len(verdict.referenced)} metrics the dashboards and alarms read "
+        f"have data; 0 missing, {len(gpu)} not observable locally"
+    )
+
+
+@pytest.mark.slow
+def test_rehearsal_metrics_the_deploy_created_every_alarm_in_the_emulators_cloudwatch(deployed: Deployed) -> None:
+    # GIVEN the stack created through CloudFormation (rehearsal.moto_extensions creates AWS::CloudWatch::Alarm)
+    alarms = {k: v for k, v in deployed.template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in deployed.resources}
+    # WHEN the emulator's CloudWatch lists its alarms
+    listed = {a["AlarmName"]: a for a in deployed.cloudwatch.describe_alarms()["MetricAlarms"]}
+    # THEN each alarm of the template is there under its stack resource's name, with its metric or metric math
+    assert set(listed) == {physical[logical] for logical in alarms}
+    for logical, resource in alarms.items():
+        alarm, props = listed[physical[logical]], resource["Properties"]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (props["Threshold"], props["ComparisonOperator"])
+        assert alarm.get("MetricName") == props.get("MetricName")
+        assert [q["Id"] for q in alarm.get("Metrics", [])] == [q["Id"] for q in props.get("Metrics", [])]
 
 
 @pytest.mark.slow
@@ -258,6 +251,23 @@ def test_rehearsal_metrics_an_alarm_on_the_wrong_dimensions_is_named_with_the_fi
         "(SageMaker publishes it with the dimensions EndpointName, VariantName only)"
     ) in text
     assert "ModelLatencies" in text and "(not a SageMaker endpoint metric: check the name)" in text
+
+
+@pytest.mark.slow
+def test_rehearsal_metrics_alarm_updated_and_deleted_with_its_stack_last(deployed: Deployed) -> None:
+    # GIVEN the deployed stack (this test runs last: it changes and deletes the stack)
+    template = copy.deepcopy(deployed.template)
+    logical = next(k for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm")
+    name = next(r["PhysicalResourceId"] for r in deployed.resources if r["LogicalResourceId"] == logical)
+    template["Resources"][logical]["Properties"]["Threshold"] = 0.5
+    # WHEN one alarm's threshold changes in an update
+    deployed.cloudformation.update_stack(StackName=_STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    # THEN the emulator's alarm has the new threshold
+    (alarm,) = deployed.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert alarm["Threshold"] == 0.5
+    # WHEN the stack is deleted  THEN its alarms are gone
+    deployed.cloudformation.delete_stack(StackName=_STACK)
+    assert deployed.cloudwatch.describe_alarms()["MetricAlarms"] == []
 
 
 def test_referenced_metrics_reads_dashboard_rows_shorthand_and_alarm_math() -> None:
