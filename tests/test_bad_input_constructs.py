@@ -34,6 +34,7 @@ from serving_constructs import (
     AsyncEndpoint,
     Capacity,
     DeploymentPolicy,
+    EndpointMonitoring,
     EndpointResource,
     IncludeInferenceResponseIn,
     InstanceType,
@@ -44,6 +45,8 @@ from serving_constructs import (
     ProductionVariant,
     PropsError,
     RealtimeEndpoint,
+    RecommendedAlarms,
+    ServingDashboard,
     TritonImage,
     TritonModel,
 )
@@ -1442,6 +1445,114 @@ ERRORS: list[Any] = [
         lambda c: _eleven_rollback_alarms(c),
         ["already has 10 rollback alarms", "at most 10", "cloudwatch.CompositeAlarm"],
         id="deployment-eleven-rollback-alarms",
+    ),
+    # --- monitoring (serving_constructs.monitoring, serving_constructs.alarms) -------------------
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(alarms="yes"),
+        ["EndpointMonitoring", "alarms must be a bool or a RecommendedAlarms", "'yes' (a str)", "pass True"],
+        id="monitoring-alarms-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(latency_target_ms=0),
+        ["latency_target_ms must be > 0", "(got 0)", "pass the p99 target in milliseconds, e.g. 500"],
+        id="monitoring-latency-target-zero",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(latency_target_ms="500"),
+        ["latency_target_ms must be a number", "'500' (a str)", "pass the number 500"],
+        id="monitoring-latency-target-is-a-str",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(variant_name="AllTrafic"),
+        [
+            "variant_name 'AllTrafic' is not a variant of Bad/Endpoint",
+            "(did you mean 'AllTraffic'?)",
+            "omit variant_name",
+        ],
+        id="monitoring-unknown-variant",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(alarm_topic="arn:aws:sns:us-east-1:123456789012:ops"),
+        ["alarm_topic must be an sns.ITopic", "(a str)", "sns.Topic.from_topic_arn(...)"],
+        id="monitoring-alarm-topic-is-an-arn",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(alarm=True),
+        [
+            "add_monitoring",
+            "alarm is not a prop",
+            "(did you mean 'alarms'?)",
+            "use variant_name, latency_target_ms",
+        ],
+        id="monitoring-unknown-prop",
+    ),
+    pytest.param(
+        lambda c: EndpointMonitoring(
+            c.stack, "M", endpoint=EndpointResource.from_endpoint_name(c.stack, "Imported", "my-endpoint")
+        ),
+        ["endpoint must be an EndpointBase", "the construct Bad/Imported", "no known serving mode"],
+        id="monitoring-imported-endpoint",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(
+            alarms=RecommendedAlarms(
+                invocation_5xx_error_rate_percent=150, backlog_without_capacity_minutes=2.5
+            )
+        ),
+        [
+            "alarms.invocation_5xx_error_rate_percent must be between 0 and 100 % (got 150 %)",
+            "alarms.backlog_without_capacity_minutes must be an int (got 2.5 (a float))",
+            "pass a whole number (2 or 3)",
+            "pass e.g. 1 (the default), or None",
+        ],
+        id="monitoring-recommended-alarms-out-of-range",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(alarms=RecommendedAlarms(model_cache_hit_ratio_percent=100)),
+        [
+            "alarms.model_cache_hit_ratio_percent",
+            "(got 100 %)",
+            "could never fire",
+            "or None to leave the alarm out",
+        ],
+        id="monitoring-cache-hit-threshold-can-never-fire",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_monitoring(alarms=RecommendedAlarms(oldest_request_age_seconds=-5)),
+        ["alarms.oldest_request_age_seconds must be", "(got -5 s)", "pass e.g. 900 (the default)"],
+        id="monitoring-negative-age",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_dashboard(dashboard_name="my dashboard!"),
+        [
+            "ServingDashboard",
+            "dashboard_name 'my dashboard!'",
+            "letters, digits, '-' or '_'",
+            "use e.g. 'my-dashboard-'",
+        ],
+        id="dashboard-name-with-spaces",
+    ),
+    pytest.param(
+        lambda c: ServingDashboard(c.stack, "D", segments=[c.endpoint()]),
+        [
+            "segments[0] must be an EndpointMonitoring",
+            "the construct Bad/Endpoint",
+            "endpoint.add_monitoring(...)",
+        ],
+        id="dashboard-segment-is-an-endpoint",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: (ServingDashboard(c.stack, "D"), c.endpoint().add_monitoring()),
+            lambda made: made[0].add_segment(made[1]),
+        ),
+        ["ServingDashboard.add_segment", "segment Bad/Endpoint/Monitoring is on dashboard Bad/D already"],
+        id="dashboard-segment-added-twice",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().add_dashboard(dashbord_name="Serving"),
+        ["add_dashboard", "dashbord_name is not a prop", "(did you mean 'dashboard_name'?)"],
+        id="dashboard-unknown-prop",
     ),
 ]
 

@@ -125,25 +125,45 @@ class RecommendedAlarms:
                     f"could never fire — pass a percentage such as {getattr(RecommendedAlarms(), name):g}, "
                     "or None to leave the alarm out"
                 ]
-            problems += found
+            problems += _with_fix(found, name)
         problems += check_bool(f"{path}.model_latency_p99", self.model_latency_p99, optional=False)
-        problems += _positive(f"{path}.oldest_request_age_seconds", self.oldest_request_age_seconds, " s")
-        problems += _positive(f"{path}.model_loading_wait_time_ms", self.model_loading_wait_time_ms, " ms")
-        problems += check_int(
-            f"{path}.backlog_without_capacity_minutes",
-            self.backlog_without_capacity_minutes,
-            1,
-            _MAX_ONE_MINUTE_PERIODS,
-            " minutes",
-            optional=True,
+        problems += _with_fix(
+            _positive(f"{path}.oldest_request_age_seconds", self.oldest_request_age_seconds, " s"),
+            "oldest_request_age_seconds",
+        )
+        problems += _with_fix(
+            _positive(f"{path}.model_loading_wait_time_ms", self.model_loading_wait_time_ms, " ms"),
+            "model_loading_wait_time_ms",
+        )
+        problems += _with_fix(
+            check_int(
+                f"{path}.backlog_without_capacity_minutes",
+                self.backlog_without_capacity_minutes,
+                1,
+                _MAX_ONE_MINUTE_PERIODS,
+                " minutes",
+                optional=True,
+            ),
+            "backlog_without_capacity_minutes",
         )
         return problems
+
+
+def _with_fix(problems: list[str], field_name: str) -> list[str]:
+    """Return ``problems`` with the fix (the default, or None) on those that have none."""
+    default = getattr(RecommendedAlarms(), field_name)
+    return [
+        problem
+        if " — " in problem
+        else f"{problem} — pass e.g. {default:g} (the default), or None to leave the alarm out"
+        for problem in problems
+    ]
 
 
 def _positive(name: str, value: Any, unit: str) -> list[str]:
     problems = check_number(name, value, 0, None, unit, optional=True)
     if not problems and value is not None and value <= 0:
-        problems.append(f"{name} must be > 0{unit} (got {value:g}{unit}) — pass a positive number, or None")
+        problems.append(f"{name} must be > 0{unit} (got {value:g}{unit})")
     return problems
 
 

@@ -647,14 +647,11 @@ class EndpointBase(EndpointResource):
                 ``latency_target_ms``, ``alarms``, ``alarm_topic``).
 
         Raises:
-            PropsError: every problem with the props, in one message.
+            PropsError: every problem with the props (an unknown prop too), in one message.
         """
-        from serving_constructs.monitoring import EndpointMonitoring
+        from serving_constructs.monitoring import add_monitoring
 
-        segment = EndpointMonitoring(self, self._next_child_id("Monitoring"), endpoint=self, **props)
-        for alarm in segment.rollback_alarms:
-            self.add_rollback_alarm(alarm)
-        return segment
+        return add_monitoring(self, **props)
 
     def add_dashboard(self, **props: Any) -> ServingDashboard:
         """Add a CloudWatch dashboard (child ``Dashboard``) showing this endpoint.
@@ -665,20 +662,13 @@ class EndpointBase(EndpointResource):
         Args:
             **props: the ``ServingDashboard`` props (``dashboard_name``); ``segments`` defaults
                 to this endpoint's.
+
+        Raises:
+            PropsError: every problem with the props (an unknown prop too), in one message.
         """
-        from serving_constructs.monitoring import EndpointMonitoring, ServingDashboard
+        from serving_constructs.monitoring import add_dashboard
 
-        if "segments" not in props:
-            segments = [child for child in self.node.children if isinstance(child, EndpointMonitoring)]
-            props["segments"] = segments or [self.add_monitoring()]
-        return ServingDashboard(self, self._next_child_id("Dashboard"), **props)
-
-    def _next_child_id(self, base: str) -> str:
-        index, name = 1, base
-        while self.node.try_find_child(name) is not None:
-            index += 1
-            name = f"{base}{index}"
-        return name
+        return add_dashboard(self, **props)
 
     # --- deployment guardrails ---------------------------------------------------------------
 

@@ -731,7 +731,15 @@ def _validated_target(
         )
     )
     problems.extend(check_str("variant_name", variant_name, optional=True, example=" such as 'AllTraffic'"))
-    problems.extend(check_positive("latency_target_ms", latency_target_ms, optional=True))
+    problems.extend(
+        [
+            problem
+            if " — " in problem
+            else f"{problem} — pass the p99 target in milliseconds, e.g. "
+            f"{DEFAULT_LATENCY_TARGET_MS:g} (a tuning profile's latency_target_ms), or None for no latency alarm"
+            for problem in check_positive("latency_target_ms", latency_target_ms, optional=True)
+        ]
+    )
     problems.extend(check_alarms_prop(alarms))
     problems.extend(
         check_interface(
@@ -845,14 +853,13 @@ class ServingDashboard(Construct):
         Raises:
             PropsError: ``segment`` is not an EndpointMonitoring, or is on the dashboard already.
         """
-        problems = _segment_problems("segment", segment)
+        problems = Problems("ServingDashboard.add_segment")
+        problems.extend(_segment_problems("segment", segment))
         if any(existing is segment for existing in self.segments):
-            problems.append(
+            problems.add(
                 f"segment {segment.node.path} is on dashboard {self.node.path} already — add each segment once"
             )
-        problems_obj = Problems("ServingDashboard.add_segment")
-        problems_obj.extend(problems)
-        problems_obj.raise_if_any()
+        problems.raise_if_any()
         self.segments.append(segment)
         for row in segment.widgets:
             self.dashboard.add_widgets(*row)
@@ -865,3 +872,52 @@ def _segment_problems(name: str, segment: Any) -> list[str]:
         EndpointMonitoring,
         "pass endpoint.add_monitoring(...) or EndpointMonitoring(self, 'Monitoring', endpoint=endpoint)",
     )
+
+
+_MONITORING_PROPS = ("variant_name", "latency_target_ms", "alarms", "alarm_topic")
+_DASHBOARD_PROPS = ("dashboard_name", "segments")
+
+
+def _unknown_props(method: str, props: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    problems = Problems(method)
+    for key in props:
+        if key not in allowed:
+            problems.add(
+                f"{key} is not a prop of {method}{did_you_mean(key, allowed)} — use {', '.join(allowed)}"
+            )
+    problems.raise_if_any()
+
+
+def _next_child_id(scope: Construct, base: str) -> str:
+    """Return ``base``, or ``base2``, ``base3`` ... when ``scope`` has that child already."""
+    index, name = 1, base
+    while scope.node.try_find_child(name) is not None:
+        index += 1
+        name = f"{base}{index}"
+    return name
+
+
+def add_monitoring(endpoint: EndpointBase, **props: Any) -> EndpointMonitoring:
+    """Implement ``EndpointBase.add_monitoring``: a segment under the endpoint, its rollback alarms wired.
+
+    Raises:
+        PropsError: an unknown prop, or every problem with the ``EndpointMonitoring`` props.
+    """
+    _unknown_props("add_monitoring", props, _MONITORING_PROPS)
+    segment = EndpointMonitoring(endpoint, _next_child_id(endpoint, "Monitoring"), endpoint=endpoint, **props)
+    for alarm in segment.rollback_alarms:
+        endpoint.add_rollback_alarm(alarm)
+    return segment
+
+
+def add_dashboard(endpoint: EndpointBase, **props: Any) -> ServingDashboard:
+    """Implement ``EndpointBase.add_dashboard``: the endpoint's segments (or a new one) on a dashboard.
+
+    Raises:
+        PropsError: an unknown prop, or every problem with the ``ServingDashboard`` props.
+    """
+    _unknown_props("add_dashboard", props, _DASHBOARD_PROPS)
+    if "segments" not in props:
+        segments = [child for child in endpoint.node.children if isinstance(child, EndpointMonitoring)]
+        props["segments"] = segments or [add_monitoring(endpoint)]
+    return ServingDashboard(endpoint, _next_child_id(endpoint, "Dashboard"), **props)
