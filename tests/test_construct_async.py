@@ -745,7 +745,8 @@ def test_async_endpoint_deploys_into_the_emulator_and_reports_what_it_skipped(tm
             output["NotificationConfig"]["SuccessTopic"],
             output["NotificationConfig"]["ErrorTopic"],
         } == topics
-        # THEN what moto's CloudFormation skipped is exactly the policies, scaling and the alarm
+        # THEN what moto's CloudFormation skipped is exactly the policies and the scaling (the alarm is
+    # created by rehearsal.moto_extensions)
         skipped = CdkCli(moto.subprocess_env(), output_dir=tmp_path / "cdk.out").find_skipped_resources(
             "Seed"
         )
@@ -753,7 +754,6 @@ def test_async_endpoint_deploys_into_the_emulator_and_reports_what_it_skipped(tm
         "AWS::ApplicationAutoScaling::ScalableTarget",
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         "AWS::ApplicationAutoScaling::ScalingPolicy",
-        "AWS::CloudWatch::Alarm",
         "AWS::S3::BucketPolicy",
         "AWS::SNS::TopicPolicy",
         "AWS::SNS::TopicPolicy",

@@ -165,7 +165,7 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
         assert "every answer equals torch exactly" in output
         assert "error notification: ClientError: Received server error (500) from model" in output
         assert "HasBacklogWithoutCapacity = 1 while the request waited at zero instances" in output
-        assert "AWS::CloudWatch::Alarm" in output  # the scale-from-zero alarm moto skipped is printed
+        assert "AWS::ApplicationAutoScaling::ScalableTarget" in output  # what moto skipped is printed
         # THEN seed 001's multi-model stack served each TargetModel under its prefix, cold then warm,
         # equal to torch, saying what stands in for each production backend; an archive uploaded
         # afterwards was served without a redeploy; an unknown TargetModel got SageMaker's error
