@@ -1103,15 +1103,31 @@ class _Explainer:
     # --- scaling -----------------------------------------------------------------------------
 
     def _scaling(self) -> None:
-        for resource in self.diff.of_type(*_SCALING_TYPES):
+        resources = self.diff.of_type(*_SCALING_TYPES)
+        # A target or policy whose logical id changes but whose settings do not: one line, not two.
+        gone = {self._scaling_key(r): r for r in resources if r.head is None}
+        recreated: set[str] = set()
+        for resource in resources:
+            old = gone.pop(self._scaling_key(resource), None) if resource.base is None else None
+            if old is not None:
+                recreated |= {old.logical_id, resource.logical_id}
+                self.covered |= {old.logical_id, resource.logical_id}
+                what = "scalable target" if resource.type.endswith("ScalableTarget") else "scaling policy"
+                self.add(
+                    "scaling",
+                    f"{what} {readable(old.logical_id)}{self._variant_label(resource.props())} is re-created as "
+                    f"{readable(resource.logical_id)} with the same "
+                    f"settings: {self._scaling_summary(resource.type, resource.props())}",
+                )
+        for resource in resources:
             lid = resource.logical_id
+            if lid in recreated:
+                continue
             self.covered.add(lid)
             what = "scalable target" if resource.type.endswith("ScalableTarget") else "scaling policy"
             props = resource.props("head" if resource.head is not None else "base")
-            variant = (
-                show(props.get("ResourceId", "")).rsplit("/variant/", 1)[-1] if "ResourceId" in props else ""
-            )
-            label = f"{what} {readable(lid)}" + (f" ({variant})" if variant and "${" not in variant else "")
+            variant = self._scaling_variant(props)
+            label = f"{what} {readable(lid)}" + (f" ({variant})" if variant else "")
             if resource.base is None:
                 self.add("scaling", f"new {label}: {self._scaling_summary(resource.type, props)}")
             elif resource.head is None:
@@ -1128,6 +1144,20 @@ class _Explainer:
                         if path in ("ResourceId", "ScalingTargetId"):
                             continue
                         self.add("scaling", f"{label}: {path} {show(old)} → {show(new)}")
+
+    def _variant_label(self, props: Mapping[str, Any]) -> str:
+        variant = self._scaling_variant(props)
+        return f" ({variant})" if variant else ""
+
+    @staticmethod
+    def _scaling_variant(props: Mapping[str, Any]) -> str:
+        variant = show(props.get("ResourceId", "")).rsplit("/variant/", 1)[-1] if "ResourceId" in props else ""
+        return "" if "${" in variant else variant
+
+    def _scaling_key(self, resource: _Resource) -> tuple[str, str, str]:
+        props = resource.props("head" if resource.head is not None else "base")
+        settings = {k: v for k, v in props.items() if k not in ("ScalingTargetId", "PolicyName")}
+        return resource.type, self._scaling_variant(props), json.dumps(settings, sort_keys=True)
 
     @staticmethod
     def _scaling_summary(resource_type: str, props: Mapping[str, Any]) -> str:

@@ -226,6 +226,18 @@ def test_diff_iam_moved_grant_is_not_a_broadening_but_a_wildcard_is(assemblies: 
     assert "ModelRoleDefaultPolicy: adds Allow s3:* on * — BROADENS: wildcard actions; every resource" in lines
 
 
+def test_diff_scaling_change_names_the_variant_and_both_values(assemblies: tuple[Path, Path]) -> None:
+    base, _ = _templates(assemblies, REALTIME)
+    # GIVEN the base with its autoscaling maximum raised from 4 to 6
+    head = copy.deepcopy(base)
+    _resource(head, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]["MaxCapacity"] = 6
+    scaling = [f.text for f in explain_templates({REALTIME: (base, head)}).findings]
+    # THEN one scaling line, with the variant, and nothing else changes
+    (line,) = scaling
+    assert line.startswith("scalable target EndpointInstanceCountAllTraffic")
+    assert line.endswith("(AllTraffic): MaxCapacity 4 → 6")
+
+
 def test_diff_removed_archive_is_destructive_and_fails_the_cli_when_asked(
     assemblies: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
