@@ -18,6 +18,12 @@ API reference of ``TrafficRoutingConfig``, ``BlueGreenUpdatePolicy``, ``RollingU
 
 **The default** (``deployment=None`` on an endpoint), chosen at synth from the variants:
 :func:`default_policy`.
+
+**Where SageMaker does not apply a policy** ("Exclusions" in the Developer Guide): on Inf1
+instances and for AWS Marketplace containers it updates all at once with no baking and no alarm
+rollback. Endpoints warn at synth for Inf1 variants; a Marketplace container cannot occur here
+(those are model packages, and ``TritonModel`` always deploys a Triton image). ``docs/guardrails.md``
+has the reasoning and the post-deploy check that catches a silent rollback.
 """
 
 from __future__ import annotations
@@ -307,17 +313,6 @@ class DeploymentPolicy:
         """Whether this is a rolling update (else blue/green)."""
         return self.kind is DeploymentKind.ROLLING
 
-    def describe(self) -> str:
-        """Say the policy in words, e.g. ``canary of 1 instance, then the rest, baking 10 min after each step``."""
-        bake = f"baking {_minutes(self.bake_s)} after each"
-        if self.kind is DeploymentKind.CANARY:
-            return f"blue/green canary of {self.size}, then the rest, {bake} step"
-        if self.kind is DeploymentKind.LINEAR:
-            return f"blue/green in linear steps of {self.size}, {bake} step"
-        if self.kind is DeploymentKind.ALL_AT_ONCE:
-            return f"blue/green all at once, {bake.replace(' after each', ' after the shift')}"
-        return f"rolling in batches of {self.size}, {bake} batch"
-
     def render(self, rollback: sagemaker.CfnEndpoint.AutoRollbackConfigProperty | None) -> Any:
         """Return the ``DeploymentConfig`` property with ``rollback`` as its ``AutoRollbackConfiguration``."""
         if self.is_rolling:
@@ -557,12 +552,6 @@ def _with_fix(problem: str, fix: str) -> str:
 
 def _percent_range(low: int, high: int) -> str:
     return f"at most {high} %" if low <= 1 else f"{low}-{high} %"
-
-
-def _minutes(seconds: int) -> str:
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
 
 
 __all__ = [
