@@ -90,8 +90,13 @@ def _templates(assemblies: tuple[Path, Path], stack: str) -> tuple[dict[str, Any
     return base.stacks[stack].template(), head.stacks[stack].template()
 
 
-def _resource(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    (resource,) = [r for r in template["Resources"].values() if r["Type"] == resource_type]
+def _resource(template: dict[str, Any], resource_type: str, name: str | None = None) -> dict[str, Any]:
+    """The one resource of a type (and, given ``name``, whose logical id is that name plus CDK's hash)."""
+    (resource,) = [
+        r
+        for lid, r in template["Resources"].items()
+        if r["Type"] == resource_type and (name is None or (lid.startswith(name) and len(lid) == len(name) + 8))
+    ]
     return resource
 
 
@@ -216,7 +221,7 @@ def test_diff_iam_moved_grant_is_not_a_broadening_but_a_wildcard_is(assemblies: 
     base, head = _templates(assemblies, REALTIME)
     # GIVEN the real head (s3:GetObject moves to the new archive's key) plus a statement granting s3:* on *
     broadened = copy.deepcopy(head)
-    policy = broadened["Resources"]["ModelRoleDefaultPolicy52564B59"]["Properties"]["PolicyDocument"]
+    policy = _resource(broadened, "AWS::IAM::Policy", "ModelRoleDefaultPolicy")["Properties"]["PolicyDocument"]
     policy["Statement"].append({"Action": "s3:*", "Effect": "Allow", "Resource": "*"})
     # WHEN explained
     lines = [f.text for f in explain_templates({REALTIME: (base, broadened)}).findings if f.section == "iam"]
@@ -257,7 +262,7 @@ def test_diff_removed_archive_is_destructive_and_fails_the_cli_when_asked(
 
 def test_diff_retained_bucket_removed_is_kept_not_destructive(assemblies: tuple[Path, Path]) -> None:
     base, _ = _templates(assemblies, MME)
-    # GIVEN the multi-model stack without its prefix bucket (DeletionPolicy Retain) and without the log group
+    # GIVEN the multi-model stack without its prefix bucket (DeletionPolicy Retain)
     head = copy.deepcopy(base)
     for lid, resource in list(head["Resources"].items()):
         if resource["Type"] == "AWS::S3::Bucket":
@@ -334,7 +339,7 @@ def test_diff_deployed_reads_the_deployed_template_and_archive(
             monkeypatch.setenv(key, value)
         # GIVEN the base deployed through CloudFormation, its archive published where CDK puts assets
         bucket = f"cdk-hnb659fds-assets-{moto.account_id}-{moto.region}"
-        key = template["Resources"]["Model0301700E"]["Properties"]["PrimaryContainer"]["ModelDataUrl"]["Fn::Sub"]
+        key = _resource(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["ModelDataUrl"]["Fn::Sub"]
         key = key.rsplit("/", 1)[-1]
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=bucket)
