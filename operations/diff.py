@@ -698,7 +698,7 @@ class _Explainer:
             if endpoint.head is None:
                 self.add(
                     "endpoints",
-                    f"endpoint {name} is deleted: callers of its name get errors; its config and model go too",
+                    f"endpoint {name} is deleted: callers of its name get errors from then on",
                     destructive=True,
                 )
                 continue
@@ -1061,7 +1061,7 @@ class _Explainer:
                         f"{show(new if new is not _MISSING else 'Delete')}"
                         + (
                             " (its data would now be deleted with it)"
-                            if str(new) in ("Delete", str(_MISSING))
+                            if kind is not None and str(new) in ("Delete", str(_MISSING))
                             else ""
                         ),
                     )
