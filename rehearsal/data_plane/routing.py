@@ -208,7 +208,10 @@ class ControlPlane:
         self.sns = session.client(
             "sns", endpoint_url=endpoint_url, config=Config(max_pool_connections=64, retries={"total_max_attempts": 1})
         )
-        self.cloudwatch = session.client("cloudwatch", endpoint_url=endpoint_url)
+        # The metrics publisher's: one retry, so a stop after the emulator is gone does not wait on backoffs.
+        self.cloudwatch = session.client(
+            "cloudwatch", endpoint_url=endpoint_url, config=Config(retries={"total_max_attempts": 2}, connect_timeout=5)
+        )
         self.autoscaling = session.client("application-autoscaling", endpoint_url=endpoint_url)
         self.account_id = "123456789012"
         with contextlib.suppress(Exception):
