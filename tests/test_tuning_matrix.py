@@ -95,11 +95,11 @@ def _table(report: str, heading: str) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_smoke_matrix_writes_a_complete_sane_report(tmp_path):
-    # GIVEN the quick CPU matrix, as `make bench-smoke` runs it, with shorter windows (1 s, 0.25 s warmup:
+    # GIVEN the quick CPU matrix, as `make bench-smoke` runs it, with shorter windows (0.5 s, 0.25 s warmup:
     # every configuration, level and output is still produced and checked; only the figures are noisier)
     out = tmp_path / "smoke"
     proc = subprocess.run(
-        [sys.executable, "-m", "tuning", "matrix", "--smoke", "--out", str(out), "--duration", "1", "--warmup", "0.25"],
+        [sys.executable, "-m", "tuning", "matrix", "--smoke", "--out", str(out), "--duration", "0.5", "--warmup", "0.25"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
