@@ -27,6 +27,8 @@ The package, one module per concern:
 * :mod:`~rehearsal.data_plane.async_inference`: InvokeEndpointAsync's queue, workers,
   notifications, TTL and timeout, scale to zero and metrics;
 * :mod:`~rehearsal.data_plane.errors`: SageMaker runtime's error shapes;
+* :mod:`~rehearsal.data_plane.metrics`: SageMaker's endpoint metrics, published to the emulator's
+  CloudWatch, and the read-back of what a stack's dashboards and alarms reference;
 * :mod:`~rehearsal.data_plane.service`: :class:`LocalDataPlane`, the aiohttp service;
 * :mod:`~rehearsal.data_plane.cli`: ``python -m rehearsal.data_plane MOTO_URL``.
 """
