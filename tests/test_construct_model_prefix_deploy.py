@@ -121,8 +121,13 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         s3.create_bucket(Bucket="source-archives")
         s3.upload_file(str(archives["large"]), "source-archives", "large.tar.gz")
         archives["large"].unlink()  # the bytes live in the emulator now
+        # Bootstrapped from a folder without an app, as `cdk bootstrap aws://ACCOUNT/REGION` runs
+        # anywhere: inside the app the CLI would synthesize it first, only to list its environments.
+        outside = tmp_path_factory.mktemp("no_app")
+        CdkCli(moto.subprocess_env(), app_dir=outside, output_dir=outside / "cdk.out").bootstrap(
+            f"aws://{moto.account_id}/{moto.region}"
+        )
         cdk = CdkCli(moto.subprocess_env(), app_dir=folder, output_dir=folder / "cdk.out")
-        cdk.bootstrap(f"aws://{moto.account_id}/{moto.region}")
         yield Deployed(moto, cdk, s3, sizes, {})
 
 
@@ -167,8 +172,8 @@ def test_model_prefix_removed_archive_leaves_the_prefix_and_a_hand_copied_one_st
 
 
 def test_model_prefix_destroy_removes_what_the_app_copied_only(deployed: Deployed) -> None:
-    # WHEN the stack is destroyed
-    deployed.cdk.destroy()
+    # WHEN the stack is destroyed (from the cloud assembly the last deploy synthesized)
+    deployed.cdk.destroy(from_assembly=True)
     # THEN the app's archive is gone, the hand-copied one stays in the retained bucket
     assert deployed.head("mme/small_v0.tar.gz") is None
     assert deployed.head("mme/by_hand.tar.gz") is not None
