@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +96,9 @@ def _release(template: dict[str, Any], phase: str) -> tuple[str, dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def synth(
-    tmp_path_factory: pytest.TempPathFactory, nag_violations: Callable[[App], list[str]]
-) -> dict[str, Any]:
-    """The base app (with its cdk-nag findings), and the same app after each change."""
+def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The base app, and the same app after each change."""
     archive = _archive(tmp_path_factory.mktemp("archive"))
-    base_app, base_stack = _app(tmp_path_factory.mktemp("base"), archive)
-    findings = nag_violations(base_app)
-    base = json.loads((Path(base_app.outdir) / base_stack.template_file).read_text())
 
     def template(**changes: Any) -> dict[str, Any]:
         app, stack = _app(tmp_path_factory.mktemp("changed"), archive, **changes)
@@ -112,8 +106,7 @@ def synth(
 
     return {
         "archive": archive,
-        "base": base,
-        "nag": findings,
+        "base": template(),
         "model_changed": template(model_key="bert/v2.tar.gz"),
         "type_changed": template(instance_type="ml.g5.2xlarge"),
     }
@@ -203,9 +196,10 @@ def test_scaling_release_handler_has_least_privilege(synth: dict[str, Any]) -> N
     assert function["Properties"]["Runtime"] == "python3.14"
 
 
-def test_scaling_release_template_is_lint_and_nag_clean(synth: dict[str, Any], cfn_lint_errors) -> None:
+def test_scaling_release_template_is_lint_clean(synth: dict[str, Any], cfn_lint_errors) -> None:
+    # cdk-nag: every stack of the app autoscales, so test_app_synth's nag checks (environment-agnostic
+    # and pinned) cover the release function's acknowledged findings.
     assert cfn_lint_errors(synth["base"]) == []
-    assert synth["nag"] == []
 
 
 def test_scaling_release_absent_without_autoscaling(synth: dict[str, Any]) -> None:
