@@ -304,7 +304,13 @@ class CdkCli:
         self.skipped.extend(skipped)
         return DeployResult(names, outputs, tuple(skipped), result)
 
-    def diff(self, *stacks: str, method: str = "template", extra_args: Sequence[str] = ()) -> DiffResult:
+    def diff(
+        self,
+        *stacks: str,
+        method: str = "template",
+        from_assembly: bool = False,
+        extra_args: Sequence[str] = (),
+    ) -> DiffResult:
         """``cdk diff --fail`` and the number of stacks with differences.
 
         Args:
@@ -312,13 +318,17 @@ class CdkCli:
             method: ``--method``. Defaults to ``template``: a change-set diff fails against moto
                 (its ``DeleteChangeSet`` raises) and the CLI falls back to the template diff anyway,
                 after retrying.
+            from_assembly: Compare the cloud assembly the last synthesis wrote (``--app DIR``)
+                instead of synthesizing the app again (which costs as long as :meth:`synth`).
+                Defaults to False.
             extra_args: More CLI arguments (``--context key=value`` …).
 
         Returns:
             The parsed result; the exit status (``--fail``: 1 when there are differences) and the
             printed count must agree, otherwise :class:`CdkError` is raised.
         """
-        result = self.run("diff", *stacks, "--fail", "--method", method, *extra_args, ok_codes=(0, 1))
+        app_args = ("--app", str(self.assembly_dir)) if from_assembly else ()
+        result = self.run("diff", *stacks, *app_args, "--fail", "--method", method, *extra_args, ok_codes=(0, 1))
         match = _DIFF_COUNT_RE.search(result.output)
         if match is None:
             raise CdkError(result)

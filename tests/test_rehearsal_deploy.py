@@ -1,10 +1,14 @@
 """rehearsal.cdk_cli: the real CDK CLI deploying the real app into moto's server.
 
 One emulator and one bootstrap for the module; the tests then deploy, diff and destroy in order.
+The app is synthesized three times: by the bootstrap (the CLI lists its environments), by the diff
+with a changed context value (which compares a fresh synthesis with what was deployed) and by the
+failing command. Deploy, the unchanged diff and destroy read the bootstrap's cloud assembly.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +31,8 @@ pytestmark = [
 # end-to-end test (tests/test_rehearsal_demo.py) and tests/test_construct_model_prefix_deploy.py deploy it.
 STACK = realtime_stack_id("bert-tiny")
 ASYNC_STACK = async_stack_id("pegasus-tiny")
+# How `cdk diff` reports a stack equal to its deployed template ("Stack NAME (aws://…)" then this).
+ASYNC_STACK_NO_DIFFERENCES = re.compile(rf"^Stack {re.escape(ASYNC_STACK)}\b[^\n]*\nThere were no differences$", re.MULTILINE)
 
 # What moto 5.2.5's CloudFormation does not implement among the app's resources. docs/rehearsal.md
 # lists the same; when moto learns one of them this test says so and the docs need updating.
@@ -69,8 +75,8 @@ def test_bootstrap_synthesizes_into_the_output_dir_not_the_projects_cdk_out(depl
 
 def test_deploy_creates_the_endpoint_and_reports_what_moto_skipped(deployed: tuple[MotoServer, CdkCli]) -> None:
     moto, cdk = deployed
-    # WHEN the app is deployed into the emulator
-    result = cdk.deploy()
+    # WHEN the app the bootstrap synthesized is deployed into the emulator
+    result = cdk.deploy(from_assembly=True)
     # THEN the stacks' outputs name endpoints that exist and are InService
     assert sorted(result.stacks) == sorted([STACK, ASYNC_STACK])
     endpoint_name = result.outputs[STACK]["EndpointName"]
@@ -104,21 +110,27 @@ def test_deploy_creates_the_endpoint_and_reports_what_moto_skipped(deployed: tup
 
 def test_diff_after_deploy_shows_no_differences(deployed: tuple[MotoServer, CdkCli]) -> None:
     _, cdk = deployed
-    # WHEN the app is synthesized again and compared with what was deployed
-    diff = cdk.diff()
-    # THEN there is nothing to deploy (exit status and printed count agree)
+    # WHEN what was deployed is compared with the cloud assembly it came from
+    diff = cdk.diff(from_assembly=True)
+    # THEN there is nothing to deploy (exit status and printed count agree): the emulator keeps the
+    # templates as deployed (a fresh synthesis is compared in the next test)
     assert diff.no_differences, diff.result.output[-3000:]
     assert diff.result.returncode == 0
+    assert ("--app", str(cdk.assembly_dir)) == diff.result.args[1:3]
 
 
 def test_diff_counts_a_changed_stack(deployed: tuple[MotoServer, CdkCli]) -> None:
     _, cdk = deployed
-    # WHEN a context value that changes the scaling target differs from the deployed one
+    # WHEN the app is synthesized again with a context value that changes the real-time stack's
+    # scaling target, and compared with what was deployed
     diff = cdk.diff(extra_args=("--context", "max_capacity=5"))
-    # THEN the stack counts as different and `--fail` made the CLI exit 1
+    # THEN that stack counts as different and `--fail` made the CLI exit 1
     assert diff.stacks_with_differences == 1
     assert diff.result.returncode == 1
     assert "MaxCapacity" in diff.result.output
+    # THEN the other stack, synthesized afresh, equals what was deployed (synthesis is deterministic
+    # across processes: asset hashes and logical ids included)
+    assert ASYNC_STACK_NO_DIFFERENCES.search(diff.result.output), diff.result.output[-3000:]
 
 
 def test_failing_command_raises_with_the_output_tail(deployed: tuple[MotoServer, CdkCli]) -> None:
