@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Duration, Stack
+from aws_cdk import App, CfnParameter, Duration, Stack
 from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Annotations, Match
 
 from serving_constructs import (
     InstanceType,
@@ -247,3 +248,36 @@ def test_production_variant_startup_timeouts_default_from_a_known_archive_and_ex
     (plain,) = [c["Properties"]["ProductionVariants"][0] for k, c in configs.items() if k.startswith("Plain")]
     assert plain["ModelDataDownloadTimeoutInSeconds"] == 1200
     assert plain["ContainerStartupHealthCheckTimeoutInSeconds"] == expected[1]
+
+
+def test_scaling_release_warns_when_the_instance_type_is_unknown_at_synth(tmp_path: Path) -> None:
+    # GIVEN an autoscaled variant whose instance type is a deploy-time parameter
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "Parameterised")
+    instance_type = CfnParameter(stack, "InstanceType", default="ml.g5.xlarge").value_as_string
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "models-bucket")
+    model = TritonModel(
+        stack, "Model", artifact=ModelArtifact.from_bucket(bucket, "m.tar.gz", model_name="bert")
+    )
+    endpoint = RealtimeEndpoint(
+        stack,
+        "Endpoint",
+        variants=[
+            ProductionVariant(
+                model=model, instance_type=InstanceType.of(instance_type), initial_instance_count=2
+            )
+        ],
+    )
+    # WHEN it autoscales
+    endpoint.auto_scale_instance_count(min_capacity=2, max_capacity=4)
+    # THEN synth warns that a type change cannot release the target first, naming the fix, and adds no release
+    Annotations.from_stack(stack).has_warning(
+        "/Parameterised/Endpoint",
+        Match.string_like_regexp(
+            r"Variant 'AllTraffic': the instance type is not known at synth.*aws-cdk #29626"
+        ),
+    )
+    template = app.synth().get_stack_by_name("Parameterised").template
+    assert _resources(template, "Custom::ScalingRelease") == {}
+    (target,) = _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget").values()
+    assert "DeletionPolicy" not in target
