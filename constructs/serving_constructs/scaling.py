@@ -417,7 +417,10 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
 
     Created by ``endpoint.auto_scale_instance_count(...)``; add policies with the ``scale_*``
     methods. The scalable target is the child ``Target``; each policy is a child of it, so its
-    construct id is part of its logical id.
+    construct id is part of its logical id. Under an endpoint, the construct id ends with the
+    instance type (``InstanceCountAllTrafficMlG5Xlarge``), the target is retained, and the
+    endpoint's :class:`ScalingRelease` deregisters it before a type change or a delete, so those
+    deploy in one ``cdk deploy`` (module docstring; aws-cdk #29626).
 
     Several policies on one target act together: Application Auto Scaling runs each and uses the
     largest capacity any of them asks for (AWS warns that they can conflict).
