@@ -107,6 +107,60 @@ def bucket_artifact() -> Callable[[Stack], Any]:
     return make
 
 
+@pytest.fixture(scope="session")
+def wait_for_stack() -> Callable[..., dict[str, Any]]:
+    """Return ``wait(cloudformation, stack, timeout_s=120)``: the stack's description once no longer in progress.
+
+    The emulator runs a Lambda custom resource in a child process that answers through its
+    response URL, so a stack with one stays ``*_IN_PROGRESS`` until the handler has answered.
+    """
+    import time
+
+    def wait(cloudformation: Any, stack: str, timeout_s: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            description = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+            if not description["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+                return dict(description)
+            time.sleep(0.2)
+
+    return wait
+
+
+@pytest.fixture(scope="session")
+def publish_file_assets() -> Callable[..., list[str]]:
+    """Return a function that publishes a synthesized stack's file assets to S3, as ``cdk deploy`` does.
+
+    For tests that create a stack through CloudFormation's API (no CDK CLI): a template with a
+    Lambda function (a custom resource's handler) or a model archive reads them from the bootstrap
+    bucket. ``publish(assembly_dir, stack_name, s3_client, account=..., region=...)`` creates the
+    bucket when missing, zips directory assets, uploads each to its destination and returns the keys.
+    """
+    import shutil
+    import tempfile
+
+    def publish(assembly_dir: Path, stack_name: str, s3_client: Any, *, account: str, region: str) -> list[str]:
+        manifest = json.loads((Path(assembly_dir) / f"{stack_name}.assets.json").read_text())
+        keys = []
+        for asset in manifest.get("files", {}).values():
+            source = Path(assembly_dir) / asset["source"]["path"]
+            for destination in asset["destinations"].values():
+                bucket = destination["bucketName"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+                existing = {b["Name"] for b in s3_client.list_buckets().get("Buckets", [])}
+                if bucket not in existing:
+                    s3_client.create_bucket(Bucket=bucket)
+                if asset["source"].get("packaging") == "zip" or source.is_dir():
+                    with tempfile.TemporaryDirectory() as work:
+                        archive = shutil.make_archive(str(Path(work) / "asset"), "zip", source)
+                        s3_client.upload_file(archive, bucket, destination["objectKey"])
+                else:
+                    s3_client.upload_file(str(source), bucket, destination["objectKey"])
+                keys.append(destination["objectKey"])
+        return keys
+
+    return publish
+
+
 @pytest.fixture
 def cfn_lint_errors() -> Callable[..., list[str]]:
     """Return a function giving cfn-lint's errors and warnings (not informational) for a template dict.

@@ -716,21 +716,27 @@ def test_async_endpoint_synthesis_is_deterministic(seed):
 
 
 @pytest.mark.slow
-def test_async_endpoint_deploys_into_the_emulator_and_reports_what_it_skipped(tmp_path):
+def test_async_endpoint_deploys_into_the_emulator_and_reports_what_it_skipped(
+    tmp_path, publish_file_assets, wait_for_stack
+):
     from rehearsal.cdk_cli import CdkCli
     from rehearsal.moto_server import MotoServer
 
     # GIVEN the seed stack, synthesized without the bootstrap-version rule (no CDK bootstrap here)
     app = App()
     _seed_stack(app, synthesizer=DefaultStackSynthesizer(generate_bootstrap_version_rule=False))
-    template = app.synth().get_stack_by_name("Seed").template
+    assembly = app.synth()
+    template = assembly.get_stack_by_name("Seed").template
     with MotoServer() as moto:
-        boto3.client("s3", **moto.boto3_kwargs()).create_bucket(Bucket="models-bucket")
+        s3_client = boto3.client("s3", **moto.boto3_kwargs())
+        s3_client.create_bucket(Bucket="models-bucket")
+        # the scaling release's handler (a Lambda custom resource) is read from the asset bucket
+        publish_file_assets(Path(assembly.directory), "Seed", s3_client, account=moto.account_id, region=moto.region)
         cfn = boto3.client("cloudformation", **moto.boto3_kwargs())
         # WHEN it is created through CloudFormation
         cfn.create_stack(StackName="Seed", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
         # THEN the stack is complete and the endpoint has the async config
-        assert cfn.describe_stacks(StackName="Seed")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        assert wait_for_stack(cfn, "Seed")["StackStatus"] == "CREATE_COMPLETE"
         sagemaker = boto3.client("sagemaker", **moto.boto3_kwargs())
         (summary,) = sagemaker.list_endpoints()["Endpoints"]
         endpoint = sagemaker.describe_endpoint(EndpointName=summary["EndpointName"])

@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import threading
-import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -315,15 +314,6 @@ def test_scaling_release_endpoint_not_in_the_stack_releases_nothing(harness: Har
     assert harness.registered() == {f"endpoint/{harness.endpoint_name}/variant/AllTraffic"}
 
 
-def _wait(cloudformation: Any, stack: str, timeout_s: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        description = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-        if not description["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
-            return dict(description)
-        time.sleep(0.2)
-
-
 def _emulated_template(function_arn: str, instance_type: str) -> str:
     """TEMPLATE with ``instance_type`` and the two release steps wired as ``ScalingRelease`` wires them."""
     template = json.loads(json.dumps(TEMPLATE))
@@ -342,7 +332,9 @@ def _emulated_template(function_arn: str, instance_type: str) -> str:
     return json.dumps(template)
 
 
-def test_scaling_release_runs_as_a_lambda_in_an_emulated_type_change_and_delete(harness: Harness) -> None:
+def test_scaling_release_runs_as_a_lambda_in_an_emulated_type_change_and_delete(
+    harness: Harness, wait_for_stack: Any
+) -> None:
     # GIVEN the handler deployed as a Lambda function in the emulator (its runner runs the code)
     kwargs = harness.moto.boto3_kwargs()
     cloudformation = boto3.client("cloudformation", **kwargs)
@@ -358,7 +350,7 @@ def test_scaling_release_runs_as_a_lambda_in_an_emulated_type_change_and_delete(
     cloudformation.create_stack(
         StackName="Emulated", TemplateBody=_emulated_template(function_arn, "ml.m5.large")
     )
-    created = _wait(cloudformation, "Emulated")
+    created = wait_for_stack(cloudformation, "Emulated")
     assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
     endpoint = cloudformation.describe_stack_resource(
         StackName="Emulated", LogicalResourceId="EndpointEEF1FD8F"
@@ -370,7 +362,7 @@ def test_scaling_release_runs_as_a_lambda_in_an_emulated_type_change_and_delete(
     cloudformation.update_stack(
         StackName="Emulated", TemplateBody=_emulated_template(function_arn, "ml.m5.xlarge")
     )
-    updated = _wait(cloudformation, "Emulated")
+    updated = wait_for_stack(cloudformation, "Emulated")
 
     # THEN the update completes with the new type in the stack's config, and the Lambda released the
     # target before it (moto keeps the endpoint on its first config: its update is not emulated)
@@ -384,7 +376,7 @@ def test_scaling_release_runs_as_a_lambda_in_an_emulated_type_change_and_delete(
     # WHEN the new target is registered (CloudFormation would create it after the update) and the stack deleted
     harness.register("AllTraffic", endpoint_name=endpoint_name)
     cloudformation.delete_stack(StackName="Emulated")
-    deleted = _wait(cloudformation, created["StackId"])
+    deleted = wait_for_stack(cloudformation, created["StackId"])
 
     # THEN the delete completes and no target of the endpoint is left
     assert deleted["StackStatus"] == "DELETE_COMPLETE", deleted.get("StackStatusReason")

@@ -61,9 +61,16 @@ def test_stack_composes_model_config_endpoint_and_scaling(template):
         "AWS::SageMaker::Endpoint",
         "AWS::ApplicationAutoScaling::ScalableTarget",
         "AWS::ApplicationAutoScaling::ScalingPolicy",
-        "AWS::IAM::Role",
+        "Custom::ScalingRelease",  # two: before the endpoint's update, and before its delete
+        "AWS::Lambda::Function",  # the scaling release's handler
     ):
-        template.resource_count_is(resource_type, 1)
+        template.resource_count_is(resource_type, 2 if resource_type == "Custom::ScalingRelease" else 1)
+    # two roles: the model's execution role and the scaling release handler's
+    template.resource_count_is("AWS::IAM::Role", 2)
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {"AssumeRolePolicyDocument": Match.object_like({"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]})},
+    )
     template.has_resource_properties(
         "AWS::SageMaker::EndpointConfig",
         {
