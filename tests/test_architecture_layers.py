@@ -20,7 +20,8 @@ LAYERS: dict[str, tuple[str, frozenset[str]]] = {
     "triton_runtime": ("triton_runtime", frozenset({"model_build"})),
     "serving_constructs": ("constructs/serving_constructs", frozenset({"model_build"})),
     "stacks": ("stacks", frozenset({"serving_constructs", "model_build"})),
-    "rehearsal": ("rehearsal", frozenset({"model_build", "triton_runtime"})),
+    # the demo ends each mode with the post-deploy check (operations.check), run in-process
+    "rehearsal": ("rehearsal", frozenset({"model_build", "triton_runtime", "operations"})),
     "tuning": ("tuning", frozenset({"model_build", "triton_runtime"})),
     "operations": ("operations", frozenset({"model_build"})),
 }
