@@ -592,7 +592,9 @@ class _RequestCache:
         return built
 
     def _config_text(self, url: str, model: str | None) -> str:
-        if not url.endswith(".tar.gz"):
+        # An archive's key need not end in .tar.gz (CDK's asset keys end in .gz): read it as one.
+        # A prefix (uncompressed ModelDataSource) is not an archive.
+        if not url or url.endswith("/"):
             raise _RequestError(
                 f"the model data {url or '(none)'} is not a model.tar.gz, so its Triton config cannot be read; pass --payload FILE"
             )

@@ -21,6 +21,7 @@ from operations.check import check_stack, main
 from rehearsal.api_endpoints import EMULATED_INSTANCE_TYPE, EMULATED_ROLE_ARN, EMULATED_TRITON_IMAGE
 
 MISSING_KEY = "deleted/model.tar.gz"
+CDK_STYLE_KEY = "bb0efeaa667ce0dbc5cd6156adcd45e2da43f727691ed684a724d04c1aac7c25.gz"
 MME_PREFIX = "mme/"
 ASYNC_OUTPUT = "async-out/output"
 
@@ -84,6 +85,9 @@ def deployed(rehearsal: Any) -> Iterator[Deployed]:
     bucket = rehearsal.bucket
     good = f"s3://{bucket}/bert-tiny/model.tar.gz"
     s3.upload_file(str(rehearsal.built.archive_path), bucket, MME_PREFIX + "bert_v0.tar.gz")
+    # CDK's asset keys end in .gz, not .tar.gz: the check reads the archive whatever its key
+    cdk_style = f"s3://{bucket}/{CDK_STYLE_KEY}"
+    s3.upload_file(str(rehearsal.built.archive_path), bucket, CDK_STYLE_KEY)
     name = rehearsal.spec.name
     cloudformation = boto3.client("cloudformation", **kwargs)
     stacks = {
@@ -91,7 +95,7 @@ def deployed(rehearsal: Any) -> Iterator[Deployed]:
         # A variant whose archive was deleted after the deploy: its container cannot start.
         "CheckBroken": _template({"Broken": _model(f"s3://{bucket}/{MISSING_KEY}", triton_name=name)}),
         "CheckAsync": _template(
-            {"AllTraffic": _model(good, triton_name=name)}, async_output=f"s3://{bucket}/{ASYNC_OUTPUT}"
+            {"AllTraffic": _model(cdk_style, triton_name=name)}, async_output=f"s3://{bucket}/{ASYNC_OUTPUT}"
         ),
         "CheckMultiModel": _template({"AllTraffic": _model(f"s3://{bucket}/{MME_PREFIX}", multi_model=True)}),
     }
