@@ -26,8 +26,14 @@ per mode at the end:
 10. multi-model: ``invoke_endpoint`` with each ``TargetModel`` under the endpoint's S3 prefix, cold
     (downloaded and loaded on the first call) then warm, compared with torch, with what serves each
     archive locally; then one more archive uploaded to the prefix with no redeploy and invoked; then
-    an unknown ``TargetModel`` and SageMaker's error for it;
-11. tear down: ``cdk destroy``, stop every server.
+    an unknown ``TargetModel`` and SageMaker's error for it; then memory pressure: the least recently
+    used models unloaded, and one of them called again (a cache miss that loads it again);
+11. the post-deploy check of each stack (:mod:`operations.check`, what a pipeline runs after
+    ``cdk deploy``): the endpoint runs the config its stack deployed, is InService, and answers per
+    variant, per TargetModel and through the asynchronous queue;
+12. every metric the deployed dashboards and alarms reference is read back from the emulator's
+    CloudWatch, where the data plane published what it observed (GPU metrics: not observable here);
+13. tear down: ``cdk destroy``, stop every server.
 
 ``--keep`` leaves everything running until SIGINT (Ctrl-C), SIGTERM or SIGHUP, then tears down the
 same way, started in the foreground or in the background (``&``).
@@ -41,6 +47,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import io
 import json
@@ -504,7 +511,7 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
     from rehearsal.moto_server import MotoServer
 
     modes = options.modes
-    steps = Steps(total=7 + ("realtime" in modes) + 4 * ("async" in modes) + 3 * ("multi-model" in modes) + 1, out=out)
+    steps = Steps(total=9 + ("realtime" in modes) + 4 * ("async" in modes) + 4 * ("multi-model" in modes) + 1, out=out)
     say = steps.say
     spec = options.spec
     async_spec = options.async_spec
@@ -611,6 +618,8 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
                     )
                 )
                 say(f"runtime {plane.endpoint_url} (real Triton starts on the first request)")
+            # from here on the data plane publishes SageMaker's metrics to the emulator's CloudWatch
+            traffic_start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
             runtime = boto3.client(
                 "sagemaker-runtime",
                 endpoint_url=plane.endpoint_url,
@@ -681,7 +690,17 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
                     )
                 with steps.step("Multi-model: an unknown TargetModel", "multi-model"):
                     mme.unknown_target_model(runtime, mme_setup, say)
+                with steps.step(
+                    "Multi-model: memory pressure unloads the least recently used models", "multi-model"
+                ):
+                    mme.memory_pressure(runtime, clients, mme_setup, plane, say)
                     mme.say_loaded(plane, deployed.endpoint_name, say)
+
+            with steps.step("Post-deploy check of each stack (python -m operations check)"):
+                _post_deploy_check(deploy.stacks, moto, plane, say)
+
+            with steps.step("Every metric the dashboards and alarms read has data in the emulator's CloudWatch"):
+                _verify_metrics(deploy.stacks, assembly, clients, plane, traffic_start, say)
 
             first = by_stack[selected[0]].endpoint_name
             if options.keep:
@@ -725,6 +744,66 @@ def run(options: DemoOptions, *, out: Any = None) -> int:
             finally:
                 steps.summary()  # the timings of every step, the teardown's too, even when it failed
     return status
+
+
+def _post_deploy_check(stack_names: Sequence[str], moto: Any, plane: Any, say: Any) -> None:
+    """Run the post-deploy check (:func:`operations.check.check_stack`) on every deployed stack.
+
+    What a pipeline runs after ``cdk deploy``: each endpoint runs the config its stack deployed (a
+    guardrail rollback leaves it InService on the old one) and answers once per variant, per
+    TargetModel and through the asynchronous queue.
+    """
+    import boto3
+
+    from operations.check import check_stack
+
+    session = boto3.Session(
+        region_name=moto.region, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    failures = []
+    for stack_name in stack_names:
+        report = check_stack(
+            stack_name,
+            session=session,
+            endpoint_url=moto.endpoint_url,
+            runtime_endpoint_url=plane.endpoint_url,
+            timeout_s=120,
+        )
+        for line in report.lines:
+            say(line)
+        if not report.ok:
+            failures.append(stack_name)
+    if failures:
+        raise DemoFailure(f"the post-deploy check failed for {', '.join(failures)} (lines above)")
+
+
+def _verify_metrics(
+    stack_names: Sequence[str],
+    assembly: Path,
+    clients: Mapping[str, Any],
+    plane: Any,
+    start: datetime.datetime,
+    say: Any,
+) -> None:
+    """Read back every metric the deployed dashboards and alarms reference; any without data fails the demo."""
+    from rehearsal.data_plane.metrics import verify_metrics
+
+    plane.flush_metrics()
+    end = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1)
+    failures = []
+    for stack_name in stack_names:
+        template = json.loads((assembly / f"{stack_name}.template.json").read_text())
+        resources = clients["cloudformation"].describe_stack_resources(StackName=stack_name)["StackResources"]
+        verdict = verify_metrics(clients["cloudwatch"], template, resources, start, end)
+        say(f"{stack_name}:")
+        for line in verdict.lines:
+            say(f"  {line}")
+        if not verdict.ok:
+            failures.append(stack_name)
+    if failures:
+        raise DemoFailure(
+            f"metrics that the dashboards or alarms of {', '.join(failures)} read got no data (lines above)"
+        )
 
 
 def _annotations(output: str) -> list[str]:

@@ -244,6 +244,26 @@ def unknown_target_model(runtime: Any, setup: MultiModelSetup, say: Any) -> str:
     raise DemoFailure(f"TargetModel {UNKNOWN_TARGET_MODEL} answered, but there is no such archive")
 
 
+def memory_pressure(runtime: Any, clients: Mapping[str, Any], setup: MultiModelSetup, plane: Any, say: Any) -> None:
+    """Take one byte from the variant's model memory: the least recently used model is unloaded, then called again.
+
+    What an instance does when its memory fills: SageMaker unloads the least recently used models
+    (``ModelUnloadingTime``), and the next request for one of them is a cache miss that loads it
+    again (``ModelCacheHit`` 0, ``ModelLoadingWaitTime``); its answer is compared with torch again.
+    """
+    (backend,) = [b for b in plane.describe_backends() if b["endpoint"] == setup.endpoint_name and "models" in b]
+    budget = max(1, backend["loaded_bytes"] - 1)
+    unloaded = plane.limit_multi_model_memory(setup.endpoint_name, budget)
+    say(f"model memory {budget / 1024**2:.1f} MiB (1 byte less than what was loaded): unloaded {', '.join(unloaded) or 'nothing'}")
+    target = next((t for t in unloaded if t in setup.target_models), None)
+    if target is None:
+        raise DemoFailure(f"halving the model memory to {budget} bytes unloaded none of {setup.target_models}")
+    bucket, prefix = setup.bucket_and_prefix
+    reference, _ = _reference_of(clients["s3"], bucket, prefix + target, None)
+    elapsed_ms, worst = _call(runtime, setup, target, reference, seed=300)
+    say(f"{target} called again: loaded again in {elapsed_ms:.0f} ms (a cache miss), max |Δ| {worst:.1e} from torch")
+
+
 def say_loaded(plane: Any, endpoint_name: str, say: Any) -> None:
     """Print what the variant's Triton holds: each TargetModel, its loads, warm calls and the budget."""
     for backend in plane.describe_backends():

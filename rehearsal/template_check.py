@@ -39,6 +39,10 @@ KNOWN_EMULATOR_DIFFERENCES: dict[tuple[str, str], str] = {
     ("EndpointConfig", "DataCaptureConfig"): (
         "moto answers {} when no data capture is configured, where AWS leaves the field out"
     ),
+    ("Endpoint", "DeploymentConfig"): (
+        "moto 5.2.5 keeps no deployment config and answers none; AWS's DescribeEndpoint reports the "
+        "guardrails of the last update as LastDeploymentConfig"
+    ),
     ("Endpoint", "DataCaptureConfig"): (
         "moto answers {} when no data capture is configured, where AWS leaves the field out; "
         "the SageMaker SDK v3 cannot read it (see below)"

@@ -174,6 +174,22 @@ def test_demo_of_a_spec_file_kept_in_the_background_is_on_loopback_only_and_sigi
         assert "REHEARSAL SUBSTITUTE: resnet_trt_v0.tar.gz holds resnet-tiny-onnx" in output
         assert "classifier-factory_added_v0.tar.gz" in output and "served without a redeploy" in output
         assert "TargetModel no_such_model_v0.tar.gz: ValidationError (400): Failed to download model data" in output
+        # THEN memory pressure unloaded the least recently used model, and calling it again loaded it
+        # again (a cache miss) with an answer equal to torch
+        assert "(1 byte less than what was loaded): unloaded resnet_onnx_v0.tar.gz" in output
+        assert "resnet_onnx_v0.tar.gz called again: loaded again in" in output
+        # THEN the post-deploy check passed for every stack: each endpoint runs the config its stack
+        # deployed and answered per variant, per TargetModel and through the async queue
+        checked = [line.strip() for line in output.splitlines() if line.strip().startswith(("ok ", "FAIL "))]
+        assert checked and all(line.startswith("ok ") for line in checked), checked
+        assert sum("as deployed, InService" in line for line in checked) == 3, checked
+        assert any("(asynchronous) answered through the queue" in line for line in checked), checked
+        assert any("TargetModel resnet_pt_v0.tar.gz answered" in line for line in checked), checked
+        # THEN every metric the three stacks' dashboards and alarms reference had data in the
+        # emulator's CloudWatch (the GPU ones are named as not observable on this machine)
+        read_back = [line.strip() for line in output.splitlines() if "metrics the dashboards and alarms read have data" in line]
+        assert len(read_back) == 3 and all("; 0 missing, 2 not observable locally" in line for line in read_back), read_back
+        assert "NO DATA:" not in output
         # THEN what the rehearsal started (the emulator, the data plane, Triton) listens on loopback only
         tree = demo.tree()
         names = {p.name() for p in tree}

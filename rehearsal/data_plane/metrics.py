@@ -44,9 +44,10 @@ an invocation.
   ``NotificationFailures`` (what happened during the interval, 0 included, per variant that has
   seen a request); ``TimeInBacklog`` and ``TotalProcessingTime`` (milliseconds, per request);
 * instance metrics (``/aws/sagemaker/Endpoints``), per variant whose Triton runs, sampled every
-  interval from the second sample of a server on: ``CPUUtilization`` (CPU time of the Triton
-  process and its children, such as the python backend's stubs, per wall time, 100 per core:
-  psutil's ``cpu_percent``), ``MemoryUtilization`` (their resident memory as a percentage of this
+  interval: ``CPUUtilization`` (CPU time of the Triton process and its children, such as the
+  python backend's stubs, per wall time, 100 per core: psutil's ``cpu_percent`` since the previous
+  sample, or the average since the process started on its first sample, so a server that runs
+  less than one interval is measured too), ``MemoryUtilization`` (their resident memory as a percentage of this
   machine's memory) and ``DiskUtilization`` (the used share of the file system holding the
   variant's work folder: shared with everything else on that file system).
 

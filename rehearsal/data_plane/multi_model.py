@@ -362,6 +362,26 @@ class MultiModelBackend(ContainerBackend):
             self.models.move_to_end(target_model)
             return model
 
+    async def limit_memory(self, budget_bytes: int) -> list[str]:
+        """Lower the memory budget and unload least recently used models until what is loaded fits.
+
+        What an instance does when its memory fills (another model grew, a larger batch): SageMaker
+        unloads the least recently used models, and a later request for one loads it again (a cache
+        miss). The unloads are timed into ``ModelUnloadingTime`` like any other.
+
+        Returns:
+            The TargetModels unloaded, least recently used first.
+        """
+        async with self._models_lock:
+            self.memory_budget_bytes = budget_bytes
+            unloaded = []
+            while self.loaded_bytes > self.memory_budget_bytes:
+                before = {m.target_model for m in self.models.values() if m.loaded}
+                if not await self._unload_one(keep=""):
+                    break
+                unloaded += sorted(before - {m.target_model for m in self.models.values() if m.loaded})
+            return unloaded
+
     async def _make_room(self, size_bytes: int, *, keep: str) -> None:
         """Unload least recently used models until ``size_bytes`` more fit in the budget."""
         while self.loaded_bytes + size_bytes > self.memory_budget_bytes:

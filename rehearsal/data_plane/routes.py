@@ -293,8 +293,6 @@ class RuntimeApi:
                 tree = self._process_tree(pid, seen)
             except psutil.Error:
                 continue
-            if tree is None:
-                continue  # the server's first sample: psutil's cpu_percent needs two
             cpu, rss = tree
             out.append(("CPUUtilization", cpu, endpoint, variant))
             out.append(("MemoryUtilization", 100.0 * rss / total_memory, endpoint, variant))
@@ -304,26 +302,40 @@ class RuntimeApi:
             del self._processes[gone]
         return out
 
-    def _process_tree(self, pid: int, seen: set[int]) -> tuple[float, int] | None:
-        """CPU percent (100 per core) and resident bytes of a server and its children; None on its first sample."""
+    def _process_tree(self, pid: int, seen: set[int]) -> tuple[float, int]:
+        """CPU percent (100 per core) and resident bytes of a server and its children.
+
+        CPU is measured since the previous sample; for a process sampled the first time (a server
+        just started, a child it spawned since) it is its average since it started, from its CPU
+        times, so a short-lived server (a variant scaled back to zero within one interval) is
+        measured too.
+        """
         import psutil
 
-        first = pid not in self._processes
-        root = self._processes.setdefault(pid, psutil.Process(pid))
+        root = self._processes.get(pid)
+        if root is None:
+            root = self._processes[pid] = psutil.Process(pid)
         processes = [root]
         for child in root.children(recursive=True):
             processes.append(self._processes.setdefault(child.pid, child))
         cpu = 0.0
         rss = 0
+        now = time.time()
         for process in processes:
             seen.add(process.pid)
             try:
-                # 0.0 on a process's first call (a child started since the last sample is counted from now).
-                cpu += process.cpu_percent(None)
+                first = not getattr(process, "_sampled_before", False)
+                delta = process.cpu_percent(None)  # since the previous call; meaningless on the first
+                if first:
+                    process._sampled_before = True  # type: ignore[attr-defined]
+                    times = process.cpu_times()
+                    lifetime = max(now - process.create_time(), 1e-3)
+                    delta = 100.0 * (times.user + times.system) / lifetime
+                cpu += delta
                 rss += process.memory_info().rss
             except psutil.Error:
                 continue
-        return None if first else (cpu, rss)
+        return cpu, rss
 
     def check_endpoint(self, endpoint: EndpointRoute, invocation: Invocation) -> None:
         """Refuse a call the endpoint cannot take (status, inference components, targeting headers).

@@ -450,6 +450,43 @@ class LocalDataPlane:
         """Return one JSON-able summary per started backend (for the demo and debugging)."""
         return self.api.describe_backends()
 
+    def limit_multi_model_memory(self, endpoint_name: str, budget_bytes: int) -> list[str]:
+        """Give the endpoint's multi-model variants ``budget_bytes`` of model memory from now on.
+
+        Models over the budget are unloaded at once, least recently used first, as on an instance
+        whose memory fills; a later request for one loads it again. For the demo and tests of
+        what an endpoint does under memory pressure.
+
+        Returns:
+            The TargetModels unloaded.
+
+        Raises:
+            ValueError: ``budget_bytes`` is not a positive integer, or the endpoint has no started
+                multi-model variant.
+        """
+        from rehearsal.data_plane.multi_model import MultiModelBackend
+
+        if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
+            raise ValueError(f"budget_bytes must be a positive number of bytes (got {budget_bytes!r})")
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("LocalDataPlane is not running")
+        backends = [
+            backend
+            for (endpoint, _, _), backend in list(self.backends.items())
+            if endpoint == endpoint_name and isinstance(backend, MultiModelBackend)
+        ]
+        if not backends:
+            raise ValueError(f"endpoint {endpoint_name!r} has no started multi-model variant; invoke it first")
+
+        async def limit() -> list[str]:
+            unloaded: list[str] = []
+            for backend in backends:
+                unloaded += await backend.limit_memory(budget_bytes)
+            return unloaded
+
+        return asyncio.run_coroutine_threadsafe(limit(), loop).result(timeout=120)
+
     def describe_async_queues(self) -> list[dict[str, Any]]:
         """Return one JSON-able summary per asynchronous endpoint queue (also ``GET /local/async-queues``).
 
