@@ -26,13 +26,10 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import CustomResource, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
@@ -43,6 +40,7 @@ from serving_constructs._bucket import (
     SAFE_KEY_TEXT,
     hardened_bucket,
 )
+from serving_constructs._handler_function import StackHandlerFunction
 from serving_constructs._nag import acknowledge, flattened
 from serving_constructs._validation import (
     PropsError,
@@ -69,54 +67,26 @@ _MAX_URL = 1024
 _ARCHIVE_SUFFIX = ".tar.gz"
 #: What writing an SSE-KMS object needs (single or multipart), without kms:*'s wildcards.
 _KMS_WRITE = ("kms:GenerateDataKey", "kms:Decrypt")
-_HANDLER_DIR = Path(__file__).resolve().parent / "handlers" / "model_copy"
 
 
-class _CopyHandler(Construct):
-    """The stack's one function that copies archives to their keys: its role, log group and code."""
+class _CopyHandler(StackHandlerFunction):
+    """The stack's one function that copies archives to their keys (its S3 grants come per archive)."""
 
     def __init__(self, scope: Construct, id: str) -> None:
-        super().__init__(scope, id)
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=logs.RetentionDays.THREE_MONTHS)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Copies ModelPrefix archives to their keys (server-side) and removes them",
-        )
-        # Explicit log permissions on this log group only (no AWSLambdaBasicExecutionRole).
-        self.log_group.grant_write(self.role)
-        acknowledge(
-            self.role,
-            f"AwsSolutions-IAM5[Resource::{flattened(self.role, self.log_group.log_group_arn)}]",
-            "Log streams are created by Lambda with generated names; the grant is confined to the function's "
-            "own log group.",
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="index.handler",
-            code=lambda_.Code.from_asset(str(_HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
+        super().__init__(
+            scope,
+            id,
+            handler="model_copy",
+            role_description="Copies ModelPrefix archives to their keys (server-side) and removes them",
+            function_description="ModelPrefix: server-side copy of model archives to stable keys",
             timeout=FUNCTION_TIMEOUT,
             memory_size=FUNCTION_MEMORY_MB,
-            role=self.role,
-            log_group=self.log_group,
-            description="ModelPrefix: server-side copy of model archives to stable keys",
         )
-        # aws-cdk's Function writes DependsOn its role (so the role's policies exist first) next to
-        # the Role GetAtt; cfn-lint's W3005 calls the Role entry redundant. The DependsOn is CDK's.
-        cfn_function = self.function.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
-        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
     @staticmethod
     def of(scope: Construct) -> _CopyHandler:
         """Return the stack's copy handler, creating it on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(HANDLER_ID)
-        return existing if isinstance(existing, _CopyHandler) else _CopyHandler(stack, HANDLER_ID)
+        return _CopyHandler.once_per_stack(scope, HANDLER_ID)
 
 
 def _prefix_problems(prefix: Any, bucket_name: str | None) -> list[str]:

@@ -58,7 +58,6 @@ import datetime
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsii
@@ -76,13 +75,12 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 from serving_constructs import defaults
-from serving_constructs._nag import acknowledge, arn_finding_prefix, flattened
+from serving_constructs._handler_function import StackHandlerFunction
+from serving_constructs._nag import acknowledge, arn_finding_prefix
 from serving_constructs._validation import (
     Problems,
     PropsError,
@@ -177,10 +175,10 @@ RELEASE_HANDLER_ID = "ScalingReleaseHandler"
 RELEASE_FUNCTION_TIMEOUT = Duration.minutes(2)
 #: How long CloudFormation waits for an answer: the timeout plus a minute, not its default hour.
 RELEASE_SERVICE_TIMEOUT = Duration.minutes(3)
-_RELEASE_HANDLER_DIR = Path(__file__).resolve().parent / "handlers" / "scaling_release"
+_RELEASE_DESCRIPTION = "Deregisters SageMaker variants' scalable targets before an instance-type change or delete"
 
 
-class _ReleaseHandler(Construct):
+class _ReleaseHandler(StackHandlerFunction):
     """The stack's one function that deregisters scalable targets: its role, log group and code.
 
     Least privilege: ``cloudformation:DescribeStackResource`` on this stack only;
@@ -192,21 +190,15 @@ class _ReleaseHandler(Construct):
     """
 
     def __init__(self, scope: Construct, id: str) -> None:
-        super().__init__(scope, id)
-        stack = Stack.of(self)
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=logs.RetentionDays.THREE_MONTHS)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Deregisters SageMaker variants' scalable targets before an instance-type change or delete",
-        )
-        self.log_group.grant_write(self.role)
-        acknowledge(
-            self.role,
-            f"AwsSolutions-IAM5[Resource::{flattened(self.role, self.log_group.log_group_arn)}]",
-            "Log streams are created by Lambda with generated names; the grant is confined to the function's "
-            "own log group.",
+        stack = Stack.of(scope)
+        super().__init__(
+            scope,
+            id,
+            handler="scaling_release",
+            role_description=_RELEASE_DESCRIPTION,
+            function_description=_RELEASE_DESCRIPTION,
+            timeout=RELEASE_FUNCTION_TIMEOUT,
+            memory_size=128,
         )
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["cloudformation:DescribeStackResource"], resources=[stack.stack_id])
@@ -235,33 +227,11 @@ class _ReleaseHandler(Construct):
             "synth; deregistration is confined to this account and region, and the handler deregisters only the "
             "variants of this stack's endpoint.",
         )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="index.handler",
-            code=lambda_.Code.from_asset(str(_RELEASE_HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
-            timeout=RELEASE_FUNCTION_TIMEOUT,
-            memory_size=128,
-            role=self.role,
-            log_group=self.log_group,
-            description="Deregisters SageMaker variants' scalable targets before an instance-type change or delete",
-        )
-        # aws-cdk's Function writes DependsOn its role next to the Role GetAtt; cfn-lint's W3005
-        # calls that redundant. The DependsOn is CDK's.
-        cfn_function = self.function.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
-        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
     @staticmethod
     def of(scope: Construct) -> _ReleaseHandler:
         """Return the stack's release handler, creating it on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(RELEASE_HANDLER_ID)
-        return (
-            existing if isinstance(existing, _ReleaseHandler) else _ReleaseHandler(stack, RELEASE_HANDLER_ID)
-        )
+        return _ReleaseHandler.once_per_stack(scope, RELEASE_HANDLER_ID)
 
 
 class ScalingRelease(Construct):
