@@ -1119,6 +1119,18 @@ class _Explainer:
                     f"{readable(resource.logical_id)} with the same "
                     f"settings: {self._scaling_summary(resource.type, resource.props())}",
                 )
+                if resource.type.endswith("ScalableTarget") and (old.base or {}).get("DeletionPolicy") != "Retain":
+                    # Both resources name the same (ResourceId, ScalableDimension): CloudFormation
+                    # registers the new one, then deletes the old one in its cleanup, and that
+                    # delete deregisters the one registration they share (docs/updates.md).
+                    self.add(
+                        "scaling",
+                        f"WARNING: the deployed {readable(old.logical_id)} is not retained, so CloudFormation's "
+                        "cleanup deletes it after the new target is registered, and that delete deregisters the "
+                        "variant's only registration (and its policies): the variant ends up without autoscaling. "
+                        "Deploy once without auto_scale_instance_count, then again with it (docs/updates.md, "
+                        "upgrading)",
+                    )
         for resource in resources:
             lid = resource.logical_id
             if lid in recreated:

@@ -243,6 +243,37 @@ def test_diff_scaling_change_names_the_variant_and_both_values(assemblies: tuple
     assert line.endswith("(AllTraffic): MaxCapacity 4 → 6")
 
 
+def _target_renamed(template: dict[str, Any], *, retained: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The template (its target retained or not) and a copy whose scalable target has a new logical id."""
+    base = copy.deepcopy(template)
+    resources = base["Resources"]
+    (old_id,) = [k for k, v in resources.items() if v["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"]
+    for key in ("DeletionPolicy", "UpdateReplacePolicy"):
+        resources[old_id].pop(key, None)
+        if retained:
+            resources[old_id][key] = "Retain"
+    head = json.loads(json.dumps(base).replace(f'"{old_id}"', f'"{old_id}Renamed"'))
+    return base, head
+
+
+def test_diff_warns_when_a_re_created_scalable_target_would_deregister_the_new_one(
+    assemblies: tuple[Path, Path],
+) -> None:
+    template, _ = _templates(assemblies, REALTIME)
+    # GIVEN a deployed target without Retain (as before the scaling release) re-created under a new id
+    base, head = _target_renamed(template, retained=False)
+    lines = [f.text for f in explain_templates({REALTIME: (base, head)}).findings if f.section == "scaling"]
+    # THEN the reviewer is told that the cleanup's delete removes the one registration both share
+    assert any("is re-created as" in line for line in lines), lines
+    (warning,) = [line for line in lines if line.startswith("WARNING")]
+    assert "deregisters the variant's only registration" in warning and "docs/updates.md" in warning
+    # GIVEN the same with the deployed target retained (an instance-type change after the release step)
+    base, head = _target_renamed(template, retained=True)
+    lines = [f.text for f in explain_templates({REALTIME: (base, head)}).findings if f.section == "scaling"]
+    # THEN no warning: the old target is kept, not deleted
+    assert any("is re-created as" in line for line in lines) and not any(line.startswith("WARNING") for line in lines)
+
+
 def test_diff_removed_archive_is_destructive_and_fails_the_cli_when_asked(
     assemblies: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
