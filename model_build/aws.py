@@ -2,7 +2,8 @@
 
 The app checks ``-c region``, the tuning CLI ``--region``, and the rehearsal the regions of its
 emulator and data plane; the tuning CLI and the local data plane both hold request bodies to
-``InvokeEndpoint``'s limit. Each reads the rule from here.
+``InvokeEndpoint``'s limit; the rehearsal and the post-deploy check (``operations``) split S3 URIs
+the way SageMaker reads them. Each reads the rule from here.
 """
 
 from __future__ import annotations
@@ -30,3 +31,23 @@ INVOKE_ENDPOINT_MAX_BODY_BYTES = 6 * 1024 * 1024
 def is_region(value: Any) -> bool:
     """Whether ``value`` is a string shaped like an AWS region name (existence is not checked)."""
     return isinstance(value, str) and REGION_PATTERN.match(value) is not None
+
+
+_S3_URI = re.compile(r"s3://([^/]+)/?(.*)")
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """Split ``s3://bucket/key`` into ``(bucket, key)``, as SageMaker's API reads an S3 URI.
+
+    The pattern is botocore's for SageMaker's S3 URIs (``S3Uri``, ``InputLocation``), its ``s3``
+    half: ``s3://`` (lower case), a bucket, an optional slash, the key. The key is everything after
+    that slash, as S3 names it: ``?`` and ``#`` are part of it (``urllib.parse`` would cut them off),
+    and it is empty for ``s3://bucket`` or ``s3://bucket/`` (a prefix, not an object).
+
+    Raises:
+        ValueError: ``uri`` is not ``s3://`` followed by a bucket.
+    """
+    match = _S3_URI.fullmatch(uri)
+    if match is None:
+        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+    return match[1], match[2]

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_build.aws import parse_s3_uri
 from model_build.user_errors import FlagProblems, UsageErrorParser, UserError, did_you_mean, run_cli
 
 PROG = "python -m operations check"
@@ -468,9 +469,9 @@ def _check_async(
         next(
             (v for k, v in sorted(outputs.items()) if k.endswith("InputPath") and v.startswith("s3://")), None
         )
-        or f"s3://{_split_s3(output_path)[0]}/{ASYNC_INPUT_PREFIX}"
+        or f"s3://{parse_s3_uri(output_path)[0]}/{ASYNC_INPUT_PREFIX}"
     )
-    bucket, prefix = _split_s3(input_path)
+    bucket, prefix = parse_s3_uri(input_path)
     key = f"{prefix.rstrip('/')}/post-deploy-check/{uuid.uuid4().hex}.input".lstrip("/")
     started = time.monotonic()
     try:
@@ -518,7 +519,7 @@ def _wait_for_object(s3: Any, locations: Mapping[str, str], *, deadline: float) 
         for outcome, uri in locations.items():
             if not uri:
                 continue
-            bucket, key = _split_s3(uri)
+            bucket, key = parse_s3_uri(uri)
             try:
                 return outcome, s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             except ClientError as error:
@@ -533,22 +534,15 @@ def _wait_for_object(s3: Any, locations: Mapping[str, str], *, deadline: float) 
 def _delete_quietly(s3: Any, uri: str) -> None:
     """Remove an object the check wrote (best effort: a role without s3:DeleteObject leaves it)."""
     try:
-        bucket, key = _split_s3(uri)
+        bucket, key = parse_s3_uri(uri)
         s3.delete_object(Bucket=bucket, Key=key)
     except Exception:
         pass
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    match = re.fullmatch(r"s3://([^/]+)/?(.*)", uri)
-    if match is None:
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    return match.group(1), match.group(2)
-
-
 def _archives_under(s3: Any, prefix_uri: str) -> list[str]:
     """Return the TargetModel names of a multi-model prefix: every ``*.tar.gz`` key, relative to it."""
-    bucket, prefix = _split_s3(prefix_uri)
+    bucket, prefix = parse_s3_uri(prefix_uri)
     return sorted(
         obj["Key"][len(prefix) :]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -599,7 +593,7 @@ class _RequestCache:
                 f"the model data {url or '(none)'} is not a model.tar.gz, so its Triton config cannot be read; pass --payload FILE"
             )
         try:
-            bucket, key = _split_s3(url)
+            bucket, key = parse_s3_uri(url)
             stream = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
             return config_in_archive(stream, model)
         except _RequestError:

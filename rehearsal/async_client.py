@@ -4,7 +4,7 @@ An asynchronous endpoint answers ``invoke_endpoint_async`` at once; the outcome 
 SNS notification (success or error topic) and an S3 object (output or failure path). A client
 subscribes an SQS queue to both topics and waits there, keyed by ``InferenceId``:
 :class:`NotificationQueue`. The demo, the async tests and ``bench/bench_async.py`` use it, so the
-notification parsing lives in one place; the data plane takes :func:`parse_s3_uri` from here too.
+notification parsing lives in one place. S3 URIs are split by ``model_build.aws.parse_s3_uri``.
 
 On AWS the queue also needs a queue policy that lets the topics send to it (``sqs:SendMessage``
 with ``aws:SourceArn`` = the topic); :meth:`NotificationQueue.create` sets one. moto delivers
@@ -14,34 +14,16 @@ without it.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from model_build.aws import parse_s3_uri
+
+
 #: botocore's pattern for SageMaker's S3 URIs, ``(https|s3)://([^/]+)/?(.*)``, for s3 only.
-_S3_URI = re.compile(r"s3://([^/]+)/?(.*)")
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split ``s3://bucket/key`` into ``(bucket, key)``, as SageMaker's API reads an S3 URI.
-
-    The pattern is botocore's for SageMaker's S3 URIs (``S3Uri``, ``InputLocation``), its ``s3``
-    half: ``s3://`` (lower case), a bucket, an optional slash, the key. The key is everything after
-    that slash, as S3 names it: ``?`` and ``#`` are part of it (``urllib.parse`` would cut them off),
-    and it is empty for ``s3://bucket`` or ``s3://bucket/`` (a prefix, not an object).
-
-    Raises:
-        ValueError: ``uri`` is not ``s3://`` followed by a bucket.
-    """
-    match = _S3_URI.fullmatch(uri)
-    if match is None:
-        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
-    return match[1], match[2]
-
-
 def read_s3(s3: Any, uri: str) -> bytes | None:
     """Return the object at ``uri``, or None when there is none (yet)."""
     bucket, key = parse_s3_uri(uri)

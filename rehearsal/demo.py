@@ -63,9 +63,9 @@ from typing import Any
 
 import numpy as np
 
+from model_build.aws import parse_s3_uri
 from model_build.package import file_sha256
 from model_build.user_errors import UserError, run_cli
-from rehearsal.async_client import parse_s3_uri
 from rehearsal.cli_args import Parser, Stopped, check_port_free, count, port, seconds, stop_on_signals
 from rehearsal.reference import (
     PAD_ID,

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from rehearsal.async_client import NotificationQueue, parse_s3_uri, read_s3
+from model_build.aws import parse_s3_uri
+from rehearsal.async_client import NotificationQueue, read_s3
 from rehearsal.demo import DemoFailure, DeployedEndpoint, compare_outputs, format_row
 from rehearsal.reference import ModelReference, kserve_outputs, kserve_request
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rehearsal.async_client import parse_s3_uri
+from model_build.aws import parse_s3_uri
 from rehearsal.demo import DemoFailure, DeployedEndpoint, compare_outputs, s3_sha256
 from rehearsal.reference import (
     ModelReference,

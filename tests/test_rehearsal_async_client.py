@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from rehearsal.async_client import Notification, NotificationQueue, parse_s3_uri, read_s3
+from model_build.aws import parse_s3_uri
+from rehearsal.async_client import Notification, NotificationQueue, read_s3
 
 OUTPUT_URI = "s3://my-bucket/output/prediction.out"
 # AWS's documented success notification (the page's example, its placeholders filled in).

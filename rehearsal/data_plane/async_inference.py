@@ -55,7 +55,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rehearsal.async_client import parse_s3_uri
+from model_build.aws import parse_s3_uri
 from rehearsal.data_plane.backends import ContainerBackend, ContainerDown, Invocation, InvocationResult
 from rehearsal.data_plane.errors import RuntimeApiError, validation_error
 from rehearsal.data_plane.metrics import METRICS

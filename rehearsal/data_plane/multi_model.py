@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rehearsal.async_client import parse_s3_uri
+from model_build.aws import parse_s3_uri
 from rehearsal.data_plane.backends import (
     BACKENDS,
     DEFAULT_MODEL_ENV,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rehearsal.async_client import parse_s3_uri
+from model_build.aws import parse_s3_uri
 from rehearsal.data_plane.errors import validation_error
 
 #: How often known endpoints are re-read from the control plane, by default (seconds).
