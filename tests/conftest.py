@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -105,6 +110,55 @@ def bucket_artifact() -> Callable[[Stack], Any]:
         return ModelArtifact.from_bucket(bucket, "bert/model.tar.gz", model_name="bert")
 
     return make
+
+
+class _CfnResponses(http.server.BaseHTTPRequestHandler):
+    """Records each cfn-response PUT (CloudFormation's pre-signed ResponseURL) by path: body and Content-Type."""
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received[self.path] = {  # type: ignore[attr-defined]
+            "body": json.loads(body),
+            "content_type": self.headers.get("Content-Type"),
+        }
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def custom_resource_handler() -> Callable[[str], Any]:
+    """Return ``run(folder)``: a context manager yielding ``(module, url, received)`` for a Lambda handler.
+
+    ``module`` is ``constructs/serving_constructs/handlers/<folder>/index.py`` loaded as CloudFormation's
+    Lambda would (no bytecode written into the source tree); ``url`` is a loopback listener standing in
+    for the pre-signed ResponseURL; ``received`` maps each PUT's path to its ``body`` and ``content_type``.
+    """
+
+    @contextlib.contextmanager
+    def run(folder: str) -> Iterator[tuple[ModuleType, str, dict[str, dict[str, Any]]]]:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CfnResponses)
+        server.received = {}  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            path = REPO_ROOT / "constructs" / "serving_constructs" / "handlers" / folder / "index.py"
+            spec = importlib.util.spec_from_file_location(f"{folder}_index", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.dont_write_bytecode = dont_write
+            yield module, f"http://127.0.0.1:{server.server_address[1]}", server.received  # type: ignore[attr-defined]
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,12 @@ PUT goes to a listener on 127.0.0.1 that records what CloudFormation would recei
 from __future__ import annotations
 
 import hashlib
-import http.server
-import importlib.util
 import io
-import json
 import os
 import struct
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -29,36 +23,9 @@ from boto3.s3.transfer import TransferConfig
 
 from rehearsal.moto_server import MotoServer
 
-HANDLER_PATH = (
-    Path(__file__).resolve().parents[1]
-    / "constructs"
-    / "serving_constructs"
-    / "handlers"
-    / "model_copy"
-    / "index.py"
-)
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/Models/11111111-2222-3333-4444-555555555555"
 ASSETS, MODELS = "cdk-hnb659fds-assets-123456789012-us-east-1", "models-bucket"
 MiB = 1024**2
-
-
-class _Responses(http.server.BaseHTTPRequestHandler):
-    """Records each cfn-response PUT (CloudFormation's pre-signed ResponseURL) by path."""
-
-    received: dict[str, dict[str, Any]]
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received[self.path] = {
-            "body": json.loads(body),
-            "content_type": self.headers.get("Content-Type"),
-        }
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @dataclass
@@ -119,28 +86,16 @@ def _props(source_key: str, destination_key: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def harness() -> Iterator[Harness]:
-    with MotoServer() as moto:
+def harness(custom_resource_handler: Any) -> Iterator[Harness]:
+    with MotoServer() as moto, custom_resource_handler("model_copy") as (module, url, received):
         saved = dict(os.environ)
         os.environ.update(moto.env())
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Responses)
-        _Responses.received = {}
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
         try:
-            spec = importlib.util.spec_from_file_location("model_copy_index", HANDLER_PATH)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-            spec.loader.exec_module(module)
-            sys.dont_write_bytecode = dont_write
             s3 = boto3.client("s3", **moto.boto3_kwargs())
             s3.create_bucket(Bucket=ASSETS)
             s3.create_bucket(Bucket=MODELS)
-            yield Harness(s3, module, f"http://127.0.0.1:{server.server_address[1]}", _Responses.received)
+            yield Harness(s3, module, url, received)
         finally:
-            server.shutdown()
-            server.server_close()
             os.environ.clear()
             os.environ.update(saved)
 

@@ -10,18 +10,13 @@ to a listener on 127.0.0.1 that records what CloudFormation would receive.
 
 from __future__ import annotations
 
-import http.server
-import importlib.util
 import io
 import json
 import os
-import sys
-import threading
 import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -30,14 +25,6 @@ import pytest
 
 from rehearsal.moto_server import MotoServer
 
-HANDLER_PATH = (
-    Path(__file__).resolve().parents[1]
-    / "constructs"
-    / "serving_constructs"
-    / "handlers"
-    / "scaling_release"
-    / "index.py"
-)
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 #: A stack holding one endpoint with two variants, as the emulator deploys it.
@@ -67,22 +54,6 @@ TEMPLATE = {
         },
     }
 }  # fmt: skip
-
-
-class _Responses(http.server.BaseHTTPRequestHandler):
-    """Records each cfn-response PUT (CloudFormation's pre-signed ResponseURL) by path."""
-
-    received: dict[str, dict[str, Any]]
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received[self.path] = json.loads(body)
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @dataclass
@@ -115,7 +86,7 @@ class Harness:
             **extra,
         }  # fmt: skip
         self.handler.handler(event, None)
-        return dict(self.received.pop(path))
+        return dict(self.received.pop(path)["body"])
 
     def register(self, variant: str, endpoint_name: str | None = None) -> None:
         endpoint_name = self.endpoint_name if endpoint_name is None else endpoint_name
@@ -139,21 +110,11 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-def module_harness() -> Iterator[Harness]:
-    with MotoServer() as moto:
+def module_harness(custom_resource_handler: Any) -> Iterator[Harness]:
+    with MotoServer() as moto, custom_resource_handler("scaling_release") as (module, url, received):
         saved = dict(os.environ)
         os.environ.update(moto.env())
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Responses)
-        _Responses.received = {}
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
         try:
-            spec = importlib.util.spec_from_file_location("scaling_release_index", HANDLER_PATH)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-            spec.loader.exec_module(module)
-            sys.dont_write_bytecode = dont_write
             cloudformation = boto3.client("cloudformation", **moto.boto3_kwargs())
             stack_id = cloudformation.create_stack(StackName="Scaled", TemplateBody=json.dumps(TEMPLATE))[
                 "StackId"
@@ -163,11 +124,8 @@ def module_harness() -> Iterator[Harness]:
             )
             endpoint_name = endpoint["StackResourceDetail"]["PhysicalResourceId"].rsplit(":endpoint/", 1)[-1]
             scaling = boto3.client("application-autoscaling", **moto.boto3_kwargs())
-            url = f"http://127.0.0.1:{server.server_address[1]}"
-            yield Harness(moto, scaling, module, url, stack_id, endpoint_name, _Responses.received)
+            yield Harness(moto, scaling, module, url, stack_id, endpoint_name, received)
         finally:
-            server.shutdown()
-            server.server_close()
             os.environ.clear()
             os.environ.update(saved)
 
@@ -340,7 +298,7 @@ def test_scaling_release_runs_as_a_lambda_in_an_emulated_type_change_and_delete(
     cloudformation = boto3.client("cloudformation", **kwargs)
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
-        archive.write(HANDLER_PATH, "index.py")
+        archive.write(harness.handler.__file__, "index.py")
     role = boto3.client("iam", **kwargs).create_role(RoleName="release", AssumeRolePolicyDocument="{}")
     function_arn = boto3.client("lambda", **kwargs).create_function(
         FunctionName="release", Runtime="python3.14", Role=role["Role"]["Arn"], Handler="index.handler",
