@@ -411,6 +411,20 @@ def test_api_bad_argument_is_one_user_error_naming_it_before_anything_starts(
     assert _children() <= before
 
 
+@pytest.mark.parametrize("budget", [0, -1, 2.5, True, "512"])
+def test_data_plane_limit_multi_model_memory_refuses_a_bad_budget_before_anything(closed_url: str, budget: Any) -> None:
+    from rehearsal.data_plane import LocalDataPlane
+
+    # GIVEN a data plane (not even started)  WHEN a budget that is no positive number of bytes is given
+    plane = LocalDataPlane(closed_url)
+    with pytest.raises(UserError) as raised:
+        plane.limit_multi_model_memory("ep", budget)
+    # THEN one error names the argument, the value and the fix
+    message = str(raised.value)
+    assert "budget_bytes must be a positive number of bytes" in message and repr(budget) in message
+    assert "pass e.g. budget_bytes=" in message
+
+
 def test_data_plane_start_refuses_an_emulator_that_does_not_answer(closed_url: str) -> None:
     from rehearsal.data_plane import LocalDataPlane
 

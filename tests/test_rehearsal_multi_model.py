@@ -224,6 +224,21 @@ def test_rehearsal_multi_model_lru_model_unloaded_under_memory_budget(mme: Mme) 
     assert models["resnet_pt_v0.tar.gz"]["unloads"] == before["resnet_pt_v0.tar.gz"]["unloads"]
 
 
+def test_rehearsal_multi_model_memory_limit_of_an_endpoint_without_a_multi_model_variant_names_those_with_one(
+    mme: Mme,
+) -> None:
+    from model_build.user_errors import UserError
+
+    # GIVEN the running multi-model endpoint (invoked)  WHEN the memory of another endpoint is limited
+    _invoke(mme, "resnet_onnx_v0.tar.gz", seed=31)
+    with pytest.raises(UserError) as raised:
+        mme.plane.limit_multi_model_memory("no-such-endpoint", 1024)
+    # THEN the error names the endpoint given and the one that has a multi-model variant
+    message = str(raised.value)
+    assert "endpoint_name 'no-such-endpoint' has no started multi-model variant" in message
+    assert f"started: {ENDPOINT}" in message
+
+
 def test_rehearsal_multi_model_archive_added_later_is_served_without_redeploy_after_model_not_ready(
     mme: Mme,
 ) -> None:

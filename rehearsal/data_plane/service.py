@@ -461,13 +461,18 @@ class LocalDataPlane:
             The TargetModels unloaded.
 
         Raises:
-            ValueError: ``budget_bytes`` is not a positive integer, or the endpoint has no started
-                multi-model variant.
+            UserError: ``budget_bytes`` is not a positive integer, or the endpoint has no started
+                multi-model variant (the message names those that have one).
+            RuntimeError: the data plane is not running.
         """
+        from model_build.user_errors import UserError
         from rehearsal.data_plane.multi_model import MultiModelBackend
 
         if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
-            raise ValueError(f"budget_bytes must be a positive number of bytes (got {budget_bytes!r})")
+            raise UserError(
+                f"Invalid LocalDataPlane.limit_multi_model_memory arguments: budget_bytes must be a positive "
+                f"number of bytes (got {budget_bytes!r}); pass e.g. budget_bytes=512 * 1024**2"
+            )
         loop = self._loop
         if loop is None:
             raise RuntimeError("LocalDataPlane is not running")
@@ -477,7 +482,14 @@ class LocalDataPlane:
             if endpoint == endpoint_name and isinstance(backend, MultiModelBackend)
         ]
         if not backends:
-            raise ValueError(f"endpoint {endpoint_name!r} has no started multi-model variant; invoke it first")
+            started = sorted(
+                {endpoint for (endpoint, _, _), b in self.backends.items() if isinstance(b, MultiModelBackend)}
+            )
+            raise UserError(
+                f"Invalid LocalDataPlane.limit_multi_model_memory arguments: endpoint_name {endpoint_name!r} has no "
+                f"started multi-model variant (started: {', '.join(started) or 'none'}); invoke it with a "
+                "TargetModel first"
+            )
 
         async def limit() -> list[str]:
             unloaded: list[str] = []
