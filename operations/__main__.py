@@ -15,9 +15,12 @@ _USAGE = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the subcommand named by ``argv[0]``; exit status 2 with the usage for anything else."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if args and args[0] in ("-h", "--help"):
         sys.stdout.write(_USAGE)
-        return 0 if args else 2
+        return 0
+    if not args:
+        sys.stderr.write(f"python -m operations: no command given — use check or diff\n{_USAGE}")
+        return 2
     command, rest = args[0], args[1:]
     if command == "check":
         import operations.check as check

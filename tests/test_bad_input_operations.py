@@ -281,3 +281,20 @@ def test_bad_input_operations_diff_deployed_unreachable_control_plane(
     err = _run_diff(["--deployed", "--head", str(head)], capsys)
     # THEN one line saying what could not be reached and what to check
     assert "--deployed: cannot reach CloudFormation" in err and "AWS_ENDPOINT_URL" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [([], "no command given — use check or diff"), (["chek"], "unknown command 'chek' — use check or diff")],
+)
+def test_operations_without_a_known_command_names_the_commands_on_stderr(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from operations.__main__ import main as operations_main
+
+    # WHEN `python -m operations` gets no command or an unknown one
+    code = operations_main(argv)
+    out, err = capsys.readouterr()
+    # THEN exit 2, one line naming what is allowed on stderr (then the usage), nothing on stdout
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == f"python -m operations: {expected}"
