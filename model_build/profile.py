@@ -78,6 +78,10 @@ DEFAULT_SAFETY_FACTOR = 0.7
 PROFILE_PERCENTILES = (50, 90, 99)
 """The latency percentiles a profile records and a latency target may apply to."""
 
+SEED_LATENCY_TARGET_MS = 500.0
+"""Seed 000's latency bound, 500 ms: the tuning matrix's default criterion, and the latency SLO the
+stacks' p99 ModelLatency alarm uses when no tuning profile gives ``latency_target_ms``."""
+
 DEFAULT_LATENCY_PERCENTILE = 99.0
 """The percentile a latency target applies to unless told otherwise: stricter than Inference Recommender's
 common P95, because p99 is what a ``ModelLatency`` alarm on the maximum statistic approaches."""

@@ -30,7 +30,6 @@ from model_build.profile import HardwareMatch, TuningProfile
 from tuning.pricing import PriceTable
 
 SEED_TARGET_INVOCATIONS_PER_MINUTE = 30_000
-SEED_LATENCY_TARGET_MS = 500.0
 
 
 def invocations_per_minute(throughput_rps: float) -> float:

@@ -25,6 +25,7 @@ from typing import Any
 from model_build.profile import (
     DEFAULT_LATENCY_PERCENTILE,
     DEFAULT_SAFETY_FACTOR,
+    SEED_LATENCY_TARGET_MS,
     HardwareMatch,
     MeasuredFigures,
     MeasuredHardware,
@@ -33,7 +34,6 @@ from model_build.profile import (
 )
 from model_build.spec import TritonOptions
 from tuning.derive import (
-    SEED_LATENCY_TARGET_MS,
     SEED_TARGET_INVOCATIONS_PER_MINUTE,
     PricingBasis,
     Sizing,

@@ -48,6 +48,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
 
 from constructs import Construct
+from model_build.profile import SEED_LATENCY_TARGET_MS
 from model_build.sagemaker_metrics import METRICS, MICROSECONDS, MILLISECONDS, ServingMode
 from model_build.user_errors import did_you_mean
 from serving_constructs._validation import (
@@ -67,10 +68,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_LATENCY_TARGET_MS", "EndpointMonitoring", "RecommendedAlarms", "ServingDashboard"]
 
-DEFAULT_LATENCY_TARGET_MS = 500.0
+DEFAULT_LATENCY_TARGET_MS = SEED_LATENCY_TARGET_MS
 """The p99 ModelLatency target the stacks use when no tuning profile gives one: seed 000's 500 ms.
 
-A project default (the tuning benchmark's default criterion, ``tuning.derive.SEED_LATENCY_TARGET_MS``),
+A project default (the tuning benchmark's default criterion, ``model_build.profile.SEED_LATENCY_TARGET_MS``),
 not an AWS figure. ``python -m tuning`` measures a model and writes its ``latency_target_ms`` into
 the profile; pass that instead.
 """
