@@ -134,7 +134,7 @@ def custom_resource_handler() -> Callable[[str], Any]:
     """Return ``run(folder)``: a context manager yielding ``(module, url, received)`` for a Lambda handler.
 
     ``module`` is ``constructs/serving_constructs/handlers/<folder>/index.py`` loaded as CloudFormation's
-    Lambda would (no bytecode written into the source tree); ``url`` is a loopback listener standing in
+    Lambda would, with the asset's root importable (no bytecode written into the source tree); ``url`` is a loopback listener standing in
     for the pre-signed ResponseURL; ``received`` maps each PUT's path to its ``body`` and ``content_type``.
     """
 
@@ -144,14 +144,16 @@ def custom_resource_handler() -> Callable[[str], Any]:
         server.received = {}  # type: ignore[attr-defined]
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            path = REPO_ROOT / "constructs" / "serving_constructs" / "handlers" / folder / "index.py"
-            spec = importlib.util.spec_from_file_location(f"{folder}_index", path)
+            handlers = REPO_ROOT / "constructs" / "serving_constructs" / "handlers"
+            spec = importlib.util.spec_from_file_location(f"{folder}_index", handlers / folder / "index.py")
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+            sys.path.insert(0, str(handlers))  # the asset's root, as on Lambda: _cfn_response.py
             try:
                 spec.loader.exec_module(module)
             finally:
+                sys.path.remove(str(handlers))
                 sys.dont_write_bytecode = dont_write
             yield module, f"http://127.0.0.1:{server.server_address[1]}", server.received  # type: ignore[attr-defined]
         finally:

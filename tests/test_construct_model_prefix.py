@@ -114,7 +114,7 @@ def test_model_prefix_has_one_python_copy_function_per_stack(synth: Synth) -> No
         "AWS::Lambda::Function",
         {
             "Runtime": "python3.14",
-            "Handler": "index.handler",
+            "Handler": "model_copy.index.handler",
             "Timeout": 900,
             "MemorySize": 256,
             "Architectures": ["arm64"],

@@ -17,6 +17,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -298,10 +299,11 @@ def test_scaling_release_runs_as_a_lambda_in_an_emulated_type_change_and_delete(
     cloudformation = boto3.client("cloudformation", **kwargs)
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
-        archive.write(harness.handler.__file__, "index.py")
+        archive.write(harness.handler.__file__, "scaling_release/index.py")
+        archive.write(Path(harness.handler.__file__).parents[1] / "_cfn_response.py", "_cfn_response.py")
     role = boto3.client("iam", **kwargs).create_role(RoleName="release", AssumeRolePolicyDocument="{}")
     function_arn = boto3.client("lambda", **kwargs).create_function(
-        FunctionName="release", Runtime="python3.14", Role=role["Role"]["Arn"], Handler="index.handler",
+        FunctionName="release", Runtime="python3.14", Role=role["Role"]["Arn"], Handler="scaling_release.index.handler",
         Code={"ZipFile": code.getvalue()}, Timeout=60,
     )["FunctionArn"]  # fmt: skip
     # GIVEN a stack with an autoscaled endpoint (the target registered as moto's CloudFormation skips it)

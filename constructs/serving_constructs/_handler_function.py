@@ -4,7 +4,9 @@
 (``handlers/scaling_release``) each run as one function per stack, shared by every resource of
 that kind in the stack. What they share is here: a log group kept three months, a role that may
 write to that log group only (no ``AWSLambdaBasicExecutionRole``), and the function itself
-(Python 3.14 on arm64, code from the handler's folder). Each kind adds its own statements to
+(Python 3.14 on arm64). The code of every function is the whole ``handlers/`` folder, one asset:
+the handler is ``<folder>.index.handler``, and ``handlers/_cfn_response.py`` at its root answers
+CloudFormation for all of them. Each kind adds its own statements to
 :attr:`StackHandlerFunction.role`.
 """
 
@@ -22,7 +24,8 @@ from constructs import Construct
 from serving_constructs._nag import acknowledge, flattened
 
 HANDLERS_DIR = Path(__file__).resolve().parent / "handlers"
-"""The folder of the handlers' code, one sub-folder per function (its ``index.handler``)."""
+"""The handlers' code, one asset: a sub-folder per function (``<folder>/index.py``) and the shared
+``_cfn_response.py``."""
 
 _Self = TypeVar("_Self", bound="StackHandlerFunction")
 
@@ -33,7 +36,8 @@ class StackHandlerFunction(Construct):
     Args:
         scope: the stack (use :meth:`of`, which creates it once per stack).
         id: the construct id.
-        handler: the handler's folder under ``handlers/`` (``"model_copy"``).
+        handler: the handler's folder under ``handlers/`` (``"model_copy"``): the function runs
+            ``model_copy.index.handler``.
         role_description: the role's description.
         function_description: the function's description.
         timeout: the function's timeout.
@@ -69,8 +73,9 @@ class StackHandlerFunction(Construct):
             "Function",
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
-            handler="index.handler",
-            code=lambda_.Code.from_asset(str(HANDLERS_DIR / handler), exclude=["__pycache__", "*.pyc"]),
+            handler=f"{handler}.index.handler",
+            # One asset for every handler: they share _cfn_response.py at its root.
+            code=lambda_.Code.from_asset(str(HANDLERS_DIR), exclude=["__pycache__", "*.pyc"]),
             timeout=timeout,
             memory_size=memory_size,
             role=self.role,

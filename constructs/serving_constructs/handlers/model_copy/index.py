@@ -26,12 +26,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.request
 from typing import Any
 
 import boto3
 import botocore.config
 import botocore.exceptions
+from _cfn_response import respond  # handlers/_cfn_response.py, at the asset's root
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
 LOGGER = logging.getLogger()
@@ -51,8 +51,6 @@ TRANSFER_CONFIG = TransferConfig(
 )
 #: Answer FAILED this long before Lambda's timeout would kill the function without an answer.
 SAFETY_MARGIN_S = 30.0
-#: cfn-response bodies above 4,096 bytes are refused by CloudFormation.
-MAX_REASON = 3000
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
@@ -77,7 +75,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
             physical_id = _uri(
                 properties.get("DestinationBucket", "unknown"), properties.get("DestinationKey", "unknown")
             )
-    _respond(event, status, reason, physical_id, data)
+    respond(event, status, reason, physical_id, data)
 
 
 def _uri(bucket: str, key: str) -> str:
@@ -217,37 +215,3 @@ def _delete(event: dict[str, Any]) -> dict[str, str]:
     client.delete_object(Bucket=bucket, Key=key)
     LOGGER.info("deleted %s", physical_id)
     return {}
-
-
-def _respond(event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, str]) -> None:
-    if len(reason) > MAX_REASON:
-        reason = reason[: MAX_REASON - 3] + "..."
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason,
-            "PhysicalResourceId": physical_id,
-            "StackId": event.get("StackId"),
-            "RequestId": event.get("RequestId"),
-            "LogicalResourceId": event.get("LogicalResourceId"),
-            "NoEcho": False,
-            "Data": data,
-        }
-    ).encode()
-    # The pre-signed URL is signed for an empty Content-Type.
-    request = urllib.request.Request(
-        event["ResponseURL"],
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    for attempt in range(5):
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                LOGGER.info("answered %s: HTTP %s", status, response.status)
-                return
-        except OSError:
-            if attempt == 4:
-                raise
-            LOGGER.exception("answering CloudFormation failed; retrying")
-            time.sleep(2**attempt)

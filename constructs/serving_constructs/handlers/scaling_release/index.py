@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import urllib.request
 from typing import Any
+
+from _cfn_response import respond  # handlers/_cfn_response.py, at the asset's root
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -50,8 +50,6 @@ LOGGER.setLevel(logging.INFO)
 NAMESPACE = "sagemaker"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 PHASES = ("BeforeUpdate", "OnDelete")
-#: cfn-response bodies above 4,096 bytes are refused by CloudFormation.
-MAX_REASON = 3000
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
@@ -73,7 +71,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
     except Exception as error:  # every failure must reach CloudFormation as FAILED with its reason
         LOGGER.exception("failed")
         status, reason, data = "FAILED", f"{type(error).__name__}: {error}", {}
-    _respond(event, status, reason, physical_id, data)
+    respond(event, status, reason, physical_id, data)
 
 
 def variants_to_release(request: str, phase: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -183,37 +181,3 @@ def _deregister(endpoint_name: str, variant_names: list[str]) -> list[str]:
         LOGGER.info("deregistered %s", found)
         released.append(name)
     return released
-
-
-def _respond(event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, str]) -> None:
-    if len(reason) > MAX_REASON:
-        reason = reason[: MAX_REASON - 3] + "..."
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason,
-            "PhysicalResourceId": physical_id,
-            "StackId": event.get("StackId"),
-            "RequestId": event.get("RequestId"),
-            "LogicalResourceId": event.get("LogicalResourceId"),
-            "NoEcho": False,
-            "Data": data,
-        }
-    ).encode()
-    # The pre-signed URL is signed for an empty Content-Type.
-    request = urllib.request.Request(
-        event["ResponseURL"],
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    for attempt in range(5):
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                LOGGER.info("answered %s: HTTP %s", status, response.status)
-                return
-        except OSError:
-            if attempt == 4:
-                raise
-            LOGGER.exception("answering CloudFormation failed; retrying")
-            time.sleep(2**attempt)
