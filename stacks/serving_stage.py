@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Environment, Stack, Stage
+from aws_cdk import DefaultStackSynthesizer, Environment, Stack, Stage, Token
+from aws_cdk.region_info import RegionInfo
 
 from constructs import Construct
 from stacks.plans import StackPlan
@@ -43,7 +44,9 @@ class ServingStage(Stage):
         super().__init__(scope, construct_id, env=env, **kwargs)
         if not plans:
             raise ValueError(f"Invalid ServingStage props: plans must name at least one stack (got {list(plans)!r})")
-        self._serving_stacks = [plan.compose(self, env=None) for plan in plans]
+        self._serving_stacks = [
+            plan.compose(self, env=None, synthesizer=_synthesizer(self.region)) for plan in plans
+        ]
         # INTEGRATION POINT [C]: add_smoke_test_access(stack, trusted_account=smoke_test_account)
         # on each stack once stacks/pipeline_smoke.py provides it.
         del smoke_test_account
@@ -52,3 +55,22 @@ class ServingStage(Stage):
     def serving_stacks(self) -> list[Stack]:
         """The stage's serving stacks, in plan order."""
         return list(self._serving_stacks)
+
+
+def _synthesizer(region: str | None) -> DefaultStackSynthesizer:
+    """Return CDK's default synthesizer, with the execution role's partition written out when the region is known.
+
+    The pipeline's deploy actions name the stage's CloudFormation execution role in their
+    configuration; with ``${AWS::Partition}`` that is an ``Fn::Join``, which CodePipeline's action
+    schema (cfn-lint E3703) does not take. The region fixes the partition (``aws``, ``aws-cn``,
+    ``aws-us-gov``), so the ARN can be a plain string. It is the bootstrap's role all the same.
+    """
+    partition = None if region is None or Token.is_unresolved(region) else RegionInfo.get(region).partition
+    if partition is None:
+        return DefaultStackSynthesizer()
+
+    return DefaultStackSynthesizer(
+        cloud_formation_execution_role=DefaultStackSynthesizer.DEFAULT_CLOUDFORMATION_ROLE_ARN.replace(
+            "${AWS::Partition}", partition
+        )
+    )

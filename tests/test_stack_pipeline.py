@@ -1,0 +1,253 @@
+"""ServingPipelineStack (CDK Pipelines), synthesized through app.py: stage order, gates, synth step, cfn-lint, cdk-nag.
+
+One module-scoped synthesis of the app with ``pipeline=true`` and the smallest models (bert-tiny only),
+staging and production in two accounts other than the pipeline's. CodePipeline and CodeBuild do not
+run here (moto has neither): the pipeline is asserted as synthesized; its stages are rehearsed
+locally by ``make pipeline-rehearsal`` (rehearsal/pipeline.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack, pipelines
+from aws_cdk.assertions import Capture, Match, Template
+
+import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
+from model_build.cache import DEFAULT_CACHE_DIR
+from serving_constructs import PropsError
+from stacks.pipeline_stack import STAGE_ORDER, PipelineSource, ServingPipelineStack, synth_command
+from stacks.realtime_stack import realtime_stack_id
+
+PIPELINE, STAGING, PRODUCTION = "111111111111", "222222222222", "333333333333"
+CONNECTION = f"arn:aws:codestar-connections:us-east-1:{PIPELINE}:connection/0a1b2c3d-4e5f"
+TOPIC = f"arn:aws:sns:us-east-1:{PIPELINE}:pipeline-approvals"
+CONTEXT = {
+    "model": "bert-tiny",
+    "async_model": "none",
+    "mme_models": "none",
+    "pipeline": "true",
+    "pipeline_source": "github:example-org/triton-serving@main",
+    "pipeline_connection_arn": CONNECTION,
+    "account": PIPELINE,
+    "region": "us-east-1",
+    "staging_account": STAGING,
+    "production_account": PRODUCTION,
+    "pipeline_approval_topic": TOPIC,
+}
+SERVING_STACK_ID = realtime_stack_id("bert-tiny")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> App:
+    app = app_module.build_app(App(outdir=str(tmp_path_factory.mktemp("pipeline")), context=CONTEXT))
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="module")
+def stack(app) -> ServingPipelineStack:
+    (stack,) = app_module.stacks_of(app)
+    assert isinstance(stack, ServingPipelineStack)
+    return stack
+
+
+@pytest.fixture(scope="module")
+def template(stack) -> Template:
+    return Template.from_stack(stack)
+
+
+def _pipeline_stages(template: Template) -> list[dict]:
+    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    return pipeline["Properties"]["Stages"]
+
+
+def _stage(template: Template, name: str) -> dict:
+    return next(stage for stage in _pipeline_stages(template) if stage["Name"] == name)
+
+
+def _synth_buildspec(template: Template) -> dict:
+    projects = template.find_resources(
+        "AWS::CodeBuild::Project", {"Properties": {"Description": Match.string_like_regexp("/Build/Synth$")}}
+    )
+    (project,) = projects.values()
+    return json.loads(project["Properties"]["Source"]["BuildSpec"])
+
+
+def test_app_with_the_pipeline_key_composes_only_the_pipeline_stack(app, stack):
+    assert [s.stack_name for s in app_module.stacks_of(app)] == [app_module.PIPELINE_STACK_ID]
+    assert (stack.account, stack.region) == (PIPELINE, "us-east-1")
+
+
+def test_pipeline_stages_run_source_build_update_assets_staging_production(template):
+    assert [stage["Name"] for stage in _pipeline_stages(template)] == list(STAGE_ORDER)
+
+
+def test_stages_hold_the_apps_serving_stacks_in_their_own_accounts(stack):
+    # GIVEN the two stages  THEN each composes the app's serving stack, in its account and region
+    for stage, account in ((stack.staging, STAGING), (stack.production, PRODUCTION)):
+        (serving,) = stage.serving_stacks
+        assert serving.node.id == SERVING_STACK_ID
+        assert (serving.account, serving.region) == (account, "us-east-1")
+        assert serving.stack_name == f"{stage.stage_name}-{SERVING_STACK_ID}"
+        Template.from_stack(serving).resource_count_is("AWS::SageMaker::Endpoint", 1)
+
+
+def test_production_checks_permissions_then_waits_for_approval_before_deploying(template):
+    # GIVEN the Production stage's actions by run order
+    actions = sorted(_stage(template, "Production")["Actions"], key=lambda action: action["RunOrder"])
+    names = [action["Name"] for action in actions]
+
+    # THEN the IAM check, then the approval, then the stacks' deploy actions
+    assert names[:3] == [
+        "CheckPermissionsBroadening.Check",
+        "CheckPermissionsBroadening.Confirm",
+        "ApproveProduction",
+    ]
+    assert [a["ActionTypeId"]["Provider"] for a in actions[:3]] == ["CodeBuild", "Manual", "Manual"]
+    deploys = [a for a in actions if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+    assert deploys and min(a["RunOrder"] for a in deploys) > actions[2]["RunOrder"]
+
+
+def test_approval_notifies_the_topic_and_says_what_to_look_at(template):
+    approval = next(a for a in _stage(template, "Production")["Actions"] if a["Name"] == "ApproveProduction")
+    assert approval["Configuration"]["NotificationArn"] == TOPIC
+    for words in ("smoke test", "CheckPermissionsBroadening", "change sets"):
+        assert words in approval["Configuration"]["CustomData"]
+
+
+def test_staging_deploys_without_a_gate(template):
+    providers = {a["ActionTypeId"]["Provider"] for a in _stage(template, "Staging")["Actions"]}
+    assert "Manual" not in providers
+
+
+def test_source_is_a_codestar_connection_and_the_template_holds_no_secret(template):
+    (action,) = _stage(template, "Source")["Actions"]
+    assert action["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    configuration = action["Configuration"]
+    assert (configuration["ConnectionArn"], configuration["FullRepositoryId"], configuration["BranchName"]) == (
+        CONNECTION,
+        "example-org/triton-serving",
+        "main",
+    )
+    text = json.dumps(template.to_json())
+    assert "OAuthToken" not in text and "secretsmanager" not in text
+
+
+def test_synth_step_installs_with_make_setup_runs_the_fast_tests_then_synthesizes_with_the_apps_context(
+    stack, template
+):
+    # GIVEN the synth step as the pipeline holds it, and as CodeBuild will run it
+    step = stack.pipeline.synth
+    assert isinstance(step, pipelines.CodeBuildStep)
+    phases = _synth_buildspec(template)["phases"]
+
+    # THEN install with the README's command, the fast tests, then cdk synth with the same context
+    assert step.install_commands == ["make setup"]
+    assert phases["install"]["commands"] == ["make setup"]
+    assert phases["build"]["commands"] == step.commands
+    assert step.commands[0] == "make test-fast"
+    synth = step.commands[1]
+    assert synth == synth_command(stack.synth_context)
+    assert synth.startswith("node_modules/.bin/cdk synth ")
+    for key, value in CONTEXT.items():
+        assert f"-c {key}={value}" in synth
+    # no engine step: the pipeline ships the ONNX path, and its synth says so
+    assert "-c mme_tensorrt=off" in synth
+    assert phases["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "20"}
+
+
+def test_synth_step_keeps_the_model_build_cache_in_an_encrypted_ssl_only_bucket_of_the_stack(template):
+    # GIVEN the synth project's S3 cache
+    bucket = Capture()
+    template.has_resource_properties(
+        "AWS::CodeBuild::Project",
+        {
+            "Description": Match.string_like_regexp("/Build/Synth$"),
+            "Cache": {"Type": "S3", "Location": {"Fn::Join": ["/", [{"Ref": bucket}, "synth"]]}},
+        },
+    )
+    # THEN it caches the model build cache folder, in a bucket of this stack that is encrypted and TLS-only
+    assert _synth_buildspec(template)["cache"]["paths"] == [f"{DEFAULT_CACHE_DIR}/**/*"]
+    cache_bucket = template.to_json()["Resources"][bucket.as_string()]
+    assert cache_bucket["Type"] == "AWS::S3::Bucket"
+    assert cache_bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert cache_bucket["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket.as_string()},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_cross_account_stages_get_a_rotated_key_on_the_artifact_bucket(template):
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties(
+        "AWS::CodePipeline::Pipeline",
+        {"ArtifactStore": Match.object_like({"EncryptionKey": Match.object_like({"Type": "KMS"})})},
+    )
+
+
+def test_pipeline_stack_and_stage_stacks_pass_cfn_lint(stack, cfn_lint_errors):
+    # GIVEN the pipeline's template and every stage stack's
+    templates = {stack.stack_name: Template.from_stack(stack).to_json()}
+    for stage in (stack.staging, stack.production):
+        for serving in stage.serving_stacks:
+            templates[serving.stack_name] = Template.from_stack(serving).to_json()
+
+    # WHEN linted for the pipeline's region
+    found = {name: cfn_lint_errors(body, regions=["us-east-1"]) for name, body in templates.items()}
+
+    # THEN no errors, and no warnings but W3005 on the two DependsOn that CDK Pipelines writes next to a
+    # GetAtt of the same role (the pipeline's and the permissions check's Lambda's): redundant, harmless
+    expected = {name: [] for name in templates}
+    expected[stack.stack_name] = [
+        e for e in found[stack.stack_name] if e.startswith("[W3005") and ("'PipelineRole" in e or "AutoApprove" in e)
+    ]
+    assert len(expected[stack.stack_name]) <= 2
+    assert found == expected
+
+
+def test_pipeline_synth_has_no_unacknowledged_nag_findings(app):
+    # cdk-nag checks the pipeline stack and the stage stacks (nested assemblies) alike.
+    report = json.loads((Path(app.outdir) / "validation-report.json").read_text())
+    assert [v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]] == []
+
+
+def test_every_nag_acknowledgement_of_the_pipeline_gives_a_reason(stack):
+    acknowledgements = [
+        entry.data
+        for construct in stack.node.find_all()
+        for entry in construct.node.metadata
+        if "acknowledg" in str(entry.type).lower()
+    ]
+    assert acknowledgements
+    assert all(len(str(data)) > 40 for data in acknowledgements)
+
+
+def test_pipeline_source_factories_refuse_bad_props_naming_each():
+    with pytest.raises(PropsError, match=r"repository must be 'owner/name' \(got 'no-slash'\).*connection_arn"):
+        PipelineSource.github(repository="no-slash", connection_arn="ghp_token")
+    with pytest.raises(PropsError, match=r"repository_name .*'bad name'.*branch must be .*'a..b'"):
+        PipelineSource.codecommit(repository_name="bad name", branch="a..b")
+
+
+def test_codecommit_source_binds_to_the_named_repository():
+    stack = Stack(App(), "Source")
+    source = PipelineSource.codecommit(repository_name="triton-serving", branch="release")
+    step = source.bind(stack)
+    assert isinstance(step, pipelines.CodePipelineSource)
+    assert source.describe() == "codecommit:triton-serving@release"
+    assert stack.node.find_child("SourceRepository") is not None
