@@ -304,3 +304,86 @@ def test_smoke_test_bad_input_names_the_prop_and_the_fix(act: Callable[[Stack], 
     with pytest.raises(PropsError) as raised:
         act(stack)
     assert fragment in str(raised.value)
+
+
+_ONLY_THE_INSTALLED = r'''
+import importlib.metadata as md
+import sys
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+# What the step's pip install brings: the packages and everything they require (their extras as pinned).
+wanted = [Requirement(line) for line in sys.argv[1:]]
+allowed, todo = set(), [(r.name, set(r.extras)) for r in wanted]
+while todo:
+    name, extras = todo.pop()
+    if canonicalize_name(name) in allowed:
+        continue
+    allowed.add(canonicalize_name(name))
+    for text in md.requires(name) or []:
+        req = Requirement(text)
+        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in extras or {""}):
+            todo.append((req.name, set(req.extras)))
+owners = md.packages_distributions()
+project = {"operations", "model_build"}
+
+
+class OnlyInstalled:
+    """Refuse any third-party module the step's install would not bring (as if it were not installed)."""
+
+    def find_spec(self, name, path=None, target=None):
+        root = name.split(".")[0]
+        dists = owners.get(root)
+        if root in project or not dists or sys.modules.get(root) is not None:
+            return None
+        if not any(canonicalize_name(d) in allowed for d in dists):
+            raise ImportError(f"{root} ({dists}) is not installed by the smoke test step")
+        return None
+
+
+sys.meta_path.insert(0, OnlyInstalled())
+from operations.check import main, request_from_config
+
+request_from_config('name: "m" max_batch_size: 1 input [{name: "x" data_type: TYPE_FP32 dims: [-1]}]')
+code = main(["--endpoint", "ep", "--expected-config", "cfg", "--assume-role", "arn:aws:iam::123456789012:role/R"])
+print("EXIT", code)
+'''
+
+
+def test_smoke_test_install_is_all_the_check_imports(tmp_path: Path) -> None:
+    # GIVEN the packages the step installs (with what they require), and nothing else importable
+    import os
+    import socket
+    import sys
+
+    pins = subprocess.run(
+        ["bash", "-c", "echo " + INSTALL_COMMAND.split("install --quiet ", 1)[1]],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": nowhere,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("TRITON_IAC_DEBUG", None)
+    # WHEN the check builds a request and runs the --assume-role --endpoint path up to its first AWS call
+    done = subprocess.run(
+        [sys.executable, "-c", _ONLY_THE_INSTALLED, *pins],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    # THEN no import was refused: it got as far as calling STS (unreachable here: bad input, exit 2)
+    assert "is not installed by the smoke test step" not in done.stderr, done.stderr
+    assert done.stdout.strip().endswith("EXIT 2"), done.stdout + done.stderr
+    assert "cannot reach STS" in done.stderr
