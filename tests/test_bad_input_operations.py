@@ -156,6 +156,89 @@ def test_bad_input_operations_check_command_line_exit_status(nowhere: str) -> No
     ]
 
 
+@pytest.mark.parametrize("argv", [["--endpoint", "ep", "--stack", "A"], ["--stack", "A", "--endpoint", "ep"]])
+def test_bad_input_operations_check_endpoint_and_stack_together(
+    nowhere: str, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # GIVEN both modes at once  THEN argparse names the two flags that exclude each other
+    err = _run(argv, capsys)
+    assert "not allowed with argument" in err and "--stack" in err and "--endpoint" in err
+
+
+def test_bad_input_operations_check_endpoint_without_expected_config(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN --endpoint alone: without the expected config a silent rollback would pass
+    err = _run(["--endpoint", "ep"], capsys)
+    assert "--expected-config: missing; --endpoint needs the endpoint config the deploy created" in err
+    assert "EndpointConfigName output" in err
+
+
+def test_bad_input_operations_check_expected_config_without_endpoint(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _run(["--stack", "A", "--expected-config", "cfg"], capsys)
+    assert "--expected-config: got 'cfg'; only goes with --endpoint" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        (
+            "--endpoint",
+            "",
+            "--endpoint: got ''; is empty; give the endpoint name (in a pipeline, the stack's EndpointName output",
+        ),
+        (
+            "--endpoint",
+            "my_endpoint",
+            "--endpoint: got 'my_endpoint'; a SageMaker endpoint name is letters, digits and hyphens",
+        ),
+        ("--expected-config", "", "--expected-config: got ''; is empty; give the endpoint config name"),
+        ("--expected-config", "-cfg", "--expected-config: got '-cfg'; a SageMaker endpoint config name is"),
+    ],
+)
+def test_bad_input_operations_check_endpoint_names(
+    nowhere: str, capsys: pytest.CaptureFixture[str], flag: str, value: str, expected: str
+) -> None:
+    # GIVEN an unset pipeline variable ("$ENDPOINT_NAME" empty) or a name SageMaker cannot hold
+    names = {"--endpoint": "ep", "--expected-config": "cfg"}
+    names[flag] = value
+    err = _run(["--endpoint", names["--endpoint"], f"--expected-config={names['--expected-config']}"], capsys)
+    assert expected in err
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::123456789012:user/ci",  # a user, not a role
+        "SmokeTestRole",  # a name, not an ARN
+        "arn:aws:iam::1234:role/SmokeTestRole",  # not a 12-digit account
+        "arn:aws:sts::123456789012:assumed-role/SmokeTestRole/session",  # a session, not the role
+        "",  # an unset pipeline variable
+    ],
+)
+def test_bad_input_operations_check_assume_role_not_a_role_arn(
+    nowhere: str, capsys: pytest.CaptureFixture[str], arn: str
+) -> None:
+    err = _run(["--endpoint", "ep", "--expected-config", "cfg", f"--assume-role={arn}"], capsys)
+    assert (
+        f"--assume-role: got {arn!r}; must be an IAM role ARN like arn:aws:iam::123456789012:role/NAME" in err
+    )
+
+
+def test_bad_input_operations_check_unreachable_sts(nowhere: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN valid flags and a role, but nothing answers where STS should
+    code = main(
+        ["--endpoint", "ep", "--expected-config", "cfg", "--assume-role", "arn:aws:iam::123456789012:role/R"]
+    )
+    err = capsys.readouterr().err
+    # THEN one line naming STS, exit 2, no traceback
+    assert code == 2
+    assert "cannot reach STS" in err and "AWS_ENDPOINT_URL" in err
+    assert "Traceback" not in err
+
+
 # --- python -m operations diff --------------------------------------------------------------------
 
 
@@ -165,7 +248,10 @@ def _assembly(folder: Path, *stacks: str) -> Path:
     artifacts = {}
     for stack in stacks:
         (folder / f"{stack}.template.json").write_text('{"Resources": {}}')
-        artifacts[stack] = {"type": "aws:cloudformation:stack", "properties": {"templateFile": f"{stack}.template.json"}}
+        artifacts[stack] = {
+            "type": "aws:cloudformation:stack",
+            "properties": {"templateFile": f"{stack}.template.json"},
+        }
     (folder / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": artifacts}))
     return folder
 
@@ -208,7 +294,9 @@ def test_bad_input_operations_diff_manifest_not_json(
     assert "--head: " in err and "manifest.json cannot be read as JSON" in err and "synthesize again" in err
 
 
-def test_bad_input_operations_diff_needs_a_base(nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_bad_input_operations_diff_needs_a_base(
+    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     head = _assembly(tmp_path / "head", "A")
     err = _run_diff(["--head", str(head)], capsys)
     assert "give --base DIR (the base branch's cdk.out) or --deployed" in err
@@ -243,7 +331,10 @@ def test_bad_input_operations_diff_unknown_stack_names_those_that_exist(
     head = _assembly(tmp_path / "head", "TritonRealtime-bert-tiny", "TritonAsync-pegasus-tiny")
     err = _run_diff(["--base", str(base), "--head", str(head), "--stack", "TritonRealtime-bert-tiy"], capsys)
     # THEN the flag, the value, the near match and every stack there is
-    assert "--stack 'TritonRealtime-bert-tiy' is not a stack of the assemblies (did you mean 'TritonRealtime-bert-tiny'?)" in err
+    assert (
+        "--stack 'TritonRealtime-bert-tiy' is not a stack of the assemblies (did you mean 'TritonRealtime-bert-tiny'?)"
+        in err
+    )
     assert "their stacks: TritonAsync-pegasus-tiny, TritonRealtime-bert-tiny" in err
 
 
