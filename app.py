@@ -704,19 +704,7 @@ def build_app(app: App | None = None) -> App:
     build_models(planned_specs(plans))
     pipeline = settings["pipeline"]
     if pipeline is not None:
-        stack: Stack = ServingPipelineStack(
-            app,
-            PIPELINE_STACK_ID,
-            source=pipeline["source"],
-            plans=plans,
-            synth_context=synth_context(context),
-            staging=pipeline["staging"],
-            production=pipeline["production"],
-            approval_topic_arn=pipeline["approval_topic_arn"],
-            env=settings["env"],
-            description="CDK Pipelines: synth and test, Staging with smoke tests, approval, Production",
-        )
-        _warn(stack, warnings)
+        _warn(compose_pipeline(app, settings, plans, context), warnings)
     for plan in plans if pipeline is None else ():
         stack = plan.compose(app)
         if plan.stack_class is RealtimeInferenceStack:
@@ -724,6 +712,25 @@ def build_app(app: App | None = None) -> App:
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
+
+
+def compose_pipeline(
+    app: App, settings: Mapping[str, Any], plans: Sequence[StackPlan], context: Mapping[str, Any]
+) -> ServingPipelineStack:
+    """Add the pipeline stack (``pipeline=true``) to ``app``: its stages compose ``plans``, whose models are built."""
+    pipeline = settings["pipeline"]
+    return ServingPipelineStack(
+        app,
+        PIPELINE_STACK_ID,
+        source=pipeline["source"],
+        plans=plans,
+        synth_context=synth_context(context),
+        staging=pipeline["staging"],
+        production=pipeline["production"],
+        approval_topic_arn=pipeline["approval_topic_arn"],
+        env=settings["env"],
+        description="CDK Pipelines: synth and fast tests, Staging with smoke tests, approval, Production",
+    )
 
 
 def _warn(stack: Stack, warnings: Sequence[str]) -> None:

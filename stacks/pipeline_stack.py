@@ -24,6 +24,7 @@ from model_build.cache import DEFAULT_CACHE_DIR
 from serving_constructs import PropsError
 from serving_constructs._bucket import hardened_bucket
 from serving_constructs._nag import acknowledge, arn_finding_prefix, flattened
+from stacks.pipeline_smoke import smoke_test_step
 from stacks.plans import StackPlan
 from stacks.serving_stage import ServingStage
 
@@ -197,6 +198,7 @@ class ServingPipelineStack(Stack):
         if not plans:
             raise PropsError(f"Invalid ServingPipelineStack props: plans must name at least one stack (got {list(plans)!r})")
         self.source = source
+        self._source = source.bind(self)
         self._synth_context = dict(synth_context)
         if tensorrt is None:
             # Without the engine step nothing builds the TensorRT engine for the target GPU: ONNX only.
@@ -270,7 +272,7 @@ class ServingPipelineStack(Stack):
     def _synth_step(self) -> pipelines.CodeBuildStep:
         return pipelines.CodeBuildStep(
             "Synth",
-            input=self.source.bind(self),
+            input=self._source,
             install_commands=list(INSTALL_COMMANDS),
             commands=[*TEST_COMMANDS, synth_command(self._synth_context)],
             primary_output_directory="cdk.out",
@@ -290,10 +292,13 @@ class ServingPipelineStack(Stack):
         )
 
     def _smoke_test_steps(self, stage: ServingStage) -> list[pipelines.StackSteps]:
-        # INTEGRATION POINT [C]: one StackSteps(stack=s, post=[smoke_test_step(s, ...)]) per serving
-        # stack once stacks/pipeline_smoke.py provides smoke_test_step.
-        del stage
-        return []
+        return [
+            pipelines.StackSteps(
+                stack=stack,
+                post=[smoke_test_step(stack, input=self._source)],
+            )
+            for stack in stage.serving_stacks
+        ]
 
     def _acknowledge_findings(self) -> None:
         """Acknowledge, finding by finding and each with its reason, the wildcards CDK Pipelines generates.

@@ -9,6 +9,7 @@ from aws_cdk import DefaultStackSynthesizer, Environment, Stack, Stage, Token
 from aws_cdk.region_info import RegionInfo
 
 from constructs import Construct
+from stacks.pipeline_smoke import add_smoke_test_access
 from stacks.plans import StackPlan
 
 
@@ -26,8 +27,9 @@ class ServingStage(Stage):
         construct_id: the stage id, which prefixes its stack names (``"Staging"``, ``"Production"``).
         plans: the stacks to compose, in order (``app.stack_plans``).
         env: the stage's account and region. Defaults to none: the pipeline stack's environment.
-        smoke_test_account: the account whose smoke test steps may read the endpoints of this stage
-            (the pipeline's). Defaults to none: the stacks get no smoke test access role.
+        smoke_test_account: the account whose smoke test steps may assume each stack's smoke-test
+            role (``stacks.pipeline_smoke.add_smoke_test_access``): the pipeline's. Defaults to none:
+            the stack's own account.
         **kwargs: further ``Stage`` props.
     """
 
@@ -47,9 +49,8 @@ class ServingStage(Stage):
         self._serving_stacks = [
             plan.compose(self, env=None, synthesizer=_synthesizer(self.region)) for plan in plans
         ]
-        # INTEGRATION POINT [C]: add_smoke_test_access(stack, trusted_account=smoke_test_account)
-        # on each stack once stacks/pipeline_smoke.py provides it.
-        del smoke_test_account
+        for stack in self._serving_stacks:
+            add_smoke_test_access(stack, trusted_account=smoke_test_account)
 
     @property
     def serving_stacks(self) -> list[Stack]:

@@ -18,6 +18,7 @@ from aws_cdk.assertions import Capture, Match, Template
 import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
 from model_build.cache import DEFAULT_CACHE_DIR
 from serving_constructs import PropsError
+from stacks.pipeline_smoke import ENV_ENDPOINT, ENV_EXPECTED_CONFIG, ENV_ROLE_ARN, smoke_test_role_name
 from stacks.pipeline_stack import STAGE_ORDER, PipelineSource, ServingPipelineStack, synth_command
 from stacks.realtime_stack import realtime_stack_id
 
@@ -121,6 +122,70 @@ def test_approval_notifies_the_topic_and_says_what_to_look_at(template):
 def test_staging_deploys_without_a_gate(template):
     providers = {a["ActionTypeId"]["Provider"] for a in _stage(template, "Staging")["Actions"]}
     assert "Manual" not in providers
+
+
+def _stage_deployments(stack) -> dict[str, pipelines.StageDeployment]:
+    return {stage.stage_name: stage for wave in stack.pipeline.waves for stage in wave.stages}
+
+
+def test_every_serving_stack_of_both_stages_is_smoke_tested_after_its_deploy(stack):
+    # GIVEN the pipeline's stage deployments, walked as the local rehearsal walks them
+    deployments = _stage_deployments(stack)
+    assert list(deployments) == ["Staging", "Production"]
+
+    for stage in (stack.staging, stack.production):
+        # THEN each serving stack has one post step: the smoke test, fed by that stack's outputs
+        steps = {steps.stack: steps for steps in deployments[stage.stage_name].stack_steps}
+        assert set(steps) == set(stage.serving_stacks)
+        for serving, stack_steps in steps.items():
+            (smoke,) = stack_steps.post
+            assert isinstance(smoke, pipelines.CodeBuildStep)
+            outputs = smoke.env_from_cfn_outputs
+            assert {name: output.output_name for name, output in outputs.items()} == {
+                ENV_ENDPOINT: "EndpointName",
+                ENV_EXPECTED_CONFIG: "EndpointConfigName",
+                ENV_ROLE_ARN: "SmokeTestRoleArn",
+            }
+            deployment = next(d for d in deployments[stage.stage_name].stacks if d.stack_name == serving.stack_name)
+            assert all(output.is_produced_by(deployment) for output in outputs.values())
+            assert any("python -m operations check" in command for command in smoke.commands)
+
+
+def test_smoke_steps_run_after_the_deploy_of_their_stack(template):
+    for name in ("Staging", "Production"):
+        actions = _stage(template, name)["Actions"]
+        deploy = max(a["RunOrder"] for a in actions if a["ActionTypeId"]["Provider"] == "CloudFormation")
+        smoke = [a for a in actions if "SmokeTest" in a["Name"]]
+        assert len(smoke) == 1 and smoke[0]["RunOrder"] > deploy
+        # the endpoint name and the expected config come from the deployed stack's outputs
+        variables = json.loads(smoke[0]["Configuration"]["EnvironmentVariables"])
+        assert {v["name"] for v in variables} >= {ENV_ENDPOINT, ENV_EXPECTED_CONFIG, ENV_ROLE_ARN}
+        assert all(v["value"].startswith("#{") for v in variables if v["name"] in (ENV_ENDPOINT, ENV_ROLE_ARN))
+
+
+def test_smoke_step_roles_may_only_assume_their_stages_smoke_test_role(stack, template):
+    # GIVEN the policies of the smoke steps' CodeBuild roles (in the pipeline's stack)
+    for stage, account in ((stack.staging, STAGING), (stack.production, PRODUCTION)):
+        (serving,) = stage.serving_stacks
+        role = f":iam::{account}:role/{smoke_test_role_name(serving)}"
+        role_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, role]]}
+        # THEN one statement grants sts:AssumeRole on exactly that stack's role, in the stage's account
+        template.has_resource_properties(
+            "AWS::IAM::Policy",
+            {
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": role_arn}]
+                    )
+                }
+            },
+        )
+        # and the stage stack holds that role, trusted by the pipeline's account only
+        (role,) = Template.from_stack(serving).find_resources(
+            "AWS::IAM::Role", {"Properties": {"RoleName": smoke_test_role_name(serving)}}
+        ).values()
+        (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert f":iam::{PIPELINE}:root" in json.dumps(trust["Principal"])
 
 
 def test_source_is_a_codestar_connection_and_the_template_holds_no_secret(template):
@@ -235,6 +300,25 @@ def test_every_nag_acknowledgement_of_the_pipeline_gives_a_reason(stack):
     ]
     assert acknowledgements
     assert all(len(str(data)) > 40 for data in acknowledgements)
+
+
+def test_synth_is_deterministic(app, tmp_path):
+    # GIVEN the same context composed again into another folder (without cdk-nag: it writes no template)
+    settings = app_module.settings_from_context(CONTEXT)
+    second = App(outdir=str(tmp_path), context=CONTEXT)
+    app_module.compose_pipeline(second, settings, app_module.stack_plans(settings), CONTEXT)
+    second.synth()
+
+    # THEN the same templates and asset manifests, the pipeline's and every stage's
+    first_dir = Path(app.outdir)
+    names = [
+        path.relative_to(first_dir)
+        for path in sorted(first_dir.rglob("*.json"))
+        if path.name.endswith((".template.json", ".assets.json"))
+    ]
+    assert len(names) == 6  # the pipeline and one serving stack per stage, a template and assets each
+    for name in names:
+        assert (first_dir / name).read_text() == (tmp_path / name).read_text(), name
 
 
 def test_pipeline_source_factories_refuse_bad_props_naming_each():
