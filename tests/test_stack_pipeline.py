@@ -335,3 +335,39 @@ def test_codecommit_source_binds_to_the_named_repository():
     assert isinstance(step, pipelines.CodePipelineSource)
     assert source.describe() == "codecommit:triton-serving@release"
     assert stack.node.find_child("SourceRepository") is not None
+
+
+def test_pipeline_settings_default_the_stage_accounts_to_the_pipelines_and_ship_the_onnx_path():
+    # GIVEN a CodeCommit source and no stage accounts  WHEN the app reads the context
+    settings = app_module.settings_from_context(
+        {
+            **CONTEXT,
+            "pipeline_source": "codecommit:triton-serving",
+            "pipeline_connection_arn": None,
+            "staging_account": None,
+            "production_account": None,
+            "pipeline_approval_topic": None,
+            "mme_models": "resnet-tiny",
+        }
+    )
+
+    # THEN the branch defaults to main, both stages go to the pipeline's account and region, and the
+    # multi-model stack leaves the TensorRT engine out (no engine step: the ONNX path)
+    pipeline = settings["pipeline"]
+    assert pipeline["source"] == PipelineSource.codecommit(repository_name="triton-serving", branch="main")
+    assert (pipeline["staging"].account, pipeline["production"].account) == (PIPELINE, PIPELINE)
+    assert pipeline["staging"].region == pipeline["production"].region == "us-east-1"
+    assert pipeline["tensorrt"] == "off" and settings["multi_model"]["tensorrt"] == "off"
+
+
+def test_without_the_pipeline_key_the_app_has_no_pipeline():
+    settings = app_module.settings_from_context({"model": "bert-tiny", "mme_models": "none"})
+    assert settings["pipeline"] is None
+
+
+def test_synth_context_renders_every_set_key_as_the_cdk_cli_passes_it():
+    context = {"model": ["bert-tiny", "bert-base"], "pipeline": True, "min_capacity": 1, "profile": None, "other": 1}
+    assert app_module.synth_context(context) == {"model": "bert-tiny,bert-base", "pipeline": "true", "min_capacity": "1"}
+    assert synth_command({"model": "a b", "pipeline": "true"}) == (
+        "node_modules/.bin/cdk synth --quiet -c 'model=a b' -c pipeline=true"
+    )
