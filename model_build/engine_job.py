@@ -191,6 +191,12 @@ def image_problems(image_uri: str, triton_version: str, *, flag: str = "--image-
     return []
 
 
+def ecr_image(image_uri: str) -> tuple[str, str, str] | None:
+    """Return ``(account, region, repository)`` of an ECR image URI; None when it is not one."""
+    match = _ECR_IMAGE.match(image_uri)
+    return None if match is None else (match.group("account"), match.group("region"), match.group("repository"))
+
+
 def job_name(inputs_hash: str, now: float) -> str:
     """Return ``trt-engine-<hash[:12]>-<unix seconds>`` (<= 63 characters, SageMaker's limit)."""
     return f"{JOB_NAME_PREFIX}{inputs_hash[:12]}-{int(now)}"
