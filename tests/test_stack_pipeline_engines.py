@@ -65,7 +65,8 @@ def test_step_runs_the_launcher_for_the_sets_engine_on_the_endpoints_target(synt
     assert step.install_commands == ["make .venv/.installed"]
     # AND its primary output is the build-cache folder the launcher writes, kept between runs in S3
     assert [o.directory for o in step.outputs] == [ENGINE_CACHE_DIR]
-    spec = synthesized["stack"].resolve(step.partial_build_spec.to_build_spec())
+    stack = synthesized["stack"]
+    spec = json.loads(stack.resolve(step.partial_build_spec.to_build_spec(stack)))
     assert spec["cache"] == {"paths": [f"{ENGINE_CACHE_DIR}/**/*"]}
     # AND the job's role and bucket reach it as environment variables
     env = synthesized["stack"].resolve(step.env)
