@@ -615,7 +615,7 @@ def _checked(args: argparse.Namespace) -> tuple[ModelSpec, EngineJobSettings]:
     flags = {"tensorrt_target.instance_type": "--instance-type", "tensorrt_target.triton_version": "--triton-version"}
     target_problems = target.problems(key="tensorrt_target")
     for problem in target_problems:
-        key = problem.split(" ", 1)[0]
+        key = problem.split(" ", 1)[0].rstrip(":")
         checks.note(flags[key] + problem[len(key):] if key in flags else f"--spec {problem}")
     if not target_problems:
         checks.problems.extend(image_problems(args.image_uri, args.triton_version))
