@@ -1,5 +1,7 @@
 """The engine job launcher (model_build.engine_job) against moto's SageMaker and S3, in-process server mode.
 
+The tests that start moto are marked ``slow``; the rest (request shape, polling, image and instance rules) are fast.
+
 moto records a processing job and reports it ``Completed`` at once without running anything (and
 ``Stopped`` after StopProcessingJob); it cannot report ``Failed`` or ``InProgress``, so those two
 statuses come from botocore's own Stubber (AWS's documented response shape, not our code). No TensorRT
@@ -40,8 +42,6 @@ from model_build.engine_job import (
 from model_build.engine_target import EngineManifest, EngineTarget
 from model_build.sources import OnnxFile
 from model_build.spec import ModelSpec, TritonOptions
-
-pytestmark = pytest.mark.slow  # starts moto
 
 REGION = "us-east-1"
 BUCKET = "engine-staging"
@@ -137,6 +137,7 @@ def test_image_must_be_ecr_and_of_the_serving_release() -> None:
     )[0]
 
 
+@pytest.mark.slow  # moto
 def test_completed_without_engine_is_an_error_and_caches_nothing(staged) -> None:
     # GIVEN moto, which reports every processing job Completed without running it
     # WHEN the launcher built the spec THEN the error says no engine came back, and no cache entry exists
@@ -144,6 +145,7 @@ def test_completed_without_engine_is_an_error_and_caches_nothing(staged) -> None
     assert _entries(staged["cache_dir"]) == []
 
 
+@pytest.mark.slow  # moto
 def test_the_job_runs_the_in_job_command_on_the_staged_inputs(aws, spec, staged) -> None:
     name = staged["name"]
     job = aws["sagemaker"].describe_processing_job(ProcessingJobName=name)
@@ -183,6 +185,7 @@ def test_request_passes_botocore_validation_and_names_the_processing_type() -> N
     assert request["NetworkConfig"] == {"EnableNetworkIsolation": True}
 
 
+@pytest.mark.slow  # moto
 def test_stopped_job_is_an_error_naming_its_log(aws) -> None:
     # GIVEN a job started in moto and stopped (as an operator would)
     name = job_name("f" * 64, 1)
@@ -242,6 +245,7 @@ def _put_job_output(aws: dict[str, Any], spec: ModelSpec, prefix: str, now: floa
     aws["s3"].put_object(Bucket=BUCKET, Key=f"{key}/engine.json", Body=manifest.to_json().encode())
 
 
+@pytest.mark.slow  # moto
 def test_an_engine_for_another_gpu_is_refused(aws, spec, tmp_path: Path) -> None:
     # GIVEN a job whose engine.json says it was built on an A10G (compute capability 8.6), for a T4 target
     import dataclasses
@@ -257,6 +261,7 @@ def test_an_engine_for_another_gpu_is_refused(aws, spec, tmp_path: Path) -> None
     assert _entries(tmp_path) == []
 
 
+@pytest.mark.slow  # moto
 def test_a_fitting_engine_lands_in_the_cache_as_a_local_build_would(aws, spec, tmp_path: Path) -> None:
     # GIVEN a job whose output is a T4 / TensorRT 10.4.0 manifest (Triton 24.09) and opaque plan bytes
     _put_job_output(aws, spec, "ok/", 2000.0, T4_MANIFEST)
@@ -281,6 +286,7 @@ def test_a_fitting_engine_lands_in_the_cache_as_a_local_build_would(aws, spec, t
     assert engine_build_problem(spec, cache_dir=tmp_path) is None
 
 
+@pytest.mark.slow  # moto
 def test_cli_reports_a_job_without_engine_with_exit_1(aws, relu_onnx, tmp_path: Path, capsys) -> None:
     # GIVEN a backend='tensorrt' spec file of an ONNX model, and the CLI pointed at moto (AWS_ENDPOINT_URL)
     relu_onnx(tmp_path / "relu.onnx")
@@ -304,6 +310,7 @@ def test_cli_reports_a_job_without_engine_with_exit_1(aws, relu_onnx, tmp_path: 
     assert _entries(tmp_path / "cache") == []
 
 
+@pytest.mark.slow  # moto
 def test_container_side_runs_with_a_bare_interpreter_and_fails_without_tensorrt(aws, staged, tmp_path: Path) -> None:
     # GIVEN what the job staged (code zip, request, ONNX), downloaded as SageMaker would into the container
     for item in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix=staged["key"])["Contents"]:
