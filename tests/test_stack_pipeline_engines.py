@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Duration, Environment, Stack, pipelines
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
@@ -71,6 +72,9 @@ def test_step_runs_the_launcher_for_the_sets_engine_on_the_endpoints_target(synt
     # AND the job's role and bucket reach it as environment variables
     env = synthesized["stack"].resolve(step.env)
     assert "Fn::GetAtt" in env["ENGINE_JOB_ROLE_ARN"] and "Ref" in env["ENGINE_JOB_BUCKET"]
+    # AND it runs where the synth step runs (the same image, so the same tool versions and inputs hash)
+    assert step.build_environment.compute_type == codebuild.ComputeType.LARGE
+    assert step.build_environment.build_image.image_id == codebuild.LinuxBuildImage.STANDARD_7_0.image_id
     # AND its timeout covers the job's hour, the provisioning allowance and the export: 120 minutes
     assert step.timeout.to_minutes() == 120
 
