@@ -251,9 +251,34 @@ CASES = [
         [r"context key 'pipeline_tensorrt'", r"'of'", r"did you mean 'off'", r"ONNX"],
     ),
     (
+        "pipeline-tensorrt-image-without-engine-step",
+        {**PIPELINE, "pipeline_tensorrt_image": "111111111111.dkr.ecr.us-east-1.amazonaws.com/tensorrt:24.09-py3"},
+        [r"'pipeline_tensorrt_image' applies only with pipeline_tensorrt=processing-job", r"drop it"],
+    ),
+    (
+        "pipeline-tensorrt-without-image",
+        {**PIPELINE, "pipeline_tensorrt": "processing-job", "mme_models": "resnet-tiny"},
+        [r"context key 'pipeline_tensorrt_image' is required", r"nvcr\.io/nvidia/tensorrt:", r"-c pipeline_tensorrt_image="],
+    ),
+    (
+        "pipeline-tensorrt-without-multi-model-stack",
+        {**PIPELINE, "pipeline_tensorrt": "processing-job", "mme_models": "none"},
+        [r"'pipeline_tensorrt' is 'processing-job'", r"'mme_models' is 'none'", r"-c pipeline_tensorrt=off"],
+    ),
+    (
+        "pipeline-tensorrt-image-not-ecr",
+        {
+            **PIPELINE,
+            "pipeline_tensorrt": "processing-job",
+            "mme_models": "resnet-tiny",
+            "pipeline_tensorrt_image": "nvcr.io/nvidia/tensorrt:24.09-py3",
+        },
+        [r"context keys 'pipeline_tensorrt_image'", r"image_uri", r"nvcr\.io/nvidia/tensorrt:24\.09-py3"],
+    ),
+    (
         "pipeline-mme-tensorrt-on-without-engine-step",
         {**PIPELINE, "mme_tensorrt": "on"},
-        [r"'mme_tensorrt' is 'on'", r"'pipeline_tensorrt' is 'off'", r"-c pipeline_tensorrt=on"],
+        [r"'mme_tensorrt' is 'on'", r"'pipeline_tensorrt' is 'off'", r"-c pipeline_tensorrt=processing-job"],
     ),
 ]
 

@@ -17,7 +17,8 @@ from aws_cdk.assertions import Capture, Match, Template
 
 import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
 from model_build.cache import DEFAULT_CACHE_DIR
-from serving_constructs import PropsError
+from serving_constructs import PropsError, defaults
+from stacks.pipeline_engines import ENGINE_CACHE_DIR, EngineBuild
 from stacks.pipeline_smoke import ENV_ENDPOINT, ENV_EXPECTED_CONFIG, ENV_ROLE_ARN, smoke_test_role_name
 from stacks.pipeline_stack import STAGE_ORDER, PipelineSource, ServingPipelineStack, synth_command
 from stacks.realtime_stack import realtime_stack_id
@@ -214,13 +215,15 @@ def test_synth_step_installs_with_make_setup_runs_the_fast_tests_then_synthesize
     assert phases["install"]["commands"] == ["make setup"]
     assert phases["build"]["commands"] == step.commands
     assert step.commands[0] == "make test-fast"
-    synth = step.commands[1]
+    synth = step.commands[-1]
     assert synth == synth_command(stack.synth_context)
     assert synth.startswith("node_modules/.bin/cdk synth ")
     for key, value in CONTEXT.items():
         assert f"-c {key}={value}" in synth
     # no engine step: the pipeline ships the ONNX path, and its synth says so
     assert "-c mme_tensorrt=off" in synth
+    assert stack.engine_step is None
+    assert any(c.startswith("echo ") and "ships the ONNX path" in c for c in step.commands)
     assert phases["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "20"}
 
 
@@ -357,7 +360,7 @@ def test_pipeline_settings_default_the_stage_accounts_to_the_pipelines_and_ship_
     assert pipeline["source"] == PipelineSource.codecommit(repository_name="triton-serving", branch="main")
     assert (pipeline["staging"].account, pipeline["production"].account) == (PIPELINE, PIPELINE)
     assert pipeline["staging"].region == pipeline["production"].region == "us-east-1"
-    assert pipeline["tensorrt"] == "off" and settings["multi_model"]["tensorrt"] == "off"
+    assert pipeline["tensorrt"] is None and settings["multi_model"]["tensorrt"] == "off"
 
 
 def test_without_the_pipeline_key_the_app_has_no_pipeline():
@@ -371,3 +374,32 @@ def test_synth_context_renders_every_set_key_as_the_cdk_cli_passes_it():
     assert synth_command({"model": "a b", "pipeline": "true"}) == (
         "node_modules/.bin/cdk synth --quiet -c 'model=a b' -c pipeline=true"
     )
+
+
+def test_with_the_engine_switch_on_the_engine_step_feeds_the_synth_step_which_serves_the_engine():
+    # GIVEN the pipeline composed with the TensorRT engine step (composed only: nothing is synthesized)
+    settings = app_module.settings_from_context(CONTEXT)
+    build = EngineBuild(
+        image_uri=f"{PIPELINE}.dkr.ecr.us-east-1.amazonaws.com/tensorrt:{defaults.triton_version()}-py3",
+        models="resnet-tiny",
+    )
+    stack = ServingPipelineStack(
+        App(),
+        "Pipeline",
+        source=settings["pipeline"]["source"],
+        plans=app_module.stack_plans(settings),
+        synth_context={"model": "bert-tiny"},
+        tensorrt=build,
+        env=settings["env"],
+    )
+
+    # THEN the engine step's output is an input of the synth step, copied into the build cache before
+    # cdk synth, which serves the engine (mme_tensorrt=on)
+    synth = stack.pipeline.synth
+    assert isinstance(synth, pipelines.CodeBuildStep) and stack.engine_step is not None
+    assert {i.directory: i.file_set.producer for i in synth.inputs if i.directory == ENGINE_CACHE_DIR} == {
+        ENGINE_CACHE_DIR: stack.engine_step
+    }
+    copy = next(i for i, c in enumerate(synth.commands) if ENGINE_CACHE_DIR in c and DEFAULT_CACHE_DIR in c)
+    assert copy < len(synth.commands) - 1
+    assert "-c mme_tensorrt=on" in synth.commands[-1] and "-c mme_models=resnet-tiny" in synth.commands[-1]
