@@ -346,6 +346,15 @@ class ServingPipelineStack(Stack):
             acknowledge(self.pipeline, f"AwsSolutions-IAM5[{finding}]", f"{grants} (objects of that bucket only).")
         for project in [c for c in pipeline.find_all() if isinstance(c, codebuild.Project)]:
             name = flattened(self, project.project_name)
+            if self.pipeline.pipeline.artifact_bucket.encryption_key is None:
+                # Single account (no cross_account_keys): nothing outside the account reads the artifacts.
+                acknowledge(
+                    project,
+                    "AwsSolutions-CB4",
+                    "Staging and Production are the pipeline's own account: the build artifacts stay in its artifact "
+                    "bucket, encrypted with the S3-managed key; a customer-managed KMS key is made (cross_account_keys) "
+                    "when a stage is in another account.",
+                )
             for finding in (
                 f"{arn_finding_prefix(self, 'logs')}log-group:/aws/codebuild/{name}:*",
                 f"{arn_finding_prefix(self, 'codebuild')}report-group/{name}-*",
