@@ -9,6 +9,7 @@ from aws_cdk import DefaultStackSynthesizer, Environment, Stack, Stage, Token
 from aws_cdk.region_info import RegionInfo
 
 from constructs import Construct
+from serving_constructs import PropsError
 from stacks.pipeline_smoke import add_smoke_test_access
 from stacks.plans import StackPlan
 
@@ -45,7 +46,7 @@ class ServingStage(Stage):
     ) -> None:
         super().__init__(scope, construct_id, env=env, **kwargs)
         if not plans:
-            raise ValueError(f"Invalid ServingStage props: plans must name at least one stack (got {list(plans)!r})")
+            raise PropsError(f"Invalid ServingStage props: plans must name at least one stack (got {list(plans)!r})")
         self._serving_stacks = [
             plan.compose(self, env=None, synthesizer=_synthesizer(self.region)) for plan in plans
         ]
