@@ -58,6 +58,22 @@ DEFAULT_MODEL_ENV = "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"
 ASYNC_INPUT_PREFIX = "async-inference/input"
 """Where inputs go when the stack has no ``InputPath`` output: the constructs' default input prefix
 (``serving_constructs.defaults.async_input_prefix``), in the bucket of ``S3OutputPath``."""
+_COMMON_ACTIONS = (
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:DescribeModel",
+    "s3:GetObject",
+)
+ENDPOINT_ACTIONS: Mapping[str, frozenset[str]] = {
+    "realtime": frozenset({*_COMMON_ACTIONS, "sagemaker:InvokeEndpoint"}),
+    "multi-model": frozenset({*_COMMON_ACTIONS, "sagemaker:InvokeEndpoint", "s3:ListBucket"}),
+    "async": frozenset(
+        {*_COMMON_ACTIONS, "sagemaker:InvokeEndpointAsync", "s3:PutObject", "s3:DeleteObject"}
+    ),
+}
+"""The IAM actions the check of one endpoint calls, by endpoint kind (``--endpoint`` mode; ``--stack``
+adds CloudFormation's). ``s3:GetObject`` reads the model archive (and the async answer).
+``serving_constructs.EndpointBase.grant_smoke_test`` grants exactly these; the tests hold both to it."""
 _STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
 _IN_FLIGHT = ("_IN_PROGRESS",)
 _GONE = {"DELETE_COMPLETE"}
@@ -1065,6 +1081,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = [
+    "ENDPOINT_ACTIONS",
     "CheckReport",
     "assume_role_session",
     "check_endpoint",
