@@ -849,6 +849,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --endpoint: the endpoint config the deploy created (the stack's EndpointConfigName output)",
     )
     parser.add_argument(
+        "--input-path",
+        metavar="S3URI",
+        help="with --endpoint, for an asynchronous endpoint: s3://bucket/prefix to upload the request under (the "
+        f"stack's InputPath output; default {ASYNC_INPUT_PREFIX} in the bucket of the endpoint's S3OutputPath)",
+    )
+    parser.add_argument(
         "--assume-role",
         metavar="ARN",
         help="assume this IAM role first (STS AssumeRole); every call then uses its credentials (cross-account)",
@@ -927,6 +933,24 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, float, bytes | None
             "only goes with --endpoint (with --stack the expected config is read from the deployed template); "
             "drop it or use --endpoint NAME",
         )
+    if args.input_path is not None:
+        if args.endpoint is None:
+            checks.add(
+                "--input-path",
+                args.input_path,
+                "only goes with --endpoint (with --stack the input path is the stack's InputPath output); drop it",
+            )
+        else:
+            try:
+                bucket, _ = parse_s3_uri(args.input_path)
+            except ValueError:
+                bucket = ""
+            if not bucket:
+                checks.add(
+                    "--input-path",
+                    args.input_path,
+                    "must be an S3 prefix like s3://bucket/async-inference/input (the stack's InputPath output)",
+                )
     if args.assume_role is not None and not ROLE_ARN.fullmatch(args.assume_role):
         checks.add(
             "--assume-role",
@@ -1054,6 +1078,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             timeout_s=timeout,
             payload=payload,
             content_type=args.content_type,
+            input_path=args.input_path,
         )
         for line in checked.lines:
             print(line, flush=True)

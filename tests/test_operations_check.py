@@ -275,9 +275,10 @@ def _recording_session(deployed: Deployed, called: set[str]) -> Any:
 def test_operations_check_endpoint_mode_passes_each_kind_with_only_the_actions_it_declares(
     deployed: Deployed, kind: str, stack: str, answered: str
 ) -> None:
-    # GIVEN an endpoint of each kind, checked by name only (the async input goes under the
-    # constructs' default input prefix of the endpoint's output bucket)
+    # GIVEN an endpoint of each kind, checked by name only; the async input goes under the prefix
+    # given (--input-path: the stack's InputPath output)
     called: set[str] = set()
+    input_path = f"s3://{deployed.rehearsal.bucket}/smoke-input"
     # WHEN the check runs
     report = check_endpoint(
         *_deployed_names(deployed, stack),
@@ -285,10 +286,14 @@ def test_operations_check_endpoint_mode_passes_each_kind_with_only_the_actions_i
         runtime_endpoint_url=deployed.rehearsal.plane.endpoint_url,
         endpoint_url=deployed.rehearsal.moto.endpoint_url,
         timeout_s=120,
+        input_path=input_path,
     )
-    # THEN it passed (every TargetModel answered, the async request came back through the queue)
+    # THEN it passed (every TargetModel answered, the async request came back through the queue,
+    # from under the given prefix, and was removed)
     assert report.ok, report.lines
     assert any(answered in line for line in report.lines)
+    s3 = deployed.session.client("s3", endpoint_url=deployed.rehearsal.moto.endpoint_url)
+    assert s3.list_objects_v2(Bucket=deployed.rehearsal.bucket, Prefix="smoke-input/").get("KeyCount", 0) == 0
     # using exactly the actions ENDPOINT_ACTIONS declares for the kind (what grant_smoke_test grants)
     assert called == ENDPOINT_ACTIONS[kind]
 

@@ -79,11 +79,12 @@ def _serving_stack(app: App) -> Stack:
         "AsyncModel",
         artifact=ModelArtifact.from_bucket(bucket, "async/model.tar.gz", model_name="bert"),
     )
-    AsyncEndpoint(
+    async_endpoint = AsyncEndpoint(
         stack,
         "Async",
         variants=[ProductionVariant(model=async_model, instance_type=small, initial_instance_count=1)],
     )
+    CfnOutput(stack, "InputPath", value=async_endpoint.input_path)
     mme = MultiModelEndpoint(stack, "Mme")
     mme.add_model("resnet_v0.tar.gz", ModelArtifact.from_bucket(bucket, "resnet/model.tar.gz"))
     CfnOutput(stack, "EndpointName", value=realtime.endpoint_name)
@@ -235,6 +236,7 @@ def test_smoke_test_step_reads_the_outputs_and_may_only_assume_that_role(serving
         "ENDPOINT_NAME": "EndpointName",
         "EXPECTED_ENDPOINT_CONFIG": "EndpointConfigName",
         "SMOKE_TEST_ROLE_ARN": ROLE_OUTPUT,
+        "ASYNC_INPUT_PATH": "InputPath",  # the stack has an asynchronous endpoint
     }
     # its role may do one thing: assume the stage's role, whose ARN the pipeline knows without a reference
     (statement,) = [pipeline_stack.resolve(s.to_statement_json()) for s in step.role_policy_statements]
@@ -256,7 +258,7 @@ def test_smoke_test_step_reads_the_outputs_and_may_only_assume_that_role(serving
     assert step.install_commands == [INSTALL_COMMAND]
     assert step.commands == [
         'python -m operations check --endpoint "$ENDPOINT_NAME" --expected-config "$EXPECTED_ENDPOINT_CONFIG" '
-        '--assume-role "$SMOKE_TEST_ROLE_ARN" --region eu-west-1 --timeout 600'
+        '--assume-role "$SMOKE_TEST_ROLE_ARN" --input-path "$ASYNC_INPUT_PATH" --region eu-west-1 --timeout 600'
     ]
 
 
