@@ -227,6 +227,29 @@ def test_bad_input_operations_check_assume_role_not_a_role_arn(
     )
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["--stack", "A", "--input-path", "s3://b/in"],
+            "--input-path: got 's3://b/in'; only goes with --endpoint",
+        ),
+        (
+            ["--endpoint", "ep", "--expected-config", "cfg", "--input-path", "b/in"],
+            "--input-path: got 'b/in'; must be an S3 prefix like s3://bucket/",
+        ),
+        (
+            ["--endpoint", "ep", "--expected-config", "cfg", "--input-path="],
+            "--input-path: got ''; must be an S3 prefix",
+        ),
+    ],
+)
+def test_bad_input_operations_check_input_path(
+    nowhere: str, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    assert expected in _run(argv, capsys)
+
+
 def test_bad_input_operations_check_unreachable_sts(nowhere: str, capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN valid flags and a role, but nothing answers where STS should
     code = main(
@@ -248,10 +271,7 @@ def _assembly(folder: Path, *stacks: str) -> Path:
     artifacts = {}
     for stack in stacks:
         (folder / f"{stack}.template.json").write_text('{"Resources": {}}')
-        artifacts[stack] = {
-            "type": "aws:cloudformation:stack",
-            "properties": {"templateFile": f"{stack}.template.json"},
-        }
+        artifacts[stack] = {"type": "aws:cloudformation:stack", "properties": {"templateFile": f"{stack}.template.json"}}
     (folder / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": artifacts}))
     return folder
 
@@ -294,9 +314,7 @@ def test_bad_input_operations_diff_manifest_not_json(
     assert "--head: " in err and "manifest.json cannot be read as JSON" in err and "synthesize again" in err
 
 
-def test_bad_input_operations_diff_needs_a_base(
-    nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_bad_input_operations_diff_needs_a_base(nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     head = _assembly(tmp_path / "head", "A")
     err = _run_diff(["--head", str(head)], capsys)
     assert "give --base DIR (the base branch's cdk.out) or --deployed" in err
@@ -331,10 +349,7 @@ def test_bad_input_operations_diff_unknown_stack_names_those_that_exist(
     head = _assembly(tmp_path / "head", "TritonRealtime-bert-tiny", "TritonAsync-pegasus-tiny")
     err = _run_diff(["--base", str(base), "--head", str(head), "--stack", "TritonRealtime-bert-tiy"], capsys)
     # THEN the flag, the value, the near match and every stack there is
-    assert (
-        "--stack 'TritonRealtime-bert-tiy' is not a stack of the assemblies (did you mean 'TritonRealtime-bert-tiny'?)"
-        in err
-    )
+    assert "--stack 'TritonRealtime-bert-tiy' is not a stack of the assemblies (did you mean 'TritonRealtime-bert-tiny'?)" in err
     assert "their stacks: TritonAsync-pegasus-tiny, TritonRealtime-bert-tiny" in err
 
 

@@ -22,6 +22,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
+from operations.check import ENDPOINT_ACTIONS
 from serving_constructs import (
     AsyncEndpoint,
     InstanceType,
@@ -45,6 +46,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGE_ACCOUNT = "111111111111"
 PIPELINE_ACCOUNT = "222222222222"
 STACK_NAME = "Staging-TritonServing"
+KINDS = {"realtime": "Realtime", "async": "Async", "multi-model": "Mme"}
+"""ENDPOINT_ACTIONS' endpoint kinds -> the endpoint of that kind in the stack."""
 
 
 @dataclass
@@ -76,11 +79,12 @@ def _serving_stack(app: App) -> Stack:
         "AsyncModel",
         artifact=ModelArtifact.from_bucket(bucket, "async/model.tar.gz", model_name="bert"),
     )
-    AsyncEndpoint(
+    async_endpoint = AsyncEndpoint(
         stack,
         "Async",
         variants=[ProductionVariant(model=async_model, instance_type=small, initial_instance_count=1)],
     )
+    CfnOutput(stack, "InputPath", value=async_endpoint.input_path)
     mme = MultiModelEndpoint(stack, "Mme")
     mme.add_model("resnet_v0.tar.gz", ModelArtifact.from_bucket(bucket, "resnet/model.tar.gz"))
     CfnOutput(stack, "EndpointName", value=realtime.endpoint_name)
@@ -93,16 +97,23 @@ def serving(nag_violations: Callable[[App], list[str]], tmp_path_factory: pytest
     app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
     stack = _serving_stack(app)
     role = add_smoke_test_access(stack, trusted_account=PIPELINE_ACCOUNT)
+    # One role per endpoint kind too, to compare each kind's grant with what the check calls for it
+    for path in KINDS.values():
+        endpoint = stack.node.find_child(path)
+        endpoint.grant_smoke_test(iam.Role(stack, f"Only{path}", assumed_by=iam.AccountRootPrincipal()))
     findings = nag_violations(app)
     raw = json.loads((Path(app.outdir) / f"{stack.artifact_id}.template.json").read_text())
     return Serving(stack, Template.from_json(raw), raw, findings, role)
 
 
-def _statements(serving: Serving) -> list[dict[str, Any]]:
-    policy = serving.stack.resolve(
-        serving.role.node.find_child("DefaultPolicy").node.default_child.logical_id
-    )
+def _statements(serving: Serving, role: Any = None) -> list[dict[str, Any]]:
+    role = serving.role if role is None else role
+    policy = serving.stack.resolve(role.node.find_child("DefaultPolicy").node.default_child.logical_id)
     return list(serving.raw["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"])
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
 
 
 def _ref(serving: Serving, path: str) -> dict[str, str]:
@@ -161,18 +172,12 @@ def test_smoke_test_role_may_do_exactly_what_the_check_does_on_this_stacks_resou
         )
         for action in actions:
             by_action.setdefault(action, []).extend(resources)
-    # THEN only the check's actions (no wildcard action, no "*" resource)
-    assert set(by_action) == {
-        "sagemaker:DescribeEndpoint",
-        "sagemaker:DescribeEndpointConfig",
-        "sagemaker:DescribeModel",
-        "sagemaker:InvokeEndpoint",
-        "sagemaker:InvokeEndpointAsync",
-        "s3:GetObject",
-        "s3:ListBucket",
-        "s3:PutObject",
-        "s3:DeleteObject",
-    }
+    # THEN only the check's actions (no wildcard action, no "*" resource): for each endpoint kind,
+    # exactly what the check calls on one (ENDPOINT_ACTIONS, held to the calls on the rehearsal)
+    for kind, path in KINDS.items():
+        only = serving.stack.node.find_child(f"Only{path}")
+        assert _actions(_statements(serving, only)) == ENDPOINT_ACTIONS[kind], kind
+    assert set(by_action) == set().union(*ENDPOINT_ACTIONS.values())
     assert all(resource != "*" for resources in by_action.values() for resource in resources)
     # describe: the three endpoints, their configs and their models, by Ref (their ARNs)
     assert by_action["sagemaker:DescribeEndpoint"] == [_ref(serving, p) for p in ("Realtime", "Async", "Mme")]
@@ -231,6 +236,7 @@ def test_smoke_test_step_reads_the_outputs_and_may_only_assume_that_role(serving
         "ENDPOINT_NAME": "EndpointName",
         "EXPECTED_ENDPOINT_CONFIG": "EndpointConfigName",
         "SMOKE_TEST_ROLE_ARN": ROLE_OUTPUT,
+        "ASYNC_INPUT_PATH": "InputPath",  # the stack has an asynchronous endpoint
     }
     # its role may do one thing: assume the stage's role, whose ARN the pipeline knows without a reference
     (statement,) = [pipeline_stack.resolve(s.to_statement_json()) for s in step.role_policy_statements]
@@ -252,7 +258,7 @@ def test_smoke_test_step_reads_the_outputs_and_may_only_assume_that_role(serving
     assert step.install_commands == [INSTALL_COMMAND]
     assert step.commands == [
         'python -m operations check --endpoint "$ENDPOINT_NAME" --expected-config "$EXPECTED_ENDPOINT_CONFIG" '
-        '--assume-role "$SMOKE_TEST_ROLE_ARN" --region eu-west-1 --timeout 600'
+        '--assume-role "$SMOKE_TEST_ROLE_ARN" --input-path "$ASYNC_INPUT_PATH" --region eu-west-1 --timeout 600'
     ]
 
 
