@@ -277,12 +277,12 @@ def pr_comment(
     """
     changed = [s for s in explanation.stacks if any(f.stack == s for f in explanation.findings)]
     destructive = explanation.destructive
-    at = f" at {pull_request.head_sha[:12]}" if pull_request else ""
+    what = f"Commit `{pull_request.head_sha[:12]}`" if pull_request else "The head"
     head = [
         COMMENT_MARKER,
         "## Serving stacks: what this pull request changes",
         "",
-        f"Compared with {compared}{at}: {len(changed)} of {len(explanation.stacks)} stack(s) change"
+        f"{what} compared with {compared}: {len(changed)} of {len(explanation.stacks)} stack(s) change"
         + (f" ({', '.join(f'`{s}`' for s in changed)})." if changed else "."),
         "",
     ]

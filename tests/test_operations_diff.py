@@ -377,7 +377,7 @@ def test_diff_comment_fails_on_a_deleted_archive_unless_the_label_allows_it(
         f"- `{MME}`: model archive s3://${{ModelPrefixBucket}}/resnet-mme-gpu/resnet_trt_v0.tar.gz is removed from the stack"
     ) in out
     assert f"a maintainer adds the label `{OVERRIDE_LABEL}` to this pull request" in out
-    assert "at 0123456789ab" in out
+    assert "Commit `0123456789ab` compared with the base branch: 2 of 2 stack(s) change" in out
     assert f"the label {OVERRIDE_LABEL!r} on the pull request allows them" in err
     # WHEN the pull request carries the label
     code = main([*reverse, "--github-event", str(_event(tmp_path, "documentation", OVERRIDE_LABEL))])
