@@ -39,16 +39,19 @@ node_modules/.installed: package.json
 demo: setup
 	$(PY) -m rehearsal.demo
 
+# actionlint checks .github/workflows (and, through shellcheck, their run: scripts): docs/pull-requests.md.
 # The suite runs on every core, one test file per worker (its module fixtures — one emulator, one
 # Triton — stay in one process): 6 min 23 s instead of 9 min 37 s on this 2-core machine.
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/actionlint
 	$(PY) -m pytest -n auto --dist loadfile
 
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/actionlint
 
 synth: setup
 	$(CDK) synth --quiet

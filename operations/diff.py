@@ -25,8 +25,17 @@ Command line::
     python -m operations diff --base BASE_CDK_OUT --head cdk.out [--stack NAME ...] [--format text|markdown]
     python -m operations diff --deployed --head cdk.out [--stack NAME ...]
     python -m operations diff ... --fail-on-destructive     # exit 1 when data or an endpoint would go
+    python -m operations diff --base DIR --head cdk.out --comment [--github-event "$GITHUB_EVENT_PATH"]
+        [--allow-destructive] [--cdk-diff FILE]           # the pull-request comment (docs/pull-requests.md)
 
-Exit status: 0 explained (1 with ``--fail-on-destructive`` and a destructive change), 2 bad input.
+A change is *destructive* when it deletes data (a bucket, table, log group, ... that is not retained;
+a multi-model archive) or an endpoint, replaces an endpoint, or updates an endpoint (a new endpoint
+config) without deployment guardrails: no ``DeploymentConfig``, one without rollback alarms, or Inf1
+variants, where SageMaker ignores it.
+
+Exit status: 0 explained (1 with ``--fail-on-destructive``, or ``--comment`` not allowed by
+``--allow-destructive`` or the pull request's :data:`OVERRIDE_LABEL`, and a destructive change),
+2 bad input.
 """
 
 from __future__ import annotations
@@ -103,7 +112,8 @@ class Finding:
         section: ``"endpoints"``, ``"replaced"``, ``"data"``, ``"scaling"``, ``"iam"``, ``"other"`` or ``"stack"``.
         text: The plain-words line.
         details: Indented lines under it (e.g. what changed inside a model archive).
-        destructive: Data, or a name clients call, goes away (``--fail-on-destructive`` exits 1).
+        destructive: Data, or a name clients call, goes away, or an endpoint is updated without deployment
+            guardrails (``--fail-on-destructive`` and ``--comment`` exit 1).
     """
 
     stack: str
@@ -175,6 +185,169 @@ class Explanation:
                         lines.extend(f"      {detail}" for detail in finding.details)
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# The pull-request comment
+
+#: The hidden first line of the pull-request comment: the workflow finds its own comment by it and edits it
+#: in place (.github/workflows/pull-request.yml).
+COMMENT_MARKER = "<!-- triton-iac: python -m operations diff --comment -->"
+
+#: The pull-request label that accepts destructive changes: with it, ``--comment`` lists them and exits 0.
+OVERRIDE_LABEL = "allow-destructive-change"
+
+#: GitHub refuses a comment body over 65,536 characters; the comment is cut below that, with a note.
+COMMENT_LIMIT = 60_000
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """What the comment needs from a GitHub ``pull_request`` event (``$GITHUB_EVENT_PATH``).
+
+    Attributes:
+        number: The pull request's number.
+        head_sha: The commit the run compares (the head of the pull request).
+        labels: The pull request's label names when the event fired.
+    """
+
+    number: int
+    head_sha: str
+    labels: tuple[str, ...]
+
+    @property
+    def allows_destructive(self) -> bool:
+        """Whether the pull request carries :data:`OVERRIDE_LABEL`."""
+        return OVERRIDE_LABEL in self.labels
+
+
+def read_pull_request_event(path: Path) -> PullRequest:
+    """Read a GitHub ``pull_request`` event payload (the file ``$GITHUB_EVENT_PATH`` names).
+
+    Raises:
+        UserError: The file is missing, is not JSON, or is not a pull request's event.
+    """
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(
+            f"--github-event {str(path)!r} does not exist; in a workflow pass \"$GITHUB_EVENT_PATH\""
+        ) from None
+    except (OSError, ValueError) as error:
+        raise UserError(
+            f"--github-event {str(path)!r} cannot be read as JSON ({error}); pass \"$GITHUB_EVENT_PATH\" as it is"
+        ) from None
+    pull: Any = event.get("pull_request") if isinstance(event, dict) else None
+    try:
+        labels = tuple(str(label["name"]) for label in pull.get("labels") or [])
+        return PullRequest(int(pull["number"]), str(pull["head"]["sha"]), labels)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise UserError(
+            f"--github-event {str(path)!r} is not a pull_request event (it needs pull_request.number, .head.sha "
+            "and .labels); run the workflow `on: pull_request`"
+        ) from None
+
+
+def _fence(text: str) -> str:
+    """Return a code fence longer than any run of backticks in ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def pr_comment(
+    explanation: Explanation,
+    *,
+    compared: str,
+    allowed_by: str | None = None,
+    pull_request: PullRequest | None = None,
+    cdk_diff: str | None = None,
+    limit: int = COMMENT_LIMIT,
+) -> str:
+    """Return the pull-request comment: the marker, a summary, the destructive findings and what allows them.
+
+    Args:
+        explanation: The explained difference.
+        compared: What the head was compared with, in words (``"the base branch"``).
+        allowed_by: What accepted the destructive findings (``"the label `allow-destructive-change`"``);
+            None when nothing did, so a destructive finding fails the check.
+        pull_request: The pull request (its head commit is named in the summary).
+        cdk_diff: The CDK CLI's ``cdk diff --method change-set`` output against the deployed stacks, shown
+            in its own section.
+        limit: The most characters of the comment; the stack-by-stack text is cut to fit, with a note.
+    """
+    changed = [s for s in explanation.stacks if any(f.stack == s for f in explanation.findings)]
+    destructive = explanation.destructive
+    what = f"Commit `{pull_request.head_sha[:12]}`" if pull_request else "The head"
+    head = [
+        COMMENT_MARKER,
+        "## Serving stacks: what this pull request changes",
+        "",
+        f"{what} compared with {compared}: {len(changed)} of {len(explanation.stacks)} stack(s) change"
+        + (f" ({', '.join(f'`{s}`' for s in changed)})." if changed else "."),
+        "",
+    ]
+    if not destructive:
+        head.append(
+            "No destructive change: no data or endpoint is deleted, and every endpoint update has deployment "
+            "guardrails (rollback alarms)."
+        )
+    else:
+        if allowed_by is None:
+            head.append(
+                f"**This check fails: {len(destructive)} destructive change(s).** They delete data or an endpoint, "
+                "or update an endpoint without deployment guardrails:"
+            )
+        else:
+            head.append(
+                f"**{len(destructive)} destructive change(s), allowed by {allowed_by}:** the check passes. They "
+                "delete data or an endpoint, or update an endpoint without deployment guardrails:"
+            )
+        head.append("")
+        for finding in destructive:
+            head.append(f"- `{finding.stack}`: {finding.text}")
+            head.extend(f"  - {detail.strip()}" for detail in finding.details if detail.startswith("no deployment"))
+        if allowed_by is None:
+            head.extend(
+                [
+                    "",
+                    f"If that is intended, a maintainer adds the label `{OVERRIDE_LABEL}` to this pull request: the "
+                    "check runs again and passes, and this comment lists what the label allowed.",
+                ]
+            )
+    head_text = "\n".join(head) + "\n"
+    room = max(0, limit - len(head_text) - 1_000)  # the headings, fences and notes around the two texts
+    rendered = explanation.render("markdown").rstrip("\n").splitlines()
+    # each stack one heading level below "Stack by stack"
+    stacks_text = "\n".join(f"#{line}" if line.startswith("### ") else line for line in rendered)
+    deployed_text = None if cdk_diff is None else cdk_diff.rstrip("\n")
+    if deployed_text is not None and len(stacks_text) + len(deployed_text) > room:
+        deployed_text = _cut(deployed_text, max(room - len(stacks_text), room // 2))
+    stacks_text = _cut(stacks_text, room - len(deployed_text or ""))
+    lines = [head_text, "### Stack by stack", "", stacks_text]
+    if deployed_text is not None:
+        fence = _fence(deployed_text)
+        lines += [
+            "",
+            "### Against the deployed stacks (`cdk diff --method change-set`)",
+            "",
+            "<details><summary>The CDK CLI's diff, from a CloudFormation change set per stack (accurate "
+            "replacement information)</summary>",
+            "",
+            f"{fence}text",
+            deployed_text,
+            fence,
+            "",
+            "</details>",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _cut(text: str, room: int) -> str:
+    """Return ``text`` cut at a line end to at most ``room`` characters, with a note saying so."""
+    if len(text) <= room:
+        return text
+    kept = text[: max(0, room)].rsplit("\n", 1)[0]
+    return f"{kept}\n… cut here to keep the comment under GitHub's limit; the job log has the whole text."
 
 
 # --------------------------------------------------------------------------------------------
@@ -729,7 +902,13 @@ class _Explainer:
                     reasons,
                 )
                 line, notes = self._deployment(endpoint, config)
-                self.add("endpoints", f"endpoint {name} update: {line}", notes)
+                unguarded = _unguarded(endpoint.props(), config.props("head"))
+                if unguarded:
+                    notes.append(
+                        f"no deployment guardrails ({unguarded}): a bad config takes all of the traffic and nothing "
+                        "rolls it back; give the endpoint a deployment policy with rollback alarms (docs/guardrails.md)"
+                    )
+                self.add("endpoints", f"endpoint {name} update: {line}", notes, destructive=bool(unguarded))
             if "DeploymentConfig" in endpoint.changed:
                 self.add(
                     "endpoints",
@@ -1280,6 +1459,28 @@ _VARIANT_LABELS = {
 }
 
 
+def _unguarded(endpoint: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
+    """Return why an update of this endpoint to this config has no deployment guardrails; None if it has them.
+
+    Guardrails are a ``DeploymentConfig`` with at least one rollback alarm (SageMaker rolls the update
+    back when one fires during baking), on variants SageMaker applies them to (not Inf1).
+    """
+    deployment = endpoint.get("DeploymentConfig")
+    if not isinstance(deployment, dict) or not deployment:
+        return "no DeploymentConfig: SageMaker's default is all at once, no baking, no rollback"
+    alarms = (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+    if not alarms:
+        return "the DeploymentConfig has no rollback alarms"
+    inf1 = [
+        str(v.get("VariantName"))
+        for v in config.get("ProductionVariants") or []
+        if isinstance(v, dict) and str(v.get("InstanceType", "")).startswith("ml.inf1.")
+    ]
+    if inf1:
+        return f"{', '.join(inf1)} on Inf1, where SageMaker ignores the policy"
+    return None
+
+
 def _duration(seconds: Any) -> str:
     if not isinstance(seconds, int | float):
         return show(seconds) if seconds is not None else "0 s"
@@ -1587,15 +1788,39 @@ def _parser() -> argparse.ArgumentParser:
         help="compare with the deployed stacks (CloudFormation GetTemplate, boto3's normal configuration) instead of --base",
     )
     parser.add_argument("--stack", action="append", default=[], help="only this stack (repeat for several)")
-    parser.add_argument(
-        "--format", choices=("text", "markdown"), default="text", help="text (default) or markdown"
-    )
+    parser.add_argument("--format", choices=("text", "markdown"), help="text (default) or markdown")
     parser.add_argument(
         "--fail-on-destructive",
         "--fail-on-replacement",
         dest="fail_on_destructive",
         action="store_true",
-        help="exit 1 when data or an endpoint would be deleted or replaced",
+        help="exit 1 when data or an endpoint would be deleted or replaced, or an endpoint updated without guardrails",
+    )
+    comment = parser.add_argument_group("pull-request comment (.github/workflows/pull-request.yml)")
+    comment.add_argument(
+        "--comment",
+        action="store_true",
+        help="write the pull-request comment (markdown that starts with a hidden marker, a summary and the "
+        "destructive changes); exit 1 on a destructive change unless it is allowed",
+    )
+    comment.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help=f"with --comment: the destructive changes are accepted (what the label {OVERRIDE_LABEL!r} says); exit 0",
+    )
+    comment.add_argument(
+        "--github-event",
+        type=path_argument,
+        metavar="FILE",
+        help=f"with --comment: the pull_request event ($GITHUB_EVENT_PATH); its label {OVERRIDE_LABEL!r} allows "
+        "destructive changes, and the comment names its head commit",
+    )
+    comment.add_argument(
+        "--cdk-diff",
+        type=path_argument,
+        metavar="FILE",
+        help="with --comment: the output of `cdk diff --method change-set` against the deployed stacks, shown in "
+        "its own section",
     )
     return parser
 
@@ -1610,6 +1835,24 @@ def _main(argv: Sequence[str] | None) -> int:
         raise UserError(
             "give --base DIR (the base branch's cdk.out) or --deployed (the deployed stacks) to compare --head with"
         )
+    for flag, given in (
+        ("--allow-destructive", args.allow_destructive),
+        ("--github-event", args.github_event),
+        ("--cdk-diff", args.cdk_diff),
+    ):
+        if given and not args.comment:
+            raise UserError(f"{flag} only applies to the pull-request comment; add --comment")
+    if args.comment and args.format == "text":
+        raise UserError("--comment writes markdown; leave out --format text")
+    pull_request = read_pull_request_event(args.github_event) if args.github_event else None
+    cdk_diff = None
+    if args.cdk_diff is not None:
+        if not args.cdk_diff.is_file():
+            raise UserError(
+                f"--cdk-diff {str(args.cdk_diff)!r} is not a file; give the file `cdk diff --method change-set` "
+                "wrote (cdk diff ... > FILE 2>&1)"
+            )
+        cdk_diff = args.cdk_diff.read_text(encoding="utf-8", errors="replace")
     head = CloudAssembly(args.head, label="--head")
     if args.deployed:
         head.check_stacks(args.stack)
@@ -1617,7 +1860,28 @@ def _main(argv: Sequence[str] | None) -> int:
     else:
         _check_stack_names(args.stack, CloudAssembly(args.base, label="--base"), head)
         explanation = explain_assemblies(args.base, args.head, stacks=args.stack)
-    sys.stdout.write(explanation.render(args.format))
+    if args.comment:
+        allowed_by = (
+            f"the label `{OVERRIDE_LABEL}`"
+            if pull_request is not None and pull_request.allows_destructive
+            else "--allow-destructive"
+            if args.allow_destructive
+            else None
+        )
+        compared = "the deployed stacks" if args.deployed else "the base branch"
+        sys.stdout.write(
+            pr_comment(
+                explanation, compared=compared, allowed_by=allowed_by, pull_request=pull_request, cdk_diff=cdk_diff
+            )
+        )
+        if explanation.destructive and allowed_by is None:
+            sys.stderr.write(
+                f"{PROG}: {len(explanation.destructive)} destructive change(s); the label {OVERRIDE_LABEL!r} on the "
+                "pull request allows them\n"
+            )
+            return 1
+        return 0
+    sys.stdout.write(explanation.render(args.format or "text"))
     if args.fail_on_destructive and explanation.destructive:
         sys.stderr.write(f"{PROG}: {len(explanation.destructive)} destructive change(s); see above\n")
         return 1

@@ -1,4 +1,4 @@
-"""Bad input to ``python -m operations check`` and ``diff``: one clear line, exit status 2, before any AWS call.
+"""Bad input to ``python -m operations check`` and ``diff`` (``--comment`` too): one clear line, exit status 2, before any AWS call.
 
 Every flag is checked before the first AWS call: ``AWS_ENDPOINT_URL`` points at a loopback port where
 nothing listens, so a call would end in "cannot reach", not in the flag's message. The command
@@ -387,6 +387,57 @@ def test_bad_input_operations_diff_deployed_unreachable_control_plane(
     err = _run_diff(["--deployed", "--head", str(head)], capsys)
     # THEN one line saying what could not be reached and what to check
     assert "--deployed: cannot reach CloudFormation" in err and "AWS_ENDPOINT_URL" in err
+
+
+# --- python -m operations diff --comment (the pull-request workflow) ---------------------------------
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    """The files the --comment cases point at: events of the wrong shape, and a missing file."""
+    folder.mkdir()
+    files = {"missing": folder / "missing.json", "not-json": folder / "event.txt", "push": folder / "push.json"}
+    files["not-json"].write_text("pull_request: {number: 7}\n")
+    files["push"].write_text(json.dumps({"ref": "refs/heads/main", "head_commit": {"id": "abc"}}))
+    files["no-head"] = folder / "no-head.json"
+    files["no-head"].write_text(json.dumps({"pull_request": {"number": 7, "labels": []}}))
+    return files
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--allow-destructive"], "--allow-destructive only applies to the pull-request comment; add --comment"),
+        (["--github-event", "{push}"], "--github-event only applies to the pull-request comment; add --comment"),
+        (["--cdk-diff", "{push}"], "--cdk-diff only applies to the pull-request comment; add --comment"),
+        (["--comment", "--format", "text"], "--comment writes markdown; leave out --format text"),
+        (
+            ["--comment", "--github-event", "{missing}"],
+            "--github-event '{missing}' does not exist; in a workflow pass \"$GITHUB_EVENT_PATH\"",
+        ),
+        (["--comment", "--github-event", "{not-json}"], "--github-event '{not-json}' cannot be read as JSON"),
+        (
+            ["--comment", "--github-event", "{push}"],
+            "--github-event '{push}' is not a pull_request event (it needs pull_request.number, .head.sha and "
+            ".labels); run the workflow `on: pull_request`",
+        ),
+        (["--comment", "--github-event", "{no-head}"], "--github-event '{no-head}' is not a pull_request event"),
+        (["--comment", "--github-event", ""], "argument --github-event: got '', an empty path; give a path"),
+        (
+            ["--comment", "--cdk-diff", "{missing}"],
+            "--cdk-diff '{missing}' is not a file; give the file `cdk diff --method change-set` wrote",
+        ),
+    ],
+)
+def test_bad_input_operations_diff_comment_flags(
+    extra: list[str], expected: str, nowhere: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN two valid assemblies, and a comment flag that is wrong
+    files = {name: str(path) for name, path in _files(tmp_path / "files").items()}
+    base, head = _assembly(tmp_path / "base", "A"), _assembly(tmp_path / "head", "A")
+    argv = ["--base", str(base), "--head", str(head), *(arg.format(**files) for arg in extra)]
+    # WHEN the diff runs  THEN one line names the flag and the fix, and nothing is compared (no output)
+    err = _run_diff(argv, capsys)
+    assert expected.format(**files) in err
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ The module synthesizes the app twice, in-process (build cache warm): the base (a
 ``resnet-tiny`` without its TensorRT slot, Triton 26.05) and the head (the same model with 500 µs, on
 ml.g5.xlarge, the multi-model stack with its third archive, Triton 25.09). Policy, IAM and data cases
 edit copies of those real templates. One case deploys a small stack into the emulator (moto) and
-explains the head against ``GetTemplate``.
+explains the head against ``GetTemplate``. The pull-request comment (``--comment``) is built from the
+same two assemblies, both ways.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from aws_cdk import App, DefaultStackSynthesizer, Stack
 
 import app as app_module  # app.py at the repository root (tests/conftest.py puts it on sys.path)
 from operations.diff import (
+    COMMENT_MARKER,
+    OVERRIDE_LABEL,
     CloudAssembly,
     Explanation,
     explain_assemblies,
     explain_deployed,
     explain_templates,
     main,
+    pr_comment,
 )
 from serving_constructs import defaults
 from stacks.multi_model_stack import multi_model_stack_id
@@ -317,6 +321,120 @@ def test_diff_same_assembly_has_no_changes_and_markdown_names_each_stack(
     # THEN every stack is listed with no changes
     assert out.count("No changes.") == 2
     assert f"### {REALTIME}" in out and f"### {MME}" in out
+
+
+# --- the pull-request comment (--comment) ----------------------------------------------------------
+
+
+def _event(folder: Path, *labels: str) -> Path:
+    """A pull_request event payload as GitHub writes it to $GITHUB_EVENT_PATH (the fields the comment reads)."""
+    event = folder / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "action": "labeled",
+                "number": 7,
+                "pull_request": {
+                    "number": 7,
+                    "head": {"sha": "0123456789abcdef0123456789abcdef01234567", "ref": "feature"},
+                    "base": {"ref": "main"},
+                    "labels": [{"name": name, "color": "ededed"} for name in labels],
+                },
+            }
+        )
+    )
+    return event
+
+
+def test_diff_comment_passes_a_guarded_update_and_starts_with_the_marker(
+    assemblies: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = assemblies
+    # GIVEN the real change: a new instance type behind the app's default guardrails, a new archive
+    code = main(["--base", str(base), "--head", str(head), "--comment"])
+    out = capsys.readouterr().out
+    # THEN the check passes, and the comment is found again by its first line
+    assert code == 0
+    assert out.splitlines()[0] == COMMENT_MARKER
+    assert f"2 of 2 stack(s) change (`{REALTIME}`, `{MME}`)" in out
+    assert "No destructive change" in out and "DESTRUCTIVE" not in out
+    # AND the stack-by-stack text is diff.py's own markdown
+    assert f"\n#### {REALTIME}\n" in out and "- AllTraffic: instance type ml.g4dn.xlarge → ml.g5.xlarge" in out
+
+
+def test_diff_comment_fails_on_a_deleted_archive_unless_the_label_allows_it(
+    assemblies: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = assemblies
+    reverse = ["--base", str(head), "--head", str(base), "--comment"]  # the third archive goes away
+    # WHEN the pull request has no label
+    code = main([*reverse, "--github-event", str(_event(tmp_path, "documentation"))])
+    out, err = capsys.readouterr()
+    # THEN the check fails, the comment says why, and which label overrides
+    assert code == 1
+    assert "**This check fails: 1 destructive change(s).**" in out
+    assert (
+        f"- `{MME}`: model archive s3://${{ModelPrefixBucket}}/resnet-mme-gpu/resnet_trt_v0.tar.gz is removed from the stack"
+    ) in out
+    assert f"a maintainer adds the label `{OVERRIDE_LABEL}` to this pull request" in out
+    assert "Commit `0123456789ab` compared with the base branch: 2 of 2 stack(s) change" in out
+    assert f"the label {OVERRIDE_LABEL!r} on the pull request allows them" in err
+    # WHEN the pull request carries the label
+    code = main([*reverse, "--github-event", str(_event(tmp_path, "documentation", OVERRIDE_LABEL))])
+    out = capsys.readouterr().out
+    # THEN it passes, and the comment still lists what the label allowed
+    assert code == 0
+    assert f"**1 destructive change(s), allowed by the label `{OVERRIDE_LABEL}`:** the check passes" in out
+    assert "resnet_trt_v0.tar.gz is removed from the stack" in out and "This check fails" not in out
+    # AND --allow-destructive says the same from a terminal
+    assert main([*reverse, "--allow-destructive"]) == 0
+    assert "allowed by --allow-destructive" in capsys.readouterr().out
+
+
+def test_diff_update_without_guardrails_is_destructive_and_named_in_the_comment(
+    assemblies: tuple[Path, Path],
+) -> None:
+    base, head = _templates(assemblies, REALTIME)
+    no_alarms = copy.deepcopy(head)
+    _resource(no_alarms, "AWS::SageMaker::Endpoint")["Properties"]["DeploymentConfig"].pop("AutoRollbackConfiguration")
+    cases = {
+        "the app's default (blue/green, rollback alarms)": (head, None),
+        "no DeploymentConfig": (_with_deployment(head, None), "no DeploymentConfig: SageMaker's default is all at once"),
+        "no rollback alarms": (no_alarms, "the DeploymentConfig has no rollback alarms"),
+    }
+    for case, (edited, reason) in cases.items():
+        # WHEN the real instance-type change is explained with this head
+        explanation = explain_templates({REALTIME: (base, edited)})
+        (update,) = [f for f in explanation.findings if f.text.startswith("endpoint Endpoint update:")]
+        # THEN only an update without guardrails is destructive, and the note says what is missing
+        assert update.destructive is (reason is not None), case
+        if reason is None:
+            assert not explanation.destructive, case
+            continue
+        (note,) = [d for d in update.details if d.startswith("no deployment guardrails")]
+        assert reason in note and "docs/guardrails.md" in note, case
+        comment = pr_comment(explanation, compared="the base branch")
+        assert f"- `{REALTIME}`: endpoint Endpoint update:" in comment and f"  - {note}" in comment, case
+
+
+def test_diff_comment_shows_the_deployed_diff_and_stays_under_githubs_limit(
+    explained: Explanation, tmp_path: Path, capsys: pytest.CaptureFixture[str], assemblies: tuple[Path, Path]
+) -> None:
+    # GIVEN cdk diff's output, holding a line of backticks
+    cdk_diff = tmp_path / "cdk-diff.txt"
+    cdk_diff.write_text(f"Stack {REALTIME}\n[~] AWS::SageMaker::EndpointConfig EndpointEndpointConfig replace\n```\n")
+    base, head = assemblies
+    assert main(["--base", str(base), "--head", str(head), "--comment", "--cdk-diff", str(cdk_diff)]) == 0
+    out = capsys.readouterr().out
+    # THEN it is its own section, in a fence longer than any backtick run inside it
+    assert "### Against the deployed stacks (`cdk diff --method change-set`)" in out
+    assert f"````text\nStack {REALTIME}\n[~] AWS::SageMaker::EndpointConfig EndpointEndpointConfig replace\n```\n````" in out
+    # WHEN the texts exceed the limit  THEN both are cut at a line end, and the comment says so
+    long_diff = "\n".join(f"[~] resource {i}" for i in range(5_000))
+    comment = pr_comment(explained, compared="the base branch", cdk_diff=long_diff, limit=6_000)
+    assert len(comment) <= 6_000
+    assert comment.startswith(COMMENT_MARKER) and comment.count("… cut here") >= 1
+    assert comment.rstrip().endswith("</details>")
 
 
 # --- against the deployed stack (the emulator) ------------------------------------------------------
