@@ -41,7 +41,30 @@ Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the ca
 - ``mme_instance_count``: its initial instance count, >= 1. Defaults to 2 (seed 001).
 - ``mme_max_capacity``: most instances its ``GPUUtilization`` scaling (60 %, min 1) starts, >= 1.
   Defaults to 5 (seed 001).
-- ``account`` / ``region``: pin the stacks to an environment. Defaults to none: the stacks are
+- ``pipeline``: ``true`` composes the CDK Pipelines stack ``TritonServingPipeline`` (docs/pipeline.md)
+  instead of the serving stacks: source → synth (``make setup``, ``make test-fast``, ``cdk synth``
+  with this context) → ``Staging`` (the serving stacks the keys above describe, each smoke-tested)
+  → ``ConfirmPermissionsBroadening`` → manual approval → ``Production``. Needs ``pipeline_source``,
+  ``account`` and ``region`` (the pipeline's). Defaults to ``false`` (the serving stacks, deployed
+  directly); the ``pipeline_*``, ``staging_account`` and ``production_account`` keys apply only with
+  ``true``.
+- ``pipeline_source``: the repository the pipeline builds: ``github:OWNER/NAME@BRANCH`` (through the
+  CodeStar connection ``pipeline_connection_arn``) or ``codecommit:NAME@BRANCH`` (a CodeCommit
+  repository of the pipeline's account); ``@BRANCH`` defaults to ``@main``. No default.
+- ``pipeline_connection_arn``: the CodeStar (CodeConnections) connection to GitHub,
+  ``arn:aws:codestar-connections:REGION:ACCOUNT:connection/ID``, authorized once in the console (the
+  template holds no token). Required with a ``github:`` source, refused with ``codecommit:``.
+- ``staging_account`` / ``production_account``: the 12-digit accounts of the ``Staging`` and
+  ``Production`` stages (bootstrapped with ``--trust`` the pipeline's account, docs/pipeline.md).
+  Default to ``account`` (the pipeline's); both stages deploy to ``region``.
+- ``pipeline_approval_topic``: the ARN of an SNS topic, in the pipeline's account and region, told
+  when production waits for approval or the permissions check finds broadened IAM. Defaults to
+  none (the approval waits in the console).
+- ``pipeline_tensorrt``: ``off`` ships the ONNX path (the pipeline synthesizes with
+  ``mme_tensorrt=off``: nothing in it builds the engine on the target GPU); ``on`` builds the
+  TensorRT engine on the target GPU family first (``stacks/pipeline_engines.py``). Defaults to ``off``.
+- ``account`` / ``region``: pin the stacks to an environment (with ``pipeline=true``: the pipeline's,
+  and required). Defaults to none: the stacks are
   environment-agnostic (``AWS::Region``/``AWS::AccountId`` resolve at deploy time), so the same
   template deploys anywhere and synthesis does not depend on the AWS configuration of the machine
   that runs it (the CDK CLI sets ``CDK_DEFAULT_REGION=us-east-1`` when none is configured, which is
@@ -78,6 +101,8 @@ from stacks.multi_model_stack import (
     MultiModelInferenceStack,
     multi_model_stack_id,
 )
+from stacks.pipeline_stack import PipelineSource, ServingPipelineStack
+from stacks.plans import StackPlan, build_models, planned_specs
 from stacks.realtime_stack import RealtimeInferenceStack, realtime_stack_id
 
 # None: not set here, so the profile's value (if any) or the stack's default applies.
@@ -100,6 +125,32 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "mme_max_capacity": defaults.multi_model_max_capacity(),
     "account": None,
     "region": None,
+    "pipeline": None,
+    "pipeline_source": None,
+    "pipeline_connection_arn": None,
+    "staging_account": None,
+    "production_account": None,
+    "pipeline_approval_topic": None,
+    "pipeline_tensorrt": None,
+}
+
+#: The context keys that apply only with ``pipeline=true``.
+PIPELINE_KEYS = (
+    "pipeline_source",
+    "pipeline_connection_arn",
+    "staging_account",
+    "production_account",
+    "pipeline_approval_topic",
+    "pipeline_tensorrt",
+)
+
+#: The id (and CloudFormation stack name) of the pipeline stack.
+PIPELINE_STACK_ID = "TritonServingPipeline"
+
+#: What ``pipeline_tensorrt`` accepts.
+PIPELINE_TENSORRT_MODES = {
+    "off": "ship the ONNX path (the pipeline synthesizes with mme_tensorrt=off)",
+    "on": "build the TensorRT engine on the target GPU family in the pipeline, then serve it",
 }
 
 #: The ``async_model`` value that leaves the asynchronous stack out.
@@ -253,6 +304,109 @@ def _environment(account: Any, region: Any) -> Environment:
     )
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+_SOURCE = re.compile(r"^(?P<kind>[a-z]+):(?P<repository>[^@]*)(@(?P<branch>.*))?$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):[A-Za-z0-9_-]{1,256}$")
+
+
+def _flag(key: str, value: Any) -> bool:
+    text = str(value).strip().lower()
+    if isinstance(value, bool) or text in _TRUE + _FALSE:
+        return value if isinstance(value, bool) else text in _TRUE
+    raise ContextError(f"context key {key!r} must be true or false (got {value!r}); pass -c {key}=true")
+
+
+def _account(key: str, value: Any, default: str) -> str:
+    if value is None:
+        return default
+    if not _ACCOUNT.match(str(value).strip()):
+        raise ContextError(
+            f"context key {key!r} must be a 12-digit AWS account id (got {value!r}); pass -c {key}=123456789012, "
+            "or leave it out to use the pipeline's account ('account')"
+        )
+    return str(value).strip()
+
+
+def _pipeline_source(values: Mapping[str, Any]) -> PipelineSource:
+    value, connection = values["pipeline_source"], values["pipeline_connection_arn"]
+    forms = "github:OWNER/NAME@BRANCH (with -c pipeline_connection_arn=...) or codecommit:NAME@BRANCH"
+    if value is None:
+        raise ContextError(f"context key 'pipeline_source' is required with pipeline=true; pass -c pipeline_source={forms}")
+    match = _SOURCE.match(str(value).strip())
+    if match is None or match["kind"] not in ("github", "codecommit"):
+        raise ContextError(f"context key 'pipeline_source' must be {forms} (got {value!r})")
+    repository, branch = match["repository"], "main" if match["branch"] is None else match["branch"]
+    key = "context keys 'pipeline_source' and 'pipeline_connection_arn'"
+    try:
+        if match["kind"] == "github":
+            if connection is None:
+                raise ContextError(
+                    f"context key 'pipeline_connection_arn' is required with a github: source (got pipeline_source="
+                    f"{value!r}); create a connection to GitHub (console: Developer Tools > Connections) and pass "
+                    "-c pipeline_connection_arn=arn:aws:codestar-connections:REGION:ACCOUNT:connection/ID"
+                )
+            return PipelineSource.github(repository=repository, branch=branch, connection_arn=str(connection).strip())
+        if connection is not None:
+            raise ContextError(
+                f"context key 'pipeline_connection_arn' applies only to a github: source (got pipeline_source={value!r}); "
+                "drop it, or use -c pipeline_source=github:OWNER/NAME@BRANCH"
+            )
+        return PipelineSource.codecommit(repository_name=repository, branch=branch)
+    except PropsError as error:
+        raise ContextError(f"{key}: {error}") from None
+
+
+def _pipeline_settings(values: Mapping[str, Any], env: Environment) -> dict[str, Any] | None:
+    """Return the pipeline's settings, or None without ``pipeline=true`` (then no pipeline key may be set)."""
+    if not _flag("pipeline", False if values["pipeline"] is None else values["pipeline"]):
+        given = [key for key in PIPELINE_KEYS if values[key] is not None]
+        if given:
+            raise ContextError(
+                f"context key {given[0]!r} applies only to the pipeline (got {values[given[0]]!r}); pass -c pipeline=true "
+                "too, or drop it"
+            )
+        return None
+    missing = [key for key in ("account", "region") if values[key] is None]
+    if missing:
+        raise ContextError(
+            f"context key {missing[0]!r} is required with pipeline=true: the pipeline's {missing[0]} (cross-account "
+            "stages and the bootstrap trust need it); pass -c account=123456789012 -c region=us-east-1"
+        )
+    assert env.account is not None and env.region is not None
+    source = _pipeline_source(values)
+    topic = values["pipeline_approval_topic"]
+    if topic is not None:
+        match = _TOPIC_ARN.match(str(topic).strip())
+        if match is None or (match["region"], match["account"]) != (env.region, env.account):
+            raise ContextError(
+                f"context key 'pipeline_approval_topic' must be the ARN of an SNS topic in the pipeline's account and "
+                f"region, arn:aws:sns:{env.region}:{env.account}:NAME (got {topic!r})"
+            )
+        topic = str(topic).strip()
+    tensorrt = "off" if values["pipeline_tensorrt"] is None else str(values["pipeline_tensorrt"]).strip().lower()
+    if tensorrt not in PIPELINE_TENSORRT_MODES:
+        modes = "; ".join(f"{mode!r}: {meaning}" for mode, meaning in PIPELINE_TENSORRT_MODES.items())
+        raise ContextError(
+            f"context key 'pipeline_tensorrt' must be one of {', '.join(PIPELINE_TENSORRT_MODES)} "
+            f"(got {values['pipeline_tensorrt']!r}){did_you_mean(tensorrt, list(PIPELINE_TENSORRT_MODES))}; {modes}"
+        )
+    if tensorrt == "off" and str(values["mme_tensorrt"]).strip().lower() == "on":
+        raise ContextError(
+            "context key 'mme_tensorrt' is 'on', but 'pipeline_tensorrt' is 'off' (the pipeline ships the ONNX path "
+            "and builds no engine); pass -c pipeline_tensorrt=on, or drop -c mme_tensorrt=on"
+        )
+    return {
+        "source": source,
+        "staging": Environment(account=_account("staging_account", values["staging_account"], env.account), region=env.region),
+        "production": Environment(
+            account=_account("production_account", values["production_account"], env.account), region=env.region
+        ),
+        "approval_topic_arn": topic,
+        "tensorrt": tensorrt,
+    }
+
+
 def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """Return the app's settings from CDK context values (``None`` = not set), all validated.
 
@@ -284,6 +438,10 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "env": _environment(values["account"], values["region"]),
     }
+    settings["pipeline"] = _pipeline_settings(values, settings["env"])
+    if settings["pipeline"] is not None and settings["pipeline"]["tensorrt"] == "off":
+        # What the pipeline deploys is what its synth step (no GPU, no engine step) can build.
+        values["mme_tensorrt"] = "off"
     translation = None
     if values["hardware_translation"] is not None:
         try:
@@ -458,33 +616,6 @@ def unknown_context_keys(context: Mapping[str, Any]) -> list[str]:
     return warnings
 
 
-#: The stack classes the app composes; each says which models it builds (``planned_specs``).
-StackClass = type[RealtimeInferenceStack] | type[AsyncInferenceStack] | type[MultiModelInferenceStack]
-
-
-@dataclass(frozen=True)
-class StackPlan:
-    """One stack the app will compose: its class, id and props (the same props plan and build it).
-
-    Attributes:
-        stack_class: The stack's class.
-        stack_id: The stack id (and CloudFormation stack name).
-        props: The constructor's keyword props.
-    """
-
-    stack_class: StackClass
-    stack_id: str
-    props: Mapping[str, Any]
-
-    def planned_specs(self) -> tuple[ModelSpec, ...]:
-        """Return the models the stack builds (its class's ``planned_specs`` with these props); nothing is built."""
-        return self.stack_class.planned_specs(**self.props)
-
-    def compose(self, app: App) -> Stack:
-        """Add the stack to ``app`` (its models are built, or taken from the build cache, here)."""
-        return self.stack_class(app, self.stack_id, **self.props)
-
-
 def stack_plans(settings: Mapping[str, Any]) -> list[StackPlan]:
     """Return the stacks the app composes from its settings (:func:`settings_from_context`), in order."""
     plans = []
@@ -552,37 +683,6 @@ def stack_plans(settings: Mapping[str, Any]) -> list[StackPlan]:
     return plans
 
 
-def planned_specs(plans: Sequence[StackPlan]) -> list[ModelSpec]:
-    """Return every model the stacks of ``plans`` build, each once (by inputs hash), in stack order."""
-    unique: dict[str, ModelSpec] = {}
-    for plan in plans:
-        for spec in plan.planned_specs():
-            unique.setdefault(spec.inputs_hash(), spec)
-    return list(unique.values())
-
-
-def build_models(specs: Sequence[ModelSpec]) -> None:
-    """Build (or take from the build cache) every model at once: misses side by side on every core.
-
-    ``build_many`` keys its results by model name, so two different builds of one name (e.g. a model
-    served real-time with seed 000's tuning and asynchronously as declared) go in separate rounds.
-
-    Raises:
-        model_build.user_errors.UserError: a model failed to build (named, with its error).
-    """
-    from model_build.parallel import build_many
-
-    rounds: list[dict[str, ModelSpec]] = []
-    for spec in specs:
-        batch = next((batch for batch in rounds if spec.name not in batch), None)
-        if batch is None:
-            batch = {}
-            rounds.append(batch)
-        batch[spec.name] = spec
-    for batch in rounds:
-        build_many(list(batch.values()))
-
-
 def build_app(app: App | None = None) -> App:
     """Compose the app: one real-time stack per model, seed 002's asynchronous stack and seed 001's multi-model stack, checked by cdk-nag.
 
@@ -602,14 +702,50 @@ def build_app(app: App | None = None) -> App:
     warnings = unknown_context_keys(context)
     plans = stack_plans(settings)
     build_models(planned_specs(plans))
-    for plan in plans:
+    pipeline = settings["pipeline"]
+    if pipeline is not None:
+        stack: Stack = ServingPipelineStack(
+            app,
+            PIPELINE_STACK_ID,
+            source=pipeline["source"],
+            plans=plans,
+            synth_context=synth_context(context),
+            staging=pipeline["staging"],
+            production=pipeline["production"],
+            approval_topic_arn=pipeline["approval_topic_arn"],
+            env=settings["env"],
+            description="CDK Pipelines: synth and test, Staging with smoke tests, approval, Production",
+        )
+        _warn(stack, warnings)
+    for plan in plans if pipeline is None else ():
         stack = plan.compose(app)
         if plan.stack_class is RealtimeInferenceStack:
-            for index, warning in enumerate(warnings):
-                Annotations.of(stack).add_warning_v2(f"app:unknownContextKey:{index}", warning)
+            _warn(stack, warnings)
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
+
+
+def _warn(stack: Stack, warnings: Sequence[str]) -> None:
+    for index, warning in enumerate(warnings):
+        Annotations.of(stack).add_warning_v2(f"app:unknownContextKey:{index}", warning)
+
+
+def synth_context(context: Mapping[str, Any]) -> dict[str, str]:
+    """Return the app's own context keys that are set, as ``-c key=value`` strings (lists joined by commas).
+
+    The pipeline's synth step runs ``cdk synth`` with them, so the pipeline deploys (and updates
+    itself to) what this synthesis composed.
+    """
+    values = {}
+    for key in CONTEXT_DEFAULTS:
+        value = context.get(key)
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(str(item) for item in value)
+        values[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return values
 
 
 def stacks_of(app: App) -> list[Stack]:

@@ -194,6 +194,92 @@ def check_stack(
     return report
 
 
+def check_endpoint(
+    endpoint_name: str,
+    expected_config: str,
+    *,
+    session: Any = None,
+    runtime_endpoint_url: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    endpoint_url: str | None = None,
+    payload: bytes | None = None,
+    content_type: str = "application/json",
+    input_path: str | None = None,
+) -> CheckReport:
+    """Check one endpoint from SageMaker's own descriptions (no CloudFormation): what a pipeline's smoke test runs.
+
+    The same checks as :func:`check_stack` makes for each endpoint of a stack: the endpoint runs
+    ``expected_config`` (no silent rollback), is ``InService``, and answers once per variant, per
+    TargetModel, or through the queue.
+
+    Args:
+        endpoint_name: The endpoint (a stack's ``EndpointName`` output).
+        expected_config: The endpoint config the deploy gave it (the ``EndpointConfigName`` output).
+        session: A ``boto3.Session`` (e.g. :func:`assume_role_session`'s). Defaults to boto3's
+            default configuration.
+        runtime_endpoint_url: The SageMaker runtime URL. Defaults to boto3's configuration.
+        timeout_s: How long one invocation may take (the async answer included). Defaults to 300 s.
+        endpoint_url: The URL of SageMaker and S3 (the rehearsal's moto). Defaults to boto3's configuration.
+        payload: The request body. Defaults to one built from the model's Triton ``config.pbtxt``.
+        content_type: The ``ContentType`` of ``payload``. Defaults to ``application/json``.
+        input_path: ``s3://bucket/prefix`` where an asynchronous input is uploaded. Defaults to
+            :data:`ASYNC_INPUT_PREFIX` in the bucket of the endpoint's ``S3OutputPath`` (the
+            constructs' default input prefix).
+
+    Returns:
+        The report; ``report.ok`` is False when any check failed.
+    """
+    import boto3
+
+    session = boto3.Session() if session is None else session
+    clients = _Clients(session, runtime_endpoint_url, timeout_s, endpoint_url)
+    report = CheckReport()
+    _check_running_endpoint(
+        clients,
+        _RequestCache(clients.s3, payload, content_type),
+        endpoint_name,
+        expected_config,
+        label="",
+        expected_from="--expected-config, the one this deploy created",
+        input_path=input_path,
+        timeout_s=timeout_s,
+        report=report,
+    )
+    return report
+
+
+def assume_role_session(
+    session: Any, role_arn: str, *, endpoint_url: str | None = None, session_name: str = "operations-check"
+) -> Any:
+    """Return a ``boto3.Session`` with the credentials of ``role_arn`` (STS ``AssumeRole``), in ``session``'s region.
+
+    How a pipeline in one account checks an endpoint in another: the pipeline's role may only
+    ``sts:AssumeRole`` the serving stack's smoke-test role, which may only do what the check needs.
+
+    Raises:
+        UserError: STS refused (the message names the role and what the trust needs).
+    """
+    import boto3
+    from botocore.exceptions import ClientError
+
+    control = {} if endpoint_url is None else {"endpoint_url": endpoint_url}
+    try:
+        credentials = session.client("sts", **control).assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600
+        )["Credentials"]
+    except ClientError as error:
+        raise UserError(
+            f"--assume-role: cannot assume {role_arn}: {_error_text(error)}; the role's trust policy must trust "
+            "the caller's account and the caller needs sts:AssumeRole on the role (docs/post-deploy-check.md)"
+        ) from None
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
 class _Clients:
     """The boto3 clients one check uses (built once per stack)."""
 
@@ -289,37 +375,82 @@ def _check_endpoint(
     timeout_s: float,
     report: CheckReport,
 ) -> None:
-    from botocore.exceptions import ClientError
-
+    """Work out, from the stack, which endpoint and which config to expect; then :func:`_check_running_endpoint`."""
     where = f"{stack}/{logical}"
     if logical not in physical or not physical[logical]:
         report.failed(f"{where}: the stack has no endpoint for this resource (it was never created)")
         return
-    name = _name_of(physical[logical])
-    try:
-        endpoint = clients.sagemaker.describe_endpoint(EndpointName=name)
-    except ClientError as error:
-        report.failed(f"{where}: endpoint {name} cannot be described: {_error_text(error)}")
-        return
-    # The ARN may spell the name in lower case; DescribeEndpoint's EndpointName keeps the case
-    # InvokeEndpoint must match (CreateEndpoint: "case-insensitive ..., but the case is preserved").
-    where = f"{stack}: endpoint {endpoint['EndpointName']}"
     expected = _expected_config(resource.get("Properties", {}).get("EndpointConfigName"), physical)
-    actual = endpoint.get("EndpointConfigName", "")
-    status = endpoint.get("EndpointStatus", "")
-    reason = endpoint.get("FailureReason") or ""
     if expected is None:
         report.failed(
             f"{where}: cannot tell which endpoint config the stack deployed (EndpointConfigName is not a name or a reference)"
         )
         return
+    input_path = next(
+        (v for k, v in sorted(outputs.items()) if k.endswith("InputPath") and v.startswith("s3://")), None
+    )
+    _check_running_endpoint(
+        clients,
+        requests,
+        _name_of(physical[logical]),
+        expected,
+        label=f"{stack}: ",
+        expected_from="the one the stack deployed",
+        input_path=input_path,
+        timeout_s=timeout_s,
+        report=report,
+    )
+
+
+def _check_running_endpoint(
+    clients: _Clients,
+    requests: _RequestCache,
+    name: str,
+    expected: str,
+    *,
+    label: str,
+    expected_from: str,
+    input_path: str | None,
+    timeout_s: float,
+    report: CheckReport,
+) -> None:
+    """Check one endpoint from SageMaker's descriptions only: config, status, invocations.
+
+    Both modes end here: ``--stack`` (the expected config read from the deployed template) and
+    ``--endpoint`` (the expected config given, e.g. from the stack's ``EndpointConfigName`` output).
+
+    Args:
+        clients: The boto3 clients.
+        requests: The requests built so far (one per model archive).
+        name: The endpoint name.
+        expected: The endpoint config the deploy gave it.
+        label: What starts each line (``"<stack>: "``, or ``""``).
+        expected_from: Where ``expected`` came from, for the rollback message.
+        input_path: ``s3://bucket/prefix`` for an asynchronous input. Defaults to
+            :data:`ASYNC_INPUT_PREFIX` in the bucket of the endpoint's ``S3OutputPath``.
+        timeout_s: How long one invocation may take.
+        report: Where the lines go.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        endpoint = clients.sagemaker.describe_endpoint(EndpointName=name)
+    except ClientError as error:
+        report.failed(f"{label}endpoint {name} cannot be described: {_error_text(error)}")
+        return
+    # The ARN may spell the name in lower case; DescribeEndpoint's EndpointName keeps the case
+    # InvokeEndpoint must match (CreateEndpoint: "case-insensitive ..., but the case is preserved").
+    where = f"{label}endpoint {endpoint['EndpointName']}"
+    actual = endpoint.get("EndpointConfigName", "")
+    status = endpoint.get("EndpointStatus", "")
+    reason = endpoint.get("FailureReason") or ""
     if actual.lower() != expected.lower():
         said = f" (FailureReason: {reason})" if reason else " (FailureReason is empty)"
         rollback = (endpoint.get("LastDeploymentConfig") or {}).get("AutoRollbackConfiguration") or {}
         alarms = ", ".join(a.get("AlarmName", "") for a in rollback.get("Alarms", []))
         alarms_said = f"its rollback alarms ({alarms})" if alarms else "its rollback alarms"
         report.failed(
-            f"{where} runs endpoint config {actual}, expected {expected} (the one the stack deployed): "
+            f"{where} runs endpoint config {actual}, expected {expected} ({expected_from}): "
             f"rolled back: the endpoint still runs {actual}{said}, status {status}. A deployment guardrail "
             "undoes a failed update and leaves the endpoint InService on the old config (or someone updated "
             f"the endpoint outside CloudFormation); see the endpoint's events (aws sagemaker describe-endpoint "
@@ -333,11 +464,23 @@ def _check_endpoint(
         report.failed(f"{where} runs {actual} as deployed but is {status}, not InService{hint}")
         return
     report.passed(f"{where} runs {actual} as deployed, InService")
-    config = clients.sagemaker.describe_endpoint_config(EndpointConfigName=actual)
+    try:
+        config = clients.sagemaker.describe_endpoint_config(EndpointConfigName=actual)
+    except ClientError as error:
+        report.failed(f"{where}: endpoint config {actual} cannot be described: {_error_text(error)}")
+        return
     variants = config.get("ProductionVariants", [])
     if config.get("AsyncInferenceConfig"):
         _check_async(
-            clients, requests, where, endpoint["EndpointName"], config, variants, outputs, timeout_s, report
+            clients,
+            requests,
+            where,
+            endpoint["EndpointName"],
+            config,
+            variants,
+            input_path,
+            timeout_s,
+            report,
         )
         return
     for variant in variants:
@@ -447,7 +590,7 @@ def _check_async(
     endpoint_name: str,
     config: Mapping[str, Any],
     variants: Sequence[Mapping[str, Any]],
-    outputs: Mapping[str, str],
+    input_path: str | None,
     timeout_s: float,
     report: CheckReport,
 ) -> None:
@@ -465,12 +608,7 @@ def _check_async(
         report.failed(f"{label}: model {variants[0]['ModelName']} cannot be described: {_error_text(error)}")
         return
     output_path = config["AsyncInferenceConfig"].get("OutputConfig", {}).get("S3OutputPath", "")
-    input_path = (
-        next(
-            (v for k, v in sorted(outputs.items()) if k.endswith("InputPath") and v.startswith("s3://")), None
-        )
-        or f"s3://{parse_s3_uri(output_path)[0]}/{ASYNC_INPUT_PREFIX}"
-    )
+    input_path = input_path or f"s3://{parse_s3_uri(output_path)[0]}/{ASYNC_INPUT_PREFIX}"
     bucket, prefix = parse_s3_uri(input_path)
     key = f"{prefix.rstrip('/')}/post-deploy-check/{uuid.uuid4().hex}.input".lstrip("/")
     started = time.monotonic()
@@ -677,12 +815,27 @@ def request_from_config(config_text: str) -> _Request:
 def _parser() -> argparse.ArgumentParser:
     parser = UsageErrorParser(
         prog=PROG,
-        description="After cdk deploy: each endpoint of the stacks runs the config the stack deployed "
-        "(no silent rollback), is InService, and answers once per variant, per TargetModel "
-        "(multi-model) and through the queue (async). Exit 0 all good, 1 a check failed, 2 bad input.",
+        description="After cdk deploy: each endpoint of the stacks (--stack), or one endpoint (--endpoint with "
+        "--expected-config, from SageMaker's descriptions only), runs the config the deploy gave it (no silent "
+        "rollback), is InService, and answers once per variant, per TargetModel (multi-model) and through the "
+        "queue (async). Exit 0 all good, 1 a check failed, 2 bad input.",
+    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stack", action="append", metavar="NAME", help="a deployed stack (repeatable)")
+    target.add_argument(
+        "--endpoint",
+        metavar="NAME",
+        help="one endpoint, checked from SageMaker's descriptions (no CloudFormation)",
     )
     parser.add_argument(
-        "--stack", action="append", required=True, metavar="NAME", help="a deployed stack (repeatable)"
+        "--expected-config",
+        metavar="NAME",
+        help="with --endpoint: the endpoint config the deploy created (the stack's EndpointConfigName output)",
+    )
+    parser.add_argument(
+        "--assume-role",
+        metavar="ARN",
+        help="assume this IAM role first (STS AssumeRole); every call then uses its credentials (cross-account)",
     )
     parser.add_argument("--region", help="AWS region (default: boto3's configuration, AWS_REGION)")
     parser.add_argument(
@@ -705,21 +858,66 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _CONTENT_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;.*)?")
+_SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+"""An endpoint or endpoint config name (CreateEndpoint's pattern, up to 63 characters)."""
+ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/([\x21-\x7e]+/)?[\w+=,.@-]{1,64}")
+"""An IAM role ARN: ``arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>``."""
+
+
+def _name_problem(checks: FlagProblems, flag: str, value: str, what: str, output: str) -> None:
+    if not value.strip():
+        checks.add(
+            flag,
+            value,
+            f"is empty; give the {what} name (in a pipeline, the stack's {output} output: is its variable set?)",
+        )
+    elif not _SAGEMAKER_NAME.fullmatch(value):
+        checks.add(
+            flag,
+            value,
+            f"a SageMaker {what} name is letters, digits and hyphens, up to 63 characters, starting and "
+            "ending with a letter or digit",
+        )
 
 
 def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, float, bytes | None]:
     """Parse and check every flag before any AWS call; one UserError names every problem."""
     args = _parser().parse_args(list(argv))
     checks = FlagProblems(PROG)
-    for name in args.stack:
+    for name in args.stack or ():
         if not _STACK_NAME.fullmatch(name):
             checks.add(
                 "--stack",
                 name,
                 "a CloudFormation stack name is a letter then letters, digits and hyphens, up to 128 characters",
             )
-    if len(set(args.stack)) != len(args.stack):
+    if args.stack is not None and len(set(args.stack)) != len(args.stack):
         checks.add("--stack", args.stack, "name each stack once")
+    if args.endpoint is not None:
+        _name_problem(checks, "--endpoint", args.endpoint, "endpoint", "EndpointName")
+        if args.expected_config is None:
+            checks.note(
+                "--expected-config: missing; --endpoint needs the endpoint config the deploy created (the stack's "
+                "EndpointConfigName output), or the check cannot tell a silent rollback from a success"
+            )
+        else:
+            _name_problem(
+                checks, "--expected-config", args.expected_config, "endpoint config", "EndpointConfigName"
+            )
+    elif args.expected_config is not None:
+        checks.add(
+            "--expected-config",
+            args.expected_config,
+            "only goes with --endpoint (with --stack the expected config is read from the deployed template); "
+            "drop it or use --endpoint NAME",
+        )
+    if args.assume_role is not None and not ROLE_ARN.fullmatch(args.assume_role):
+        checks.add(
+            "--assume-role",
+            args.assume_role,
+            "must be an IAM role ARN like arn:aws:iam::123456789012:role/NAME (the serving stack's "
+            "SmokeTestRoleArn output)",
+        )
     if args.region is not None:
         regions = _known_regions()
         if args.region not in regions:
@@ -768,17 +966,53 @@ def _known_regions() -> set[str]:
     }
 
 
+def _describe_endpoint(sagemaker: Any, name: str) -> None:
+    """Make sure the endpoint exists; a missing one is bad input naming the endpoints that do (when listable)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        sagemaker.describe_endpoint(EndpointName=name)
+        return
+    except ClientError as error:
+        if "could not find" not in str(error).lower():
+            raise
+    try:  # a smoke-test role may not list endpoints (least privilege): then say less
+        names = sorted(
+            e["EndpointName"]
+            for page in sagemaker.get_paginator("list_endpoints").paginate()
+            for e in page["Endpoints"]
+        )
+        here = f"{did_you_mean(name, names)}; the endpoints here: {', '.join(names) or 'none'}"
+    except ClientError:
+        here = ""
+    raise UserError(
+        f"--endpoint: got {name!r}, an endpoint that does not exist in this account and region{here}. Give the "
+        "stack's EndpointName output, and check --region / AWS_REGION (and --assume-role's account)"
+    )
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     args, timeout, payload = _parse(sys.argv[1:] if argv is None else argv)
     import boto3
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
     session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
-    # Every stack first: an unknown one is bad input, reported before anything is invoked.
+    # The role, then every stack or the endpoint first: an unknown one is bad input, reported
+    # before anything is invoked.
+    service = "STS" if args.assume_role else "CloudFormation" if args.stack else "SageMaker"
     try:
-        cloudformation = session.client("cloudformation")
-        for name in args.stack:
-            _describe_stack(cloudformation, name)
+        if args.assume_role:
+            session = assume_role_session(session, args.assume_role)
+            # In the pipeline's log: whose permissions the check runs with.
+            identity = session.client("sts").get_caller_identity()["Arn"]
+            print(f"{PROG}: running as {identity}", file=sys.stderr, flush=True)
+            service = "CloudFormation" if args.stack else "SageMaker"
+        if args.stack:
+            cloudformation = session.client("cloudformation")
+            for name in args.stack:
+                _describe_stack(cloudformation, name)
+        else:
+            _describe_endpoint(session.client("sagemaker"), args.endpoint)
     except NoRegionError:
         raise UserError(
             "--region: not given and boto3 has no region configured; pass --region or set AWS_REGION"
@@ -788,16 +1022,27 @@ def _main(argv: Sequence[str] | None = None) -> int:
             "no AWS credentials found; configure them as for the AWS CLI (AWS_PROFILE, environment, role)"
         ) from None
     except ClientError as error:
+        first = "cloudformation:DescribeStacks" if args.stack else "sagemaker:DescribeEndpoint"
         raise UserError(
-            f"cannot read the stacks: {_error_text(error)}; the credentials need the permissions listed in "
-            "docs/post-deploy-check.md (cloudformation:DescribeStacks first)"
+            f"cannot read the {'stacks' if args.stack else 'endpoint'}: {_error_text(error)}; the credentials "
+            f"need the permissions listed in docs/post-deploy-check.md ({first} first)"
         ) from None
     except EndpointConnectionError as error:
-        raise UserError(
-            f"cannot reach CloudFormation ({error}); check AWS_ENDPOINT_URL and the network"
-        ) from None
+        raise UserError(f"cannot reach {service} ({error}); check AWS_ENDPOINT_URL and the network") from None
     report = CheckReport()
-    for name in args.stack:
+    if args.endpoint is not None:
+        checked = check_endpoint(
+            args.endpoint,
+            args.expected_config,
+            session=session,
+            timeout_s=timeout,
+            payload=payload,
+            content_type=args.content_type,
+        )
+        for line in checked.lines:
+            print(line, flush=True)
+        report.extend(checked)
+    for name in args.stack or ():
         checked = check_stack(
             name, session=session, timeout_s=timeout, payload=payload, content_type=args.content_type
         )
@@ -806,7 +1051,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         report.extend(checked)
     failures = len(report.failures)
     print(
-        f"{PROG}: {'all checks passed' if not failures else f'{failures} check(s) failed'}", file=sys.stderr
+        f"{PROG}: all checks passed"
+        if not failures
+        else f"{PROG}: {failures} check(s) failed; the promotion should stop because of the FAIL line(s) above",
+        file=sys.stderr,
     )
     return 0 if not failures else 1
 
@@ -816,4 +1064,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(_main, argv, prog=PROG)
 
 
-__all__ = ["CheckReport", "check_stack", "config_in_archive", "main", "request_from_config"]
+__all__ = [
+    "CheckReport",
+    "assume_role_session",
+    "check_endpoint",
+    "check_stack",
+    "config_in_archive",
+    "main",
+    "request_from_config",
+]

@@ -341,6 +341,7 @@ class MultiModelInferenceStack(Stack):
             value=endpoint.endpoint_name,
             description="Pass to sagemaker-runtime InvokeEndpoint with TargetModel",
         )
+        CfnOutput(self, "EndpointConfigName", value=endpoint.endpoint_config_name)
         CfnOutput(self, "ModelDataUrl", value=prefix.s3_uri, description="Copy more <name>.tar.gz archives here")
         CfnOutput(
             self,

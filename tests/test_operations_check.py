@@ -10,6 +10,9 @@ one and a multi-model one.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from operations.check import check_stack, main
+from operations.check import check_endpoint, check_stack, main
 from rehearsal.api_endpoints import EMULATED_INSTANCE_TYPE, EMULATED_ROLE_ARN, EMULATED_TRITON_IMAGE
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 MISSING_KEY = "deleted/model.tar.gz"
 CDK_STYLE_KEY = "bb0efeaa667ce0dbc5cd6156adcd45e2da43f727691ed684a724d04c1aac7c25.gz"
 MME_PREFIX = "mme/"
@@ -229,3 +233,123 @@ def test_operations_check_refuses_an_unknown_stack_naming_those_that_exist(
     assert "did you mean 'CheckRealtime'?" in err
     assert "CheckAsync, CheckBroken, CheckMultiModel, CheckRealtime" in err
     assert "Traceback" not in err
+
+
+# --- one endpoint, from SageMaker's descriptions (the pipeline's smoke test) ----------------------
+
+
+def _deployed_names(deployed: Deployed, stack: str) -> tuple[str, str]:
+    """The endpoint and endpoint config a stack deployed (what its EndpointName/EndpointConfigName outputs say)."""
+    resources = deployed.cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    by_type = {r["ResourceType"]: str(r["PhysicalResourceId"]).rsplit("/", 1)[-1] for r in resources}
+    return by_type["AWS::SageMaker::Endpoint"], by_type["AWS::SageMaker::EndpointConfig"]
+
+
+def test_operations_check_endpoint_mode_passes_a_realtime_endpoint(
+    deployed: Deployed, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the endpoint and config names a stack's outputs give, and no CloudFormation call to make
+    endpoint, config = _deployed_names(deployed, "CheckRealtime")
+    # WHEN the smoke test checks that one endpoint
+    code = main(["--endpoint", endpoint, "--expected-config", config, "--timeout", "120"])
+    # THEN it passes: the expected config, InService, the variant answered
+    captured = capsys.readouterr()
+    assert code == 0, captured
+    assert f"ok    endpoint {endpoint} runs {config} as deployed, InService" in captured.out
+    assert f"ok    endpoint {endpoint} variant AllTraffic answered" in captured.out
+    assert captured.err.strip() == "python -m operations check: all checks passed"
+
+
+def test_operations_check_endpoint_mode_passes_multi_model_and_async(deployed: Deployed) -> None:
+    # GIVEN a multi-model and an asynchronous endpoint, checked by name only (the async input goes
+    # under the constructs' default input prefix of the endpoint's output bucket)
+    reports = {
+        stack: check_endpoint(
+            *_deployed_names(deployed, stack),
+            session=deployed.session,
+            runtime_endpoint_url=deployed.rehearsal.plane.endpoint_url,
+            endpoint_url=deployed.rehearsal.moto.endpoint_url,
+            timeout_s=120,
+        )
+        for stack in ("CheckMultiModel", "CheckAsync")
+    }
+    # THEN every TargetModel answered, and the async request came back through the queue
+    assert all(report.ok for report in reports.values()), reports
+    assert any("TargetModel bert_v0.tar.gz answered" in line for line in reports["CheckMultiModel"].lines)
+    assert any("(asynchronous) answered through the queue" in line for line in reports["CheckAsync"].lines)
+
+
+def test_operations_check_endpoint_mode_stops_the_promotion_on_another_config(
+    deployed: Deployed, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an expected config the endpoint does not run (the deploy created it, a rollback left the old one)
+    endpoint, config = _deployed_names(deployed, "CheckRealtime")
+    other = deployed.rehearsal.sagemaker.describe_endpoint(EndpointName="bert")["EndpointConfigName"]
+    # WHEN the smoke test runs
+    code = main(["--endpoint", endpoint, "--expected-config", other])
+    # THEN exit 1, one FAIL line saying plainly which config runs and which was expected, not invoked,
+    # and a last line telling the pipeline log's reader that the promotion should stop
+    captured = capsys.readouterr()
+    assert code == 1
+    (line,) = [line for line in captured.out.splitlines() if line.startswith("FAIL")]
+    assert line.startswith(
+        f"FAIL  endpoint {endpoint} runs endpoint config {config}, expected {other} "
+        "(--expected-config, the one this deploy created): rolled back: the endpoint still runs"
+    )
+    assert "Not invoked" in line and "answered" not in captured.out
+    assert "1 check(s) failed; the promotion should stop because of the FAIL line(s) above" in captured.err
+
+
+def test_operations_check_endpoint_mode_refuses_an_unknown_endpoint(
+    deployed: Deployed, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an endpoint name with a typo  THEN bad input naming the near match, before any invocation
+    endpoint, config = _deployed_names(deployed, "CheckRealtime")
+    code = main(["--endpoint", endpoint[:-1], "--expected-config", config])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--endpoint: got {endpoint[:-1]!r}, an endpoint that does not exist" in err
+    assert f"did you mean {endpoint!r}?" in err
+
+
+def test_operations_check_the_pipeline_step_command_assumes_the_smoke_test_role(
+    deployed: Deployed, cli_env: None
+) -> None:
+    # GIVEN the role a serving stack gives its smoke test (moto's IAM and STS), and the smoke test
+    # step's own command line with the environment the pipeline gives it from the stack's outputs
+    from stacks.pipeline_smoke import ENV_ENDPOINT, ENV_EXPECTED_CONFIG, ENV_ROLE_ARN, check_command
+
+    iam = deployed.session.client("iam", endpoint_url=deployed.rehearsal.moto.endpoint_url)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = iam.create_role(
+        RoleName="CheckRealtime-smoke-test", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    endpoint, config = _deployed_names(deployed, "CheckRealtime")
+    env = {**os.environ, ENV_ENDPOINT: endpoint, ENV_EXPECTED_CONFIG: config, ENV_ROLE_ARN: role_arn}
+    # `python` is the project's interpreter, as the Makefile's PATH (and CodeBuild's runtime) make it
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    # WHEN the command runs as plain shell in the repository root
+    done = subprocess.run(
+        ["bash", "-c", check_command(region="us-east-1", timeout_s=120)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # THEN it ran as the assumed role (STS says so) and the check passed
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "python -m operations check: running as "
+        "arn:aws:sts::123456789012:assumed-role/CheckRealtime-smoke-test/operations-check"
+    ) in done.stderr
+    assert f"ok    endpoint {endpoint} variant AllTraffic answered" in done.stdout

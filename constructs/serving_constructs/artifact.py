@@ -14,8 +14,8 @@ import enum
 import functools
 import os
 import tarfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +79,9 @@ class ModelDataBinding:
         bucket_name: the bucket of the data (a token for a bucket made in the app), so a copy of it
             (``ModelPrefix``) knows its source without parsing ``s3_uri``. None when unknown.
         object_key: the object key (or prefix) of the data inside ``bucket_name``. None when unknown.
+        grant_read: grants another principal read of the data, as the model reads it (for a prefix of
+            archives, the listing too): what :meth:`TritonModel.grant_read_model_data` calls, e.g. for
+            the post-deploy check, which reads the Triton config inside the archive. None when unknown.
     """
 
     s3_uri: str
@@ -87,6 +90,7 @@ class ModelDataBinding:
     model_name: str | None = None
     bucket_name: str | None = None
     object_key: str | None = None
+    grant_read: Callable[[iam.IGrantable], iam.Grant] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # SageMaker also takes one uncompressed object, but a Triton model repository is a folder:
@@ -518,12 +522,12 @@ class _BucketArtifact(ModelArtifact):
         return f"the {what} {self.key!r} in the given bucket"
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
-        if self.data_type is S3DataType.OBJECT:
-            grant_object_read(self.bucket, self.key, grantee)
-            compression = Compression.GZIP
-        else:
-            grant_prefix_read(self.bucket, self.key, grantee)
-            compression = Compression.NONE
+        archive = self.data_type is S3DataType.OBJECT
+        reader: Callable[[iam.IGrantable], iam.Grant] = functools.partial(
+            grant_object_read if archive else grant_prefix_read, self.bucket, self.key
+        )
+        compression = Compression.GZIP if archive else Compression.NONE
+        reader(grantee)
         return ModelDataBinding(
             self.bucket.s3_url_for_object(self.key),
             self.data_type,
@@ -531,11 +535,13 @@ class _BucketArtifact(ModelArtifact):
             self._model_name,
             bucket_name=self.bucket.bucket_name,
             object_key=self.key,
+            grant_read=reader,
         )
 
 
 def _bind_asset(asset: s3_assets.Asset, grantee: iam.IGrantable, model_name: str | None) -> ModelDataBinding:
-    grant_object_read(asset.bucket, asset.s3_object_key, grantee)
+    reader = functools.partial(grant_object_read, asset.bucket, asset.s3_object_key)
+    reader(grantee)
     return ModelDataBinding(
         asset.s3_object_url,
         S3DataType.OBJECT,
@@ -543,6 +549,7 @@ def _bind_asset(asset: s3_assets.Asset, grantee: iam.IGrantable, model_name: str
         model_name,
         bucket_name=asset.s3_bucket_name,
         object_key=asset.s3_object_key,
+        grant_read=reader,
     )
 
 

@@ -557,6 +557,20 @@ class AsyncEndpoint(EndpointBase):
         self._acknowledge_prefixes(grantee.grant_principal, put + get, "An asynchronous client")
         return grant
 
+    def _grant_smoke_test_invocation(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant the check's round trip: :meth:`grant_invoke_async`, and deleting what it wrote and got back.
+
+        ``s3:DeleteObject`` under the input, output and failure prefixes: the check removes its
+        input and the answer (or the failure object) once read.
+        """
+        grant = self.grant_invoke_async(grantee)
+        arns = self._object_arns(self.input_prefix, self.output_prefix, self.failure_prefix)
+        grant = grant.combine(
+            iam.Grant.add_to_principal(grantee=grantee, actions=["s3:DeleteObject"], resource_arns=arns)
+        )
+        self._acknowledge_prefixes(grantee.grant_principal, arns, "The post-deploy check")
+        return grant
+
     # --- notifications ----------------------------------------------------------------------
 
     def _topics(self, on: Any, caller: str, problems: Problems) -> list[sns.ITopic]:

@@ -507,6 +507,60 @@ class EndpointBase(EndpointResource):
         self.endpoint_config_name: str = self.endpoint_config.attr_endpoint_config_name
         """The generated endpoint config name."""
 
+    # --- access ---------------------------------------------------------------------------
+
+    @property
+    def endpoint_config_arn(self) -> str:
+        """The endpoint config's ARN (``Ref`` of ``AWS::SageMaker::EndpointConfig``)."""
+        return self.endpoint_config.endpoint_config_ref.endpoint_config_arn
+
+    def grant_smoke_test(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant ``grantee`` exactly what the post-deploy check of this endpoint needs, nothing more.
+
+        ``python -m operations check --endpoint NAME --expected-config NAME`` (a pipeline's smoke
+        test) describes the endpoint, its config and its models, reads each model's data (the
+        Triton config in the archive, the TargetModels under a multi-model prefix) and invokes
+        the endpoint: ``sagemaker:DescribeEndpoint`` on this endpoint,
+        ``sagemaker:DescribeEndpointConfig`` on this config, ``sagemaker:DescribeModel`` on the
+        variants' models, :meth:`TritonModel.grant_read_model_data` for each, and
+        :meth:`grant_invoke` (an asynchronous endpoint grants its round trip instead: see
+        :meth:`AsyncEndpoint.grant_invoke_async`). Call it after adding the variants.
+
+        Args:
+            grantee: the role the check runs as (e.g. the smoke-test role of
+                ``stacks.pipeline_smoke.add_smoke_test_access``).
+
+        Returns:
+            The grant (all statements combined).
+
+        Raises:
+            PropsError: a wrong grantee, or an endpoint without variants.
+        """
+        problems = check_interface(
+            "grantee", grantee, "iam.IGrantable", "grant_principal", "pass a role, a function or a user"
+        )
+        if not self._variants:
+            problems.append(f"{self.node.path} has no production variants yet — add them before granting")
+        raise_if_any("grant_smoke_test", problems)
+        models = list({variant.model.node.path: variant.model for variant in self._variants}.values())
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:DescribeEndpoint"], resource_arns=[self.endpoint_arn]
+        )
+        for actions, arns in (
+            (["sagemaker:DescribeEndpointConfig"], [self.endpoint_config_arn]),
+            (["sagemaker:DescribeModel"], [model.model_arn for model in models]),
+        ):
+            grant = grant.combine(
+                iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=arns)
+            )
+        for model in models:
+            grant = grant.combine(model.grant_read_model_data(grantee))
+        return grant.combine(self._grant_smoke_test_invocation(grantee))
+
+    def _grant_smoke_test_invocation(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant the invocation the post-deploy check makes (an asynchronous kind: the whole round trip)."""
+        return self.grant_invoke(grantee)
+
     # --- hooks for endpoint kinds -----------------------------------------------------------
 
     def _endpoint_config_properties(self) -> Mapping[str, Any]:

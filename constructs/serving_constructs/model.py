@@ -23,6 +23,7 @@ from serving_constructs._validation import (
     check_interface,
     check_type,
     given,
+    raise_if_any,
 )
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, model_name_problems
 from serving_constructs.image import TritonImage
@@ -390,6 +391,34 @@ class TritonModel(Construct):
         if self._security_groups is None:
             raise ValueError("TritonModel.connections needs a model in a VPC — pass vpc")
         return ec2.Connections(security_groups=self._security_groups)
+
+    @property
+    def model_arn(self) -> str:
+        """The model ARN (``Ref`` of ``AWS::SageMaker::Model``, as CDK's ``model_ref`` gives it)."""
+        return self._resource.model_ref.model_arn
+
+    def grant_read_model_data(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant ``grantee`` read of the data this model serves, exactly as far as the model reads it.
+
+        One archive: ``s3:GetObject`` on it; a prefix: ``s3:GetObject`` under it and ``s3:ListBucket``
+        of it (a multi-model prefix's TargetModels are its archives); decrypt with the bucket's
+        customer-managed key. What the post-deploy check needs to build its request from the
+        Triton config inside the archive.
+
+        Raises:
+            PropsError: a wrong grantee, or the artifact does not say how to read it.
+        """
+        problems = check_interface(
+            "grantee", grantee, "iam.IGrantable", "grant_principal", "pass a role, a function or a user"
+        )
+        if self.model_data.grant_read is None:
+            problems.append(
+                f"{self.artifact.description} does not say how to read it (its ModelDataBinding has no "
+                "grant_read) — grant the read yourself"
+            )
+        raise_if_any("grant_read_model_data", problems)
+        assert self.model_data.grant_read is not None
+        return self.model_data.grant_read(grantee)
 
     def grant_pass_role(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant ``grantee`` ``iam:PassRole`` on this model's execution role (to create models with it)."""

@@ -24,6 +24,7 @@ Triton's SageMaker front end (``triton-inference-server/server``, ``src/sagemake
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,13 @@ from serving_constructs._validation import (
     given,
     raise_if_any,
 )
-from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
+from serving_constructs.artifact import (
+    Compression,
+    ModelArtifact,
+    ModelDataBinding,
+    S3DataType,
+    grant_prefix_read,
+)
 from serving_constructs.deployment import DeploymentPolicy
 from serving_constructs.endpoint import _WARNING_PREFIX, EndpointBase
 from serving_constructs.image import TritonImage
@@ -169,7 +176,13 @@ class _PrefixArchives(ModelArtifact):
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> ModelDataBinding:
         self.prefix.grant_read(grantee)
-        return ModelDataBinding(self.prefix.s3_uri, S3DataType.PREFIX, Compression.GZIP)
+        # Another reader (the post-deploy check) also lists the prefix: its TargetModels.
+        return ModelDataBinding(
+            self.prefix.s3_uri,
+            S3DataType.PREFIX,
+            Compression.GZIP,
+            grant_read=functools.partial(grant_prefix_read, self.prefix.bucket, self.prefix.prefix),
+        )
 
 
 class MultiModelTritonModel(TritonModel):

@@ -1,0 +1,54 @@
+"""ServingStage: the app's serving stacks, composed again inside one CDK Pipelines stage (staging, production)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Environment, Stack, Stage
+
+from constructs import Construct
+from stacks.plans import StackPlan
+
+
+class ServingStage(Stage):
+    """The same serving stacks as the app (one per :class:`~stacks.plans.StackPlan`), in the stage's environment.
+
+    Each stack takes the stage's account and region (the plan's own ``env`` is dropped), and its
+    CloudFormation stack name is ``<stage id>-<stack id>`` (e.g. ``Staging-TritonRealtime-bert-tiny``),
+    so a staging and a production copy can live in one account. The models are not built here:
+    the app builds every plan's models once before composing (``stacks.plans.build_models``), so the
+    stacks of every stage take the same archives (the same asset hashes) from the build cache.
+
+    Args:
+        scope: the pipeline stack.
+        construct_id: the stage id, which prefixes its stack names (``"Staging"``, ``"Production"``).
+        plans: the stacks to compose, in order (``app.stack_plans``).
+        env: the stage's account and region. Defaults to none: the pipeline stack's environment.
+        smoke_test_account: the account whose smoke test steps may read the endpoints of this stage
+            (the pipeline's). Defaults to none: the stacks get no smoke test access role.
+        **kwargs: further ``Stage`` props.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        plans: Sequence[StackPlan],
+        env: Environment | None = None,
+        smoke_test_account: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, env=env, **kwargs)
+        if not plans:
+            raise ValueError(f"Invalid ServingStage props: plans must name at least one stack (got {list(plans)!r})")
+        self._serving_stacks = [plan.compose(self, env=None) for plan in plans]
+        # INTEGRATION POINT [C]: add_smoke_test_access(stack, trusted_account=smoke_test_account)
+        # on each stack once stacks/pipeline_smoke.py provides it.
+        del smoke_test_account
+
+    @property
+    def serving_stacks(self) -> list[Stack]:
+        """The stage's serving stacks, in plan order."""
+        return list(self._serving_stacks)
