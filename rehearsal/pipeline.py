@@ -438,15 +438,14 @@ class StageRun:
 def pipeline_context(options: PipelineOptions, moto: Any) -> dict[str, str]:
     """Return the app's context for the run: the pipeline, its stages in the emulator's account, the models.
 
-    The pipeline's source is a CodeCommit repository name (nothing is fetched: the working tree is the source).
+    The pipeline's source is a CodeCommit repository name (nothing is fetched: the working tree is the
+    source); the pipeline, Staging and Production are the emulator's one account and region.
     """
-    account_region = f"{moto.account_id}/{moto.region}"
     return {
-        "pipeline": "codecommit:triton-serving@main",
-        "pipeline_account": moto.account_id,
-        "pipeline_region": moto.region,
-        "staging": account_region,
-        "production": account_region,
+        "pipeline": "true",
+        "pipeline_source": "codecommit:triton-serving@main",
+        "account": moto.account_id,
+        "region": moto.region,
         "model": options.model,
         "async_model": options.async_model,
         "mme_models": options.mme_models,
@@ -464,9 +463,14 @@ def synthesize(context: Mapping[str, str], outdir: Path) -> tuple[Any, Path]:
     import app as app_module  # app.py: the same composition `cdk synth` runs
 
     app = cdk.App(outdir=str(outdir), context=dict(context))
-    app_module.build_app(app)
-    pipeline = find_pipeline(app)
-    app.synth()
+    try:
+        app_module.build_app(app)
+        pipeline = find_pipeline(app)
+        app.synth()
+    except RuntimeError as error:  # jsii's errors (a failed validation, cdk-nag's included) are RuntimeErrors
+        report = outdir / "validation-report.json"
+        where = f"; the findings: {report}" if report.is_file() else ""
+        raise PipelineFailure(f"synth failed: {str(error)[-2000:]}{where}") from None
     return pipeline, outdir
 
 
@@ -746,20 +750,29 @@ def _stopped_message(
     lines: Sequence[str],
     code: int,
 ) -> str:
+    """Say which stage, stack and endpoint the failed step checked, what failed, and what to do."""
     endpoint = next((v for k, v in filled.items() if "ENDPOINT" in k and "CONFIG" not in k), None)
-    failed = [line.strip() for line in lines if line.strip().startswith("FAIL")] or [
-        line for line in lines[-5:] if line.strip()
-    ]
-    stack_name = stack_plan.name if stack_plan is not None else "(the stage)"
+    failed = [line.strip() for line in lines if line.strip().startswith("FAIL")]
+    if failed:
+        todo = (
+            "the endpoint deployed, but the check above failed on it: fix what it names (the model, its Triton "
+            "config, the stack) and push; the pipeline runs again from the source"
+        )
+    elif code == 2:
+        failed = [line for line in lines[-3:] if line.strip()]
+        todo = "the step's command was refused as bad input: the pipeline definition (the step's commands) is wrong"
+    else:
+        failed = [line for line in lines[-5:] if line.strip()]
+        todo = "read the step's output above, fix its cause and push; the pipeline runs again from the source"
+    rerun = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(filled.items()))
     return (
-        f"stage {stage.name}, stack {stack_name}"
+        f"stage {stage.name}, stack {stack_plan.name if stack_plan is not None else '(the stage)'}"
         + (f", endpoint {endpoint}" if endpoint else "")
         + f": the smoke test {step.step_id} failed (exit status {code}):\n  "
         + "\n  ".join(failed)
-        + f"\nThe promotion stops here: the stages after {stage.name} were not deployed. What to do: read the "
-        f"failure above (the endpoint deployed, but its model does not answer), fix the model or its config, "
-        f"and run the pipeline again; {stage.name} keeps the broken version until then "
-        f"(re-run one check with: {' '.join(shlex.quote(c) for c in step.commands[-1:])})"
+        + f"\nThe promotion stops here: the stages after {stage.name} were not deployed ({stage.name} keeps what "
+        f"failed). What to do: {todo}. The same check by hand, against the deployed stack: "
+        + f"{rerun} {' && '.join(step.commands)}"
     )
 
 

@@ -24,6 +24,7 @@ from model_build.cache import DEFAULT_CACHE_DIR
 from serving_constructs import PropsError
 from serving_constructs._bucket import hardened_bucket
 from serving_constructs._nag import acknowledge, arn_finding_prefix, flattened
+from stacks.pipeline_smoke import smoke_test_step
 from stacks.plans import StackPlan
 from stacks.serving_stage import ServingStage
 
@@ -213,6 +214,8 @@ class ServingPipelineStack(Stack):
             env.account is not None and not Token.is_unresolved(self.account) and env.account != self.account
             for env in (staging_env, production_env)
         )
+        # The repository, bound once: the synth step and every smoke test step read it.
+        self._source = source.bind(self)
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -270,7 +273,7 @@ class ServingPipelineStack(Stack):
     def _synth_step(self) -> pipelines.CodeBuildStep:
         return pipelines.CodeBuildStep(
             "Synth",
-            input=self.source.bind(self),
+            input=self._source,
             install_commands=list(INSTALL_COMMANDS),
             commands=[*TEST_COMMANDS, synth_command(self._synth_context)],
             primary_output_directory="cdk.out",
@@ -290,10 +293,11 @@ class ServingPipelineStack(Stack):
         )
 
     def _smoke_test_steps(self, stage: ServingStage) -> list[pipelines.StackSteps]:
-        # INTEGRATION POINT [C]: one StackSteps(stack=s, post=[smoke_test_step(s, ...)]) per serving
-        # stack once stacks/pipeline_smoke.py provides smoke_test_step.
-        del stage
-        return []
+        """One ``StackSteps`` per serving stack of ``stage``: its smoke test runs after its deploy."""
+        return [
+            pipelines.StackSteps(stack=stack, post=[smoke_test_step(stack, input=self._source)])
+            for stack in stage.serving_stacks
+        ]
 
     def _acknowledge_findings(self) -> None:
         """Acknowledge, finding by finding and each with its reason, the wildcards CDK Pipelines generates.
@@ -325,6 +329,15 @@ class ServingPipelineStack(Stack):
             acknowledge(self.pipeline, f"AwsSolutions-IAM5[{finding}]", f"{grants} (objects of that bucket only).")
         for project in [c for c in pipeline.find_all() if isinstance(c, codebuild.Project)]:
             name = flattened(self, project.project_name)
+            if self.pipeline.pipeline.artifact_bucket.encryption_key is None:
+                # Single account (no cross_account_keys): nothing outside the account reads the artifacts.
+                acknowledge(
+                    project,
+                    "AwsSolutions-CB4",
+                    "Staging and Production are the pipeline's own account: the build artifacts stay in its artifact "
+                    "bucket, encrypted with the S3-managed key; a customer-managed KMS key is made (cross_account_keys) "
+                    "when a stage is in another account.",
+                )
             for finding in (
                 f"{arn_finding_prefix(self, 'logs')}log-group:/aws/codebuild/{name}:*",
                 f"{arn_finding_prefix(self, 'codebuild')}report-group/{name}-*",

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import Environment, Stack, Stage
 
 from constructs import Construct
+from stacks.pipeline_smoke import add_smoke_test_access
 from stacks.plans import StackPlan
 
 
@@ -44,9 +45,8 @@ class ServingStage(Stage):
         if not plans:
             raise ValueError(f"Invalid ServingStage props: plans must name at least one stack (got {list(plans)!r})")
         self._serving_stacks = [plan.compose(self, env=None) for plan in plans]
-        # INTEGRATION POINT [C]: add_smoke_test_access(stack, trusted_account=smoke_test_account)
-        # on each stack once stacks/pipeline_smoke.py provides it.
-        del smoke_test_account
+        for stack in self._serving_stacks:
+            add_smoke_test_access(stack, trusted_account=smoke_test_account)
 
     @property
     def serving_stacks(self) -> list[Stack]:
