@@ -592,9 +592,17 @@ def _run_stage(stage: StagePlan, stages: Stages, cdk: Any, assembly: Path, servi
     for stack_plan in stage.stacks:
         for step in stack_plan.pre:
             _run_gate_or_shell(step, stage, stages, cdk, assembly, services, deployed)
+    # In CodePipeline every stack's post steps run (side by side) and the stage fails if one failed:
+    # here they run one after the other, and the stage stops the promotion after the last one.
+    failed: list[str] = []
     for stack_plan in stage.stacks:
         for step in stack_plan.post:
-            _run_gate_or_shell(step, stage, stages, cdk, assembly, services, deployed, stack_plan)
+            try:
+                _run_gate_or_shell(step, stage, stages, cdk, assembly, services, deployed, stack_plan)
+            except PromotionStopped as stopped:
+                failed.append(str(stopped))
+    if failed:
+        raise PromotionStopped("\n\n".join(failed))
     for step in stage.post:
         _run_gate_or_shell(step, stage, stages, cdk, assembly, services, deployed)
 
@@ -764,7 +772,7 @@ def _stopped_message(
     else:
         failed = [line for line in lines[-5:] if line.strip()]
         todo = "read the step's output above, fix its cause and push; the pipeline runs again from the source"
-    rerun = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(filled.items()))
+    rerun = "; ".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(filled.items()))
     return (
         f"stage {stage.name}, stack {stack_plan.name if stack_plan is not None else '(the stage)'}"
         + (f", endpoint {endpoint}" if endpoint else "")
@@ -772,7 +780,7 @@ def _stopped_message(
         + "\n  ".join(failed)
         + f"\nThe promotion stops here: the stages after {stage.name} were not deployed ({stage.name} keeps what "
         f"failed). What to do: {todo}. The same check by hand, against the deployed stack: "
-        + f"{rerun} {' && '.join(step.commands)}"
+        + f"{rerun}; {' && '.join(step.commands)}"
     )
 
 
