@@ -449,6 +449,8 @@ def pipeline_context(options: PipelineOptions, moto: Any) -> dict[str, str]:
         "model": options.model,
         "async_model": options.async_model,
         "mme_models": options.mme_models,
+        # What the synth step passes without the TensorRT engine step (pipeline_tensorrt=off): the ONNX path.
+        "mme_tensorrt": "off",
     }
 
 

@@ -138,3 +138,49 @@ def test_the_broken_model_stops_the_promotion_before_production(services: Servic
     output = out.getvalue()
     assert "▷ deploy Production: not run (the Staging smoke test stopped the promotion)" in output
     assert "▶ Production" not in output and "▶ deploy Production" not in output  # no Production step started
+
+
+def test_sigterm_during_synth_stops_everything_the_run_started(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    # GIVEN `make pipeline-rehearsal` started in a process of its own
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rehearsal.pipeline", *SMALL],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        # WHEN SIGTERM arrives while the app is being synthesized (moto and the data plane are up)
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("▶ synth"):
+                break
+        started = [p for p in psutil.Process(proc.pid).children(recursive=True)]
+        assert started, "".join(lines)
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        output = "".join(lines) + proc.stdout.read()
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    # THEN it exits 128 + SIGTERM after saying so, with the stage table, and nothing it started is left
+    assert code == 128 + signal.SIGTERM, output[-3000:]
+    assert "■ synth: the app with the pipeline context (the synth step's cdk synth): stopped by SIGTERM" in output
+    assert "Pipeline stages" in output
+    assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("rehearsal-pipeline-", "moto-server-"))]
