@@ -34,8 +34,6 @@ from rehearsal.pipeline import (
     synthesize,
 )
 
-pytestmark = pytest.mark.slow
-
 SMALL = ["--async-model", "none", "--mme-models", "none"]
 
 
@@ -64,6 +62,7 @@ def _stacks(services: Services) -> dict[str, str]:
     return {s["StackName"]: s["StackStatus"] for s in cloudformation.describe_stacks()["Stacks"]}
 
 
+@pytest.mark.slow
 def test_the_good_run_deploys_both_stages_and_both_smoke_tests_pass(services: Services) -> None:
     # GIVEN `make pipeline-rehearsal` with the smallest app
     options = preflight(SMALL)
@@ -108,6 +107,7 @@ def test_the_good_run_deploys_both_stages_and_both_smoke_tests_pass(services: Se
         assert re.search(rf"^ +\d+\.\d  ok +{re.escape(title)}", summary, re.MULTILINE), title
 
 
+@pytest.mark.slow
 def test_the_broken_model_stops_the_promotion_before_production(services: Services) -> None:
     # GIVEN `make pipeline-rehearsal BROKEN=1`: the real-time model is the broken one
     options = preflight(["--broken-model", *SMALL])
@@ -140,6 +140,7 @@ def test_the_broken_model_stops_the_promotion_before_production(services: Servic
     assert "▶ Production" not in output and "▶ deploy Production" not in output  # no Production step started
 
 
+@pytest.mark.slow
 def test_sigterm_during_synth_stops_everything_the_run_started(tmp_path: Path) -> None:
     import os
     import signal
@@ -184,3 +185,21 @@ def test_sigterm_during_synth_stops_everything_the_run_started(tmp_path: Path) -
     assert "Pipeline stages" in output
     assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("rehearsal-pipeline-", "moto-server-"))]
+
+
+def test_the_emulator_names_sagemaker_resources_of_a_stage_within_63_characters() -> None:
+    from moto.cloudformation.parsing import generate_resource_name
+
+    from rehearsal.moto_extensions import _capped_resource_name
+
+    generate = _capped_resource_name(generate_resource_name)
+    # GIVEN a stack of a pipeline stage, whose generated names moto makes longer than SageMaker allows
+    stack, logical = "Staging-TritonMultiModel-resnet-tiny", "EndpointEndpointConfig5871F635"
+    # WHEN SageMaker resources get their names  THEN they fit in 63 characters, the random suffix kept
+    for resource_type in ("AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint", "AWS::SageMaker::Model"):
+        name = generate(resource_type, stack, logical)
+        assert len(name) == 63 and name.startswith("Staging-TritonMultiModel-resnet-tiny-Endpoint"), name
+        assert re.fullmatch(r"[A-Za-z0-9](-*[A-Za-z0-9])*", name), name
+    # THEN short names and other types are moto's own
+    assert len(generate("AWS::SageMaker::Endpoint", "S", "Endpoint")) == len("S-Endpoint-") + 12
+    assert len(generate("AWS::SNS::Topic", stack, logical)) == len(stack) + len(logical) + 2 + 12
