@@ -60,9 +60,13 @@ Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the ca
 - ``pipeline_approval_topic``: the ARN of an SNS topic, in the pipeline's account and region, told
   when production waits for approval or the permissions check finds broadened IAM. Defaults to
   none (the approval waits in the console).
-- ``pipeline_tensorrt``: ``off`` ships the ONNX path (the pipeline synthesizes with
-  ``mme_tensorrt=off``: nothing in it builds the engine on the target GPU); ``on`` builds the
-  TensorRT engine on the target GPU family first (``stacks/pipeline_engines.py``). Defaults to ``off``.
+- ``pipeline_tensorrt``: where the pipeline builds the multi-model stack's TensorRT engine: ``off``
+  ships the ONNX path (the pipeline synthesizes with ``mme_tensorrt=off``: nothing in it has the
+  target GPU, and the synth step's log says so); ``processing-job`` builds the engine on the
+  endpoint's GPU family in a SageMaker Processing job before synth (``stacks/pipeline_engines.py``,
+  docs/pipeline-engines.md), and the synth serves it (``mme_tensorrt=on``). Defaults to ``off``.
+- ``pipeline_tensorrt_image``: with ``processing-job``, the ECR URI of NVIDIA's TensorRT container of
+  the serving Triton release mirrored into your account. No default.
 - ``account`` / ``region``: pin the stacks to an environment (with ``pipeline=true``: the pipeline's,
   and required). Defaults to none: the stacks are
   environment-agnostic (``AWS::Region``/``AWS::AccountId`` resolve at deploy time), so the same
@@ -101,6 +105,7 @@ from stacks.multi_model_stack import (
     MultiModelInferenceStack,
     multi_model_stack_id,
 )
+from stacks.pipeline_engines import ENGINE_BUILD_MODES, EngineBuild
 from stacks.pipeline_stack import PipelineSource, ServingPipelineStack
 from stacks.plans import StackPlan, build_models, planned_specs
 from stacks.realtime_stack import RealtimeInferenceStack, realtime_stack_id
@@ -132,6 +137,7 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "production_account": None,
     "pipeline_approval_topic": None,
     "pipeline_tensorrt": None,
+    "pipeline_tensorrt_image": None,
 }
 
 #: The context keys that apply only with ``pipeline=true``.
@@ -142,16 +148,12 @@ PIPELINE_KEYS = (
     "production_account",
     "pipeline_approval_topic",
     "pipeline_tensorrt",
+    "pipeline_tensorrt_image",
 )
 
 #: The id (and CloudFormation stack name) of the pipeline stack.
 PIPELINE_STACK_ID = "TritonServingPipeline"
 
-#: What ``pipeline_tensorrt`` accepts.
-PIPELINE_TENSORRT_MODES = {
-    "off": "ship the ONNX path (the pipeline synthesizes with mme_tensorrt=off)",
-    "on": "build the TensorRT engine on the target GPU family in the pipeline, then serve it",
-}
 
 #: The ``async_model`` value that leaves the asynchronous stack out.
 NO_ASYNC_MODEL = "none"
@@ -357,6 +359,49 @@ def _pipeline_source(values: Mapping[str, Any]) -> PipelineSource:
         raise ContextError(f"{key}: {error}") from None
 
 
+def _engine_build(values: Mapping[str, Any]) -> EngineBuild | None:
+    """Return the pipeline's TensorRT engine step props (``pipeline_tensorrt``), or None for ``off``."""
+    mode = "off" if values["pipeline_tensorrt"] is None else str(values["pipeline_tensorrt"]).strip().lower()
+    image = values["pipeline_tensorrt_image"]
+    if mode not in ENGINE_BUILD_MODES:
+        modes = "; ".join(f"{name!r}: {meaning}" for name, meaning in ENGINE_BUILD_MODES.items())
+        raise ContextError(
+            f"context key 'pipeline_tensorrt' must be one of {', '.join(ENGINE_BUILD_MODES)} "
+            f"(got {values['pipeline_tensorrt']!r}){did_you_mean(mode, list(ENGINE_BUILD_MODES))}; {modes}"
+        )
+    if mode == "off":
+        if image is not None:
+            raise ContextError(
+                f"context key 'pipeline_tensorrt_image' applies only with pipeline_tensorrt=processing-job (got {image!r}); "
+                "pass -c pipeline_tensorrt=processing-job, or drop it"
+            )
+        return None
+    models = str(values["mme_models"]).strip()
+    if models.lower() == NO_MULTI_MODEL:
+        raise ContextError(
+            "context key 'pipeline_tensorrt' is 'processing-job', but 'mme_models' is 'none': no multi-model stack "
+            "serves an engine; pass -c mme_models=resnet50 (or resnet-tiny), or -c pipeline_tensorrt=off"
+        )
+    if image is None:
+        raise ContextError(
+            "context key 'pipeline_tensorrt_image' is required with pipeline_tensorrt=processing-job: the ECR URI of "
+            f"NVIDIA's TensorRT container nvcr.io/nvidia/tensorrt:{defaults.triton_version()}-py3 mirrored into your "
+            "account (docs/pipeline-engines.md); pass -c pipeline_tensorrt_image=ACCOUNT.dkr.ecr.REGION.amazonaws.com/..."
+        )
+    instance_type = values["mme_instance_type"]
+    build = EngineBuild(
+        image_uri=str(image).strip(),
+        models=models,
+        instance_type=None if instance_type is None else str(instance_type).strip(),
+    )
+    problems = build.problems()
+    if problems:
+        raise ContextError(
+            f"context keys 'pipeline_tensorrt_image', 'mme_models' and 'mme_instance_type': {'; '.join(problems)}"
+        )
+    return build
+
+
 def _pipeline_settings(values: Mapping[str, Any], env: Environment) -> dict[str, Any] | None:
     """Return the pipeline's settings, or None without ``pipeline=true`` (then no pipeline key may be set)."""
     if not _flag("pipeline", False if values["pipeline"] is None else values["pipeline"]):
@@ -384,17 +429,11 @@ def _pipeline_settings(values: Mapping[str, Any], env: Environment) -> dict[str,
                 f"region, arn:aws:sns:{env.region}:{env.account}:NAME (got {topic!r})"
             )
         topic = str(topic).strip()
-    tensorrt = "off" if values["pipeline_tensorrt"] is None else str(values["pipeline_tensorrt"]).strip().lower()
-    if tensorrt not in PIPELINE_TENSORRT_MODES:
-        modes = "; ".join(f"{mode!r}: {meaning}" for mode, meaning in PIPELINE_TENSORRT_MODES.items())
-        raise ContextError(
-            f"context key 'pipeline_tensorrt' must be one of {', '.join(PIPELINE_TENSORRT_MODES)} "
-            f"(got {values['pipeline_tensorrt']!r}){did_you_mean(tensorrt, list(PIPELINE_TENSORRT_MODES))}; {modes}"
-        )
-    if tensorrt == "off" and str(values["mme_tensorrt"]).strip().lower() == "on":
+    tensorrt = _engine_build(values)
+    if tensorrt is None and str(values["mme_tensorrt"]).strip().lower() == "on":
         raise ContextError(
             "context key 'mme_tensorrt' is 'on', but 'pipeline_tensorrt' is 'off' (the pipeline ships the ONNX path "
-            "and builds no engine); pass -c pipeline_tensorrt=on, or drop -c mme_tensorrt=on"
+            "and builds no engine); pass -c pipeline_tensorrt=processing-job, or drop -c mme_tensorrt=on"
         )
     return {
         "source": source,
@@ -439,7 +478,7 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         "env": _environment(values["account"], values["region"]),
     }
     settings["pipeline"] = _pipeline_settings(values, settings["env"])
-    if settings["pipeline"] is not None and settings["pipeline"]["tensorrt"] == "off":
+    if settings["pipeline"] is not None and settings["pipeline"]["tensorrt"] is None:
         # What the pipeline deploys is what its synth step (no GPU, no engine step) can build.
         values["mme_tensorrt"] = "off"
     translation = None
@@ -704,19 +743,7 @@ def build_app(app: App | None = None) -> App:
     build_models(planned_specs(plans))
     pipeline = settings["pipeline"]
     if pipeline is not None:
-        stack: Stack = ServingPipelineStack(
-            app,
-            PIPELINE_STACK_ID,
-            source=pipeline["source"],
-            plans=plans,
-            synth_context=synth_context(context),
-            staging=pipeline["staging"],
-            production=pipeline["production"],
-            approval_topic_arn=pipeline["approval_topic_arn"],
-            env=settings["env"],
-            description="CDK Pipelines: synth and test, Staging with smoke tests, approval, Production",
-        )
-        _warn(stack, warnings)
+        _warn(compose_pipeline(app, settings, plans, context), warnings)
     for plan in plans if pipeline is None else ():
         stack = plan.compose(app)
         if plan.stack_class is RealtimeInferenceStack:
@@ -724,6 +751,26 @@ def build_app(app: App | None = None) -> App:
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
+
+
+def compose_pipeline(
+    app: App, settings: Mapping[str, Any], plans: Sequence[StackPlan], context: Mapping[str, Any]
+) -> ServingPipelineStack:
+    """Add the pipeline stack (``pipeline=true``) to ``app``: its stages compose ``plans``, whose models are built."""
+    pipeline = settings["pipeline"]
+    return ServingPipelineStack(
+        app,
+        PIPELINE_STACK_ID,
+        source=pipeline["source"],
+        plans=plans,
+        synth_context=synth_context(context),
+        staging=pipeline["staging"],
+        production=pipeline["production"],
+        approval_topic_arn=pipeline["approval_topic_arn"],
+        tensorrt=pipeline["tensorrt"],
+        env=settings["env"],
+        description="CDK Pipelines: synth and fast tests, Staging with smoke tests, approval, Production",
+    )
 
 
 def _warn(stack: Stack, warnings: Sequence[str]) -> None:

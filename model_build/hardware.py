@@ -207,6 +207,18 @@ def hosting_instance_types() -> tuple[str, ...]:
     return tuple(model.shape_for("ProductionVariantInstanceType").enum)
 
 
+@functools.cache
+def processing_instance_types() -> tuple[str, ...]:
+    """Return every instance type SageMaker Processing accepts (``ProcessingInstanceType``), from botocore.
+
+    A smaller list than hosting's: no ml.p4d, ml.p4de, ml.p5e or ml.p5en, only ml.p5.4xlarge of p5.
+    """
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return tuple(model.shape_for("ProcessingInstanceType").enum)
+
+
 def near_instance_types(name: str, limit: int = 3) -> list[str]:
     """Return the hosting instance types closest to ``name`` (for "did you mean" messages)."""
     return difflib.get_close_matches(name, hosting_instance_types(), n=limit, cutoff=0.6)

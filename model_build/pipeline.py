@@ -26,6 +26,11 @@ from model_build.user_errors import UserError
 
 T = TypeVar("T")
 
+EngineBuilder = Callable[..., Any]
+"""Builds a TensorRT engine: ``(onnx_path, engine_path, *, inputs, max_batch_size, precision, target,
+timing_cache_dir, environment) -> model_build.tensorrt.EngineResult`` (:func:`model_build.tensorrt.build_engine`'s
+signature)."""
+
 
 @dataclass(frozen=True)
 class BuildResult:
@@ -59,6 +64,7 @@ def build(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
+    engine_builder: EngineBuilder | None = None,
 ) -> BuildResult:
     """Build a model artifact, or return the cached one.
 
@@ -66,6 +72,12 @@ def build(
         spec: What to build; validated first.
         cache_dir: Cache folder. Defaults to ``$MODEL_BUILD_CACHE_DIR`` or ``./.model-build-cache``.
         progress: Show a rich status per stage and a summary table on stderr. Defaults to False.
+        engine_builder: Builds the TensorRT engine of a ``backend="tensorrt"`` spec, with the keyword
+            arguments of :func:`model_build.tensorrt.build_engine`. Defaults to building it here
+            (``build_engine``, after :func:`~model_build.tensorrt.precheck_engine_build`);
+            :mod:`model_build.engine_job` passes one that builds it in a SageMaker Processing job
+            on the target GPU. Every other stage runs here either way, so the cache entry is the
+            one a local build writes.
 
     Raises:
         model_build.spec.ModelSpecError: The spec is invalid (every problem listed; a ``UserError``).
@@ -88,7 +100,7 @@ def build(
         with cache.building(root, inputs_hash) as slot:
             if isinstance(slot, cache.EntryBuilder):
                 reporter = _Reporter(spec.name, enabled=progress)
-                _run_stages(spec, inputs_hash, slot.temp_dir, reporter)
+                _run_stages(spec, inputs_hash, slot.temp_dir, reporter, engine_builder)
                 entry = slot.publish()
                 result = _result(spec, inputs_hash, entry, cached=False, stage_times=reporter.times)
                 reporter.summary(result)
@@ -117,7 +129,9 @@ def _result(
     )
 
 
-def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Reporter) -> None:
+def _run_stages(
+    spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Reporter, engine_builder: EngineBuilder | None
+) -> None:
     # Stage modules import onnx/onnxruntime/torch lazily; import them here, not at module
     # level, so that a cache hit never loads them.
     from model_build.export import export_onnx
@@ -127,7 +141,7 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
 
     mbs = spec.triton.max_batch_size
     engine_environment = None
-    if spec.backend == "tensorrt":
+    if spec.backend == "tensorrt" and engine_builder is None:
         from model_build.tensorrt import precheck_engine_build
 
         # Nowhere to build the engine here is bad input: say so before loading or exporting anything.
@@ -153,10 +167,11 @@ def _run_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Report
     if spec.backend == "tensorrt":
         from model_build.tensorrt import TIMING_CACHE_DIRNAME, build_engine
 
+        make_engine = build_engine if engine_builder is None else engine_builder
         engine = reporter.stage(
             "tensorrt",
             f"Building the TensorRT engine ({spec.tensorrt_precision})",
-            lambda: build_engine(
+            lambda: make_engine(
                 onnx_path,
                 work / "export" / "model.plan",
                 inputs=inputs,

@@ -765,6 +765,24 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
+def retarget_engine(spec: ModelSpec, *, instance_type: str, triton_version: str) -> ModelSpec:
+    """Return ``spec`` with its TensorRT engine pinned to the endpoint's instance type and Triton image.
+
+    The engine runs only on the GPU and TensorRT version it was built for, so the build follows the
+    endpoint: another instance type or image version is another engine (another inputs hash). The
+    hardware compatibility level the spec asked for is kept. One function for the stacks (which
+    serve the engine) and :mod:`model_build.engine_job` (which builds it elsewhere), so both compute
+    the same inputs hash.
+    """
+    import dataclasses
+
+    compatibility = "none" if spec.tensorrt_target is None else spec.tensorrt_target.hardware_compatibility
+    target = EngineTarget(
+        instance_type=instance_type, triton_version=triton_version, hardware_compatibility=compatibility
+    )
+    return dataclasses.replace(spec, tensorrt_target=target)
+
+
 def tensorrt_available() -> bool:
     """Whether ``import tensorrt`` works here."""
     return local_tensorrt_version() is not None

@@ -58,6 +58,22 @@ DEFAULT_MODEL_ENV = "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"
 ASYNC_INPUT_PREFIX = "async-inference/input"
 """Where inputs go when the stack has no ``InputPath`` output: the constructs' default input prefix
 (``serving_constructs.defaults.async_input_prefix``), in the bucket of ``S3OutputPath``."""
+_COMMON_ACTIONS = (
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:DescribeModel",
+    "s3:GetObject",
+)
+ENDPOINT_ACTIONS: Mapping[str, frozenset[str]] = {
+    "realtime": frozenset({*_COMMON_ACTIONS, "sagemaker:InvokeEndpoint"}),
+    "multi-model": frozenset({*_COMMON_ACTIONS, "sagemaker:InvokeEndpoint", "s3:ListBucket"}),
+    "async": frozenset(
+        {*_COMMON_ACTIONS, "sagemaker:InvokeEndpointAsync", "s3:PutObject", "s3:DeleteObject"}
+    ),
+}
+"""The IAM actions the check of one endpoint calls, by endpoint kind (``--endpoint`` mode; ``--stack``
+adds CloudFormation's). ``s3:GetObject`` reads the model archive (and the async answer).
+``serving_constructs.EndpointBase.grant_smoke_test`` grants exactly these; the tests hold both to it."""
 _STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
 _IN_FLIGHT = ("_IN_PROGRESS",)
 _GONE = {"DELETE_COMPLETE"}
@@ -833,6 +849,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --endpoint: the endpoint config the deploy created (the stack's EndpointConfigName output)",
     )
     parser.add_argument(
+        "--input-path",
+        metavar="S3URI",
+        help="with --endpoint, for an asynchronous endpoint: s3://bucket/prefix to upload the request under (the "
+        f"stack's InputPath output; default {ASYNC_INPUT_PREFIX} in the bucket of the endpoint's S3OutputPath)",
+    )
+    parser.add_argument(
         "--assume-role",
         metavar="ARN",
         help="assume this IAM role first (STS AssumeRole); every call then uses its credentials (cross-account)",
@@ -911,6 +933,24 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, float, bytes | None
             "only goes with --endpoint (with --stack the expected config is read from the deployed template); "
             "drop it or use --endpoint NAME",
         )
+    if args.input_path is not None:
+        if args.endpoint is None:
+            checks.add(
+                "--input-path",
+                args.input_path,
+                "only goes with --endpoint (with --stack the input path is the stack's InputPath output); drop it",
+            )
+        else:
+            try:
+                bucket, _ = parse_s3_uri(args.input_path)
+            except ValueError:
+                bucket = ""
+            if not bucket:
+                checks.add(
+                    "--input-path",
+                    args.input_path,
+                    "must be an S3 prefix like s3://bucket/async-inference/input (the stack's InputPath output)",
+                )
     if args.assume_role is not None and not ROLE_ARN.fullmatch(args.assume_role):
         checks.add(
             "--assume-role",
@@ -1038,6 +1078,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             timeout_s=timeout,
             payload=payload,
             content_type=args.content_type,
+            input_path=args.input_path,
         )
         for line in checked.lines:
             print(line, flush=True)
@@ -1065,6 +1106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = [
+    "ENDPOINT_ACTIONS",
     "CheckReport",
     "assume_role_session",
     "check_endpoint",

@@ -16,7 +16,6 @@ TensorRT and that GPU are (locally, or in NVIDIA's container with ``docker run -
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,10 +24,10 @@ from typing import Any
 from aws_cdk import Annotations, CfnOutput, Stack
 
 from constructs import Construct
-from model_build.engine_target import EngineTarget
 from model_build.examples import get_example
 from model_build.parallel import build_many
 from model_build.spec import ModelSpec
+from model_build.tensorrt import retarget_engine as retarget_engine  # re-exported: the stacks' name for it
 from serving_constructs import DEFAULT_LATENCY_TARGET_MS, InstanceType, ModelArtifact, defaults
 from serving_constructs.model_prefix import ModelPrefix
 from serving_constructs.multi_model import MultiModelEndpoint
@@ -101,19 +100,6 @@ def multi_model_stack_id(model_set: str = DEFAULT_MODEL_SET) -> str:
     return STACK_ID_PREFIX + model_set.replace("_", "-")
 
 
-def retarget_engine(spec: ModelSpec, *, instance_type: str, triton_version: str) -> ModelSpec:
-    """Return ``spec`` with its TensorRT engine pinned to the endpoint's instance type and Triton image.
-
-    The engine runs only on the GPU and TensorRT version it was built for, so the build follows the
-    endpoint: another instance type or image version is another engine (another inputs hash).
-    """
-    compatibility = "none" if spec.tensorrt_target is None else spec.tensorrt_target.hardware_compatibility
-    target = EngineTarget(
-        instance_type=instance_type, triton_version=triton_version, hardware_compatibility=compatibility
-    )
-    return dataclasses.replace(spec, tensorrt_target=target)
-
-
 def engine_build_problem(
     spec: ModelSpec, *, cache_dir: str | os.PathLike[str] | None = None, environment: Any = None
 ) -> str | None:
@@ -143,7 +129,7 @@ def engine_build_problem(
         # Retargeted to another instance type or image: the example's own build is another engine.
         elsewhere = (
             'python -c "from model_build.examples import get_example; from model_build.pipeline import build; '
-            "from stacks.multi_model_stack import retarget_engine; build(retarget_engine(get_example("
+            "from model_build.tensorrt import retarget_engine; build(retarget_engine(get_example("
             f"{spec.name!r}), instance_type={target.instance_type!r}, triton_version={target.triton_version!r}))\""
         )
     try:

@@ -43,7 +43,10 @@ ROLE_ID = "SmokeTestRole"
 ENV_ENDPOINT = "ENDPOINT_NAME"
 ENV_EXPECTED_CONFIG = "EXPECTED_ENDPOINT_CONFIG"
 ENV_ROLE_ARN = "SMOKE_TEST_ROLE_ARN"
-"""The step's environment variables, from the stack's outputs (``env_from_cfn_outputs``)."""
+ENV_INPUT_PATH = "ASYNC_INPUT_PATH"
+"""The step's environment variables, from the stack's outputs (``env_from_cfn_outputs``); the last
+only for a stack with an ``InputPath`` output (an asynchronous endpoint's)."""
+INPUT_OUTPUT = "InputPath"
 
 CHECK_PACKAGES = ("boto3", "tritonclient", "protobuf")
 """What ``python -m operations check`` imports beyond the repository: boto3, and the Triton model
@@ -166,17 +169,20 @@ def _output(stack: Stack, output_id: str, fix: str) -> CfnOutput:
     return child
 
 
-def check_command(*, region: str | None = None, timeout_s: int = 600) -> str:
+def check_command(*, region: str | None = None, timeout_s: int = 600, input_path: bool = False) -> str:
     """Return the step's check command: plain shell, run in the repository root with the step's environment.
 
     Args:
         region: the stack's region (``--region``). Defaults to none: boto3's (CodeBuild's ``AWS_REGION``).
         timeout_s: the check's ``--timeout``. Defaults to 600.
+        input_path: pass ``--input-path "$ASYNC_INPUT_PATH"`` (an asynchronous endpoint's input prefix).
+            Defaults to False.
     """
     where = "" if region is None else f" --region {shlex.quote(region)}"
+    upload = f' --input-path "${ENV_INPUT_PATH}"' if input_path else ""
     return (
         f'python -m operations check --endpoint "${ENV_ENDPOINT}" --expected-config "${ENV_EXPECTED_CONFIG}" '
-        f'--assume-role "${ENV_ROLE_ARN}"{where} --timeout {timeout_s}'
+        f'--assume-role "${ENV_ROLE_ARN}"{upload}{where} --timeout {timeout_s}'
     )
 
 
@@ -191,7 +197,9 @@ def smoke_test_step(
 
     Environment from the stack's outputs: ``ENDPOINT_NAME`` (``EndpointName``),
     ``EXPECTED_ENDPOINT_CONFIG`` (``EndpointConfigName``) and ``SMOKE_TEST_ROLE_ARN``
-    (``SmokeTestRoleArn``, from :func:`add_smoke_test_access`). The step's own role may only
+    (``SmokeTestRoleArn``, from :func:`add_smoke_test_access`), and for a stack with an
+    ``InputPath`` output (asynchronous) ``ASYNC_INPUT_PATH``, passed as ``--input-path`` so the
+    request goes where the role may put it. The step's own role may only
     ``sts:AssumeRole`` the stack's smoke-test role. Commands: :data:`INSTALL_COMMAND`, then
     :func:`check_command`.
 
@@ -210,6 +218,9 @@ def smoke_test_step(
         ENV_EXPECTED_CONFIG: _output(stack, CONFIG_OUTPUT, "output the endpoint's endpoint_config_name"),
         ENV_ROLE_ARN: _output(stack, ROLE_OUTPUT, access),
     }
+    input_path = stack.node.try_find_child(INPUT_OUTPUT)
+    if isinstance(input_path, CfnOutput):
+        outputs[ENV_INPUT_PATH] = input_path
     if not isinstance(timeout_s, int) or isinstance(timeout_s, bool) or not 1 <= timeout_s <= 3600:
         raise PropsError(
             f"Invalid smoke_test_step props: timeout_s must be a whole number of seconds 1-3600 (got {timeout_s!r})"
@@ -221,7 +232,9 @@ def smoke_test_step(
         install_commands=[INSTALL_COMMAND],
         commands=[
             check_command(
-                region=None if Token.is_unresolved(stack.region) else stack.region, timeout_s=timeout_s
+                region=None if Token.is_unresolved(stack.region) else stack.region,
+                timeout_s=timeout_s,
+                input_path=ENV_INPUT_PATH in outputs,
             )
         ],
         role_policy_statements=[

@@ -24,6 +24,7 @@ from model_build.cache import DEFAULT_CACHE_DIR
 from serving_constructs import PropsError
 from serving_constructs._bucket import hardened_bucket
 from serving_constructs._nag import acknowledge, arn_finding_prefix, flattened
+from stacks.pipeline_engines import EngineBuild, engine_build_step, synth_engine_inputs
 from stacks.pipeline_smoke import smoke_test_step
 from stacks.plans import StackPlan
 from stacks.serving_stage import ServingStage
@@ -171,8 +172,11 @@ class ServingPipelineStack(Stack):
         approval_topic_arn: the ARN of an existing SNS topic told when a production deployment waits
             for approval (imported here: the topic must be referenced from inside this stack).
             Defaults to none (the approval waits in the console without a notification).
-        tensorrt: the TensorRT engine build step (``stacks.pipeline_engines``). Defaults to none:
-            the pipeline ships the ONNX path (the synth runs with ``mme_tensorrt=off``).
+        tensorrt: what the TensorRT engine step builds (``stacks.pipeline_engines.engine_build_step``:
+            a SageMaker Processing job on the endpoint's GPU family); its build-cache entries are an
+            additional input of the synth step, which then runs with ``mme_tensorrt=on``. Defaults to
+            none: no engine step, the pipeline ships the ONNX path (``mme_tensorrt=off``), and the synth
+            step's log says so.
         **kwargs: further ``Stack`` props (``env`` is the pipeline's account and region).
 
     Raises:
@@ -191,17 +195,23 @@ class ServingPipelineStack(Stack):
         staging: Environment | None = None,
         production: Environment | None = None,
         approval_topic_arn: str | None = None,
-        tensorrt: Any | None = None,
+        tensorrt: EngineBuild | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if not plans:
             raise PropsError(f"Invalid ServingPipelineStack props: plans must name at least one stack (got {list(plans)!r})")
         self.source = source
-        self._synth_context = dict(synth_context)
-        if tensorrt is None:
-            # Without the engine step nothing builds the TensorRT engine for the target GPU: ONNX only.
-            self._synth_context["mme_tensorrt"] = "off"
+        self._source = source.bind(self)
+        # The engine step (or its absence: nothing builds the engine on the target GPU, ONNX only)
+        # decides mme_tensorrt of the synth, and what the synth step copies into its build cache first.
+        self.engine_step = (
+            None if tensorrt is None else engine_build_step(self, input=self._source, props=tensorrt)
+        )
+        self.engine_inputs = synth_engine_inputs(
+            self.engine_step, **({} if tensorrt is None else {"models": tensorrt.models})
+        )
+        self._synth_context = {**synth_context, **self.engine_inputs.context}
         self.cache_bucket = hardened_bucket(
             self,
             "BuildCacheBucket",
@@ -214,8 +224,6 @@ class ServingPipelineStack(Stack):
             env.account is not None and not Token.is_unresolved(self.account) and env.account != self.account
             for env in (staging_env, production_env)
         )
-        # The repository, bound once: the synth step and every smoke test step read it.
-        self._source = source.bind(self)
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -275,7 +283,14 @@ class ServingPipelineStack(Stack):
             "Synth",
             input=self._source,
             install_commands=list(INSTALL_COMMANDS),
-            commands=[*TEST_COMMANDS, synth_command(self._synth_context)],
+            additional_inputs=dict(self.engine_inputs.additional_inputs),
+            commands=[
+                *TEST_COMMANDS,
+                *self.engine_inputs.commands,
+                # The build log says which path ships (the ONNX path, or the engine built on the target GPU).
+                f"echo {shlex.quote(self.engine_inputs.note)}",
+                synth_command(self._synth_context),
+            ],
             primary_output_directory="cdk.out",
             build_environment=codebuild.BuildEnvironment(
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
@@ -293,9 +308,11 @@ class ServingPipelineStack(Stack):
         )
 
     def _smoke_test_steps(self, stage: ServingStage) -> list[pipelines.StackSteps]:
-        """One ``StackSteps`` per serving stack of ``stage``: its smoke test runs after its deploy."""
         return [
-            pipelines.StackSteps(stack=stack, post=[smoke_test_step(stack, input=self._source)])
+            pipelines.StackSteps(
+                stack=stack,
+                post=[smoke_test_step(stack, input=self._source)],
+            )
             for stack in stage.serving_stacks
         ]
 

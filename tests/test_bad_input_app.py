@@ -26,6 +26,15 @@ def _profile_json(make_profile, tmp_path: Path, **overrides) -> str:
     return str(make_profile(**overrides).save(tmp_path / "profile.json"))
 
 
+# A valid pipeline context, which the pipeline cases change one key of.
+PIPELINE = {
+    "pipeline": "true",
+    "pipeline_source": "github:example-org/serving@main",
+    "pipeline_connection_arn": "arn:aws:codestar-connections:us-east-1:111111111111:connection/0a1b2c3d",
+    "account": "111111111111",
+    "region": "us-east-1",
+}
+
 # (id, context, regexes the message must match). "{tmp}" is replaced by the test's temporary folder.
 CASES = [
     # model: unknown names, lists, files
@@ -174,6 +183,103 @@ CASES = [
     ),
     ("mme-instance-count-zero", {"mme_instance_count": "0"}, [r"'mme_instance_count'", r">= 1", r"got 0"]),
     ("mme-max-capacity-float", {"mme_max_capacity": 2.5}, [r"'mme_max_capacity'", r"integer >= 1", r"2\.5"]),
+    # the pipeline (pipeline=true and its keys)
+    ("pipeline-not-a-flag", {"pipeline": "maybe"}, [r"context key 'pipeline'", r"'maybe'", r"-c pipeline=true"]),
+    (
+        "pipeline-key-without-pipeline",
+        {"pipeline_source": "codecommit:serving@main"},
+        [r"context key 'pipeline_source'", r"codecommit:serving@main", r"-c pipeline=true"],
+    ),
+    (
+        "pipeline-without-account",
+        {**PIPELINE, "account": None},
+        [r"context key 'account'", r"required with pipeline=true", r"-c account=123456789012"],
+    ),
+    (
+        "pipeline-without-source",
+        {**PIPELINE, "pipeline_source": None},
+        [r"context key 'pipeline_source'", r"required", r"github:OWNER/NAME@BRANCH", r"codecommit:NAME@BRANCH"],
+    ),
+    (
+        "pipeline-source-unknown-kind",
+        {**PIPELINE, "pipeline_source": "gitlab:org/repo@main"},
+        [r"context key 'pipeline_source'", r"'gitlab:org/repo@main'", r"github:OWNER/NAME@BRANCH"],
+    ),
+    (
+        "pipeline-source-github-no-owner",
+        {**PIPELINE, "pipeline_source": "github:repo@main"},
+        [r"'pipeline_source'", r"repository must be 'owner/name' \(got 'repo'\)"],
+    ),
+    (
+        "pipeline-source-bad-branch",
+        {**PIPELINE, "pipeline_source": "github:org/repo@feat..x"},
+        [r"'pipeline_source'", r"branch must be a git branch name", r"'feat\.\.x'"],
+    ),
+    (
+        "pipeline-github-without-connection",
+        {**PIPELINE, "pipeline_connection_arn": None},
+        [r"context key 'pipeline_connection_arn' is required", r"github:", r"codestar-connections"],
+    ),
+    (
+        "pipeline-connection-is-a-token",
+        {**PIPELINE, "pipeline_connection_arn": "ghp_abcdef0123456789"},
+        [r"'pipeline_connection_arn'", r"'ghp_abcdef0123456789'", r"arn:aws:codestar-connections:"],
+    ),
+    (
+        "pipeline-codecommit-with-connection",
+        {**PIPELINE, "pipeline_source": "codecommit:serving@main"},
+        [r"'pipeline_connection_arn' applies only to a github: source", r"codecommit:serving@main", r"drop it"],
+    ),
+    (
+        "pipeline-staging-account-short",
+        {**PIPELINE, "staging_account": "2222"},
+        [r"context key 'staging_account'", r"12-digit", r"'2222'", r"-c staging_account=123456789012"],
+    ),
+    (
+        "pipeline-production-account-word",
+        {**PIPELINE, "production_account": "prod"},
+        [r"context key 'production_account'", r"'prod'", r"-c production_account="],
+    ),
+    (
+        "pipeline-approval-topic-other-region",
+        {**PIPELINE, "pipeline_approval_topic": "arn:aws:sns:eu-west-1:111111111111:approvals"},
+        [r"'pipeline_approval_topic'", r"arn:aws:sns:us-east-1:111111111111:NAME", r"eu-west-1"],
+    ),
+    (
+        "pipeline-tensorrt-typo",
+        {**PIPELINE, "pipeline_tensorrt": "of"},
+        [r"context key 'pipeline_tensorrt'", r"'of'", r"did you mean 'off'", r"ONNX"],
+    ),
+    (
+        "pipeline-tensorrt-image-without-engine-step",
+        {**PIPELINE, "pipeline_tensorrt_image": "111111111111.dkr.ecr.us-east-1.amazonaws.com/tensorrt:24.09-py3"},
+        [r"'pipeline_tensorrt_image' applies only with pipeline_tensorrt=processing-job", r"drop it"],
+    ),
+    (
+        "pipeline-tensorrt-without-image",
+        {**PIPELINE, "pipeline_tensorrt": "processing-job", "mme_models": "resnet-tiny"},
+        [r"context key 'pipeline_tensorrt_image' is required", r"nvcr\.io/nvidia/tensorrt:", r"-c pipeline_tensorrt_image="],
+    ),
+    (
+        "pipeline-tensorrt-without-multi-model-stack",
+        {**PIPELINE, "pipeline_tensorrt": "processing-job", "mme_models": "none"},
+        [r"'pipeline_tensorrt' is 'processing-job'", r"'mme_models' is 'none'", r"-c pipeline_tensorrt=off"],
+    ),
+    (
+        "pipeline-tensorrt-image-not-ecr",
+        {
+            **PIPELINE,
+            "pipeline_tensorrt": "processing-job",
+            "mme_models": "resnet-tiny",
+            "pipeline_tensorrt_image": "nvcr.io/nvidia/tensorrt:24.09-py3",
+        },
+        [r"context keys 'pipeline_tensorrt_image'", r"image_uri", r"nvcr\.io/nvidia/tensorrt:24\.09-py3"],
+    ),
+    (
+        "pipeline-mme-tensorrt-on-without-engine-step",
+        {**PIPELINE, "mme_tensorrt": "on"},
+        [r"'mme_tensorrt' is 'on'", r"'pipeline_tensorrt' is 'off'", r"-c pipeline_tensorrt=processing-job"],
+    ),
 ]
 
 

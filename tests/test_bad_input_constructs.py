@@ -805,6 +805,23 @@ ERRORS: list[Any] = [
         id="grant-invoke-takes-an-arn",
     ),
     pytest.param(
+        lambda c: c.endpoint().grant_smoke_test("arn:aws:iam::111122223333:role/smoke"),
+        ["grant_smoke_test", "grantee must be an iam.IGrantable", "(a str)", "pass a role"],
+        id="grant-smoke-test-takes-an-arn",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(c.stack, "Empty").grant_smoke_test(
+            iam.Role(c.stack, "Smoke", assumed_by=iam.AccountRootPrincipal())
+        ),
+        ["grant_smoke_test", "Bad/Empty has no production variants yet", "add them before granting"],
+        id="grant-smoke-test-before-the-variants",
+    ),
+    pytest.param(
+        lambda c: c.model.grant_read_model_data(None),
+        ["grant_read_model_data", "grantee must be an iam.IGrantable", "pass a role"],
+        id="grant-read-model-data-without-grantee",
+    ),
+    pytest.param(
         lambda c: EndpointResource.from_endpoint_attributes(
             c.stack, "Old", endpoint_name="ep", variant_names="Blue"
         ),

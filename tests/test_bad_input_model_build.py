@@ -654,3 +654,48 @@ def test_bad_input_tensorrt_build_without_any_way_fails_before_any_work(
     ) in message
     assert exports == []
     assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []
+
+
+# -- python -m model_build.engine_job build: every flag checked before anything is uploaded ----------
+
+ENGINE_JOB_OK = {
+    "--example": "resnet-tiny-trt",
+    "--instance-type": "ml.g4dn.xlarge",
+    "--triton-version": "24.09",
+    "--image-uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tensorrt:24.09-py3",
+    "--role-arn": "arn:aws:iam::123456789012:role/engine-job",
+    "--bucket": "engine-staging",
+}
+
+ENGINE_JOB_CASES: list[tuple[str, dict[str, str], tuple[str, ...]]] = [
+    ("not-a-trt-example", {"--example": "bert-tiny"}, ("--example: got 'bert-tiny'; must be a backend='tensorrt' example",)),
+    ("instance-type-typo", {"--instance-type": "ml.g4dn.xlarg"}, ("--instance-type 'ml.g4dn.xlarg' is not an instance type", "did you mean 'ml.g4dn.xlarge'")),
+    ("cpu-instance", {"--instance-type": "ml.m5.xlarge"}, ("--instance-type 'ml.m5.xlarge' has no NVIDIA GPU",)),
+    ("no-processing-type-with-that-gpu", {"--instance-type": "ml.p4d.24xlarge"}, ("SageMaker Processing offers no instance type with NVIDIA A100 40GB", "'ampere+'")),
+    ("triton-version-unknown", {"--triton-version": "22.01"}, ("--triton-version: the TensorRT version of Triton image '22.01' is unknown",)),
+    ("image-not-ecr", {"--image-uri": "nvcr.io/nvidia/tensorrt:24.09-py3"}, ("--image-uri: got 'nvcr.io/nvidia/tensorrt:24.09-py3'; must be an ECR image URI", "mirror nvcr.io/nvidia/tensorrt:24.09-py3 into ECR")),
+    ("image-other-release", {"--image-uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tensorrt:25.04-py3"}, ("its tag is release 25.04, but the endpoint serves Triton 24.09",)),
+    ("role-not-an-arn", {"--role-arn": "engine-job"}, ("--role-arn: got 'engine-job'; must be an IAM role ARN",)),
+    ("bucket-upper-case", {"--bucket": "Engine_Staging"}, ("--bucket: got 'Engine_Staging'; must be an S3 bucket name",)),
+    ("prefix-without-slash", {"--prefix": "jobs"}, ("--prefix: got 'jobs'; must be empty or folders ending in '/'",)),
+    ("timeout-too-short", {"--timeout": "10"}, ("--timeout: got '10'; must be a whole number >= 60 and <= 432000",)),
+    ("poll-zero", {"--poll": "0"}, ("--poll: got '0'; must be a number > 0 and <= 600",)),
+    ("processing-type-unknown", {"--processing-instance-type": "ml.g4dn.huge"}, ("--processing-instance-type: got 'ml.g4dn.huge'; must be a SageMaker Processing instance type",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case_id", "changes", "needles"), ENGINE_JOB_CASES, ids=[c[0] for c in ENGINE_JOB_CASES])
+def test_bad_input_engine_job_fails_before_anything_is_uploaded(
+    case_id: str, changes: dict[str, str], needles: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from model_build.engine_job import main as engine_job_main
+
+    # GIVEN one bad flag (no AWS endpoint is reachable: a call would fail differently)
+    flags = {**ENGINE_JOB_OK, **changes, "--cache-dir": str(tmp_path / "cache")}
+    argv = ["build", *[part for flag, value in flags.items() for part in (flag, value)]]
+    # WHEN the launcher runs THEN exit 2, one message naming the flag and the fix, no traceback, nothing written
+    assert engine_job_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m model_build.engine_job: error: ") and "Traceback" not in err
+    assert all(n in err for n in needles), err
+    assert not (tmp_path / "cache").exists()

@@ -156,6 +156,112 @@ def test_bad_input_operations_check_command_line_exit_status(nowhere: str) -> No
     ]
 
 
+@pytest.mark.parametrize("argv", [["--endpoint", "ep", "--stack", "A"], ["--stack", "A", "--endpoint", "ep"]])
+def test_bad_input_operations_check_endpoint_and_stack_together(
+    nowhere: str, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # GIVEN both modes at once  THEN argparse names the two flags that exclude each other
+    err = _run(argv, capsys)
+    assert "not allowed with argument" in err and "--stack" in err and "--endpoint" in err
+
+
+def test_bad_input_operations_check_endpoint_without_expected_config(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN --endpoint alone: without the expected config a silent rollback would pass
+    err = _run(["--endpoint", "ep"], capsys)
+    assert "--expected-config: missing; --endpoint needs the endpoint config the deploy created" in err
+    assert "EndpointConfigName output" in err
+
+
+def test_bad_input_operations_check_expected_config_without_endpoint(
+    nowhere: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _run(["--stack", "A", "--expected-config", "cfg"], capsys)
+    assert "--expected-config: got 'cfg'; only goes with --endpoint" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        (
+            "--endpoint",
+            "",
+            "--endpoint: got ''; is empty; give the endpoint name (in a pipeline, the stack's EndpointName output",
+        ),
+        (
+            "--endpoint",
+            "my_endpoint",
+            "--endpoint: got 'my_endpoint'; a SageMaker endpoint name is letters, digits and hyphens",
+        ),
+        ("--expected-config", "", "--expected-config: got ''; is empty; give the endpoint config name"),
+        ("--expected-config", "-cfg", "--expected-config: got '-cfg'; a SageMaker endpoint config name is"),
+    ],
+)
+def test_bad_input_operations_check_endpoint_names(
+    nowhere: str, capsys: pytest.CaptureFixture[str], flag: str, value: str, expected: str
+) -> None:
+    # GIVEN an unset pipeline variable ("$ENDPOINT_NAME" empty) or a name SageMaker cannot hold
+    names = {"--endpoint": "ep", "--expected-config": "cfg"}
+    names[flag] = value
+    err = _run(["--endpoint", names["--endpoint"], f"--expected-config={names['--expected-config']}"], capsys)
+    assert expected in err
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::123456789012:user/ci",  # a user, not a role
+        "SmokeTestRole",  # a name, not an ARN
+        "arn:aws:iam::1234:role/SmokeTestRole",  # not a 12-digit account
+        "arn:aws:sts::123456789012:assumed-role/SmokeTestRole/session",  # a session, not the role
+        "",  # an unset pipeline variable
+    ],
+)
+def test_bad_input_operations_check_assume_role_not_a_role_arn(
+    nowhere: str, capsys: pytest.CaptureFixture[str], arn: str
+) -> None:
+    err = _run(["--endpoint", "ep", "--expected-config", "cfg", f"--assume-role={arn}"], capsys)
+    assert (
+        f"--assume-role: got {arn!r}; must be an IAM role ARN like arn:aws:iam::123456789012:role/NAME" in err
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["--stack", "A", "--input-path", "s3://b/in"],
+            "--input-path: got 's3://b/in'; only goes with --endpoint",
+        ),
+        (
+            ["--endpoint", "ep", "--expected-config", "cfg", "--input-path", "b/in"],
+            "--input-path: got 'b/in'; must be an S3 prefix like s3://bucket/",
+        ),
+        (
+            ["--endpoint", "ep", "--expected-config", "cfg", "--input-path="],
+            "--input-path: got ''; must be an S3 prefix",
+        ),
+    ],
+)
+def test_bad_input_operations_check_input_path(
+    nowhere: str, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    assert expected in _run(argv, capsys)
+
+
+def test_bad_input_operations_check_unreachable_sts(nowhere: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN valid flags and a role, but nothing answers where STS should
+    code = main(
+        ["--endpoint", "ep", "--expected-config", "cfg", "--assume-role", "arn:aws:iam::123456789012:role/R"]
+    )
+    err = capsys.readouterr().err
+    # THEN one line naming STS, exit 2, no traceback
+    assert code == 2
+    assert "cannot reach STS" in err and "AWS_ENDPOINT_URL" in err
+    assert "Traceback" not in err
+
+
 # --- python -m operations diff --------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from operations.check import check_endpoint, check_stack, main
+from operations.check import ENDPOINT_ACTIONS, check_endpoint, check_stack, main
 from rehearsal.api_endpoints import EMULATED_INSTANCE_TYPE, EMULATED_ROLE_ARN, EMULATED_TRITON_IMAGE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -245,38 +245,57 @@ def _deployed_names(deployed: Deployed, stack: str) -> tuple[str, str]:
     return by_type["AWS::SageMaker::Endpoint"], by_type["AWS::SageMaker::EndpointConfig"]
 
 
-def test_operations_check_endpoint_mode_passes_a_realtime_endpoint(
-    deployed: Deployed, cli_env: None, capsys: pytest.CaptureFixture[str]
+def _recording_session(deployed: Deployed, called: set[str]) -> Any:
+    """The fixture's session, recording the IAM action of every AWS call its clients make."""
+    import boto3
+
+    credentials = deployed.session.get_credentials()
+    session = boto3.Session(
+        region_name=deployed.session.region_name,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+    )
+
+    def record(model: Any, **_: Any) -> None:
+        prefix = model.service_model.signing_name  # sagemaker-runtime signs as sagemaker
+        called.add(f"{prefix}:{ {'ListObjectsV2': 'ListBucket'}.get(model.name, model.name) }")
+
+    session.events.register("before-call", record)
+    return session
+
+
+@pytest.mark.parametrize(
+    ("kind", "stack", "answered"),
+    [
+        ("realtime", "CheckRealtime", "variant AllTraffic answered"),
+        ("multi-model", "CheckMultiModel", "TargetModel bert_v0.tar.gz answered"),
+        ("async", "CheckAsync", "(asynchronous) answered through the queue"),
+    ],
+)
+def test_operations_check_endpoint_mode_passes_each_kind_with_only_the_actions_it_declares(
+    deployed: Deployed, kind: str, stack: str, answered: str
 ) -> None:
-    # GIVEN the endpoint and config names a stack's outputs give, and no CloudFormation call to make
-    endpoint, config = _deployed_names(deployed, "CheckRealtime")
-    # WHEN the smoke test checks that one endpoint
-    code = main(["--endpoint", endpoint, "--expected-config", config, "--timeout", "120"])
-    # THEN it passes: the expected config, InService, the variant answered
-    captured = capsys.readouterr()
-    assert code == 0, captured
-    assert f"ok    endpoint {endpoint} runs {config} as deployed, InService" in captured.out
-    assert f"ok    endpoint {endpoint} variant AllTraffic answered" in captured.out
-    assert captured.err.strip() == "python -m operations check: all checks passed"
-
-
-def test_operations_check_endpoint_mode_passes_multi_model_and_async(deployed: Deployed) -> None:
-    # GIVEN a multi-model and an asynchronous endpoint, checked by name only (the async input goes
-    # under the constructs' default input prefix of the endpoint's output bucket)
-    reports = {
-        stack: check_endpoint(
-            *_deployed_names(deployed, stack),
-            session=deployed.session,
-            runtime_endpoint_url=deployed.rehearsal.plane.endpoint_url,
-            endpoint_url=deployed.rehearsal.moto.endpoint_url,
-            timeout_s=120,
-        )
-        for stack in ("CheckMultiModel", "CheckAsync")
-    }
-    # THEN every TargetModel answered, and the async request came back through the queue
-    assert all(report.ok for report in reports.values()), reports
-    assert any("TargetModel bert_v0.tar.gz answered" in line for line in reports["CheckMultiModel"].lines)
-    assert any("(asynchronous) answered through the queue" in line for line in reports["CheckAsync"].lines)
+    # GIVEN an endpoint of each kind, checked by name only; the async input goes under the prefix
+    # given (--input-path: the stack's InputPath output)
+    called: set[str] = set()
+    input_path = f"s3://{deployed.rehearsal.bucket}/smoke-input"
+    # WHEN the check runs
+    report = check_endpoint(
+        *_deployed_names(deployed, stack),
+        session=_recording_session(deployed, called),
+        runtime_endpoint_url=deployed.rehearsal.plane.endpoint_url,
+        endpoint_url=deployed.rehearsal.moto.endpoint_url,
+        timeout_s=120,
+        input_path=input_path,
+    )
+    # THEN it passed (every TargetModel answered, the async request came back through the queue,
+    # from under the given prefix, and was removed)
+    assert report.ok, report.lines
+    assert any(answered in line for line in report.lines)
+    s3 = deployed.session.client("s3", endpoint_url=deployed.rehearsal.moto.endpoint_url)
+    assert s3.list_objects_v2(Bucket=deployed.rehearsal.bucket, Prefix="smoke-input/").get("KeyCount", 0) == 0
+    # using exactly the actions ENDPOINT_ACTIONS declares for the kind (what grant_smoke_test grants)
+    assert called == ENDPOINT_ACTIONS[kind]
 
 
 def test_operations_check_endpoint_mode_stops_the_promotion_on_another_config(
@@ -352,4 +371,6 @@ def test_operations_check_the_pipeline_step_command_assumes_the_smoke_test_role(
         "python -m operations check: running as "
         "arn:aws:sts::123456789012:assumed-role/CheckRealtime-smoke-test/operations-check"
     ) in done.stderr
+    assert f"ok    endpoint {endpoint} runs {config} as deployed, InService" in done.stdout
     assert f"ok    endpoint {endpoint} variant AllTraffic answered" in done.stdout
+    assert done.stderr.strip().endswith("python -m operations check: all checks passed")

@@ -133,7 +133,7 @@ def test_stack_warns_why_the_engine_is_left_out_and_how_to_include_it(stack):
 
 def test_stack_outputs_what_a_client_needs(template):
     outputs = template.find_outputs("*")
-    assert {"EndpointName", "ModelDataUrl", "TargetModels"} <= set(outputs)
+    assert {"EndpointName", "EndpointConfigName", "ModelDataUrl", "TargetModels"} <= set(outputs)
     assert outputs["TargetModels"]["Value"] == f"{ONNX_TARGET},{TORCHSCRIPT_TARGET}"
 
 
