@@ -11,7 +11,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo test lint synth diff cdk-diff bench bench-smoke clean
+.PHONY: setup demo pipeline-rehearsal test lint synth diff cdk-diff bench bench-smoke clean
 
 setup: $(VENV)/.installed node_modules/.installed .triton/.installed .triton/libtriton_loopback_bind.so
 
@@ -38,6 +38,16 @@ node_modules/.installed: package.json
 
 demo: setup
 	$(PY) -m rehearsal.demo
+
+# The CI/CD pipeline's stages, in order, against the emulator and the local data plane (docs/rehearsal.md,
+# "The pipeline, locally"): synth -> deploy Staging -> smoke test -> permissions check -> approval
+# (granted locally) -> deploy Production -> smoke test. BROKEN=1 deploys a deliberately broken model: the
+# staging smoke test stops the promotion (exit status 1). PIPELINE_ARGS passes flags on, e.g.
+# PIPELINE_ARGS="--async-model none --mme-models none".
+BROKEN ?=
+PIPELINE_ARGS ?=
+pipeline-rehearsal: setup
+	PIPELINE_BROKEN_MODEL="$(BROKEN)" $(PY) -m rehearsal.pipeline $(PIPELINE_ARGS)
 
 # actionlint checks .github/workflows (and, through shellcheck, their run: scripts): docs/pull-requests.md.
 # The suite runs on every core, one test file per worker (its module fixtures — one emulator, one

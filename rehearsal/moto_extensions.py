@@ -30,6 +30,11 @@ What moto 5.2.5 lacks, and what is added here:
   stack, so ``DescribeAlarms`` lists what a deploy created (moto evaluates no alarm: each stays
   ``INSUFFICIENT_DATA``). An action that references a resource moto skipped (an Application Auto
   Scaling policy) is left out of the alarm's actions.
+* **Generated SageMaker names fit SageMaker's limit.** moto names a resource without a name
+  ``<stack>-<logical id>-<suffix>`` whatever its length; SageMaker names (Model, EndpointConfig,
+  Endpoint) are at most 63 characters, and a stack in a CDK Pipelines stage (``Staging-…``) got
+  longer ones, which AWS never generates and the post-deploy check refuses. They are cut to 63 the
+  way moto cuts S3 bucket names (the stack and logical id shortened, the random suffix kept).
 * Stack operations on templates that hold a custom resource run in a worker thread, as on AWS:
   the API call returns at once with ``*_IN_PROGRESS`` and the status turns ``*_COMPLETE`` or
   ``*_FAILED`` when every custom resource answered. Stacks without one behave exactly as in moto.
@@ -37,7 +42,8 @@ What moto 5.2.5 lacks, and what is added here:
 The hooks, each the narrowest place that owns the behaviour (see :func:`install`):
 ``LambdaFunction._invoke_lambda`` (moto's Docker call: ``lambda invoke`` and every internal
 invocation go through it), ``parsing.resource_class_from_type`` (which model a custom resource
-type gets), ``CloudFormationResponse.process_cfn_response`` (the ResponseURL route: moto dropped
+type gets), ``parsing.generate_resource_name`` (the names of resources without one),
+``CloudFormationResponse.process_cfn_response`` (the ResponseURL route: moto dropped
 FAILED, Reason and PhysicalResourceId), and the four stack operations ``Stack.create_resources``,
 ``Stack.update``, ``CloudFormationBackend.execute_change_set`` and ``.delete_stack`` (made
 asynchronous only for templates with custom resources), plus ``Stack.outputs`` and
@@ -1019,6 +1025,24 @@ def _alarm_model_class() -> type:
     return CloudWatchAlarm
 
 
+#: CloudFormation types whose generated name SageMaker limits to 63 characters.
+SAGEMAKER_NAMED_TYPES = ("AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint")
+SAGEMAKER_NAME_LIMIT = 63
+
+
+def _capped_resource_name(generate: Callable[[str, str, str], str]) -> Callable[[str, str, str], str]:
+    """Wrap moto's name generator: SageMaker names longer than 63 characters lose the middle, not the suffix."""
+
+    def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+        name = generate(resource_type, stack_name, logical_id)
+        if resource_type not in SAGEMAKER_NAMED_TYPES or len(name) <= SAGEMAKER_NAME_LIMIT:
+            return name
+        prefix, suffix = name.rsplit("-", 1)
+        return f"{prefix[: SAGEMAKER_NAME_LIMIT - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+    return generate_resource_name
+
+
 def install() -> None:
     """Patch moto (once per process); refuse a moto version other than the one patched.
 
@@ -1049,6 +1073,7 @@ def install() -> None:
         (cloudwatch_models, "MetricStat"),
         (lambda_models.LambdaFunction, "_invoke_lambda"),
         (parsing, "resource_class_from_type"),
+        (parsing, "generate_resource_name"),
         (CloudFormationResponse, "process_cfn_response"),
         (cfn_models.Stack, "create_resources"),
         (cfn_models.Stack, "update"),
@@ -1080,6 +1105,7 @@ def install() -> None:
         return original_class_from_type(resource_type)
 
     parsing.resource_class_from_type = resource_class_from_type
+    parsing.generate_resource_name = _capped_resource_name(parsing.generate_resource_name)  # type: ignore[assignment]
     CloudFormationResponse.process_cfn_response = _process_cfn_response  # type: ignore[method-assign]
     _patch_stack_operations(cfn_models)
     atexit.register(kill_all_handlers)

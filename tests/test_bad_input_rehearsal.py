@@ -1,6 +1,6 @@
 """Bad input to the rehearsal's command lines and Python API: one clear message, before anything starts.
 
-Command lines: ``python -m rehearsal.demo``, ``python -m rehearsal.data_plane``, ``python -m
+Command lines: ``python -m rehearsal.pipeline``, ``python -m rehearsal.demo``, ``python -m rehearsal.data_plane``, ``python -m
 triton_runtime install/build-shim/locate``, ``bench/bench_data_plane.py``, ``bench/bench_async.py``. Python API: ``LocalDataPlane``, ``MotoServer``, ``TritonServer``.
 Each case checks the bar of the issue "errors a user can act on": the message names the flag or
 argument and the value given and says what is allowed or the fix; exit status 2 and no traceback
@@ -109,7 +109,13 @@ def _bench_async(argv: list[str]) -> int:
     return run_cli(module.main, argv, prog=module.PROG)
 
 
-COMMANDS = {"demo": (_demo, "python -m rehearsal.demo"), "data_plane": (_data_plane, "python -m rehearsal.data_plane"),
+def _pipeline(argv: list[str]) -> int:
+    from rehearsal.pipeline import cli
+
+    return cli(argv)
+
+
+COMMANDS = {"pipeline": (_pipeline, "python -m rehearsal.pipeline"), "demo": (_demo, "python -m rehearsal.demo"), "data_plane": (_data_plane, "python -m rehearsal.data_plane"),
             "triton": (_triton, "python -m triton_runtime"), "bench": (_bench, "bench/bench_data_plane.py"),
             "bench_async": (_bench_async, "bench/bench_async.py")}
 
@@ -160,6 +166,15 @@ CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
     ("demo", lambda **f: ["--async-model", _onnx_file(f["tmp_path"])], ["--async-model", "ONNX", "spec"]),
     ("demo", lambda **f: ["--scale-in-cooldown", "0"], ["--scale-in-cooldown", "'0'", "> 0"]),
     ("demo", lambda **f: ["--scale-in-cooldown", "inf"], ["--scale-in-cooldown", "'inf'"]),
+    # python -m rehearsal.pipeline (make pipeline-rehearsal)
+    ("pipeline", lambda **f: ["--model", "bert-tny"], ["--model", "bert-tny", "did you mean 'bert-tiny'"]),
+    ("pipeline", lambda **f: ["--model", _bad_spec(f["tmp_path"])], ["--model", "model.toml", "missing.onnx"]),
+    ("pipeline", lambda **f: ["--broken-model", "--model", "bert-large"], ["--broken-model", "--model bert-large", "drop one"]),
+    ("pipeline", lambda **f: ["--async-model", "pegasus"], ["--async-model", "'pegasus'", "pegasus-tiny", "none"]),
+    ("pipeline", lambda **f: ["--mme-models", "resnet50"], ["--mme-models", "'resnet50'", "resnet-tiny", "none"]),
+    ("pipeline", lambda **f: ["--port", "abc"], ["--port", "'abc'", "0-65535"]),
+    ("pipeline", lambda **f: ["--port", str(f["busy_port"])], ["--port", "{busy_port}", "choose another"]),
+    ("pipeline", lambda **f: ["--broken-model=yes"], ["--broken-model", "ignored explicit argument 'yes'"]),
     # python -m rehearsal.data_plane MOTO_URL
     ("data_plane", lambda **f: [], ["MOTO_URL", "required"]),
     ("data_plane", lambda **f: ["localhost:5000"], ["MOTO_URL", "'localhost:5000'", "http://localhost:5000"]),
@@ -252,6 +267,20 @@ def test_demo_mode_from_the_environment_is_checked_and_named(
     assert err.strip().splitlines() == [
         "python -m rehearsal.demo: error: $DEMO_MODE: unknown serving mode 'realtme' (did you mean 'realtime'?); "
         "choose all, realtime, async, multi-model, or several separated by commas (e.g. realtime,async)"
+    ]
+
+
+def test_pipeline_broken_model_from_make_is_checked_and_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN `make pipeline-rehearsal BROKEN=yes` (the Makefile passes it as $PIPELINE_BROKEN_MODEL)
+    monkeypatch.setenv("PIPELINE_BROKEN_MODEL", "yes")
+    code, err = run_in_process(_pipeline, [], capsys)
+    # THEN one line names the variable, the value and what is allowed, before anything starts
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "python -m rehearsal.pipeline: error: $PIPELINE_BROKEN_MODEL (make pipeline-rehearsal BROKEN=...) must be 1 "
+        "(deploy the broken model) or empty (got 'yes'); e.g. make pipeline-rehearsal BROKEN=1"
     ]
 
 
