@@ -75,6 +75,12 @@ INSTALL_COMMANDS = ("make .venv/.installed",)
 """The Python half of ``make setup`` (the same requirements, so the same tool versions and inputs hash as
 the synth step's build; no Node modules or Triton are needed to build an engine)."""
 
+INSTALL_ENV = {"PIP_EXTRA_INDEX_URL": "https://download.pytorch.org/whl/cpu"}
+"""The environment of every pipeline step that runs the project's install: ``torch==2.13.0`` from PyPI pulls
+GBs of CUDA packages on Linux; PyTorch's CPU index has the same release as ``2.13.0+cpu``, which the pin
+accepts and pip (and uv, through ``tools/uv_pip_args.py``) prefers. The engine itself is built in the job's
+own image, not with this torch."""
+
 RUNTIME_VERSIONS = {"python": "3.11"}
 MAX_JOB_TIMEOUT_S = 6 * 3600
 
@@ -300,7 +306,11 @@ def engine_build_step(
             " ".join(shlex.quote(part) for part in command)
             + ' --role-arn "$ENGINE_JOB_ROLE_ARN" --bucket "$ENGINE_JOB_BUCKET"',
         ],
-        env={"ENGINE_JOB_ROLE_ARN": resources.role.role_arn, "ENGINE_JOB_BUCKET": resources.bucket.bucket_name},
+        env={
+            **INSTALL_ENV,
+            "ENGINE_JOB_ROLE_ARN": resources.role.role_arn,
+            "ENGINE_JOB_BUCKET": resources.bucket.bucket_name,
+        },
         primary_output_directory=ENGINE_CACHE_DIR,
         build_environment=codebuild.BuildEnvironment(
             build_image=build_image or codebuild.LinuxBuildImage.STANDARD_7_0,

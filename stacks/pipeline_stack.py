@@ -24,7 +24,7 @@ from model_build.cache import DEFAULT_CACHE_DIR
 from serving_constructs import PropsError
 from serving_constructs._bucket import hardened_bucket
 from serving_constructs._nag import acknowledge, arn_finding_prefix, flattened
-from stacks.pipeline_engines import EngineBuild, engine_build_step, synth_engine_inputs
+from stacks.pipeline_engines import INSTALL_ENV, EngineBuild, engine_build_step, synth_engine_inputs
 from stacks.pipeline_smoke import smoke_test_step
 from stacks.plans import StackPlan
 from stacks.serving_stage import ServingStage
@@ -283,6 +283,7 @@ class ServingPipelineStack(Stack):
             "Synth",
             input=self._source,
             install_commands=list(INSTALL_COMMANDS),
+            env=dict(INSTALL_ENV),
             additional_inputs=dict(self.engine_inputs.additional_inputs),
             commands=[
                 *TEST_COMMANDS,

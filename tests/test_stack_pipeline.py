@@ -225,6 +225,21 @@ def test_synth_step_installs_with_make_setup_runs_the_fast_tests_then_synthesize
     assert stack.engine_step is None
     assert any(c.startswith("echo ") and "ships the ONNX path" in c for c in step.commands)
     assert phases["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "20"}
+    # THEN torch==2.13.0 installs from PyPI's CPU twin, not GBs of CUDA packages
+    assert step.env["PIP_EXTRA_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+    template.has_resource_properties(
+        "AWS::CodeBuild::Project",
+        {
+            "Environment": Match.object_like(
+                {
+                    "EnvironmentVariables": Match.array_with(
+                        [{"Name": "PIP_EXTRA_INDEX_URL", "Type": "PLAINTEXT", "Value": step.env["PIP_EXTRA_INDEX_URL"]}]
+                    )
+                }
+            ),
+            "Source": Match.object_like({"BuildSpec": Match.string_like_regexp("make test-fast")}),
+        },
+    )
 
 
 def test_synth_step_keeps_the_model_build_cache_in_an_encrypted_ssl_only_bucket_of_the_stack(template):
