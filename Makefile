@@ -11,14 +11,18 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo pipeline-rehearsal test lint synth diff cdk-diff bench bench-smoke clean
+.PHONY: setup demo pipeline-rehearsal test test-fast lint synth diff cdk-diff bench bench-smoke clean
 
 setup: $(VENV)/.installed node_modules/.installed .triton/.installed .triton/libtriton_loopback_bind.so
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# uv installs the same pinned requirements as pip, from where pip would (tools/uv_pip_args.py passes
+# the machine's pip configuration on: its wheels, indexes, constraints), downloading and compiling the
+# bytecode on every core (docs/test-time.md has the cold-install figures). UV_VERSION pins uv itself.
+UV_VERSION ?= 0.13.9
+$(VENV)/.installed: requirements.txt pyproject.toml tools/uv_pip_args.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+	eval "$(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -r requirements.txt $$($(PY) tools/uv_pip_args.py)"
 	touch $@
 
 node_modules/.installed: package.json
@@ -51,12 +55,19 @@ pipeline-rehearsal: setup
 
 # actionlint checks .github/workflows (and, through shellcheck, their run: scripts): docs/pull-requests.md.
 # The suite runs on every core, one test file per worker (its module fixtures — one emulator, one
-# Triton — stay in one process): 6 min 23 s instead of 9 min 37 s on this 2-core machine.
+# Triton — stay in one process): 6 min 23 s instead of 9 min 37 s on this 2-core machine. Files are
+# handed out longest first (tests/conftest.py LONGEST_FILES_FIRST; --no-loadscope-reorder keeps that
+# order instead of xdist's most-tests-first), so that no long file runs alone at the end.
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/actionlint
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder
+
+# The suite without the tests marked slow (they start moto, Triton or the CDK CLI; tests/conftest.py
+# fails any other test that does), on every core: what the pipeline's synth step runs.
+test-fast: setup
+	$(PY) -m pytest -m "not slow" -n auto --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	$(PY) -m ruff check .

@@ -29,6 +29,86 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 
+# -- the `slow` marker: what `make test-fast` leaves out ------------------------------------------
+#
+# `make test-fast` (`pytest -m "not slow"`) must need no server. A test is slow when it uses a fixture
+# that starts one (below); any other test that starts moto, Triton or the CDK CLI fails with a message
+# saying to mark it, in every run (the guard wraps subprocess.Popen for the test's setup and call).
+
+SERVER_FIXTURES = frozenset({"rehearsal", "cdk_cli_env"})
+"""Fixtures that start moto + Triton (``rehearsal``) or are only used to run the CDK CLI (``cdk_cli_env``)."""
+
+
+#: The longest test files, longest first (serial seconds measured in the suite, docs/test-time.md).
+#: `make test` hands files to its workers in collection order (--dist loadfile
+#: --no-loadscope-reorder): these first, then every other file with a slow test, then the rest, so
+#: that no long file starts last and runs alone while the other workers have finished.
+LONGEST_FILES_FIRST = (
+    "test_rehearsal_demo.py",
+    "test_construct_model_prefix_deploy.py",
+    "test_rehearsal_deploy.py",
+    "test_rehearsal_async.py",
+    "test_app_synth.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that uses a server fixture; order the files longest first."""
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    has_slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        if item.path.name in LONGEST_FILES_FIRST:
+            return (0, LONGEST_FILES_FIRST.index(item.path.name))
+        return (1, 0) if item.path in has_slow else (2, 0)
+
+    items.sort(key=rank)  # stable: a file's tests stay together and in their order
+
+
+def _server_started_by(argv: Any) -> str | None:
+    """Name the server an argv starts (moto, Triton, the CDK CLI), or None."""
+    if isinstance(argv, (str, bytes, os.PathLike)):
+        argv = [argv]
+    words = [os.fsdecode(a) for a in argv]
+    if any(w in ("rehearsal.moto_extensions", "moto.server", "moto_server") for w in words):
+        return "the moto emulator"
+    if words and Path(words[0]).name == "tritonserver":
+        return "Triton"
+    if words and Path(words[0]).name == "cdk":
+        return "the CDK CLI"
+    return None
+
+
+_current_test: list[pytest.Item] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _current_test[:] = [item]  # module fixtures start their servers in the setup of the module's first test
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers_need_the_slow_marker() -> Iterator[None]:
+    original = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+        server = _server_started_by(args)
+        if server and _current_test and _current_test[0].get_closest_marker("slow") is None:
+            raise RuntimeError(
+                f"{_current_test[0].nodeid} starts {server} but is not marked slow: `make test-fast` "
+                "must need no server. Add @pytest.mark.slow (or use the rehearsal / cdk_cli_env fixture)."
+            )
+        original(self, args, *rest, **kwargs)
+
+    subprocess.Popen.__init__ = guarded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        subprocess.Popen.__init__ = original  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def cdk_cli_env() -> dict[str, str]:
     """The environment the Makefile gives the CDK CLI (no Node.js banners, no update check or telemetry)."""

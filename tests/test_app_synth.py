@@ -303,10 +303,11 @@ def test_app_has_no_errors_and_warns_only_about_the_single_default_instance(asse
     assert len(warnings) == 1 and "single instance" in str(warnings[0])
 
 
-def test_synth_is_deterministic(tmp_path):
-    # GIVEN two synths of the same app into two folders
-    first = _synth(tmp_path / "a")
+def test_synth_is_deterministic(assembly, tmp_path):
+    # GIVEN two synths of the same app into two folders (the module's, and one more from a fresh App)
+    first = assembly
     second = _synth(tmp_path / "b")
+    assert Path(first.directory) != Path(second.directory)
 
     # THEN identical templates and asset manifests (asset hashes)
     for stack in (STACK_ID, ASYNC_STACK_ID, MME_STACK_ID):
