@@ -19,10 +19,11 @@ setup: $(VENV)/.installed node_modules/.installed .triton/.installed .triton/lib
 # the machine's pip configuration on: its wheels, indexes, constraints), downloading and compiling the
 # bytecode on every core (docs/test-time.md has the cold-install figures). UV_VERSION pins uv itself.
 UV_VERSION ?= 0.13.9
-$(VENV)/.installed: requirements.txt pyproject.toml tools/uv_pip_args.py
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q uv==$(UV_VERSION)
-	eval "$(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -r requirements.txt $$($(PY) tools/uv_pip_args.py)"
+	pip_config=$$($(PY) tools/uv_pip_args.py) && \
+	  eval "$(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -r requirements.txt $$pip_config"
 	touch $@
 
 node_modules/.installed: package.json

@@ -157,6 +157,7 @@ def test_pegasus_weights_dir_loads_a_local_checkpoint_instead_of_seeded_weights(
 # ------------------------------------------------------------------ served by the real Triton
 
 
+@pytest.mark.slow
 def test_pegasus_tiny_served_by_triton_answers_the_torch_summary(
     built: BuildResult, reference: ModelReference, tmp_path: Path
 ) -> None:

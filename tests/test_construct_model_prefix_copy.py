@@ -23,6 +23,8 @@ from boto3.s3.transfer import TransferConfig
 
 from rehearsal.moto_server import MotoServer
 
+pytestmark = pytest.mark.slow  # every test uses the module's moto server
+
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/Models/11111111-2222-3333-4444-555555555555"
 ASSETS, MODELS = "cdk-hnb659fds-assets-123456789012-us-east-1", "models-bucket"
 MiB = 1024**2

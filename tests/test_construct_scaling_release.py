@@ -26,6 +26,8 @@ import pytest
 
 from rehearsal.moto_server import MotoServer
 
+pytestmark = pytest.mark.slow  # every test uses the module's moto server
+
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 #: A stack holding one endpoint with two variants, as the emulator deploys it.

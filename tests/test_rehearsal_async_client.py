@@ -145,6 +145,7 @@ def _topics(aws: dict[str, Any], prefix: str) -> list[str]:
     return [aws["sns"].create_topic(Name=f"{prefix}-{kind}")["TopicArn"] for kind in ("success", "error")]
 
 
+@pytest.mark.slow
 def test_notification_queue_create_lets_the_topics_send_and_subscribes_to_each(aws: dict[str, Any]) -> None:
     # GIVEN an endpoint's success and error topics
     topics = _topics(aws, "create")
@@ -176,6 +177,7 @@ def test_notification_queue_create_lets_the_topics_send_and_subscribes_to_each(a
     assert queue.redelivered == 0 and queue.missing([SUCCESS["inferenceId"], "req-1", "other"]) == ["other"]
 
 
+@pytest.mark.slow
 def test_notification_queue_counts_a_redelivered_message_apart_from_a_second_notification(
     aws: dict[str, Any],
 ) -> None:
@@ -201,6 +203,7 @@ def test_notification_queue_counts_a_redelivered_message_apart_from_a_second_not
     assert aws["sqs"].receive_message(QueueUrl=queue.queue_url, WaitTimeSeconds=0).get("Messages", []) == []
 
 
+@pytest.mark.slow
 def test_notification_queue_wait_for_raises_timeout_naming_the_missing_ids(aws: dict[str, Any]) -> None:
     # GIVEN a queue that no topic sends to
     queue = NotificationQueue.create(aws["sqs"], aws["sns"], "silent-notes", [])
@@ -210,6 +213,7 @@ def test_notification_queue_wait_for_raises_timeout_naming_the_missing_ids(aws: 
         queue.wait_for(["never"], timeout_s=0)
 
 
+@pytest.mark.slow
 def test_notification_queue_polls_from_two_threads_without_losing_or_doubling(aws: dict[str, Any]) -> None:
     # GIVEN 40 notifications for 40 requests on one queue
     topics = _topics(aws, "threads")
@@ -228,6 +232,7 @@ def test_notification_queue_polls_from_two_threads_without_losing_or_doubling(aw
     assert {i: len(notes) for i, notes in queue.received.items()} == {i: 1 for i in ids}
 
 
+@pytest.mark.slow
 def test_read_s3_returns_the_object_or_none(aws: dict[str, Any]) -> None:
     # GIVEN a bucket with one object
     aws["s3"].create_bucket(Bucket="client-read")

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test uses the module's moto server, data plane and Triton
+
 BUCKET = "mme-models"
 PREFIX = "models/"
 ENDPOINT = "mme"
