@@ -44,11 +44,12 @@ SERVER_FIXTURES = frozenset({"rehearsal", "cdk_cli_env"})
 #: --no-loadscope-reorder): these first, then every other file with a slow test, then the rest, so
 #: that no long file starts last and runs alone while the other workers have finished.
 LONGEST_FILES_FIRST = (
-    "test_rehearsal_demo.py",
-    "test_construct_model_prefix_deploy.py",
-    "test_rehearsal_deploy.py",
-    "test_rehearsal_async.py",
-    "test_app_synth.py",
+    "test_rehearsal_demo.py",  # 187 s
+    "test_construct_model_prefix_deploy.py",  # 132 s
+    "test_rehearsal_deploy.py",  # 83 s
+    "test_app_synth.py",  # 80 s
+    "test_rehearsal_async.py",  # 78 s
+    "test_build_local_serving.py",  # 75 s
 )
 
 
