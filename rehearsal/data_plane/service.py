@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 # TritonServer arguments each backend sets itself (so they cannot be server_options).
+SHUTDOWN_GRACE_S = 5.0
+"""How long stopping the data plane waits for requests still in its handlers (aiohttp's default is 60 s).
+Whoever stops the plane is done with it; a load test's stragglers or a client's idle keep-alive
+connections must not hold a teardown, Ctrl-C or SIGTERM for a minute."""
+
 _BACKEND_SET_OPTIONS = frozenset({"model_repository", "default_model", "multi_model", "env", "log_path"})
 
 
@@ -350,7 +355,7 @@ class LocalDataPlane:
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1024 * 1024)
         for route in self.routes():
             app.router.add_route(route.method, route.path, route.handler)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._requested_port)
         await site.start()
