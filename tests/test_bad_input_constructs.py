@@ -33,6 +33,7 @@ from model_build.user_errors import UserError
 from serving_constructs import (
     AsyncEndpoint,
     Capacity,
+    ContainerDefinition,
     DeploymentPolicy,
     EndpointMonitoring,
     EndpointResource,
@@ -40,6 +41,7 @@ from serving_constructs import (
     InstanceType,
     ModelArtifact,
     ModelPrefix,
+    MultiContainerModel,
     MultiModelEndpoint,
     MultiModelTritonModel,
     ProductionVariant,
@@ -121,6 +123,16 @@ def _two_models_archive(c: Ctx) -> ModelArtifact:
         tar.add(config, arcname="pre/config.pbtxt")
         tar.add(config, arcname="resnet/config.pbtxt")
     return ModelArtifact.from_asset(path)
+
+
+def _triton(c: Ctx, hostname: str | None) -> ContainerDefinition:
+    """A Triton container of a model on the context's bucket."""
+    artifact = ModelArtifact.from_bucket(c.bucket, "m/model.tar.gz", model_name="m")
+    return ContainerDefinition.triton(artifact=artifact, hostname=hostname)
+
+
+def _multi(c: Ctx, containers: Any, **props: Any) -> MultiContainerModel:
+    return MultiContainerModel(c.stack, "Multi", containers=containers, **props)
 
 
 def _async(c: Ctx, **props: Any) -> AsyncEndpoint:
@@ -1570,6 +1582,76 @@ ERRORS: list[Any] = [
         lambda c: c.endpoint().add_dashboard(dashbord_name="Serving"),
         ["add_dashboard", "dashbord_name is not a prop", "(did you mean 'dashboard_name'?)"],
         id="dashboard-unknown-prop",
+    ),
+    # Multi-container models (SageMaker: 2-15 containers; Direct needs hostnames; unique hostnames).
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a")]),
+        ["MultiContainerModel", "containers must hold 2-15 containers (got 1)", "use TritonModel"],
+        id="multi-container-one-container",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, f"c{i}") for i in range(16)]),
+        ["containers must hold 2-15 containers (got 16)"],
+        id="multi-container-sixteen-containers",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), _triton(c, None)], mode="Direct"),
+        ["containers[1].hostname is required in Direct mode", "TargetContainerHostname", "pass hostname="],
+        id="multi-container-direct-without-hostname",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), _triton(c, None)]),
+        ["every container of a Serial pipeline or to none", "add the missing hostnames"],
+        id="multi-container-serial-some-hostnames",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), _triton(c, "a")], mode="Direct"),
+        ["hostnames must be unique (repeated: a)", "rename them"],
+        id="multi-container-duplicate-hostnames",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), _triton(c, "b")], mode="Parallel"),
+        ["mode must be one of Direct, Serial", "'Parallel'", "mode='Serial'"],
+        id="multi-container-unknown-mode",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "pre_process"), _triton(c, "b")]),
+        [
+            "containers[0].hostname 'pre_process' is not a valid ContainerHostname",
+            "letters, digits and hyphens",
+        ],
+        id="multi-container-hostname-underscore",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [{"Image": "x"}, _triton(c, "b")]),
+        [
+            "containers[0] must be a ContainerDefinition",
+            "(got a dict)",
+            "ContainerDefinition.triton(artifact=...)",
+        ],
+        id="multi-container-dict-bag",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [ContainerDefinition(image="123.dkr.ecr/x:1"), _triton(c, None)]),
+        ["containers[0].image must have bind(scope, grantee) -> str", "(a str)", "TritonImage.from_uri(uri)"],
+        id="multi-container-image-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _multi(c, "pre,model"),
+        ["containers must be a list of ContainerDefinition", "(a str)"],
+        id="multi-container-containers-is-a-str",
+    ),
+    pytest.param(
+        lambda c: ContainerDefinition.triton(
+            artifact=ModelArtifact.from_bucket(c.bucket, "m/model.tar.gz", model_name="m"), log_verbose=-1
+        ),
+        ["ContainerDefinition.triton", "log_verbose"],
+        id="triton-container-negative-log-verbose",
+    ),
+    pytest.param(
+        lambda c: ContainerDefinition.triton(artifact=ModelArtifact.from_bucket(c.bucket, "m/model.tar.gz")),
+        ["ContainerDefinition.triton", "default_model_name is required", "pass default_model_name"],
+        id="triton-container-without-model-name",
     ),
 ]
 

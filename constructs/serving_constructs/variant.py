@@ -26,6 +26,7 @@ from serving_constructs._validation import (
     check_type,
     resolved,
 )
+from serving_constructs.container import MultiContainerModel
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.model import TritonModel
 
@@ -62,7 +63,7 @@ class VariantBase:
     kind: ClassVar[str]
     """How messages name the kind: ``"instance"`` or ``"serverless"``."""
 
-    model: TritonModel
+    model: TritonModel | MultiContainerModel
     variant_name: str
     initial_variant_weight: float
 
@@ -71,7 +72,7 @@ class VariantBase:
         problems = check_type(
             f"{path}.model",
             self.model,
-            TritonModel,
+            (TritonModel, MultiContainerModel),
             "pass the TritonModel construct: ProductionVariant(model=TritonModel(self, 'Model', artifact=...))",
         )
         problems += variant_name_problems(f"{path}.variant_name", self.variant_name)
@@ -110,7 +111,7 @@ class ProductionVariant(VariantBase):
 
     kind: ClassVar[str] = "instance"
 
-    model: TritonModel
+    model: TritonModel | MultiContainerModel
     variant_name: str = field(default_factory=defaults.variant_name)
     instance_type: InstanceType = field(
         default_factory=lambda: InstanceType.of(defaults.instance_type_name())
@@ -137,7 +138,7 @@ class ProductionVariant(VariantBase):
         problems += instance_type_problems
         if (
             type_ok
-            and isinstance(self.model, TritonModel)
+            and isinstance(self.model, (TritonModel, MultiContainerModel))
             and self.model.requires_gpu
             and self.instance_type.resolved
             and not self.instance_type.is_gpu
@@ -148,7 +149,7 @@ class ProductionVariant(VariantBase):
                 "choose a GPU type (ml.g*/ml.p*) or build the model with instance_kind KIND_CPU and backend "
                 "onnxruntime"
             )
-        if type_ok and isinstance(self.model, TritonModel):
+        if type_ok and isinstance(self.model, (TritonModel, MultiContainerModel)):
             problems += [f"{path}.model: {p}" for p in self.model.engine_problems(self.instance_type)]
         problems += check_int(f"{path}.initial_instance_count", self.initial_instance_count, 1)
         problems += check_int(
@@ -184,7 +185,11 @@ class ProductionVariant(VariantBase):
         """
         download, startup = self.model_data_download_timeout, self.container_startup_health_check_timeout
         if (download is None or startup is None) and not self.model.multi_model:
-            size = self.model.artifact.size_bytes
+            size = (
+                self.model.model_data_size_bytes
+                if isinstance(self.model, MultiContainerModel)
+                else self.model.artifact.size_bytes
+            )
             if size is not None:
                 sized_download, sized_startup = defaults.startup_timeouts(size)
                 download = sized_download if download is None else download
