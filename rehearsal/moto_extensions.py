@@ -674,7 +674,9 @@ def _delete_custom_resources_first(resource_map: Any) -> None:
     remaining = set(custom)
     while remaining:
         # Those no remaining custom resource depends on go now (a cycle cannot reach CloudFormation).
-        wave = sorted(r for r in remaining if not any(r in depends[o] for o in remaining if o != r)) or sorted(remaining)
+        wave = sorted(
+            r for r in remaining if not any(r in depends[o] for o in remaining if o != r)
+        ) or sorted(remaining)
         for logical_id in wave:
             resource_map._delete_resource(parsed[logical_id], templates[logical_id])
             parsed.pop(logical_id, None)
@@ -970,7 +972,12 @@ def _alarm_model_class() -> type:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
         ) -> CloudWatchAlarm:
             props = cloudformation_json.get("Properties", {})
 
@@ -1008,10 +1015,17 @@ def _alarm_model_class() -> type:
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[override]
-            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
         ) -> CloudWatchAlarm:
             cloudwatch_backends[account_id][region_name].delete_alarms([original_resource.alarm.name])
-            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
 
         @classmethod
         def delete_from_cloudformation_json(  # type: ignore[override]
@@ -1026,7 +1040,11 @@ def _alarm_model_class() -> type:
 
 
 #: CloudFormation types whose generated name SageMaker limits to 63 characters.
-SAGEMAKER_NAMED_TYPES = ("AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint")
+SAGEMAKER_NAMED_TYPES = (
+    "AWS::SageMaker::Model",
+    "AWS::SageMaker::EndpointConfig",
+    "AWS::SageMaker::Endpoint",
+)
 SAGEMAKER_NAME_LIMIT = 63
 
 
@@ -1041,6 +1059,46 @@ def _capped_resource_name(generate: Callable[[str, str, str], str]) -> Callable[
         return f"{prefix[: SAGEMAKER_NAME_LIMIT - len(suffix) - 1].rstrip('-')}-{suffix}"
 
     return generate_resource_name
+
+
+def _patch_multi_container_models() -> None:
+    """Keep a Model's ``InferenceExecutionConfig`` and take a multi-container Model from CloudFormation.
+
+    moto 5's ``CreateModel`` drops ``InferenceExecutionConfig`` (so ``DescribeModel`` would not say
+    ``Direct`` or ``Serial``), and its ``AWS::SageMaker::Model`` requires ``PrimaryContainer``, which a
+    multi-container Model (``Containers``) has not. ``DescribeModel`` renders every attribute of the
+    model, so the config is stored as one.
+    """
+    from moto.sagemaker import models as sagemaker_models
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original_create = SageMakerResponse.create_model
+
+    def create_model(self: Any) -> Any:
+        result = original_create(self)
+        config = self._get_param("InferenceExecutionConfig")
+        if config:
+            self.sagemaker_backend._models[self._get_param("ModelName")].inference_execution_config = config
+        return result
+
+    def create_from_cloudformation_json(  # type: ignore[no-untyped-def]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ):
+        properties = cloudformation_json["Properties"]
+        model = sagemaker_models.sagemaker_backends[account_id][region_name].create_model(
+            model_name=resource_name,
+            execution_role_arn=properties["ExecutionRoleArn"],
+            primary_container=properties.get("PrimaryContainer"),
+            vpc_config=properties.get("VpcConfig", {}),
+            containers=properties.get("Containers", []),
+            tags=properties.get("Tags", []),
+        )
+        if properties.get("InferenceExecutionConfig"):
+            model.inference_execution_config = properties["InferenceExecutionConfig"]  # type: ignore[attr-defined]
+        return model
+
+    SageMakerResponse.create_model = create_model  # type: ignore[method-assign]
+    sagemaker_models.Model.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign, assignment]
 
 
 def install() -> None:
@@ -1065,6 +1123,8 @@ def install() -> None:
     from moto.cloudformation import parsing
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.cloudwatch import models as cloudwatch_models
+    from moto.sagemaker import models as sagemaker_models
+    from moto.sagemaker import responses as sagemaker_responses
 
     hooks = [
         (cloudwatch_models.CloudWatchBackend, "put_metric_alarm"),
@@ -1082,6 +1142,8 @@ def install() -> None:
         (cfn_models.CloudFormationBackend, "execute_change_set"),
         (cfn_models.CloudFormationBackend, "delete_stack"),
         (cfn_models.CloudFormationBackend, "_resolve_update_parameters"),
+        (sagemaker_responses.SageMakerResponse, "create_model"),
+        (sagemaker_models.Model, "create_from_cloudformation_json"),
     ]
     missing = [
         f"{getattr(owner, '__name__', owner)}.{name}" for owner, name in hooks if not hasattr(owner, name)
@@ -1108,6 +1170,7 @@ def install() -> None:
     parsing.generate_resource_name = _capped_resource_name(parsing.generate_resource_name)  # type: ignore[assignment]
     CloudFormationResponse.process_cfn_response = _process_cfn_response  # type: ignore[method-assign]
     _patch_stack_operations(cfn_models)
+    _patch_multi_container_models()
     atexit.register(kill_all_handlers)
     _installed = True
 

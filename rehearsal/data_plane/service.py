@@ -21,7 +21,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,9 @@ from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
 from rehearsal.data_plane.backends import INVOCATION_TIMEOUT_S, ContainerBackend
 from rehearsal.data_plane.container_client import ContainerClient
 from rehearsal.data_plane.metrics import DEFAULT_METRICS_INTERVAL_S
+from rehearsal.data_plane.multi_container import (
+    MultiContainerBackend as MultiContainerBackend,
+)  # registers the mode
 from rehearsal.data_plane.multi_model import DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S, ControlPlane, RefreshPass, RoutingTable
@@ -79,7 +82,11 @@ def check_arguments(
     from triton_runtime.server import TritonServer
 
     problems: list[str] = []
-    parsed = urllib.parse.urlparse(control_plane_endpoint_url) if isinstance(control_plane_endpoint_url, str) else None
+    parsed = (
+        urllib.parse.urlparse(control_plane_endpoint_url)
+        if isinstance(control_plane_endpoint_url, str)
+        else None
+    )
     if parsed is None or parsed.scheme not in {"http", "https"} or not parsed.hostname:
         problems.append(
             f"control_plane_endpoint_url must be the emulator's URL, like http://localhost:5000 "
@@ -93,16 +100,22 @@ def check_arguments(
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         problems.append(f"port must be an integer 0-65535, 0 for a free port (got {port!r})")
     if work_dir is not None and not isinstance(work_dir, str | Path):
-        problems.append(f"work_dir must be a folder path (got {work_dir!r}); leave it out for a temporary one")
+        problems.append(
+            f"work_dir must be a folder path (got {work_dir!r}); leave it out for a temporary one"
+        )
     elif work_dir is not None and (problem := writable_folder_problem(work_dir, "work_dir")):
         problems.append(problem)
     if not isinstance(region, str) or not _REGION_RE.match(region):
         problems.append(f"region must be an AWS region name like us-east-1 (got {region!r})")
     if server_options is not None:
         if not isinstance(server_options, Mapping):
-            problems.append(f"server_options must be a dict of TritonServer keyword arguments (got {server_options!r})")
+            problems.append(
+                f"server_options must be a dict of TritonServer keyword arguments (got {server_options!r})"
+            )
         else:
-            accepted = set(inspect.signature(TritonServer.__init__).parameters) - {"self"} - _BACKEND_SET_OPTIONS
+            accepted = (
+                set(inspect.signature(TritonServer.__init__).parameters) - {"self"} - _BACKEND_SET_OPTIONS
+            )
             for key in server_options:
                 if key in _BACKEND_SET_OPTIONS:
                     problems.append(
@@ -121,7 +134,9 @@ def check_arguments(
         or not isinstance(refresh_interval_s, int | float)
         or not 0 < refresh_interval_s <= 3600
     ):
-        problems.append(f"refresh_interval_s must be a number of seconds in (0, 3600] (got {refresh_interval_s!r})")
+        problems.append(
+            f"refresh_interval_s must be a number of seconds in (0, 3600] (got {refresh_interval_s!r})"
+        )
     if (
         isinstance(scale_in_cooldown_s, bool)
         or not isinstance(scale_in_cooldown_s, int | float)
@@ -151,6 +166,35 @@ def check_arguments(
         )
     if problems:
         raise UserError("Invalid LocalDataPlane arguments: " + "; ".join(problems))
+
+
+def check_local_images(local_images: Any) -> None:
+    """Refuse a ``local_images`` that is not image URI → non-empty command list (one message naming it).
+
+    Raises:
+        UserError: naming ``local_images``, the entry and the fix.
+    """
+    from model_build.user_errors import UserError
+
+    if local_images is None:
+        return
+    fix = "pass {'<image uri>': [sys.executable, 'serve.py']}"
+    if not isinstance(local_images, Mapping):
+        raise UserError(
+            f"local_images must be a dict of image URI to command (got {type(local_images).__name__}) — {fix}"
+        )
+    for image, command in local_images.items():
+        if not isinstance(image, str) or not image:
+            raise UserError(f"local_images key {image!r} must be an image URI (a non-empty str) — {fix}")
+        if (
+            isinstance(command, str)
+            or not isinstance(command, Sequence)
+            or not command
+            or not all(isinstance(part, str) for part in command)
+        ):
+            raise UserError(
+                f"local_images[{image!r}] must be a non-empty list of str (got {command!r}) — {fix}"
+            )
 
 
 def check_control_plane_reachable(url: str, timeout_s: float = 5.0, *, label: str = "control plane") -> None:
@@ -210,6 +254,10 @@ class LocalDataPlane:
             control plane's CloudWatch (:mod:`rehearsal.data_plane.metrics` says which and what
             each measures); they are published once more at stop, and :meth:`flush_metrics`
             publishes at once. Defaults to 10 s.
+        local_images: Image URI → the command that stands in for that (non-Triton) image in a
+            multi-container Model (:mod:`rehearsal.data_plane.multi_container`): it must serve
+            ``/ping`` and ``/invocations`` on ``$SAGEMAKER_BIND_TO_PORT``. Triton images run on the
+            bundled Triton. Defaults to none.
 
     Raises:
         model_build.user_errors.UserError: An argument is invalid (every problem is listed).
@@ -229,7 +277,9 @@ class LocalDataPlane:
         scale_in_cooldown_s: float = DEFAULT_SCALE_IN_COOLDOWN_S,
         multi_model_memory_budget_bytes: int = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
         metrics_interval_s: float = DEFAULT_METRICS_INTERVAL_S,
+        local_images: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        check_local_images(local_images)
         check_arguments(
             control_plane_endpoint_url=control_plane_endpoint_url,
             host=host,
@@ -254,6 +304,7 @@ class LocalDataPlane:
         self._work_dir = Path(work_dir) if work_dir is not None else None
         self._region = region
         self._server_options = dict(server_options or {})
+        self._local_images = {image: list(command) for image, command in (local_images or {}).items()}
         self._seed = seed
         self.refresh_interval_s = float(refresh_interval_s)
         self._api: RuntimeApi | None = None
@@ -316,7 +367,10 @@ class LocalDataPlane:
             server_options=self._server_options,
             seed=self._seed,
             scale_in_cooldown_s=self.scale_in_cooldown_s,
-            backend_options={"MultiModel": {"memory_budget_bytes": self.multi_model_memory_budget_bytes}},
+            backend_options={
+                "MultiModel": {"memory_budget_bytes": self.multi_model_memory_budget_bytes},
+                "MultiContainer": {"local_images": self._local_images},
+            },
             metrics_interval_s=self.metrics_interval_s,
         )
         ready = threading.Event()
@@ -355,7 +409,9 @@ class LocalDataPlane:
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1024 * 1024)
         for route in self.routes():
             app.router.add_route(route.method, route.path, route.handler)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._requested_port)
         await site.start()
@@ -488,7 +544,11 @@ class LocalDataPlane:
         ]
         if not backends:
             started = sorted(
-                {endpoint for (endpoint, _, _), b in self.backends.items() if isinstance(b, MultiModelBackend)}
+                {
+                    endpoint
+                    for (endpoint, _, _), b in self.backends.items()
+                    if isinstance(b, MultiModelBackend)
+                }
             )
             raise UserError(
                 f"Invalid LocalDataPlane.limit_multi_model_memory arguments: endpoint_name {endpoint_name!r} has no "
