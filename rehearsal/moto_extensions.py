@@ -674,9 +674,7 @@ def _delete_custom_resources_first(resource_map: Any) -> None:
     remaining = set(custom)
     while remaining:
         # Those no remaining custom resource depends on go now (a cycle cannot reach CloudFormation).
-        wave = sorted(
-            r for r in remaining if not any(r in depends[o] for o in remaining if o != r)
-        ) or sorted(remaining)
+        wave = sorted(r for r in remaining if not any(r in depends[o] for o in remaining if o != r)) or sorted(remaining)
         for logical_id in wave:
             resource_map._delete_resource(parsed[logical_id], templates[logical_id])
             parsed.pop(logical_id, None)
@@ -972,12 +970,7 @@ def _alarm_model_class() -> type:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> CloudWatchAlarm:
             props = cloudformation_json.get("Properties", {})
 
@@ -1015,17 +1008,10 @@ def _alarm_model_class() -> type:
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            original_resource: Any,
-            new_resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
         ) -> CloudWatchAlarm:
             cloudwatch_backends[account_id][region_name].delete_alarms([original_resource.alarm.name])
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
         @classmethod
         def delete_from_cloudformation_json(  # type: ignore[override]
@@ -1040,11 +1026,7 @@ def _alarm_model_class() -> type:
 
 
 #: CloudFormation types whose generated name SageMaker limits to 63 characters.
-SAGEMAKER_NAMED_TYPES = (
-    "AWS::SageMaker::Model",
-    "AWS::SageMaker::EndpointConfig",
-    "AWS::SageMaker::Endpoint",
-)
+SAGEMAKER_NAMED_TYPES = ("AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint")
 SAGEMAKER_NAME_LIMIT = 63
 
 
@@ -1098,7 +1080,9 @@ def _patch_multi_container_models() -> None:
         return model
 
     SageMakerResponse.create_model = create_model  # type: ignore[method-assign]
-    sagemaker_models.Model.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign, assignment]
+    sagemaker_models.Model.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign, assignment]
+        create_from_cloudformation_json
+    )
 
 
 def install() -> None:

@@ -69,7 +69,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory, relu_onnx) -> Iterator[tuple
         'name = "relu"\n[source]\nkind = "onnx"\npath = "relu.onnx"\n'
         '[triton]\nmax_batch_size = 4\ninstance_kind = "KIND_CPU"\n'
     )
-    built = build(load_spec_file(folder / "relu.toml"), cache_dir=folder / "cache")
+    built = build(load_spec_file(folder / "relu.toml"))  # the shared build cache: built once
     with MotoServer() as moto:
         s3 = boto3.client("s3", **moto.boto3_kwargs())
         s3.create_bucket(Bucket=BUCKET)

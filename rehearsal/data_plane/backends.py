@@ -130,9 +130,7 @@ def safe_extract(archive: Path, dest: Path) -> Path:
         # built that way is malformed, so say so instead of serving a half-understood tree.
         for member in tar.getmembers():
             if member.name.startswith("/") or ".." in Path(member.name).parts:
-                raise ValueError(
-                    f"unsafe member in {archive.name}: {member.name!r} points outside the archive root"
-                )
+                raise ValueError(f"unsafe member in {archive.name}: {member.name!r} points outside the archive root")
         try:
             tar.extractall(dest, filter="data")
         except tarfile.FilterError as exc:
@@ -267,9 +265,7 @@ class ContainerBackend:
         url = self.variant.model_data_url
         if url.endswith("/"):
             # ModelDataSource with an uncompressed S3 prefix: SageMaker copies the prefix as is.
-            raise ValueError(
-                f"only compressed model.tar.gz artifacts are supported locally (ModelDataUrl {url!r})"
-            )
+            raise ValueError(f"only compressed model.tar.gz artifacts are supported locally (ModelDataUrl {url!r})")
         archive = self._control_plane.download(url, self._work_dir / "model.tar.gz")
         extracted = safe_extract(archive, self._work_dir / "model")
         local_repo = make_local_repository(extracted, self._work_dir / "local-repository")
@@ -425,9 +421,7 @@ class ContainerBackend:
                 return False  # another caller replaced it already
             self._server = None
             self.restarts += 1
-            log.warning(
-                "variant %s/%s: Triton died; starting a new one", self.endpoint_name, self.variant.name
-            )
+            log.warning("variant %s/%s: Triton died; starting a new one", self.endpoint_name, self.variant.name)
             group = dead.pid  # Triton leads its own process group (start_new_session)
             await asyncio.to_thread(dead.stop)
             # A SIGKILLed tritonserver leaves its python backend stubs running: stop its group too.
@@ -450,11 +444,7 @@ class ContainerBackend:
             self._server = None
             self.scaled_to_zero = True
             await asyncio.to_thread(server.stop)
-            log.info(
-                "variant %s/%s: idle, scaled in to zero (Triton stopped)",
-                self.endpoint_name,
-                self.variant.name,
-            )
+            log.info("variant %s/%s: idle, scaled in to zero (Triton stopped)", self.endpoint_name, self.variant.name)
             return True
 
     def _error(self, original_status: int, original_message: str) -> RuntimeApiError:

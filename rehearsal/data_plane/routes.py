@@ -128,12 +128,7 @@ class RuntimeApi:
     def routes(self) -> list[Route]:
         """Return the route table: SageMaker runtime's REST paths (botocore's ``requestUri``)."""
         return [
-            Route(
-                "POST",
-                "/endpoints/{EndpointName}/invocations",
-                "InvokeEndpoint",
-                self._guard(self.invoke_endpoint),
-            ),
+            Route("POST", "/endpoints/{EndpointName}/invocations", "InvokeEndpoint", self._guard(self.invoke_endpoint)),
             Route(
                 "POST",
                 "/endpoints/{EndpointName}/async-invocations",
@@ -163,9 +158,7 @@ class RuntimeApi:
                 ).to_response(request_id)
             except Exception as exc:
                 log.exception("internal failure handling %s", request.path)
-                return RuntimeApiError("InternalFailure", 500, f"{type(exc).__name__}: {exc}").to_response(
-                    request_id
-                )
+                return RuntimeApiError("InternalFailure", 500, f"{type(exc).__name__}: {exc}").to_response(request_id)
 
         return guarded
 
@@ -186,9 +179,7 @@ class RuntimeApi:
     async def invoke_endpoint_async(self, request: web.Request, request_id: str) -> web.Response:
         """``POST /endpoints/{EndpointName}/async-invocations``: InvokeEndpointAsync (202, then queued)."""
         body = await request.read()
-        accepted = await self.async_inference.accept(
-            request.match_info["EndpointName"], request.headers, body, request_id
-        )
+        accepted = await self.async_inference.accept(request.match_info["EndpointName"], request.headers, body, request_id)
         headers = {H_OUTPUT_LOCATION: accepted.output_location, REQUEST_ID_HEADER: request_id}
         if accepted.config.s3_failure_path:
             headers[H_FAILURE_LOCATION] = accepted.failure_location
@@ -269,21 +260,12 @@ class RuntimeApi:
         status = 500 if failed else 200
         if error is not None:
             # A ModelError is counted by the container's own status, as SageMaker counts it.
-            status = (
-                int(error.members.get("OriginalStatusCode", error.status))
-                if error.code == "ModelError"
-                else error.status
-            )
+            status = int(error.members.get("OriginalStatusCode", error.status)) if error.code == "ModelError" else error.status
         record("Invocations", 1, endpoint=name, variant=vname)
         record("InvocationsPerInstance", 1 / max(1, variant.instance_count), endpoint=name, variant=vname)
         record("Invocation4XXErrors", int(400 <= status < 500), endpoint=name, variant=vname)
         record("Invocation5XXErrors", int(status >= 500), endpoint=name, variant=vname)
-        record(
-            "InvocationModelErrors",
-            int(error is not None and error.code == "ModelError"),
-            endpoint=name,
-            variant=vname,
-        )
+        record("InvocationModelErrors", int(error is not None and error.code == "ModelError"), endpoint=name, variant=vname)
         if model_latency_s is not None:
             self.metrics.record_duration("ModelLatency", model_latency_s, endpoint=name, variant=vname)
             if invocation.received_at is not None:
@@ -404,9 +386,7 @@ class RuntimeApi:
             return variant
         chosen = endpoint.choose(self._random)
         if chosen is None:
-            raise validation_error(
-                f"Endpoint {endpoint.name} has no production variant with a positive weight."
-            )
+            raise validation_error(f"Endpoint {endpoint.name} has no production variant with a positive weight.")
         return chosen
 
     def backend(self, endpoint: EndpointRoute, variant: VariantRoute) -> ContainerBackend:

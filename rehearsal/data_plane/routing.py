@@ -80,8 +80,7 @@ class AsyncConfig:
             error_topic=notification.get("ErrorTopic") or None,
             include_response_in=frozenset(notification.get("IncludeInferenceResponseIn") or ()),
             max_concurrent_invocations_per_instance=int(
-                client.get("MaxConcurrentInvocationsPerInstance")
-                or DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE
+                client.get("MaxConcurrentInvocationsPerInstance") or DEFAULT_MAX_CONCURRENT_INVOCATIONS_PER_INSTANCE
             ),
             kms_key_id=output.get("KmsKeyId") or None,
         )
@@ -195,6 +194,21 @@ class EndpointRoute:
         )
 
 
+def _container_routes(containers: list[dict[str, Any]]) -> tuple[ContainerRoute, ...]:
+    """Return the routes of a multi-container Model's ``Containers`` (none for a one-container Model)."""
+    if len(containers) < 2:
+        return ()
+    return tuple(
+        ContainerRoute(
+            hostname=c.get("ContainerHostname") or f"container-{index + 1}",
+            image=c.get("Image", ""),
+            model_data_url=c.get("ModelDataUrl", ""),
+            environment=dict(c.get("Environment") or {}),
+        )
+        for index, c in enumerate(containers)
+    )
+
+
 class ControlPlane:
     """Reads endpoints from the (emulated) SageMaker control plane and artifacts from its S3.
 
@@ -226,22 +240,16 @@ class ControlPlane:
         # once): the async workers retry it themselves and count each retry (a publish retried after it
         # reached SNS delivers twice).
         self.sns = session.client(
-            "sns",
-            endpoint_url=endpoint_url,
-            config=Config(max_pool_connections=64, retries={"total_max_attempts": 1}),
+            "sns", endpoint_url=endpoint_url, config=Config(max_pool_connections=64, retries={"total_max_attempts": 1})
         )
         # The metrics publisher's: one retry, so a stop after the emulator is gone does not wait on backoffs.
         self.cloudwatch = session.client(
-            "cloudwatch",
-            endpoint_url=endpoint_url,
-            config=Config(retries={"total_max_attempts": 2}, connect_timeout=5),
+            "cloudwatch", endpoint_url=endpoint_url, config=Config(retries={"total_max_attempts": 2}, connect_timeout=5)
         )
         self.autoscaling = session.client("application-autoscaling", endpoint_url=endpoint_url)
         self.account_id = "123456789012"
         with contextlib.suppress(Exception):
-            self.account_id = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()[
-                "Account"
-            ]
+            self.account_id = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
         self._configs: dict[str, dict[str, Any]] = {}
         self._models: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -266,9 +274,7 @@ class ControlPlane:
         config = self._cached(self._configs, endpoint["EndpointConfigName"], self._describe_config)
         current = {v["VariantName"]: v for v in endpoint.get("ProductionVariants", [])}
         async_config = (
-            AsyncConfig.from_api(config["AsyncInferenceConfig"])
-            if config.get("AsyncInferenceConfig")
-            else None
+            AsyncConfig.from_api(config["AsyncInferenceConfig"]) if config.get("AsyncInferenceConfig") else None
         )
         # Scale to zero is an async endpoint's: read its variants' scalable targets (moto's
         # CloudFormation skips AWS::ApplicationAutoScaling::*, so they come from the API).
@@ -279,9 +285,7 @@ class ControlPlane:
             model = self._cached(self._models, model_name, self._describe_model) if model_name else {}
             containers = model.get("Containers") or []
             container = model.get("PrimaryContainer") or (containers or [{}])[0]
-            weight = current.get(pv["VariantName"], {}).get(
-                "CurrentWeight", pv.get("InitialVariantWeight", 1.0)
-            )
+            weight = current.get(pv["VariantName"], {}).get("CurrentWeight", pv.get("InitialVariantWeight", 1.0))
             variants.append(
                 VariantRoute(
                     name=pv["VariantName"],
@@ -291,28 +295,12 @@ class ControlPlane:
                     model_data_url=container.get("ModelDataUrl", ""),
                     environment=dict(container.get("Environment") or {}),
                     mode=container.get("Mode", "SingleModel"),
-                    container_hostnames=tuple(
-                        c["ContainerHostname"] for c in containers if c.get("ContainerHostname")
-                    ),
-                    inference_execution_mode=(model.get("InferenceExecutionConfig") or {}).get(
-                        "Mode", "Serial"
-                    ),
-                    containers=tuple(
-                        ContainerRoute(
-                            hostname=c.get("ContainerHostname") or f"container-{index + 1}",
-                            image=c.get("Image", ""),
-                            model_data_url=c.get("ModelDataUrl", ""),
-                            environment=dict(c.get("Environment") or {}),
-                        )
-                        for index, c in enumerate(containers)
-                    )
-                    if len(containers) > 1
-                    else (),
+                    container_hostnames=tuple(c["ContainerHostname"] for c in containers if c.get("ContainerHostname")),
+                    inference_execution_mode=(model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
+                    containers=_container_routes(containers),
                     instance_type=pv.get("InstanceType", ""),
                     instance_count=int(
-                        current.get(pv["VariantName"], {}).get(
-                            "CurrentInstanceCount", pv.get("InitialInstanceCount", 1)
-                        )
+                        current.get(pv["VariantName"], {}).get("CurrentInstanceCount", pv.get("InitialInstanceCount", 1))
                     ),
                     min_capacity=targets.get(pv["VariantName"], (None, None))[0],
                     max_capacity=targets.get(pv["VariantName"], (None, None))[1],
@@ -331,14 +319,9 @@ class ControlPlane:
         self, endpoint_name: str, production_variants: list[dict[str, Any]]
     ) -> dict[str, tuple[int, int]]:
         """Return ``{variant: (MinCapacity, MaxCapacity)}`` of the variants' registered scalable targets."""
-        ids = {
-            f"endpoint/{endpoint_name}/variant/{pv['VariantName']}": pv["VariantName"]
-            for pv in production_variants
-        }
+        ids = {f"endpoint/{endpoint_name}/variant/{pv['VariantName']}": pv["VariantName"] for pv in production_variants}
         found = self.autoscaling.describe_scalable_targets(
-            ServiceNamespace="sagemaker",
-            ResourceIds=list(ids),
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            ServiceNamespace="sagemaker", ResourceIds=list(ids), ScalableDimension="sagemaker:variant:DesiredInstanceCount"
         )
         return {
             ids[t["ResourceId"]]: (int(t["MinCapacity"]), int(t["MaxCapacity"]))
@@ -402,9 +385,7 @@ class RoutingTable:
         refresh_interval_s: Seconds between the end of one refresh pass and the start of the next.
     """
 
-    def __init__(
-        self, control_plane: ControlPlane, *, refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S
-    ) -> None:
+    def __init__(self, control_plane: ControlPlane, *, refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S) -> None:
         self.control_plane = control_plane
         self.refresh_interval_s = refresh_interval_s
         self._routes: dict[str, EndpointRoute] = {}

@@ -32,9 +32,7 @@ from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
 from rehearsal.data_plane.backends import INVOCATION_TIMEOUT_S, ContainerBackend
 from rehearsal.data_plane.container_client import ContainerClient
 from rehearsal.data_plane.metrics import DEFAULT_METRICS_INTERVAL_S
-from rehearsal.data_plane.multi_container import (
-    MultiContainerBackend as MultiContainerBackend,
-)  # registers the mode
+from rehearsal.data_plane.multi_container import MultiContainerBackend  # noqa: F401 (registers the mode)
 from rehearsal.data_plane.multi_model import DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S, ControlPlane, RefreshPass, RoutingTable
@@ -82,11 +80,7 @@ def check_arguments(
     from triton_runtime.server import TritonServer
 
     problems: list[str] = []
-    parsed = (
-        urllib.parse.urlparse(control_plane_endpoint_url)
-        if isinstance(control_plane_endpoint_url, str)
-        else None
-    )
+    parsed = urllib.parse.urlparse(control_plane_endpoint_url) if isinstance(control_plane_endpoint_url, str) else None
     if parsed is None or parsed.scheme not in {"http", "https"} or not parsed.hostname:
         problems.append(
             f"control_plane_endpoint_url must be the emulator's URL, like http://localhost:5000 "
@@ -100,22 +94,16 @@ def check_arguments(
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         problems.append(f"port must be an integer 0-65535, 0 for a free port (got {port!r})")
     if work_dir is not None and not isinstance(work_dir, str | Path):
-        problems.append(
-            f"work_dir must be a folder path (got {work_dir!r}); leave it out for a temporary one"
-        )
+        problems.append(f"work_dir must be a folder path (got {work_dir!r}); leave it out for a temporary one")
     elif work_dir is not None and (problem := writable_folder_problem(work_dir, "work_dir")):
         problems.append(problem)
     if not isinstance(region, str) or not _REGION_RE.match(region):
         problems.append(f"region must be an AWS region name like us-east-1 (got {region!r})")
     if server_options is not None:
         if not isinstance(server_options, Mapping):
-            problems.append(
-                f"server_options must be a dict of TritonServer keyword arguments (got {server_options!r})"
-            )
+            problems.append(f"server_options must be a dict of TritonServer keyword arguments (got {server_options!r})")
         else:
-            accepted = (
-                set(inspect.signature(TritonServer.__init__).parameters) - {"self"} - _BACKEND_SET_OPTIONS
-            )
+            accepted = set(inspect.signature(TritonServer.__init__).parameters) - {"self"} - _BACKEND_SET_OPTIONS
             for key in server_options:
                 if key in _BACKEND_SET_OPTIONS:
                     problems.append(
@@ -134,9 +122,7 @@ def check_arguments(
         or not isinstance(refresh_interval_s, int | float)
         or not 0 < refresh_interval_s <= 3600
     ):
-        problems.append(
-            f"refresh_interval_s must be a number of seconds in (0, 3600] (got {refresh_interval_s!r})"
-        )
+        problems.append(f"refresh_interval_s must be a number of seconds in (0, 3600] (got {refresh_interval_s!r})")
     if (
         isinstance(scale_in_cooldown_s, bool)
         or not isinstance(scale_in_cooldown_s, int | float)
@@ -192,9 +178,7 @@ def check_local_images(local_images: Any) -> None:
             or not command
             or not all(isinstance(part, str) for part in command)
         ):
-            raise UserError(
-                f"local_images[{image!r}] must be a non-empty list of str (got {command!r}) — {fix}"
-            )
+            raise UserError(f"local_images[{image!r}] must be a non-empty list of str (got {command!r}) — {fix}")
 
 
 def check_control_plane_reachable(url: str, timeout_s: float = 5.0, *, label: str = "control plane") -> None:
@@ -409,9 +393,7 @@ class LocalDataPlane:
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1024 * 1024)
         for route in self.routes():
             app.router.add_route(route.method, route.path, route.handler)
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S
-        )
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._requested_port)
         await site.start()
@@ -544,11 +526,7 @@ class LocalDataPlane:
         ]
         if not backends:
             started = sorted(
-                {
-                    endpoint
-                    for (endpoint, _, _), b in self.backends.items()
-                    if isinstance(b, MultiModelBackend)
-                }
+                {endpoint for (endpoint, _, _), b in self.backends.items() if isinstance(b, MultiModelBackend)}
             )
             raise UserError(
                 f"Invalid LocalDataPlane.limit_multi_model_memory arguments: endpoint_name {endpoint_name!r} has no "
