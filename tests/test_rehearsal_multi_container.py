@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow  # moto + the data plane + Triton
 
 PREPROCESS = Path(__file__).resolve().parents[1] / "examples" / "serial_pipeline" / "preprocess.py"
 PREPROCESS_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/preprocess:1"
+UNKNOWN_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/unknown:1"
 BUCKET = "multi-container"
 KEY = "relu/model.tar.gz"
 ROWS = np.array([[-1.0, 2.0, -3.0, 4.0], [5.0, -6.0, 7.0, -0.5]], dtype=np.float32)
@@ -84,6 +85,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory, relu_onnx) -> Iterator[tuple
         preprocess = {"ContainerHostname": "preprocess", "Image": PREPROCESS_IMAGE}
         _create(sagemaker, "pipeline", "Serial", [preprocess, triton])
         _create(sagemaker, "direct", "Direct", [triton, preprocess])
+        _create(sagemaker, "unknown-image", "Serial", [{**preprocess, "Image": UNKNOWN_IMAGE}, triton])
         with LocalDataPlane(
             moto.endpoint_url,
             work_dir=tmp_path_factory.mktemp("plane"),
@@ -98,7 +100,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory, relu_onnx) -> Iterator[tuple
                 aws_secret_access_key="testing",
                 config=Config(retries={"max_attempts": 1}),
             )
-            yield runtime, data_plane
+            yield runtime, data_plane, moto
 
 
 def _csv(rows: np.ndarray) -> str:
@@ -112,7 +114,7 @@ def _output(body: bytes) -> np.ndarray:
 
 
 def test_serial_pipeline_answers_with_the_last_containers_response(plane):
-    runtime, data_plane = plane
+    runtime, data_plane, _ = plane
     # WHEN a client sends CSV rows to the pipeline (preprocess -> Triton), with plain boto3
     response = runtime.invoke_endpoint(EndpointName="pipeline", ContentType="text/csv", Body=_csv(ROWS))
 
@@ -128,14 +130,14 @@ def test_serial_pipeline_answers_with_the_last_containers_response(plane):
 
 
 def test_serial_pipeline_passes_a_containers_error_back_as_model_error(plane):
-    runtime, _ = plane
+    runtime, _, _ = plane
     with pytest.raises(runtime.exceptions.ModelError) as raised:
         runtime.invoke_endpoint(EndpointName="pipeline", ContentType="application/json", Body=b"{}")
     assert "send text/csv rows" in str(raised.value)
 
 
 def test_serial_pipeline_refuses_a_target_container_hostname(plane):
-    runtime, _ = plane
+    runtime, _, _ = plane
     with pytest.raises(
         runtime.exceptions.ClientError, match="not a multi-container endpoint with direct invocation"
     ):
@@ -145,7 +147,7 @@ def test_serial_pipeline_refuses_a_target_container_hostname(plane):
 
 
 def test_direct_invocation_reaches_only_the_named_container(plane):
-    runtime, _ = plane
+    runtime, _, _ = plane
     # WHEN the preprocessing container is named, its own answer comes back (Triton's request)
     pre = runtime.invoke_endpoint(
         EndpointName="direct", ContentType="text/csv", Body=_csv(ROWS), TargetContainerHostname="preprocess"
@@ -168,7 +170,47 @@ def test_direct_invocation_reaches_only_the_named_container(plane):
     ids=["no-target", "unknown-target"],
 )
 def test_direct_invocation_refuses_a_missing_or_unknown_hostname(plane, target, message):
-    runtime, _ = plane
+    runtime, _, _ = plane
     kwargs = {} if target is None else {"TargetContainerHostname": target}
     with pytest.raises(runtime.exceptions.ClientError, match=message):
         runtime.invoke_endpoint(EndpointName="direct", ContentType="text/csv", Body=b"1,2,3,4", **kwargs)
+
+
+def test_a_container_image_without_a_local_stand_in_is_a_model_error_naming_the_argument(plane):
+    runtime, _, _ = plane
+    with pytest.raises(runtime.exceptions.ModelError) as raised:
+        runtime.invoke_endpoint(EndpointName="unknown-image", ContentType="text/csv", Body=b"1,2,3,4")
+    message = str(raised.value)
+    assert UNKNOWN_IMAGE in message and "local_images" in message and "SAGEMAKER_BIND_TO_PORT" in message
+
+
+def test_moto_keeps_a_cloudformation_multi_container_models_containers_and_mode(plane):
+    import boto3
+
+    _, _, moto = plane
+    # GIVEN a template with a Containers-only Model, as MultiContainerModel renders it
+    template = {
+        "Resources": {
+            "Pipeline": {
+                "Type": "AWS::SageMaker::Model",
+                "Properties": {
+                    "ExecutionRoleArn": EMULATED_ROLE_ARN,
+                    "Containers": [
+                        {"ContainerHostname": "preprocess", "Image": PREPROCESS_IMAGE},
+                        {"ContainerHostname": "relu", "Image": EMULATED_TRITON_IMAGE},
+                    ],
+                    "InferenceExecutionConfig": {"Mode": "Direct"},
+                },
+            }
+        }
+    }
+    cloudformation = boto3.client("cloudformation", **moto.boto3_kwargs())
+    cloudformation.create_stack(StackName="multi-container", TemplateBody=json.dumps(template))
+    name = cloudformation.describe_stack_resource(StackName="multi-container", LogicalResourceId="Pipeline")[
+        "StackResourceDetail"
+    ]["PhysicalResourceId"]
+
+    # THEN DescribeModel has both containers and the mode (moto alone requires PrimaryContainer)
+    model = boto3.client("sagemaker", **moto.boto3_kwargs()).describe_model(ModelName=name.rpartition("/")[2])
+    assert [c["ContainerHostname"] for c in model["Containers"]] == ["preprocess", "relu"]
+    assert model["InferenceExecutionConfig"] == {"Mode": "Direct"}
