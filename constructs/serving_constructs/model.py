@@ -429,64 +429,11 @@ class TritonModel(Construct):
         self.role.add_to_principal_policy(statement)
 
     def _create_role(self, *, in_vpc: bool) -> iam.Role:
-        role = iam.Role(
+        return create_execution_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Execution role of a Triton model: reads its artifact, writes endpoint logs and metrics",
+            in_vpc=in_vpc,
         )
-        stack = Stack.of(self)
-        log_group_arn = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=_ENDPOINT_LOG_GROUPS,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams"],
-                resources=[log_group_arn],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[f"{log_group_arn}:log-stream:*"])
-        )
-        # PutMetricData supports no resource-level permissions (Resource must be "*"); the
-        # cloudwatch:namespace condition key is the only way to narrow it.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": INSTANCE_NAMESPACE}},
-            )
-        )
-        logs_arn_prefix = arn_finding_prefix(role, "logs")
-        # cdk-nag v3 findings are acknowledged one by one (`RuleId[Finding]`) on the role only.
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}]",
-            "SageMaker writes to /aws/sagemaker/Endpoints/<endpoint-name>; the model does not know the "
-            "(generated) names of the endpoints that will run it, so the log group is a prefix.",
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}:log-stream:*]",
-            "SageMaker names the log streams of an endpoint after its variants and instances at run "
-            "time; the streams are confined to the /aws/sagemaker/Endpoints/ log groups.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "cloudwatch:PutMetricData supports no resource-level permissions; the statement is restricted "
-            f"to the {INSTANCE_NAMESPACE} namespace by the cloudwatch:namespace condition."
-            + (
-                " In a VPC, SageMaker also needs the EC2 Describe* actions (no resource-level permissions) "
-                "and ENI create/delete in subnets chosen at endpoint creation."
-                if in_vpc
-                else ""
-            ),
-        )
-        return role
 
     def _grant_vpc_access(self) -> None:
         # SageMaker creates ENIs in the subnets as the execution role (SageMaker Developer Guide,
@@ -508,6 +455,78 @@ class TritonModel(Construct):
                 resources=["*"],
             )
         )
+
+
+def create_execution_role(
+    scope: Construct, *, description: str, in_vpc: bool = False, also_unscoped: str = ""
+) -> iam.Role:
+    """Return a new least-privilege SageMaker execution role in ``scope`` (construct id ``Role``).
+
+    Endpoint logs under ``/aws/sagemaker/Endpoints/*`` of this account and region, and
+    ``cloudwatch:PutMetricData`` in SageMaker's endpoint namespace; the model adds its data and
+    image grants. The cdk-nag findings of the unavoidable wildcards are acknowledged with reasons;
+    ``also_unscoped`` adds the reason for other ``Resource::*`` actions the caller grants (e.g.
+    ``ecr:GetAuthorizationToken``).
+    """
+    role = iam.Role(
+        scope,
+        "Role",
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description=description,
+    )
+    stack = Stack.of(scope)
+    log_group_arn = stack.format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=_ENDPOINT_LOG_GROUPS,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams"],
+            resources=[log_group_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[f"{log_group_arn}:log-stream:*"])
+    )
+    # PutMetricData supports no resource-level permissions (Resource must be "*"); the
+    # cloudwatch:namespace condition key is the only way to narrow it.
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": INSTANCE_NAMESPACE}},
+        )
+    )
+    logs_arn_prefix = arn_finding_prefix(role, "logs")
+    # cdk-nag v3 findings are acknowledged one by one (`RuleId[Finding]`) on the role only.
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}]",
+        "SageMaker writes to /aws/sagemaker/Endpoints/<endpoint-name>; the model does not know the "
+        "(generated) names of the endpoints that will run it, so the log group is a prefix.",
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}:log-stream:*]",
+        "SageMaker names the log streams of an endpoint after its variants and instances at run "
+        "time; the streams are confined to the /aws/sagemaker/Endpoints/ log groups.",
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "cloudwatch:PutMetricData supports no resource-level permissions; the statement is restricted "
+        f"to the {INSTANCE_NAMESPACE} namespace by the cloudwatch:namespace condition."
+        + (
+            " In a VPC, SageMaker also needs the EC2 Describe* actions (no resource-level permissions) "
+            "and ENI create/delete in subnets chosen at endpoint creation."
+            if in_vpc
+            else ""
+        )
+        + (f" {also_unscoped}" if also_unscoped else ""),
+    )
+    return role
 
 
 def _model_data_source(binding: ModelDataBinding) -> sagemaker.CfnModel.ModelDataSourceProperty:

@@ -26,6 +26,7 @@ from serving_constructs._validation import (
     check_type,
     resolved,
 )
+from serving_constructs.container_model import ContainerModel
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.model import TritonModel
 
@@ -62,7 +63,7 @@ class VariantBase:
     kind: ClassVar[str]
     """How messages name the kind: ``"instance"`` or ``"serverless"``."""
 
-    model: TritonModel
+    model: TritonModel | ContainerModel
     variant_name: str
     initial_variant_weight: float
 
@@ -71,8 +72,9 @@ class VariantBase:
         problems = check_type(
             f"{path}.model",
             self.model,
-            TritonModel,
-            "pass the TritonModel construct: ProductionVariant(model=TritonModel(self, 'Model', artifact=...))",
+            (TritonModel, ContainerModel),
+            "pass the TritonModel or ContainerModel construct: "
+            "ProductionVariant(model=TritonModel(self, 'Model', artifact=...))",
         )
         problems += variant_name_problems(f"{path}.variant_name", self.variant_name)
         problems += check_number(f"{path}.initial_variant_weight", self.initial_variant_weight, 0)
@@ -88,7 +90,8 @@ class ProductionVariant(VariantBase):
     """One fleet of instances behind an endpoint (an instance-based SageMaker production variant).
 
     Attributes:
-        model: the model the variant serves.
+        model: the model the variant serves: a ``TritonModel`` or a ``ContainerModel`` (your own
+            container).
         variant_name: the variant name (unique per endpoint; the ``VariantName`` metric dimension).
             Defaults to ``"AllTraffic"``.
         instance_type: the instance type, e.g. ``InstanceType.of("ml.g5.xlarge")``. Defaults to
@@ -110,7 +113,7 @@ class ProductionVariant(VariantBase):
 
     kind: ClassVar[str] = "instance"
 
-    model: TritonModel
+    model: TritonModel | ContainerModel
     variant_name: str = field(default_factory=defaults.variant_name)
     instance_type: InstanceType = field(
         default_factory=lambda: InstanceType.of(defaults.instance_type_name())
@@ -183,8 +186,9 @@ class ProductionVariant(VariantBase):
         SageMaker loads its archives on request, after the container passed its health check.
         """
         download, startup = self.model_data_download_timeout, self.container_startup_health_check_timeout
-        if (download is None or startup is None) and not self.model.multi_model:
-            size = self.model.artifact.size_bytes
+        artifact = self.model.artifact  # None: a ContainerModel without model data
+        if (download is None or startup is None) and not self.model.multi_model and artifact is not None:
+            size = artifact.size_bytes
             if size is not None:
                 sized_download, sized_startup = defaults.startup_timeouts(size)
                 download = sized_download if download is None else download
