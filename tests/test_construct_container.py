@@ -332,3 +332,14 @@ def test_example_server_refuses_bad_requests_with_a_reason(byoc_server, body, co
     got_status, got = _call(f"{byoc_server}/invocations", body, content_type)
     assert got_status == status
     assert fragment in got["error"]
+
+
+def test_a_multi_model_endpoint_refuses_a_container_model(stack):
+    from serving_constructs import MultiModelEndpoint, PropsError
+
+    model = ContainerModel(stack, "Model", image=ContainerImage.from_uri("x:1"))
+    endpoint = MultiModelEndpoint(stack, "Mme", instance_type="ml.g5.xlarge")
+    with pytest.raises(PropsError, match=r"\.model serves one model \(SingleModel mode\)"):
+        endpoint.add_production_variant(
+            ProductionVariant(model=model, variant_name="Byoc", instance_type=InstanceType.of("ml.g5.xlarge"))
+        )
