@@ -335,10 +335,12 @@ def test_example_server_refuses_bad_requests_with_a_reason(byoc_server, body, co
 
 
 def test_a_multi_model_endpoint_refuses_a_container_model(stack):
-    from serving_constructs import MultiModelEndpoint, PropsError
+    from serving_constructs import MultiModelEndpoint, PropsError, TritonImage
 
     model = ContainerModel(stack, "Model", image=ContainerImage.from_uri("x:1"))
-    endpoint = MultiModelEndpoint(stack, "Mme", instance_type="ml.g5.xlarge")
+    endpoint = MultiModelEndpoint(
+        stack, "Mme", instance_type="ml.g5.xlarge", image=TritonImage.from_uri("t:1")
+    )
     with pytest.raises(PropsError, match=r"\.model serves one model \(SingleModel mode\)"):
         endpoint.add_production_variant(
             ProductionVariant(model=model, variant_name="Byoc", instance_type=InstanceType.of("ml.g5.xlarge"))
