@@ -5,8 +5,8 @@ A :class:`ContainerImage` shares :class:`~serving_constructs.image.TritonImage`'
 ECR), so a model takes either. :meth:`ContainerImage.from_asset` builds the image from a local
 directory as a CDK Docker image asset (``aws_ecr_assets.DockerImageAsset``: ``cdk deploy`` builds
 and pushes it to the bootstrap ECR repository) and checks at synth what it can of SageMaker's
-container contract (SageMaker Developer Guide, "Use Your Own Inference Code with Hosting
-Services", https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html):
+container contract (SageMaker Developer Guide, "Custom Inference Code with Hosting Services",
+https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html):
 
 * SageMaker starts the container as ``docker run <image> serve``: the image needs an
   ``ENTRYPOINT`` that handles the ``serve`` argument, or an executable ``serve`` on ``PATH``;
