@@ -34,6 +34,8 @@ from serving_constructs import (
     AsyncEndpoint,
     Capacity,
     ContainerDefinition,
+    ContainerImage,
+    ContainerModel,
     DeploymentPolicy,
     EndpointMonitoring,
     EndpointResource,
@@ -1654,6 +1656,158 @@ ERRORS: list[Any] = [
         id="triton-container-without-model-name",
     ),
 ]
+
+
+_BYOC_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "byoc"
+
+
+def _byoc(c: Ctx, edit: Callable[[Path], Any]) -> Path:
+    """A copy of examples/byoc in the test's folder, changed by ``edit`` (one contract broken)."""
+    import shutil
+
+    folder = c.tmp / "byoc"
+    shutil.copytree(_BYOC_EXAMPLE, folder, ignore=shutil.ignore_patterns("__pycache__", "model.tar.gz"))
+    edit(folder)
+    return folder
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def _byoc_errors() -> list[Any]:
+    """Bring-your-own-container cases: ContainerImage factories, the container contract, ContainerModel."""
+    return [
+        pytest.param(
+            lambda c: ContainerImage.from_asset(c.tmp / "nowhere"),
+            ["ContainerImage.from_asset", "nowhere", "is not a folder", "the folder holding your Dockerfile"],
+            id="byoc-directory-missing",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_byoc(c, lambda d: (d / "Dockerfile").unlink())),
+            ["Dockerfile does not exist", "add a Dockerfile", "examples/byoc/Dockerfile", "file="],
+            id="byoc-no-dockerfile",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_byoc(c, lambda d: (d / "serve").unlink())),
+            [
+                "Dockerfile has no ENTRYPOINT",
+                "has no `serve` script",
+                "docker run <image> serve",
+                "put it on PATH",
+                "skip_contract_checks=['serve']",
+            ],
+            id="byoc-no-serve-entry-point",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_byoc(c, lambda d: (d / "serve").chmod(0o644))),
+            ["serve is not executable", "chmod +x"],
+            id="byoc-serve-not-executable",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(
+                _byoc(c, lambda d: _replace(d / "serve", "#!/usr/bin/env python3\n", ""))
+            ),
+            ["serve has no #! line", "#!/usr/bin/env python3"],
+            id="byoc-serve-without-shebang",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(
+                _byoc(
+                    c,
+                    lambda d: (
+                        _replace(d / "Dockerfile", "EXPOSE 8080", "EXPOSE 5000"),
+                        _replace(d / "nginx.conf", "listen 8080", "listen 5000"),
+                    ),
+                )
+            ),
+            [
+                "listens on port 8080 (it exposes 5000)",
+                "nginx.conf listens on 5000, not 8080",
+                "add `EXPOSE 8080` to Dockerfile",
+                "listen 8080;",
+                "skip_contract_checks=['port']",
+            ],
+            id="byoc-wrong-port",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(
+                _byoc(c, lambda d: _replace(d / "predictor.py", '"/ping"', '"/health"'))
+            ),
+            [
+                "names the /ping route",
+                "SageMaker calls GET /ping",
+                "@app.route('/ping', methods=['GET'])",
+                "skip_contract_checks=['routes']",
+            ],
+            id="byoc-no-ping-route",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_BYOC_EXAMPLE, skip_contract_checks=["rotues"]),
+            [
+                "skip_contract_checks has an unknown check 'rotues'",
+                "did you mean 'routes'",
+                "port, serve, routes",
+            ],
+            id="byoc-unknown-contract-check",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_BYOC_EXAMPLE, skip_contract_checks="serve"),
+            ["skip_contract_checks must be a list of str", "(got 'serve'", "['serve']"],
+            id="byoc-skip-checks-a-str",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_BYOC_EXAMPLE, build_args={"WORKERS": 2}),
+            ["build_args must be a dict of str to str", "{'PYTHON_VERSION': '3.12'}"],
+            id="byoc-build-arg-not-str",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_BYOC_EXAMPLE, platform="linux/amd64"),
+            ["platform must be an ecr_assets.Platform", "'linux/amd64'", "Platform.LINUX_AMD64"],
+            id="byoc-platform-a-str",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_uri(None),
+            ["ContainerImage.from_uri", "uri is required", "123456789012.dkr.ecr"],
+            id="byoc-uri-none",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_ecr_repository("my-server"),
+            ["repository must be an ecr.IRepository", "'my-server'", "ecr.Repository.from_repository_name"],
+            id="byoc-repository-a-name",
+        ),
+        pytest.param(
+            lambda c: ContainerModel(
+                c.stack, "Byoc", image="123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"
+            ),
+            [
+                "ContainerModel",
+                "image must be a ContainerImage",
+                "ContainerImage.from_asset('examples/byoc')",
+                ".from_uri(uri)",
+            ],
+            id="container-model-image-a-str",
+        ),
+        pytest.param(
+            lambda c: ContainerModel(
+                c.stack, "Byoc", image=ContainerImage.from_uri("x:1"), model_data="model.tar.gz"
+            ),
+            ["model_data must be", "'model.tar.gz'", "ModelArtifact.from_asset('model.tar.gz')"],
+            id="container-model-data-a-path",
+        ),
+        pytest.param(
+            lambda c: ContainerModel(
+                c.stack, "Byoc", image=ContainerImage.from_uri("x:1"), environment={"MODEL_SERVER_WORKERS": 2}
+            ),
+            ["environment['MODEL_SERVER_WORKERS'] must be a str", "pass '2'"],
+            id="container-model-env-int",
+        ),
+    ]
+
+
+ERRORS += _byoc_errors()
 
 
 @pytest.mark.parametrize(("act", "fragments"), ERRORS)

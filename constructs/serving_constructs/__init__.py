@@ -9,6 +9,8 @@ from serving_constructs.alarms import RecommendedAlarms
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
 from serving_constructs.async_endpoint import AsyncEndpoint, IncludeInferenceResponseIn
 from serving_constructs.container import ContainerDefinition, MultiContainerModel
+from serving_constructs.container_image import ContainerImage
+from serving_constructs.container_model import ContainerModel
 from serving_constructs.deployment import Capacity, CapacityUnit, DeploymentKind, DeploymentPolicy
 from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
 from serving_constructs.image import TritonImage, triton_versions
@@ -53,6 +55,8 @@ __all__ = [
     "CapacityUnit",
     "Compression",
     "ContainerDefinition",
+    "ContainerImage",
+    "ContainerModel",
     "DeploymentKind",
     "DeploymentPolicy",
     "Dimensions",

@@ -261,7 +261,10 @@ class MultiContainerModel(Construct):
         """``Direct`` or ``Serial``."""
         self.containers: tuple[ContainerDefinition, ...] = tuple(typed)
         """The containers, in order."""
-        self.role: iam.IRole = role if role is not None else create_execution_role(self, in_vpc=False)
+        self.role: iam.IRole = role if role is not None else create_execution_role(
+            self,
+            description="Execution role of a multi-container model: reads its containers' data, writes endpoint logs and metrics",
+        )
         self._bindings: list[tuple[ContainerDefinition, ModelDataBinding | None]] = []
         rendered: list[sagemaker.CfnModel.ContainerDefinitionProperty] = []
         for index, container in enumerate(self.containers):

@@ -165,7 +165,11 @@ class TritonModel(Construct):
         problems.raise_if_any()
 
         self.role: iam.IRole = (
-            role if role is not None else create_execution_role(self, in_vpc=vpc is not None)
+            role if role is not None else create_execution_role(
+                self,
+                description="Execution role of a Triton model: reads its artifact, writes endpoint logs and metrics",
+                in_vpc=vpc is not None,
+            )
         )
         if not self.multi_model:
             assert default_model_name is not None
@@ -378,17 +382,22 @@ class TritonModel(Construct):
         )
 
 
-def create_execution_role(scope: Construct, *, in_vpc: bool) -> iam.Role:
-    """Return a new least-privilege SageMaker execution role (logs, metrics), with its cdk-nag reasons.
+def create_execution_role(
+    scope: Construct, *, description: str, in_vpc: bool = False, also_unscoped: str = ""
+) -> iam.Role:
+    """Return a new least-privilege SageMaker execution role in ``scope`` (construct id ``Role``).
 
-    Shared by :class:`TritonModel` and :class:`serving_constructs.container.MultiContainerModel`; the
-    model data and image grants are added by binding them.
+    Endpoint logs under ``/aws/sagemaker/Endpoints/*`` of this account and region, and
+    ``cloudwatch:PutMetricData`` in SageMaker's endpoint namespace; the model adds its data and
+    image grants. The cdk-nag findings of the unavoidable wildcards are acknowledged with reasons;
+    ``also_unscoped`` adds the reason for other ``Resource::*`` actions the caller grants (e.g.
+    ``ecr:GetAuthorizationToken``).
     """
     role = iam.Role(
         scope,
         "Role",
         assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-        description="Execution role of a Triton model: reads its artifact, writes endpoint logs and metrics",
+        description=description,
     )
     stack = Stack.of(scope)
     log_group_arn = stack.format_arn(
@@ -439,7 +448,8 @@ def create_execution_role(scope: Construct, *, in_vpc: bool) -> iam.Role:
             "and ENI create/delete in subnets chosen at endpoint creation."
             if in_vpc
             else ""
-        ),
+        )
+        + (f" {also_unscoped}" if also_unscoped else ""),
     )
     return role
 

@@ -27,6 +27,7 @@ from serving_constructs._validation import (
     resolved,
 )
 from serving_constructs.container import MultiContainerModel
+from serving_constructs.container_model import ContainerModel
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.model import TritonModel
 
@@ -63,7 +64,7 @@ class VariantBase:
     kind: ClassVar[str]
     """How messages name the kind: ``"instance"`` or ``"serverless"``."""
 
-    model: TritonModel | MultiContainerModel
+    model: TritonModel | MultiContainerModel | ContainerModel
     variant_name: str
     initial_variant_weight: float
 
@@ -72,8 +73,9 @@ class VariantBase:
         problems = check_type(
             f"{path}.model",
             self.model,
-            (TritonModel, MultiContainerModel),
-            "pass the TritonModel construct: ProductionVariant(model=TritonModel(self, 'Model', artifact=...))",
+            (TritonModel, MultiContainerModel, ContainerModel),
+            "pass the TritonModel, MultiContainerModel or ContainerModel construct: "
+            "ProductionVariant(model=TritonModel(self, 'Model', artifact=...))",
         )
         problems += variant_name_problems(f"{path}.variant_name", self.variant_name)
         problems += check_number(f"{path}.initial_variant_weight", self.initial_variant_weight, 0)
@@ -89,7 +91,8 @@ class ProductionVariant(VariantBase):
     """One fleet of instances behind an endpoint (an instance-based SageMaker production variant).
 
     Attributes:
-        model: the model the variant serves.
+        model: the model the variant serves: a ``TritonModel`` or a ``ContainerModel`` (your own
+            container).
         variant_name: the variant name (unique per endpoint; the ``VariantName`` metric dimension).
             Defaults to ``"AllTraffic"``.
         instance_type: the instance type, e.g. ``InstanceType.of("ml.g5.xlarge")``. Defaults to
@@ -111,7 +114,7 @@ class ProductionVariant(VariantBase):
 
     kind: ClassVar[str] = "instance"
 
-    model: TritonModel | MultiContainerModel
+    model: TritonModel | MultiContainerModel | ContainerModel
     variant_name: str = field(default_factory=defaults.variant_name)
     instance_type: InstanceType = field(
         default_factory=lambda: InstanceType.of(defaults.instance_type_name())
@@ -185,11 +188,11 @@ class ProductionVariant(VariantBase):
         """
         download, startup = self.model_data_download_timeout, self.container_startup_health_check_timeout
         if (download is None or startup is None) and not self.model.multi_model:
-            size = (
-                self.model.model_data_size_bytes
-                if isinstance(self.model, MultiContainerModel)
-                else self.model.artifact.size_bytes
-            )
+            if isinstance(self.model, MultiContainerModel):
+                size = self.model.model_data_size_bytes
+            else:  # a ContainerModel may have no model data
+                artifact = self.model.artifact
+                size = None if artifact is None else artifact.size_bytes
             if size is not None:
                 sized_download, sized_startup = defaults.startup_timeouts(size)
                 download = sized_download if download is None else download
