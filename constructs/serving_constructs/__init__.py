@@ -8,6 +8,7 @@ from serving_constructs._validation import PropsError
 from serving_constructs.alarms import RecommendedAlarms
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
 from serving_constructs.async_endpoint import AsyncEndpoint, IncludeInferenceResponseIn
+from serving_constructs.data_capture import DataCapture
 from serving_constructs.deployment import Capacity, CapacityUnit, DeploymentKind, DeploymentPolicy
 from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
 from serving_constructs.image import TritonImage, triton_versions
@@ -51,6 +52,7 @@ __all__ = [
     "CapacityFloor",
     "CapacityUnit",
     "Compression",
+    "DataCapture",
     "DeploymentKind",
     "DeploymentPolicy",
     "Dimensions",
