@@ -539,18 +539,18 @@ class EndpointBase(EndpointResource):
             self._grant_describe_alarms(shadow)
             self._grant_data_capture(shadow)
 
+        config_properties: dict[str, Any] = {}
+        if shadows:
+            config_properties["shadow_production_variants"] = [v.render() for v in shadows]
+        if data_capture is not None and self.data_capture_bucket is not None:
+            config_properties["data_capture_config"] = data_capture.render(self.data_capture_bucket)
+        config_properties.update(self._endpoint_config_properties())
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
             production_variants=_lazy(lambda: [v.render() for v in self._variants]),
-            shadow_production_variants=[v.render() for v in shadows] or None,
-            data_capture_config=(
-                None
-                if data_capture is None or self.data_capture_bucket is None
-                else data_capture.render(self.data_capture_bucket)
-            ),
             kms_key_id=None if kms_key is None else kms_key.key_arn,
-            **self._endpoint_config_properties(),
+            **config_properties,
         )
         self._resource = sagemaker.CfnEndpoint(
             self,
