@@ -276,3 +276,9 @@ def test_an_endpoint_kind_without_capture_or_shadows_refuses_them():
     message = str(error.value)
     assert "data_capture is not supported by NoCaptureKind" in message
     assert "shadow_variants is not supported by NoCaptureKind" in message
+
+
+def test_example_synth_is_deterministic(example):
+    _, template = example
+    again = Template.from_stack(ShadowCaptureStack(App(), "ShadowCapture")).to_json()
+    assert again == template
