@@ -36,6 +36,7 @@ from serving_constructs import (
     ContainerDefinition,
     ContainerImage,
     ContainerModel,
+    DataCapture,
     DeploymentPolicy,
     EndpointMonitoring,
     EndpointResource,
@@ -141,6 +142,29 @@ def _async(c: Ctx, **props: Any) -> AsyncEndpoint:
     """An AsyncEndpoint on the context's model with ``props``."""
     props.setdefault("variants", [ProductionVariant(model=c.model)])
     return AsyncEndpoint(c.stack, "Async", **props)
+
+
+def _shadow_variant(c: Ctx, **props: Any) -> ProductionVariant:
+    """A shadow candidate on a second model (``variant_name`` defaults to ``"Shadow"``)."""
+    props.setdefault("variant_name", "Shadow")
+    props.setdefault("initial_instance_count", 2)
+    return ProductionVariant(model=c.new_model(f"Candidate{props['variant_name']}"), **props)
+
+
+def _shadow(c: Ctx, **props: Any) -> RealtimeEndpoint:
+    """A RealtimeEndpoint with a shadow variant; ``props`` override the defaults."""
+    if "variants" not in props:
+        props["variants"] = [ProductionVariant(model=c.model, initial_instance_count=2)]
+    if "shadow_variants" not in props:
+        props["shadow_variants"] = [_shadow_variant(c)]
+    return RealtimeEndpoint(c.stack, "Shadowed", **props)
+
+
+def _capture(c: Ctx, **props: Any) -> RealtimeEndpoint:
+    """A RealtimeEndpoint with ``DataCapture(**props)``."""
+    return RealtimeEndpoint(
+        c.stack, "Captured", variants=[ProductionVariant(model=c.model)], data_capture=DataCapture(**props)
+    )
 
 
 def _eleven_rollback_alarms(c: Ctx) -> None:
@@ -853,6 +877,195 @@ ERRORS: list[Any] = [
         lambda c: EndpointResource.from_endpoint_name(c.stack, "Old", 42),
         ["endpoint_name must be a str", "42 (an int)", "pass a str"],
         id="import-endpoint-name-is-an-int",
+    ),
+    # --- shadow variants and data capture ----------------------------------------------------
+    pytest.param(
+        lambda c: _shadow(
+            c, shadow_variants=[_shadow_variant(c), _shadow_variant(c, variant_name="Shadow2")]
+        ),
+        ["shadow_variants takes at most 1 variant", "(got 2)", "test one candidate at a time"],
+        id="shadow-two-shadow-variants",
+    ),
+    pytest.param(
+        lambda c: _shadow(
+            c,
+            variants=[
+                ProductionVariant(model=c.model, variant_name="A", initial_instance_count=2),
+                ProductionVariant(model=c.model, variant_name="B", initial_instance_count=2),
+            ],
+        ),
+        [
+            "shadow_variants needs exactly one production variant",
+            "(got 2 variants)",
+            "keep one production variant",
+        ],
+        id="shadow-beside-two-production-variants",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=[_shadow_variant(c, variant_name="AllTraffic")]),
+        [
+            "shadow_variants[0].variant_name must differ from the production variant's",
+            "'AllTraffic'",
+            "e.g. variant_name='Shadow'",
+        ],
+        id="shadow-name-taken-by-production",
+    ),
+    pytest.param(
+        lambda c: _shadow(
+            c,
+            shadow_variants=[
+                ServerlessProductionVariant(model=c.model, memory_size_in_mb=2048, max_concurrency=5)
+            ],
+        ),
+        [
+            "shadow_variants[0] is a ServerlessProductionVariant",
+            "takes ProductionVariant only",
+            "never mixes",
+        ],
+        id="shadow-serverless-variant-on-realtime",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=[_shadow_variant(c, initial_instance_count=0)]),
+        ["shadow_variants[0].initial_instance_count must be", "(got 0)"],
+        id="shadow-zero-instances",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=[]),
+        ["shadow_variants must not be empty", "omit it for no shadow variant"],
+        id="shadow-empty-list",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=_shadow_variant(c)),
+        ["shadow_variants must be a list of ProductionVariant", "wrap it: shadow_variants=[...]"],
+        id="shadow-not-a-list",
+    ),
+    pytest.param(
+        lambda c: _shadow(
+            c,
+            kms_key=kms.Key.from_key_arn(c.stack, "VolKey", "arn:aws:kms:us-east-1:123456789012:key/k"),
+            variants=[ProductionVariant(model=c.model, instance_type=InstanceType.of("ml.m5.xlarge"))],
+            shadow_variants=[_shadow_variant(c, instance_type=InstanceType.of("ml.g5.xlarge"))],
+        ),
+        [
+            "kms_key is not supported on ml.g5.xlarge",
+            "shadow_variants[0]",
+            "remove kms_key or choose a non-NVMe type",
+        ],
+        id="shadow-nvme-type-with-volume-key",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: _shadow(c, variants=None),
+            lambda e: e.add_production_variant(
+                ProductionVariant(model=c.model, variant_name="Prod", initial_instance_count=2)
+            ),
+        ),
+        ["shadow_variants takes exactly one production variant", "remove the shadow variant"],
+        id="shadow-second-production-variant-added-later",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, variants=None).add_production_variant(
+            ProductionVariant(model=c.model, variant_name="Shadow", initial_instance_count=2)
+        ),
+        [
+            "variants[0].variant_name 'Shadow' is taken by a shadow variant",
+            "unique across production and shadow",
+        ],
+        id="shadow-production-added-later-with-the-shadow-name",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric_model_latency(variant_name="Shadow"),
+        ["variant_name 'Shadow'", "has no variant 'Shadow'"],
+        id="shadow-metric-without-a-shadow",
+    ),
+    pytest.param(
+        lambda c: _capture(c, sampling_percentage=101),
+        ["data_capture.sampling_percentage must be between 0 and 100 %", "(got 101 %)"],
+        id="capture-sampling-above-100",
+    ),
+    pytest.param(
+        lambda c: _capture(c, sampling_percentage=12.5),
+        ["data_capture.sampling_percentage must be an int", "12.5"],
+        id="capture-sampling-not-whole",
+    ),
+    pytest.param(
+        lambda c: _capture(c, prefix="/capture/"),
+        [
+            "data_capture.prefix must not start or end with '/'",
+            "'/capture/'",
+            "use data_capture.prefix='capture'",
+        ],
+        id="capture-prefix-slashes",
+    ),
+    pytest.param(
+        lambda c: _capture(c, prefix="my capture#1"),
+        [
+            "data_capture.prefix may hold only letters, digits",
+            "'my capture#1'",
+            "e.g. data_capture.prefix='data-capture'",
+        ],
+        id="capture-prefix-unsafe-characters",
+    ),
+    pytest.param(
+        lambda c: _capture(c, bucket="my-capture-bucket"),
+        [
+            "data_capture.bucket must be an s3.IBucket",
+            "'my-capture-bucket'",
+            "s3.Bucket.from_bucket_name(...)",
+        ],
+        id="capture-bucket-is-a-name",
+    ),
+    pytest.param(
+        lambda c: _capture(c, kms_key="alias/capture"),
+        ["data_capture.kms_key must be a kms.IKey", "'alias/capture'", "kms.Key.from_key_arn(...)"],
+        id="capture-key-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _capture(c, capture_input=False, capture_output=False),
+        ["data_capture captures nothing", "set one True", "data_capture.enabled=False"],
+        id="capture-neither-input-nor-output",
+    ),
+    pytest.param(
+        lambda c: _capture(c, capture_input="yes"),
+        ["data_capture.capture_input must be a bool", "'yes'", "pass True or False"],
+        id="capture-input-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _capture(c, json_content_types="application/json"),
+        [
+            "data_capture.json_content_types must be a list of content types",
+            "e.g. data_capture.json_content_types=['application/json']",
+        ],
+        id="capture-json-types-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _capture(c, csv_content_types=["text/csv; charset=utf-8"]),
+        [
+            "data_capture.csv_content_types[0] must be a content type 'type/subtype'",
+            "'text/csv; charset=utf-8'",
+            "'text/csv'",
+        ],
+        id="capture-csv-type-with-parameters",
+    ),
+    pytest.param(
+        lambda c: _capture(c, json_content_types=[f"application/x{i}" for i in range(11)]),
+        ["data_capture.json_content_types takes at most 10 content types", "(got 11)"],
+        id="capture-eleven-json-types",
+    ),
+    pytest.param(
+        lambda c: _capture(c, json_content_types=["text/csv"], csv_content_types=["text/csv"]),
+        ["'text/csv' is in both json_content_types and csv_content_types", "list each content type once"],
+        id="capture-type-in-both-lists",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(
+            c.stack,
+            "E",
+            variants=[ProductionVariant(model=c.model)],
+            data_capture={"sampling_percentage": 10},
+        ),
+        ["data_capture must be a DataCapture", "(got a dict)", "pass DataCapture("],
+        id="capture-is-a-dict",
     ),
     # --- asynchronous endpoints ------------------------------------------------------------
     pytest.param(

@@ -11,6 +11,7 @@ from serving_constructs.async_endpoint import AsyncEndpoint, IncludeInferenceRes
 from serving_constructs.container import ContainerDefinition, MultiContainerModel
 from serving_constructs.container_image import ContainerImage
 from serving_constructs.container_model import ContainerModel
+from serving_constructs.data_capture import DataCapture
 from serving_constructs.deployment import Capacity, CapacityUnit, DeploymentKind, DeploymentPolicy
 from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
 from serving_constructs.image import TritonImage, triton_versions
@@ -57,6 +58,7 @@ __all__ = [
     "ContainerDefinition",
     "ContainerImage",
     "ContainerModel",
+    "DataCapture",
     "DeploymentKind",
     "DeploymentPolicy",
     "Dimensions",
