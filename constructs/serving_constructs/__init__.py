@@ -30,6 +30,7 @@ from serving_constructs.multi_model import (
     MultiModelEndpoint,
     MultiModelTritonModel,
 )
+from serving_constructs.neuron import NeuronImage, NeuronModel, NeuronRuntime
 from serving_constructs.scaling import (
     AsyncScalableInstanceCount,
     CapacityFloor,
@@ -67,6 +68,9 @@ __all__ = [
     "ModelPrefix",
     "MultiModelEndpoint",
     "MultiModelTritonModel",
+    "NeuronImage",
+    "NeuronModel",
+    "NeuronRuntime",
     "ProductionVariant",
     "PropsError",
     "RealtimeEndpoint",

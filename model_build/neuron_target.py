@@ -1,0 +1,62 @@
+"""Where a Neuron-compiled artifact may run: the one place its manifest meets an instance type.
+
+A model compiled with ``torch-neuron`` (Neuron v1) runs on Inferentia (ml.inf1) only; one compiled
+with ``torch-neuronx`` runs on Inferentia2 (ml.inf2) only. The compiled programs (NEFF inside a
+TorchScript file) are not interchangeable, and neither runs on a GPU or a CPU type
+(https://awsdocs-neuron.readthedocs-hosted.com/en/latest/frameworks/torch/inference-torch-neuronx.html;
+SERVICE-FACTS §7.1). The compile stage writes what it compiled for into the artifact's
+``neuron.json`` manifest::
+
+    {"neuron_sdk_version": "2.26.0", "target": "inf2", "batch_size": 1, "sequence_length": 128, ...}
+
+Owner: the Neuron compile stage (issue 12, part l) extends this module in place (SDK version against
+the serving image, shape fields); the serving constructs (part k) call :func:`neuron_target_problems`
+for each variant. Imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from model_build import hardware
+
+NEURON_MANIFEST = "neuron.json"
+"""The manifest file the compile stage writes next to the compiled model."""
+
+NEURON_TARGETS = ("inf1", "inf2")
+"""Compile targets: ``inf1`` (``torch-neuron``) and ``inf2`` (``torch-neuronx``)."""
+
+_COMPILER = {"inf1": "torch-neuron", "inf2": "torch-neuronx"}
+
+
+def neuron_target_problems(manifest: Mapping[str, Any], *, instance_type: str) -> list[str]:
+    """Return why the artifact ``manifest`` describes would not run on ``instance_type`` (empty: it runs).
+
+    Args:
+        manifest: the parsed ``neuron.json`` (at least ``target``).
+        instance_type: the SageMaker instance type the artifact is deployed on, e.g. ``"ml.inf2.xlarge"``.
+    """
+    target = manifest.get("target") if isinstance(manifest, Mapping) else None
+    if target not in NEURON_TARGETS:
+        return [
+            f"{NEURON_MANIFEST} has target {target!r}, expected one of {', '.join(NEURON_TARGETS)} — rebuild "
+            "the artifact with the Neuron compile stage, which writes it"
+        ]
+    match = hardware.parse_instance_type(instance_type)
+    family = match.group("family") if match else None
+    if family == target:
+        return []
+    sdk = manifest.get("neuron_sdk_version")
+    compiled = f"compiled for {target} ({_COMPILER[target]}{f', Neuron SDK {sdk}' if sdk else ''})"
+    if family in NEURON_TARGETS:
+        return [
+            f"the artifact was {compiled} and cannot run on {instance_type} ({family}): rebuild it with "
+            f"target={family!r} ({_COMPILER[family]}), or deploy it on an ml.{target}.* instance type"
+        ]
+    kind = hardware.hardware_of(instance_type).kind if match else "unknown"
+    return [
+        f"the artifact was {compiled} and runs only on ml.{target}.* instance types, not on {instance_type} "
+        f"({kind}): deploy it on ml.{target}.*, or rebuild the model without the Neuron compile stage "
+        "(ONNX/TensorRT) for this instance type"
+    ]
