@@ -18,7 +18,8 @@ Two compilers, two targets, and their artifacts are **not interchangeable** (SER
 
 Both return a TorchScript module saved with ``torch.jit.save`` as ``model.pt``. Next to it the build
 writes ``neuron.json`` (:class:`NeuronManifest`): the SDK version, the target and the static shapes.
-:func:`neuron_target_problems` is the one place an artifact meets the instance type that serves it.
+:func:`model_build.neuron_target.neuron_target_problems` is the one place an artifact meets the
+instance type that serves it (:meth:`NeuronManifest.target_problems` calls it).
 
 The Neuron SDK is not installable from PyPI: ``torch-neuronx`` and ``torch-neuron`` there are
 version-1.0 placeholders (``pip index versions torch-neuronx`` → ``torch-neuronx (1.0)``, read
@@ -40,17 +41,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from model_build.hardware import hardware_of
+from model_build.neuron_target import NEURON_MANIFEST, NEURON_TARGETS, neuron_target_problems
 from model_build.user_errors import UserError, did_you_mean
 
-NEURON_MANIFEST_FILENAME = "neuron.json"
+NEURON_MANIFEST_FILENAME = NEURON_MANIFEST
 """The Neuron manifest, written next to the compiled ``model.pt``: ``<model>/neuron.json``."""
-
-NEURON_TARGETS: tuple[str, ...] = ("inf1", "inf2")
-"""The Inferentia generations a Neuron build targets."""
-
-NEURON_ACCELERATOR_OF_TARGET: dict[str, str] = {"inf1": "AWS Inferentia", "inf2": "AWS Inferentia2"}
-"""The accelerator (:mod:`model_build.hardware` name) each target's artifact runs on."""
 
 NEURON_PIP_INDEX = "https://pip.repos.neuron.amazonaws.com"
 """Where the Neuron SDK's Python packages are published (PyPI holds placeholders only)."""
@@ -321,6 +316,10 @@ class NeuronManifest:
         """Return the manifest as sorted, indented JSON (byte-stable for the same content)."""
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
+    def target_problems(self, instance_type: str) -> list[str]:
+        """Return why this artifact cannot be served on ``instance_type`` (:func:`~model_build.neuron_target.neuron_target_problems`)."""
+        return neuron_target_problems(asdict(self), instance_type=instance_type)
+
     @classmethod
     def from_json(cls, text: str, *, source: str) -> NeuronManifest:
         """Parse a ``neuron.json``; every problem is listed, naming ``source`` and the field.
@@ -388,59 +387,3 @@ def write_neuron_manifest(model_dir: Path, manifest: NeuronManifest) -> Path:
     path = model_dir / NEURON_MANIFEST_FILENAME
     path.write_text(manifest.to_json(), encoding="utf-8")
     return path
-
-
-def target_of_instance_type(instance_type: str) -> str | None:
-    """Return ``"inf1"``/``"inf2"`` for an instance type with that Inferentia; None for any other (or invalid) type."""
-    try:
-        accelerator = hardware_of(instance_type).accelerator
-    except ValueError:
-        return None
-    name = None if accelerator is None else accelerator.name
-    return next((t for t, a in NEURON_ACCELERATOR_OF_TARGET.items() if a == name), None)
-
-
-def neuron_target_problems(manifest: NeuronManifest, *, instance_type: str, model: str = "model") -> list[str]:
-    """Return why the Neuron artifact of ``model`` cannot be served on ``instance_type`` (empty when it can).
-
-    The rule: an artifact compiled for ``inf2`` (torch-neuronx, NeuronCore-v2) runs on Inferentia2
-    instance types only, one for ``inf1`` (torch-neuron, NeuronCore-v1) on Inferentia types only;
-    neither runs on a GPU or CPU type. Each message says what was built, what the target has and
-    what to rebuild.
-
-    Args:
-        manifest: The artifact's ``neuron.json``.
-        instance_type: The SageMaker instance type of the variant, ``"ml.inf2.xlarge"``.
-        model: The model's name, for the messages.
-    """
-    head = (
-        f"Neuron artifact of model {model!r} was compiled for {manifest.target} "
-        f"({TOOLCHAINS[manifest.target].distribution} {manifest.neuron_sdk_version}, batch size "
-        f"{manifest.batch_size}"
-        + ("" if manifest.sequence_length is None else f", sequence length {manifest.sequence_length}")
-        + ")"
-    )
-    try:
-        hardware = hardware_of(instance_type)
-    except ValueError as error:
-        return [f"{head}, but the instance type is invalid: {error}"]
-    served = target_of_instance_type(instance_type)
-    if served == manifest.target:
-        return []
-    if served is not None:
-        fix = (
-            f"rebuild it with ModelSpec(backend='neuron', neuron_target=NeuronTarget(target={served!r}, "
-            f"batch_size={manifest.batch_size}"
-            + ("" if manifest.sequence_length is None else f", sequence_length={manifest.sequence_length}")
-            + f")) (compiles with {TOOLCHAINS[served].distribution}), or serve it on an ml.{manifest.target}.* type"
-        )
-        return [
-            f"{head}, but {instance_type} carries {hardware.describe()} ({served}): artifacts of the two Neuron "
-            f"compilers are not interchangeable — {fix}"
-        ]
-    return [
-        f"{head}, but {instance_type} carries {hardware.describe()}, not {NEURON_ACCELERATOR_OF_TARGET[manifest.target]}: "
-        f"a Neuron artifact runs only on Inferentia — serve it on an ml.{manifest.target}.* type (e.g. "
-        f"ml.{manifest.target}.xlarge), or rebuild the model for this instance type with backend='onnxruntime' "
-        "(or 'tensorrt' for a GPU)"
-    ]

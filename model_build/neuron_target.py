@@ -9,8 +9,8 @@ SERVICE-FACTS §7.1). The compile stage writes what it compiled for into the art
 
     {"neuron_sdk_version": "2.26.0", "target": "inf2", "batch_size": 1, "sequence_length": 128, ...}
 
-Owner: the Neuron compile stage (issue 12, part l) extends this module in place (SDK version against
-the serving image, shape fields); the serving constructs (part k) call :func:`neuron_target_problems`
+The compile stage (:mod:`model_build.neuron`) writes the manifest (its full schema and field checks:
+:class:`model_build.neuron.NeuronManifest`); the serving constructs call :func:`neuron_target_problems`
 for each variant. Imports nothing heavy.
 """
 
@@ -52,7 +52,8 @@ def neuron_target_problems(manifest: Mapping[str, Any], *, instance_type: str) -
     if family in NEURON_TARGETS:
         return [
             f"the artifact was {compiled} and cannot run on {instance_type} ({family}): rebuild it with "
-            f"target={family!r} ({_COMPILER[family]}), or deploy it on an ml.{target}.* instance type"
+            f"target={family!r} ({_COMPILER[family]}) — {_rebuild_spec(manifest, family)} — or deploy it on an "
+            f"ml.{target}.* instance type"
         ]
     kind = hardware.hardware_of(instance_type).kind if match else "unknown"
     return [
@@ -60,3 +61,13 @@ def neuron_target_problems(manifest: Mapping[str, Any], *, instance_type: str) -
         f"({kind}): deploy it on ml.{target}.*, or rebuild the model without the Neuron compile stage "
         "(ONNX/TensorRT) for this instance type"
     ]
+
+
+def _rebuild_spec(manifest: Mapping[str, Any], target: str) -> str:
+    """``ModelSpec(backend='neuron', neuron_target=NeuronTarget(target='inf1', batch_size=1, sequence_length=128))``."""
+    shapes = "".join(
+        f", {key}={manifest[key]!r}"
+        for key in ("batch_size", "sequence_length")
+        if isinstance(manifest.get(key), int) and not isinstance(manifest.get(key), bool)
+    )
+    return f"ModelSpec(backend='neuron', neuron_target=NeuronTarget(target={target!r}{shapes}))"
