@@ -345,6 +345,11 @@ CLI_CASES: list[Case] = [
     ),
     # -- backend "neuron": static shapes from [neuron_target], and no Neuron SDK here ----------------
     Case(
+        "flag-backend-neuron-needs-a-spec-file",
+        _example("--backend", "neuron"),
+        ("neuron_target is missing: backend 'neuron' compiles fixed shapes", "([neuron_target] in a spec file)"),
+    ),
+    Case(
         "spec-neuron-without-target",
         _spec('name = "m"\nbackend = "neuron"\n' + _ts("scripted.pt").removeprefix('name = "m"\n')),
         ("neuron_target is missing: backend 'neuron' compiles fixed shapes", "NeuronTarget(target='inf2', batch_size=1"),
