@@ -34,6 +34,7 @@ from serving_constructs.multi_model import (
     MultiModelEndpoint,
     MultiModelTritonModel,
 )
+from serving_constructs.neuron import NeuronImage, NeuronModel, NeuronRuntime
 from serving_constructs.scaling import (
     AsyncScalableInstanceCount,
     CapacityFloor,
@@ -76,6 +77,9 @@ __all__ = [
     "MultiContainerModel",
     "MultiModelEndpoint",
     "MultiModelTritonModel",
+    "NeuronImage",
+    "NeuronModel",
+    "NeuronRuntime",
     "ProductionVariant",
     "PropsError",
     "RealtimeEndpoint",
