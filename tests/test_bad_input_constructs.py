@@ -1592,7 +1592,11 @@ ERRORS: list[Any] = [
     ),
     pytest.param(
         lambda c: NeuronImage.for_region("9.9"),
-        ["version '9.9' is not an inf2 Neuron DLC release", "pass one of 4.28.1", "NeuronImage.from_ecr_repository"],
+        [
+            "version '9.9' is not an inf2 Neuron DLC release",
+            "pass one of 4.28.1",
+            "NeuronImage.from_ecr_repository",
+        ],
         id="neuron-image-unknown-version",
     ),
     pytest.param(
@@ -1600,8 +1604,11 @@ ERRORS: list[Any] = [
         ["repository must be an ecr.IRepository", "'my-repo'", "ecr.Repository.from_repository_name"],
         id="neuron-image-repository-name",
     ),
-    pytest.param(lambda c: NeuronRuntime(num_cores=0), ["NeuronRuntime", "num_cores must be >= 1", "(got 0)"],
-                 id="neuron-runtime-zero-cores"),  # fmt: skip
+    pytest.param(
+        lambda c: NeuronRuntime(num_cores=0),
+        ["NeuronRuntime", "num_cores must be >= 1", "(got 0)"],
+        id="neuron-runtime-zero-cores",
+    ),
     pytest.param(
         lambda c: NeuronRuntime(visible_cores="0-3"),  # type: ignore[arg-type]
         ["visible_cores must be a NeuronCore index or a range", "'0-3'", "range(0, 4)"],
@@ -1624,7 +1631,11 @@ ERRORS: list[Any] = [
     ),
     pytest.param(
         lambda c: _neuron(c, environment={"NEURON_RT_NUM_CORES": "2"}),
-        ["NeuronModel", "environment must not set NEURON_RT_NUM_CORES", "runtime=NeuronRuntime(num_cores=...)"],
+        [
+            "NeuronModel",
+            "environment must not set NEURON_RT_NUM_CORES",
+            "runtime=NeuronRuntime(num_cores=...)",
+        ],
         id="neuron-model-runtime-env",
     ),
     pytest.param(
@@ -1648,23 +1659,34 @@ ERRORS: list[Any] = [
         id="neuron-runtime-more-cores-than-instance",
     ),
     pytest.param(
-        lambda c: _neuron_on(c, "ml.inf1.xlarge", image=NeuronImage.for_region(target="inf1"),
-                             runtime=NeuronRuntime(visible_cores=range(2, 6))),
+        lambda c: _neuron_on(
+            c,
+            "ml.inf1.xlarge",
+            image=NeuronImage.for_region(target="inf1"),
+            runtime=NeuronRuntime(visible_cores=range(2, 6)),
+        ),
         ["variants[0].model: runtime.visible_cores 2-5 is beyond ml.inf1.xlarge's 4 NeuronCores (0-3)"],
         id="neuron-runtime-visible-cores-beyond-instance",
-    ),  # fmt: skip
+    ),
     pytest.param(
         lambda c: _neuron_on(c, "ml.g5.xlarge"),
         ["variants[0].model: the image serves inf2", "not ml.g5.xlarge", "use an ml.inf2.* instance type"],
         id="neuron-model-on-gpu-without-manifest",
     ),
     pytest.param(
-        lambda c: _neuron_on(c, "ml.inf2.xlarge", image=NeuronImage.for_region(target="inf1"),
-                             neuron_manifest={"target": "inf1", "neuron_sdk_version": "1.19.2"}),
-        ["variants[0].model: the artifact was compiled for inf1 (torch-neuron, Neuron SDK 1.19.2)",
-         "rebuild it with target='inf2' (torch-neuronx)", "or deploy it on an ml.inf1.* instance type"],
+        lambda c: _neuron_on(
+            c,
+            "ml.inf2.xlarge",
+            image=NeuronImage.for_region(target="inf1"),
+            neuron_manifest={"target": "inf1", "neuron_sdk_version": "1.19.2"},
+        ),
+        [
+            "variants[0].model: the artifact was compiled for inf1 (torch-neuron, Neuron SDK 1.19.2)",
+            "rebuild it with target='inf2' (torch-neuronx)",
+            "or deploy it on an ml.inf1.* instance type",
+        ],
         id="neuron-inf1-artifact-on-inf2",
-    ),  # fmt: skip
+    ),
 ]
 
 
