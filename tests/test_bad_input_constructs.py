@@ -47,6 +47,9 @@ from serving_constructs import (
     MultiContainerModel,
     MultiModelEndpoint,
     MultiModelTritonModel,
+    NeuronImage,
+    NeuronModel,
+    NeuronRuntime,
     ProductionVariant,
     PropsError,
     RealtimeEndpoint,
@@ -173,6 +176,17 @@ def _eleven_rollback_alarms(c: Ctx) -> None:
     for index in range(11):
         arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:a{index}"
         endpoint.add_rollback_alarm(cloudwatch.Alarm.from_alarm_arn(c.stack, f"Alarm{index}", arn))
+
+
+def _neuron(c: Ctx, **props: Any) -> NeuronModel:
+    """A NeuronModel on the context's bucket with ``props``."""
+    props.setdefault("artifact", ModelArtifact.from_bucket(c.bucket, "n/model.tar.gz", model_name="n"))
+    return NeuronModel(c.stack, "Neuron", **props)
+
+
+def _neuron_on(c: Ctx, instance_type: str, **props: Any) -> RealtimeEndpoint:
+    """A real-time endpoint serving a NeuronModel with ``props`` on ``instance_type``."""
+    return c.endpoint(model=_neuron(c, **props), instance_type=InstanceType.of(instance_type))
 
 
 # (action, fragments the error message must contain: the prop, the value given, the fix)
@@ -1867,6 +1881,108 @@ ERRORS: list[Any] = [
         lambda c: ContainerDefinition.triton(artifact=ModelArtifact.from_bucket(c.bucket, "m/model.tar.gz")),
         ["ContainerDefinition.triton", "default_model_name is required", "pass default_model_name"],
         id="triton-container-without-model-name",
+    ),
+    pytest.param(
+        lambda c: NeuronImage.for_region(target="inf3"),
+        ["NeuronImage.for_region", "target must be one of 'inf1', 'inf2'", "'inf3'", "did you mean 'inf2'"],
+        id="neuron-image-unknown-target",
+    ),
+    pytest.param(
+        lambda c: NeuronImage.for_region("9.9"),
+        [
+            "version '9.9' is not an inf2 Neuron DLC release",
+            "pass one of 4.28.1",
+            "NeuronImage.from_ecr_repository",
+        ],
+        id="neuron-image-unknown-version",
+    ),
+    pytest.param(
+        lambda c: NeuronImage.from_ecr_repository("my-repo"),  # type: ignore[arg-type]
+        ["repository must be an ecr.IRepository", "'my-repo'", "ecr.Repository.from_repository_name"],
+        id="neuron-image-repository-name",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(num_cores=0),
+        ["NeuronRuntime", "num_cores must be >= 1", "(got 0)"],
+        id="neuron-runtime-zero-cores",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(visible_cores="0-3"),  # type: ignore[arg-type]
+        ["visible_cores must be a NeuronCore index or a range", "'0-3'", "range(0, 4)"],
+        id="neuron-runtime-visible-cores-str",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(visible_cores=range(0, 4, 2)),
+        ["visible_cores must be a non-empty range", "step 1", "range(0, 4, 2)"],
+        id="neuron-runtime-visible-cores-step",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(num_cores=2, visible_cores=0),
+        ["give num_cores or visible_cores, not both"],
+        id="neuron-runtime-both-core-settings",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(multi_instance_shared_weights="1"),  # type: ignore[arg-type]
+        ["multi_instance_shared_weights must be a bool", "'1'", "pass True or False"],
+        id="neuron-runtime-shared-weights-str",
+    ),
+    pytest.param(
+        lambda c: _neuron(c, environment={"NEURON_RT_NUM_CORES": "2"}),
+        [
+            "NeuronModel",
+            "environment must not set NEURON_RT_NUM_CORES",
+            "runtime=NeuronRuntime(num_cores=...)",
+        ],
+        id="neuron-model-runtime-env",
+    ),
+    pytest.param(
+        lambda c: _neuron(c, image=TritonImage.for_region()),
+        ["image must be a NeuronImage", "NeuronImage.for_region()"],
+        id="neuron-model-triton-dlc-image",
+    ),
+    pytest.param(
+        lambda c: _neuron(c, neuron_manifest={"target": "gpu"}),
+        ["neuron_manifest must be the compile stage's neuron.json", "'gpu'", "Neuron compile stage"],
+        id="neuron-model-manifest-target",
+    ),
+    pytest.param(
+        lambda c: _neuron(c, image=NeuronImage.for_region(target="inf1"), neuron_manifest={"target": "inf2"}),
+        ["image serves inf1", "compiled for inf2", "NeuronImage.for_region(target='inf2')"],
+        id="neuron-model-image-manifest-mismatch",
+    ),
+    pytest.param(
+        lambda c: _neuron_on(c, "ml.inf2.xlarge", runtime=NeuronRuntime(num_cores=4)),
+        ["variants[0].model: runtime.num_cores is 4", "ml.inf2.xlarge has 2 NeuronCores", "use 1..2"],
+        id="neuron-runtime-more-cores-than-instance",
+    ),
+    pytest.param(
+        lambda c: _neuron_on(
+            c,
+            "ml.inf1.xlarge",
+            image=NeuronImage.for_region(target="inf1"),
+            runtime=NeuronRuntime(visible_cores=range(2, 6)),
+        ),
+        ["variants[0].model: runtime.visible_cores 2-5 is beyond ml.inf1.xlarge's 4 NeuronCores (0-3)"],
+        id="neuron-runtime-visible-cores-beyond-instance",
+    ),
+    pytest.param(
+        lambda c: _neuron_on(c, "ml.g5.xlarge"),
+        ["variants[0].model: the image serves inf2", "not ml.g5.xlarge", "use an ml.inf2.* instance type"],
+        id="neuron-model-on-gpu-without-manifest",
+    ),
+    pytest.param(
+        lambda c: _neuron_on(
+            c,
+            "ml.inf2.xlarge",
+            image=NeuronImage.for_region(target="inf1"),
+            neuron_manifest={"target": "inf1", "neuron_sdk_version": "1.19.2"},
+        ),
+        [
+            "variants[0].model: the artifact was compiled for inf1 (torch-neuron, Neuron SDK 1.19.2)",
+            "rebuild it with target='inf2' (torch-neuronx)",
+            "or deploy it on an ml.inf1.* instance type",
+        ],
+        id="neuron-inf1-artifact-on-inf2",
     ),
 ]
 

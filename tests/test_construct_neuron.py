@@ -147,10 +147,6 @@ def test_neuron_model_renders_the_inf2_dlc_from_a_region_mapping_and_the_runtime
     assert "us-east-1" in rule["Assertions"][0]["Assert"]["Fn::Contains"][0]
 
 
-def test_neuron_template_lints_clean(inf2_template, cfn_lint_errors):
-    assert cfn_lint_errors(inf2_template) == []
-
-
 def test_inf1_image_and_pinned_region():
 
     stack = Stack(App(), "Inf1", env=Environment(region="eu-west-1"))

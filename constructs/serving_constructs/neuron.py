@@ -150,7 +150,7 @@ class NeuronImage(TritonImage):
         version = versions[-1] if version is None else version
         if version not in versions:
             raise PropsError(
-                f"Invalid NeuronImage.for_region props: version {version!r} is not a {target} Neuron DLC "
+                f"Invalid NeuronImage.for_region props: version {version!r} is not an {target} Neuron DLC "
                 f"release in the installed sagemaker SDK ({_FRAMEWORKS[target]}){did_you_mean(version, list(versions))} "
                 f"— pass one of {', '.join(versions)}, or use NeuronImage.from_ecr_repository(...)"
             )
