@@ -56,6 +56,7 @@ __all__ = [
     "ServerlessEndpoint",
     "ServerlessFit",
     "serverless_fit",
+    "size_fit",
 ]
 
 _GB = 1000**3  # SageMaker states the limits in GB; decimal GB is the stricter reading
@@ -162,34 +163,9 @@ def serverless_fit(model: TritonModel, memory_size_in_mb: int, path: str = "vari
             )
         )
     else:
-        if size > DISK_BYTES // 2:
-            errors.append(
-                f"{path}.model's archive is {size / _GB:.2f} GB but a serverless endpoint has {DISK_BYTES // _GB} GB "
-                "of disk for the archive and its extracted copy (at most 2.5 GB of archive) — serve it on a "
-                "RealtimeEndpoint, or shrink the model (a smaller or quantized build)"
-            )
-        memory_bytes = memory_size_in_mb * _MIB if resolved(memory_size_in_mb) else None
-        if memory_bytes is not None and isinstance(memory_size_in_mb, int):
-            need_mb = _smallest_memory_for(2 * size)
-            fix = (
-                f"use memory_size_in_mb={need_mb} (twice the estimate)"
-                if need_mb is not None
-                else "it needs more than the 6144 MB serverless offers: serve it on a RealtimeEndpoint"
-            )
-            if size > memory_bytes:
-                errors.append(
-                    f"{path}.memory_size_in_mb {memory_size_in_mb} is below the model's memory estimate "
-                    f"({size / _MIB:.0f} MB, the archive's size: the weights alone) — {fix}"
-                )
-            elif 2 * size > memory_bytes:
-                warnings.append(
-                    (
-                        f"serverlessMemoryTight:{path}",
-                        f"{path}.memory_size_in_mb {memory_size_in_mb} leaves less than half for Triton and the "
-                        f"backend beyond the model's memory estimate ({size / _MIB:.0f} MB, the archive's size) — "
-                        f"{fix}, or measure the resident memory under load and acknowledge this warning.",
-                    )
-                )
+        size_errors, size_warnings = size_fit(size, memory_size_in_mb, path)
+        errors.extend(size_errors)
+        warnings.extend(size_warnings)
     if model.image.triton_version is not None:
         warnings.append(
             (
@@ -201,6 +177,50 @@ def serverless_fit(model: TritonModel, memory_size_in_mb: int, path: str = "vari
             )
         )
     return ServerlessFit(tuple(errors), tuple(warnings), size)
+
+
+def size_fit(
+    size_bytes: int, memory_size_in_mb: int, path: str = "variants[0]"
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Return the errors and warnings of :func:`serverless_fit`'s disk and memory rules (4 and 5).
+
+    Args:
+        size_bytes: the model archive's size (its memory estimate).
+        memory_size_in_mb: the variant's memory size (a token skips the memory rule).
+        path: how messages name the variant. Defaults to ``"variants[0]"``.
+    """
+    errors: list[str] = []
+    warnings: list[tuple[str, str]] = []
+    size = size_bytes
+    if size > DISK_BYTES // 2:
+        errors.append(
+            f"{path}.model's archive is {size / _GB:.2f} GB but a serverless endpoint has {DISK_BYTES // _GB} GB "
+            "of disk for the archive and its extracted copy (at most 2.5 GB of archive) — serve it on a "
+            "RealtimeEndpoint, or shrink the model (a smaller or quantized build)"
+        )
+    memory_bytes = memory_size_in_mb * _MIB if resolved(memory_size_in_mb) else None
+    if memory_bytes is not None and isinstance(memory_size_in_mb, int):
+        need_mb = _smallest_memory_for(2 * size)
+        fix = (
+            f"use memory_size_in_mb={need_mb} (twice the estimate)"
+            if need_mb is not None
+            else "it needs more than the 6144 MB serverless offers: serve it on a RealtimeEndpoint"
+        )
+        if size > memory_bytes:
+            errors.append(
+                f"{path}.memory_size_in_mb {memory_size_in_mb} is below the model's memory estimate "
+                f"({size / _MIB:.0f} MB, the archive's size: the weights alone) — {fix}"
+            )
+        elif 2 * size > memory_bytes:
+            warnings.append(
+                (
+                    f"serverlessMemoryTight:{path}",
+                    f"{path}.memory_size_in_mb {memory_size_in_mb} leaves less than half for Triton and the "
+                    f"backend beyond the model's memory estimate ({size / _MIB:.0f} MB, the archive's size) — "
+                    f"{fix}, or measure the resident memory under load and acknowledge this warning.",
+                )
+            )
+    return errors, warnings
 
 
 def _smallest_memory_for(needed_bytes: int) -> int | None:
