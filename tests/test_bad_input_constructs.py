@@ -1599,7 +1599,13 @@ ERRORS: list[Any] = [
         id="serverless-instance-variant",
     ),
     pytest.param(
-        lambda c: _serverless(c, variants=[_serverless_variant(c), _serverless_variant(c, model=_open_model(c, "B"), variant_name="B")]),
+        lambda c: _serverless(
+            c,
+            variants=[
+                _serverless_variant(c),
+                _serverless_variant(c, model=_open_model(c, "B"), variant_name="B"),
+            ],
+        ),
         ["variants[1]: a ServerlessEndpoint has one production variant", "make a second ServerlessEndpoint"],
         id="serverless-second-variant",
     ),
