@@ -54,6 +54,7 @@ from serving_constructs import (
     PropsError,
     RealtimeEndpoint,
     RecommendedAlarms,
+    ServerlessEndpoint,
     ServingDashboard,
     TritonImage,
     TritonModel,
@@ -187,6 +188,27 @@ def _neuron(c: Ctx, **props: Any) -> NeuronModel:
 def _neuron_on(c: Ctx, instance_type: str, **props: Any) -> RealtimeEndpoint:
     """A real-time endpoint serving a NeuronModel with ``props`` on ``instance_type``."""
     return c.endpoint(model=_neuron(c, **props), instance_type=InstanceType.of(instance_type))
+
+
+def _open_model(c: Ctx, id: str = "OpenModel", **props: Any) -> TritonModel:
+    """A model a serverless endpoint takes: no network isolation."""
+    props.setdefault("network_isolation", False)
+    return c.new_model(id, **props)
+
+
+def _serverless_variant(c: Ctx, **props: Any) -> ServerlessProductionVariant:
+    props.setdefault("memory_size_in_mb", 2048)
+    props.setdefault("max_concurrency", 5)
+    if "model" not in props:
+        props["model"] = _open_model(c)
+    return ServerlessProductionVariant(**props)
+
+
+def _serverless(c: Ctx, **props: Any) -> ServerlessEndpoint:
+    """A ServerlessEndpoint with ``props`` (one open serverless variant by default)."""
+    if "variants" not in props:
+        props["variants"] = [_serverless_variant(c, provisioned_concurrency=2)]
+    return ServerlessEndpoint(c.stack, "Serverless", **props)
 
 
 # (action, fragments the error message must contain: the prop, the value given, the fix)
@@ -1983,6 +2005,133 @@ ERRORS: list[Any] = [
             "or deploy it on an ml.inf1.* instance type",
         ],
         id="neuron-inf1-artifact-on-inf2",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[ProductionVariant(model=c.model)]),
+        ["variants[0] is a ProductionVariant", "ServerlessEndpoint takes ServerlessProductionVariant only"],
+        id="serverless-instance-variant",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[
+                _serverless_variant(c),
+                _serverless_variant(c, model=_open_model(c, "B"), variant_name="B"),
+            ],
+        ),
+        ["variants[1]: a ServerlessEndpoint has one production variant", "make a second ServerlessEndpoint"],
+        id="serverless-second-variant",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[_serverless_variant(c, model=c.model)]),
+        ["variants[0].model has network_isolation on", "TritonModel(..., network_isolation=False)"],
+        id="serverless-network-isolation",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[_serverless_variant(c, model=_open_model(c, "VpcModel", vpc=ec2.Vpc(c.stack, "Vpc")))],
+        ),
+        ["variants[0].model runs in a VPC", "drop vpc, vpc_subnets and security_groups"],
+        id="serverless-vpc",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[_serverless_variant(c, model=_mme_model(c))]),
+        ["variants[0].model is a multi-model model", "use a TritonModel with one archive"],
+        id="serverless-multi-model",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[
+                _serverless_variant(
+                    c,
+                    model=_open_model(
+                        c, "GpuModel", artifact=ModelArtifact.from_build(get_example("bert-tiny"))
+                    ),
+                )
+            ],
+        ),
+        ["variants[0].model uses KIND_GPU", "build the model with instance_kind KIND_CPU"],
+        id="serverless-gpu-model",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c, variants=[_serverless_variant(c, memory_size_in_mb=1500, max_concurrency=201)]
+        ),
+        [
+            "variants[0].memory_size_in_mb must be one of 1024, 2048",
+            "variants[0].max_concurrency must be between 1 and 200 (got 201)",
+        ],
+        id="serverless-memory-and-concurrency",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, deployment=DeploymentPolicy.canary()),
+        [
+            "deployment DeploymentPolicy.canary(",
+            "a serverless variant has none",
+            "DeploymentPolicy.all_at_once(...)",
+        ],
+        id="serverless-canary-deployment",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, deployment=DeploymentPolicy.rolling()),
+        ["deployment DeploymentPolicy.rolling(", "use DeploymentPolicy.all_at_once(...)"],
+        id="serverless-rolling-deployment",
+    ),
+    pytest.param(
+        lambda c: _serverless(c).auto_scale_instance_count(min_capacity=1, max_capacity=2),
+        ["variant 'AllTraffic' is a serverless variant", "only instance variants have an instance count"],
+        id="serverless-instance-count-scaling",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[_serverless_variant(c)]).auto_scale_provisioned_concurrency(
+            min_capacity=1, max_capacity=2
+        ),
+        [
+            "variant 'AllTraffic' has no provisioned concurrency",
+            "ServerlessProductionVariant(provisioned_concurrency=...)",
+        ],
+        id="serverless-scaling-without-provisioned-concurrency",
+    ),
+    pytest.param(
+        lambda c: _serverless(c).auto_scale_provisioned_concurrency(min_capacity=0, max_capacity=6),
+        [
+            "min_capacity must be >= 1 on a ServerlessEndpoint (got 0)",
+            "max_capacity must be <= the variant's max_concurrency 5 (got 6;",
+        ],
+        id="serverless-provisioned-bounds",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: _serverless(c),
+            lambda e: e.auto_scale_provisioned_concurrency(min_capacity=1, max_capacity=2),
+        ),
+        ["already scales its provisioned concurrency", "add policies to the ScalableProvisionedConcurrency"],
+        id="serverless-provisioned-scaling-twice",
+    ),
+    pytest.param(
+        lambda c: (
+            _serverless(c)
+            .auto_scale_provisioned_concurrency(min_capacity=1, max_capacity=2)
+            .scale_on_utilization("U", target_utilization=50)
+        ),
+        ["target_utilization must be between 0 and 1 (got 50)"],
+        id="serverless-utilization-target-as-percent",
+    ),
+    pytest.param(
+        lambda c: (
+            _serverless(c)
+            .auto_scale_provisioned_concurrency(min_capacity=1, max_capacity=2)
+            .scale_on_schedule("Morning", schedule=appscaling.Schedule.cron(hour="8", minute="0"))
+        ),
+        ["min_capacity or max_capacity is required (got neither)"],
+        id="serverless-schedule-without-bounds",
+    ),
+    pytest.param(
+        lambda c: _serverless(c).metric("CPUUtilization"),
+        ["ServerlessEndpoint does not publish CPUUtilization"],
+        id="serverless-instance-metric",
     ),
 ]
 

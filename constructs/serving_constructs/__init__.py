@@ -41,6 +41,12 @@ from serving_constructs.scaling import (
     ScalableInstanceCount,
     ScaleOutFromZero,
 )
+from serving_constructs.serverless import (
+    ScalableProvisionedConcurrency,
+    ServerlessEndpoint,
+    ServerlessFit,
+    serverless_fit,
+)
 from serving_constructs.units import microseconds_to_milliseconds, milliseconds_to_microseconds
 from serving_constructs.variant import ProductionVariant, ServerlessProductionVariant, VariantBase
 
@@ -86,7 +92,10 @@ __all__ = [
     "RecommendedAlarms",
     "S3DataType",
     "ScalableInstanceCount",
+    "ScalableProvisionedConcurrency",
     "ScaleOutFromZero",
+    "ServerlessEndpoint",
+    "ServerlessFit",
     "ServerlessProductionVariant",
     "ServingDashboard",
     "ServingMode",
@@ -95,6 +104,7 @@ __all__ = [
     "VariantBase",
     "microseconds_to_milliseconds",
     "milliseconds_to_microseconds",
+    "serverless_fit",
     "triton_versions",
     "unit_of",
 ]

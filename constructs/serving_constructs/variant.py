@@ -4,8 +4,8 @@ Two variant kinds, as separate typed props (aws-sagemaker-alpha's ``InstanceProd
 and ``ServerlessProductionVariantProps``): :class:`ProductionVariant` runs on instances you choose;
 :class:`ServerlessProductionVariant` is sized by memory and concurrency. SageMaker does not mix
 the two in one endpoint, and each endpoint kind says which kind it takes
-(``EndpointBase.variant_kinds``): ``RealtimeEndpoint`` takes instance variants only; the serverless
-variant is here for the serverless endpoint kind (a later issue).
+(``EndpointBase.variant_kinds``): ``RealtimeEndpoint`` takes instance variants only;
+``ServerlessEndpoint`` (:mod:`serving_constructs.serverless`) takes one serverless variant.
 """
 
 from __future__ import annotations
@@ -204,8 +204,9 @@ class ProductionVariant(VariantBase):
 class ServerlessProductionVariant(VariantBase):
     """A serverless production variant: SageMaker runs the model on demand, sized by memory.
 
-    No endpoint kind takes it yet (``RealtimeEndpoint`` refuses it); the serverless endpoint kind
-    will. Serverless endpoints have no GPUs (SageMaker Developer Guide, "Serverless Inference",
+    :class:`~serving_constructs.serverless.ServerlessEndpoint` takes it (``RealtimeEndpoint`` refuses
+    it); which Triton models qualify is :func:`serving_constructs.serverless.serverless_fit`'s rule.
+    Serverless endpoints have no GPUs (SageMaker Developer Guide, "Serverless Inference",
     https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html), so a ``KIND_GPU``
     model is refused.
 

@@ -93,10 +93,12 @@ _BATCH = 20
 _GPU_REASON = (
     "the local Triton serves every model through its python backend on the CPU, so there is no GPU work to measure"
 )
+_SERVERLESS_REASON = "no serverless endpoint runs locally (the data plane serves instance-based variants only)"
 #: Metrics of :data:`METRICS` the local data plane cannot observe, with the reason.
 NOT_OBSERVABLE: Mapping[str, str] = {
     "GPUUtilization": _GPU_REASON,
     "GPUMemoryUtilization": _GPU_REASON,
+    **{spec.name: _SERVERLESS_REASON for spec in METRICS.values() if spec.modes == {ServingMode.SERVERLESS}},
 }
 
 # Seconds → the unit a metric is published in (the unit comes from METRICS).
