@@ -56,7 +56,7 @@ pipeline-rehearsal: setup
 
 # actionlint checks .github/workflows (and, through shellcheck, their run: scripts): docs/pull-requests.md.
 # The suite runs on every core, one test file per worker (its module fixtures — one emulator, one
-# Triton — stay in one process): 6 min 23 s instead of 9 min 37 s on this 2-core machine. Files are
+# Triton — stay in one process); docs/test-time.md has the measured figures. Files are
 # handed out longest first (tests/conftest.py LONGEST_FILES_FIRST; --no-loadscope-reorder keeps that
 # order instead of xdist's most-tests-first), so that no long file runs alone at the end.
 test: setup
