@@ -7,8 +7,6 @@ shared between the model's copies on several NeuronCores, the seed's fix for a l
 fails to load), behind an autoscaled :class:`~serving_constructs.RealtimeEndpoint` on ml.inf2.
 The artifact comes from the Neuron compile stage (its ``neuron.json`` says the target): an
 artifact compiled for the other generation, or an ml.g*/CPU instance type, is refused at synth.
-
-Not wired into ``app.py`` yet (the lead adds the context keys).
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from model_build.spec import ModelSpec
 from serving_constructs import (
     InstanceType,
     ModelArtifact,
@@ -30,6 +29,11 @@ from serving_constructs import (
     RealtimeEndpoint,
 )
 
+#: The archive's key in ``bucket_name`` when none is given.
+DEFAULT_KEY = "bert-neuron/model.tar.gz"
+#: The model's name in the archive when none is given.
+DEFAULT_MODEL_NAME = "bert"
+
 
 class InferentiaExampleStack(Stack):
     """A Neuron model on ml.inf2 behind an autoscaled real-time endpoint.
@@ -38,8 +42,8 @@ class InferentiaExampleStack(Stack):
         scope: the parent construct.
         id: the stack id.
         bucket_name: the bucket holding the compiled model archive.
-        key: the archive's object key, e.g. ``"bert-neuron/model.tar.gz"``.
-        model_name: the model's name in the archive.
+        key: the archive's object key. Defaults to ``"bert-neuron/model.tar.gz"``.
+        model_name: the model's name in the archive. Defaults to ``"bert"``.
         neuron_manifest: the compile stage's ``neuron.json`` for the archive. Defaults to an inf2
             build (``{"target": "inf2"}``); pass the real one so the target is checked.
         instance_type: the Inferentia type. Defaults to ``ml.inf2.xlarge`` (1 Inferentia2, 2 NeuronCores).
@@ -54,14 +58,19 @@ class InferentiaExampleStack(Stack):
         **kwargs: passed to ``Stack`` (env, description, ...).
     """
 
+    @staticmethod
+    def planned_specs(**props: object) -> tuple[ModelSpec, ...]:
+        """Return the models the stack builds: none (its model data is not built by ``model_build``)."""
+        return ()
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
         bucket_name: str,
-        key: str,
-        model_name: str,
+        key: str = DEFAULT_KEY,
+        model_name: str = DEFAULT_MODEL_NAME,
         neuron_manifest: Mapping[str, Any] | None = None,
         instance_type: InstanceType = InstanceType.ML_INF2_XLARGE,
         runtime: NeuronRuntime | None = None,

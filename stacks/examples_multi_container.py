@@ -21,6 +21,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from model_build.spec import ModelSpec
 from serving_constructs import (
     ContainerDefinition,
     InstanceType,
@@ -47,6 +48,11 @@ class MultiContainerExampleStack(Stack):
             the example models are ONNX on CPU).
         **kwargs: passed to ``Stack``.
     """
+
+    @staticmethod
+    def planned_specs(**props: object) -> tuple[ModelSpec, ...]:
+        """Return the models the stack builds: none (its model data is not built by ``model_build``)."""
+        return ()
 
     def __init__(
         self,

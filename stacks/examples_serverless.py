@@ -67,6 +67,13 @@ class ServerlessInferenceStack(Stack):
         """Return the spec the stack builds for ``model``: seed 000's Triton settings on CPUs (``KIND_CPU``)."""
         return seed_tuned_spec(get_example(model), gpu=False)
 
+    @classmethod
+    def planned_specs(
+        cls, *, model: str = DEFAULT_MODEL, artifact: ModelArtifact | None = None, **props: object
+    ) -> tuple[ModelSpec, ...]:
+        """Return the models the stack builds: ``model`` for CPUs, or none when ``artifact`` is given."""
+        return () if artifact is not None else (cls.planned_spec(model),)
+
     def __init__(
         self,
         scope: Construct,

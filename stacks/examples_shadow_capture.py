@@ -19,6 +19,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from model_build.spec import ModelSpec
 from serving_constructs import (
     DataCapture,
     InstanceType,
@@ -43,6 +44,11 @@ class ShadowCaptureStack(Stack):
         sampling_percentage: the share of requests captured, 0-100. Defaults to 20.
         **kwargs: further ``Stack`` props (``env``, ``description``, ...).
     """
+
+    @staticmethod
+    def planned_specs(**props: object) -> tuple[ModelSpec, ...]:
+        """Return the models the stack builds: none (its model data is not built by ``model_build``)."""
+        return ()
 
     def __init__(
         self,
