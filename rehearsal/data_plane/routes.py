@@ -13,6 +13,7 @@ and the queue's workers stream the input from S3 through the same backends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -126,6 +127,7 @@ class RuntimeApi:
         self.async_inference = AsyncInference(self, scale_in_cooldown_s=scale_in_cooldown_s, seed=seed)
         #: Data capture and shadow mirroring, after production answered (:mod:`~rehearsal.data_plane.capture`).
         self.post_invocation = PostInvocation(routing.control_plane.s3.put_object)
+        self._shadows_started: set[tuple[str, str, str]] = set()
 
     # -- the route table --------------------------------------------------------------------
 
@@ -237,6 +239,7 @@ class RuntimeApi:
             )
         variant = self._choose_variant(endpoint, invocation.target_variant)
         backend = self.backend(endpoint, variant)
+        self._start_shadows(endpoint)
         try:
             result = await backend.invoke(self.client, invocation)
         except RuntimeApiError as exc:
@@ -261,6 +264,23 @@ class RuntimeApi:
         for shadow in endpoint.shadow_variants:
             if post.shadow_sampler.take((endpoint.name, shadow.name), post.mirror_share(variant.weight, shadow.weight)):
                 post.spawn(self._mirror(endpoint, shadow, invocation))
+
+    def _start_shadows(self, endpoint: EndpointRoute) -> None:
+        """Start the shadow variants' containers beside production's first start (SageMaker provisions both).
+
+        Without this, a shadow's Triton would start only after production answered the first request.
+        A start that fails is logged by the backend, and each mirrored call then counts as a shadow failure.
+        """
+        for shadow in endpoint.shadow_variants:
+            key = (endpoint.name, endpoint.config_name, shadow.name)
+            if key not in self._shadows_started:
+                self._shadows_started.add(key)
+                self.post_invocation.spawn(self._start_quietly(self.backend(endpoint, shadow)))
+
+    @staticmethod
+    async def _start_quietly(backend: ContainerBackend) -> None:
+        with contextlib.suppress(RuntimeApiError):
+            await backend.ensure_started()
 
     async def _mirror(self, endpoint: EndpointRoute, shadow: VariantRoute, invocation: Invocation) -> None:
         """Send a copy of a request to a shadow variant; count its answer (metrics, capture), then drop it."""
