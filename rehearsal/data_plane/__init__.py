@@ -26,6 +26,8 @@ The package, one module per concern:
   ``Mode`` (real-time there; multi-model in :mod:`~rehearsal.data_plane.multi_model`);
 * :mod:`~rehearsal.data_plane.async_inference`: InvokeEndpointAsync's queue, workers,
   notifications, TTL and timeout, scale to zero and metrics;
+* :mod:`~rehearsal.data_plane.capture`: data capture to S3 (SageMaker's JSON Lines) and shadow
+  variants (a copy of each request; answers discarded), after production answered;
 * :mod:`~rehearsal.data_plane.errors`: SageMaker runtime's error shapes;
 * :mod:`~rehearsal.data_plane.metrics`: SageMaker's endpoint metrics, published to the emulator's
   CloudWatch, and the read-back of what a stack's dashboards and alarms reference;
@@ -51,6 +53,7 @@ from rehearsal.data_plane.backends import (
     RealTimeBackend,
     safe_extract,
 )
+from rehearsal.data_plane.capture import CaptureConfig, CounterSampler, PostInvocation
 from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
 from rehearsal.data_plane.multi_model import (
     DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
@@ -86,13 +89,16 @@ __all__ = [
     "AsyncConfig",
     "AsyncInference",
     "AsyncRequest",
+    "CaptureConfig",
     "ContainerBackend",
     "ControlPlane",
+    "CounterSampler",
     "EndpointRoute",
     "Invocation",
     "InvocationResult",
     "LocalDataPlane",
     "MultiModelBackend",
+    "PostInvocation",
     "RealTimeBackend",
     "RefreshPass",
     "Route",

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from model_build.aws import parse_s3_uri
+from rehearsal.data_plane.capture import CaptureConfig
 from rehearsal.data_plane.errors import validation_error
 
 #: How often known endpoints are re-read from the control plane, by default (seconds).
@@ -154,6 +155,9 @@ class EndpointRoute:
         variants: The production variants, in config order.
         resolved_at: ``time.monotonic()`` of the read.
         async_config: The config's ``AsyncInferenceConfig``; None for a real-time endpoint.
+        data_capture: The config's ``DataCaptureConfig``; None when it has none.
+        shadow_variants: The config's ``ShadowProductionVariants`` (a copy of production's traffic,
+            answers discarded; :mod:`~rehearsal.data_plane.capture`).
     """
 
     name: str
@@ -162,6 +166,8 @@ class EndpointRoute:
     variants: tuple[VariantRoute, ...]
     resolved_at: float = 0.0
     async_config: AsyncConfig | None = None
+    data_capture: CaptureConfig | None = None
+    shadow_variants: tuple[VariantRoute, ...] = ()
     _cumulative: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -186,11 +192,20 @@ class EndpointRoute:
 
     def same_routing(self, other: EndpointRoute) -> bool:
         """Whether ``other`` routes exactly like this one (ignoring when it was read)."""
-        return (self.status, self.config_name, self.variants, self.async_config) == (
+        return (
+            self.status,
+            self.config_name,
+            self.variants,
+            self.async_config,
+            self.data_capture,
+            self.shadow_variants,
+        ) == (
             other.status,
             other.config_name,
             other.variants,
             other.async_config,
+            other.data_capture,
+            other.shadow_variants,
         )
 
 
@@ -279,40 +294,48 @@ class ControlPlane:
         # Scale to zero is an async endpoint's: read its variants' scalable targets (moto's
         # CloudFormation skips AWS::ApplicationAutoScaling::*, so they come from the API).
         targets = self._scalable_targets(endpoint_name, config["ProductionVariants"]) if async_config else {}
-        variants = []
-        for pv in config["ProductionVariants"]:
-            model_name = pv.get("ModelName", "")
-            model = self._cached(self._models, model_name, self._describe_model) if model_name else {}
-            containers = model.get("Containers") or []
-            container = model.get("PrimaryContainer") or (containers or [{}])[0]
-            weight = current.get(pv["VariantName"], {}).get("CurrentWeight", pv.get("InitialVariantWeight", 1.0))
-            variants.append(
-                VariantRoute(
-                    name=pv["VariantName"],
-                    weight=float(weight),
-                    model_name=model_name,
-                    image=container.get("Image", ""),
-                    model_data_url=container.get("ModelDataUrl", ""),
-                    environment=dict(container.get("Environment") or {}),
-                    mode=container.get("Mode", "SingleModel"),
-                    container_hostnames=tuple(c["ContainerHostname"] for c in containers if c.get("ContainerHostname")),
-                    inference_execution_mode=(model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
-                    containers=_container_routes(containers),
-                    instance_type=pv.get("InstanceType", ""),
-                    instance_count=int(
-                        current.get(pv["VariantName"], {}).get("CurrentInstanceCount", pv.get("InitialInstanceCount", 1))
-                    ),
-                    min_capacity=targets.get(pv["VariantName"], (None, None))[0],
-                    max_capacity=targets.get(pv["VariantName"], (None, None))[1],
-                )
-            )
+        variants = tuple(self._variant_route(pv, current, targets) for pv in config["ProductionVariants"])
+        shadows = tuple(self._variant_route(pv, current, {}) for pv in config.get("ShadowProductionVariants") or ())
         return EndpointRoute(
             name=endpoint_name,
             status=endpoint["EndpointStatus"],
             config_name=endpoint["EndpointConfigName"],
-            variants=tuple(variants),
+            variants=variants,
             resolved_at=time.monotonic(),
             async_config=async_config,
+            data_capture=CaptureConfig.from_api(config["DataCaptureConfig"]) if config.get("DataCaptureConfig") else None,
+            shadow_variants=shadows,
+        )
+
+    def _variant_route(
+        self,
+        pv: Mapping[str, Any],
+        current: Mapping[str, Mapping[str, Any]],
+        targets: Mapping[str, tuple[int | None, int | None]],
+    ) -> VariantRoute:
+        """Return the route of one (production or shadow) variant of an endpoint config."""
+        model_name = pv.get("ModelName", "")
+        model = self._cached(self._models, model_name, self._describe_model) if model_name else {}
+        containers = model.get("Containers") or []
+        container = model.get("PrimaryContainer") or (containers or [{}])[0]
+        weight = current.get(pv["VariantName"], {}).get("CurrentWeight", pv.get("InitialVariantWeight", 1.0))
+        return VariantRoute(
+            name=pv["VariantName"],
+            weight=float(weight),
+            model_name=model_name,
+            image=container.get("Image", ""),
+            model_data_url=container.get("ModelDataUrl", ""),
+            environment=dict(container.get("Environment") or {}),
+            mode=container.get("Mode", "SingleModel"),
+            container_hostnames=tuple(c["ContainerHostname"] for c in containers if c.get("ContainerHostname")),
+            inference_execution_mode=(model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
+            containers=_container_routes(containers),
+            instance_type=pv.get("InstanceType", ""),
+            instance_count=int(
+                current.get(pv["VariantName"], {}).get("CurrentInstanceCount", pv.get("InitialInstanceCount", 1))
+            ),
+            min_capacity=targets.get(pv["VariantName"], (None, None))[0],
+            max_capacity=targets.get(pv["VariantName"], (None, None))[1],
         )
 
     def _scalable_targets(

@@ -462,6 +462,8 @@ class LocalDataPlane:
             self._runner = None
         api = self.api
         await api.async_inference.stop()
+        # Capture writes and shadow calls of requests already answered end before their servers stop.
+        await api.post_invocation.drain()
         # The last interval's metrics (and the instance metrics while the servers still run).
         await asyncio.to_thread(api.metrics.stop)
         if api.client is not None:
@@ -488,6 +490,20 @@ class LocalDataPlane:
         Call it before reading metrics back (e.g. :func:`rehearsal.data_plane.metrics.verify_metrics`).
         """
         return self.api.metrics.flush()
+
+    def flush_data_capture(self, timeout_s: float = 120) -> dict[str, Any]:
+        """Wait for the data capture writes and shadow calls in flight; return what they did so far.
+
+        The answer has ``captured`` and ``shadow_invocations`` (``{"<endpoint>/<variant>": count}``),
+        ``capture_failures``, ``shadow_failures`` and ``last_error`` (see
+        :mod:`rehearsal.data_plane.capture`). Call it before reading capture files back.
+        """
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("LocalDataPlane is not running")
+        post = self.api.post_invocation
+        asyncio.run_coroutine_threadsafe(post.drain(), loop).result(timeout=timeout_s)
+        return post.stats.as_dict()
 
     def describe_backends(self) -> list[dict[str, Any]]:
         """Return one JSON-able summary per started backend (for the demo and debugging)."""
