@@ -961,6 +961,22 @@ ERRORS: list[Any] = [
         id="shadow-serverless-variant-on-realtime",
     ),
     pytest.param(
+        lambda c: _shadow(
+            c,
+            variants=[
+                ProductionVariant(
+                    model=_multi(c, [_triton(c, "pre"), _triton(c, "model")], mode="Serial"), initial_instance_count=2
+                )
+            ],
+        ),
+        [
+            "variants: a MultiContainerModel cannot serve an endpoint with shadow_variants",
+            "no shadow variant on multi-container endpoints",
+            "or remove shadow_variants",
+        ],
+        id="shadow-beside-a-multi-container-model",
+    ),
+    pytest.param(
         lambda c: _shadow(c, shadow_variants=[_shadow_variant(c, initial_instance_count=0)]),
         ["shadow_variants[0].initial_instance_count must be", "(got 0)"],
         id="shadow-zero-instances",

@@ -758,6 +758,15 @@ class EndpointBase(EndpointResource):
                 f"shadow_variants needs exactly one production variant (got {len(production)} variants): SageMaker "
                 "takes one ProductionVariant beside one ShadowProductionVariant — keep one production variant"
             )
+        if items:
+            # "Create a shadow test" (SageMaker DG): multi-container endpoints cannot take a shadow variant.
+            for path, variant in [*(("variants", v) for v in production), *(("shadow_variants", v) for v in items)]:
+                if type(variant.model).__name__ == "MultiContainerModel":
+                    problems.append(
+                        f"{path}: a MultiContainerModel cannot serve an endpoint with shadow_variants (SageMaker runs "
+                        "no shadow variant on multi-container endpoints) — shadow-test each container's model on "
+                        "its own endpoint, or remove shadow_variants"
+                    )
         names = [v.variant_name for v in production]
         for index, shadow in enumerate(items):
             path = f"shadow_variants[{index}]"
