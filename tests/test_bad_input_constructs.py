@@ -190,6 +190,23 @@ def _neuron_on(c: Ctx, instance_type: str, **props: Any) -> RealtimeEndpoint:
     return c.endpoint(model=_neuron(c, **props), instance_type=InstanceType.of(instance_type))
 
 
+def _neuron_archive(c: Ctx, **fields: Any) -> ModelArtifact:
+    """An archive whose ``bert/neuron.json`` has ``fields`` over a valid inf2 manifest (a damaged manifest)."""
+    import json
+    import tarfile
+
+    manifest = {
+        "neuron_sdk_version": "2.21.0", "target": "inf2", "batch_size": 1, "sequence_length": 128,
+        "inputs": [{"name": "input_ids", "dtype": "INT64", "shape": [1, 128]}], "compiler_args": [],
+    }  # fmt: skip
+    text = c.tmp / "neuron.json"
+    text.write_text(json.dumps({**manifest, **fields}))
+    path = c.tmp / "neuron.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(text, arcname="bert/neuron.json")
+    return ModelArtifact.from_asset(path)
+
+
 def _open_model(c: Ctx, id: str = "OpenModel", **props: Any) -> TritonModel:
     """A model a serverless endpoint takes: no network isolation."""
     props.setdefault("network_isolation", False)
@@ -2148,6 +2165,60 @@ ERRORS: list[Any] = [
         lambda c: _serverless(c).metric("CPUUtilization"),
         ["ServerlessEndpoint does not publish CPUUtilization"],
         id="serverless-instance-metric",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[
+                _serverless_variant(
+                    c, model=_multi(c, [_triton(c, "pre"), _triton(c, "triton")], network_isolation=False)
+                )
+            ],
+        ),
+        [
+            "variants[0].model is a MultiContainerModel (mode 'Serial')",
+            "serverless endpoints run no inference pipelines and no multi-container models",
+            "serve it on a RealtimeEndpoint",
+        ],
+        id="serverless-inference-pipeline",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[_serverless_variant(c, model=_neuron(c, network_isolation=False))]),
+        [
+            "variants[0].model is a NeuronModel (for inf2)",
+            "a serverless variant has no instance type",
+            "InstanceType.of('ml.inf2.xlarge')",
+        ],
+        id="serverless-neuron-model",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[_serverless_variant(c, model=ContainerModel(c.stack, "Byoc", image=ContainerImage.from_uri("x:1")))],
+        ),
+        ["variants[0].model has network_isolation on (ContainerModel's default)", "ContainerModel(..., network_isolation=False)"],
+        id="serverless-container-model-network-isolation",
+    ),
+    pytest.param(
+        lambda c: NeuronModel(c.stack, "Neuron", artifact=ModelArtifact.from_asset(c.archive)),
+        [
+            "artifact (the archive",
+            "holds no tiny/neuron.json, so model 'tiny' is not a Neuron build",
+            "ModelSpec(backend='neuron'",
+            "neuron_manifest={'target': 'inf2', ...} for a model you compiled yourself",
+        ],
+        id="neuron-model-archive-without-manifest",
+    ),
+    pytest.param(
+        lambda c: NeuronModel(c.stack, "Neuron", artifact=_neuron_archive(c, target="inf3", batch_size=0)),
+        [
+            "bert/neuron.json in",
+            "is not a valid Neuron manifest",
+            "target must be one of inf1, inf2 (got 'inf3')",
+            "batch_size must be a whole number >= 1 (got 0)",
+            "rebuild the model with model_build (backend='neuron')",
+        ],
+        id="neuron-model-archive-manifest-invalid",
     ),
 ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_ecr as ecr
@@ -204,3 +206,88 @@ def test_own_triton_python_backend_image_from_ecr_is_granted_pull():
     template.has_resource_properties(
         "AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({"Environment": Match.object_like({"NEURON_RT_NUM_CORES": "2"})})}
     )  # fmt: skip
+
+
+# --- the artifact's own neuron.json (ModelArtifact.neuron_manifests) --------------------------------
+# The archives hold the manifest model_build's compile stage writes (NeuronManifest.of + write_neuron_manifest,
+# via the neuron_archive fixture) and no compiled model: the Neuron SDK is not installable here.
+
+
+@pytest.fixture(scope="module")
+def neuron_archives(tmp_path_factory: pytest.TempPathFactory, neuron_archive) -> dict[str, ModelArtifact]:
+    folder = tmp_path_factory.mktemp("neuron")
+    return {target: ModelArtifact.from_asset(neuron_archive(folder, target)) for target in ("inf1", "inf2")}
+
+
+def _served_on(artifact: ModelArtifact, instance_type: str, **props) -> NeuronModel:
+    stack = Stack(App(), "FromArchive")
+    model = NeuronModel(stack, "Model", artifact=artifact, **props)
+    RealtimeEndpoint(
+        stack, "Endpoint",
+        variants=[ProductionVariant(model=model, instance_type=InstanceType.of(instance_type), initial_instance_count=2)],
+    )  # fmt: skip
+    return model
+
+
+def test_the_archive_carries_its_manifest_and_the_model_checks_the_target_without_a_prop(neuron_archives):
+    # GIVEN an archive whose bert/neuron.json says inf2  WHEN a NeuronModel serves it with no neuron_manifest prop
+    (manifest,) = neuron_archives["inf2"].neuron_manifests.values()
+    assert (manifest.target, manifest.neuron_sdk_version, manifest.batch_size) == ("inf2", "2.21.0", 4)
+    model = _served_on(neuron_archives["inf2"], "ml.inf2.xlarge")
+    # THEN the model took the archive's manifest, and the inf2 image by default
+    assert model.neuron_manifest is not None and model.neuron_manifest["target"] == "inf2"
+    assert model.neuron_image.target == "inf2"
+    # AND an inf1 build gets the inf1 image by default
+    assert _served_on(neuron_archives["inf1"], "ml.inf1.xlarge").neuron_image.target == "inf1"
+
+
+@pytest.mark.parametrize(
+    ("target", "instance_type", "needles"),
+    [
+        ("inf2", "ml.inf1.xlarge", ["compiled for inf2 (torch-neuronx, Neuron SDK 2.21.0)",
+                                    "NeuronTarget(target='inf1', batch_size=4, sequence_length=128)"]),
+        ("inf2", "ml.g5.xlarge", ["runs only on ml.inf2.* instance types, not on ml.g5.xlarge (gpu)"]),
+        ("inf1", "ml.inf2.xlarge", ["compiled for inf1 (torch-neuron, Neuron SDK 1.19.2)", "rebuild it with target='inf2'"]),
+    ],
+)  # fmt: skip
+def test_an_artifact_compiled_for_another_target_is_refused_saying_what_to_rebuild(
+    neuron_archives, target, instance_type, needles
+):
+    # GIVEN the archive's own manifest (no prop)  WHEN a variant places the model on another family
+    with pytest.raises(PropsError) as error:
+        _served_on(neuron_archives[target], instance_type)
+    # THEN the endpoint refuses it, naming the variant's model and what to rebuild
+    message = str(error.value)
+    assert f"variants[0].model: the artifact was compiled for {target}" in message
+    assert all(needle in message for needle in needles), message
+
+
+def test_the_prop_overrides_the_archives_manifest_with_a_warning(neuron_archives):
+    model = _served_on(neuron_archives["inf2"], "ml.inf1.xlarge", neuron_manifest=INF1)
+    assert model.neuron_manifest == INF1 and model.neuron_image.target == "inf1"
+    Annotations.from_stack(Stack.of(model)).has_warning(
+        "/FromArchive/Model", Match.string_like_regexp("artifact's bert/neuron.json says 'inf2'; the prop wins.*neuronManifestOverridden")
+    )
+
+
+def test_a_build_of_another_backend_is_refused_before_building(tmp_path):
+    from model_build.examples import get_example
+
+    stack = Stack(App(), "NotNeuron")
+    with pytest.raises(PropsError, match=r"holds no bert-tiny/neuron.json, so model 'bert-tiny' is not a Neuron build"):
+        NeuronModel(stack, "Model", artifact=ModelArtifact.from_build(get_example("bert-tiny"), cache_dir=tmp_path))
+    assert list(tmp_path.iterdir()) == []  # nothing was built
+
+
+def test_a_neuron_build_is_read_from_the_build_which_stops_here_without_the_sdk(tmp_path):
+    from model_build.examples import get_example
+    from model_build.neuron import NeuronTarget, NeuronUnavailableError, neuron_sdk_version
+
+    if neuron_sdk_version("inf2") is not None:
+        pytest.skip("torch-neuronx is installed here (an Inferentia machine): the build would compile")
+    spec = dataclasses.replace(
+        get_example("bert-tiny"), backend="neuron", neuron_target=NeuronTarget(target="inf2", sequence_length=128)
+    )
+    # from_build of a Neuron spec reads the neuron.json its build writes: here the build stops before any work
+    with pytest.raises(NeuronUnavailableError, match=r"torch_neuronx is not installed here"):
+        NeuronModel(Stack(App(), "Built"), "Model", artifact=ModelArtifact.from_build(spec, cache_dir=tmp_path))

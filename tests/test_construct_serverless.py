@@ -8,17 +8,22 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import App, Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
 from serving_constructs import (
     METRICS,
+    ContainerImage,
+    ContainerModel,
     ModelArtifact,
     PropsError,
     ServerlessEndpoint,
+    ServerlessFit,
     ServerlessProductionVariant,
     ServingMode,
     TritonModel,
+    serverless_fit,
 )
 from serving_constructs.serverless import INVOCATION_TIMEOUT, MAX_PAYLOAD_BYTES, size_fit
 
@@ -243,3 +248,37 @@ def test_payload_and_timeout_limits_are_stated():
     assert (MAX_PAYLOAD_BYTES, INVOCATION_TIMEOUT.to_seconds()) == (4_000_000, 60)
     doc = ServerlessEndpoint.__doc__ or ""
     assert "**4 MB**" in doc and "**60 s**" in doc
+
+
+def test_own_container_on_ecr_is_served_without_network_isolation(archive):
+    # GIVEN your own container (BYOC) in ECR with its model data, network isolation off
+    stack = Stack(App(), "Byoc")
+    repository = ecr.Repository.from_repository_name(stack, "Repo", "my-server")
+    model = ContainerModel(
+        stack,
+        "Model",
+        image=ContainerImage.from_ecr_repository(repository, "1"),
+        model_data=ModelArtifact.from_asset(archive),
+        network_isolation=False,
+    )
+    # WHEN it is the serverless variant's model
+    ServerlessEndpoint(
+        stack,
+        "Endpoint",
+        variants=[ServerlessProductionVariant(model=model, memory_size_in_mb=1024, max_concurrency=5)],
+    )
+    # THEN the endpoint serves it, and the fit rule has nothing to say (small archive, an image of your own)
+    assert serverless_fit(model, 1024) == ServerlessFit((), (), archive.stat().st_size)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 5}})]},
+    )
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "EnableNetworkIsolation": False,
+            "PrimaryContainer": Match.object_like({"Image": Match.object_like({"Fn::Join": Match.any_value()})}),
+        },
+    )
+    assert Annotations.from_stack(stack).find_warning("/Byoc/Endpoint", Match.any_value()) == []

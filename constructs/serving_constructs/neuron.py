@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from aws_cdk import Aws, CfnMapping, CfnRule, CfnRuleAssertion, Fn, Stack, Token
+from aws_cdk import Annotations, Aws, CfnMapping, CfnRule, CfnRuleAssertion, Fn, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -342,6 +342,26 @@ class NeuronRuntime:
         return []
 
 
+def _artifact_manifest(
+    artifact: Any, default_model_name: Any
+) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """Return the served model's ``neuron.json`` from the artifact (or None), its name, and whether the archive is known.
+
+    Known: the archive's contents are read at synth (``from_asset``, ``from_build``), so a missing
+    manifest means the served model is no Neuron build; data in S3 is not known.
+    """
+    if not isinstance(artifact, ModelArtifact):
+        return None, None, False  # TritonModel names the wrong type
+    served = default_model_name if isinstance(default_model_name, str) else artifact.model_name
+    manifests = artifact.neuron_manifests
+    if manifests is None:
+        return None, served, False
+    if served is None and len(manifests) == 1:
+        served = next(iter(manifests))
+    found = manifests.get(served) if served is not None else None
+    return (None if found is None else asdict(found)), served, True
+
+
 class NeuronModel(TritonModel):
     """A SageMaker model compiled for Inferentia, served by a Neuron image on ml.inf1 / ml.inf2 variants.
 
@@ -350,7 +370,7 @@ class NeuronModel(TritonModel):
     :class:`NeuronImage` and whose container gets the ``NEURON_RT_*`` settings of ``runtime``. Each
     variant checks it against its instance type at synth: the type must be of the image's target,
     ``runtime``'s cores must exist on it, and an artifact compiled for the other target
-    (``neuron_manifest``) is refused, saying what to rebuild.
+    (its ``neuron.json``) is refused, saying what to rebuild.
     ``SAGEMAKER_TRITON_DEFAULT_MODEL_NAME`` is still set (a Triton python-backend image reads it; a
     Neuron DLC ignores it).
 
@@ -359,10 +379,15 @@ class NeuronModel(TritonModel):
         id: the construct id.
         artifact: the model data (the compiled model and its serving code).
         image: the Neuron image. Defaults to ``NeuronImage.for_region()`` (the newest inf2 DLC the
-            installed sagemaker SDK lists), or to the inf1 one when ``neuron_manifest`` says inf1.
+            installed sagemaker SDK lists), or to the inf1 one when the manifest says inf1.
         runtime: Neuron runtime settings. Defaults to none (the runtime's defaults: all cores).
         neuron_manifest: the compile stage's ``neuron.json`` (a dict with at least ``target``).
-            Defaults to none (the artifact's target is then not checked, only the image's).
+            Defaults to the artifact's own ``<model>/neuron.json`` when its archive is known at
+            synth (``ModelArtifact.from_build`` of a ``backend="neuron"`` spec, ``from_asset``:
+            ``ModelArtifact.neuron_manifests``); an archive known to hold none for the served model
+            is refused (not a Neuron build). For data in S3, none: the artifact's target is then not
+            checked, only the image's. Given, it overrides the artifact's (for a model you compiled
+            yourself; a warning says when the two disagree).
         default_model_name, environment, role, vpc, vpc_subnets, security_groups, network_isolation:
             as :class:`TritonModel`; ``environment`` must not set the ``NEURON_RT_*`` variables
             ``runtime`` controls.
@@ -401,11 +426,6 @@ class NeuronModel(TritonModel):
                     f"{' or '.join(map(repr, NEURON_TARGETS))} (got target {given(target)}) — rebuild the artifact "
                     "with the Neuron compile stage"
                 )
-            elif isinstance(image, NeuronImage) and image.target != target:
-                problems.add(
-                    f"image serves {image.target} but neuron_manifest says the artifact was compiled for {target} — "
-                    f"use NeuronImage.for_region(target={target!r}), or rebuild the artifact with target={image.target!r}"
-                )
         if isinstance(environment, Mapping):
             for key, prop in ((ENV_NUM_CORES, "num_cores"), (ENV_VISIBLE_CORES, "visible_cores"),
                               (ENV_MULTI_INSTANCE_SHARED_WEIGHTS, "multi_instance_shared_weights")):  # fmt: skip
@@ -414,17 +434,34 @@ class NeuronModel(TritonModel):
                         f"environment must not set {key} (use runtime=NeuronRuntime({prop}=...) instead)"
                     )
         problems.raise_if_any()
+        # Only now read the artifact's own manifest (a from_build of a Neuron spec builds it here,
+        # as binding the artifact would): every cheap check above has passed.
+        built, served, known = _artifact_manifest(artifact, default_model_name)
+        manifest: Mapping[str, Any] | None = neuron_manifest if neuron_manifest is not None else built
+        if neuron_manifest is None and built is None and known and served is not None:
+            problems.add(
+                f"artifact ({artifact.description}) holds no {served}/{NEURON_MANIFEST}, so model {served!r} is "
+                "not a Neuron build — build it with ModelSpec(backend='neuron', neuron_target=NeuronTarget("
+                "target='inf2', ...)) (the compile stage writes neuron.json), serve it with a TritonModel, or pass "
+                "neuron_manifest={'target': 'inf2', ...} for a model you compiled yourself"
+            )
+        manifest_target = manifest.get("target") if manifest is not None else None
+        if isinstance(image, NeuronImage) and manifest_target in NEURON_TARGETS and image.target != manifest_target:
+            said = "neuron_manifest says" if neuron_manifest is not None else f"its {NEURON_MANIFEST} says"
+            problems.add(
+                f"image serves {image.target} but {said} the artifact was compiled for {manifest_target} — use "
+                f"NeuronImage.for_region(target={manifest_target!r}), or rebuild the artifact with target={image.target!r}"
+            )
+        problems.raise_if_any()
         if image is None:
-            manifest_target = neuron_manifest.get("target") if neuron_manifest is not None else None
             image = NeuronImage.for_region(target=manifest_target or "inf2")
         self.neuron_image: NeuronImage = image
         """The Neuron image (its ``target`` is the instance family every variant must use)."""
         self.runtime: NeuronRuntime | None = runtime
         """The Neuron runtime settings (checked against each variant's NeuronCores)."""
-        self.neuron_manifest: Mapping[str, Any] | None = (
-            None if neuron_manifest is None else dict(neuron_manifest)
-        )
-        """The compile stage's manifest (checked against each variant's instance type)."""
+        self.neuron_manifest: Mapping[str, Any] | None = None if manifest is None else dict(manifest)
+        """The compile stage's manifest: ``neuron_manifest``, else the artifact's ``neuron.json`` (checked
+        against each variant's instance type)."""
         env = dict(runtime.environment()) if runtime is not None else {}
         if isinstance(environment, Mapping):
             env.update(environment)
@@ -433,6 +470,12 @@ class NeuronModel(TritonModel):
             environment=env if (env or environment is not None) else None, role=role, vpc=vpc,
             vpc_subnets=vpc_subnets, security_groups=security_groups, network_isolation=network_isolation,
         )  # fmt: skip
+        if neuron_manifest is not None and built is not None and built.get("target") != manifest_target:
+            Annotations.of(self).add_warning_v2(
+                "serving-constructs:neuronManifestOverridden",
+                f"neuron_manifest says target {manifest_target!r} but the artifact's {served}/{NEURON_MANIFEST} says "
+                f"{built.get('target')!r}; the prop wins. Drop neuron_manifest to check the artifact's own target.",
+            )
 
     def engine_problems(
         self, instance_type: InstanceType, sources: Mapping[str, ModelArtifact] | None = None

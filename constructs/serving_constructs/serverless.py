@@ -4,7 +4,8 @@
 taking one :class:`~serving_constructs.variant.ServerlessProductionVariant`. SageMaker's serverless
 restrictions (SageMaker Developer Guide, "Serverless Inference", feature exclusions and limits,
 https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html) are synth errors naming
-the prop and the fix; :func:`serverless_fit` is the one rule saying which Triton models qualify.
+the prop and the fix; :func:`serverless_fit` is the one rule saying which models qualify (Triton
+models on CPUs, and your own container, :class:`~serving_constructs.container_model.ContainerModel`).
 
 Limits every caller must live with (not checkable at synth, documented here and on the construct):
 a request or response payload of at most 4 MB (:data:`MAX_PAYLOAD_BYTES`), 60 s per invocation
@@ -34,10 +35,13 @@ from serving_constructs._validation import (
     check_type,
     resolved,
 )
+from serving_constructs.container import MultiContainerModel
+from serving_constructs.container_model import ContainerModel
 from serving_constructs.deployment import DeploymentKind, DeploymentPolicy
 from serving_constructs.endpoint import EndpointBase
 from serving_constructs.metrics import ServingMode
 from serving_constructs.model import TritonModel
+from serving_constructs.neuron import NeuronModel
 from serving_constructs.scaling import (
     _SERVICE_LINKED_ROLE,
     CapacityFloor,
@@ -87,7 +91,7 @@ PROVISIONED_CONCURRENCY_FLOOR = CapacityFloor(
 
 @dataclass(frozen=True)
 class ServerlessFit:
-    """Whether a Triton model qualifies for serverless, by :func:`serverless_fit`'s rule.
+    """Whether a model qualifies for serverless, by :func:`serverless_fit`'s rule.
 
     Attributes:
         errors: what rules it out (each names the prop and the fix).
@@ -100,15 +104,28 @@ class ServerlessFit:
     memory_estimate_bytes: int | None
 
 
-def serverless_fit(model: TritonModel, memory_size_in_mb: int, path: str = "variants[0]") -> ServerlessFit:
-    """Apply the rule that says which Triton models qualify for a serverless endpoint.
+def serverless_fit(
+    model: TritonModel | MultiContainerModel | ContainerModel,
+    memory_size_in_mb: int,
+    path: str = "variants[0]",
+) -> ServerlessFit:
+    """Apply the rule that says which models qualify for a serverless endpoint.
 
-    **A Triton model qualifies when all of these hold:**
+    **Never:** a :class:`~serving_constructs.container.MultiContainerModel` (serverless endpoints
+    run no inference pipelines and no direct multi-container models) and a
+    :class:`~serving_constructs.neuron.NeuronModel` (Inferentia runs on ml.inf1 / ml.inf2
+    instances only; a serverless variant has no instance type). Each is refused with that one
+    error.
+
+    **A Triton model (or your own container, a** :class:`~serving_constructs.container_model.ContainerModel`
+    **) qualifies when all of these hold:**
 
     1. It runs on CPUs: no ``KIND_GPU`` instance group and no TensorRT engine (serverless
-       endpoints have no GPUs; :class:`ServerlessProductionVariant` checks this).
+       endpoints have no GPUs; :class:`ServerlessProductionVariant` checks this). Whether your
+       own container needs a GPU is not known here: it must not.
     2. It is a single model, not a multi-model one (no multi-model serverless endpoints).
-    3. Its model has ``network_isolation=False`` and no ``vpc`` (both excluded on serverless).
+    3. Its model has ``network_isolation=False`` and no ``vpc`` (both excluded on serverless;
+       ``TritonModel`` and ``ContainerModel`` both default to network isolation on).
     4. **Disk:** its archive is at most half of the 5 GB ephemeral disk (2.5 GB), so the disk holds
        the downloaded archive and its extracted repository at once (a gzip archive of weights
        extracts to at least its own size).
@@ -122,16 +139,41 @@ def serverless_fit(model: TritonModel, memory_size_in_mb: int, path: str = "vari
     6. **Image:** the container image is at most 10 GB. The size of an image is not known at
        synth: the SageMaker Triton DLC (``TritonImage.for_region``) is Triton's full GPU build
        (CUDA, TensorRT), so it gets a warning saying to use a CPU-only Triton image of your own
-       (``TritonImage.from_ecr_repository``) whose size you checked; your own image is yours to size.
+       (``TritonImage.from_ecr_repository``) whose size you checked; your own image is yours to size
+       (a ``ContainerImage`` too: ``from_asset`` images are built by ``cdk deploy``, after synth).
 
     An archive whose size is unknown at synth (``ModelArtifact.from_bucket``) gets a warning that
-    rules 4 and 5 could not be checked.
+    rules 4 and 5 could not be checked. A ``ContainerModel`` without ``model_data`` (its image
+    carries the model) has no archive: rules 4 and 5 do not apply, and the image limit holds it.
 
     Args:
         model: the variant's model.
         memory_size_in_mb: the variant's memory size.
         path: how messages name the variant. Defaults to ``"variants[0]"``.
     """
+    if isinstance(model, MultiContainerModel):
+        return ServerlessFit(
+            (
+                f"{path}.model is a MultiContainerModel (mode {model.mode!r}) but serverless endpoints run no "
+                "inference pipelines and no multi-container models — serve it on a RealtimeEndpoint "
+                "(ProductionVariant(model=..., instance_type=...)), or put the steps in one container "
+                "(e.g. a Triton ensemble with a python-backend preprocessing model) for serverless",
+            ),
+            (),
+            None,
+        )
+    if isinstance(model, NeuronModel):
+        return ServerlessFit(
+            (
+                f"{path}.model is a NeuronModel (for {model.neuron_image.target}) but Inferentia runs "
+                "on ml.inf1/ml.inf2 instances only and a serverless variant has no instance type — serve it "
+                f"on a RealtimeEndpoint with ProductionVariant(instance_type=InstanceType.of('ml.{model.neuron_image.target}.xlarge')), "
+                "or build the model for CPUs (backend onnxruntime, KIND_CPU) and serve a TritonModel",
+            ),
+            (),
+            None,
+        )
+    kind = "ContainerModel" if isinstance(model, ContainerModel) else "TritonModel"
     errors: list[str] = []
     warnings: list[tuple[str, str]] = []
     if model.multi_model:
@@ -143,26 +185,27 @@ def serverless_fit(model: TritonModel, memory_size_in_mb: int, path: str = "vari
     assert isinstance(resource, sagemaker.CfnModel)
     if resource.enable_network_isolation is True:
         errors.append(
-            f"{path}.model has network_isolation on (TritonModel's default) but serverless endpoints do "
-            "not support network isolation — pass TritonModel(..., network_isolation=False)"
+            f"{path}.model has network_isolation on ({kind}'s default) but serverless endpoints do "
+            f"not support network isolation — pass {kind}(..., network_isolation=False)"
         )
     if resource.vpc_config is not None:
         errors.append(
             f"{path}.model runs in a VPC (vpc=...) but serverless endpoints do not support VPC "
-            "configuration — drop vpc, vpc_subnets and security_groups from the TritonModel"
+            f"configuration — drop vpc, vpc_subnets and security_groups from the {kind}"
         )
-    size = model.artifact.size_bytes
-    if size is None:
+    artifact = model.artifact  # None: your own image carries the model (no archive; the image limit holds it)
+    size = None if artifact is None else artifact.size_bytes
+    if artifact is not None and size is None:
         warnings.append(
             (
                 "serverlessArchiveSizeUnknown",
-                f"{path}.model's archive size is not known at synth ({model.artifact.description}), so the "
+                f"{path}.model's archive size is not known at synth ({artifact.description}), so the "
                 f"serverless disk ({DISK_BYTES // _GB} GB) and memory rules could not be checked: the archive "
                 "must be <= 2.5 GB and <= half of memory_size_in_mb. Use ModelArtifact.from_asset or "
                 ".from_build to have them checked.",
             )
         )
-    else:
+    elif size is not None:
         size_errors, size_warnings = size_fit(size, memory_size_in_mb, path)
         errors.extend(size_errors)
         warnings.extend(size_warnings)
@@ -244,12 +287,16 @@ class ServerlessEndpoint(EndpointBase):
     start. Larger payloads or longer requests need a ``RealtimeEndpoint`` or an ``AsyncEndpoint``.
 
     **Refused at synth** (SageMaker's serverless exclusions; each error names the prop and the fix):
-    a ``KIND_GPU`` or TensorRT model, a multi-model model, a second variant, an instance variant,
-    a model with ``network_isolation`` (TritonModel's default: pass ``network_isolation=False``) or
-    a ``vpc``, a rolling, canary or linear deployment (no instances to shift), and a model that does
-    not fit by :func:`serverless_fit`'s rule (archive > 2.5 GB, memory estimate > memory size).
-    Data capture, Model Monitor, inference pipelines and Marketplace models are excluded by
-    SageMaker too; this library offers none of them on this kind.
+    a ``KIND_GPU`` or TensorRT model, a multi-model model, a ``MultiContainerModel`` (inference
+    pipelines and direct multi-container models), a ``NeuronModel`` (Inferentia is instance-only),
+    a second variant, an instance variant, a model with ``network_isolation`` (the default of
+    ``TritonModel`` and ``ContainerModel``: pass ``network_isolation=False``) or a ``vpc``, a
+    rolling, canary or linear deployment (no instances to shift), and a model that does not fit by
+    :func:`serverless_fit`'s rule (archive > 2.5 GB, memory estimate > memory size). Your own
+    container (``ContainerModel`` with an ECR image) is served; its image must be at most 10 GB,
+    which is yours to check (an image's size is not known at synth). Data capture, Model Monitor,
+    Marketplace models and private (non-ECR) registries are excluded by SageMaker too; this library
+    offers none of them on this kind.
 
     Args:
         scope: the parent construct.
@@ -293,7 +340,7 @@ class ServerlessEndpoint(EndpointBase):
                 f"{path}: a ServerlessEndpoint has one production variant (SageMaker runs no multi-variant "
                 f"serverless endpoints; it has {existing[0].variant_name!r}) — make a second ServerlessEndpoint"
             )
-        if isinstance(variant.model, TritonModel):
+        if isinstance(variant.model, (TritonModel, MultiContainerModel, ContainerModel)):  # else a type error above
             problems.extend(serverless_fit(variant.model, variant.memory_size_in_mb, path).errors)
         return problems
 

@@ -205,13 +205,16 @@ class ServerlessProductionVariant(VariantBase):
     """A serverless production variant: SageMaker runs the model on demand, sized by memory.
 
     :class:`~serving_constructs.serverless.ServerlessEndpoint` takes it (``RealtimeEndpoint`` refuses
-    it); which Triton models qualify is :func:`serving_constructs.serverless.serverless_fit`'s rule.
+    it); which models qualify is :func:`serving_constructs.serverless.serverless_fit`'s rule.
     Serverless endpoints have no GPUs (SageMaker Developer Guide, "Serverless Inference",
     https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html), so a ``KIND_GPU``
     model is refused.
 
     Attributes:
-        model: the model the variant serves.
+        model: the model the variant serves: a ``TritonModel`` on CPUs with ``network_isolation=False``,
+            or your own container (``ContainerModel`` with ``network_isolation=False``). A
+            ``MultiContainerModel`` (no inference pipelines on serverless), a ``NeuronModel``
+            (Inferentia is instance-only) and a multi-model model are refused by the endpoint.
         memory_size_in_mb: 1024, 2048, 3072, 4096, 5120 or 6144.
         max_concurrency: concurrent invocations, 1-200.
         provisioned_concurrency: invocations kept warm, 1-200 and <= ``max_concurrency``. Defaults
@@ -222,7 +225,7 @@ class ServerlessProductionVariant(VariantBase):
 
     kind: ClassVar[str] = "serverless"
 
-    model: TritonModel
+    model: TritonModel | ContainerModel
     memory_size_in_mb: int
     max_concurrency: int
     provisioned_concurrency: int | None = None
