@@ -24,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
+from model_build.aws import INVOCATION_TIMEOUT_S, SERVERLESS_MAX_PAYLOAD_BYTES
 from serving_constructs import defaults
 from serving_constructs._validation import (
     Problems,
@@ -66,10 +67,11 @@ __all__ = [
 _GB = 1000**3  # SageMaker states the limits in GB; decimal GB is the stricter reading
 _MIB = 1024**2
 
-MAX_PAYLOAD_BYTES = 4 * 1000**2
-"""The largest request or response payload a serverless endpoint takes: 4 MB (serverless-endpoints-invoke page)."""
+MAX_PAYLOAD_BYTES = SERVERLESS_MAX_PAYLOAD_BYTES
+"""The largest request or response payload a serverless endpoint takes: 4 MB (serverless-endpoints-invoke page;
+``model_build.aws``, which the local data plane enforces too)."""
 
-INVOCATION_TIMEOUT = Duration.seconds(60)
+INVOCATION_TIMEOUT = Duration.seconds(INVOCATION_TIMEOUT_S)
 """How long one ``/invocations`` call may run on a serverless endpoint: 60 s (same page)."""
 
 MAX_IMAGE_BYTES = 10 * _GB

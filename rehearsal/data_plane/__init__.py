@@ -24,6 +24,8 @@ The package, one module per concern:
 * :mod:`~rehearsal.data_plane.routing`: the routing table and its background refresh;
 * :mod:`~rehearsal.data_plane.backends`: one backend per serving mode, chosen by the container's
   ``Mode`` (real-time there; multi-model in :mod:`~rehearsal.data_plane.multi_model`);
+* :mod:`~rehearsal.data_plane.serverless`: serverless variants (cold start on the first request,
+  stop when idle, provisioned concurrency, ``MaxConcurrency`` throttling, 4 MB payloads);
 * :mod:`~rehearsal.data_plane.async_inference`: InvokeEndpointAsync's queue, workers,
   notifications, TTL and timeout, scale to zero and metrics;
 * :mod:`~rehearsal.data_plane.capture`: data capture to S3 (SageMaker's JSON Lines) and shadow
@@ -69,7 +71,13 @@ from rehearsal.data_plane.routing import (
     EndpointRoute,
     RefreshPass,
     RoutingTable,
+    ServerlessConfig,
     VariantRoute,
+)
+from rehearsal.data_plane.serverless import (
+    DEFAULT_SERVERLESS_IDLE_S,
+    MAX_SERVERLESS_PAYLOAD_BYTES,
+    ServerlessBackend,
 )
 from rehearsal.data_plane.service import LocalDataPlane
 
@@ -82,9 +90,11 @@ __all__ = [
     "DEFAULT_REFRESH_INTERVAL_S",
     "DEFAULT_REQUEST_TTL_S",
     "DEFAULT_SCALE_IN_COOLDOWN_S",
+    "DEFAULT_SERVERLESS_IDLE_S",
     "INVOCATION_TIMEOUT_S",
     "MAX_ASYNC_INPUT_BYTES",
     "MAX_PAYLOAD_BYTES",
+    "MAX_SERVERLESS_PAYLOAD_BYTES",
     "REQUEST_ID_HEADER",
     "AsyncConfig",
     "AsyncInference",
@@ -105,6 +115,8 @@ __all__ = [
     "RoutingTable",
     "RuntimeApi",
     "RuntimeApiError",
+    "ServerlessBackend",
+    "ServerlessConfig",
     "TargetModel",
     "VariantRoute",
     "safe_extract",

@@ -319,10 +319,11 @@ class RuntimeApi:
             # A ModelError is counted by the container's own status, as SageMaker counts it.
             status = int(error.members.get("OriginalStatusCode", error.status)) if error.code == "ModelError" else error.status
         record("Invocations", 1, endpoint=name, variant=vname)
-        record("InvocationsPerInstance", 1 / max(1, variant.instance_count), endpoint=name, variant=vname)
         record("Invocation4XXErrors", int(400 <= status < 500), endpoint=name, variant=vname)
         record("Invocation5XXErrors", int(status >= 500), endpoint=name, variant=vname)
-        record("InvocationModelErrors", int(error is not None and error.code == "ModelError"), endpoint=name, variant=vname)
+        if variant.serverless is None:  # serverless endpoints publish neither (model_build.sagemaker_metrics)
+            record("InvocationsPerInstance", 1 / max(1, variant.instance_count), endpoint=name, variant=vname)
+            record("InvocationModelErrors", int(error is not None and error.code == "ModelError"), endpoint=name, variant=vname)
         if model_latency_s is not None:
             self.metrics.record_duration("ModelLatency", model_latency_s, endpoint=name, variant=vname)
             if invocation.received_at is not None:
@@ -339,6 +340,8 @@ class RuntimeApi:
         seen: set[int] = set()
         out: list[tuple[str, float, str, str | None]] = []
         for (endpoint, _config, variant), backend in items:
+            if not backend.instance_metrics:
+                continue  # a serverless variant: no instance, no instance metrics
             loaded = backend.loaded_model_count()
             if loaded is not None:
                 out.append(("LoadedModelCount", loaded, endpoint, variant))

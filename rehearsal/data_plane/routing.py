@@ -88,6 +88,31 @@ class AsyncConfig:
 
 
 @dataclass(frozen=True)
+class ServerlessConfig:
+    """A serverless variant's ``ServerlessConfig``, as the data plane needs it.
+
+    Attributes:
+        memory_size_in_mb: ``MemorySizeInMB`` (informational: the local Triton is not memory-capped).
+        max_concurrency: ``MaxConcurrency``: concurrent invocations beyond it are throttled.
+        provisioned_concurrency: ``ProvisionedConcurrency`` (0 when absent): with any, the variant's
+            container is started at deploy and never stopped for idleness.
+    """
+
+    memory_size_in_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int = 0
+
+    @classmethod
+    def from_api(cls, config: Mapping[str, Any]) -> ServerlessConfig:
+        """Read a production variant's ``ServerlessConfig`` (or DescribeEndpoint's ``CurrentServerlessConfig``)."""
+        return cls(
+            memory_size_in_mb=int(config.get("MemorySizeInMB") or 0),
+            max_concurrency=max(1, int(config.get("MaxConcurrency") or 1)),
+            provisioned_concurrency=int(config.get("ProvisionedConcurrency") or 0),
+        )
+
+
+@dataclass(frozen=True)
 class ContainerRoute:
     """One container of a multi-container Model (``Containers[i]``).
 
@@ -126,6 +151,8 @@ class VariantRoute:
         min_capacity: The variant's Application Auto Scaling target ``MinCapacity`` (None: no
             target). 0 lets an async variant scale to zero: its Triton stops when idle.
         max_capacity: The target's ``MaxCapacity`` (None: no target).
+        serverless: The variant's serverless config (DescribeEndpoint's ``CurrentServerlessConfig``,
+            else the endpoint config's ``ServerlessConfig``); None for an instance-based variant.
     """
 
     name: str
@@ -142,6 +169,7 @@ class VariantRoute:
     instance_count: int = 1
     min_capacity: int | None = None
     max_capacity: int | None = None
+    serverless: ServerlessConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +250,12 @@ def _container_routes(containers: list[dict[str, Any]]) -> tuple[ContainerRoute,
         )
         for index, c in enumerate(containers)
     )
+
+
+def _serverless_config(current: Mapping[str, Any], variant: Mapping[str, Any]) -> ServerlessConfig | None:
+    """Return a variant's serverless config: the endpoint's current one, else the endpoint config's; None if instance-based."""
+    config = current.get("CurrentServerlessConfig") or variant.get("ServerlessConfig")
+    return ServerlessConfig.from_api(config) if config else None
 
 
 class ControlPlane:
@@ -336,6 +370,7 @@ class ControlPlane:
             ),
             min_capacity=targets.get(pv["VariantName"], (None, None))[0],
             max_capacity=targets.get(pv["VariantName"], (None, None))[1],
+            serverless=_serverless_config(current.get(pv["VariantName"], {}), pv),
         )
 
     def _scalable_targets(

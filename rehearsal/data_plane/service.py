@@ -36,6 +36,12 @@ from rehearsal.data_plane.multi_container import MultiContainerBackend  # noqa: 
 from rehearsal.data_plane.multi_model import DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S, ControlPlane, RefreshPass, RoutingTable
+from rehearsal.data_plane.serverless import (  # registers the Serverless mode
+    DEFAULT_SERVERLESS_IDLE_S,
+    DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S,
+    ServerlessProvisioner,
+    serverless_argument_problems,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,8 @@ def check_arguments(
     scale_in_cooldown_s: Any = DEFAULT_SCALE_IN_COOLDOWN_S,
     multi_model_memory_budget_bytes: Any = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
     metrics_interval_s: Any = DEFAULT_METRICS_INTERVAL_S,
+    serverless_idle_s: Any = DEFAULT_SERVERLESS_IDLE_S,
+    serverless_invocation_timeout_s: Any = DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S,
 ) -> None:
     """Collect every problem with :class:`LocalDataPlane`'s arguments into one ``UserError``."""
     import inspect
@@ -150,6 +158,7 @@ def check_arguments(
             f"metrics_interval_s must be a number of seconds in (0, 3600] (got {metrics_interval_s!r}); "
             f"leave it out for {DEFAULT_METRICS_INTERVAL_S:g} s"
         )
+    problems += serverless_argument_problems(idle_s=serverless_idle_s, invocation_timeout_s=serverless_invocation_timeout_s)
     if problems:
         raise UserError("Invalid LocalDataPlane arguments: " + "; ".join(problems))
 
@@ -242,6 +251,12 @@ class LocalDataPlane:
             multi-container Model (:mod:`rehearsal.data_plane.multi_container`): it must serve
             ``/ping`` and ``/invocations`` on ``$SAGEMAKER_BIND_TO_PORT``. Triton images run on the
             bundled Triton. Defaults to none.
+        serverless_idle_s: Idle seconds after which a serverless variant without provisioned
+            concurrency stops its Triton; the next request is a cold start
+            (:mod:`rehearsal.data_plane.serverless`). Defaults to 600 s (a local choice: SageMaker
+            does not document it).
+        serverless_invocation_timeout_s: Seconds a serverless variant's container has to answer.
+            Defaults to 60 s (SageMaker's).
 
     Raises:
         model_build.user_errors.UserError: An argument is invalid (every problem is listed).
@@ -262,6 +277,8 @@ class LocalDataPlane:
         multi_model_memory_budget_bytes: int = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
         metrics_interval_s: float = DEFAULT_METRICS_INTERVAL_S,
         local_images: Mapping[str, Sequence[str]] | None = None,
+        serverless_idle_s: float = DEFAULT_SERVERLESS_IDLE_S,
+        serverless_invocation_timeout_s: float = DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S,
     ) -> None:
         check_local_images(local_images)
         check_arguments(
@@ -276,7 +293,11 @@ class LocalDataPlane:
             scale_in_cooldown_s=scale_in_cooldown_s,
             multi_model_memory_budget_bytes=multi_model_memory_budget_bytes,
             metrics_interval_s=metrics_interval_s,
+            serverless_idle_s=serverless_idle_s,
+            serverless_invocation_timeout_s=serverless_invocation_timeout_s,
         )
+        self.serverless_idle_s = float(serverless_idle_s)
+        self.serverless_invocation_timeout_s = float(serverless_invocation_timeout_s)
         self.metrics_interval_s = float(metrics_interval_s)
         self.scale_in_cooldown_s = float(scale_in_cooldown_s)
         self.multi_model_memory_budget_bytes = multi_model_memory_budget_bytes
@@ -296,6 +317,7 @@ class LocalDataPlane:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._provisioner: ServerlessProvisioner | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -354,9 +376,14 @@ class LocalDataPlane:
             backend_options={
                 "MultiModel": {"memory_budget_bytes": self.multi_model_memory_budget_bytes},
                 "MultiContainer": {"local_images": self._local_images},
+                "Serverless": {
+                    "idle_s": self.serverless_idle_s,
+                    "invocation_timeout_s": self.serverless_invocation_timeout_s,
+                },
             },
             metrics_interval_s=self.metrics_interval_s,
         )
+        self._provisioner = ServerlessProvisioner(self._api)
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -425,6 +452,9 @@ class LocalDataPlane:
         if retired:
             # SageMaker stops the old fleet after an update or delete; so do we.
             await asyncio.gather(*(asyncio.to_thread(b.close) for b in retired), return_exceptions=True)
+        if self._provisioner is not None:
+            # Provisioned concurrency runs from deploy on, as SageMaker's does.
+            await self._provisioner.run_once()
         return refreshed
 
     def refresh(self) -> RefreshPass:
@@ -469,6 +499,8 @@ class LocalDataPlane:
         if api.client is not None:
             await api.client.close()
             api.client = None
+        if self._provisioner is not None:
+            await self._provisioner.stop()
         # Stop the servers in parallel: each waits for its process to exit.
         backends = api.take_all_backends()
         await asyncio.gather(*(asyncio.to_thread(b.close) for b in backends), return_exceptions=True)
