@@ -38,6 +38,8 @@ class Serverless:
     runtime: Any
     cloudwatch: Any
     start: datetime.datetime
+    #: The on-demand endpoint's Triton process (the idle test watches it exit).
+    on_demand_pid: int | None = None
 
     def backend(self, endpoint: str) -> Any:
         """The endpoint's backend (None before the data plane created it)."""
@@ -164,6 +166,7 @@ def test_on_demand_has_no_instance_until_the_first_call_which_cold_starts_and_th
         first.join(timeout=120)
     # AND a third right after the first is answered
     warm, warm_s = sls.invoke("on-demand")
+    sls.on_demand_pid = sls.backend("on-demand").server.pid  # read before its idle period ends
     # THEN the second was throttled: ThrottlingException, HTTP 400
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
@@ -226,13 +229,19 @@ def test_provisioned_concurrency_is_started_at_deploy_and_answers_without_a_cold
 def test_idle_on_demand_endpoint_scales_to_zero_but_provisioned_concurrency_stays(sls: Serverless) -> None:
     import psutil
 
-    # GIVEN the on-demand endpoint after its calls, its Triton running
-    backend = sls.backend("on-demand")
-    pid = backend.server.pid
+    # GIVEN the on-demand endpoint after its calls (its Triton was running then)
+    backend, pid = sls.backend("on-demand"), sls.on_demand_pid
+    assert pid is not None
     # WHEN it stays idle longer than the idle period
     _wait_for(lambda: backend.server is None, "the idle stop", timeout_s=IDLE_S + 30)
     # THEN its Triton is stopped (scaled to zero: the next request is a cold start, as the first was)
     assert backend.scaled_to_zero and sls.plane.describe_backends()
-    _wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, "Triton's exit")
+    def exited() -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    _wait_for(exited, "Triton's exit")
     # AND the provisioned endpoint's Triton, idle for longer, still runs
     assert sls.backend("provisioned").server is not None
