@@ -185,6 +185,8 @@ CLI_CASES: list[tuple[str, Callable[..., list[str]], list[str]]] = [
     ("data_plane", lambda **f: [f["closed_url"], "--refresh-interval", "0"], ["--refresh-interval", "'0'", "> 0"]),
     ("data_plane", lambda **f: [f["closed_url"], "--refresh-interval", "nan"], ["--refresh-interval", "'nan'"]),
     ("data_plane", lambda **f: [f["closed_url"], "--work-dir", str(f["a_file"])], ["--work-dir", "a-file.txt", "folder"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--serverless-idle", "0"], ["--serverless-idle", "'0'", "> 0"]),
+    ("data_plane", lambda **f: [f["closed_url"], "--serverless-invocation-timeout", "soon"], ["--serverless-invocation-timeout", "'soon'", "seconds"]),
     ("data_plane", lambda **f: [f["closed_url"], "--work-dir", str(f["a_file"] / "w")], ["--work-dir", "a-file.txt", "cannot be created"]),
     ("data_plane", lambda **f: [f["closed_url"], "--work-dir", ""], ["--work-dir", "''", "empty path"]),
     # python -m triton_runtime install / locate
