@@ -34,6 +34,7 @@ BODY = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32",
 @dataclass
 class Serverless:
     moto: Any
+    sagemaker: Any
     plane: Any
     runtime: Any
     cloudwatch: Any
@@ -82,6 +83,21 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0)
         time.sleep(0.05)
 
 
+def _runtime(endpoint_url: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        # No retries: boto3 would retry a ThrottlingException.
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
+    )
+
+
 def _deploy(sagemaker: Any, name: str, serverless_config: dict[str, int]) -> None:
     sagemaker.create_model(
         ModelName=name,
@@ -103,7 +119,6 @@ def _deploy(sagemaker: Any, name: str, serverless_config: dict[str, int]) -> Non
 @pytest.fixture(scope="module")
 def sls(tmp_path_factory: pytest.TempPathFactory, relu_onnx: Callable[..., Any]) -> Iterator[Serverless]:
     import boto3
-    from botocore.config import Config
 
     from model_build.pipeline import build
     from model_build.spec_file import load_spec_file
@@ -133,16 +148,8 @@ def sls(tmp_path_factory: pytest.TempPathFactory, relu_onnx: Callable[..., Any])
             serverless_idle_s=IDLE_S,
             metrics_interval_s=3600,  # published when a test flushes, not in between
         ) as plane:
-            runtime = boto3.client(
-                "sagemaker-runtime",
-                endpoint_url=plane.endpoint_url,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                # No retries: boto3 would retry a ThrottlingException.
-                config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
-            )
-            yield Serverless(moto, plane, runtime, boto3.client("cloudwatch", **moto.boto3_kwargs()), start)
+            runtime = _runtime(plane.endpoint_url)
+            yield Serverless(moto, sagemaker, plane, runtime, boto3.client("cloudwatch", **moto.boto3_kwargs()), start)
 
 
 def test_on_demand_has_no_instance_until_the_first_call_which_cold_starts_and_throttles_beyond_max_concurrency(
@@ -245,3 +252,21 @@ def test_idle_on_demand_endpoint_scales_to_zero_but_provisioned_concurrency_stay
     _wait_for(exited, "Triton's exit")
     # AND the provisioned endpoint's Triton, idle for longer, still runs
     assert sls.backend("provisioned").server is not None
+
+
+def test_invocation_timeout_is_a_model_error_naming_it(sls: Serverless, tmp_path: Any) -> None:
+    from rehearsal.data_plane import LocalDataPlane
+
+    # GIVEN a second data plane on the same emulator whose serverless containers have 1 µs to answer
+    # (the provisioned endpoint is deleted first: this plane would start it too)
+    sls.sagemaker.delete_endpoint(EndpointName="provisioned")
+    with LocalDataPlane(
+        sls.moto.endpoint_url, work_dir=tmp_path, serverless_invocation_timeout_s=1e-6, metrics_interval_s=3600
+    ) as plane:
+        runtime = _runtime(plane.endpoint_url)
+        # WHEN the on-demand endpoint is invoked through it (a cold start, then the container call)
+        with pytest.raises(runtime.exceptions.ModelError) as raised:
+            runtime.invoke_endpoint(EndpointName="on-demand", ContentType="application/json", Body=BODY)
+    # THEN the call that outlived the timeout is a ModelError with the container's status 408
+    assert raised.value.response["OriginalStatusCode"] == 408
+    assert "timed out while waiting for a response from container primary (after 1e-06 s)" in str(raised.value)
