@@ -994,6 +994,14 @@ ERRORS: list[Any] = [
         id="shadow-beside-a-multi-container-model",
     ),
     pytest.param(
+        lambda c: _shadow(c, shadow_variants=[_shadow_variant(c, instance_type=InstanceType.of("ml.inf1.xlarge"))]),
+        [
+            "shadow_variants: ml.inf1.xlarge (Inf1) cannot serve an endpoint with shadow_variants",
+            "use ml.inf2 types for both variants",
+        ],
+        id="shadow-on-inf1",
+    ),
+    pytest.param(
         lambda c: _shadow(c, shadow_variants=[_shadow_variant(c, initial_instance_count=0)]),
         ["shadow_variants[0].initial_instance_count must be", "(got 0)"],
         id="shadow-zero-instances",

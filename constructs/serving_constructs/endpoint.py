@@ -759,13 +759,21 @@ class EndpointBase(EndpointResource):
                 "takes one ProductionVariant beside one ShadowProductionVariant — keep one production variant"
             )
         if items:
-            # "Create a shadow test" (SageMaker DG): multi-container endpoints cannot take a shadow variant.
+            # Shadow tests' "Exclusions" (SageMaker DG, shadow-tests-exclusions): no multi-container endpoints
+            # and no Inf1 instances (serverless, async and multi-model kinds refuse the prop above).
             for path, variant in [*(("variants", v) for v in production), *(("shadow_variants", v) for v in items)]:
                 if type(variant.model).__name__ == "MultiContainerModel":
                     problems.append(
                         f"{path}: a MultiContainerModel cannot serve an endpoint with shadow_variants (SageMaker runs "
                         "no shadow variant on multi-container endpoints) — shadow-test each container's model on "
                         "its own endpoint, or remove shadow_variants"
+                    )
+                instance_type = getattr(variant, "instance_type", None)
+                if isinstance(instance_type, InstanceType) and instance_type.family == "inf1":
+                    problems.append(
+                        f"{path}: {instance_type} (Inf1) cannot serve an endpoint with shadow_variants (SageMaker runs "
+                        "no shadow variant on Inf1 instances) — use ml.inf2 types for both variants, or remove "
+                        "shadow_variants"
                     )
         names = [v.variant_name for v in production]
         for index, shadow in enumerate(items):
