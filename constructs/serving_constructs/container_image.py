@@ -33,7 +33,8 @@ from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 from model_build.user_errors import did_you_mean
-from serving_constructs._validation import check_interface, check_str, given, raise_if_any
+from serving_constructs._image_sources import EcrSource, UriSource, check_ecr_source, check_uri_source
+from serving_constructs._validation import check_str, given, raise_if_any
 
 CONTAINER_PORT = 8080
 """The port SageMaker sends ``/ping`` and ``/invocations`` to."""
@@ -169,11 +170,7 @@ class ContainerImage(abc.ABC):
         Raises:
             PropsError: a prop has the wrong type.
         """
-        problems = check_interface(
-            "repository", repository, "ecr.IRepository", "repository_uri_for_tag",
-            "use ecr.Repository.from_repository_name(self, 'Image', 'my-model-server')",
-        ) + check_str("tag", tag)  # fmt: skip
-        raise_if_any("ContainerImage.from_ecr_repository", problems)
+        check_ecr_source("ContainerImage.from_ecr_repository", repository, tag, example_name="my-model-server")
         return _EcrImage(repository, tag)
 
     @staticmethod
@@ -186,10 +183,7 @@ class ContainerImage(abc.ABC):
         Raises:
             PropsError: ``uri`` is not a str.
         """
-        problems = check_str(
-            "uri", uri, example=" such as '123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-server:1'"
-        )
-        raise_if_any("ContainerImage.from_uri", problems)
+        check_uri_source("ContainerImage.from_uri", uri, example_name="my-server")
         return _UriImage(uri)
 
     @property
@@ -236,22 +230,12 @@ class _AssetImage(ContainerImage):
         return asset.image_uri
 
 
-class _EcrImage(ContainerImage):
-    def __init__(self, repository: ecr.IRepository, tag: str) -> None:
-        self.repository = repository
-        self.tag = tag
-
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        self.repository.grant_pull(grantee)
-        return self.repository.repository_uri_for_tag(self.tag)
+class _EcrImage(EcrSource, ContainerImage):
+    pass
 
 
-class _UriImage(ContainerImage):
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        return self.uri
+class _UriImage(UriSource, ContainerImage):
+    pass
 
 
 # --- the container contract, read from the files -----------------------------------------------
