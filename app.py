@@ -67,6 +67,16 @@ Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the ca
   docs/pipeline-engines.md), and the synth serves it (``mme_tensorrt=on``). Defaults to ``off``.
 - ``pipeline_tensorrt_image``: with ``processing-job``, the ECR URI of NVIDIA's TensorRT container of
   the serving Triton release mirrored into your account. No default.
+- ``examples``: example stacks of the other hosting options (``stacks/examples.py``), to copy:
+  ``serverless`` (``ExampleServerless``: bert-tiny built for CPUs on a serverless endpoint),
+  ``shadow-capture`` (``ExampleShadowCapture``: a shadow variant and KMS-encrypted data capture),
+  ``multi-container`` (``ExampleMultiContainer``: a serial pipeline and direct invocation), ``byoc``
+  (``ExampleByoc``: seed 004's Flask container, built from ``examples/byoc`` by Docker at deploy time),
+  ``inferentia`` (``ExampleInferentia``: a Neuron model on ml.inf2); several separated by commas, or
+  ``all``. Defaults to ``none``. Not with ``pipeline=true``.
+- ``examples_bucket``: the S3 bucket the ``shadow-capture``, ``multi-container`` and ``inferentia``
+  examples read their model archives from (each stack's docstring names the keys). Required with
+  one of them, refused without. No default.
 - ``account`` / ``region``: pin the stacks to an environment (with ``pipeline=true``: the pipeline's,
   and required). Defaults to none: the stacks are
   environment-agnostic (``AWS::Region``/``AWS::AccountId`` resolve at deploy time), so the same
@@ -98,6 +108,8 @@ from model_build.spec import ModelSpec
 from model_build.user_errors import UserError, debug_enabled, did_you_mean
 from serving_constructs import InstanceType, PropsError, defaults
 from stacks.async_stack import AsyncInferenceStack, async_stack_id
+from stacks.examples import EXAMPLES as EXAMPLE_STACKS
+from stacks.examples import Example
 from stacks.multi_model_stack import (
     DEFAULT_MODEL_SET,
     MODEL_SETS,
@@ -109,6 +121,9 @@ from stacks.pipeline_engines import ENGINE_BUILD_MODES, EngineBuild
 from stacks.pipeline_stack import PipelineSource, ServingPipelineStack
 from stacks.plans import StackPlan, build_models, planned_specs
 from stacks.realtime_stack import RealtimeInferenceStack, realtime_stack_id
+
+#: The ``examples`` value that adds no example stack (the default).
+NO_EXAMPLES = "none"
 
 # None: not set here, so the profile's value (if any) or the stack's default applies.
 CONTEXT_DEFAULTS: dict[str, Any] = {
@@ -138,6 +153,8 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "pipeline_approval_topic": None,
     "pipeline_tensorrt": None,
     "pipeline_tensorrt_image": None,
+    "examples": NO_EXAMPLES,
+    "examples_bucket": None,
 }
 
 #: The context keys that apply only with ``pipeline=true``.
@@ -509,7 +526,56 @@ def settings_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     settings["profiles"] = profiles
     settings["async"] = _async_settings(values)
     settings["multi_model"] = _multi_model_settings(values)
+    settings["examples"] = _example_settings(values)
     return settings
+
+
+_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _example_settings(values: Mapping[str, Any]) -> list[tuple[Example, str | None]]:
+    """Resolve ``examples`` and ``examples_bucket``: the example stacks to add, each with its bucket."""
+    value = values["examples"]
+    names = list(EXAMPLE_STACKS) if value == "all" else [] if value == NO_EXAMPLES else _list("examples", value)
+    allowed = f"{', '.join(EXAMPLE_STACKS)}, all or {NO_EXAMPLES}"
+    for name in names:
+        if name not in EXAMPLE_STACKS:
+            raise ContextError(
+                f"context key 'examples' names {name!r}, which is not an example stack"
+                f"{did_you_mean(name, list(EXAMPLE_STACKS))}; allowed: {allowed} (several separated by commas)"
+            )
+    bucket = values["examples_bucket"]
+    needs_bucket = [name for name in names if EXAMPLE_STACKS[name].bucket_prop is not None]
+    if bucket is None and needs_bucket:
+        raise ContextError(
+            f"context key 'examples_bucket' is required with examples={','.join(needs_bucket)}: the S3 bucket "
+            "holding those examples' model archives (their stack docstrings name the keys); pass "
+            "-c examples_bucket=my-model-bucket"
+        )
+    if bucket is not None:
+        if not needs_bucket:
+            readers = ", ".join(name for name, example in EXAMPLE_STACKS.items() if example.bucket_prop is not None)
+            raise ContextError(
+                f"context key 'examples_bucket' applies only to the examples that read archives from a bucket "
+                f"({readers}), and examples is {value!r}; drop it or pass -c examples=... with one of them"
+            )
+        if not isinstance(bucket, str) or not _BUCKET_NAME.match(bucket):
+            raise ContextError(
+                f"context key 'examples_bucket' must be an S3 bucket name (3-63 lowercase letters, digits, dots "
+                f"and hyphens, starting and ending with a letter or digit; got {bucket!r}); pass e.g. "
+                "-c examples_bucket=my-model-bucket"
+            )
+    if names and values["pipeline"] is not None and _flag("pipeline", values["pipeline"]):
+        raise ContextError(
+            f"context key 'examples' ({value!r}) does not apply with pipeline=true: the example stacks are for "
+            "copying, not the pipeline's stages; synthesize them without pipeline=true, or drop examples"
+        )
+    return [(EXAMPLE_STACKS[name], bucket if EXAMPLE_STACKS[name].bucket_prop is not None else None) for name in names]
+
+
+def example_plans(settings: Mapping[str, Any]) -> list[StackPlan]:
+    """Return the example stacks (``examples``) the app adds after the serving stacks, in order."""
+    return [example.plan(bucket=bucket, env=settings["env"]) for example, bucket in settings["examples"]]
 
 
 def _async_settings(values: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -740,7 +806,8 @@ def build_app(app: App | None = None) -> App:
     settings = settings_from_context({key: context.get(key) for key in CONTEXT_DEFAULTS})
     warnings = unknown_context_keys(context)
     plans = stack_plans(settings)
-    build_models(planned_specs(plans))
+    examples = example_plans(settings)
+    build_models(planned_specs([*plans, *examples]))
     pipeline = settings["pipeline"]
     if pipeline is not None:
         _warn(compose_pipeline(app, settings, plans, context), warnings)
@@ -748,6 +815,8 @@ def build_app(app: App | None = None) -> App:
         stack = plan.compose(app)
         if plan.stack_class is RealtimeInferenceStack:
             _warn(stack, warnings)
+    for plan in examples:
+        plan.compose(app)
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

@@ -2,7 +2,8 @@
 
 The app checks ``-c region``, the tuning CLI ``--region``, and the rehearsal the regions of its
 emulator and data plane; the tuning CLI and the local data plane both hold request bodies to
-``InvokeEndpoint``'s limit; the rehearsal and the post-deploy check (``operations``) split S3 URIs
+``InvokeEndpoint``'s limit; the serverless constructs document, and the local data plane enforces,
+a serverless endpoint's payload limit and invocation timeout; the rehearsal and the post-deploy check (``operations``) split S3 URIs
 the way SageMaker reads them. Each reads the rule from here.
 """
 
@@ -26,6 +27,14 @@ DEFAULT_TRITON_VERSION = "26.05"
 #: ``InvokeEndpoint``'s request body limit: 6 MB, i.e. 6,291,456 bytes (botocore's ``BodyBlob``
 #: shape, ``max`` 6291456). Larger inputs need an asynchronous endpoint.
 INVOKE_ENDPOINT_MAX_BODY_BYTES = 6 * 1024 * 1024
+
+#: A serverless endpoint's request and response payload limit: 4 MB (Developer Guide, "Serverless
+#: Inference", limits; SERVICE-FACTS §7.2), counted as 4,000,000 bytes, the stricter reading of "MB".
+#: ``serving_constructs.serverless.MAX_PAYLOAD_BYTES`` documents it; the local data plane enforces it.
+SERVERLESS_MAX_PAYLOAD_BYTES = 4 * 1000**2
+
+#: Seconds a container has to answer one ``InvokeEndpoint`` (real-time and serverless): 60.
+INVOCATION_TIMEOUT_S = 60
 
 
 def is_region(value: Any) -> bool:

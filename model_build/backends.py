@@ -12,10 +12,10 @@ and the default model file names of the ONNX Runtime, TensorRT and python backen
 ``<name>__<index>`` tensor naming convention (``INPUT__0``, ``OUTPUT__0``; seed 001's config). The bundled server is the ``nvidia-pytriton``
 0.7.0 wheel, which ships ``backends/python`` only.
 
-Room for Neuron: an Inferentia model is served by Triton's python backend running a
-``torch-neuronx`` traced program (triton-inference-server/python_backend ``inferentia/``); it will
-be one more descriptor here (``kind="neuron"``, ``requires_accelerator="inferentia"``), not a new
-set of special cases.
+Neuron: ``backend="neuron"`` is a ``torch-neuronx`` / ``torch-neuron`` traced program (``model.pt``
+plus ``neuron.json``, :mod:`model_build.neuron`), served by the Neuron DLC
+(``pytorch-inference-neuronx``) or Triton's python backend (triton-inference-server/python_backend
+``inferentia/``); it runs only on the Inferentia generation it was compiled for.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class Backend:
             TensorRT version it was built with (TensorRT engines are not portable).
         in_bundled_triton: The bundled Triton 2.51 (``nvidia-pytriton``) can load it as is.
         description: One line for help texts.
+        requires_inferentia: The model file runs only on AWS Inferentia (a Neuron-compiled program,
+            pinned to inf1 or inf2 by its ``neuron.json``). Defaults to False.
     """
 
     name: str
@@ -50,6 +52,7 @@ class Backend:
     pinned_to_gpu_architecture: bool
     in_bundled_triton: bool
     description: str
+    requires_inferentia: bool = False
 
 
 ONNXRUNTIME = Backend(
@@ -97,7 +100,20 @@ PYTHON = Backend(
     description="Triton python backend (model.py): the local twin that runs model.onnx / TorchScript",
 )
 
-BACKENDS: dict[str, Backend] = {b.name: b for b in (ONNXRUNTIME, TENSORRT, PYTORCH, PYTHON)}
+NEURON = Backend(
+    name="neuron",
+    triton_backend="python",
+    platform=None,
+    model_filename="model.pt",
+    buildable=True,
+    requires_nvidia_gpu=False,
+    pinned_to_gpu_architecture=False,
+    in_bundled_triton=False,
+    description="AWS Neuron (model.pt + neuron.json): traced for inf2 or inf1 with static shapes; needs the Neuron SDK",
+    requires_inferentia=True,
+)
+
+BACKENDS: dict[str, Backend] = {b.name: b for b in (ONNXRUNTIME, TENSORRT, PYTORCH, PYTHON, NEURON)}
 """Every backend the project knows, by name."""
 
 BUILDABLE: tuple[str, ...] = tuple(name for name, b in BACKENDS.items() if b.buildable)

@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--opset", type=int, help="ONNX opset of the export (default 17)")
     model.add_argument(
-        "--backend", choices=BUILDABLE, help="onnxruntime (model.onnx, default), tensorrt (model.plan) or pytorch (TorchScript model.pt)"
+        "--backend", choices=BUILDABLE, help="onnxruntime (model.onnx, default), tensorrt (model.plan), pytorch (TorchScript model.pt) or neuron (Inferentia; needs [neuron_target] in a spec file and the Neuron SDK)"
     )
     model.add_argument(
         "--cache-dir",
@@ -340,6 +340,11 @@ def _build(spec: ModelSpec, args: argparse.Namespace) -> int:
         ConfigMismatchError,
         OSError,
     )
+    if spec.backend == "neuron" and spec.neuron_target is not None and getattr(args, "spec", None) is not None:
+        from model_build.neuron import precheck_neuron_compile
+
+        # Before the cache is touched, and with this spec file in the command to run where the SDK is.
+        precheck_neuron_compile(spec.neuron_target, name=spec.name, spec_file=str(args.spec))
     try:
         result = build(spec, cache_dir=args.cache_dir, progress=not args.no_progress)
         archive, manifest = _publish(result.archive_path, result.manifest_path, args.output_dir, spec.name)

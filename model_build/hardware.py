@@ -18,7 +18,13 @@ Sources:
   the sagemaker SDK's own ``image_uri_config/instance_gpu_info.json`` where that lists the type
   (tests/test_build_hardware.py compares the two). That file has no g6/g6e/p5e/Inferentia rows and lists
   ``ml.g5n.xlarge`` (a typo for g5.xlarge), which is why it is not the table itself;
-* compute capabilities: NVIDIA's CUDA GPU list (https://developer.nvidia.com/cuda-gpus).
+* compute capabilities: NVIDIA's CUDA GPU list (https://developer.nvidia.com/cuda-gpus);
+* Inferentia: AWS Neuron "Inferentia Architecture" (four NeuronCore-v1 and 8 GiB device memory per
+  chip; https://awsdocs-neuron.readthedocs-hosted.com/en/latest/general/arch/neuron-hardware/inferentia.html),
+  "Amazon EC2 Inf1 Architecture" (1/1/4/16 chips for inf1.xlarge/2xlarge/6xlarge/24xlarge; .../inf1-arch.html)
+  and "Inferentia2 Architecture" (two NeuronCore-v2 and 32 GiB HBM per chip, up to twelve chips;
+  .../inferentia2.html), with the Inf2 sizes (1/1/6/12 chips for inf2.xlarge/8xlarge/24xlarge/48xlarge) from
+  https://aws.amazon.com/ec2/instance-types/inf2/, checked on 2026-12-02.
 
 Families whose accelerator this table does not know (newer types such as ml.g7) are reported as
 ``known=False`` rather than guessed: callers then refuse to size or build for them without an
@@ -54,6 +60,9 @@ class AcceleratorModel:
             TensorRT engine runs only on the capability it was built for.
         aliases: Lower-case substrings that identify it in ``nvidia-smi`` names
             (``"NVIDIA H100 80GB HBM3"``).
+        neuron_cores: NeuronCores per device of an Inferentia chip (4 NeuronCore-v1 on Inferentia,
+            2 NeuronCore-v2 on Inferentia2); None otherwise. ``NEURON_RT_NUM_CORES`` and
+            ``NEURON_RT_VISIBLE_CORES`` count these.
     """
 
     name: str
@@ -61,6 +70,7 @@ class AcceleratorModel:
     memory_gib: float
     compute_capability: str | None = None
     aliases: tuple[str, ...] = ()
+    neuron_cores: int | None = None
 
 
 T4 = AcceleratorModel("NVIDIA T4", "gpu", 16, "7.5", ("t4",))
@@ -74,8 +84,8 @@ A100_40 = AcceleratorModel("NVIDIA A100 40GB", "gpu", 40, "8.0", ("a100-sxm4-40g
 A100_80 = AcceleratorModel("NVIDIA A100 80GB", "gpu", 80, "8.0", ("a100-sxm4-80gb", "a100 80gb"))
 H100 = AcceleratorModel("NVIDIA H100", "gpu", 80, "9.0", ("h100",))
 H200 = AcceleratorModel("NVIDIA H200", "gpu", 141, "9.0", ("h200",))
-INFERENTIA = AcceleratorModel("AWS Inferentia", "inferentia", 8)
-INFERENTIA2 = AcceleratorModel("AWS Inferentia2", "inferentia", 32)
+INFERENTIA = AcceleratorModel("AWS Inferentia", "inferentia", 8, neuron_cores=4)
+INFERENTIA2 = AcceleratorModel("AWS Inferentia2", "inferentia", 32, neuron_cores=2)
 TRAINIUM = AcceleratorModel("AWS Trainium", "trainium", 32)
 TRAINIUM2 = AcceleratorModel("AWS Trainium2", "trainium", 96)
 
@@ -130,6 +140,22 @@ class InstanceHardware:
     def known(self) -> bool:
         """Whether the accelerator (or its absence) is known; False for e.g. ml.g7 types."""
         return self.kind == "cpu" or (self.accelerator is not None and self.count is not None)
+
+    @property
+    def neuron_cores(self) -> int | None:
+        """NeuronCores per instance of an Inferentia type (ml.inf2.24xlarge: 6 x 2 = 12); None otherwise."""
+        if self.accelerator is None or self.accelerator.neuron_cores is None or self.count is None:
+            return None
+        return self.count * self.accelerator.neuron_cores
+
+    @property
+    def accelerator_memory_gib(self) -> float | None:
+        """Accelerator memory per instance in GiB (devices x memory each); None when unknown, 0 for CPU types."""
+        if self.kind == "cpu":
+            return 0
+        if self.accelerator is None or self.count is None:
+            return None
+        return self.count * self.accelerator.memory_gib
 
     def describe(self) -> str:
         """``"1 x NVIDIA T4"``, ``"CPU only"`` or ``"GPU (model unknown to this project)"``."""

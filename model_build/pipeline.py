@@ -1,7 +1,10 @@
 """Chain the stages: load → export → verify → (TensorRT) → config → repository → package.
 
 For ``backend="pytorch"`` the export is a TorchScript trace, verified against eager torch, and
-there is no ONNX file.
+there is no ONNX file. For ``backend="neuron"`` the stages are load → neuron (trace and compile
+with torch-neuronx / torch-neuron at the spec's static shapes) → package, the model folder holding
+``model.pt`` and ``neuron.json``; without the Neuron SDK the build stops before loading anything
+(:func:`model_build.neuron.precheck_neuron_compile`).
 
 :func:`build` returns a :class:`BuildResult` for a :class:`~model_build.spec.ModelSpec`,
 from the cache when an entry for ``spec.inputs_hash()`` exists (no torch import then),
@@ -139,6 +142,9 @@ def _run_stages(
     from model_build.triton_config import build_config, onnx_io, validate_against_onnx
     from model_build.verify import verification_batch_sizes, verify_onnx
 
+    if spec.backend == "neuron":
+        _run_neuron_stages(spec, inputs_hash, work, reporter)
+        return
     mbs = spec.triton.max_batch_size
     engine_environment = None
     if spec.backend == "tensorrt" and engine_builder is None:
@@ -210,6 +216,46 @@ def _run_stages(
         model_path=repo.model_path,
         verification=verification.to_dict(),
         extra=None if engine_manifest is None else {"engine": json.loads(engine_manifest.to_json())},
+    )
+
+
+def _run_neuron_stages(spec: ModelSpec, inputs_hash: str, work: Path, reporter: _Reporter) -> None:
+    """``backend="neuron"``: (SDK precheck) → load → neuron compile → package, with ``<model>/neuron.json``."""
+    from model_build.neuron import (
+        NeuronManifest,
+        compile_neuron,
+        neuron_compile_call,
+        precheck_neuron_compile,
+        write_neuron_manifest,
+    )
+    from model_build.sources import TensorSpec
+
+    target = spec.neuron_target
+    assert target is not None  # spec.validate() requires it for backend "neuron"
+    # No Neuron SDK here is bad input: say so (with the command to run where it is) before loading anything.
+    sdk_version = precheck_neuron_compile(target, name=spec.name)
+    loaded = reporter.stage("load", "Loading the source model", spec.source.load)
+    call = neuron_compile_call(target, loaded.inputs)
+    model_dir = work / cache.REPOSITORY_NAME / spec.triton_model_name
+    model_path = reporter.stage(
+        "neuron",
+        f"Compiling for {target.target} with {call.module}.trace",
+        lambda: compile_neuron(loaded, call, model_dir / backend("neuron").model_filename),
+    )
+    manifest = NeuronManifest.of(call, target, sdk_version)
+    write_neuron_manifest(model_dir, manifest)
+    _finish(
+        spec,
+        inputs_hash,
+        work,
+        reporter,
+        inputs=loaded.inputs,
+        outputs=tuple(TensorSpec(name, "unknown", ()) for name in loaded.output_names),
+        exporter=f"{call.module}.trace",
+        model_path=model_path,
+        # Comparing the compiled program with eager torch needs the Neuron runtime; not done yet.
+        verification={"outputs": [], "skipped": "the Neuron build is not verified against eager torch yet"},
+        extra={"neuron": json.loads(manifest.to_json())},
     )
 
 

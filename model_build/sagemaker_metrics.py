@@ -13,6 +13,15 @@ Sources (SageMaker Developer Guide):
   Amazon CloudWatch", https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html ;
 * multi-model metrics (per variant, never per model): "CloudWatch Metrics for Multi-Model Endpoint
   Deployments", https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-endpoint-cloudwatch-metrics.html ;
+* serverless metrics: "Alarms and logs for tracking metrics from serverless endpoints",
+  https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html . Its list is
+  exhaustive: the common ``Invocations``, ``Invocation4XXErrors``, ``Invocation5XXErrors``,
+  ``ModelLatency``, ``OverheadLatency`` (which includes the cold start), ``ModelSetupTime`` and
+  ``MemoryUtilization``; ``ServerlessConcurrentExecutionsUtilization``; and, with provisioned
+  concurrency, the ``ServerlessProvisionedConcurrency*`` metrics. No CPU, GPU or disk metrics, no
+  ``InvocationsPerInstance``. ``MemoryUtilization`` is left out of the serverless rows here: the page
+  does not say its namespace for serverless endpoints (this table's row is the instance
+  namespace), so a serverless dashboard would read a metric that may not exist there;
 * asynchronous metrics: "Monitoring asynchronous endpoints", https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html .
   The page lists the metrics asynchronous endpoints publish ("exhaustive"; no Invocations,
   InvocationsPerInstance or OverheadLatency). The four queue metrics carry the ``EndpointName``
@@ -61,10 +70,15 @@ class ServingMode(enum.Enum):
     REALTIME = "real-time"
     MULTI_MODEL = "multi-model"
     ASYNC = "asynchronous"
+    SERVERLESS = "serverless"
 
 
 ALL_MODES = frozenset(ServingMode)
 _SYNC = frozenset({ServingMode.REALTIME, ServingMode.MULTI_MODEL})
+_INSTANCES = frozenset({ServingMode.REALTIME, ServingMode.MULTI_MODEL, ServingMode.ASYNC})
+"""The modes that run on instances (and so publish instance metrics: CPU, memory, GPU, disk)."""
+_INVOKED = _SYNC | {ServingMode.SERVERLESS}
+"""The modes answering InvokeEndpoint synchronously (Invocations, OverheadLatency)."""
 
 
 @dataclass(frozen=True)
@@ -116,13 +130,14 @@ _PERCENT = PERCENT
 _NONE = NONE
 _ASYNC = frozenset({ServingMode.ASYNC})
 _MME = frozenset({ServingMode.MULTI_MODEL})
+_SERVERLESS = frozenset({ServingMode.SERVERLESS})
 
 METRICS: Mapping[str, MetricSpec] = {
     spec.name: spec
     for spec in (
         # Invocation metrics (AWS/SageMaker). Async endpoints publish no Invocations,
         # InvocationsPerInstance or OverheadLatency (async-inference-monitor page, above).
-        _spec("Invocations", INVOCATION_NAMESPACE, _COUNT, "Sum", _SYNC, "requests sent to the variant"),
+        _spec("Invocations", INVOCATION_NAMESPACE, _COUNT, "Sum", _INVOKED, "requests sent to the variant"),
         _spec("InvocationsPerInstance", INVOCATION_NAMESPACE, _COUNT, "Sum", _SYNC,
               "requests per instance (what invocation scaling tracks)"),
         _spec("Invocation4XXErrors", INVOCATION_NAMESPACE, _COUNT, "Sum", ALL_MODES,
@@ -133,17 +148,18 @@ METRICS: Mapping[str, MetricSpec] = {
               "requests whose model container answered with an error"),
         _spec("ModelLatency", INVOCATION_NAMESPACE, _US, "Average", ALL_MODES,
               "time the model container took to respond, in microseconds"),
-        _spec("OverheadLatency", INVOCATION_NAMESPACE, _US, "Average", _SYNC,
-              "SageMaker's own time per request (total minus ModelLatency), in microseconds"),
+        _spec("OverheadLatency", INVOCATION_NAMESPACE, _US, "Average", _INVOKED,
+              "SageMaker's own time per request (total minus ModelLatency; on serverless it includes "
+              "cold starts), in microseconds"),
         # Instance metrics (/aws/sagemaker/Endpoints): 100 per vCPU / per GPU.
-        _spec("CPUUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", ALL_MODES,
+        _spec("CPUUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _INSTANCES,
               "CPU utilization, 0-100 x vCPUs"),
-        _spec("MemoryUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", ALL_MODES, "memory utilization"),
-        _spec("GPUUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", ALL_MODES,
+        _spec("MemoryUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _INSTANCES, "memory utilization"),
+        _spec("GPUUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _INSTANCES,
               "GPU utilization, 0-100 x GPUs"),
-        _spec("GPUMemoryUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", ALL_MODES,
+        _spec("GPUMemoryUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _INSTANCES,
               "GPU memory utilization, 0-100 x GPUs"),
-        _spec("DiskUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", ALL_MODES, "disk utilization"),
+        _spec("DiskUtilization", INSTANCE_NAMESPACE, _PERCENT, "Average", _INSTANCES, "disk utilization"),
         # Multi-model endpoints (multi-model-endpoint-cloudwatch-metrics page): per variant, never per model.
         _spec("ModelLoadingWaitTime", INVOCATION_NAMESPACE, _US, "Average", _MME,
               "time a request waited for its model to be downloaded or loaded, in microseconds"),
@@ -183,6 +199,21 @@ METRICS: Mapping[str, MetricSpec] = {
               "requests dropped after their RequestTTLSeconds"),
         _spec("NotificationFailures", INVOCATION_NAMESPACE, _COUNT, "Sum", _ASYNC,
               "SNS notifications that could not be published"),
+        # Serverless endpoints (serverless-endpoints-monitoring page, above).
+        _spec("ModelSetupTime", INVOCATION_NAMESPACE, _US, "Average", _SERVERLESS,
+              "time to launch new compute for a request (a cold start), in microseconds; "
+              "SampleCount counts cold starts"),
+        _spec("ServerlessConcurrentExecutionsUtilization", INVOCATION_NAMESPACE, _NONE, "Average", _SERVERLESS,
+              "concurrent executions divided by MaxConcurrency (0-1; at 1 further requests are throttled)"),
+        _spec("ServerlessProvisionedConcurrencyExecutions", INVOCATION_NAMESPACE, _COUNT, "Maximum", _SERVERLESS,
+              "concurrent executions served by provisioned concurrency"),
+        _spec("ServerlessProvisionedConcurrencyUtilization", INVOCATION_NAMESPACE, _NONE, "Average", _SERVERLESS,
+              "provisioned-concurrency executions divided by the provisioned concurrency (0-1; what "
+              "provisioned-concurrency scaling tracks)"),
+        _spec("ServerlessProvisionedConcurrencyInvocations", INVOCATION_NAMESPACE, _COUNT, "Sum", _SERVERLESS,
+              "requests served by provisioned concurrency"),
+        _spec("ServerlessProvisionedConcurrencySpilloverInvocations", INVOCATION_NAMESPACE, _COUNT, "Sum",
+              _SERVERLESS, "requests beyond the provisioned concurrency, served on demand (may cold start)"),
     )
 }  # fmt: skip
 """Every SageMaker endpoint metric the constructs know, by name."""

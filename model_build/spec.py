@@ -24,7 +24,14 @@ from model_build.checks import (
     is_number,
 )
 from model_build.engine_target import EngineTarget
-from model_build.sources import ModelSource, OnnxFile, canonical_json, declared_output_names
+from model_build.neuron import NeuronTarget
+from model_build.sources import (
+    ModelSource,
+    OnnxFile,
+    TransformersConfig,
+    canonical_json,
+    declared_output_names,
+)
 from model_build.user_errors import UserError, describe_value, did_you_mean
 
 # Bump when the layout or content of a build changes for the same inputs (archive layout,
@@ -161,6 +168,10 @@ class ModelSpec:
             from it and pins both in ``<model>/engine.json``; endpoints refuse an engine whose
             target does not match theirs. Defaults to none (the engine is built for GPU 0 of the
             building machine, with its local TensorRT; set it for anything you deploy).
+        neuron_target: The Inferentia generation and static shapes of ``backend == "neuron"``
+            (:class:`~model_build.neuron.NeuronTarget`: target "inf2"/"inf1", batch size, sequence
+            length, compiler args); required for that backend, pinned in ``<model>/neuron.json``.
+            Defaults to none.
     """
 
     name: str
@@ -172,6 +183,7 @@ class ModelSpec:
     tensorrt_precision: str = "FP16"
     triton_name: str | None = None
     tensorrt_target: EngineTarget | None = None
+    neuron_target: NeuronTarget | None = None
 
     @property
     def triton_model_name(self) -> str:
@@ -217,6 +229,8 @@ class ModelSpec:
             options["triton_name"] = self.triton_name
         if self.backend == "tensorrt" and self.tensorrt_target is not None:
             options["tensorrt_target"] = self.tensorrt_target.to_dict()
+        if self.neuron_target is not None:
+            options["neuron_target"] = self.neuron_target.to_dict()
         if self.triton.warmup_batch_sizes:
             # The model_warmup entries are named as seed 001 names its block ("bs128 Warmup").
             options["triton"]["warmup_names"] = [warmup_name(bs) for bs in self.triton.warmup_batch_sizes]
@@ -302,6 +316,7 @@ def spec_problems(spec: ModelSpec) -> list[str]:
                 "tensorrt_target or set backend='tensorrt'"
             )
         problems.extend(spec.tensorrt_target.problems("tensorrt_target"))
+    problems.extend(_neuron_problems(spec))
     if spec.backend == "tensorrt" and spec.tensorrt_precision not in TRT_PRECISIONS:
         problems.append(
             f"tensorrt_precision must be one of {', '.join(TRT_PRECISIONS)} (got {spec.tensorrt_precision!r})"
@@ -406,6 +421,43 @@ def spec_problems(spec: ModelSpec) -> list[str]:
     return problems
 
 
+def _neuron_problems(spec: ModelSpec) -> list[str]:
+    """Return the problems of ``backend="neuron"`` and ``neuron_target`` (static shapes, a torch source)."""
+    target = spec.neuron_target
+    if spec.backend != "neuron":
+        if target is None:
+            return []
+        return [
+            f"neuron_target only applies to backend 'neuron' (got backend {spec.backend!r}); remove "
+            "neuron_target or set backend='neuron'"
+        ]
+    if target is None:
+        return [
+            "neuron_target is missing: backend 'neuron' compiles fixed shapes, so say for which Inferentia and "
+            "batch size, e.g. neuron_target=NeuronTarget(target='inf2', batch_size=1, sequence_length=128) "
+            "([neuron_target] in a spec file)"
+        ]
+    problems = target.problems("neuron_target")
+    if isinstance(spec.source, OnnxFile):
+        problems.append(
+            f"backend 'neuron' traces a torch module, but the source is an ONNX file ({spec.source.path}); the "
+            "Neuron compilers do not read ONNX (seed 003 converted ONNX models to PyTorch first) — give a torch "
+            "source (TorchScriptFile, Factory or TransformersConfig)"
+        )
+    length = getattr(spec.source, "sequence_length", None)
+    if (
+        isinstance(spec.source, TransformersConfig)
+        and spec.source.architecture != "resnet-image-classification"
+        and target.sequence_length is not None
+        and target.sequence_length != length
+    ):
+        problems.append(
+            f"neuron_target.sequence_length {target.sequence_length} differs from the source's sequence_length "
+            f"{length}, which fixes the token inputs' length; set both to the same value"
+        )
+    return problems
+
+
 def _type_problems(spec: ModelSpec) -> list[str]:
     """Return one problem per field of the wrong Python type (value checks would crash on them)."""
     problems = [
@@ -421,6 +473,13 @@ def _type_problems(spec: ModelSpec) -> list[str]:
             expect_instance(
                 "tensorrt_target", spec.tensorrt_target, EngineTarget,
                 "EngineTarget(instance_type='ml.g4dn.xlarge', triton_version='24.09') or None",
+            )
+        )  # fmt: skip
+    if spec.neuron_target is not None:
+        problems.append(
+            expect_instance(
+                "neuron_target", spec.neuron_target, NeuronTarget,
+                "NeuronTarget(target='inf2', batch_size=1, sequence_length=128) or None",
             )
         )  # fmt: skip
     if not isinstance(spec.source, ModelSource):

@@ -6,7 +6,7 @@ key for key (``triton.dynamic_batching.max_queue_delay_microseconds`` is the sam
 the file, in Python and in error messages)::
 
     name = "classifier"                  # Triton model name (required)
-    backend = "onnxruntime"              # or "tensorrt", "pytorch"; default "onnxruntime"
+    backend = "onnxruntime"              # or "tensorrt", "pytorch", "neuron"; default "onnxruntime"
     opset = 17                           # torch sources only; default 17
     tensorrt_precision = "FP16"          # backend "tensorrt" only; default "FP16"
     triton_name = "classifier"           # the model's folder in the archive; default: name
@@ -15,6 +15,12 @@ the file, in Python and in error messages)::
     instance_type = "ml.g4dn.xlarge"     # its GPU's compute capability is pinned in the engine
     triton_version = "26.05"             # the Triton DLC release; picks the TensorRT version
     hardware_compatibility = "none"      # or "ampere+"; default "none"
+
+    [neuron_target]                      # backend "neuron" only (required there): static shapes
+    target = "inf2"                      # or "inf1"; compiled with torch-neuronx / torch-neuron
+    batch_size = 1                       # every request carries exactly this many rows
+    sequence_length = 128                # what every dynamic (-1) input dimension is fixed to
+    compiler_args = ["--auto-cast", "matmult"]   # optional
 
     [source]
     kind = "torchscript"                 # "onnx" | "torchscript" | "factory" | "transformers"
@@ -60,6 +66,7 @@ from model_build.checks import is_int, is_number
 from model_build.engine_target import EngineTarget
 from model_build.examples import EXAMPLES, get_example
 from model_build.model_files import sniff
+from model_build.neuron import NeuronTarget
 from model_build.sources import (
     Factory,
     OnnxFile,
@@ -100,11 +107,18 @@ TOP_KEYS: dict[str, str] = {
     "triton": "table",
     "tolerance": "table",
     "tensorrt_target": "table",
+    "neuron_target": "table",
 }
 TENSORRT_TARGET_KEYS: dict[str, str] = {
     "instance_type": "string",
     "triton_version": "string",
     "hardware_compatibility": "string",
+}
+NEURON_TARGET_KEYS: dict[str, str] = {
+    "target": "string",
+    "batch_size": "integer",
+    "sequence_length": "integer",
+    "compiler_args": "strings",
 }
 TRITON_KEYS: dict[str, str] = {
     "max_batch_size": "integer",
@@ -149,6 +163,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
     "triton.ort_tensorrt": ORT_TENSORRT_KEYS,
     "tolerance": TOLERANCE_KEYS,
     "tensorrt_target": TENSORRT_TARGET_KEYS,
+    "neuron_target": NEURON_TARGET_KEYS,
     "source": {k: v for keys in SOURCE_KEYS.values() for k, v in keys.items()},
 }
 
@@ -454,6 +469,18 @@ class _Reader:
             }
             if {"instance_type", "triton_version"} <= fields.keys():
                 options["tensorrt_target"] = EngineTarget(**fields)
+        neuron = self.get(data, "", "neuron_target", "table")
+        if neuron is not None:
+            self.check_keys(neuron, "neuron_target.", NEURON_TARGET_KEYS, "the [neuron_target] table")
+            values = {
+                key: value
+                for key, expected in NEURON_TARGET_KEYS.items()
+                if (value := self.get(neuron, "neuron_target.", key, expected, required=key == "target")) is not None
+            }
+            if "target" in values:
+                if "compiler_args" in values:
+                    values["compiler_args"] = tuple(values["compiler_args"])
+                options["neuron_target"] = NeuronTarget(**values)
         if self.problems or name is None or source is None or triton is None or tolerance is None:
             return None
         return ModelSpec(name=name, source=source, triton=triton, tolerance=tolerance, **options)

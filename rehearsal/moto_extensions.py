@@ -35,6 +35,12 @@ What moto 5.2.5 lacks, and what is added here:
   Endpoint) are at most 63 characters, and a stack in a CDK Pipelines stage (``Staging-…``) got
   longer ones, which AWS never generates and the post-deploy check refuses. They are cut to 63 the
   way moto cuts S3 bucket names (the stack and logical id shortened, the random suffix kept).
+* **Shadow variants are kept.** ``CreateEndpointConfig`` and ``AWS::SageMaker::EndpointConfig``
+  dropped ``ShadowProductionVariants``; they are now stored, checked (Model exists, one production
+  and one shadow variant) and returned by ``DescribeEndpointConfig`` and ``DescribeEndpoint``, so
+  the local data plane mirrors traffic to them (:func:`_patch_shadow_variants`).
+  ``InferenceExecutionConfig`` of multi-container Models is kept the same way
+  (:func:`_patch_multi_container_models`).
 * Stack operations on templates that hold a custom resource run in a worker thread, as on AWS:
   the API call returns at once with ``*_IN_PROGRESS`` and the status turns ``*_COMPLETE`` or
   ``*_FAILED`` when every custom resource answered. Stacks without one behave exactly as in moto.
@@ -1043,6 +1049,118 @@ def _capped_resource_name(generate: Callable[[str, str, str], str]) -> Callable[
     return generate_resource_name
 
 
+def _patch_multi_container_models() -> None:
+    """Keep a Model's ``InferenceExecutionConfig`` and take a multi-container Model from CloudFormation.
+
+    moto 5's ``CreateModel`` drops ``InferenceExecutionConfig`` (so ``DescribeModel`` would not say
+    ``Direct`` or ``Serial``), and its ``AWS::SageMaker::Model`` requires ``PrimaryContainer``, which a
+    multi-container Model (``Containers``) has not. ``DescribeModel`` renders every attribute of the
+    model, so the config is stored as one.
+    """
+    from moto.sagemaker import models as sagemaker_models
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original_create = SageMakerResponse.create_model
+
+    def create_model(self: Any) -> Any:
+        result = original_create(self)
+        config = self._get_param("InferenceExecutionConfig")
+        if config:
+            self.sagemaker_backend._models[self._get_param("ModelName")].inference_execution_config = config
+        return result
+
+    def create_from_cloudformation_json(  # type: ignore[no-untyped-def]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ):
+        properties = cloudformation_json["Properties"]
+        model = sagemaker_models.sagemaker_backends[account_id][region_name].create_model(
+            model_name=resource_name,
+            execution_role_arn=properties["ExecutionRoleArn"],
+            primary_container=properties.get("PrimaryContainer"),
+            vpc_config=properties.get("VpcConfig", {}),
+            containers=properties.get("Containers", []),
+            tags=properties.get("Tags", []),
+        )
+        if properties.get("InferenceExecutionConfig"):
+            model.inference_execution_config = properties["InferenceExecutionConfig"]  # type: ignore[attr-defined]
+        return model
+
+    SageMakerResponse.create_model = create_model  # type: ignore[method-assign]
+    sagemaker_models.Model.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign, assignment]
+        create_from_cloudformation_json
+    )
+
+
+def _patch_shadow_variants() -> None:
+    """Keep an endpoint config's ``ShadowProductionVariants`` (API and CloudFormation) and show them on its endpoint.
+
+    moto 5's ``CreateEndpointConfig`` and its ``AWS::SageMaker::EndpointConfig`` drop
+    ``ShadowProductionVariants``, so ``DescribeEndpointConfig`` never returned them and the data plane
+    could not mirror traffic. Here they are stored as an attribute of the config (moto renders every
+    attribute), checked as moto checks production variants (the Model exists, a known instance type)
+    plus SageMaker's rule from the ``CreateEndpointConfig`` reference ("If you use this field, you can
+    only specify one variant for ProductionVariants and one variant for ShadowProductionVariants"),
+    and ``DescribeEndpoint`` lists them (``ShadowProductionVariants``, with their current weight and
+    instance count) as AWS does.
+    """
+    from moto.sagemaker import models as sagemaker_models
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def attach(backend: Any, config_name: str, shadows: list[dict[str, Any]] | None) -> None:
+        if not shadows:
+            return
+        config = backend.endpoint_configs[config_name]
+        try:
+            if len(shadows) != 1 or len(config.production_variants) != 1:
+                raise ValidationError(
+                    message="If you use ShadowProductionVariants, you can only specify one variant for "
+                    f"ProductionVariants and one variant for ShadowProductionVariants (got {len(config.production_variants)} "
+                    f"and {len(shadows)})."
+                )
+            config.validate_production_variants(shadows)
+            backend.validate_production_variants(shadows)
+        except Exception:
+            del backend.endpoint_configs[config_name]
+            raise
+        config.shadow_production_variants = shadows
+
+    original_create_config = SageMakerResponse.create_endpoint_config
+
+    def create_endpoint_config(self: Any) -> Any:
+        result = original_create_config(self)
+        attach(self.sagemaker_backend, self._get_param("EndpointConfigName"), self._get_param("ShadowProductionVariants"))
+        return result
+
+    original_cfn_create = sagemaker_models.FakeEndpointConfig.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(  # type: ignore[no-untyped-def]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ):
+        config = original_cfn_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        attach(
+            sagemaker_models.sagemaker_backends[account_id][region_name],
+            config.endpoint_config_name,
+            cloudformation_json["Properties"].get("ShadowProductionVariants"),
+        )
+        return config
+
+    original_create_endpoint = sagemaker_models.SageMakerModelBackend.create_endpoint
+
+    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+        endpoint = original_create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+        shadows = getattr(self.endpoint_configs.get(endpoint_config_name), "shadow_production_variants", None)
+        if shadows:
+            endpoint.shadow_production_variants = endpoint._process_production_variants(shadows)  # type: ignore[attr-defined]
+        return endpoint
+
+    SageMakerResponse.create_endpoint_config = create_endpoint_config  # type: ignore[method-assign]
+    sagemaker_models.FakeEndpointConfig.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign, assignment]
+        create_from_cloudformation_json
+    )
+    sagemaker_models.SageMakerModelBackend.create_endpoint = create_endpoint  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Patch moto (once per process); refuse a moto version other than the one patched.
 
@@ -1065,6 +1183,8 @@ def install() -> None:
     from moto.cloudformation import parsing
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.cloudwatch import models as cloudwatch_models
+    from moto.sagemaker import models as sagemaker_models
+    from moto.sagemaker import responses as sagemaker_responses
 
     hooks = [
         (cloudwatch_models.CloudWatchBackend, "put_metric_alarm"),
@@ -1082,6 +1202,11 @@ def install() -> None:
         (cfn_models.CloudFormationBackend, "execute_change_set"),
         (cfn_models.CloudFormationBackend, "delete_stack"),
         (cfn_models.CloudFormationBackend, "_resolve_update_parameters"),
+        (sagemaker_responses.SageMakerResponse, "create_model"),
+        (sagemaker_models.Model, "create_from_cloudformation_json"),
+        (sagemaker_responses.SageMakerResponse, "create_endpoint_config"),
+        (sagemaker_models.FakeEndpointConfig, "create_from_cloudformation_json"),
+        (sagemaker_models.SageMakerModelBackend, "create_endpoint"),
     ]
     missing = [
         f"{getattr(owner, '__name__', owner)}.{name}" for owner, name in hooks if not hasattr(owner, name)
@@ -1108,6 +1233,8 @@ def install() -> None:
     parsing.generate_resource_name = _capped_resource_name(parsing.generate_resource_name)  # type: ignore[assignment]
     CloudFormationResponse.process_cfn_response = _process_cfn_response  # type: ignore[method-assign]
     _patch_stack_operations(cfn_models)
+    _patch_multi_container_models()
+    _patch_shadow_variants()
     atexit.register(kill_all_handlers)
     _installed = True
 

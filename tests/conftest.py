@@ -181,6 +181,37 @@ def model_archive(tmp_path: Path) -> Path:
     return archive
 
 
+@pytest.fixture(scope="session")
+def neuron_archive() -> Callable[..., Path]:
+    """Return :func:`_write_neuron_archive`: ``(folder, target, *, model="bert", **changes) -> Path``."""
+    return _write_neuron_archive
+
+
+def _write_neuron_archive(folder: Path, target: str, *, model: str = "bert", **changes: Any) -> Path:
+    """Write ``<folder>/<model>-<target>.tar.gz`` holding only ``<model>/neuron.json``, as model_build writes it.
+
+    The manifest is the compile stage's own (:class:`model_build.neuron.NeuronManifest` of the call
+    constructed from a static-shape target, written by ``write_neuron_manifest``), with ``changes``
+    applied to its fields. There is **no compiled model** in the archive: the Neuron SDK is not
+    installable here, and the constructs read only the manifest at synth.
+    """
+    from model_build.neuron import NeuronManifest, NeuronTarget, neuron_compile_call, write_neuron_manifest
+    from model_build.sources import TensorSpec
+
+    spec = NeuronTarget(target=target, batch_size=4, sequence_length=128)
+    inputs = (TensorSpec("input_ids", "INT64", (-1,)), TensorSpec("attention_mask", "INT64", (-1,)))
+    manifest = NeuronManifest.of(neuron_compile_call(spec, inputs), spec, "2.21.0" if target == "inf2" else "1.19.2")
+    model_dir = folder / f"{model}-{target}" / model
+    model_dir.mkdir(parents=True)
+    path = write_neuron_manifest(model_dir, manifest)
+    if changes:
+        path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+    archive = folder / f"{model}-{target}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(path, arcname=f"{model}/neuron.json")
+    return archive
+
+
 @pytest.fixture
 def bucket_artifact() -> Callable[[Stack], Any]:
     """Return ``ModelArtifact.from_bucket`` on an imported bucket ``models-bucket`` / ``bert/model.tar.gz``."""

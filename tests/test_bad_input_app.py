@@ -280,6 +280,34 @@ CASES = [
         {**PIPELINE, "mme_tensorrt": "on"},
         [r"'mme_tensorrt' is 'on'", r"'pipeline_tensorrt' is 'off'", r"-c pipeline_tensorrt=processing-job"],
     ),
+    # examples, examples_bucket
+    (
+        "examples-unknown",
+        {"examples": "serverles"},
+        [r"context key 'examples'", r"'serverles'", r"did you mean 'serverless'", r"shadow-capture", r"all or none"],
+    ),
+    ("examples-empty-entry", {"examples": "byoc,,serverless"}, [r"context key 'examples'", r"empty entry"]),
+    ("examples-duplicate", {"examples": "byoc,byoc"}, [r"context key 'examples'", r"byoc more than once"]),
+    (
+        "examples-bucket-missing",
+        {"examples": "serverless,inferentia,multi-container"},
+        [r"'examples_bucket' is required with examples=inferentia,multi-container", r"-c examples_bucket="],
+    ),
+    (
+        "examples-bucket-without-an-example-reading-it",
+        {"examples": "byoc", "examples_bucket": "my-models"},
+        [r"'examples_bucket' applies only", r"shadow-capture, multi-container, inferentia", r"'byoc'"],
+    ),
+    (
+        "examples-bucket-not-a-bucket-name",
+        {"examples": "inferentia", "examples_bucket": "s3://My_Models"},
+        [r"'examples_bucket' must be an S3 bucket name", r"s3://My_Models", r"-c examples_bucket=my-model-bucket"],
+    ),
+    (
+        "examples-with-the-pipeline",
+        {**PIPELINE, "examples": "serverless"},
+        [r"'examples' \('serverless'\) does not apply with pipeline=true", r"drop examples"],
+    ),
 ]
 
 

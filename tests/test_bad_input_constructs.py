@@ -33,6 +33,10 @@ from model_build.user_errors import UserError
 from serving_constructs import (
     AsyncEndpoint,
     Capacity,
+    ContainerDefinition,
+    ContainerImage,
+    ContainerModel,
+    DataCapture,
     DeploymentPolicy,
     EndpointMonitoring,
     EndpointResource,
@@ -40,12 +44,17 @@ from serving_constructs import (
     InstanceType,
     ModelArtifact,
     ModelPrefix,
+    MultiContainerModel,
     MultiModelEndpoint,
     MultiModelTritonModel,
+    NeuronImage,
+    NeuronModel,
+    NeuronRuntime,
     ProductionVariant,
     PropsError,
     RealtimeEndpoint,
     RecommendedAlarms,
+    ServerlessEndpoint,
     ServingDashboard,
     TritonImage,
     TritonModel,
@@ -123,10 +132,43 @@ def _two_models_archive(c: Ctx) -> ModelArtifact:
     return ModelArtifact.from_asset(path)
 
 
+def _triton(c: Ctx, hostname: str | None) -> ContainerDefinition:
+    """A Triton container of a model on the context's bucket."""
+    artifact = ModelArtifact.from_bucket(c.bucket, "m/model.tar.gz", model_name="m")
+    return ContainerDefinition.triton(artifact=artifact, hostname=hostname)
+
+
+def _multi(c: Ctx, containers: Any, **props: Any) -> MultiContainerModel:
+    return MultiContainerModel(c.stack, "Multi", containers=containers, **props)
+
+
 def _async(c: Ctx, **props: Any) -> AsyncEndpoint:
     """An AsyncEndpoint on the context's model with ``props``."""
     props.setdefault("variants", [ProductionVariant(model=c.model)])
     return AsyncEndpoint(c.stack, "Async", **props)
+
+
+def _shadow_variant(c: Ctx, **props: Any) -> ProductionVariant:
+    """A shadow candidate on a second model (``variant_name`` defaults to ``"Shadow"``)."""
+    props.setdefault("variant_name", "Shadow")
+    props.setdefault("initial_instance_count", 2)
+    return ProductionVariant(model=c.new_model(f"Candidate{props['variant_name']}"), **props)
+
+
+def _shadow(c: Ctx, **props: Any) -> RealtimeEndpoint:
+    """A RealtimeEndpoint with a shadow variant; ``props`` override the defaults."""
+    if "variants" not in props:
+        props["variants"] = [ProductionVariant(model=c.model, initial_instance_count=2)]
+    if "shadow_variants" not in props:
+        props["shadow_variants"] = [_shadow_variant(c)]
+    return RealtimeEndpoint(c.stack, "Shadowed", **props)
+
+
+def _capture(c: Ctx, **props: Any) -> RealtimeEndpoint:
+    """A RealtimeEndpoint with ``DataCapture(**props)``."""
+    return RealtimeEndpoint(
+        c.stack, "Captured", variants=[ProductionVariant(model=c.model)], data_capture=DataCapture(**props)
+    )
 
 
 def _eleven_rollback_alarms(c: Ctx) -> None:
@@ -135,6 +177,55 @@ def _eleven_rollback_alarms(c: Ctx) -> None:
     for index in range(11):
         arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:a{index}"
         endpoint.add_rollback_alarm(cloudwatch.Alarm.from_alarm_arn(c.stack, f"Alarm{index}", arn))
+
+
+def _neuron(c: Ctx, **props: Any) -> NeuronModel:
+    """A NeuronModel on the context's bucket with ``props``."""
+    props.setdefault("artifact", ModelArtifact.from_bucket(c.bucket, "n/model.tar.gz", model_name="n"))
+    return NeuronModel(c.stack, "Neuron", **props)
+
+
+def _neuron_on(c: Ctx, instance_type: str, **props: Any) -> RealtimeEndpoint:
+    """A real-time endpoint serving a NeuronModel with ``props`` on ``instance_type``."""
+    return c.endpoint(model=_neuron(c, **props), instance_type=InstanceType.of(instance_type))
+
+
+def _neuron_archive(c: Ctx, **fields: Any) -> ModelArtifact:
+    """An archive whose ``bert/neuron.json`` has ``fields`` over a valid inf2 manifest (a damaged manifest)."""
+    import json
+    import tarfile
+
+    manifest = {
+        "neuron_sdk_version": "2.21.0", "target": "inf2", "batch_size": 1, "sequence_length": 128,
+        "inputs": [{"name": "input_ids", "dtype": "INT64", "shape": [1, 128]}], "compiler_args": [],
+    }  # fmt: skip
+    text = c.tmp / "neuron.json"
+    text.write_text(json.dumps({**manifest, **fields}))
+    path = c.tmp / "neuron.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(text, arcname="bert/neuron.json")
+    return ModelArtifact.from_asset(path)
+
+
+def _open_model(c: Ctx, id: str = "OpenModel", **props: Any) -> TritonModel:
+    """A model a serverless endpoint takes: no network isolation."""
+    props.setdefault("network_isolation", False)
+    return c.new_model(id, **props)
+
+
+def _serverless_variant(c: Ctx, **props: Any) -> ServerlessProductionVariant:
+    props.setdefault("memory_size_in_mb", 2048)
+    props.setdefault("max_concurrency", 5)
+    if "model" not in props:
+        props["model"] = _open_model(c)
+    return ServerlessProductionVariant(**props)
+
+
+def _serverless(c: Ctx, **props: Any) -> ServerlessEndpoint:
+    """A ServerlessEndpoint with ``props`` (one open serverless variant by default)."""
+    if "variants" not in props:
+        props["variants"] = [_serverless_variant(c, provisioned_concurrency=2)]
+    return ServerlessEndpoint(c.stack, "Serverless", **props)
 
 
 # (action, fragments the error message must contain: the prop, the value given, the fix)
@@ -839,6 +930,219 @@ ERRORS: list[Any] = [
         lambda c: EndpointResource.from_endpoint_name(c.stack, "Old", 42),
         ["endpoint_name must be a str", "42 (an int)", "pass a str"],
         id="import-endpoint-name-is-an-int",
+    ),
+    # --- shadow variants and data capture ----------------------------------------------------
+    pytest.param(
+        lambda c: _shadow(
+            c, shadow_variants=[_shadow_variant(c), _shadow_variant(c, variant_name="Shadow2")]
+        ),
+        ["shadow_variants takes at most 1 variant", "(got 2)", "test one candidate at a time"],
+        id="shadow-two-shadow-variants",
+    ),
+    pytest.param(
+        lambda c: _shadow(
+            c,
+            variants=[
+                ProductionVariant(model=c.model, variant_name="A", initial_instance_count=2),
+                ProductionVariant(model=c.model, variant_name="B", initial_instance_count=2),
+            ],
+        ),
+        [
+            "shadow_variants needs exactly one production variant",
+            "(got 2 variants)",
+            "keep one production variant",
+        ],
+        id="shadow-beside-two-production-variants",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=[_shadow_variant(c, variant_name="AllTraffic")]),
+        [
+            "shadow_variants[0].variant_name must differ from the production variant's",
+            "'AllTraffic'",
+            "e.g. variant_name='Shadow'",
+        ],
+        id="shadow-name-taken-by-production",
+    ),
+    pytest.param(
+        lambda c: _shadow(
+            c,
+            shadow_variants=[
+                ServerlessProductionVariant(model=c.model, memory_size_in_mb=2048, max_concurrency=5)
+            ],
+        ),
+        [
+            "shadow_variants[0] is a ServerlessProductionVariant",
+            "takes ProductionVariant only",
+            "never mixes",
+        ],
+        id="shadow-serverless-variant-on-realtime",
+    ),
+    pytest.param(
+        lambda c: _shadow(
+            c,
+            variants=[
+                ProductionVariant(
+                    model=_multi(c, [_triton(c, "pre"), _triton(c, "model")], mode="Serial"), initial_instance_count=2
+                )
+            ],
+        ),
+        [
+            "variants: a MultiContainerModel cannot serve an endpoint with shadow_variants",
+            "no shadow variant on multi-container endpoints",
+            "or remove shadow_variants",
+        ],
+        id="shadow-beside-a-multi-container-model",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=[_shadow_variant(c, instance_type=InstanceType.of("ml.inf1.xlarge"))]),
+        [
+            "shadow_variants: ml.inf1.xlarge (Inf1) cannot serve an endpoint with shadow_variants",
+            "use ml.inf2 types for both variants",
+        ],
+        id="shadow-on-inf1",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=[_shadow_variant(c, initial_instance_count=0)]),
+        ["shadow_variants[0].initial_instance_count must be", "(got 0)"],
+        id="shadow-zero-instances",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=[]),
+        ["shadow_variants must not be empty", "omit it for no shadow variant"],
+        id="shadow-empty-list",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, shadow_variants=_shadow_variant(c)),
+        ["shadow_variants must be a list of ProductionVariant", "wrap it: shadow_variants=[...]"],
+        id="shadow-not-a-list",
+    ),
+    pytest.param(
+        lambda c: _shadow(
+            c,
+            kms_key=kms.Key.from_key_arn(c.stack, "VolKey", "arn:aws:kms:us-east-1:123456789012:key/k"),
+            variants=[ProductionVariant(model=c.model, instance_type=InstanceType.of("ml.m5.xlarge"))],
+            shadow_variants=[_shadow_variant(c, instance_type=InstanceType.of("ml.g5.xlarge"))],
+        ),
+        [
+            "kms_key is not supported on ml.g5.xlarge",
+            "shadow_variants[0]",
+            "remove kms_key or choose a non-NVMe type",
+        ],
+        id="shadow-nvme-type-with-volume-key",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: _shadow(c, variants=None),
+            lambda e: e.add_production_variant(
+                ProductionVariant(model=c.model, variant_name="Prod", initial_instance_count=2)
+            ),
+        ),
+        ["shadow_variants takes exactly one production variant", "remove the shadow variant"],
+        id="shadow-second-production-variant-added-later",
+    ),
+    pytest.param(
+        lambda c: _shadow(c, variants=None).add_production_variant(
+            ProductionVariant(model=c.model, variant_name="Shadow", initial_instance_count=2)
+        ),
+        [
+            "variants[0].variant_name 'Shadow' is taken by a shadow variant",
+            "unique across production and shadow",
+        ],
+        id="shadow-production-added-later-with-the-shadow-name",
+    ),
+    pytest.param(
+        lambda c: c.endpoint().metric_model_latency(variant_name="Shadow"),
+        ["variant_name 'Shadow'", "has no variant 'Shadow'"],
+        id="shadow-metric-without-a-shadow",
+    ),
+    pytest.param(
+        lambda c: _capture(c, sampling_percentage=101),
+        ["data_capture.sampling_percentage must be between 0 and 100 %", "(got 101 %)"],
+        id="capture-sampling-above-100",
+    ),
+    pytest.param(
+        lambda c: _capture(c, sampling_percentage=12.5),
+        ["data_capture.sampling_percentage must be an int", "12.5"],
+        id="capture-sampling-not-whole",
+    ),
+    pytest.param(
+        lambda c: _capture(c, prefix="/capture/"),
+        [
+            "data_capture.prefix must not start or end with '/'",
+            "'/capture/'",
+            "use data_capture.prefix='capture'",
+        ],
+        id="capture-prefix-slashes",
+    ),
+    pytest.param(
+        lambda c: _capture(c, prefix="my capture#1"),
+        [
+            "data_capture.prefix may hold only letters, digits",
+            "'my capture#1'",
+            "e.g. data_capture.prefix='data-capture'",
+        ],
+        id="capture-prefix-unsafe-characters",
+    ),
+    pytest.param(
+        lambda c: _capture(c, bucket="my-capture-bucket"),
+        [
+            "data_capture.bucket must be an s3.IBucket",
+            "'my-capture-bucket'",
+            "s3.Bucket.from_bucket_name(...)",
+        ],
+        id="capture-bucket-is-a-name",
+    ),
+    pytest.param(
+        lambda c: _capture(c, kms_key="alias/capture"),
+        ["data_capture.kms_key must be a kms.IKey", "'alias/capture'", "kms.Key.from_key_arn(...)"],
+        id="capture-key-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _capture(c, capture_input=False, capture_output=False),
+        ["data_capture captures nothing", "set one True", "data_capture.enabled=False"],
+        id="capture-neither-input-nor-output",
+    ),
+    pytest.param(
+        lambda c: _capture(c, capture_input="yes"),
+        ["data_capture.capture_input must be a bool", "'yes'", "pass True or False"],
+        id="capture-input-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _capture(c, json_content_types="application/json"),
+        [
+            "data_capture.json_content_types must be a list of content types",
+            "e.g. data_capture.json_content_types=['application/json']",
+        ],
+        id="capture-json-types-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _capture(c, csv_content_types=["text/csv; charset=utf-8"]),
+        [
+            "data_capture.csv_content_types[0] must be a content type 'type/subtype'",
+            "'text/csv; charset=utf-8'",
+            "'text/csv'",
+        ],
+        id="capture-csv-type-with-parameters",
+    ),
+    pytest.param(
+        lambda c: _capture(c, json_content_types=[f"application/x{i}" for i in range(11)]),
+        ["data_capture.json_content_types takes at most 10 content types", "(got 11)"],
+        id="capture-eleven-json-types",
+    ),
+    pytest.param(
+        lambda c: _capture(c, json_content_types=["text/csv"], csv_content_types=["text/csv"]),
+        ["'text/csv' is in both json_content_types and csv_content_types", "list each content type once"],
+        id="capture-type-in-both-lists",
+    ),
+    pytest.param(
+        lambda c: RealtimeEndpoint(
+            c.stack,
+            "E",
+            variants=[ProductionVariant(model=c.model)],
+            data_capture={"sampling_percentage": 10},
+        ),
+        ["data_capture must be a DataCapture", "(got a dict)", "pass DataCapture("],
+        id="capture-is-a-dict",
     ),
     # --- asynchronous endpoints ------------------------------------------------------------
     pytest.param(
@@ -1571,7 +1875,512 @@ ERRORS: list[Any] = [
         ["add_dashboard", "dashbord_name is not a prop", "(did you mean 'dashboard_name'?)"],
         id="dashboard-unknown-prop",
     ),
+    # Multi-container models (SageMaker: 2-15 containers; Direct needs hostnames; unique hostnames).
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a")]),
+        ["MultiContainerModel", "containers must hold 2-15 containers (got 1)", "use TritonModel"],
+        id="multi-container-one-container",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, f"c{i}") for i in range(16)]),
+        ["containers must hold 2-15 containers (got 16)"],
+        id="multi-container-sixteen-containers",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), _triton(c, None)], mode="Direct"),
+        ["containers[1].hostname is required in Direct mode", "TargetContainerHostname", "pass hostname="],
+        id="multi-container-direct-without-hostname",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), _triton(c, None)]),
+        ["every container of a Serial pipeline or to none", "add the missing hostnames"],
+        id="multi-container-serial-some-hostnames",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), _triton(c, "a")], mode="Direct"),
+        ["hostnames must be unique (repeated: a)", "rename them"],
+        id="multi-container-duplicate-hostnames",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), _triton(c, "b")], mode="Parallel"),
+        ["mode must be one of Direct, Serial", "'Parallel'", "mode='Serial'"],
+        id="multi-container-unknown-mode",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [_triton(c, "pre_process"), _triton(c, "b")]),
+        [
+            "containers[0].hostname 'pre_process' is not a valid ContainerHostname",
+            "letters, digits and hyphens",
+        ],
+        id="multi-container-hostname-underscore",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [{"Image": "x"}, _triton(c, "b")]),
+        [
+            "containers[0] must be a ContainerDefinition",
+            "(got a dict)",
+            "ContainerDefinition.triton(artifact=...)",
+        ],
+        id="multi-container-dict-bag",
+    ),
+    pytest.param(
+        lambda c: _multi(c, [ContainerDefinition(image="123.dkr.ecr/x:1"), _triton(c, None)]),
+        ["containers[0].image must have bind(scope, grantee) -> str", "(a str)", "TritonImage.from_uri(uri)"],
+        id="multi-container-image-is-a-str",
+    ),
+    pytest.param(
+        lambda c: _multi(c, "pre,model"),
+        ["containers must be a list of ContainerDefinition", "(a str)"],
+        id="multi-container-containers-is-a-str",
+    ),
+    pytest.param(
+        lambda c: ContainerDefinition.triton(
+            artifact=ModelArtifact.from_bucket(c.bucket, "m/model.tar.gz", model_name="m"), log_verbose=-1
+        ),
+        ["ContainerDefinition.triton", "log_verbose"],
+        id="triton-container-negative-log-verbose",
+    ),
+    pytest.param(
+        lambda c: ContainerDefinition.triton(artifact=ModelArtifact.from_bucket(c.bucket, "m/model.tar.gz")),
+        ["ContainerDefinition.triton", "default_model_name is required", "pass default_model_name"],
+        id="triton-container-without-model-name",
+    ),
+    pytest.param(
+        lambda c: NeuronImage.for_region(target="inf3"),
+        ["NeuronImage.for_region", "target must be one of 'inf1', 'inf2'", "'inf3'", "did you mean 'inf2'"],
+        id="neuron-image-unknown-target",
+    ),
+    pytest.param(
+        lambda c: NeuronImage.for_region("9.9"),
+        [
+            "version '9.9' is not an inf2 Neuron DLC release",
+            "pass one of 4.28.1",
+            "NeuronImage.from_ecr_repository",
+        ],
+        id="neuron-image-unknown-version",
+    ),
+    pytest.param(
+        lambda c: NeuronImage.from_ecr_repository("my-repo"),  # type: ignore[arg-type]
+        ["repository must be an ecr.IRepository", "'my-repo'", "ecr.Repository.from_repository_name"],
+        id="neuron-image-repository-name",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(num_cores=0),
+        ["NeuronRuntime", "num_cores must be >= 1", "(got 0)"],
+        id="neuron-runtime-zero-cores",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(visible_cores="0-3"),  # type: ignore[arg-type]
+        ["visible_cores must be a NeuronCore index or a range", "'0-3'", "range(0, 4)"],
+        id="neuron-runtime-visible-cores-str",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(visible_cores=range(0, 4, 2)),
+        ["visible_cores must be a non-empty range", "step 1", "range(0, 4, 2)"],
+        id="neuron-runtime-visible-cores-step",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(num_cores=2, visible_cores=0),
+        ["give num_cores or visible_cores, not both"],
+        id="neuron-runtime-both-core-settings",
+    ),
+    pytest.param(
+        lambda c: NeuronRuntime(multi_instance_shared_weights="1"),  # type: ignore[arg-type]
+        ["multi_instance_shared_weights must be a bool", "'1'", "pass True or False"],
+        id="neuron-runtime-shared-weights-str",
+    ),
+    pytest.param(
+        lambda c: _neuron(c, environment={"NEURON_RT_NUM_CORES": "2"}),
+        [
+            "NeuronModel",
+            "environment must not set NEURON_RT_NUM_CORES",
+            "runtime=NeuronRuntime(num_cores=...)",
+        ],
+        id="neuron-model-runtime-env",
+    ),
+    pytest.param(
+        lambda c: _neuron(c, image=TritonImage.for_region()),
+        ["image must be a NeuronImage", "NeuronImage.for_region()"],
+        id="neuron-model-triton-dlc-image",
+    ),
+    pytest.param(
+        lambda c: _neuron(c, neuron_manifest={"target": "gpu"}),
+        ["neuron_manifest must be the compile stage's neuron.json", "'gpu'", "Neuron compile stage"],
+        id="neuron-model-manifest-target",
+    ),
+    pytest.param(
+        lambda c: _neuron(c, image=NeuronImage.for_region(target="inf1"), neuron_manifest={"target": "inf2"}),
+        ["image serves inf1", "compiled for inf2", "NeuronImage.for_region(target='inf2')"],
+        id="neuron-model-image-manifest-mismatch",
+    ),
+    pytest.param(
+        lambda c: _neuron_on(c, "ml.inf2.xlarge", runtime=NeuronRuntime(num_cores=4)),
+        ["variants[0].model: runtime.num_cores is 4", "ml.inf2.xlarge has 2 NeuronCores", "use 1..2"],
+        id="neuron-runtime-more-cores-than-instance",
+    ),
+    pytest.param(
+        lambda c: _neuron_on(
+            c,
+            "ml.inf1.xlarge",
+            image=NeuronImage.for_region(target="inf1"),
+            runtime=NeuronRuntime(visible_cores=range(2, 6)),
+        ),
+        ["variants[0].model: runtime.visible_cores 2-5 is beyond ml.inf1.xlarge's 4 NeuronCores (0-3)"],
+        id="neuron-runtime-visible-cores-beyond-instance",
+    ),
+    pytest.param(
+        lambda c: _neuron_on(c, "ml.g5.xlarge"),
+        ["variants[0].model: the image serves inf2", "not ml.g5.xlarge", "use an ml.inf2.* instance type"],
+        id="neuron-model-on-gpu-without-manifest",
+    ),
+    pytest.param(
+        lambda c: _neuron_on(
+            c,
+            "ml.inf2.xlarge",
+            image=NeuronImage.for_region(target="inf1"),
+            neuron_manifest={"target": "inf1", "neuron_sdk_version": "1.19.2"},
+        ),
+        [
+            "variants[0].model: the artifact was compiled for inf1 (torch-neuron, Neuron SDK 1.19.2)",
+            "rebuild it with target='inf2' (torch-neuronx)",
+            "or deploy it on an ml.inf1.* instance type",
+        ],
+        id="neuron-inf1-artifact-on-inf2",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[ProductionVariant(model=c.model)]),
+        ["variants[0] is a ProductionVariant", "ServerlessEndpoint takes ServerlessProductionVariant only"],
+        id="serverless-instance-variant",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[
+                _serverless_variant(c),
+                _serverless_variant(c, model=_open_model(c, "B"), variant_name="B"),
+            ],
+        ),
+        ["variants[1]: a ServerlessEndpoint has one production variant", "make a second ServerlessEndpoint"],
+        id="serverless-second-variant",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[_serverless_variant(c, model=c.model)]),
+        ["variants[0].model has network_isolation on", "TritonModel(..., network_isolation=False)"],
+        id="serverless-network-isolation",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[_serverless_variant(c, model=_open_model(c, "VpcModel", vpc=ec2.Vpc(c.stack, "Vpc")))],
+        ),
+        ["variants[0].model runs in a VPC", "drop vpc, vpc_subnets and security_groups"],
+        id="serverless-vpc",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[_serverless_variant(c, model=_mme_model(c))]),
+        ["variants[0].model is a multi-model model", "use a TritonModel with one archive"],
+        id="serverless-multi-model",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[
+                _serverless_variant(
+                    c,
+                    model=_open_model(
+                        c, "GpuModel", artifact=ModelArtifact.from_build(get_example("bert-tiny"))
+                    ),
+                )
+            ],
+        ),
+        ["variants[0].model uses KIND_GPU", "build the model with instance_kind KIND_CPU"],
+        id="serverless-gpu-model",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c, variants=[_serverless_variant(c, memory_size_in_mb=1500, max_concurrency=201)]
+        ),
+        [
+            "variants[0].memory_size_in_mb must be one of 1024, 2048",
+            "variants[0].max_concurrency must be between 1 and 200 (got 201)",
+        ],
+        id="serverless-memory-and-concurrency",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, deployment=DeploymentPolicy.canary()),
+        [
+            "deployment DeploymentPolicy.canary(",
+            "a serverless variant has none",
+            "DeploymentPolicy.all_at_once(...)",
+        ],
+        id="serverless-canary-deployment",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, deployment=DeploymentPolicy.rolling()),
+        ["deployment DeploymentPolicy.rolling(", "use DeploymentPolicy.all_at_once(...)"],
+        id="serverless-rolling-deployment",
+    ),
+    pytest.param(
+        lambda c: _serverless(c).auto_scale_instance_count(min_capacity=1, max_capacity=2),
+        ["variant 'AllTraffic' is a serverless variant", "only instance variants have an instance count"],
+        id="serverless-instance-count-scaling",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[_serverless_variant(c)]).auto_scale_provisioned_concurrency(
+            min_capacity=1, max_capacity=2
+        ),
+        [
+            "variant 'AllTraffic' has no provisioned concurrency",
+            "ServerlessProductionVariant(provisioned_concurrency=...)",
+        ],
+        id="serverless-scaling-without-provisioned-concurrency",
+    ),
+    pytest.param(
+        lambda c: _serverless(c).auto_scale_provisioned_concurrency(min_capacity=0, max_capacity=6),
+        [
+            "min_capacity must be >= 1 on a ServerlessEndpoint (got 0)",
+            "max_capacity must be <= the variant's max_concurrency 5 (got 6;",
+        ],
+        id="serverless-provisioned-bounds",
+    ),
+    pytest.param(
+        lambda c: _twice(
+            lambda: _serverless(c),
+            lambda e: e.auto_scale_provisioned_concurrency(min_capacity=1, max_capacity=2),
+        ),
+        ["already scales its provisioned concurrency", "add policies to the ScalableProvisionedConcurrency"],
+        id="serverless-provisioned-scaling-twice",
+    ),
+    pytest.param(
+        lambda c: (
+            _serverless(c)
+            .auto_scale_provisioned_concurrency(min_capacity=1, max_capacity=2)
+            .scale_on_utilization("U", target_utilization=50)
+        ),
+        ["target_utilization must be between 0 and 1 (got 50)"],
+        id="serverless-utilization-target-as-percent",
+    ),
+    pytest.param(
+        lambda c: (
+            _serverless(c)
+            .auto_scale_provisioned_concurrency(min_capacity=1, max_capacity=2)
+            .scale_on_schedule("Morning", schedule=appscaling.Schedule.cron(hour="8", minute="0"))
+        ),
+        ["min_capacity or max_capacity is required (got neither)"],
+        id="serverless-schedule-without-bounds",
+    ),
+    pytest.param(
+        lambda c: _serverless(c).metric("CPUUtilization"),
+        ["ServerlessEndpoint does not publish CPUUtilization"],
+        id="serverless-instance-metric",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[
+                _serverless_variant(
+                    c, model=_multi(c, [_triton(c, "pre"), _triton(c, "triton")], network_isolation=False)
+                )
+            ],
+        ),
+        [
+            "variants[0].model is a MultiContainerModel (mode 'Serial')",
+            "serverless endpoints run no inference pipelines and no multi-container models",
+            "serve it on a RealtimeEndpoint",
+        ],
+        id="serverless-inference-pipeline",
+    ),
+    pytest.param(
+        lambda c: _serverless(c, variants=[_serverless_variant(c, model=_neuron(c, network_isolation=False))]),
+        [
+            "variants[0].model is a NeuronModel (for inf2)",
+            "a serverless variant has no instance type",
+            "InstanceType.of('ml.inf2.xlarge')",
+        ],
+        id="serverless-neuron-model",
+    ),
+    pytest.param(
+        lambda c: _serverless(
+            c,
+            variants=[_serverless_variant(c, model=ContainerModel(c.stack, "Byoc", image=ContainerImage.from_uri("x:1")))],
+        ),
+        ["variants[0].model has network_isolation on (ContainerModel's default)", "ContainerModel(..., network_isolation=False)"],
+        id="serverless-container-model-network-isolation",
+    ),
+    pytest.param(
+        lambda c: NeuronModel(c.stack, "Neuron", artifact=ModelArtifact.from_asset(c.archive)),
+        [
+            "artifact (the archive",
+            "holds no tiny/neuron.json, so model 'tiny' is not a Neuron build",
+            "ModelSpec(backend='neuron'",
+            "neuron_manifest={'target': 'inf2', ...} for a model you compiled yourself",
+        ],
+        id="neuron-model-archive-without-manifest",
+    ),
+    pytest.param(
+        lambda c: NeuronModel(c.stack, "Neuron", artifact=_neuron_archive(c, target="inf3", batch_size=0)),
+        [
+            "bert/neuron.json in",
+            "is not a valid Neuron manifest",
+            "target must be one of inf1, inf2 (got 'inf3')",
+            "batch_size must be a whole number >= 1 (got 0)",
+            "rebuild the model with model_build (backend='neuron')",
+        ],
+        id="neuron-model-archive-manifest-invalid",
+    ),
 ]
+
+
+_BYOC_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "byoc"
+
+
+def _byoc(c: Ctx, edit: Callable[[Path], Any]) -> Path:
+    """A copy of examples/byoc in the test's folder, changed by ``edit`` (one contract broken)."""
+    import shutil
+
+    folder = c.tmp / "byoc"
+    shutil.copytree(_BYOC_EXAMPLE, folder, ignore=shutil.ignore_patterns("__pycache__", "model.tar.gz"))
+    edit(folder)
+    return folder
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def _byoc_errors() -> list[Any]:
+    """Bring-your-own-container cases: ContainerImage factories, the container contract, ContainerModel."""
+    return [
+        pytest.param(
+            lambda c: ContainerImage.from_asset(c.tmp / "nowhere"),
+            ["ContainerImage.from_asset", "nowhere", "is not a folder", "the folder holding your Dockerfile"],
+            id="byoc-directory-missing",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_byoc(c, lambda d: (d / "Dockerfile").unlink())),
+            ["Dockerfile does not exist", "add a Dockerfile", "examples/byoc/Dockerfile", "file="],
+            id="byoc-no-dockerfile",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_byoc(c, lambda d: (d / "serve").unlink())),
+            [
+                "Dockerfile has no ENTRYPOINT",
+                "has no `serve` script",
+                "docker run <image> serve",
+                "put it on PATH",
+                "skip_contract_checks=['serve']",
+            ],
+            id="byoc-no-serve-entry-point",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_byoc(c, lambda d: (d / "serve").chmod(0o644))),
+            ["serve is not executable", "chmod +x"],
+            id="byoc-serve-not-executable",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(
+                _byoc(c, lambda d: _replace(d / "serve", "#!/usr/bin/env python3\n", ""))
+            ),
+            ["serve has no #! line", "#!/usr/bin/env python3"],
+            id="byoc-serve-without-shebang",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(
+                _byoc(
+                    c,
+                    lambda d: (
+                        _replace(d / "Dockerfile", "EXPOSE 8080", "EXPOSE 5000"),
+                        _replace(d / "nginx.conf", "listen 8080", "listen 5000"),
+                    ),
+                )
+            ),
+            [
+                "listens on port 8080 (it exposes 5000)",
+                "nginx.conf listens on 5000, not 8080",
+                "add `EXPOSE 8080` to Dockerfile",
+                "listen 8080;",
+                "skip_contract_checks=['port']",
+            ],
+            id="byoc-wrong-port",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(
+                _byoc(c, lambda d: _replace(d / "predictor.py", '"/ping"', '"/health"'))
+            ),
+            [
+                "names the /ping route",
+                "SageMaker calls GET /ping",
+                "@app.route('/ping', methods=['GET'])",
+                "skip_contract_checks=['routes']",
+            ],
+            id="byoc-no-ping-route",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_BYOC_EXAMPLE, skip_contract_checks=["rotues"]),
+            [
+                "skip_contract_checks has an unknown check 'rotues'",
+                "did you mean 'routes'",
+                "port, serve, routes",
+            ],
+            id="byoc-unknown-contract-check",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_BYOC_EXAMPLE, skip_contract_checks="serve"),
+            ["skip_contract_checks must be a list of str", "(got 'serve'", "['serve']"],
+            id="byoc-skip-checks-a-str",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_BYOC_EXAMPLE, build_args={"WORKERS": 2}),
+            ["build_args must be a dict of str to str", "{'PYTHON_VERSION': '3.12'}"],
+            id="byoc-build-arg-not-str",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_asset(_BYOC_EXAMPLE, platform="linux/amd64"),
+            ["platform must be an ecr_assets.Platform", "'linux/amd64'", "Platform.LINUX_AMD64"],
+            id="byoc-platform-a-str",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_uri(None),
+            ["ContainerImage.from_uri", "uri is required", "123456789012.dkr.ecr"],
+            id="byoc-uri-none",
+        ),
+        pytest.param(
+            lambda c: ContainerImage.from_ecr_repository("my-server"),
+            ["repository must be an ecr.IRepository", "'my-server'", "ecr.Repository.from_repository_name"],
+            id="byoc-repository-a-name",
+        ),
+        pytest.param(
+            lambda c: ContainerModel(
+                c.stack, "Byoc", image="123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"
+            ),
+            [
+                "ContainerModel",
+                "image must be a ContainerImage",
+                "ContainerImage.from_asset('examples/byoc')",
+                ".from_uri(uri)",
+            ],
+            id="container-model-image-a-str",
+        ),
+        pytest.param(
+            lambda c: ContainerModel(
+                c.stack, "Byoc", image=ContainerImage.from_uri("x:1"), model_data="model.tar.gz"
+            ),
+            ["model_data must be", "'model.tar.gz'", "ModelArtifact.from_asset('model.tar.gz')"],
+            id="container-model-data-a-path",
+        ),
+        pytest.param(
+            lambda c: ContainerModel(
+                c.stack, "Byoc", image=ContainerImage.from_uri("x:1"), environment={"MODEL_SERVER_WORKERS": 2}
+            ),
+            ["environment['MODEL_SERVER_WORKERS'] must be a str", "pass '2'"],
+            id="container-model-env-int",
+        ),
+    ]
+
+
+ERRORS += _byoc_errors()
 
 
 @pytest.mark.parametrize(("act", "fragments"), ERRORS)

@@ -326,7 +326,7 @@ CLI_CASES: list[Case] = [
     Case(
         "spec-backend-typo-pytorch",
         _spec('name = "m"\nbackend = "pytorh"\n' + ONNX_SOURCE),
-        ("backend must be one of onnxruntime, tensorrt, pytorch (got 'pytorh')", "did you mean 'pytorch'?"),
+        ("backend must be one of onnxruntime, tensorrt, pytorch, neuron (got 'pytorh')", "did you mean 'pytorch'?"),
     ),
     Case(
         "spec-triton-name-with-a-slash",
@@ -342,6 +342,62 @@ CLI_CASES: list[Case] = [
         "spec-tensorrt-target-key-typo-and-missing-version",
         _spec('name = "m"\nbackend = "tensorrt"\n[tensorrt_target]\ninstance_type = "ml.g4dn.xlarge"\nhardware_compat = "none"\n' + ONNX_SOURCE),
         ("tensorrt_target.hardware_compat is not a key of the [tensorrt_target] table", "did you mean 'hardware_compatibility'?", "tensorrt_target.triton_version is missing"),
+    ),
+    # -- backend "neuron": static shapes from [neuron_target], and no Neuron SDK here ----------------
+    Case(
+        "flag-backend-neuron-needs-a-spec-file",
+        _example("--backend", "neuron"),
+        ("neuron_target is missing: backend 'neuron' compiles fixed shapes", "([neuron_target] in a spec file)"),
+    ),
+    Case(
+        "spec-neuron-without-target",
+        _spec('name = "m"\nbackend = "neuron"\n' + _ts("scripted.pt").removeprefix('name = "m"\n')),
+        ("neuron_target is missing: backend 'neuron' compiles fixed shapes", "NeuronTarget(target='inf2', batch_size=1"),
+    ),
+    Case(
+        "spec-neuron-target-typo-key",
+        _spec('name = "m"\nbackend = "neuron"\n[neuron_target]\ntarget = "inf2"\nbatch_sise = 4\n' + ONNX_SOURCE),
+        ("neuron_target.batch_sise is not a key of the [neuron_target] table", "did you mean 'batch_size'?"),
+    ),
+    Case(
+        "spec-neuron-target-unknown-generation",
+        _spec('name = "m"\nbackend = "neuron"\n[neuron_target]\ntarget = "inf3"\n' + _ts("scripted.pt").removeprefix('name = "m"\n')),
+        ("neuron_target.target must be one of inf1, inf2 (got 'inf3')", "did you mean 'inf2'?", "'inf2' compiles with torch-neuronx"),
+    ),
+    Case(
+        "spec-neuron-target-missing-target-and-bad-batch",
+        _spec('name = "m"\nbackend = "neuron"\n[neuron_target]\nbatch_size = "1"\n' + ONNX_SOURCE),
+        ("neuron_target.target is missing", "neuron_target.batch_size must be an integer"),
+    ),
+    Case(
+        "spec-neuron-on-onnx-source",
+        _spec('name = "m"\nbackend = "neuron"\n[neuron_target]\ntarget = "inf2"\nbatch_size = 0\n' + ONNX_SOURCE),
+        (
+            "neuron_target.batch_size must be a whole number between 1 and 1048576 (got 0)",
+            "the Neuron compilers do not read ONNX",
+        ),
+    ),
+    Case(
+        "spec-neuron-target-on-onnxruntime",
+        _spec('name = "m"\n[neuron_target]\ntarget = "inf2"\n' + ONNX_SOURCE),
+        ("neuron_target only applies to backend 'neuron' (got backend 'onnxruntime')",),
+    ),
+    Case(
+        "spec-neuron-build-without-the-sdk",
+        _spec('name = "m"\nbackend = "neuron"\n[neuron_target]\ntarget = "inf2"\n' + _ts("scripted.pt").removeprefix('name = "m"\n'), "neuron.toml"),
+        (
+            "model 'm' targets inf2 (neuron_target.target), which compiles with torch_neuronx",
+            "torch_neuronx is not installed here",
+            "(its torch-neuronx there is a placeholder)",
+            "python -m pip install --extra-index-url https://pip.repos.neuron.amazonaws.com torch-neuronx neuronx-cc && "
+            "python -m model_build build --spec ",
+            "neuron.toml",
+        ),
+    ),
+    Case(
+        "spec-neuron-inf1-build-without-the-sdk",
+        _spec('name = "m"\nbackend = "neuron"\n[neuron_target]\ntarget = "inf1"\n' + _ts("scripted.pt").removeprefix('name = "m"\n')),
+        ("compiles with torch_neuron (torch-neuron, compiler neuron-cc)", "torch-neuron neuron-cc && python -m model_build build"),
     ),
     Case(
         "spec-triton-name-not-a-string",

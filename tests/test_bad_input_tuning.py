@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -306,6 +307,81 @@ def test_size_names_every_bad_flag_in_one_message(capsys):
     )
     assert code == 2 and "3 problems with `python -m tuning size`" in err
     assert "--instance-type" in err and "--safety-factor" in err and "--prices" in err
+
+
+# --------------------------------------------------------------------------- compare
+def _synthetic_profile(folder: Path, name: str, **changes: Any) -> str:
+    """The H100 reference profile re-labelled as the changes say: SYNTHETIC test input, not a measurement."""
+    data = json.loads(Path(H100_PROFILE).read_text())
+    data.update(schema_version=2, **changes)
+    data["provenance"]["notes"] = "SYNTHETIC test input for tests/test_bad_input_tuning.py, not a measurement"
+    path = folder / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+INF2_HARDWARE = {"kind": "inferentia", "accelerator": "AWS Inferentia2", "accelerator_count": 1}
+
+
+@pytest.fixture(scope="module")
+def compare_profiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("compare")
+    h100 = {"kind": "gpu", "accelerator": "NVIDIA H100", "accelerator_count": 1}
+    return {
+        "{H100}": H100_PROFILE,
+        "{INF2}": _synthetic_profile(folder, "inf2.json", instance_type="ml.inf2.xlarge", hardware=INF2_HARDWARE),
+        "{GPU_AS_INF2}": _synthetic_profile(
+            folder, "gpu-as-inf2.json", instance_type="ml.inf2.xlarge", hardware=h100,
+            hardware_translation={"from_accelerator": "NVIDIA H100", "to_accelerator": "AWS Inferentia2", "factor": 0.5,
+                                  "reason": "a guess"},
+            invocations_per_instance_target=319872,
+        ),
+    }  # fmt: skip
+
+
+P5 = ["--instance-type", "ml.p5.48xlarge", "--instance-type", "ml.inf2.xlarge"]
+# (argv after `compare`, with {H100}/{INF2}/{GPU_AS_INF2} for the profiles; the flag named; what is allowed or the fix)
+COMPARE_CASES = [
+    pytest.param(["--profile", "{H100}"], "--profile", "give exactly two profiles, the GPU one first", id="one-profile"),
+    pytest.param(["--profile", "{H100}"] * 3, "--profile", "give exactly two profiles", id="three-profiles"),
+    pytest.param(
+        ["--profile", "{H100}", "--profile", "{INF2}", "--instance-type", "ml.p5.48xlarge"], "--instance-type",
+        "give none (each profile's own instance_type) or one per --profile, in the same order (2)", id="one-instance-type",
+    ),
+    pytest.param(
+        ["--profile", "{H100}", "--profile", "{INF2}"], "--profile",
+        "instance type ml.g4dn.xlarge has 1 x NVIDIA T4: a different accelerator", id="gpu-profile-on-its-own-type",
+    ),
+    pytest.param(
+        ["--profile", "{H100}", "--profile", "{H100}", *P5], "with --instance-type ml.inf2.xlarge",
+        "has 1 x AWS Inferentia2: a different accelerator", id="gpu-figures-on-inf2",
+    ),
+    pytest.param(
+        ["--profile", "{H100}", "--profile", "{GPU_AS_INF2}", "--instance-type", "ml.p5.48xlarge", "--instance-type",
+         "ml.inf2.xlarge"], "--profile", "figures carried over by a hardware_translation; an Inferentia comparison needs "
+        "a profile measured on Inferentia hardware", id="translated-figures-on-inf2",
+    ),
+    pytest.param(
+        ["--profile", "{H100}", "--profile", "{INF2}", "--instance-type", "ml.p5.48xlarge", "--instance-type", "ml.inf2.xlarg"],
+        "--instance-type", "did you mean ml.inf2.xlarge", id="instance-typo",
+    ),
+    pytest.param(["--profile", "{H100}", "--profile", "missing.json", *P5], "--profile missing.json", "no such file", id="missing"),
+    pytest.param(["--profile", "{H100}", "--profile", "{INF2}", *P5, "--target-per-minute", "0"], "--target-per-minute", "> 0",
+                 id="target-zero"),
+    pytest.param(["--profile", "{H100}", "--profile", "{INF2}", *P5, "--safety-factor", "1.5"], "--safety-factor", "<= 1",
+                 id="safety-above-1"),
+    pytest.param(["--profile", "{H100}", "--profile", "{INF2}", *P5, "--prices", "nope.json"], "--prices", "no such file",
+                 id="prices-missing"),
+    pytest.param(["--instance-type", "ml.inf2.xlarge"], "--profile", "the following arguments are required", id="no-profile"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "flag", "allowed"), COMPARE_CASES)
+def test_bad_compare_flag_is_named(extra, flag, allowed, compare_profiles, capsys):
+    # GIVEN `compare` with one bad flag or profile  WHEN it runs
+    code, err = _run(["compare", *(compare_profiles.get(a, a) for a in extra)], capsys)
+    # THEN exit 2 with one message naming the flag and what is allowed or the fix; nothing printed on stdout
+    assert code == 2 and err.startswith("python -m tuning: error: ") and flag in err and allowed in err, err
 
 
 # --------------------------------------------------------------------------- load

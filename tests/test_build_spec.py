@@ -60,7 +60,7 @@ def test_spec_collects_every_problem_in_one_error() -> None:
         ({"name": ""}, r"name must be"),
         ({"opset": 7}, r"opset must be between 13 and 21 \(got 7\)"),
         ({"opset": 40}, r"opset must be between 13 and 21 \(got 40\)"),
-        ({"backend": "tflite"}, r"backend must be one of onnxruntime, tensorrt, pytorch \(got 'tflite'\)"),
+        ({"backend": "tflite"}, r"backend must be one of onnxruntime, tensorrt, pytorch, neuron \(got 'tflite'\)"),
         (
             {"backend": "tensorrt", "tensorrt_precision": "FP8"},
             r"tensorrt_precision must be one of FP16, FP32, INT8",

@@ -63,6 +63,13 @@ EXPECTED = {
     "TotalProcessingTime": (SM, VARIANT, "Average", MS),
     "ExpiredRequests": (SM, VARIANT, "Sum", "COUNT"),
     "NotificationFailures": (SM, VARIANT, "Sum", "COUNT"),
+    # serverless (serverless-endpoints-monitoring.html)
+    "ModelSetupTime": (SM, VARIANT, "Average", US),
+    "ServerlessConcurrentExecutionsUtilization": (SM, VARIANT, "Average", "NONE"),
+    "ServerlessProvisionedConcurrencyExecutions": (SM, VARIANT, "Maximum", "COUNT"),
+    "ServerlessProvisionedConcurrencyUtilization": (SM, VARIANT, "Average", "NONE"),
+    "ServerlessProvisionedConcurrencyInvocations": (SM, VARIANT, "Sum", "COUNT"),
+    "ServerlessProvisionedConcurrencySpilloverInvocations": (SM, VARIANT, "Sum", "COUNT"),
 }
 
 
@@ -96,10 +103,11 @@ def test_metric_namespace_dimensions_statistic_and_unit(stack, name):
 @pytest.mark.parametrize(
     ("name", "modes"),
     [
-        ("Invocations", {ServingMode.REALTIME, ServingMode.MULTI_MODEL}),
-        ("OverheadLatency", {ServingMode.REALTIME, ServingMode.MULTI_MODEL}),
+        ("Invocations", {ServingMode.REALTIME, ServingMode.MULTI_MODEL, ServingMode.SERVERLESS}),
+        ("OverheadLatency", {ServingMode.REALTIME, ServingMode.MULTI_MODEL, ServingMode.SERVERLESS}),
         ("ModelLatency", set(ServingMode)),
-        ("GPUUtilization", set(ServingMode)),
+        ("GPUUtilization", {ServingMode.REALTIME, ServingMode.MULTI_MODEL, ServingMode.ASYNC}),
+        ("ModelSetupTime", {ServingMode.SERVERLESS}),
         ("ModelCacheHit", {ServingMode.MULTI_MODEL}),
         ("ApproximateBacklogSize", {ServingMode.ASYNC}),
         ("InvocationFailures", {ServingMode.ASYNC}),

@@ -28,9 +28,12 @@ SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 STACK = "TritonRealtime-{model}"  # app.py names each stack after its model
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
+# The snapshots are of the real-time stack only: the app's other stacks are left out (the default
+# multi-model set alone is two ResNet-50 builds, ~190 MB each, on a cold cache).
+ONLY_REALTIME = {"async_model": "none", "mme_models": "none"}
 CASES = {
-    "default": {},
-    "cpu": {"model": "resnet-tiny", "instance_type": "ml.c5.xlarge"},
+    "default": {**ONLY_REALTIME},
+    "cpu": {**ONLY_REALTIME, "model": "resnet-tiny", "instance_type": "ml.c5.xlarge"},
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import re
+import socket
 import textwrap
 import time
 from pathlib import Path
@@ -234,6 +235,33 @@ def test_server_stops_and_reaps_the_process(doubler_repository):
         os.kill(pid, 0)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{server.sagemaker_url}/ping", timeout=2)
+
+
+@pytest.mark.slow
+def test_server_started_on_ports_taken_meanwhile_retries_with_fresh_ones(doubler_repository, monkeypatch):
+    # GIVEN a port that was free when probed but is taken by another process before Triton binds it (another
+    # worker's server): the SageMaker port of the first attempt, which Triton reports as "Socket
+    # '0.0.0.0:PORT' already in use", not "Address already in use"
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    probe = triton.free_port
+    handed_out: list[int] = []
+
+    def racy_free_port(host: str = "127.0.0.1") -> int:
+        port = taken.getsockname()[1] if not handed_out else probe(host)
+        handed_out.append(port)
+        return port
+
+    monkeypatch.setattr(triton, "free_port", racy_free_port)
+    # WHEN the server starts  THEN it retries with fresh ports and answers on the second set
+    try:
+        with TritonServer(doubler_repository, default_model="doubler") as running:
+            assert requests.get(f"{running.sagemaker_url}/ping", timeout=5).status_code == 200
+            assert running.sagemaker_url.endswith(f":{handed_out[3]}")
+    finally:
+        taken.close()
+    assert len(handed_out) == 6  # two attempts, three ports each
 
 
 @pytest.mark.slow

@@ -622,8 +622,11 @@ class TritonServer:
         else:
             self._log_dir = Path(tempfile.mkdtemp(prefix="tritonserver-"))
             self._log_path = self._log_dir / "tritonserver.log"
-        # Free ports can be taken between the probe and Triton's bind; one retry with fresh ones.
-        for attempt in range(2):
+        # Free ports can be taken between the probe and Triton's bind (another test's server, another
+        # worker's): retry with fresh ones. Triton words it "Address already in use" for its HTTP and
+        # metrics ports and "Socket '0.0.0.0:PORT' already in use" for its SageMaker port.
+        attempts = 3
+        for attempt in range(attempts):
             self._ports = {name: free_port() for name in ("sagemaker", "http", "metrics")}
             try:
                 self._spawn(installation)
@@ -631,7 +634,7 @@ class TritonServer:
                 return self
             except TritonStartupError as error:
                 self._stop_process()
-                if attempt == 0 and "address already in use" in str(error).lower():
+                if attempt < attempts - 1 and "already in use" in str(error).lower():
                     continue
                 # The log stays on disk after a failed start: the error names it.
                 self._log_dir = None

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tuning matrix``, ``python -m tuning size`` and ``python -m tuning load``.
+"""Command line: ``python -m tuning matrix``, ``size``, ``compare`` and ``load``.
 
 ``matrix --smoke`` is the quick CPU matrix ``make bench-smoke`` runs (tiny BERT, six
 configurations: 1 min 52 s on 2 cores from an empty cache, ``bench/reference/cpu-smoke-2core.log``);
@@ -11,6 +11,10 @@ how to carry the figures over.
 ``size`` re-derives the cost of a saved profile (``profile.json``) on an instance type and a
 price table, with the same arithmetic as the matrix's derived table, and prints JSON: how the
 figures in the docs were computed from the reference runs in ``bench/reference/``.
+
+``compare`` sizes two measured profiles of the same model (seed 003: a GPU type and an inf2 type)
+for one target load and prints cost per million inferences and p99 side by side
+(:mod:`tuning.compare`).
 
 ``load`` drives any target (a Triton SageMaker URL, a KServe URL, or an endpoint through
 boto3, e.g. the local data plane) with a fixed-concurrency sweep or Inference
@@ -404,6 +408,91 @@ def _size(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- compare
+def _compare(args: argparse.Namespace) -> int:
+    from model_build.profile import ProfileError, TuningProfile
+    from tuning.compare import CompareSide, Comparison, inferentia_problem
+    from tuning.derive import PricingBasis, size_seed_and_planned
+
+    checks = _Checks("compare")
+    paths = list(args.profile)
+    if len(paths) != 2:
+        checks.add(
+            "--profile",
+            [str(p) for p in paths],
+            "give exactly two profiles, the GPU one first: --profile gpu.json --profile inf2.json",
+        )
+    types = list(args.instance_type or [])
+    if types and len(types) != len(paths):
+        checks.add(
+            "--instance-type",
+            types,
+            f"give none (each profile's own instance_type) or one per --profile, in the same order ({len(paths)})",
+        )
+    profiles: list[Any] = []
+    for path in paths:
+        try:
+            profiles.append(TuningProfile.load(path.expanduser()))
+        except ProfileError as error:
+            checks.note(f"--profile {error}")
+            profiles.append(None)
+    checked_types = [_check_instance_type(checks, t) for t in types] if len(types) == len(paths) else []
+    prices = _check_prices(checks, args.prices)
+    target = checks.number("--target-per-minute", args.target_per_minute, low=0, low_open=True)
+    safety = checks.number("--safety-factor", args.safety_factor, low=0, high=1, low_open=True)
+    matches: list[Any] = []
+    for i, profile in enumerate(profiles):
+        if profile is None or (checked_types and checked_types[i] is None) or len(paths) != 2:
+            continue
+        instance_type = checked_types[i] if checked_types else None
+        flag = f"--profile {paths[i]}" + ("" if instance_type is None else f" with --instance-type {instance_type}")
+        try:
+            match = profile.check_instance_type(instance_type)
+        except ProfileError as error:
+            checks.note(f"{flag}: {error}")
+            continue
+        problem = inferentia_problem(match.instance_type, profile.hardware, match.translation is not None)
+        if problem is not None:
+            checks.note(f"{flag}: {problem}")
+            continue
+        matches.append(match)
+    checks.raise_if_any()
+    assert prices is not None and len(matches) == 2
+    first_profile = profiles[0]
+    target = target if target is not None else first_profile.target_invocations_per_minute
+    safety = safety if safety is not None else first_profile.safety_factor
+    sides = []
+    for path, profile, match in zip(paths, profiles, matches, strict=True):
+        _, planned = size_seed_and_planned(
+            profile.configuration,
+            match.instance_type,
+            profile.measured.invocations_per_minute,
+            prices,
+            target_per_minute=target,
+            safety_factor=safety,
+            basis=PricingBasis.from_match(match),
+        )
+        sides.append(
+            CompareSide(
+                profile=str(path),
+                model_name=profile.model_name,
+                configuration=profile.configuration,
+                hardware=profile.hardware.describe(),
+                instance_type=match.instance_type,
+                sizing=match.statement(),
+                instances=planned.instances,
+                hourly_price=planned.hourly_price,
+                cost_per_million_at_target=planned.cost_per_million_at_target,
+                cost_per_million_at_capacity=planned.cost_per_million_at_capacity,
+                p99_ms=profile.measured.p99_ms,
+                price=prices.citation(match.instance_type),
+            )
+        )
+    comparison = Comparison(target_per_minute=target, safety_factor=safety, first=sides[0], second=sides[1])
+    print(json.dumps(comparison.to_dict(), indent=2) if args.json else comparison.table())
+    return 0
+
+
 # --------------------------------------------------------------------------- load
 def _check_credentials(checks: _Checks, region: str) -> None:
     """boto3 would sign every request: find credentials now, not after the first failed call."""
@@ -688,6 +777,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--safety-factor", default=None, help="share of measured capacity to plan on, in (0, 1] (default: the profile's)"
     )
     sizing.set_defaults(func=_size)
+
+    compare = commands.add_parser(
+        "compare",
+        help="size the same model on two measured profiles (a GPU type and an inf2 type): cost per 1M and p99 side by side",
+    )
+    compare.add_argument(
+        "--profile",
+        type=path_argument,
+        action="append",
+        required=True,
+        help="a measured profile.json; give two, the baseline (GPU) first. An Inferentia profile must be measured on "
+        "Inferentia hardware",
+    )
+    compare.add_argument(
+        "--instance-type",
+        action="append",
+        default=None,
+        help="instance type to size each profile on, one per --profile in the same order (default: each profile's own)",
+    )
+    compare.add_argument("--prices", type=path_argument, default=None, help="price table (default: tuning/prices.json)")
+    compare.add_argument(
+        "--target-per-minute", default=None, help="load to size both for, > 0 (default: the first profile's)"
+    )
+    compare.add_argument(
+        "--safety-factor", default=None, help="share of measured capacity to plan on, in (0, 1] (default: the first profile's)"
+    )
+    compare.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    compare.set_defaults(func=_compare)
 
     load = commands.add_parser("load", help="load-test one target (fixed concurrency or phased)")
     target = load.add_mutually_exclusive_group(required=True)

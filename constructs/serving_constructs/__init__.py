@@ -8,6 +8,10 @@ from serving_constructs._validation import PropsError
 from serving_constructs.alarms import RecommendedAlarms
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding, S3DataType
 from serving_constructs.async_endpoint import AsyncEndpoint, IncludeInferenceResponseIn
+from serving_constructs.container import ContainerDefinition, MultiContainerModel
+from serving_constructs.container_image import ContainerImage
+from serving_constructs.container_model import ContainerModel
+from serving_constructs.data_capture import DataCapture
 from serving_constructs.deployment import Capacity, CapacityUnit, DeploymentKind, DeploymentPolicy
 from serving_constructs.endpoint import EndpointBase, EndpointResource, ImportedEndpoint, RealtimeEndpoint
 from serving_constructs.image import TritonImage, triton_versions
@@ -30,11 +34,18 @@ from serving_constructs.multi_model import (
     MultiModelEndpoint,
     MultiModelTritonModel,
 )
+from serving_constructs.neuron import NeuronImage, NeuronModel, NeuronRuntime
 from serving_constructs.scaling import (
     AsyncScalableInstanceCount,
     CapacityFloor,
     ScalableInstanceCount,
     ScaleOutFromZero,
+)
+from serving_constructs.serverless import (
+    ScalableProvisionedConcurrency,
+    ServerlessEndpoint,
+    ServerlessFit,
+    serverless_fit,
 )
 from serving_constructs.units import microseconds_to_milliseconds, milliseconds_to_microseconds
 from serving_constructs.variant import ProductionVariant, ServerlessProductionVariant, VariantBase
@@ -51,6 +62,10 @@ __all__ = [
     "CapacityFloor",
     "CapacityUnit",
     "Compression",
+    "ContainerDefinition",
+    "ContainerImage",
+    "ContainerModel",
+    "DataCapture",
     "DeploymentKind",
     "DeploymentPolicy",
     "Dimensions",
@@ -65,15 +80,22 @@ __all__ = [
     "ModelCacheSetting",
     "ModelDataBinding",
     "ModelPrefix",
+    "MultiContainerModel",
     "MultiModelEndpoint",
     "MultiModelTritonModel",
+    "NeuronImage",
+    "NeuronModel",
+    "NeuronRuntime",
     "ProductionVariant",
     "PropsError",
     "RealtimeEndpoint",
     "RecommendedAlarms",
     "S3DataType",
     "ScalableInstanceCount",
+    "ScalableProvisionedConcurrency",
     "ScaleOutFromZero",
+    "ServerlessEndpoint",
+    "ServerlessFit",
     "ServerlessProductionVariant",
     "ServingDashboard",
     "ServingMode",
@@ -82,6 +104,7 @@ __all__ = [
     "VariantBase",
     "microseconds_to_milliseconds",
     "milliseconds_to_microseconds",
+    "serverless_fit",
     "triton_versions",
     "unit_of",
 ]

@@ -7,6 +7,7 @@ One place for both: :class:`~serving_constructs.async_endpoint.AsyncEndpoint`'s 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
@@ -14,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from serving_constructs._nag import acknowledge
+from serving_constructs._validation import check_str, resolved
 
 # Amazon S3's "safe characters" for object keys (User Guide, "Naming Amazon S3 objects"); the
 # others need URL encoding or special handling in clients and IAM resource ARNs.
@@ -23,6 +25,56 @@ SAFE_KEY_TEXT = "letters, digits, / and ! - _ . * ' ( )"
 MAX_KEY_LENGTH = 1024
 # A bucket name has at most 63 characters; a generated one is unknown at synth.
 MAX_BUCKET_NAME = 63
+# SageMaker's S3 URIs (AsyncInferenceOutputConfig.S3OutputPath, DataCaptureConfig.DestinationS3Uri):
+# (https|s3)://..., at most 512 characters.
+MAX_S3_URI = 512
+
+
+def key_prefix_problems(name: str, value: Any, bucket_name: str | None, *, example: str) -> list[str]:
+    """Return the problems with an S3 key prefix SageMaker writes under.
+
+    No leading or trailing slash, safe characters, and the ``s3://<bucket>/<prefix>`` URI at most
+    :data:`MAX_S3_URI` characters.
+
+    Args:
+        name: the prop as messages name it (``"output_prefix"``, ``"data_capture.prefix"``).
+        value: the prefix given.
+        bucket_name: the bucket's name when known at synth (a generated one counts as 63 characters).
+        example: a valid prefix for the fix in messages (``"async-inference/output"``).
+    """
+    problems = check_str(name, value, example=f" such as {example!r}")
+    if problems or not resolved(value):
+        return problems
+    fix = f"e.g. {name}={example!r}"
+    if value.startswith("/") or value.endswith("/"):
+        stripped = value.strip("/")
+        problems.append(
+            f"{name} must not start or end with '/' (got {value!r}) — use {name}={stripped!r}"
+            if stripped
+            else f"{name} must name a key prefix (got {value!r}) — {fix}"
+        )
+    elif "//" in value or any(part in (".", "..") for part in value.split("/")):
+        problems.append(f"{name} must not have empty, '.' or '..' segments (got {value!r}) — {fix}")
+    if not SAFE_KEY.match(value):
+        bad = "".join(sorted({ch for ch in value if not SAFE_KEY.match(ch)}))
+        problems.append(
+            f"{name} may hold only {SAFE_KEY_TEXT} (got {value!r}, with {bad!r}) — replace them, {fix}"
+        )
+    known = bucket_name is not None and resolved(bucket_name)
+    bucket_length = len(bucket_name) if known and bucket_name is not None else MAX_BUCKET_NAME
+    total = len("s3://") + bucket_length + 1 + len(value)
+    if total > MAX_S3_URI:
+        bucket = (
+            f"bucket {bucket_name!r}"
+            if known
+            else f"a generated bucket name (up to {MAX_BUCKET_NAME} characters)"
+        )
+        problems.append(
+            f"{name} is too long: with {bucket} the S3 path has {total} characters (got a {len(value)}-character "
+            f"prefix) and SageMaker allows at most {MAX_S3_URI} — shorten it to {len(value) - (total - MAX_S3_URI)} "
+            "characters or fewer"
+        )
+    return problems
 
 
 def hardened_bucket(

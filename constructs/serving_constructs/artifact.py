@@ -38,6 +38,7 @@ from serving_constructs._validation import (
 
 if TYPE_CHECKING:
     from model_build.engine_target import EngineManifest
+    from model_build.neuron import NeuronManifest
     from model_build.spec import ModelSpec
 
 # The id of the asset a bound artifact creates inside the model construct (a contract: changing
@@ -242,6 +243,34 @@ def archive_engine_manifests(path: Path) -> dict[str, EngineManifest]:
     return manifests
 
 
+def archive_neuron_manifests(path: Path) -> dict[str, NeuronManifest]:
+    """Return model folder -> Neuron manifest (``<model>/neuron.json``) of the archive at ``path``.
+
+    The Neuron compile stage (``backend="neuron"``) writes ``neuron.json`` next to the compiled
+    ``model.pt``: what it was compiled for (``target`` inf1/inf2, the Neuron SDK version, the static
+    shapes). Models without one (not a Neuron build) are absent.
+
+    Raises:
+        PropsError: The archive is unreadable, or a ``neuron.json`` in it is not a valid manifest
+            (:meth:`model_build.neuron.NeuronManifest.from_json` names the file and the field).
+    """
+    from model_build.neuron import NEURON_MANIFEST_FILENAME, NeuronManifest, NeuronManifestError
+
+    stat = path.stat()
+    manifests = {}
+    texts = _archive_member_texts(
+        str(path.resolve()), stat.st_mtime_ns, stat.st_size, NEURON_MANIFEST_FILENAME
+    )
+    for model, text in texts:
+        try:
+            manifests[model] = NeuronManifest.from_json(
+                text, source=f"{model}/{NEURON_MANIFEST_FILENAME} in {str(path)!r}"
+            )
+        except NeuronManifestError as error:
+            raise PropsError(str(error)) from None
+    return manifests
+
+
 def archive_ensemble_names(path: Path) -> tuple[str, ...]:
     """Return the model folders of the archive at ``path`` whose ``config.pbtxt`` says ``platform: "ensemble"``.
 
@@ -440,6 +469,16 @@ class ModelArtifact(abc.ABC):
         return None
 
     @property
+    def neuron_manifests(self) -> Mapping[str, NeuronManifest] | None:
+        """Model folder -> what its Neuron program was compiled for (``<model>/neuron.json``).
+
+        Known at synth for archives (``from_asset``; ``from_build`` of a ``backend="neuron"`` spec,
+        which builds it, or takes it from the cache); models that are not Neuron builds are absent
+        (``{}`` for every other backend, without building). None for data in S3, not read at synth.
+        """
+        return None
+
+    @property
     def ensemble_names(self) -> tuple[str, ...] | None:
         """The model folders that are Triton ensembles, when known at synth (``from_asset``, ``from_build``)."""
         return None
@@ -576,6 +615,10 @@ class _AssetArtifact(ModelArtifact):
         return archive_engine_manifests(self.path)
 
     @property
+    def neuron_manifests(self) -> Mapping[str, NeuronManifest]:
+        return archive_neuron_manifests(self.path)
+
+    @property
     def size_bytes(self) -> int:
         return self.path.stat().st_size
 
@@ -626,6 +669,15 @@ class _BuildArtifact(ModelArtifact):
         from model_build.pipeline import build
 
         return archive_engine_manifests(build(self.spec, cache_dir=self.cache_dir).archive_path)
+
+    @property
+    def neuron_manifests(self) -> Mapping[str, NeuronManifest]:
+        if self.spec.backend != "neuron":
+            return {}  # only the neuron backend compiles for Inferentia; nothing to build or read
+        from model_build.pipeline import build
+
+        # The archive the build wrote (or the cache holds): its neuron.json is what was compiled.
+        return archive_neuron_manifests(build(self.spec, cache_dir=self.cache_dir).archive_path)
 
     @property
     def size_bytes(self) -> int:

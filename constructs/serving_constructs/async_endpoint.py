@@ -34,10 +34,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from model_build.user_errors import did_you_mean
 from serving_constructs import defaults
-from serving_constructs._bucket import MAX_BUCKET_NAME as _MAX_BUCKET_NAME
-from serving_constructs._bucket import SAFE_KEY as _SAFE_KEY
-from serving_constructs._bucket import SAFE_KEY_TEXT as _SAFE_KEY_TEXT
-from serving_constructs._bucket import hardened_bucket
+from serving_constructs._bucket import hardened_bucket, key_prefix_problems
 from serving_constructs._nag import acknowledge, flattened
 from serving_constructs._validation import (
     Problems,
@@ -56,8 +53,6 @@ from serving_constructs.metrics import ServingMode
 from serving_constructs.scaling import SCALE_TO_ZERO, AsyncScalableInstanceCount
 from serving_constructs.variant import ProductionVariant, VariantBase
 
-# AsyncInferenceOutputConfig.S3OutputPath / S3FailurePath: (https|s3)://..., at most 512 characters.
-_MAX_S3_PATH = 512
 # AsyncInferenceClientConfig.MaxConcurrentInvocationsPerInstance.
 _MAX_CONCURRENCY = (1, 1000)
 # An email address, as far as synth can tell (SNS confirms it for real).
@@ -77,40 +72,8 @@ class IncludeInferenceResponseIn(enum.Enum):
 
 
 def _prefix_problems(name: str, value: Any, bucket_name: str | None) -> list[str]:
-    """Return the problems with an S3 key prefix (no leading or trailing slash, safe characters, length)."""
-    problems = check_str(name, value, example=" such as 'async-inference/output'")
-    if problems or not resolved(value):
-        return problems
-    fix = f"e.g. {name}='async-inference/output'"
-    if value.startswith("/") or value.endswith("/"):
-        stripped = value.strip("/")
-        problems.append(
-            f"{name} must not start or end with '/' (got {value!r}) — use {name}={stripped!r}"
-            if stripped
-            else f"{name} must name a key prefix (got {value!r}) — {fix}"
-        )
-    elif "//" in value or any(part in (".", "..") for part in value.split("/")):
-        problems.append(f"{name} must not have empty, '.' or '..' segments (got {value!r}) — {fix}")
-    if not _SAFE_KEY.match(value):
-        bad = "".join(sorted({ch for ch in value if not _SAFE_KEY.match(ch)}))
-        problems.append(
-            f"{name} may hold only {_SAFE_KEY_TEXT} (got {value!r}, with {bad!r}) — replace them, {fix}"
-        )
-    known = bucket_name is not None and resolved(bucket_name)
-    bucket_length = len(bucket_name) if known and bucket_name is not None else _MAX_BUCKET_NAME
-    total = len("s3://") + bucket_length + 1 + len(value)
-    if total > _MAX_S3_PATH:
-        bucket = (
-            f"bucket {bucket_name!r}"
-            if known
-            else f"a generated bucket name (up to {_MAX_BUCKET_NAME} characters)"
-        )
-        problems.append(
-            f"{name} is too long: with {bucket} the S3 path has {total} characters (got a {len(value)}-character "
-            f"prefix) and SageMaker allows at most {_MAX_S3_PATH} — shorten it to {len(value) - (total - _MAX_S3_PATH)} "
-            "characters or fewer"
-        )
-    return problems
+    """Return the problems with an S3 key prefix (see :func:`serving_constructs._bucket.key_prefix_problems`)."""
+    return key_prefix_problems(name, value, bucket_name, example="async-inference/output")
 
 
 def _overlap_problems(prefixes: Mapping[str, Any]) -> list[str]:

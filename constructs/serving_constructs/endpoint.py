@@ -40,12 +40,15 @@ from aws_cdk import (
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk.interfaces import aws_sagemaker as sagemaker_refs
 
 from constructs import Construct, IValidation
 from model_build.user_errors import did_you_mean
 from serving_constructs import defaults
+from serving_constructs._bucket import hardened_bucket
+from serving_constructs._nag import acknowledge, flattened
 from serving_constructs._validation import (
     Problems,
     PropsError,
@@ -57,6 +60,7 @@ from serving_constructs._validation import (
     raise_if_any,
     resolved,
 )
+from serving_constructs.data_capture import DataCapture
 from serving_constructs.deployment import DeploymentPolicy, default_policy
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.metrics import METRICS, Dimensions, ServingMode, endpoint_metric
@@ -70,6 +74,11 @@ _WARNING_PREFIX = "serving-constructs"
 
 MAX_ROLLBACK_ALARMS = 10
 """The most alarms ``AutoRollbackConfiguration.Alarms`` takes (botocore's ``AlarmList``: 1-10)."""
+
+MAX_SHADOW_VARIANTS = 1
+"""The most shadow variants an endpoint takes: "If you use this field, you can only specify one variant
+for ProductionVariants and one variant for ShadowProductionVariants" (CreateEndpointConfig API
+reference, ``ShadowProductionVariants``)."""
 
 
 @jsii.implements(IStableAnyProducer)
@@ -415,6 +424,13 @@ class EndpointBase(EndpointResource):
             for one GPU variant of >= 4 instances, a 1-instance canary when every variant runs >= 2
             instances, else all at once; each bakes 10 minutes. Rolling is refused on several or
             serverless variants; Inf1 variants get a warning (SageMaker ignores guardrails there).
+        shadow_variants: variants that get a copy of the production traffic; their answers are
+            discarded (``ShadowProductionVariants``). Only where :attr:`takes_shadow_variants`.
+            SageMaker takes one shadow variant beside exactly one production variant, of the same
+            kind, with a name unused by the production variant. Defaults to none.
+        data_capture: capture a sample of requests and answers to S3 (``DataCaptureConfig``;
+            :class:`~serving_constructs.data_capture.DataCapture`). Only where
+            :attr:`takes_data_capture`. Defaults to none.
 
     Raises:
         PropsError: every problem with the props, in one message.
@@ -429,6 +445,12 @@ class EndpointBase(EndpointResource):
     scalable_count_type: ClassVar[type[ScalableInstanceCount]] = ScalableInstanceCount
     """What :meth:`auto_scale_instance_count` returns (an asynchronous kind adds its backlog policies)."""
 
+    takes_shadow_variants: ClassVar[bool] = False
+    """Whether the kind takes ``shadow_variants`` (real-time endpoints; SageMaker's shadow tests)."""
+
+    takes_data_capture: ClassVar[bool] = False
+    """Whether the kind takes ``data_capture`` (not serverless: SERVICE-FACTS §7.2)."""
+
     def __init__(
         self,
         scope: Construct,
@@ -437,6 +459,8 @@ class EndpointBase(EndpointResource):
         variants: Sequence[VariantBase] | None = None,
         kms_key: kms.IKey | None = None,
         deployment: DeploymentPolicy | None = None,
+        shadow_variants: Sequence[VariantBase] | None = None,
+        data_capture: DataCapture | None = None,
     ) -> None:
         if type(self) is EndpointBase:
             raise TypeError("EndpointBase is abstract — use an endpoint kind such as RealtimeEndpoint")
@@ -447,6 +471,12 @@ class EndpointBase(EndpointResource):
         self._rollback_alarm_names: list[str] = []
         self._describe_alarms: iam.PolicyStatement | None = None
         self._describe_alarms_roles: list[iam.IRole] = []
+        self._shadow_variants: list[VariantBase] = []
+        self.data_capture: DataCapture | None = None
+        """The data capture given (None: no capture)."""
+        self.data_capture_bucket: s3.IBucket | None = None
+        """The bucket captured data goes to: ``data_capture.bucket`` or the one created (child ``DataCaptureBucket``)."""
+        self._capture_granted: set[str] = set()
         self.node.add_validation(_HasVariants(self))
         self.node.add_validation(_DeploymentFits(self))
 
@@ -485,16 +515,42 @@ class EndpointBase(EndpointResource):
         self._deployment = deployment if not deployment_problems else None
         if self._deployment is not None and not problems:
             problems.extend(self._deployment.problems_for(items, {}, endpoint=f"this {type(self).__name__}"))
+        shadow_problems, shadows = self._shadow_problems(shadow_variants, items)
+        problems.extend(shadow_problems)
+        problems.extend(self._data_capture_problems(data_capture))
         problems.raise_if_any()
+        self.data_capture = data_capture
+        if data_capture is not None:
+            self.data_capture_bucket = (
+                hardened_bucket(
+                    self,
+                    "DataCaptureBucket",
+                    key=data_capture.kms_key,
+                    holds="the requests and answers this endpoint captures",
+                    prop="data_capture.bucket",
+                )
+                if data_capture.bucket is None
+                else data_capture.bucket
+            )
+        self._shadow_variants.extend(shadows)
         for variant in items:
             self._add_variant(variant)
+        for shadow in shadows:
+            self._grant_describe_alarms(shadow)
+            self._grant_data_capture(shadow)
 
+        config_properties: dict[str, Any] = {}
+        if shadows:
+            config_properties["shadow_production_variants"] = [v.render() for v in shadows]
+        if data_capture is not None and self.data_capture_bucket is not None:
+            config_properties["data_capture_config"] = data_capture.render(self.data_capture_bucket)
+        config_properties.update(self._endpoint_config_properties())
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
             production_variants=_lazy(lambda: [v.render() for v in self._variants]),
             kms_key_id=None if kms_key is None else kms_key.key_arn,
-            **self._endpoint_config_properties(),
+            **config_properties,
         )
         self._resource = sagemaker.CfnEndpoint(
             self,
@@ -606,6 +662,18 @@ class EndpointBase(EndpointResource):
         path = f"variants[{len(self._variants)}]"
         if isinstance(variant, VariantBase):
             problems.extend(self._variant_problems(variant, path, self._variants))
+            if self._shadow_variants and self._variants:
+                problems.add(
+                    f"{path}: an endpoint with shadow_variants takes exactly one production variant (SageMaker: "
+                    "one ProductionVariant beside one ShadowProductionVariant) — remove the shadow variant to "
+                    "split traffic between production variants (A/B), or keep one production variant"
+                )
+            shadow_names = [v.variant_name for v in self._shadow_variants]
+            if resolved(variant.variant_name) and variant.variant_name in shadow_names:
+                problems.add(
+                    f"{path}.variant_name {variant.variant_name!r} is taken by a shadow variant — variant names "
+                    "must be unique across production and shadow variants"
+                )
         else:
             accepted = " or ".join(kind.__name__ for kind in self.variant_kinds)
             problems.add(
@@ -644,9 +712,132 @@ class EndpointBase(EndpointResource):
             )
         return problems
 
+    @property
+    def shadow_variants(self) -> tuple[VariantBase, ...]:
+        """The shadow variants (a copy of production traffic; answers discarded)."""
+        return tuple(self._shadow_variants)
+
+    def _variant_name(self, variant_name: str | None, caller: str) -> str:
+        """Also accept a shadow variant's name: SageMaker publishes its metrics under its own ``VariantName``."""
+        if isinstance(variant_name, str) and variant_name in [v.variant_name for v in self._shadow_variants]:
+            return variant_name
+        return super()._variant_name(variant_name, caller)
+
+    def _shadow_problems(
+        self, shadow_variants: Sequence[VariantBase] | None, production: Sequence[VariantBase]
+    ) -> tuple[list[str], list[VariantBase]]:
+        """Return the problems with ``shadow_variants`` (SageMaker's rules) and the valid items."""
+        if shadow_variants is None:
+            return [], []
+        kind = type(self).__name__
+        if not self.takes_shadow_variants:
+            return [
+                f"shadow_variants is not supported by {kind}: SageMaker runs shadow variants on real-time "
+                "endpoints only — remove shadow_variants, or use a RealtimeEndpoint"
+            ], []
+        kind_names = " or ".join(k.__name__ for k in self.variant_kinds)
+        problems, items = check_sequence(
+            "shadow_variants",
+            shadow_variants,
+            VariantBase,
+            f"pass a list of one {kind_names}, e.g. shadow_variants=[ProductionVariant(model=new_model, "
+            "variant_name='Shadow')]",
+            item_name=kind_names,
+        )
+        if problems:
+            return problems, []
+        if not items:
+            problems.append("shadow_variants must not be empty (got []) — omit it for no shadow variant")
+        if len(items) > MAX_SHADOW_VARIANTS:
+            problems.append(
+                f"shadow_variants takes at most {MAX_SHADOW_VARIANTS} variant (got {len(items)}): SageMaker takes "
+                "one shadow variant beside one production variant — test one candidate at a time"
+            )
+        if items and len(production) > 1:
+            problems.append(
+                f"shadow_variants needs exactly one production variant (got {len(production)} variants): SageMaker "
+                "takes one ProductionVariant beside one ShadowProductionVariant — keep one production variant"
+            )
+        if items:
+            # Shadow tests' "Exclusions" (SageMaker DG, shadow-tests-exclusions): no multi-container endpoints
+            # and no Inf1 instances (serverless, async and multi-model kinds refuse the prop above).
+            for path, variant in [*(("variants", v) for v in production), *(("shadow_variants", v) for v in items)]:
+                if type(variant.model).__name__ == "MultiContainerModel":
+                    problems.append(
+                        f"{path}: a MultiContainerModel cannot serve an endpoint with shadow_variants (SageMaker runs "
+                        "no shadow variant on multi-container endpoints) — shadow-test each container's model on "
+                        "its own endpoint, or remove shadow_variants"
+                    )
+                instance_type = getattr(variant, "instance_type", None)
+                if isinstance(instance_type, InstanceType) and instance_type.family == "inf1":
+                    problems.append(
+                        f"{path}: {instance_type} (Inf1) cannot serve an endpoint with shadow_variants (SageMaker runs "
+                        "no shadow variant on Inf1 instances) — use ml.inf2 types for both variants, or remove "
+                        "shadow_variants"
+                    )
+        names = [v.variant_name for v in production]
+        for index, shadow in enumerate(items):
+            path = f"shadow_variants[{index}]"
+            shadow_kind = self._variant_problems(shadow, path, [])
+            problems.extend(shadow_kind)
+            if resolved(shadow.variant_name) and shadow.variant_name in names:
+                problems.append(
+                    f"{path}.variant_name must differ from the production variant's (got {shadow.variant_name!r} "
+                    "for both): names are unique across production and shadow variants — e.g. variant_name='Shadow'"
+                )
+            names.append(shadow.variant_name)
+            if production and not shadow_kind and type(shadow) is not type(production[0]):
+                problems.append(
+                    f"{path} is a {type(shadow).__name__} but the production variant is a "
+                    f"{type(production[0]).__name__}: SageMaker never mixes variant kinds in one endpoint"
+                )
+        return problems, list(items)
+
+    def _data_capture_problems(self, data_capture: DataCapture | None) -> list[str]:
+        if data_capture is None:
+            return []
+        if not self.takes_data_capture:
+            return [
+                f"data_capture is not supported by {type(self).__name__}: SageMaker does not capture data on "
+                "this endpoint kind — remove data_capture, or use a RealtimeEndpoint"
+            ]
+        problems = check_type(
+            "data_capture",
+            data_capture,
+            DataCapture,
+            "pass DataCapture(sampling_percentage=..., ...) from serving_constructs",
+        )
+        return problems or data_capture.problems("data_capture")
+
+    def _grant_data_capture(self, variant: VariantBase) -> None:
+        """Grant the variant's model role ``s3:PutObject`` under the capture prefix and the keys' data keys."""
+        capture, bucket = self.data_capture, self.data_capture_bucket
+        model = variant.model
+        if capture is None or bucket is None or model.node.path in self._capture_granted:
+            return
+        self._capture_granted.add(model.node.path)
+        arn = bucket.arn_for_objects(f"{capture.prefix}/*")
+        iam.Grant.add_to_principal(grantee=model, actions=["s3:PutObject"], resource_arns=[arn])
+        keys = [key for key in (capture.kms_key, bucket.encryption_key) if key is not None]
+        key_arns = list(dict.fromkeys(key.key_arn for key in keys))
+        if key_arns:
+            iam.Grant.add_to_principal(
+                grantee=model, actions=["kms:GenerateDataKey", "kms:Encrypt"], resource_arns=key_arns
+            )
+        principal = model.grant_principal
+        if hasattr(principal, "node"):
+            acknowledge(
+                principal,
+                f"AwsSolutions-IAM5[Resource::{flattened(self, arn)}]",
+                "SageMaker writes captured requests and answers under keys it chooses at run time "
+                "(<endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/<uuid>.jsonl); the wildcard is confined to the "
+                "capture prefix of one bucket.",
+            )
+
     def _add_variant(self, variant: VariantBase) -> None:
         self._variants.append(variant)
         self._grant_describe_alarms(variant)
+        self._grant_data_capture(variant)
         if not isinstance(variant, ProductionVariant):
             return
         name, path = variant.variant_name, f"variants[{len(self._variants) - 1}]"
@@ -776,7 +967,7 @@ class EndpointBase(EndpointResource):
         if self._describe_alarms is None:
             self._describe_alarms = iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=[])
         self._describe_alarms.add_resources(arn)
-        for variant in self._variants:
+        for variant in [*self._variants, *self._shadow_variants]:
             self._grant_describe_alarms(variant)
 
     def _grant_describe_alarms(self, variant: VariantBase) -> None:
@@ -825,7 +1016,13 @@ class EndpointBase(EndpointResource):
 
     def _production_variant(self, variant_name: str | None, caller: str) -> VariantBase:
         name = self._variant_name(variant_name, caller)
-        return next(v for v in self._variants if v.variant_name == name)
+        variant = next((v for v in self._variants if v.variant_name == name), None)
+        if variant is None:
+            raise PropsError(
+                f"Invalid {caller} props: {name!r} is a shadow variant of {self.node.path}; this applies to "
+                f"production variants only (it has {', '.join(repr(n) for n in self.variant_names)})"
+            )
+        return variant
 
     # --- scaling --------------------------------------------------------------------------
 
@@ -972,6 +1169,15 @@ class RealtimeEndpoint(EndpointBase):
             for one GPU variant of >= 4 instances, a 1-instance canary when every variant runs >= 2
             instances, else all at once; each bakes 10 minutes. Rolling is refused on several or
             serverless variants; Inf1 variants get a warning (SageMaker ignores guardrails there).
+        shadow_variants: one :class:`ProductionVariant` that gets a copy of every request while the
+            production variant answers (a shadow test of a candidate model on live traffic; its
+            answers are discarded, its metrics carry its own ``VariantName``). SageMaker takes it
+            beside exactly one production variant, with a different name. Defaults to none.
+        data_capture: capture a sample of requests and answers to S3 with
+            :class:`~serving_constructs.data_capture.DataCapture` (bucket and prefix, sampling
+            percentage, KMS key, input/output, JSON/CSV content types); every model role may write
+            under the capture prefix only. A change renders a new endpoint config; an autoscaled
+            endpoint keeps its instance counts but takes the new capture settings. Defaults to none.
 
     Raises:
         PropsError: every problem with the props, in one message.
@@ -980,6 +1186,8 @@ class RealtimeEndpoint(EndpointBase):
     variant_kinds = (ProductionVariant,)
     capacity_floor = INSTANCE_CAPACITY_FLOOR
     serving_modes = frozenset({ServingMode.REALTIME})
+    takes_shadow_variants = True
+    takes_data_capture = True
 
     def __init__(
         self,
@@ -989,5 +1197,15 @@ class RealtimeEndpoint(EndpointBase):
         variants: Sequence[ProductionVariant] | None = None,
         kms_key: kms.IKey | None = None,
         deployment: DeploymentPolicy | None = None,
+        shadow_variants: Sequence[ProductionVariant] | None = None,
+        data_capture: DataCapture | None = None,
     ) -> None:
-        super().__init__(scope, id, variants=variants, kms_key=kms_key, deployment=deployment)
+        super().__init__(
+            scope,
+            id,
+            variants=variants,
+            kms_key=kms_key,
+            deployment=deployment,
+            shadow_variants=shadow_variants,
+            data_capture=data_capture,
+        )

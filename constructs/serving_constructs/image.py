@@ -13,7 +13,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from model_build.user_errors import did_you_mean
 from serving_constructs import defaults
-from serving_constructs._validation import PropsError, check_interface, check_str, raise_if_any
+from serving_constructs._image_sources import EcrSource, UriSource, check_ecr_source, check_uri_source
+from serving_constructs._validation import PropsError, check_str, raise_if_any
 
 _FRAMEWORK = "sagemaker-tritonserver"
 
@@ -107,11 +108,7 @@ class TritonImage(abc.ABC):
         Raises:
             PropsError: a prop has the wrong type.
         """
-        problems = check_interface(
-            "repository", repository, "ecr.IRepository", "repository_uri_for_tag",
-            "use ecr.Repository.from_repository_name(self, 'Triton', 'my-triton')",
-        ) + check_str("tag", tag)  # fmt: skip
-        raise_if_any("TritonImage.from_ecr_repository", problems)
+        check_ecr_source("TritonImage.from_ecr_repository", repository, tag, example_name="my-triton")
         return _EcrImage(repository, tag)
 
     @staticmethod
@@ -124,10 +121,7 @@ class TritonImage(abc.ABC):
         Raises:
             PropsError: ``uri`` is not a str.
         """
-        problems = check_str(
-            "uri", uri, example=" such as '123456789012.dkr.ecr.eu-west-1.amazonaws.com/triton:1'"
-        )
-        raise_if_any("TritonImage.from_uri", problems)
+        check_uri_source("TritonImage.from_uri", uri, example_name="triton")
         return _UriImage(uri)
 
     @property
@@ -205,19 +199,9 @@ def _require_listed_region(stack: Stack, version: str, regions: list[str]) -> No
     )
 
 
-class _EcrImage(TritonImage):
-    def __init__(self, repository: ecr.IRepository, tag: str) -> None:
-        self.repository = repository
-        self.tag = tag
-
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        self.repository.grant_pull(grantee)
-        return self.repository.repository_uri_for_tag(self.tag)
+class _EcrImage(EcrSource, TritonImage):
+    pass
 
 
-class _UriImage(TritonImage):
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        return self.uri
+class _UriImage(UriSource, TritonImage):
+    pass

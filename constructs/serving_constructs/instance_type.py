@@ -55,6 +55,12 @@ class InstanceType:
     ML_C6I_XLARGE: ClassVar[InstanceType]
     ML_M5_XLARGE: ClassVar[InstanceType]
     ML_M5D_XLARGE: ClassVar[InstanceType]
+    ML_INF1_XLARGE: ClassVar[InstanceType]
+    ML_INF1_6XLARGE: ClassVar[InstanceType]
+    ML_INF2_XLARGE: ClassVar[InstanceType]
+    ML_INF2_8XLARGE: ClassVar[InstanceType]
+    ML_INF2_24XLARGE: ClassVar[InstanceType]
+    ML_INF2_48XLARGE: ClassVar[InstanceType]
 
     def __post_init__(self) -> None:
         name = self.name
@@ -116,6 +122,12 @@ class InstanceType:
         return hw.count if hw.kind == "gpu" else 0
 
     @property
+    def neuron_cores(self) -> int | None:
+        """NeuronCores per instance of an ml.inf1/ml.inf2 type; None otherwise (and for a token)."""
+        hw = self.hardware
+        return None if hw is None else hw.neuron_cores
+
+    @property
     def has_nvme_instance_storage(self) -> bool:
         """Whether the type has local NVMe storage (SageMaker then rejects a volume KMS key and size).
 
@@ -152,3 +164,9 @@ InstanceType.ML_C5_XLARGE = InstanceType("ml.c5.xlarge")
 InstanceType.ML_C6I_XLARGE = InstanceType("ml.c6i.xlarge")
 InstanceType.ML_M5_XLARGE = InstanceType("ml.m5.xlarge")
 InstanceType.ML_M5D_XLARGE = InstanceType("ml.m5d.xlarge")
+InstanceType.ML_INF1_XLARGE = InstanceType("ml.inf1.xlarge")
+InstanceType.ML_INF1_6XLARGE = InstanceType("ml.inf1.6xlarge")
+InstanceType.ML_INF2_XLARGE = InstanceType("ml.inf2.xlarge")
+InstanceType.ML_INF2_8XLARGE = InstanceType("ml.inf2.8xlarge")
+InstanceType.ML_INF2_24XLARGE = InstanceType("ml.inf2.24xlarge")
+InstanceType.ML_INF2_48XLARGE = InstanceType("ml.inf2.48xlarge")

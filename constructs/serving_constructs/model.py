@@ -112,80 +112,17 @@ class TritonModel(Construct):
     ) -> None:
         super().__init__(scope, id)
         problems = Problems("TritonModel")
-        problems.extend(
-            check_type(
-                "artifact",
-                artifact,
-                ModelArtifact,
-                "use ModelArtifact.from_asset('model.tar.gz'), .from_bucket(bucket, key), "
-                ".from_bucket_prefix(bucket, prefix) or .from_build(spec)",
-            )
+        default_model_name, container_env = triton_container_settings(
+            problems,
+            multi_model=self.multi_model,
+            artifact=artifact,
+            image=image,
+            default_model_name=default_model_name,
+            environment=environment,
+            log_verbose=log_verbose,
+            shm_default_byte_size=shm_default_byte_size,
+            shm_growth_byte_size=shm_growth_byte_size,
         )
-        problems.extend(
-            check_type(
-                "image",
-                image,
-                TritonImage,
-                "use TritonImage.for_region() or TritonImage.from_uri(uri)",
-                optional=True,
-            )
-        )
-        problems.extend(model_name_problems("default_model_name", default_model_name))
-        artifact_ok = isinstance(artifact, ModelArtifact)
-        if not self.multi_model and default_model_name is None and artifact_ok:
-            default_model_name = artifact.model_name
-        known_names = artifact.model_names if artifact_ok else None
-        if not self.multi_model and default_model_name is None and artifact_ok:
-            problems.add(
-                "default_model_name is required when the artifact does not name its model "
-                "(ModelArtifact.from_bucket/from_bucket_prefix without model_name, or an archive with "
-                "several models) — pass default_model_name"
-            )
-        elif (
-            not self.multi_model
-            and known_names is not None
-            and isinstance(default_model_name, str)
-            and not Token.is_unresolved(default_model_name)
-            and default_model_name not in known_names
-        ):
-            problems.add(
-                f"default_model_name {default_model_name!r} is not a model in {artifact.description} (it "
-                f"holds: {', '.join(known_names)}) — pass one of them{did_you_mean(default_model_name, known_names)}"
-            )
-        if environment is not None and not isinstance(environment, Mapping):
-            problems.add(
-                f"environment must be a dict of str to str (got {given(environment)}) — e.g. {{'MY_FLAG': '1'}}"
-            )
-            environment = {}
-        environment = {} if environment is None else dict(environment)
-        for key, value in environment.items():
-            if not isinstance(key, str):
-                problems.add(f"environment keys must be str (got {given(key)}) — pass {str(key)!r}")
-            elif not isinstance(value, str):
-                problems.add(
-                    f"environment[{key!r}] must be a str (got {given(value)}) — container variables are "
-                    f"strings: pass {str(value)!r}"
-                )
-        problems.extend(check_int("log_verbose", log_verbose, 0, optional=True))
-        problems.extend(
-            check_int("shm_default_byte_size", shm_default_byte_size, 1, None, " bytes", optional=True)
-        )
-        problems.extend(
-            check_int("shm_growth_byte_size", shm_growth_byte_size, 1, None, " bytes", optional=True)
-        )
-        for key, prop in (
-            (ENV_DEFAULT_MODEL_NAME, "default_model_name"),
-            (ENV_LOG_VERBOSE, "log_verbose"),
-            (ENV_SHM_DEFAULT_BYTE_SIZE, "shm_default_byte_size"),
-            (ENV_SHM_GROWTH_BYTE_SIZE, "shm_growth_byte_size"),
-        ):
-            if key in environment and self.multi_model and key == ENV_DEFAULT_MODEL_NAME:
-                problems.add(
-                    f"environment must not set {key}: Triton ignores it in MultiModel mode, where each request "
-                    "names its model with TargetModel — drop it"
-                )
-            elif key in environment:
-                problems.add(f"environment must not set {key} (use the {prop} prop instead)")
         problems.extend(
             check_interface(
                 "role",
@@ -227,7 +164,13 @@ class TritonModel(Construct):
         problems.extend(check_bool("network_isolation", network_isolation))
         problems.raise_if_any()
 
-        self.role: iam.IRole = role if role is not None else self._create_role(in_vpc=vpc is not None)
+        self.role: iam.IRole = (
+            role if role is not None else create_execution_role(
+                self,
+                description="Execution role of a Triton model: reads its artifact, writes endpoint logs and metrics",
+                in_vpc=vpc is not None,
+            )
+        )
         if not self.multi_model:
             assert default_model_name is not None
             self.default_model_name: str = default_model_name
@@ -287,17 +230,6 @@ class TritonModel(Construct):
                 "(ModelArtifact.from_bucket_prefix)"
             )
 
-        container_env: dict[str, str] = {}
-        if not self.multi_model:
-            container_env[ENV_DEFAULT_MODEL_NAME] = self.default_model_name
-        if log_verbose is not None:
-            container_env[ENV_LOG_VERBOSE] = str(log_verbose)
-        if shm_default_byte_size is not None:
-            container_env[ENV_SHM_DEFAULT_BYTE_SIZE] = str(shm_default_byte_size)
-        if shm_growth_byte_size is not None:
-            container_env[ENV_SHM_GROWTH_BYTE_SIZE] = str(shm_growth_byte_size)
-        container_env.update(environment)
-
         self._resource = sagemaker.CfnModel(
             self,
             "Resource",
@@ -311,8 +243,8 @@ class TritonModel(Construct):
                 else None,
                 model_data_source=None
                 if self.model_data.is_archive or self.multi_model
-                else _model_data_source(self.model_data),
-                environment=dict(sorted(container_env.items())) or None,
+                else model_data_source(self.model_data),
+                environment=container_env or None,
                 multi_model_config=self._multi_model_config(),
             ),
             enable_network_isolation=defaults.network_isolation()
@@ -428,66 +360,6 @@ class TritonModel(Construct):
         """Add ``statement`` to the execution role's policy (no-op for an imported role)."""
         self.role.add_to_principal_policy(statement)
 
-    def _create_role(self, *, in_vpc: bool) -> iam.Role:
-        role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Execution role of a Triton model: reads its artifact, writes endpoint logs and metrics",
-        )
-        stack = Stack.of(self)
-        log_group_arn = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=_ENDPOINT_LOG_GROUPS,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams"],
-                resources=[log_group_arn],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[f"{log_group_arn}:log-stream:*"])
-        )
-        # PutMetricData supports no resource-level permissions (Resource must be "*"); the
-        # cloudwatch:namespace condition key is the only way to narrow it.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": INSTANCE_NAMESPACE}},
-            )
-        )
-        logs_arn_prefix = arn_finding_prefix(role, "logs")
-        # cdk-nag v3 findings are acknowledged one by one (`RuleId[Finding]`) on the role only.
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}]",
-            "SageMaker writes to /aws/sagemaker/Endpoints/<endpoint-name>; the model does not know the "
-            "(generated) names of the endpoints that will run it, so the log group is a prefix.",
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}:log-stream:*]",
-            "SageMaker names the log streams of an endpoint after its variants and instances at run "
-            "time; the streams are confined to the /aws/sagemaker/Endpoints/ log groups.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "cloudwatch:PutMetricData supports no resource-level permissions; the statement is restricted "
-            f"to the {INSTANCE_NAMESPACE} namespace by the cloudwatch:namespace condition."
-            + (
-                " In a VPC, SageMaker also needs the EC2 Describe* actions (no resource-level permissions) "
-                "and ENI create/delete in subnets chosen at endpoint creation."
-                if in_vpc
-                else ""
-            ),
-        )
-        return role
-
     def _grant_vpc_access(self) -> None:
         # SageMaker creates ENIs in the subnets as the execution role (SageMaker Developer Guide,
         # "Give SageMaker Hosted Endpoints Access to Resources in Your Amazon VPC"). The EC2
@@ -510,7 +382,183 @@ class TritonModel(Construct):
         )
 
 
-def _model_data_source(binding: ModelDataBinding) -> sagemaker.CfnModel.ModelDataSourceProperty:
+def create_execution_role(
+    scope: Construct, *, description: str, in_vpc: bool = False, also_unscoped: str = ""
+) -> iam.Role:
+    """Return a new least-privilege SageMaker execution role in ``scope`` (construct id ``Role``).
+
+    Endpoint logs under ``/aws/sagemaker/Endpoints/*`` of this account and region, and
+    ``cloudwatch:PutMetricData`` in SageMaker's endpoint namespace; the model adds its data and
+    image grants. The cdk-nag findings of the unavoidable wildcards are acknowledged with reasons;
+    ``also_unscoped`` adds the reason for other ``Resource::*`` actions the caller grants (e.g.
+    ``ecr:GetAuthorizationToken``).
+    """
+    role = iam.Role(
+        scope,
+        "Role",
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description=description,
+    )
+    stack = Stack.of(scope)
+    log_group_arn = stack.format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=_ENDPOINT_LOG_GROUPS,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams"],
+            resources=[log_group_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[f"{log_group_arn}:log-stream:*"])
+    )
+    # PutMetricData supports no resource-level permissions (Resource must be "*"); the
+    # cloudwatch:namespace condition key is the only way to narrow it.
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": INSTANCE_NAMESPACE}},
+        )
+    )
+    logs_arn_prefix = arn_finding_prefix(role, "logs")
+    # cdk-nag v3 findings are acknowledged one by one (`RuleId[Finding]`) on the role only.
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}]",
+        "SageMaker writes to /aws/sagemaker/Endpoints/<endpoint-name>; the model does not know the "
+        "(generated) names of the endpoints that will run it, so the log group is a prefix.",
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{logs_arn_prefix}log-group:{_ENDPOINT_LOG_GROUPS}:log-stream:*]",
+        "SageMaker names the log streams of an endpoint after its variants and instances at run "
+        "time; the streams are confined to the /aws/sagemaker/Endpoints/ log groups.",
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "cloudwatch:PutMetricData supports no resource-level permissions; the statement is restricted "
+        f"to the {INSTANCE_NAMESPACE} namespace by the cloudwatch:namespace condition."
+        + (
+            " In a VPC, SageMaker also needs the EC2 Describe* actions (no resource-level permissions) "
+            "and ENI create/delete in subnets chosen at endpoint creation."
+            if in_vpc
+            else ""
+        )
+        + (f" {also_unscoped}" if also_unscoped else ""),
+    )
+    return role
+
+
+def triton_container_settings(
+    problems: Problems,
+    *,
+    multi_model: bool,
+    artifact: ModelArtifact,
+    image: TritonImage | None,
+    default_model_name: str | None,
+    environment: Mapping[str, str] | None,
+    log_verbose: int | None,
+    shm_default_byte_size: int | None,
+    shm_growth_byte_size: int | None,
+) -> tuple[str | None, dict[str, str]]:
+    """Check a Triton container's settings and return ``(default_model_name, container environment)``.
+
+    The one place the Triton DLC's settings are checked and turned into its environment, shared by
+    :class:`TritonModel` and :meth:`serving_constructs.container.ContainerDefinition.triton`. Each
+    problem is added to ``problems`` naming the prop; the environment is only meaningful when none
+    was added.
+    """
+    problems.extend(
+        check_type(
+            "artifact",
+            artifact,
+            ModelArtifact,
+            "use ModelArtifact.from_asset('model.tar.gz'), .from_bucket(bucket, key), "
+            ".from_bucket_prefix(bucket, prefix) or .from_build(spec)",
+        )
+    )
+    problems.extend(
+        check_type(
+            "image",
+            image,
+            TritonImage,
+            "use TritonImage.for_region() or TritonImage.from_uri(uri)",
+            optional=True,
+        )
+    )
+    problems.extend(model_name_problems("default_model_name", default_model_name))
+    artifact_ok = isinstance(artifact, ModelArtifact)
+    if not multi_model and default_model_name is None and artifact_ok:
+        default_model_name = artifact.model_name
+    known_names = artifact.model_names if artifact_ok else None
+    if not multi_model and default_model_name is None and artifact_ok:
+        problems.add(
+            "default_model_name is required when the artifact does not name its model "
+            "(ModelArtifact.from_bucket/from_bucket_prefix without model_name, or an archive with "
+            "several models) — pass default_model_name"
+        )
+    elif (
+        not multi_model
+        and known_names is not None
+        and isinstance(default_model_name, str)
+        and not Token.is_unresolved(default_model_name)
+        and default_model_name not in known_names
+    ):
+        problems.add(
+            f"default_model_name {default_model_name!r} is not a model in {artifact.description} (it "
+            f"holds: {', '.join(known_names)}) — pass one of them{did_you_mean(default_model_name, known_names)}"
+        )
+    if environment is not None and not isinstance(environment, Mapping):
+        problems.add(
+            f"environment must be a dict of str to str (got {given(environment)}) — e.g. {{'MY_FLAG': '1'}}"
+        )
+        environment = {}
+    environment = {} if environment is None else dict(environment)
+    for key, value in environment.items():
+        if not isinstance(key, str):
+            problems.add(f"environment keys must be str (got {given(key)}) — pass {str(key)!r}")
+        elif not isinstance(value, str):
+            problems.add(
+                f"environment[{key!r}] must be a str (got {given(value)}) — container variables are "
+                f"strings: pass {str(value)!r}"
+            )
+    problems.extend(check_int("log_verbose", log_verbose, 0, optional=True))
+    problems.extend(
+        check_int("shm_default_byte_size", shm_default_byte_size, 1, None, " bytes", optional=True)
+    )
+    problems.extend(check_int("shm_growth_byte_size", shm_growth_byte_size, 1, None, " bytes", optional=True))
+    for key, prop in (
+        (ENV_DEFAULT_MODEL_NAME, "default_model_name"),
+        (ENV_LOG_VERBOSE, "log_verbose"),
+        (ENV_SHM_DEFAULT_BYTE_SIZE, "shm_default_byte_size"),
+        (ENV_SHM_GROWTH_BYTE_SIZE, "shm_growth_byte_size"),
+    ):
+        if key in environment and multi_model and key == ENV_DEFAULT_MODEL_NAME:
+            problems.add(
+                f"environment must not set {key}: Triton ignores it in MultiModel mode, where each request "
+                "names its model with TargetModel — drop it"
+            )
+        elif key in environment:
+            problems.add(f"environment must not set {key} (use the {prop} prop instead)")
+    container_env: dict[str, str] = {}
+    if not multi_model and default_model_name is not None:
+        container_env[ENV_DEFAULT_MODEL_NAME] = default_model_name
+    if log_verbose is not None:
+        container_env[ENV_LOG_VERBOSE] = str(log_verbose)
+    if shm_default_byte_size is not None:
+        container_env[ENV_SHM_DEFAULT_BYTE_SIZE] = str(shm_default_byte_size)
+    if shm_growth_byte_size is not None:
+        container_env[ENV_SHM_GROWTH_BYTE_SIZE] = str(shm_growth_byte_size)
+    container_env.update(environment)
+    return default_model_name, dict(sorted(container_env.items()))
+
+
+def model_data_source(binding: ModelDataBinding) -> sagemaker.CfnModel.ModelDataSourceProperty:
     """Render uncompressed model data (an S3 prefix) as ``ModelDataSource.S3DataSource``."""
     return sagemaker.CfnModel.ModelDataSourceProperty(
         s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(

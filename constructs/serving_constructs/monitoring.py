@@ -86,6 +86,7 @@ _MODE_TITLES = {
     ServingMode.REALTIME: "real-time",
     ServingMode.MULTI_MODEL: "multi-model",
     ServingMode.ASYNC: "asynchronous",
+    ServingMode.SERVERLESS: "serverless",
 }
 _DASHBOARD_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 _MAX_DASHBOARD_NAME = 255
@@ -136,6 +137,11 @@ class EndpointMonitoring(Construct):
     Asynchronous adds the backlog and backlog per instance, the oldest request's age (s),
     HasBacklogWithoutCapacity, processed/failed/expired requests and the time in backlog; it has no
     Invocations or OverheadLatency (SageMaker does not publish them for asynchronous endpoints).
+    Serverless has no instance widgets (SageMaker publishes no instance metrics for it) and adds
+    cold starts (ModelSetupTime in ms and its count), the concurrency used (% of max_concurrency)
+    and, with provisioned concurrency, its utilization and the provisioned vs spillover
+    invocations. Its alarms are the real-time ones that apply (5xx rate, p99 latency); none is
+    added on the serverless metrics: a threshold there would be a guess, not a fact.
 
     Args:
         scope: the parent construct.
@@ -476,6 +482,8 @@ class EndpointMonitoring(Construct):
             graphs.append(self._multi_model_row())
         if self.mode is ServingMode.ASYNC:
             graphs.append(self._queue_row())
+        if self.mode is ServingMode.SERVERLESS:
+            graphs.append(self._serverless_row())
         if self._has_instance_metrics:
             graphs.append(self._instance_row())
         return [self._title_row()] + [
@@ -539,6 +547,8 @@ class EndpointMonitoring(Construct):
                 "Invocation5XXErrorRate", settings.invocation_5xx_error_rate_percent, "5xx alarm"
             )
         widgets.append(self._graph("Error rates (% of requests)", rates, "%", annotations))
+        if not self._has_instance_metrics and not self._published("ApproximateBacklogSize"):
+            return widgets  # serverless: no instances to estimate
         if self._published("InvocationsPerInstance"):
             instances = self._ratio(
                 "Invocations", "InvocationsPerInstance", "instances ≈ Invocations / InvocationsPerInstance"
@@ -673,6 +683,61 @@ class EndpointMonitoring(Construct):
             ),
         ]
 
+    def _serverless_row(self) -> list[_Graph]:
+        widgets = [
+            self._graph(
+                "Cold starts: ModelSetupTime Average/Maximum (milliseconds)",
+                [
+                    self._milliseconds("ModelSetupTime", "Average"),
+                    self._milliseconds("ModelSetupTime", "Maximum"),
+                ],
+                "ms",
+            ),
+            self._graph(
+                "Cold starts (count per minute: ModelSetupTime SampleCount)",
+                [self._metric("ModelSetupTime", "SampleCount", "cold starts (ModelSetupTime SampleCount)")],
+                "count",
+            ),
+            self._graph(
+                "Concurrency used (% of max_concurrency; at 100 % requests are throttled)",
+                [self._fraction_as_percent("ServerlessConcurrentExecutionsUtilization", "Maximum")],
+                "%",
+            ),
+        ]
+        variant = next(v for v in self.endpoint.variants if v.variant_name == self.variant_name)
+        if getattr(variant, "provisioned_concurrency", None) is not None:
+            widgets.append(
+                self._graph(
+                    "Provisioned concurrency utilization (%)",
+                    [self._fraction_as_percent("ServerlessProvisionedConcurrencyUtilization", "Average")],
+                    "%",
+                )
+            )
+            widgets.append(
+                self._graph(
+                    "Provisioned vs spillover invocations (count per minute; spillover may cold start)",
+                    [
+                        self._metric(name, "Sum", f"{name} (Sum)")
+                        for name in (
+                            "ServerlessProvisionedConcurrencyInvocations",
+                            "ServerlessProvisionedConcurrencySpilloverInvocations",
+                        )
+                    ],
+                    "count",
+                )
+            )
+        return widgets
+
+    def _fraction_as_percent(self, metric_name: str, statistic: str) -> cloudwatch.IMetric:
+        """Return a 0-1 utilization metric as a percentage."""
+        math_id = _math_id(metric_name, statistic)
+        return cloudwatch.MathExpression(
+            expression=f"100 * {math_id}",
+            using_metrics={math_id: self._metric(metric_name, statistic)},
+            label=f"{metric_name} {statistic} (%)",
+            period=PERIOD,
+        )
+
     def _instance_row(self) -> list[_Graph]:
         settings = self._settings
         widgets: list[_Graph] = [
@@ -727,7 +792,8 @@ def _validated_target(
             "endpoint",
             endpoint,
             EndpointBase,
-            "pass an endpoint this app creates (RealtimeEndpoint, MultiModelEndpoint or AsyncEndpoint); "
+            "pass an endpoint this app creates (RealtimeEndpoint, MultiModelEndpoint, AsyncEndpoint or "
+            "ServerlessEndpoint); "
             "an imported endpoint has no known serving mode or instance type",
         )
     )

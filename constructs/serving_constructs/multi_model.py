@@ -58,6 +58,7 @@ from serving_constructs.artifact import (
     S3DataType,
     grant_prefix_read,
 )
+from serving_constructs.container_model import ContainerModel
 from serving_constructs.deployment import DeploymentPolicy
 from serving_constructs.endpoint import _WARNING_PREFIX, EndpointBase
 from serving_constructs.image import TritonImage
@@ -547,7 +548,7 @@ class MultiModelEndpoint(EndpointBase):
         problems = super()._variant_problems(variant, path, existing)
         if not isinstance(variant, ProductionVariant):
             return problems
-        if isinstance(variant.model, TritonModel) and not variant.model.multi_model:
+        if isinstance(variant.model, TritonModel | ContainerModel) and not variant.model.multi_model:
             problems.append(
                 f"{path}.model serves one model (SingleModel mode), but every variant of a MultiModelEndpoint "
                 "serves its prefix of archives — pass model=endpoint.model"

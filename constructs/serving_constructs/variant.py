@@ -4,8 +4,8 @@ Two variant kinds, as separate typed props (aws-sagemaker-alpha's ``InstanceProd
 and ``ServerlessProductionVariantProps``): :class:`ProductionVariant` runs on instances you choose;
 :class:`ServerlessProductionVariant` is sized by memory and concurrency. SageMaker does not mix
 the two in one endpoint, and each endpoint kind says which kind it takes
-(``EndpointBase.variant_kinds``): ``RealtimeEndpoint`` takes instance variants only; the serverless
-variant is here for the serverless endpoint kind (a later issue).
+(``EndpointBase.variant_kinds``): ``RealtimeEndpoint`` takes instance variants only;
+``ServerlessEndpoint`` (:mod:`serving_constructs.serverless`) takes one serverless variant.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from serving_constructs._validation import (
     check_type,
     resolved,
 )
+from serving_constructs.container import MultiContainerModel
+from serving_constructs.container_model import ContainerModel
 from serving_constructs.instance_type import InstanceType
 from serving_constructs.model import TritonModel
 
@@ -62,7 +64,7 @@ class VariantBase:
     kind: ClassVar[str]
     """How messages name the kind: ``"instance"`` or ``"serverless"``."""
 
-    model: TritonModel
+    model: TritonModel | MultiContainerModel | ContainerModel
     variant_name: str
     initial_variant_weight: float
 
@@ -71,8 +73,9 @@ class VariantBase:
         problems = check_type(
             f"{path}.model",
             self.model,
-            TritonModel,
-            "pass the TritonModel construct: ProductionVariant(model=TritonModel(self, 'Model', artifact=...))",
+            (TritonModel, MultiContainerModel, ContainerModel),
+            "pass the TritonModel, MultiContainerModel or ContainerModel construct: "
+            "ProductionVariant(model=TritonModel(self, 'Model', artifact=...))",
         )
         problems += variant_name_problems(f"{path}.variant_name", self.variant_name)
         problems += check_number(f"{path}.initial_variant_weight", self.initial_variant_weight, 0)
@@ -88,7 +91,8 @@ class ProductionVariant(VariantBase):
     """One fleet of instances behind an endpoint (an instance-based SageMaker production variant).
 
     Attributes:
-        model: the model the variant serves.
+        model: the model the variant serves: a ``TritonModel`` or a ``ContainerModel`` (your own
+            container).
         variant_name: the variant name (unique per endpoint; the ``VariantName`` metric dimension).
             Defaults to ``"AllTraffic"``.
         instance_type: the instance type, e.g. ``InstanceType.of("ml.g5.xlarge")``. Defaults to
@@ -110,7 +114,7 @@ class ProductionVariant(VariantBase):
 
     kind: ClassVar[str] = "instance"
 
-    model: TritonModel
+    model: TritonModel | MultiContainerModel | ContainerModel
     variant_name: str = field(default_factory=defaults.variant_name)
     instance_type: InstanceType = field(
         default_factory=lambda: InstanceType.of(defaults.instance_type_name())
@@ -137,7 +141,7 @@ class ProductionVariant(VariantBase):
         problems += instance_type_problems
         if (
             type_ok
-            and isinstance(self.model, TritonModel)
+            and isinstance(self.model, (TritonModel, MultiContainerModel))
             and self.model.requires_gpu
             and self.instance_type.resolved
             and not self.instance_type.is_gpu
@@ -148,7 +152,7 @@ class ProductionVariant(VariantBase):
                 "choose a GPU type (ml.g*/ml.p*) or build the model with instance_kind KIND_CPU and backend "
                 "onnxruntime"
             )
-        if type_ok and isinstance(self.model, TritonModel):
+        if type_ok and isinstance(self.model, (TritonModel, MultiContainerModel)):
             problems += [f"{path}.model: {p}" for p in self.model.engine_problems(self.instance_type)]
         problems += check_int(f"{path}.initial_instance_count", self.initial_instance_count, 1)
         problems += check_int(
@@ -184,7 +188,11 @@ class ProductionVariant(VariantBase):
         """
         download, startup = self.model_data_download_timeout, self.container_startup_health_check_timeout
         if (download is None or startup is None) and not self.model.multi_model:
-            size = self.model.artifact.size_bytes
+            if isinstance(self.model, MultiContainerModel):
+                size = self.model.model_data_size_bytes
+            else:  # a ContainerModel may have no model data
+                artifact = self.model.artifact
+                size = None if artifact is None else artifact.size_bytes
             if size is not None:
                 sized_download, sized_startup = defaults.startup_timeouts(size)
                 download = sized_download if download is None else download
@@ -196,13 +204,17 @@ class ProductionVariant(VariantBase):
 class ServerlessProductionVariant(VariantBase):
     """A serverless production variant: SageMaker runs the model on demand, sized by memory.
 
-    No endpoint kind takes it yet (``RealtimeEndpoint`` refuses it); the serverless endpoint kind
-    will. Serverless endpoints have no GPUs (SageMaker Developer Guide, "Serverless Inference",
+    :class:`~serving_constructs.serverless.ServerlessEndpoint` takes it (``RealtimeEndpoint`` refuses
+    it); which models qualify is :func:`serving_constructs.serverless.serverless_fit`'s rule.
+    Serverless endpoints have no GPUs (SageMaker Developer Guide, "Serverless Inference",
     https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html), so a ``KIND_GPU``
     model is refused.
 
     Attributes:
-        model: the model the variant serves.
+        model: the model the variant serves: a ``TritonModel`` on CPUs with ``network_isolation=False``,
+            or your own container (``ContainerModel`` with ``network_isolation=False``). A
+            ``MultiContainerModel`` (no inference pipelines on serverless), a ``NeuronModel``
+            (Inferentia is instance-only) and a multi-model model are refused by the endpoint.
         memory_size_in_mb: 1024, 2048, 3072, 4096, 5120 or 6144.
         max_concurrency: concurrent invocations, 1-200.
         provisioned_concurrency: invocations kept warm, 1-200 and <= ``max_concurrency``. Defaults
@@ -213,7 +225,7 @@ class ServerlessProductionVariant(VariantBase):
 
     kind: ClassVar[str] = "serverless"
 
-    model: TritonModel
+    model: TritonModel | ContainerModel
     memory_size_in_mb: int
     max_concurrency: int
     provisioned_concurrency: int | None = None

@@ -24,8 +24,12 @@ The package, one module per concern:
 * :mod:`~rehearsal.data_plane.routing`: the routing table and its background refresh;
 * :mod:`~rehearsal.data_plane.backends`: one backend per serving mode, chosen by the container's
   ``Mode`` (real-time there; multi-model in :mod:`~rehearsal.data_plane.multi_model`);
+* :mod:`~rehearsal.data_plane.serverless`: serverless variants (cold start on the first request,
+  stop when idle, provisioned concurrency, ``MaxConcurrency`` throttling, 4 MB payloads);
 * :mod:`~rehearsal.data_plane.async_inference`: InvokeEndpointAsync's queue, workers,
   notifications, TTL and timeout, scale to zero and metrics;
+* :mod:`~rehearsal.data_plane.capture`: data capture to S3 (SageMaker's JSON Lines) and shadow
+  variants (a copy of each request; answers discarded), after production answered;
 * :mod:`~rehearsal.data_plane.errors`: SageMaker runtime's error shapes;
 * :mod:`~rehearsal.data_plane.metrics`: SageMaker's endpoint metrics, published to the emulator's
   CloudWatch, and the read-back of what a stack's dashboards and alarms reference;
@@ -51,6 +55,7 @@ from rehearsal.data_plane.backends import (
     RealTimeBackend,
     safe_extract,
 )
+from rehearsal.data_plane.capture import CaptureConfig, CounterSampler, PostInvocation
 from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
 from rehearsal.data_plane.multi_model import (
     DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
@@ -66,7 +71,13 @@ from rehearsal.data_plane.routing import (
     EndpointRoute,
     RefreshPass,
     RoutingTable,
+    ServerlessConfig,
     VariantRoute,
+)
+from rehearsal.data_plane.serverless import (
+    DEFAULT_SERVERLESS_IDLE_S,
+    MAX_SERVERLESS_PAYLOAD_BYTES,
+    ServerlessBackend,
 )
 from rehearsal.data_plane.service import LocalDataPlane
 
@@ -79,26 +90,33 @@ __all__ = [
     "DEFAULT_REFRESH_INTERVAL_S",
     "DEFAULT_REQUEST_TTL_S",
     "DEFAULT_SCALE_IN_COOLDOWN_S",
+    "DEFAULT_SERVERLESS_IDLE_S",
     "INVOCATION_TIMEOUT_S",
     "MAX_ASYNC_INPUT_BYTES",
     "MAX_PAYLOAD_BYTES",
+    "MAX_SERVERLESS_PAYLOAD_BYTES",
     "REQUEST_ID_HEADER",
     "AsyncConfig",
     "AsyncInference",
     "AsyncRequest",
+    "CaptureConfig",
     "ContainerBackend",
     "ControlPlane",
+    "CounterSampler",
     "EndpointRoute",
     "Invocation",
     "InvocationResult",
     "LocalDataPlane",
     "MultiModelBackend",
+    "PostInvocation",
     "RealTimeBackend",
     "RefreshPass",
     "Route",
     "RoutingTable",
     "RuntimeApi",
     "RuntimeApiError",
+    "ServerlessBackend",
+    "ServerlessConfig",
     "TargetModel",
     "VariantRoute",
     "safe_extract",

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from model_build.aws import INVOCATION_TIMEOUT_S as _INVOCATION_TIMEOUT_S
 from rehearsal.data_plane.container_client import ContainerClient, ContainerConnectionError
 from rehearsal.data_plane.errors import RuntimeApiError, model_error, validation_error
 from rehearsal.data_plane.routing import ControlPlane, VariantRoute
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: SageMaker gives a real-time container 60 s to answer.
-INVOCATION_TIMEOUT_S = 60.0
+#: SageMaker gives a real-time container 60 s to answer (``model_build.aws``).
+INVOCATION_TIMEOUT_S = float(_INVOCATION_TIMEOUT_S)
 #: The environment variable SageMaker's Triton container reads for ``/invocations``.
 DEFAULT_MODEL_ENV = "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"
 # The container's answer headers SageMaker passes back (lower-case name → canonical spelling).
@@ -154,6 +155,10 @@ class ContainerBackend:
     mode: ClassVar[str] = ""
     #: Where the backend records SageMaker's metrics (set by the data plane; None: not recorded).
     metrics: MetricsPublisher | None = None
+    #: Whether the variant runs on instances, whose CPU, memory and disk metrics SageMaker publishes.
+    instance_metrics: ClassVar[bool] = True
+    #: Seconds the container has to answer one call (SageMaker's 60 s).
+    invocation_timeout_s: float = INVOCATION_TIMEOUT_S
 
     def __init__(
         self,
@@ -316,13 +321,15 @@ class ContainerBackend:
             url = self._base_url + await self.container_path(invocation)
             self.invocations += 1
             sent = time.perf_counter()
-            status, response_headers, body = await client.post(url, invocation.body, invocation.headers)
+            status, response_headers, body = await client.post(
+                url, invocation.body, invocation.headers, timeout_s=self.invocation_timeout_s
+            )
             model_latency_s = time.perf_counter() - sent
         except TimeoutError:
             raise self._error(
                 408,
                 "Your invocation timed out while waiting for a response from container primary "
-                f"(after {INVOCATION_TIMEOUT_S:.0f} s).",
+                f"(after {self.invocation_timeout_s:g} s).",
             ) from None
         except OSError as exc:
             raise self._error(500, f"The container did not answer: {exc}") from None
@@ -492,7 +499,17 @@ def backend_class(variant: VariantRoute, endpoint_name: str) -> type[ContainerBa
     Raises:
         RuntimeApiError: ``ValidationError`` for a mode no backend serves yet.
     """
-    cls = BACKENDS.get(variant.mode)
+    # A Model with several containers (rehearsal.data_plane.multi_container registers the mode), a
+    # serverless variant (rehearsal.data_plane.serverless registers it).
+    mode = "MultiContainer" if variant.containers else variant.mode
+    if variant.serverless is not None:
+        if mode != "SingleModel":
+            raise validation_error(
+                f"Endpoint {endpoint_name}: variant {variant.name} is serverless and runs its Model in {mode} "
+                "mode; serverless endpoints serve neither multi-model endpoints nor inference pipelines."
+            )
+        mode = "Serverless"
+    cls = BACKENDS.get(mode)
     if cls is None:
         raise validation_error(
             f"Endpoint {endpoint_name}: variant {variant.name} runs its container in {variant.mode} mode, "

@@ -27,6 +27,7 @@ from rehearsal.cli_args import (
 from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
 from rehearsal.data_plane.multi_model import DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S
+from rehearsal.data_plane.serverless import DEFAULT_SERVERLESS_IDLE_S, DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S
 
 PROG = "python -m rehearsal.data_plane"
 
@@ -58,6 +59,20 @@ def _parser() -> Parser:
         f"unloaded first (default: {DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES // 1024**2})",
     )
     parser.add_argument(
+        "--serverless-idle",
+        type=seconds(86400),
+        default=DEFAULT_SERVERLESS_IDLE_S,
+        help="idle seconds before a serverless variant without provisioned concurrency stops its Triton; the next "
+        f"request is a cold start (default: {DEFAULT_SERVERLESS_IDLE_S:g}, a local choice: SageMaker does not say)",
+    )
+    parser.add_argument(
+        "--serverless-invocation-timeout",
+        type=seconds(3600),
+        default=DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S,
+        help="seconds a serverless variant's container has to answer "
+        f"(default: {DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S:g}, SageMaker's)",
+    )
+    parser.add_argument(
         "--work-dir", type=path_argument, default=None, help="where artifacts go (default: a temporary folder)"
     )
     return parser
@@ -87,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         refresh_interval_s=args.refresh_interval,
         scale_in_cooldown_s=args.scale_in_cooldown,
         multi_model_memory_budget_bytes=args.multi_model_memory_budget * 1024**2,
+        serverless_idle_s=args.serverless_idle,
+        serverless_invocation_timeout_s=args.serverless_invocation_timeout,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with stop_on_signals():

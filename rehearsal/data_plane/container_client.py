@@ -183,11 +183,19 @@ class ContainerClient:
         self._idle: dict[tuple[str, int], collections.deque[_Connection]] = {}
         self._closed = False
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout_s: float | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """``POST`` ``body`` to ``url``; return the status, the headers (lower-case names) and the body.
 
+        Args:
+            url: The container URL.
+            body: The request body.
+            headers: Request headers.
+            timeout_s: Seconds the container has to answer. Defaults to ``timeout_s`` of the client.
+
         Raises:
-            TimeoutError: No complete answer within ``timeout_s``.
+            TimeoutError: No complete answer within the timeout.
             ContainerConnectionError: The container closed the connection or did not speak HTTP.
             OSError: The container does not accept connections.
         """
@@ -198,7 +206,7 @@ class ContainerClient:
         for attempt in range(2):
             conn = await self._acquire(key)
             try:
-                status, response_headers, data = await asyncio.wait_for(conn.request(head, body), self.timeout_s)
+                status, response_headers, data = await asyncio.wait_for(conn.request(head, body), timeout_s or self.timeout_s)
             except ContainerConnectionError:
                 self._discard(conn)
                 if attempt == 0 and not conn.fresh:

@@ -43,7 +43,15 @@ an invocation.
   it changes); ``InvocationsProcessed``, ``InvocationFailures``, ``ExpiredRequests``,
   ``NotificationFailures`` (what happened during the interval, 0 included, per variant that has
   seen a request); ``TimeInBacklog`` and ``TotalProcessingTime`` (milliseconds, per request);
-* instance metrics (``/aws/sagemaker/Endpoints``), per variant whose Triton runs, sampled every
+* serverless (:mod:`~rehearsal.data_plane.serverless`): ``ModelSetupTime`` (microseconds per cold
+  start: artifact download and extraction, the local repository and Triton ready; the request that
+  waited for it has the cold start in its ``OverheadLatency``), ``ServerlessConcurrentExecutionsUtilization``
+  (per admitted request, the invocations in flight with it divided by ``MaxConcurrency``) and, with
+  provisioned concurrency, ``ServerlessProvisionedConcurrencyExecutions``/``...Utilization`` (per
+  admitted request, its executions within the provisioned concurrency, and that share of it) and
+  ``ServerlessProvisionedConcurrencyInvocations``/``...SpilloverInvocations`` (0 or 1 per admitted
+  request); no ``InvocationsPerInstance``, ``InvocationModelErrors`` or instance metrics;
+* instance metrics (``/aws/sagemaker/Endpoints``), per instance-based variant whose Triton runs, sampled every
   interval: ``CPUUtilization`` (CPU time of the Triton process and its children, such as the
   python backend's stubs, per wall time, 100 per core: psutil's ``cpu_percent`` since the previous
   sample, or the average since the process started on its first sample, so a server that runs
@@ -55,8 +63,7 @@ an invocation.
 serves every model through its python backend on the CPU: there is no GPU work to measure; a
 number would be invented), ``RequestDownloadFailures``/``ResponseUploadFailures`` and the
 ``*Latency`` of the asynchronous S3 transfers (counted in the data plane's summary but not in the
-table of :mod:`model_build.sagemaker_metrics`), ``ModelSetupTime`` and the other serverless and
-inference-component metrics (no such endpoints run locally). :data:`NOT_OBSERVABLE` names them
+table of :mod:`model_build.sagemaker_metrics`). :data:`NOT_OBSERVABLE` names them
 with the reason, and :func:`verify_metrics` reports a reference to one of them as not observable
 here rather than as missing.
 """

@@ -13,6 +13,8 @@ and the queue's workers stream the input from S3 through the same backends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import random
 import shutil
@@ -33,6 +35,7 @@ from rehearsal.data_plane.async_inference import (
     AsyncInference,
 )
 from rehearsal.data_plane.backends import ContainerBackend, Invocation, InvocationResult, backend_class
+from rehearsal.data_plane.capture import PostInvocation
 from rehearsal.data_plane.container_client import ContainerClient
 from rehearsal.data_plane.errors import REQUEST_ID_HEADER, RuntimeApiError, validation_error
 from rehearsal.data_plane.metrics import DEFAULT_METRICS_INTERVAL_S, MetricsPublisher
@@ -122,6 +125,9 @@ class RuntimeApi:
         self._random = random.Random(seed)
         #: InvokeEndpointAsync's queues and workers.
         self.async_inference = AsyncInference(self, scale_in_cooldown_s=scale_in_cooldown_s, seed=seed)
+        #: Data capture and shadow mirroring, after production answered (:mod:`~rehearsal.data_plane.capture`).
+        self.post_invocation = PostInvocation(routing.control_plane.s3.put_object)
+        self._shadows_started: set[tuple[str, str, str]] = set()
 
     # -- the route table --------------------------------------------------------------------
 
@@ -233,6 +239,7 @@ class RuntimeApi:
             )
         variant = self._choose_variant(endpoint, invocation.target_variant)
         backend = self.backend(endpoint, variant)
+        self._start_shadows(endpoint)
         try:
             result = await backend.invoke(self.client, invocation)
         except RuntimeApiError as exc:
@@ -242,7 +249,57 @@ class RuntimeApi:
             self._record_invocation(endpoint, variant, invocation, None, error=None, failed=True)
             raise
         self._record_invocation(endpoint, variant, invocation, result.model_latency_s, error=None)
+        self.after_answer(endpoint, variant, invocation, result)
         return result
+
+    def after_answer(
+        self, endpoint: EndpointRoute, variant: VariantRoute, invocation: Invocation, result: InvocationResult
+    ) -> None:
+        """Capture production's answer and mirror the request to the shadow variants, in the background.
+
+        Nothing here can change or delay the caller's answer (:mod:`~rehearsal.data_plane.capture`).
+        """
+        post = self.post_invocation
+        post.capture(endpoint.data_capture, endpoint.name, variant.name, invocation, result)
+        for shadow in endpoint.shadow_variants:
+            if post.shadow_sampler.take((endpoint.name, shadow.name), post.mirror_share(variant.weight, shadow.weight)):
+                post.spawn(self._mirror(endpoint, shadow, invocation))
+
+    def _start_shadows(self, endpoint: EndpointRoute) -> None:
+        """Start the shadow variants' containers beside production's first start (SageMaker provisions both).
+
+        Without this, a shadow's Triton would start only after production answered the first request.
+        A start that fails is logged by the backend, and each mirrored call then counts as a shadow failure.
+        """
+        for shadow in endpoint.shadow_variants:
+            key = (endpoint.name, endpoint.config_name, shadow.name)
+            if key not in self._shadows_started:
+                self._shadows_started.add(key)
+                self.post_invocation.spawn(self._start_quietly(self.backend(endpoint, shadow)))
+
+    @staticmethod
+    async def _start_quietly(backend: ContainerBackend) -> None:
+        with contextlib.suppress(RuntimeApiError):
+            await backend.ensure_started()
+
+    async def _mirror(self, endpoint: EndpointRoute, shadow: VariantRoute, invocation: Invocation) -> None:
+        """Send a copy of a request to a shadow variant; count its answer (metrics, capture), then drop it."""
+        assert self.client is not None
+        copy = dataclasses.replace(invocation, target_variant=None, received_at=None)
+        backend = self.backend(endpoint, shadow)
+        try:
+            result = await backend.invoke(self.client, copy)
+        except RuntimeApiError as exc:
+            self._record_invocation(endpoint, shadow, copy, exc.model_latency_s, error=exc)
+            self.post_invocation.record_shadow(endpoint.name, shadow.name, exc)
+            return
+        except Exception as exc:
+            self._record_invocation(endpoint, shadow, copy, None, error=None, failed=True)
+            self.post_invocation.record_shadow(endpoint.name, shadow.name, exc)
+            return
+        self._record_invocation(endpoint, shadow, copy, result.model_latency_s, error=None)
+        self.post_invocation.record_shadow(endpoint.name, shadow.name, None)
+        self.post_invocation.capture(endpoint.data_capture, endpoint.name, shadow.name, copy, result)
 
     def _record_invocation(
         self,
@@ -262,10 +319,11 @@ class RuntimeApi:
             # A ModelError is counted by the container's own status, as SageMaker counts it.
             status = int(error.members.get("OriginalStatusCode", error.status)) if error.code == "ModelError" else error.status
         record("Invocations", 1, endpoint=name, variant=vname)
-        record("InvocationsPerInstance", 1 / max(1, variant.instance_count), endpoint=name, variant=vname)
         record("Invocation4XXErrors", int(400 <= status < 500), endpoint=name, variant=vname)
         record("Invocation5XXErrors", int(status >= 500), endpoint=name, variant=vname)
-        record("InvocationModelErrors", int(error is not None and error.code == "ModelError"), endpoint=name, variant=vname)
+        if variant.serverless is None:  # serverless endpoints publish neither (model_build.sagemaker_metrics)
+            record("InvocationsPerInstance", 1 / max(1, variant.instance_count), endpoint=name, variant=vname)
+            record("InvocationModelErrors", int(error is not None and error.code == "ModelError"), endpoint=name, variant=vname)
         if model_latency_s is not None:
             self.metrics.record_duration("ModelLatency", model_latency_s, endpoint=name, variant=vname)
             if invocation.received_at is not None:
@@ -282,6 +340,8 @@ class RuntimeApi:
         seen: set[int] = set()
         out: list[tuple[str, float, str, str | None]] = []
         for (endpoint, _config, variant), backend in items:
+            if not backend.instance_metrics:
+                continue  # a serverless variant: no instance, no instance metrics
             loaded = backend.loaded_model_count()
             if loaded is not None:
                 out.append(("LoadedModelCount", loaded, endpoint, variant))
@@ -373,10 +433,7 @@ class RuntimeApi:
                     f"not support target container hostname header (TargetContainerHostname "
                     f"{invocation.target_container_hostname})."
                 )
-            raise validation_error(
-                f"Endpoint {endpoint.name} invokes its containers directly, which the local data plane does "
-                "not serve yet."
-            )
+            # The multi-container backend checks the hostname against the Model's containers.
 
     def _choose_variant(self, endpoint: EndpointRoute, target: str | None) -> VariantRoute:
         if target is not None:
@@ -426,7 +483,7 @@ class RuntimeApi:
         A backend still forwarding calls stays until a later pass finds it idle.
         """
         routes = self.routing.routes()
-        live = {(r.name, r.config_name, v.name) for r in routes.values() for v in r.variants}
+        live = {(r.name, r.config_name, v.name) for r in routes.values() for v in (*r.variants, *r.shadow_variants)}
         retired = []
         with self._backends_lock:
             for key, backend in list(self.backends.items()):

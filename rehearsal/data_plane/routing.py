@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from model_build.aws import parse_s3_uri
+from rehearsal.data_plane.capture import CaptureConfig
 from rehearsal.data_plane.errors import validation_error
 
 #: How often known endpoints are re-read from the control plane, by default (seconds).
@@ -87,6 +88,48 @@ class AsyncConfig:
 
 
 @dataclass(frozen=True)
+class ServerlessConfig:
+    """A serverless variant's ``ServerlessConfig``, as the data plane needs it.
+
+    Attributes:
+        memory_size_in_mb: ``MemorySizeInMB`` (informational: the local Triton is not memory-capped).
+        max_concurrency: ``MaxConcurrency``: concurrent invocations beyond it are throttled.
+        provisioned_concurrency: ``ProvisionedConcurrency`` (0 when absent): with any, the variant's
+            container is started at deploy and never stopped for idleness.
+    """
+
+    memory_size_in_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int = 0
+
+    @classmethod
+    def from_api(cls, config: Mapping[str, Any]) -> ServerlessConfig:
+        """Read a production variant's ``ServerlessConfig`` (or DescribeEndpoint's ``CurrentServerlessConfig``)."""
+        return cls(
+            memory_size_in_mb=int(config.get("MemorySizeInMB") or 0),
+            max_concurrency=max(1, int(config.get("MaxConcurrency") or 1)),
+            provisioned_concurrency=int(config.get("ProvisionedConcurrency") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class ContainerRoute:
+    """One container of a multi-container Model (``Containers[i]``).
+
+    Attributes:
+        hostname: ``ContainerHostname`` (SageMaker names an unnamed pipeline container by position).
+        image: ``Image``: a Triton image runs on the local Triton; any other needs a local stand-in.
+        model_data_url: ``ModelDataUrl`` (empty for a container without model data).
+        environment: ``Environment``.
+    """
+
+    hostname: str
+    image: str
+    model_data_url: str
+    environment: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class VariantRoute:
     """One production variant as the data plane needs it (from EndpointConfig + Model).
 
@@ -100,6 +143,7 @@ class VariantRoute:
         mode: The container's ``Mode``: ``SingleModel`` or ``MultiModel``; picks the backend.
         container_hostnames: ``ContainerHostname`` of each container of a multi-container Model.
         inference_execution_mode: The Model's ``InferenceExecutionConfig.Mode`` (``Serial`` or ``Direct``).
+        containers: Every container of a Model with more than one (empty for a one-container Model).
         instance_type: ``InstanceType`` (informational).
         instance_count: ``CurrentInstanceCount`` (else ``InitialInstanceCount``): one local server
             per variant whatever the count, but an async endpoint admits
@@ -107,6 +151,8 @@ class VariantRoute:
         min_capacity: The variant's Application Auto Scaling target ``MinCapacity`` (None: no
             target). 0 lets an async variant scale to zero: its Triton stops when idle.
         max_capacity: The target's ``MaxCapacity`` (None: no target).
+        serverless: The variant's serverless config (DescribeEndpoint's ``CurrentServerlessConfig``,
+            else the endpoint config's ``ServerlessConfig``); None for an instance-based variant.
     """
 
     name: str
@@ -118,10 +164,12 @@ class VariantRoute:
     mode: str
     container_hostnames: tuple[str, ...] = ()
     inference_execution_mode: str = "Serial"
+    containers: tuple[ContainerRoute, ...] = ()
     instance_type: str = ""
     instance_count: int = 1
     min_capacity: int | None = None
     max_capacity: int | None = None
+    serverless: ServerlessConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +183,9 @@ class EndpointRoute:
         variants: The production variants, in config order.
         resolved_at: ``time.monotonic()`` of the read.
         async_config: The config's ``AsyncInferenceConfig``; None for a real-time endpoint.
+        data_capture: The config's ``DataCaptureConfig``; None when it has none.
+        shadow_variants: The config's ``ShadowProductionVariants`` (a copy of production's traffic,
+            answers discarded; :mod:`~rehearsal.data_plane.capture`).
     """
 
     name: str
@@ -143,6 +194,8 @@ class EndpointRoute:
     variants: tuple[VariantRoute, ...]
     resolved_at: float = 0.0
     async_config: AsyncConfig | None = None
+    data_capture: CaptureConfig | None = None
+    shadow_variants: tuple[VariantRoute, ...] = ()
     _cumulative: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -167,12 +220,42 @@ class EndpointRoute:
 
     def same_routing(self, other: EndpointRoute) -> bool:
         """Whether ``other`` routes exactly like this one (ignoring when it was read)."""
-        return (self.status, self.config_name, self.variants, self.async_config) == (
+        return (
+            self.status,
+            self.config_name,
+            self.variants,
+            self.async_config,
+            self.data_capture,
+            self.shadow_variants,
+        ) == (
             other.status,
             other.config_name,
             other.variants,
             other.async_config,
+            other.data_capture,
+            other.shadow_variants,
         )
+
+
+def _container_routes(containers: list[dict[str, Any]]) -> tuple[ContainerRoute, ...]:
+    """Return the routes of a multi-container Model's ``Containers`` (none for a one-container Model)."""
+    if len(containers) < 2:
+        return ()
+    return tuple(
+        ContainerRoute(
+            hostname=c.get("ContainerHostname") or f"container-{index + 1}",
+            image=c.get("Image", ""),
+            model_data_url=c.get("ModelDataUrl", ""),
+            environment=dict(c.get("Environment") or {}),
+        )
+        for index, c in enumerate(containers)
+    )
+
+
+def _serverless_config(current: Mapping[str, Any], variant: Mapping[str, Any]) -> ServerlessConfig | None:
+    """Return a variant's serverless config: the endpoint's current one, else the endpoint config's; None if instance-based."""
+    config = current.get("CurrentServerlessConfig") or variant.get("ServerlessConfig")
+    return ServerlessConfig.from_api(config) if config else None
 
 
 class ControlPlane:
@@ -245,39 +328,49 @@ class ControlPlane:
         # Scale to zero is an async endpoint's: read its variants' scalable targets (moto's
         # CloudFormation skips AWS::ApplicationAutoScaling::*, so they come from the API).
         targets = self._scalable_targets(endpoint_name, config["ProductionVariants"]) if async_config else {}
-        variants = []
-        for pv in config["ProductionVariants"]:
-            model_name = pv.get("ModelName", "")
-            model = self._cached(self._models, model_name, self._describe_model) if model_name else {}
-            containers = model.get("Containers") or []
-            container = model.get("PrimaryContainer") or (containers or [{}])[0]
-            weight = current.get(pv["VariantName"], {}).get("CurrentWeight", pv.get("InitialVariantWeight", 1.0))
-            variants.append(
-                VariantRoute(
-                    name=pv["VariantName"],
-                    weight=float(weight),
-                    model_name=model_name,
-                    image=container.get("Image", ""),
-                    model_data_url=container.get("ModelDataUrl", ""),
-                    environment=dict(container.get("Environment") or {}),
-                    mode=container.get("Mode", "SingleModel"),
-                    container_hostnames=tuple(c["ContainerHostname"] for c in containers if c.get("ContainerHostname")),
-                    inference_execution_mode=(model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
-                    instance_type=pv.get("InstanceType", ""),
-                    instance_count=int(
-                        current.get(pv["VariantName"], {}).get("CurrentInstanceCount", pv.get("InitialInstanceCount", 1))
-                    ),
-                    min_capacity=targets.get(pv["VariantName"], (None, None))[0],
-                    max_capacity=targets.get(pv["VariantName"], (None, None))[1],
-                )
-            )
+        variants = tuple(self._variant_route(pv, current, targets) for pv in config["ProductionVariants"])
+        shadows = tuple(self._variant_route(pv, current, {}) for pv in config.get("ShadowProductionVariants") or ())
         return EndpointRoute(
             name=endpoint_name,
             status=endpoint["EndpointStatus"],
             config_name=endpoint["EndpointConfigName"],
-            variants=tuple(variants),
+            variants=variants,
             resolved_at=time.monotonic(),
             async_config=async_config,
+            data_capture=CaptureConfig.from_api(config["DataCaptureConfig"]) if config.get("DataCaptureConfig") else None,
+            shadow_variants=shadows,
+        )
+
+    def _variant_route(
+        self,
+        pv: Mapping[str, Any],
+        current: Mapping[str, Mapping[str, Any]],
+        targets: Mapping[str, tuple[int | None, int | None]],
+    ) -> VariantRoute:
+        """Return the route of one (production or shadow) variant of an endpoint config."""
+        model_name = pv.get("ModelName", "")
+        model = self._cached(self._models, model_name, self._describe_model) if model_name else {}
+        containers = model.get("Containers") or []
+        container = model.get("PrimaryContainer") or (containers or [{}])[0]
+        weight = current.get(pv["VariantName"], {}).get("CurrentWeight", pv.get("InitialVariantWeight", 1.0))
+        return VariantRoute(
+            name=pv["VariantName"],
+            weight=float(weight),
+            model_name=model_name,
+            image=container.get("Image", ""),
+            model_data_url=container.get("ModelDataUrl", ""),
+            environment=dict(container.get("Environment") or {}),
+            mode=container.get("Mode", "SingleModel"),
+            container_hostnames=tuple(c["ContainerHostname"] for c in containers if c.get("ContainerHostname")),
+            inference_execution_mode=(model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
+            containers=_container_routes(containers),
+            instance_type=pv.get("InstanceType", ""),
+            instance_count=int(
+                current.get(pv["VariantName"], {}).get("CurrentInstanceCount", pv.get("InitialInstanceCount", 1))
+            ),
+            min_capacity=targets.get(pv["VariantName"], (None, None))[0],
+            max_capacity=targets.get(pv["VariantName"], (None, None))[1],
+            serverless=_serverless_config(current.get(pv["VariantName"], {}), pv),
         )
 
     def _scalable_targets(

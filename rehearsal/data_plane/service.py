@@ -21,7 +21,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,9 +32,16 @@ from rehearsal.data_plane.async_inference import DEFAULT_SCALE_IN_COOLDOWN_S
 from rehearsal.data_plane.backends import INVOCATION_TIMEOUT_S, ContainerBackend
 from rehearsal.data_plane.container_client import ContainerClient
 from rehearsal.data_plane.metrics import DEFAULT_METRICS_INTERVAL_S
+from rehearsal.data_plane.multi_container import MultiContainerBackend  # noqa: F401 (registers the mode)
 from rehearsal.data_plane.multi_model import DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES
 from rehearsal.data_plane.routes import MAX_PAYLOAD_BYTES, Route, RuntimeApi
 from rehearsal.data_plane.routing import DEFAULT_REFRESH_INTERVAL_S, ControlPlane, RefreshPass, RoutingTable
+from rehearsal.data_plane.serverless import (  # registers the Serverless mode
+    DEFAULT_SERVERLESS_IDLE_S,
+    DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S,
+    ServerlessProvisioner,
+    serverless_argument_problems,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,8 @@ def check_arguments(
     scale_in_cooldown_s: Any = DEFAULT_SCALE_IN_COOLDOWN_S,
     multi_model_memory_budget_bytes: Any = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
     metrics_interval_s: Any = DEFAULT_METRICS_INTERVAL_S,
+    serverless_idle_s: Any = DEFAULT_SERVERLESS_IDLE_S,
+    serverless_invocation_timeout_s: Any = DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S,
 ) -> None:
     """Collect every problem with :class:`LocalDataPlane`'s arguments into one ``UserError``."""
     import inspect
@@ -149,8 +158,36 @@ def check_arguments(
             f"metrics_interval_s must be a number of seconds in (0, 3600] (got {metrics_interval_s!r}); "
             f"leave it out for {DEFAULT_METRICS_INTERVAL_S:g} s"
         )
+    problems += serverless_argument_problems(idle_s=serverless_idle_s, invocation_timeout_s=serverless_invocation_timeout_s)
     if problems:
         raise UserError("Invalid LocalDataPlane arguments: " + "; ".join(problems))
+
+
+def check_local_images(local_images: Any) -> None:
+    """Refuse a ``local_images`` that is not image URI → non-empty command list (one message naming it).
+
+    Raises:
+        UserError: naming ``local_images``, the entry and the fix.
+    """
+    from model_build.user_errors import UserError
+
+    if local_images is None:
+        return
+    fix = "pass {'<image uri>': [sys.executable, 'serve.py']}"
+    if not isinstance(local_images, Mapping):
+        raise UserError(
+            f"local_images must be a dict of image URI to command (got {type(local_images).__name__}) — {fix}"
+        )
+    for image, command in local_images.items():
+        if not isinstance(image, str) or not image:
+            raise UserError(f"local_images key {image!r} must be an image URI (a non-empty str) — {fix}")
+        if (
+            isinstance(command, str)
+            or not isinstance(command, Sequence)
+            or not command
+            or not all(isinstance(part, str) for part in command)
+        ):
+            raise UserError(f"local_images[{image!r}] must be a non-empty list of str (got {command!r}) — {fix}")
 
 
 def check_control_plane_reachable(url: str, timeout_s: float = 5.0, *, label: str = "control plane") -> None:
@@ -210,6 +247,16 @@ class LocalDataPlane:
             control plane's CloudWatch (:mod:`rehearsal.data_plane.metrics` says which and what
             each measures); they are published once more at stop, and :meth:`flush_metrics`
             publishes at once. Defaults to 10 s.
+        local_images: Image URI → the command that stands in for that (non-Triton) image in a
+            multi-container Model (:mod:`rehearsal.data_plane.multi_container`): it must serve
+            ``/ping`` and ``/invocations`` on ``$SAGEMAKER_BIND_TO_PORT``. Triton images run on the
+            bundled Triton. Defaults to none.
+        serverless_idle_s: Idle seconds after which a serverless variant without provisioned
+            concurrency stops its Triton; the next request is a cold start
+            (:mod:`rehearsal.data_plane.serverless`). Defaults to 600 s (a local choice: SageMaker
+            does not document it).
+        serverless_invocation_timeout_s: Seconds a serverless variant's container has to answer.
+            Defaults to 60 s (SageMaker's).
 
     Raises:
         model_build.user_errors.UserError: An argument is invalid (every problem is listed).
@@ -229,7 +276,11 @@ class LocalDataPlane:
         scale_in_cooldown_s: float = DEFAULT_SCALE_IN_COOLDOWN_S,
         multi_model_memory_budget_bytes: int = DEFAULT_MULTI_MODEL_MEMORY_BUDGET_BYTES,
         metrics_interval_s: float = DEFAULT_METRICS_INTERVAL_S,
+        local_images: Mapping[str, Sequence[str]] | None = None,
+        serverless_idle_s: float = DEFAULT_SERVERLESS_IDLE_S,
+        serverless_invocation_timeout_s: float = DEFAULT_SERVERLESS_INVOCATION_TIMEOUT_S,
     ) -> None:
+        check_local_images(local_images)
         check_arguments(
             control_plane_endpoint_url=control_plane_endpoint_url,
             host=host,
@@ -242,7 +293,11 @@ class LocalDataPlane:
             scale_in_cooldown_s=scale_in_cooldown_s,
             multi_model_memory_budget_bytes=multi_model_memory_budget_bytes,
             metrics_interval_s=metrics_interval_s,
+            serverless_idle_s=serverless_idle_s,
+            serverless_invocation_timeout_s=serverless_invocation_timeout_s,
         )
+        self.serverless_idle_s = float(serverless_idle_s)
+        self.serverless_invocation_timeout_s = float(serverless_invocation_timeout_s)
         self.metrics_interval_s = float(metrics_interval_s)
         self.scale_in_cooldown_s = float(scale_in_cooldown_s)
         self.multi_model_memory_budget_bytes = multi_model_memory_budget_bytes
@@ -254,6 +309,7 @@ class LocalDataPlane:
         self._work_dir = Path(work_dir) if work_dir is not None else None
         self._region = region
         self._server_options = dict(server_options or {})
+        self._local_images = {image: list(command) for image, command in (local_images or {}).items()}
         self._seed = seed
         self.refresh_interval_s = float(refresh_interval_s)
         self._api: RuntimeApi | None = None
@@ -261,6 +317,7 @@ class LocalDataPlane:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._provisioner: ServerlessProvisioner | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -316,9 +373,17 @@ class LocalDataPlane:
             server_options=self._server_options,
             seed=self._seed,
             scale_in_cooldown_s=self.scale_in_cooldown_s,
-            backend_options={"MultiModel": {"memory_budget_bytes": self.multi_model_memory_budget_bytes}},
+            backend_options={
+                "MultiModel": {"memory_budget_bytes": self.multi_model_memory_budget_bytes},
+                "MultiContainer": {"local_images": self._local_images},
+                "Serverless": {
+                    "idle_s": self.serverless_idle_s,
+                    "invocation_timeout_s": self.serverless_invocation_timeout_s,
+                },
+            },
             metrics_interval_s=self.metrics_interval_s,
         )
+        self._provisioner = ServerlessProvisioner(self._api)
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -387,6 +452,9 @@ class LocalDataPlane:
         if retired:
             # SageMaker stops the old fleet after an update or delete; so do we.
             await asyncio.gather(*(asyncio.to_thread(b.close) for b in retired), return_exceptions=True)
+        if self._provisioner is not None:
+            # Provisioned concurrency runs from deploy on, as SageMaker's does.
+            await self._provisioner.run_once()
         return refreshed
 
     def refresh(self) -> RefreshPass:
@@ -424,11 +492,15 @@ class LocalDataPlane:
             self._runner = None
         api = self.api
         await api.async_inference.stop()
+        # Capture writes and shadow calls of requests already answered end before their servers stop.
+        await api.post_invocation.drain()
         # The last interval's metrics (and the instance metrics while the servers still run).
         await asyncio.to_thread(api.metrics.stop)
         if api.client is not None:
             await api.client.close()
             api.client = None
+        if self._provisioner is not None:
+            await self._provisioner.stop()
         # Stop the servers in parallel: each waits for its process to exit.
         backends = api.take_all_backends()
         await asyncio.gather(*(asyncio.to_thread(b.close) for b in backends), return_exceptions=True)
@@ -450,6 +522,20 @@ class LocalDataPlane:
         Call it before reading metrics back (e.g. :func:`rehearsal.data_plane.metrics.verify_metrics`).
         """
         return self.api.metrics.flush()
+
+    def flush_data_capture(self, timeout_s: float = 120) -> dict[str, Any]:
+        """Wait for the data capture writes and shadow calls in flight; return what they did so far.
+
+        The answer has ``captured`` and ``shadow_invocations`` (``{"<endpoint>/<variant>": count}``),
+        ``capture_failures``, ``shadow_failures`` and ``last_error`` (see
+        :mod:`rehearsal.data_plane.capture`). Call it before reading capture files back.
+        """
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("LocalDataPlane is not running")
+        post = self.api.post_invocation
+        asyncio.run_coroutine_threadsafe(post.drain(), loop).result(timeout=timeout_s)
+        return post.stats.as_dict()
 
     def describe_backends(self) -> list[dict[str, Any]]:
         """Return one JSON-able summary per started backend (for the demo and debugging)."""
