@@ -55,17 +55,16 @@ pipeline-rehearsal: setup
 	PIPELINE_BROKEN_MODEL="$(BROKEN)" $(PY) -m rehearsal.pipeline $(PIPELINE_ARGS)
 
 # actionlint checks .github/workflows (and, through shellcheck, their run: scripts): docs/pull-requests.md.
-# The suite runs one test file per worker (its module fixtures — one emulator, one Triton — stay in
-# one process), one worker more than there are cores: the server tests leave a core idle part of the
-# time (a fresh clone's suite took 612 s with 3 workers against 650 s with 2 on this 2-core machine;
-# docs/test-time.md has the figures). Files are
+# The suite runs on every core, one test file per worker (its module fixtures — one emulator, one
+# Triton — stay in one process); docs/test-time.md has the measured figures (a third worker on 2 cores
+# was tried: no clear gain). Files are
 # handed out longest first (tests/conftest.py LONGEST_FILES_FIRST; --no-loadscope-reorder keeps that
 # order instead of xdist's most-tests-first), so that no long file runs alone at the end.
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/actionlint
-	$(PY) -m pytest -n $$(( $$(nproc) + 1 )) --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The suite without the tests marked slow (they start moto, Triton or the CDK CLI; tests/conftest.py
 # fails any other test that does), on every core: what the pipeline's synth step runs.

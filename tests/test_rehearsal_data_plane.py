@@ -350,6 +350,33 @@ def test_endpoint_switched_to_a_new_config_then_deleted_is_followed_after_one_re
 # ---------------------------------------------------------------- the command line, loopback only
 
 
+def test_stopping_the_plane_stops_a_triton_it_started_that_no_backend_holds(rehearsal: Any, tmp_path: Path) -> None:
+    # GIVEN a second plane on the same emulator, and a Triton serving a repository under its work dir that
+    # no backend holds (what a retirement cut short by the stop, or a start ending after it, leaves)
+    from rehearsal.data_plane import LocalDataPlane
+    from triton_runtime.server import TritonServer, running_servers
+
+    plane = LocalDataPlane(rehearsal.moto.endpoint_url, work_dir=tmp_path / "plane").start()
+    repository = tmp_path / "plane" / "lost" / "repository"
+    (repository / "idle" / "1").mkdir(parents=True)
+    (repository / "idle" / "config.pbtxt").write_text(
+        'name: "idle"\nbackend: "python"\n'
+        'input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+        'output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+        "instance_group [ { count: 1 kind: KIND_CPU } ]\n"
+    )
+    (repository / "idle" / "1" / "model.py").write_text(
+        "class TritonPythonModel:\n    def execute(self, requests):\n        return []\n"
+    )
+    lost = TritonServer(repository, default_model="idle").start()
+    pid = lost.pid
+    assert pid is not None and plane.lost_servers() == [lost]
+    # WHEN the plane stops  THEN that Triton is stopped too, and one outside the work dir would not be touched
+    plane.stop()
+    assert lost not in running_servers()
+    assert wait_until_gone(pid, timeout_s=30)
+
+
 def listening_addresses(procs: list[psutil.Process]) -> dict[str, list[str]]:
     """Every listening TCP socket of these processes (and their children): name (pid) → ip:port."""
     found: dict[str, list[str]] = {}

@@ -32,6 +32,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -326,6 +327,16 @@ def build_loopback_shim(dest_dir: Path, *, force: bool = False) -> Path:
 def loopback_only_enabled() -> bool:
     """Whether Triton's SageMaker port must be kept on loopback (``TRITON_LOOPBACK_ONLY``, default yes)."""
     return os.environ.get(LOOPBACK_ONLY_ENV, "1").strip().lower() not in {"0", "false", "no"}
+
+
+_RUNNING: set[TritonServer] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def running_servers() -> list[TritonServer]:
+    """Return the servers this process started and has not stopped (a caller that owns some can stop what it lost)."""
+    with _RUNNING_LOCK:
+        return list(_RUNNING)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -631,6 +642,8 @@ class TritonServer:
             try:
                 self._spawn(installation)
                 self._wait_ready()
+                with _RUNNING_LOCK:
+                    _RUNNING.add(self)
                 return self
             except TritonStartupError as error:
                 self._stop_process()
@@ -685,6 +698,8 @@ class TritonServer:
         self._cleanup_logs()
 
     def _stop_process(self, timeout: float = 30) -> None:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
         process, self._process = self._process, None
         if process is None:
             return

@@ -176,6 +176,7 @@ class ContainerBackend:
         self._work_dir = work_dir
         self._server_options = dict(server_options or {})
         self._server: Any = None
+        self._closed = False  # set by close(): a start in progress must not keep its server
         self._base_url = ""
         self._start_error: str | None = None
         self._lock = asyncio.Lock()
@@ -251,7 +252,12 @@ class ContainerBackend:
         """Start Triton (the lock is held); remember a failure."""
         self.starting = True
         try:
-            self._server = await asyncio.to_thread(self._start)
+            server = await asyncio.to_thread(self._start)
+            if self._closed:
+                # close() ran while Triton was starting (the data plane is stopping): stop it, not keep it.
+                await asyncio.to_thread(server.stop)
+                raise RuntimeError("the data plane stopped while the container was starting")
+            self._server = server
             self._base_url = self._server.sagemaker_url
             self.scaled_to_zero = False
         except Exception as exc:
@@ -465,7 +471,8 @@ class ContainerBackend:
         )
 
     def close(self) -> None:
-        """Stop the container (blocking)."""
+        """Stop the container (blocking); a start still in progress stops its server when it ends."""
+        self._closed = True
         server, self._server = self._server, None
         if server is not None:
             server.stop()

@@ -504,6 +504,21 @@ class LocalDataPlane:
         # Stop the servers in parallel: each waits for its process to exit.
         backends = api.take_all_backends()
         await asyncio.gather(*(asyncio.to_thread(b.close) for b in backends), return_exceptions=True)
+        # Then any Triton this plane started that no backend holds any more (a retirement cut short by
+        # the stop, say): nothing it started outlives it.
+        lost = self.lost_servers()
+        if lost:
+            log.warning("stopping %d Triton server(s) no backend held: %s", len(lost), [str(s.model_repository) for s in lost])
+            await asyncio.gather(*(asyncio.to_thread(s.stop) for s in lost), return_exceptions=True)
+
+    def lost_servers(self) -> list[Any]:
+        """Return the running Triton servers of this process whose model repository is under this plane's work dir."""
+        from triton_runtime.server import running_servers
+
+        if self._work_dir is None:
+            return []
+        root = self._work_dir.resolve()
+        return [s for s in running_servers() if Path(s.model_repository).resolve().is_relative_to(root)]
 
     def __enter__(self) -> LocalDataPlane:
         return self.start()
