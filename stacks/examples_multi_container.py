@@ -44,8 +44,8 @@ class MultiContainerExampleStack(Stack):
         model_key: the model archive (Triton model ``model``). Defaults to ``"pipeline/model.tar.gz"``.
         other_model_key: the second model of the direct-invocation endpoint (Triton model
             ``other``). Defaults to ``"direct/other.tar.gz"``.
-        instance_type: the instance type of both endpoints. Defaults to ``ml.c6i.xlarge`` (CPU:
-            the example models are ONNX on CPU).
+        instance_type: the instance type of both endpoints. Defaults to ``ml.c5.xlarge`` (CPU:
+            the example models are ONNX on CPU; a type the local rehearsal's emulator accepts).
         **kwargs: passed to ``Stack``.
     """
 
@@ -63,7 +63,7 @@ class MultiContainerExampleStack(Stack):
         preprocess_key: str = "pipeline/preprocess.tar.gz",
         model_key: str = "pipeline/model.tar.gz",
         other_model_key: str = "direct/other.tar.gz",
-        instance_type: str = "ml.c6i.xlarge",
+        instance_type: str = "ml.c5.xlarge",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)

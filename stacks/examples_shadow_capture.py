@@ -40,7 +40,8 @@ class ShadowCaptureStack(Stack):
         production_key: the production model's ``model.tar.gz`` key. Defaults to ``"bert/v1/model.tar.gz"``.
         candidate_key: the candidate (shadow) model's archive key. Defaults to ``"bert/v2/model.tar.gz"``.
         instance_type: the instance type of both variants (a shadow runs on its own instances).
-            Defaults to ``ml.g5.xlarge``.
+            Defaults to ``ml.g4dn.xlarge`` (seed 000's T4, the project's default GPU type, and one the
+            local rehearsal's emulator accepts).
         sampling_percentage: the share of requests captured, 0-100. Defaults to 20.
         **kwargs: further ``Stack`` props (``env``, ``description``, ...).
     """
@@ -63,7 +64,7 @@ class ShadowCaptureStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
-        instance = InstanceType.of("ml.g5.xlarge") if instance_type is None else instance_type
+        instance = InstanceType.of("ml.g4dn.xlarge") if instance_type is None else instance_type
         models = s3.Bucket.from_bucket_name(self, "ModelsBucket", models_bucket_name)
         production = TritonModel(
             self,
