@@ -63,7 +63,7 @@ def test_example_renders_one_production_and_one_shadow_variant(example):
     assert [v["VariantName"] for v in config["ShadowProductionVariants"]] == ["Shadow"]
     shadow = config["ShadowProductionVariants"][0]
     assert shadow["ModelName"] == {"Fn::GetAtt": ["CandidateModel0DE185DB", "ModelName"]}
-    assert (shadow["InstanceType"], shadow["InitialInstanceCount"]) == ("ml.g5.xlarge", 2)
+    assert (shadow["InstanceType"], shadow["InitialInstanceCount"]) == ("ml.g4dn.xlarge", 2)
 
 
 def test_example_captures_to_its_hardened_bucket_with_the_kms_key(example):
