@@ -10,7 +10,8 @@ Copy this stack to serve several containers behind one endpoint:
   ``invoke_endpoint(..., TargetContainerHostname="...")``.
 
 The archives are read from an existing bucket (``bucket_name``); build and upload them with
-``python -m model_build`` first. The lead wires context keys for it into ``app.py``.
+``python -m model_build`` first. ``cdk synth -c examples=multi-container -c examples_bucket=...``
+adds it to the app (``stacks/examples.py``).
 """
 
 from __future__ import annotations
