@@ -1882,6 +1882,11 @@ ERRORS: list[Any] = [
         id="multi-container-one-container",
     ),
     pytest.param(
+        lambda c: _multi(c, [_triton(c, "a"), ContainerDefinition(image=ContainerImage.from_uri("123.dkr.ecr/x:1"), hostname="b", environment={"WORKERS": 2})]),
+        ["containers[1].environment['WORKERS'] must be a str (got 2 (an int))", "pass '2'"],
+        id="multi-container-environment-value-not-a-string",
+    ),
+    pytest.param(
         lambda c: _multi(c, [_triton(c, f"c{i}") for i in range(16)]),
         ["containers must hold 2-15 containers (got 16)"],
         id="multi-container-sixteen-containers",

@@ -10,6 +10,7 @@ the value given, what is allowed and the fix.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, Token
@@ -221,6 +222,30 @@ def check_type(
         return []
     names = " or ".join(cls.__name__ for cls in (expected if isinstance(expected, tuple) else (expected,)))
     return [f"{name} must be {article(names)} {names} (got {given(value)}) — {fix}"]
+
+
+def check_environment(name: str, value: Any, *, example: str = "{'MY_FLAG': '1'}") -> tuple[list[str], dict[str, str]]:
+    """Check a container environment (a dict of str to str); return the problems and the dict (``{}`` for none).
+
+    Args:
+        name: the prop's path in messages, e.g. ``"environment"`` or ``"containers[0].environment"``.
+        value: the given value; None is no environment.
+        example: an example dict for the message.
+    """
+    if value is None:
+        return [], {}
+    if not isinstance(value, Mapping):
+        return [f"{name} must be a dict of str to str (got {given(value)}) — e.g. {example}"], {}
+    problems = []
+    for key, item in value.items():
+        if not isinstance(key, str):
+            problems.append(f"{name} keys must be str (got {given(key)}) — pass {str(key)!r}")
+        elif not isinstance(item, str):
+            problems.append(
+                f"{name}[{key!r}] must be a str (got {given(item)}) — container variables are strings: "
+                f"pass {str(item)!r}"
+            )
+    return problems, dict(value)
 
 
 def check_interface(

@@ -32,6 +32,7 @@ from serving_constructs._validation import (
     Problems,
     PropsError,
     check_bool,
+    check_environment,
     check_interface,
     given,
     raise_if_any,
@@ -142,19 +143,7 @@ class ContainerDefinition:
                     f"{path}.hostname {self.hostname!r} is not a valid ContainerHostname: 1-63 letters, digits "
                     "and hyphens, starting and ending with a letter or digit — e.g. 'preprocess'"
                 )
-        if self.environment is not None:
-            if not isinstance(self.environment, Mapping):
-                problems.append(
-                    f"{path}.environment must be a dict of str to str (got {given(self.environment)}) — "
-                    "e.g. {'MY_FLAG': '1'}"
-                )
-            else:
-                for key, value in self.environment.items():
-                    if not isinstance(key, str) or not isinstance(value, str):
-                        problems.append(
-                            f"{path}.environment[{key!r}] must map a str to a str (got {given(value)}) — "
-                            f"pass {str(value)!r}"
-                        )
+        problems.extend(check_environment(f"{path}.environment", self.environment)[0])
         if self.model_data is not None and not isinstance(self.model_data, ModelArtifact):
             problems.append(
                 f"{path}.model_data must be a ModelArtifact (got {given(self.model_data)}) — use "

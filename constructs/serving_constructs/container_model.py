@@ -15,9 +15,9 @@ from serving_constructs._validation import (
     Problems,
     PropsError,
     check_bool,
+    check_environment,
     check_interface,
     check_type,
-    given,
     raise_if_any,
 )
 from serving_constructs.artifact import Compression, ModelArtifact, ModelDataBinding
@@ -96,20 +96,10 @@ class ContainerModel(Construct):
                 optional=True,
             )
         )
-        if environment is not None and not isinstance(environment, Mapping):
-            problems.add(
-                f"environment must be a dict of str to str (got {given(environment)}) — e.g. {{'MODEL_FILE': 'model.onnx'}}"
-            )
-            environment = {}
-        environment = {} if environment is None else dict(environment)
-        for key, value in environment.items():
-            if not isinstance(key, str):
-                problems.add(f"environment keys must be str (got {given(key)}) — pass {str(key)!r}")
-            elif not isinstance(value, str):
-                problems.add(
-                    f"environment[{key!r}] must be a str (got {given(value)}) — container variables are "
-                    f"strings: pass {str(value)!r}"
-                )
+        environment_problems, environment = check_environment(
+            "environment", environment, example="{'MODEL_FILE': 'model.onnx'}"
+        )
+        problems.extend(environment_problems)
         problems.extend(
             check_interface(
                 "role", role, "iam.IRole", "role_arn",

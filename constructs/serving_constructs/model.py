@@ -19,6 +19,7 @@ from serving_constructs._validation import (
     Problems,
     PropsError,
     check_bool,
+    check_environment,
     check_int,
     check_interface,
     check_type,
@@ -513,20 +514,8 @@ def triton_container_settings(
             f"default_model_name {default_model_name!r} is not a model in {artifact.description} (it "
             f"holds: {', '.join(known_names)}) — pass one of them{did_you_mean(default_model_name, known_names)}"
         )
-    if environment is not None and not isinstance(environment, Mapping):
-        problems.add(
-            f"environment must be a dict of str to str (got {given(environment)}) — e.g. {{'MY_FLAG': '1'}}"
-        )
-        environment = {}
-    environment = {} if environment is None else dict(environment)
-    for key, value in environment.items():
-        if not isinstance(key, str):
-            problems.add(f"environment keys must be str (got {given(key)}) — pass {str(key)!r}")
-        elif not isinstance(value, str):
-            problems.add(
-                f"environment[{key!r}] must be a str (got {given(value)}) — container variables are "
-                f"strings: pass {str(value)!r}"
-            )
+    environment_problems, environment = check_environment("environment", environment)
+    problems.extend(environment_problems)
     problems.extend(check_int("log_verbose", log_verbose, 0, optional=True))
     problems.extend(
         check_int("shm_default_byte_size", shm_default_byte_size, 1, None, " bytes", optional=True)

@@ -178,6 +178,17 @@ RELEASE_SERVICE_TIMEOUT = Duration.minutes(3)
 _RELEASE_DESCRIPTION = "Deregisters SageMaker variants' scalable targets before an instance-type change or delete"
 
 
+
+def service_linked_scaling_role(scope: Construct, id: str) -> iam.IRole:
+    """Return Application Auto Scaling's service-linked role for SageMaker (imported by ARN, created by AWS)."""
+    return iam.Role.from_role_arn(
+        scope,
+        id,
+        Stack.of(scope).format_arn(
+            service="iam", region="", resource=_SERVICE_LINKED_ROLE[0], resource_name=_SERVICE_LINKED_ROLE[1]
+        ),
+    )
+
 class _ReleaseHandler(StackHandlerFunction):
     """The stack's one function that deregisters scalable targets: its role, log group and code.
 
@@ -432,16 +443,7 @@ class ScalableInstanceCount(appscaling.BaseScalableAttribute):
             )
         )
         problems.raise_if_any()
-        role = iam.Role.from_role_arn(
-            scope,
-            f"{id}Role",
-            Stack.of(scope).format_arn(
-                service="iam",
-                region="",
-                resource=_SERVICE_LINKED_ROLE[0],
-                resource_name=_SERVICE_LINKED_ROLE[1],
-            ),
-        )
+        role = service_linked_scaling_role(scope, f"{id}Role")
         # The target's construct id ends with the instance type: a new type is a new target
         # (module docstring, "Updates that change an instance type").
         super().__init__(

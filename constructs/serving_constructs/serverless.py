@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Duration, Stack
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
@@ -44,9 +43,9 @@ from serving_constructs.metrics import ServingMode
 from serving_constructs.model import TritonModel
 from serving_constructs.neuron import NeuronModel
 from serving_constructs.scaling import (
-    _SERVICE_LINKED_ROLE,
     CapacityFloor,
     capacity_problems,
+    service_linked_scaling_role,
     variant_resource_id,
 )
 from serving_constructs.variant import SERVERLESS_CONCURRENCY_RANGE, ServerlessProductionVariant, VariantBase
@@ -456,16 +455,7 @@ class ScalableProvisionedConcurrency(appscaling.BaseScalableAttribute):
         min_capacity: int,
         max_capacity: int,
     ) -> None:
-        role = iam.Role.from_role_arn(
-            scope,
-            f"{id}Role",
-            Stack.of(scope).format_arn(
-                service="iam",
-                region="",
-                resource=_SERVICE_LINKED_ROLE[0],
-                resource_name=_SERVICE_LINKED_ROLE[1],
-            ),
-        )
+        role = service_linked_scaling_role(scope, f"{id}Role")
         super().__init__(
             scope,
             id,
