@@ -68,7 +68,8 @@ Context keys (``cdk synth -c key=value``; ``cdk.json`` sets ``model`` and the ca
 - ``pipeline_tensorrt_image``: with ``processing-job``, the ECR URI of NVIDIA's TensorRT container of
   the serving Triton release mirrored into your account. No default.
 - ``examples``: example stacks of the other hosting options (``stacks/examples.py``), to copy:
-  ``serverless`` (``ExampleServerless``: bert-tiny built for CPUs on a serverless endpoint),
+  ``serverless`` (``ExampleServerless``: bert-tiny built for CPUs on a serverless endpoint, provisioned
+  concurrency 1 scaled up to its max concurrency of 10),
   ``shadow-capture`` (``ExampleShadowCapture``: a shadow variant and KMS-encrypted data capture),
   ``multi-container`` (``ExampleMultiContainer``: a serial pipeline and direct invocation), ``byoc``
   (``ExampleByoc``: seed 004's Flask container, built from ``examples/byoc`` by Docker at deploy time),

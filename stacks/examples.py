@@ -74,6 +74,7 @@ EXAMPLES: Mapping[str, Example] = {
             ServerlessInferenceStack,
             None,
             "Example: bert-tiny built for CPUs on a SageMaker serverless endpoint with provisioned concurrency",
+            # One invocation kept warm (no cold start for the first caller), scaled up to max concurrency.
             {"provisioned_concurrency": 1},
         ),
         Example(
